@@ -1,0 +1,310 @@
+/* commit.c - one change, one commit: build the new tree from the head's,
+ * commit, and move the branch ref by compare-and-swap, retrying on a head
+ * that moved under us. Also repository creation and the log walk. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define CAS_RETRIES 1000
+
+int store_init(const char *path)
+{
+	git_repository *repo = NULL;
+	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_signature *sig = NULL;
+	git_treebuilder *tb = NULL;
+	git_tree *tree = NULL;
+	git_oid tree_id, commit_id;
+	int err;
+
+	git_libgit2_init();
+	if (git_repository_open_ext(NULL, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) == 0) {
+		err = store_fail(-EEXIST, "%s: already a repository", path);
+		goto out;
+	}
+	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+	o.initial_head = "main";
+	err = git_repository_init_ext(&repo, path, &o);
+	if (err < 0) {
+		err = store_git_fail(err, path);
+		goto out;
+	}
+	if (git_signature_default(&sig, repo) < 0)
+		err = git_signature_now(&sig, "chronofs", "chronofs@localhost");
+	if (err < 0 || (err = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
+	    (err = git_treebuilder_write(&tree_id, tb)) < 0 ||
+	    (err = git_tree_lookup(&tree, repo, &tree_id)) < 0 ||
+	    (err = git_commit_create(&commit_id, repo, "refs/heads/main", sig,
+				     sig, NULL, "init: empty repository", tree,
+				     0, NULL)) < 0)
+		err = store_git_fail(err, path);
+out:
+	git_tree_free(tree);
+	git_treebuilder_free(tb);
+	git_signature_free(sig);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return err;
+}
+
+/* Is every proper prefix of PATH a directory (or absent)? A blob on the
+ * way means the path cannot exist: -ENOTDIR. */
+static int check_parents(struct store *st, git_tree *tree, const char *path)
+{
+	struct store_entry e;
+	char buf[4096];
+	char *slash;
+	int err;
+
+	if (strlen(path) >= sizeof(buf))
+		return store_fail(-ENAMETOOLONG, "%s: path too long", path);
+	strcpy(buf, path);
+	for (slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		err = store_stat_tree_locked(st, tree, buf, &e);
+		*slash = '/';
+		if (err == -ENOENT)
+			return 0;
+		if (err < 0)
+			return err;
+		if (e.kind != STORE_DIR)
+			return store_fail(-ENOTDIR, "%s: not a directory", buf);
+	}
+	return 0;
+}
+
+/* The tree updates for C against TREE; 1 if C changes nothing. */
+static int plan(struct store *st, git_tree *tree, const struct store_change *c,
+		const git_oid *blob, git_tree_update up[2], size_t *nup)
+{
+	struct store_entry from, to;
+	int err;
+
+	memset(up, 0, 2 * sizeof(*up));
+	err = store_stat_tree_locked(st, tree, c->path, &from);
+	if (err < 0 && err != -ENOENT)
+		return err;
+	if (err == 0 && from.kind == STORE_DIR)
+		return store_fail(-EISDIR, "%s: is a directory", c->path);
+	switch (c->op) {
+	case STORE_PUT:
+		if (err == 0 && git_oid_equal(store_goid(&from.oid), blob))
+			return 1;
+		err = check_parents(st, tree, c->path);
+		if (err < 0)
+			return err;
+		up[0] = (git_tree_update){GIT_TREE_UPDATE_UPSERT, *blob,
+					  GIT_FILEMODE_BLOB, c->path};
+		*nup = 1;
+		return 0;
+	case STORE_DELETE:
+		if (err < 0)
+			return err;
+		up[0] = (git_tree_update){GIT_TREE_UPDATE_REMOVE, {{0}}, 0,
+					  c->path};
+		*nup = 1;
+		return 0;
+	case STORE_RENAME:
+		if (err < 0)
+			return err;
+		if (!strcmp(c->path, c->to))
+			return 1;
+		err = store_stat_tree_locked(st, tree, c->to, &to);
+		if (err < 0 && err != -ENOENT)
+			return err;
+		if (err == 0 && to.kind == STORE_DIR)
+			return store_fail(-EISDIR, "%s: is a directory", c->to);
+		err = check_parents(st, tree, c->to);
+		if (err < 0)
+			return err;
+		up[0] = (git_tree_update){GIT_TREE_UPDATE_REMOVE, {{0}}, 0,
+					  c->path};
+		up[1] = (git_tree_update){GIT_TREE_UPDATE_UPSERT,
+					  *store_goid(&from.oid),
+					  GIT_FILEMODE_BLOB, c->to};
+		*nup = 2;
+		return 0;
+	}
+	return store_fail(-EINVAL, "unknown operation");
+}
+
+static void message(char *buf, size_t sz, const struct store_change *c)
+{
+	switch (c->op) {
+	case STORE_PUT:
+		snprintf(buf, sz, "put %s", c->path);
+		break;
+	case STORE_DELETE:
+		snprintf(buf, sz, "delete %s", c->path);
+		break;
+	case STORE_RENAME:
+		snprintf(buf, sz, "rename %s -> %s", c->path, c->to);
+		break;
+	}
+}
+
+/* One attempt against the current head; -EAGAIN if the head moved. */
+static int attempt(struct store *st, const char *ref,
+		   const struct store_change *c, const git_oid *blob,
+		   const char *msg, git_oid *out)
+{
+	git_oid head, tree_id;
+	git_commit *parent = NULL;
+	git_tree *tree = NULL, *newtree = NULL;
+	git_signature *sig = NULL;
+	git_reference *moved = NULL;
+	git_tree_update up[2];
+	size_t nup = 0;
+	int err;
+
+	err = git_reference_name_to_id(&head, st->repo, ref);
+	if (err < 0)
+		return store_git_fail(err, ref);
+	err = git_commit_lookup(&parent, st->repo, &head);
+	if (err < 0) {
+		err = store_git_fail(err, "head commit");
+		goto out;
+	}
+	err = git_commit_tree(&tree, parent);
+	if (err < 0) {
+		err = store_git_fail(err, "head tree");
+		goto out;
+	}
+	err = plan(st, tree, c, blob, up, &nup);
+	if (err != 0)
+		goto out;
+	err = git_tree_create_updated(&tree_id, st->repo, tree, nup, up);
+	if (err < 0) {
+		err = store_git_fail(err, "tree update");
+		goto out;
+	}
+	if (git_oid_equal(&tree_id, git_tree_id(tree))) {
+		err = 1;
+		goto out;
+	}
+	err = git_tree_lookup(&newtree, st->repo, &tree_id);
+	if (err < 0 ||
+	    (err = git_signature_now(&sig, st->author_name,
+				     st->author_email)) < 0 ||
+	    (err = git_commit_create(out, st->repo, NULL, sig, sig, NULL, msg,
+				     newtree, 1,
+				     (const git_commit **)&parent)) < 0) {
+		err = store_git_fail(err, "commit");
+		goto out;
+	}
+	err = git_reference_create_matching(&moved, st->repo, ref, out, 1,
+					    &head, msg);
+	if (err < 0)
+		err = store_git_fail(err, ref);
+out:
+	git_reference_free(moved);
+	git_signature_free(sig);
+	git_tree_free(newtree);
+	git_tree_free(tree);
+	git_commit_free(parent);
+	return err;
+}
+
+int store_apply(struct store *st, const char *branch,
+		const struct store_change *c, struct store_oid *out)
+{
+	char ref[1024], msg[2048];
+	git_oid blob = {{0}}, commit;
+	int err;
+
+	if (snprintf(ref, sizeof(ref), "refs/heads/%s", branch) >=
+	    (int)sizeof(ref))
+		return store_fail(-ENAMETOOLONG, "branch name too long");
+	message(msg, sizeof(msg), c);
+	pthread_mutex_lock(&st->lock);
+	if (c->op == STORE_PUT) {
+		err = git_blob_create_from_buffer(&blob, st->repo, c->data,
+						  c->len);
+		if (err < 0) {
+			err = store_git_fail(err, c->path);
+			goto out;
+		}
+	}
+	for (int i = 0; i < CAS_RETRIES; i++) {
+		err = attempt(st, ref, c, &blob, msg, &commit);
+		if (err != -EAGAIN)
+			break;
+	}
+	if (err == 0 && out)
+		memcpy(out->id, commit.id, STORE_OID_RAWSZ);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+/* Does PATH differ between commit C and its first parent? */
+static int touches(struct store *st, git_commit *c, const char *path)
+{
+	git_commit *p = NULL;
+	git_tree *t = NULL, *pt = NULL;
+	struct store_entry a = {0}, b = {0};
+	int changed = 1;
+
+	if (git_commit_tree(&t, c) < 0)
+		return 0;
+	if (store_stat_tree_locked(st, t, path, &a) < 0)
+		a.kind = STORE_NONE;
+	if (git_commit_parentcount(c) > 0 && git_commit_parent(&p, c, 0) == 0 &&
+	    git_commit_tree(&pt, p) == 0) {
+		if (store_stat_tree_locked(st, pt, path, &b) < 0)
+			b.kind = STORE_NONE;
+		changed = a.kind != b.kind ||
+			  !store_oid_equal(&a.oid, &b.oid);
+	} else {
+		changed = a.kind != STORE_NONE;
+	}
+	git_tree_free(pt);
+	git_commit_free(p);
+	git_tree_free(t);
+	return changed;
+}
+
+int store_log(struct store *st, const char *branch, const char *path,
+	      store_log_cb cb, void *ctx)
+{
+	git_revwalk *walk = NULL;
+	git_oid head, id;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = store_head_locked(st, branch, &head);
+	if (err < 0)
+		goto out;
+	if ((err = git_revwalk_new(&walk, st->repo)) < 0 ||
+	    (err = git_revwalk_push(walk, &head)) < 0 ||
+	    (err = git_revwalk_simplify_first_parent(walk)) < 0) {
+		err = store_git_fail(err, "revwalk");
+		goto out;
+	}
+	while ((err = git_revwalk_next(&id, walk)) == 0) {
+		git_commit *c = NULL;
+		struct store_oid o;
+
+		err = git_commit_lookup(&c, st->repo, &id);
+		if (err < 0) {
+			err = store_git_fail(err, "commit");
+			goto out;
+		}
+		memcpy(o.id, id.id, STORE_OID_RAWSZ);
+		if (!path || touches(st, c, path))
+			err = cb(ctx, &o, (int64_t)git_commit_time(c),
+				 git_commit_summary(c));
+		git_commit_free(c);
+		if (err)
+			goto out;
+	}
+	err = err == GIT_ITEROVER ? 0 : store_git_fail(err, "revwalk");
+out:
+	git_revwalk_free(walk);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}

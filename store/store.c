@@ -1,0 +1,484 @@
+/* store.c - opening a repository, branches, and reading trees and blobs.
+ * Every public function takes the store lock for its whole duration. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+#define HEADS "refs/heads/"
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static void git_init_once(void)
+{
+	git_libgit2_init();
+}
+
+/* Split "NAME <EMAIL>" into its parts; -EINVAL if malformed. */
+static int parse_author(const char *s, char **name, char **email)
+{
+	const char *lt = strchr(s, '<');
+	const char *gt = lt ? strchr(lt, '>') : NULL;
+	const char *end = lt;
+
+	if (!lt || !gt || gt[1] != '\0')
+		return store_fail(-EINVAL, "author '%s': want 'NAME <EMAIL>'",
+				  s);
+	while (end > s && end[-1] == ' ')
+		end--;
+	if (end == s)
+		return store_fail(-EINVAL, "author '%s': empty name", s);
+	*name = strndup(s, (size_t)(end - s));
+	*email = strndup(lt + 1, (size_t)(gt - lt - 1));
+	if (!*name || !*email)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Author from the option, else the repository's config, else
+ * chronofs <chronofs@HOST>. */
+static int set_author(struct store *st, const char *opt)
+{
+	git_signature *sig = NULL;
+	char host[256] = "localhost";
+
+	if (opt)
+		return parse_author(opt, &st->author_name, &st->author_email);
+	if (git_signature_default(&sig, st->repo) == 0) {
+		st->author_name = strdup(sig->name);
+		st->author_email = strdup(sig->email);
+		git_signature_free(sig);
+	} else {
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		st->author_name = strdup("chronofs");
+		if (asprintf(&st->author_email, "chronofs@%s", host) < 0)
+			st->author_email = NULL;
+	}
+	return st->author_name && st->author_email ? 0 : -ENOMEM;
+}
+
+int store_open(struct store **out, const char *path,
+	       const struct store_opts *opts)
+{
+	struct store *st;
+	int err;
+
+	*out = NULL;
+	pthread_once(&git_once, git_init_once);
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, opts->fsync ? 1 : 0);
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	err = git_repository_open_ext(&st->repo, path,
+				      GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (err < 0) {
+		err = store_git_fail(err, path);
+		goto fail;
+	}
+	err = git_repository_odb(&st->odb, st->repo);
+	if (err < 0) {
+		err = store_git_fail(err, "odb");
+		goto fail;
+	}
+	st->gitdir = strdup(git_repository_path(st->repo));
+	if (!st->gitdir) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* git_repository_path() ends in '/'; keep the plain directory. */
+	if (strlen(st->gitdir) > 1 && st->gitdir[strlen(st->gitdir) - 1] == '/')
+		st->gitdir[strlen(st->gitdir) - 1] = '\0';
+	err = set_author(st, opts->author);
+	if (err < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return err;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	git_odb_free(st->odb);
+	git_repository_free(st->repo);
+	pthread_mutex_destroy(&st->lock);
+	free(st->gitdir);
+	free(st->author_name);
+	free(st->author_email);
+	free(st);
+}
+
+const char *store_gitdir(const struct store *st)
+{
+	return st->gitdir;
+}
+
+void store_oid_fmt(char out[STORE_OID_HEXSZ + 1], const struct store_oid *o)
+{
+	git_oid_tostr(out, STORE_OID_HEXSZ + 1, store_goid(o));
+}
+
+int store_blob_hash(const void *data, size_t len, struct store_oid *out)
+{
+	int err = git_odb_hash((git_oid *)out->id, data, len, GIT_OBJECT_BLOB);
+
+	return err < 0 ? store_git_fail(err, "hash") : 0;
+}
+
+bool store_oid_equal(const struct store_oid *a, const struct store_oid *b)
+{
+	return memcmp(a->id, b->id, STORE_OID_RAWSZ) == 0;
+}
+
+void store_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_branch_list(struct store *st, char ***out, size_t *n)
+{
+	git_strarray refs = {0};
+	char **v = NULL;
+	size_t cnt = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->lock);
+	err = git_reference_list(&refs, st->repo);
+	if (err < 0) {
+		err = store_git_fail(err, "list refs");
+		goto out;
+	}
+	v = calloc(refs.count + 1, sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < refs.count; i++) {
+		if (strncmp(refs.strings[i], HEADS, strlen(HEADS)) != 0)
+			continue;
+		v[cnt] = strdup(refs.strings[i] + strlen(HEADS));
+		if (!v[cnt]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		cnt++;
+	}
+	qsort(v, cnt, sizeof(*v), cmp_str);
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	err = 0;
+out:
+	store_strv_free(v, cnt);
+	git_strarray_dispose(&refs);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+/* Caller holds the lock. */
+int store_head_locked(struct store *st, const char *branch, git_oid *out)
+{
+	char ref[1024];
+	int err;
+
+	if (snprintf(ref, sizeof(ref), HEADS "%s", branch) >= (int)sizeof(ref))
+		return store_fail(-ENAMETOOLONG, "branch name too long");
+	err = git_reference_name_to_id(out, st->repo, ref);
+	if (err < 0)
+		return store_git_fail(err, ref);
+	return 0;
+}
+
+int store_branch_head(struct store *st, const char *branch,
+		      struct store_oid *out)
+{
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = store_head_locked(st, branch, (git_oid *)out->id);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+bool store_branch_name_valid(const char *name)
+{
+	int valid = 0;
+
+	pthread_once(&git_once, git_init_once);
+	if (git_branch_name_is_valid(&valid, name) < 0)
+		return false;
+	/* "HEAD" passes git's check but would shadow the symbolic ref. */
+	return valid && strcmp(name, "HEAD") != 0 && !strchr(name, '@');
+}
+
+int store_branch_create(struct store *st, const char *name)
+{
+	git_reference *head = NULL, *ref = NULL;
+	git_commit *commit = NULL;
+	int err;
+
+	if (!store_branch_name_valid(name))
+		return store_fail(-EINVAL, "invalid branch name '%s'", name);
+	pthread_mutex_lock(&st->lock);
+	err = git_repository_head(&head, st->repo);
+	if (err < 0) {
+		err = store_git_fail(err, "HEAD");
+		goto out;
+	}
+	err = git_commit_lookup(&commit, st->repo, git_reference_target(head));
+	if (err < 0) {
+		err = store_git_fail(err, "HEAD commit");
+		goto out;
+	}
+	err = git_branch_create(&ref, st->repo, name, commit, 0);
+	if (err < 0)
+		err = store_git_fail(err, name);
+out:
+	git_reference_free(ref);
+	git_commit_free(commit);
+	git_reference_free(head);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int store_branch_rename(struct store *st, const char *from, const char *to)
+{
+	git_reference *ref = NULL, *moved = NULL;
+	int err;
+
+	if (!store_branch_name_valid(to))
+		return store_fail(-EINVAL, "invalid branch name '%s'", to);
+	pthread_mutex_lock(&st->lock);
+	err = git_branch_lookup(&ref, st->repo, from, GIT_BRANCH_LOCAL);
+	if (err < 0) {
+		err = store_git_fail(err, from);
+		goto out;
+	}
+	err = git_branch_move(&moved, ref, to, 0);
+	if (err < 0)
+		err = store_git_fail(err, to);
+out:
+	git_reference_free(moved);
+	git_reference_free(ref);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int store_branch_delete(struct store *st, const char *name)
+{
+	git_reference *ref = NULL;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = git_branch_lookup(&ref, st->repo, name, GIT_BRANCH_LOCAL);
+	if (err < 0) {
+		err = store_git_fail(err, name);
+		goto out;
+	}
+	/* git_branch_delete refuses the branch HEAD points at; so do we. */
+	if (git_branch_is_head(ref) == 1) {
+		err = store_fail(-EBUSY, "'%s' is the default branch", name);
+		goto out;
+	}
+	err = git_branch_delete(ref);
+	if (err < 0)
+		err = store_git_fail(err, name);
+out:
+	git_reference_free(ref);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+/* A tree entry is shown only if it can be a file: a blob with a plain name,
+ * or a tree. Symlinks and submodules are skipped. */
+static enum store_kind entry_kind(const git_tree_entry *e)
+{
+	const char *name = git_tree_entry_name(e);
+
+	if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
+		return STORE_NONE;
+	switch (git_tree_entry_filemode(e)) {
+	case GIT_FILEMODE_TREE:
+		return STORE_DIR;
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		return STORE_DOC;
+	default:
+		return STORE_NONE;
+	}
+}
+
+/* Caller holds the lock; *out is the caller's. */
+int store_tree_locked(struct store *st, const git_oid *commit, git_tree **out)
+{
+	git_commit *c = NULL;
+	int err;
+
+	err = git_commit_lookup(&c, st->repo, commit);
+	if (err < 0)
+		return store_git_fail(err, "commit");
+	err = git_commit_tree(out, c);
+	git_commit_free(c);
+	if (err < 0)
+		return store_git_fail(err, "commit tree");
+	return 0;
+}
+
+/* Stat PATH in TREE; caller holds the lock. */
+int store_stat_tree_locked(struct store *st, git_tree *tree, const char *path,
+			   struct store_entry *out)
+{
+	git_tree_entry *e = NULL;
+	size_t len;
+	git_object_t type;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!*path) {
+		out->kind = STORE_DIR;
+		memcpy(out->oid.id, git_tree_id(tree)->id, STORE_OID_RAWSZ);
+		return 0;
+	}
+	err = git_tree_entry_bypath(&e, tree, path);
+	if (err < 0) {
+		if (err == GIT_ENOTFOUND)
+			return store_fail(-ENOENT, "%s: not found", path);
+		return store_git_fail(err, path);
+	}
+	out->kind = entry_kind(e);
+	memcpy(out->oid.id, git_tree_entry_id(e)->id, STORE_OID_RAWSZ);
+	git_tree_entry_free(e);
+	if (out->kind == STORE_NONE)
+		return store_fail(-ENOENT, "%s: not a file or directory", path);
+	if (out->kind == STORE_DOC) {
+		err = git_odb_read_header(&len, &type, st->odb,
+					  store_goid(&out->oid));
+		if (err < 0)
+			return store_git_fail(err, path);
+		out->size = len;
+	}
+	return 0;
+}
+
+int store_stat(struct store *st, const struct store_oid *commit,
+	       const char *path, struct store_entry *out)
+{
+	git_tree *tree = NULL;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = store_tree_locked(st, store_goid(commit), &tree);
+	if (err == 0)
+		err = store_stat_tree_locked(st, tree, path, out);
+	git_tree_free(tree);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int store_readdir(struct store *st, const struct store_oid *commit,
+		  const char *path, store_dir_cb cb, void *ctx)
+{
+	git_tree *root = NULL, *dir = NULL;
+	struct store_entry e;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = store_tree_locked(st, store_goid(commit), &root);
+	if (err < 0)
+		goto out;
+	if (*path) {
+		err = store_stat_tree_locked(st, root, path, &e);
+		if (err < 0)
+			goto out;
+		if (e.kind != STORE_DIR) {
+			err = store_fail(-ENOTDIR, "%s: not a directory", path);
+			goto out;
+		}
+		err = git_tree_lookup(&dir, st->repo, store_goid(&e.oid));
+		if (err < 0) {
+			err = store_git_fail(err, path);
+			goto out;
+		}
+	}
+	for (size_t i = 0, n = git_tree_entrycount(dir ? dir : root); i < n;
+	     i++) {
+		const git_tree_entry *te =
+			git_tree_entry_byindex(dir ? dir : root, i);
+
+		memset(&e, 0, sizeof(e));
+		e.kind = entry_kind(te);
+		if (e.kind == STORE_NONE)
+			continue;
+		memcpy(e.oid.id, git_tree_entry_id(te)->id, STORE_OID_RAWSZ);
+		err = cb(ctx, git_tree_entry_name(te), &e);
+		if (err)
+			goto out;
+	}
+	err = 0;
+out:
+	git_tree_free(dir);
+	git_tree_free(root);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int store_blob_read(struct store *st, const struct store_oid *blob,
+		    char **out, size_t *len)
+{
+	git_blob *b = NULL;
+	int err;
+
+	*out = NULL;
+	*len = 0;
+	pthread_mutex_lock(&st->lock);
+	err = git_blob_lookup(&b, st->repo, store_goid(blob));
+	if (err < 0) {
+		err = store_git_fail(err, "blob");
+		goto out;
+	}
+	*len = (size_t)git_blob_rawsize(b);
+	*out = malloc(*len ? *len : 1);
+	if (!*out) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(*out, git_blob_rawcontent(b), *len);
+out:
+	git_blob_free(b);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int store_commit_time(struct store *st, const struct store_oid *commit,
+		      int64_t *out)
+{
+	git_commit *c = NULL;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = git_commit_lookup(&c, st->repo, store_goid(commit));
+	if (err < 0)
+		err = store_git_fail(err, "commit");
+	else
+		*out = (int64_t)git_commit_time(c);
+	git_commit_free(c);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}

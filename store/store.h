@@ -1,0 +1,127 @@
+/* store.h - Git storage of JSON documents, on libgit2.
+ *
+ * A store is one open repository. Every function returns 0 or a negative
+ * errno code; the message of the last failure on the calling thread is
+ * store_errmsg(). A store handle may be shared by threads: every call takes
+ * the store lock for its duration (libgit2 objects are not thread-safe).
+ * Callbacks run with the store lock held and must not call back into it.
+ */
+#ifndef CHRONOFS_STORE_H
+#define CHRONOFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_OID_RAWSZ 20
+#define STORE_OID_HEXSZ 40
+
+struct store;
+
+struct store_oid {
+	unsigned char id[STORE_OID_RAWSZ];
+};
+
+struct store_opts {
+	const char *author; /* "NAME <EMAIL>", or NULL for the default */
+	bool fsync;	    /* make each commit durable before returning */
+};
+
+enum store_kind {
+	STORE_NONE = 0,
+	STORE_DIR,
+	STORE_DOC,
+};
+
+/* What a path is in one commit. */
+struct store_entry {
+	enum store_kind kind;
+	struct store_oid oid; /* blob or tree id */
+	uint64_t size;	      /* blob size; 0 for directories */
+};
+
+enum store_op {
+	STORE_PUT,    /* path <- data */
+	STORE_DELETE, /* remove path */
+	STORE_RENAME, /* path -> to (overwrites to) */
+};
+
+struct store_change {
+	enum store_op op;
+	const char *path;
+	const char *to;
+	const void *data;
+	size_t len;
+};
+
+/* The message of the last failed call on this thread (never NULL). */
+const char *store_errmsg(void);
+
+/* Create a bare repository at PATH with branch main holding one empty
+ * commit. -EEXIST if PATH already holds a repository. */
+int store_init(const char *path);
+
+/* Open the repository at PATH (bare or not). Caller owns *out and frees it
+ * with store_close(). */
+int store_open(struct store **out, const char *path,
+	       const struct store_opts *opts);
+void store_close(struct store *st);
+
+/* The Git directory (borrowed, lives as long as the store). */
+const char *store_gitdir(const struct store *st);
+
+/* Branch names (refs/heads/ stripped), sorted. Caller frees with
+ * store_strv_free(). */
+int store_branch_list(struct store *st, char ***out, size_t *n);
+void store_strv_free(char **v, size_t n);
+/* -ENOENT if no such branch. */
+int store_branch_head(struct store *st, const char *branch,
+		      struct store_oid *out);
+/* True if NAME is a valid branch name for Git. */
+bool store_branch_name_valid(const char *name);
+/* New branch at the head of HEAD's branch. -EINVAL bad name, -EEXIST. */
+int store_branch_create(struct store *st, const char *name);
+int store_branch_rename(struct store *st, const char *from, const char *to);
+int store_branch_delete(struct store *st, const char *name);
+
+/* Look PATH ("" is the root) up in COMMIT's tree. -ENOENT if absent. */
+int store_stat(struct store *st, const struct store_oid *commit,
+	       const char *path, struct store_entry *out);
+
+/* Call CB for each entry of directory PATH in COMMIT. A nonzero return of
+ * CB stops the walk and is returned. -ENOTDIR, -ENOENT. */
+typedef int (*store_dir_cb)(void *ctx, const char *name,
+			    const struct store_entry *e);
+int store_readdir(struct store *st, const struct store_oid *commit,
+		  const char *path, store_dir_cb cb, void *ctx);
+
+/* Blob contents. Caller frees *out with free(). */
+int store_blob_read(struct store *st, const struct store_oid *blob,
+		    char **out, size_t *len);
+
+/* Committer time (seconds since the epoch) of COMMIT. */
+int store_commit_time(struct store *st, const struct store_oid *commit,
+		      int64_t *out);
+
+/* Apply one change to BRANCH as one commit whose parent is the branch head,
+ * the ref moved by compare-and-swap and retried on a new head. Returns 0
+ * with the new commit in *out (if not NULL), 1 if the change changes
+ * nothing (no commit made), or -errno: -ENOENT (no such path or branch),
+ * -EISDIR/-ENOTDIR (kind clash). */
+int store_apply(struct store *st, const char *branch,
+		const struct store_change *c, struct store_oid *out);
+
+/* One line per commit on BRANCH's first-parent chain, newest first,
+ * touching PATH if PATH is not NULL. */
+typedef int (*store_log_cb)(void *ctx, const struct store_oid *commit,
+			    int64_t time, const char *summary);
+int store_log(struct store *st, const char *branch, const char *path,
+	      store_log_cb cb, void *ctx);
+
+/* The blob id Git gives DATA (no repository needed). */
+int store_blob_hash(const void *data, size_t len, struct store_oid *out);
+
+void store_oid_fmt(char out[STORE_OID_HEXSZ + 1], const struct store_oid *o);
+bool store_oid_equal(const struct store_oid *a, const struct store_oid *b);
+
+#endif
