@@ -1,0 +1,150 @@
+/* db.c - opening the RocksDB mirror and the mtime records; the one place
+ * where RocksDB's errptr strings become -errno codes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rocksdb/c.h>
+
+#include "db.h"
+
+/* Key prefixes: one byte per record family. */
+#define FAMILY_MTIME 'm'
+
+struct idx_db {
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_readoptions_t *ropts;
+	rocksdb_writeoptions_t *wopts;
+};
+
+static _Thread_local char errmsg[512];
+
+const char *idx_errmsg(void)
+{
+	return errmsg;
+}
+
+static int fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Translate and free a RocksDB error string. */
+static int rocks_fail(char *e, const char *what)
+{
+	int err = fail(-EIO, "rocksdb %s: %s", what, e);
+
+	rocksdb_free(e);
+	return err;
+}
+
+int idx_db_open(struct idx_db **out, const char *dir, bool sync)
+{
+	struct idx_db *db;
+	char *e = NULL;
+
+	*out = NULL;
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return -ENOMEM;
+	db->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(db->opts, 1);
+	rocksdb_options_set_keep_log_file_num(db->opts, 2);
+	rocksdb_options_set_max_open_files(db->opts, 256);
+	db->ropts = rocksdb_readoptions_create();
+	db->wopts = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(db->wopts, sync);
+	db->db = rocksdb_open(db->opts, dir, &e);
+	if (e) {
+		int err = rocks_fail(e, dir);
+
+		idx_db_close(db);
+		return err;
+	}
+	*out = db;
+	return 0;
+}
+
+void idx_db_close(struct idx_db *db)
+{
+	if (!db)
+		return;
+	if (db->db)
+		rocksdb_close(db->db);
+	rocksdb_writeoptions_destroy(db->wopts);
+	rocksdb_readoptions_destroy(db->ropts);
+	rocksdb_options_destroy(db->opts);
+	free(db);
+}
+
+/* FAMILY branch \0 path: the two strings cannot hold NUL. */
+static int mtime_key(char **out, size_t *len, const char *branch,
+		     const char *path)
+{
+	size_t bl = strlen(branch), pl = strlen(path);
+	char *k = malloc(bl + pl + 2);
+
+	if (!k)
+		return -ENOMEM;
+	k[0] = FAMILY_MTIME;
+	memcpy(k + 1, branch, bl + 1);
+	memcpy(k + 2 + bl, path, pl);
+	*out = k;
+	*len = bl + pl + 2;
+	return 0;
+}
+
+int idx_mtime_set(struct idx_db *db, const char *branch, const char *path,
+		  const unsigned char blob[IDX_OID_RAWSZ],
+		  const struct idx_mtime *t)
+{
+	unsigned char val[IDX_OID_RAWSZ + 12];
+	char *key, *e = NULL;
+	size_t klen;
+	int err = mtime_key(&key, &klen, branch, path);
+
+	if (err < 0)
+		return err;
+	memcpy(val, blob, IDX_OID_RAWSZ);
+	memcpy(val + IDX_OID_RAWSZ, &t->sec, 8);
+	memcpy(val + IDX_OID_RAWSZ + 8, &t->nsec, 4);
+	rocksdb_put(db->db, db->wopts, key, klen, (const char *)val,
+		    sizeof(val), &e);
+	free(key);
+	return e ? rocks_fail(e, "put mtime") : 0;
+}
+
+int idx_mtime_get(struct idx_db *db, const char *branch, const char *path,
+		  const unsigned char blob[IDX_OID_RAWSZ],
+		  struct idx_mtime *out)
+{
+	char *key, *val, *e = NULL;
+	size_t klen, vlen = 0;
+	int err = mtime_key(&key, &klen, branch, path);
+
+	if (err < 0)
+		return err;
+	val = rocksdb_get(db->db, db->ropts, key, klen, &vlen, &e);
+	free(key);
+	if (e)
+		return rocks_fail(e, "get mtime");
+	if (!val || vlen != IDX_OID_RAWSZ + 12 ||
+	    memcmp(val, blob, IDX_OID_RAWSZ) != 0)
+		err = -ENOENT;
+	else {
+		memcpy(&out->sec, val + IDX_OID_RAWSZ, 8);
+		memcpy(&out->nsec, val + IDX_OID_RAWSZ + 8, 4);
+	}
+	rocksdb_free(val);
+	return err;
+}

@@ -1,0 +1,40 @@
+/* db.h - the RocksDB database kept inside the Git directory
+ * (<gitdir>/chronofs/index): a mirror of facts derivable from Git plus the
+ * client-set mtimes. Every function returns 0 or -errno; the message of
+ * the last failure on this thread is idx_errmsg(). The handle is
+ * thread-safe (RocksDB's own guarantee).
+ */
+#ifndef CHRONOFS_INDEX_DB_H
+#define CHRONOFS_INDEX_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDX_OID_RAWSZ 20
+
+struct idx_db;
+
+struct idx_mtime {
+	int64_t sec;
+	uint32_t nsec;
+};
+
+const char *idx_errmsg(void);
+
+/* Open (creating if missing) the database in directory DIR. Caller owns
+ * *out and frees it with idx_db_close(). SYNC: write durably. */
+int idx_db_open(struct idx_db **out, const char *dir, bool sync);
+void idx_db_close(struct idx_db *db);
+
+/* The mtime of document PATH on BRANCH while its content is BLOB: set by
+ * a client (utimens) or by the save that wrote it. Get returns -ENOENT if
+ * none is recorded for this very content. */
+int idx_mtime_set(struct idx_db *db, const char *branch, const char *path,
+		  const unsigned char blob[IDX_OID_RAWSZ],
+		  const struct idx_mtime *t);
+int idx_mtime_get(struct idx_db *db, const char *branch, const char *path,
+		  const unsigned char blob[IDX_OID_RAWSZ],
+		  struct idx_mtime *out);
+
+#endif
