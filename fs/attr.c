@@ -1,0 +1,133 @@
+/* attr.c - what stat shows: documents from Git (mode 0644, the mounting
+ * user as owner, mtime as a client set it or as the save that wrote it,
+ * else the head commit's time), scratch files as they are on disk. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+int fs_live_entry(struct fs *fs, const char *branch, const char *path,
+		  struct store_entry *e, struct store_oid *head)
+{
+	struct store_oid h;
+	int err;
+
+	err = store_branch_head(fs->st, branch, &h);
+	if (err < 0)
+		return err;
+	if (head)
+		*head = h;
+	err = store_stat(fs->st, &h, path, e);
+	if (err < 0)
+		return err;
+	if (e->kind == STORE_DOC && fs_pending_has(fs->pending, branch, path))
+		return -ENOENT;
+	return 0;
+}
+
+static void fill_dir(struct fs *fs, struct stat *st, const char *full,
+		     time_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_path_ino(full);
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+	st->st_blksize = 4096;
+}
+
+static time_t head_time(struct fs *fs, const struct store_oid *head)
+{
+	int64_t t = 0;
+
+	store_commit_time(fs->st, head, &t);
+	return (time_t)t;
+}
+
+static void doc_mtime(struct fs *fs, const struct fs_loc *loc,
+		      const struct store_entry *e,
+		      const struct store_oid *head, struct stat *st)
+{
+	struct idx_mtime t;
+
+	if (idx_mtime_get(fs->db, loc->branch, loc->path, e->oid.id, &t) == 0) {
+		st->st_mtim.tv_sec = t.sec;
+		st->st_mtim.tv_nsec = t.nsec;
+	} else {
+		st->st_mtim.tv_sec = head_time(fs, head);
+	}
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+static int stat_live(struct fs *fs, const struct fs_loc *loc,
+		     struct fs_node *n, struct stat *st)
+{
+	struct store_entry e;
+	struct store_oid head;
+	struct stat real;
+	char *scratch = NULL;
+	int err, serr;
+
+	err = fs_live_entry(fs, loc->branch, loc->path, &e, &head);
+	if (err < 0 && err != -ENOENT)
+		return err;
+	serr = fs_scratch_path(fs, loc->branch, loc->path, &scratch);
+	if (serr < 0)
+		return serr;
+	serr = lstat(scratch, &real) < 0 ? -errno : 0;
+	free(scratch);
+	if (err == 0 && e.kind == STORE_DIR) {
+		fill_dir(fs, st, loc->full, head_time(fs, &head));
+		if (serr == 0 && S_ISDIR(real.st_mode))
+			st->st_mtim = real.st_mtim;
+		return 0;
+	}
+	memset(st, 0, sizeof(*st));
+	if (err == 0) {
+		st->st_mode = S_IFREG |
+			      (fs_is_document_path(loc->path) ? 0644 : 0444);
+		st->st_size = (off_t)e.size;
+		doc_mtime(fs, loc, &e, &head, st);
+	} else if (serr == 0) {
+		*st = real;
+		if (S_ISREG(real.st_mode) && fs_is_document_path(loc->path))
+			st->st_mode = S_IFREG | 0644;
+	} else {
+		return -ENOENT;
+	}
+	st->st_ino = fs_path_ino(loc->full);
+	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	st->st_blocks = (st->st_size + 511) / 512;
+	if (n && S_ISREG(st->st_mode))
+		fs_doc_size(fs, n, &st->st_size);
+	return 0;
+}
+
+int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
+		struct stat *st)
+{
+	struct store_oid head;
+
+	switch (loc->where) {
+	case FS_ROOT:
+	case FS_PREFIX:
+		fill_dir(fs, st, loc->full, fs->started);
+		return 0;
+	case FS_LIVE:
+		if (*loc->path)
+			return stat_live(fs, loc, n, st);
+		if (store_branch_head(fs->st, loc->branch, &head) < 0)
+			return -ENOENT;
+		fill_dir(fs, st, loc->full, head_time(fs, &head));
+		return 0;
+	}
+	return -ENOENT;
+}

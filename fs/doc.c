@@ -1,0 +1,286 @@
+/* doc.c - open-document buffers. All open files of one document share one
+ * buffer (on its node); writes land there and a close, fsync or rename of a
+ * changed buffer saves it: validate, commit, record the mtime. A refused
+ * save changes nothing in Git; the buffer lives until the last close, and
+ * the next open reads what Git holds. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "json.h"
+#include "log.h"
+
+struct fs_doc {
+	pthread_mutex_t lock; /* guards everything below */
+	char *buf;
+	size_t len, cap;
+	bool loaded;
+	bool dirty;   /* written or truncated since the last save */
+	bool written; /* written (not only truncated) since the last save */
+	bool created; /* new: not in Git, a placeholder in scratch */
+};
+
+static void doc_free(struct fs_doc *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_destroy(&d->lock);
+	free(d->buf);
+	free(d);
+}
+
+/* Load the committed content (or nothing, for a new document). Caller
+ * holds d->lock. */
+static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc)
+{
+	struct store_entry e;
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!d->created) {
+		err = fs_live_entry(fs, loc->branch, loc->path, &e, NULL);
+		if (err == -ENOENT) {
+			d->created = true;
+		} else if (err < 0) {
+			return err;
+		} else if (e.kind != STORE_DOC) {
+			return -EISDIR;
+		} else {
+			err = store_blob_read(fs->st, &e.oid, &buf, &len);
+			if (err < 0) {
+				fs_log(LOG_ERR, "read %s: %s", loc->full,
+				       store_errmsg());
+				return err;
+			}
+		}
+	}
+	free(d->buf);
+	d->buf = buf;
+	d->len = d->cap = len;
+	d->loaded = true;
+	d->dirty = d->written = false;
+	return 0;
+}
+
+int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
+		bool trunc, bool created)
+{
+	struct fs_doc *fresh = calloc(1, sizeof(*fresh)), *d;
+	bool used;
+	int err = 0;
+
+	if (!fresh)
+		return -ENOMEM;
+	pthread_mutex_init(&fresh->lock, NULL);
+	fresh->created = created;
+	d = fs_node_doc_acquire(&fs->nodes, n, fresh, &used);
+	if (!used)
+		doc_free(fresh);
+	pthread_mutex_lock(&d->lock);
+	if (!d->loaded)
+		err = load(fs, d, loc);
+	if (err == 0 && trunc && d->len > 0) {
+		d->len = 0;
+		d->dirty = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (err < 0)
+		fs_doc_release(fs, n);
+	return err;
+}
+
+void fs_doc_release(struct fs *fs, struct fs_node *n)
+{
+	struct fs_doc *d = fs_node_doc_put(&fs->nodes, n);
+
+	if (d && d->dirty && (!d->created || d->len > 0))
+		fs_log(LOG_WARNING, "a document was closed with changes that "
+		       "were not saved; it keeps its last committed version");
+	doc_free(d);
+}
+
+bool fs_doc_size(struct fs *fs, struct fs_node *n, off_t *out)
+{
+	bool have;
+
+	pthread_mutex_lock(&fs->nodes.lock);
+	have = n->doc != NULL;
+	if (have) {
+		pthread_mutex_lock(&n->doc->lock);
+		*out = (off_t)n->doc->len;
+		pthread_mutex_unlock(&n->doc->lock);
+	}
+	pthread_mutex_unlock(&fs->nodes.lock);
+	return have;
+}
+
+int fs_doc_read(struct fs_node *n, char *buf, size_t size, off_t off,
+		size_t *got)
+{
+	struct fs_doc *d = n->doc; /* held open by the caller's file */
+
+	*got = 0;
+	if (!d)
+		return -EBADF;
+	pthread_mutex_lock(&d->lock);
+	if ((size_t)off < d->len) {
+		*got = d->len - (size_t)off < size ? d->len - (size_t)off
+						   : size;
+		memcpy(buf, d->buf + off, *got);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+/* Make room for LEN bytes, zero-filling from the current end. Caller holds
+ * d->lock. */
+static int resize(struct fs *fs, struct fs_doc *d, size_t len)
+{
+	if (len > fs->cfg.max_doc_size)
+		return -EFBIG;
+	if (len > d->cap) {
+		size_t cap = d->cap ? d->cap : 4096;
+		char *b;
+
+		while (cap < len)
+			cap *= 2;
+		b = realloc(d->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		d->buf = b;
+		d->cap = cap;
+	}
+	if (len > d->len)
+		memset(d->buf + d->len, 0, len - d->len);
+	d->len = len;
+	return 0;
+}
+
+int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf,
+		 size_t size, off_t off)
+{
+	struct fs_doc *d = n->doc;
+	size_t end;
+	int err = 0;
+
+	if (!d)
+		return -EBADF;
+	if (off < 0 || (size_t)off > fs->cfg.max_doc_size ||
+	    size > fs->cfg.max_doc_size - (size_t)off)
+		return -EFBIG;
+	end = (size_t)off + size;
+	pthread_mutex_lock(&d->lock);
+	if (end > d->len)
+		err = resize(fs, d, end);
+	if (err == 0) {
+		memcpy(d->buf + off, buf, size);
+		d->dirty = d->written = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}
+
+int fs_doc_truncate(struct fs *fs, struct fs_node *n, off_t size)
+{
+	struct fs_doc *d = n->doc;
+	int err;
+
+	if (!d)
+		return -EBADF;
+	if (size < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	err = resize(fs, d, (size_t)size);
+	if (err == 0)
+		d->dirty = true;
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}
+
+int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
+		  const char *buf, size_t len, const struct timespec *mtime)
+{
+	struct store_change c = {.op = STORE_PUT, .path = path, .data = buf,
+				 .len = len};
+	struct store_json_error jerr;
+	struct store_oid commit, blob;
+	struct idx_mtime t;
+	char hex[STORE_OID_HEXSZ + 1], *scratch;
+	int err, rc;
+
+	if (len > fs->cfg.max_doc_size) {
+		fs_log(LOG_WARNING, "%s/%s: %zu bytes is over max_doc_size %zu",
+		       branch, path, len, fs->cfg.max_doc_size);
+		return -EFBIG;
+	}
+	if (store_json_validate(buf, len, &jerr) < 0) {
+		fs_log(LOG_WARNING, "%s/%s: invalid JSON at line %u, column %u: "
+		       "%s; the last committed version is kept",
+		       branch, path, jerr.line, jerr.column, jerr.reason);
+		return -EINVAL;
+	}
+	rc = store_apply(fs->st, branch, &c, &commit);
+	if (rc < 0) {
+		fs_log(LOG_ERR, "%s/%s: save failed: %s", branch, path,
+		       store_errmsg());
+		return rc;
+	}
+	if (rc == 0) {
+		store_oid_fmt(hex, &commit);
+		fs_log(LOG_INFO, "%s/%s: saved as commit %.7s", branch, path,
+		       hex);
+	}
+	fs_pending_drop(fs->pending, branch, path);
+	if (fs_scratch_path(fs, branch, path, &scratch) == 0) {
+		unlink(scratch); /* the new document's placeholder, if any */
+		free(scratch);
+	}
+	if ((rc == 0 || mtime) && store_blob_hash(buf, len, &blob) == 0) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (!mtime)
+			mtime = &now;
+		t.sec = mtime->tv_sec;
+		t.nsec = (uint32_t)mtime->tv_nsec;
+		err = idx_mtime_set(fs->db, branch, path, blob.id, &t);
+		if (err < 0)
+			fs_log(LOG_ERR, "%s/%s: mtime not kept: %s", branch,
+			       path, idx_errmsg());
+	}
+	return 0;
+}
+
+int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
+{
+	struct fs_doc *d = n->doc;
+	int err = 0;
+
+	if (!d)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	/* Emptied and not yet written: the shell's open-dup2-close before
+	 * `echo` writes closes once here. Wait for the writes (or the last
+	 * close, which drops the emptying), never commit an empty text. */
+	if (d->dirty && !d->written && d->len == 0) {
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	}
+	if (d->dirty) {
+		err = fs_save_bytes(fs, loc->branch, loc->path, d->buf, d->len,
+				    NULL);
+		/* A refused save keeps the buffer: a close of a duplicate
+		 * descriptor mid-write must not lose the writes still to
+		 * come on the others. The last close drops what was never
+		 * saved, and the next open reads Git again. */
+		if (err == 0) {
+			d->dirty = d->written = false;
+			d->created = false;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}

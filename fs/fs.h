@@ -1,0 +1,132 @@
+/* fs.h - the daemon's shared state and the helpers its FUSE operations
+ * are built from. fs/ maps kernel requests onto store/ and index/ calls and
+ * owns inodes, open-document buffers, scratch files and caches; it knows
+ * nothing of Git objects or RocksDB keys.
+ */
+#ifndef CHRONOFS_FS_FS_H
+#define CHRONOFS_FS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "db.h"
+#include "node.h"
+#include "store.h"
+
+struct fs_config {
+	char *repo;
+	char *mountpoint;
+	char *author;
+	char *branch; /* branch=NAME: that branch at the root */
+	char *fsync_opt;
+	char *max_doc_size_opt;
+	int ro;
+	int foreground;
+	int debug;
+	int show_help;
+	int show_version;
+	bool fsync;
+	size_t max_doc_size;
+};
+
+struct fs_pending; /* renamed-away documents, see pending.c */
+
+struct fs {
+	struct fs_config cfg;
+	struct store *st;
+	struct idx_db *db;
+	struct fs_nodes nodes;
+	struct fs_pending *pending;
+	char *scratch_root; /* <gitdir>/chronofs/scratch */
+	time_t started; /* mtime of the root and branch-prefix dirs */
+	uid_t uid;
+	gid_t gid;
+
+	pthread_mutex_t branches_lock; /* guards the branch cache */
+	char **branches;
+	size_t nbranches;
+	struct timespec branches_at;
+	bool branches_stale;
+};
+
+/* Where a mount path points. */
+enum fs_where {
+	FS_ROOT,   /* the list of branches */
+	FS_PREFIX, /* "feature" when branch "feature/x" exists */
+	FS_LIVE,   /* inside a branch: branch + path ("" is the branch root) */
+};
+
+struct fs_loc {
+	enum fs_where where;
+	char *full;   /* the whole path below the mount (owned) */
+	char *branch; /* owned; NULL unless FS_LIVE */
+	const char *path; /* inside the branch, points into full */
+};
+
+/* resolve.c */
+int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);
+void fs_loc_release(struct fs_loc *loc);
+void fs_branches_changed(struct fs *fs);
+/* Is any branch named PREFIX/...? (for rmdir of a prefix directory) */
+bool fs_is_document_path(const char *path);
+bool fs_name_reserved(const char *name);
+int fs_branch_list(struct fs *fs, char ***out, size_t *n);
+
+/* scratch.c: files kept beside the repository, not committed. */
+int fs_scratch_init(struct fs *fs);
+/* The real path of PATH on BRANCH in the scratch area; caller frees. */
+int fs_scratch_path(struct fs *fs, const char *branch, const char *path,
+		    char **out);
+int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out);
+/* Make the parent directories of a scratch path. */
+int fs_scratch_mkparents(const char *real);
+/* 0 if the branch's scratch area holds nothing (placeholders for empty
+ * directories aside, which are removed), else -ENOTEMPTY. */
+int fs_scratch_branch_clear(struct fs *fs, const char *branch);
+int fs_scratch_branch_rename(struct fs *fs, const char *from, const char *to);
+
+/* attr.c: stat of a location. */
+int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
+		struct stat *st);
+/* What PATH on BRANCH is in Git at the branch head (a document renamed
+ * away counts as absent): fills *e and, if HEAD is not NULL, *head. */
+int fs_live_entry(struct fs *fs, const char *branch, const char *path,
+		  struct store_entry *e, struct store_oid *head);
+
+/* pending.c: documents renamed to a scratch name whose deletion is not
+ * committed yet (the editors' backup dance). */
+int fs_pending_new(struct fs_pending **out, struct fs *fs);
+void fs_pending_free(struct fs_pending *p);
+int fs_pending_add(struct fs_pending *p, const char *branch, const char *path,
+		   const char *backup);
+bool fs_pending_has(struct fs_pending *p, const char *branch, const char *path);
+/* The document was saved again: forget its pending deletion. */
+void fs_pending_drop(struct fs_pending *p, const char *branch,
+		     const char *path);
+/* BACKUP (a scratch path) was unlinked: commit the deletion of the
+ * document it was renamed from, if it was not re-created. */
+void fs_pending_backup_gone(struct fs_pending *p, const char *branch,
+			    const char *backup);
+/* Commit every pending deletion now (unmount). */
+void fs_pending_flush(struct fs_pending *p);
+
+/* doc.c: open-document buffers, committed on close, fsync and rename. */
+int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
+		bool trunc, bool created);
+void fs_doc_release(struct fs *fs, struct fs_node *n);
+int fs_doc_read(struct fs_node *n, char *buf, size_t size, off_t off,
+		size_t *got);
+int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf,
+		 size_t size, off_t off);
+int fs_doc_truncate(struct fs *fs, struct fs_node *n, off_t size);
+/* Validate and commit the buffer if it changed; 0, -EINVAL, -EFBIG... */
+int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc);
+/* Size of the open buffer, if N has one. */
+bool fs_doc_size(struct fs *fs, struct fs_node *n, off_t *out);
+/* Validate and commit BYTES as PATH on BRANCH (one save). */
+int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
+		  const char *buf, size_t len, const struct timespec *mtime);
+
+#endif

@@ -1,0 +1,242 @@
+/* main.c - chronofs REPO MOUNTPOINT [-f] [-d] [-o opt,...]
+ *
+ * sshfs-style arguments, so `mount -t fuse.chronofs REPO MNT` and fstab
+ * lines work. Parses the options into one config, opens the store and the
+ * index database, and runs the multithreaded FUSE session until unmount.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+#include "ops.h"
+
+#define DEFAULT_MAX_DOC_SIZE (16u << 20)
+
+#define OPT(t, p) {t, offsetof(struct fs_config, p), 1}
+static const struct fuse_opt opts[] = {
+	OPT("author=%s", author),
+	OPT("branch=%s", branch),
+	OPT("fsync=%s", fsync_opt),
+	OPT("max_doc_size=%s", max_doc_size_opt),
+	OPT("-f", foreground),
+	OPT("-d", debug),
+	OPT("debug", debug),
+	OPT("-h", show_help),
+	OPT("--help", show_help),
+	OPT("-V", show_version),
+	OPT("--version", show_version),
+	FUSE_OPT_KEY("ro", 1),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s REPO MOUNTPOINT [-f] [-d] [-o opt,...]\n\n"
+	       "Mount the Git repository REPO as a directory of JSON "
+	       "documents.\n\n"
+	       "options:\n"
+	       "    -f                   stay in the foreground, log to "
+	       "stderr\n"
+	       "    -d, -o debug         debug output (implies -f)\n"
+	       "    -o ro                read-only mount\n"
+	       "    -o author=NAME <EMAIL>  author of commits (default: "
+	       "git config, else chronofs <chronofs@HOST>)\n"
+	       "    -o branch=NAME       mount that branch at the root\n"
+	       "    -o fsync=on|off      make each commit durable before "
+	       "close returns (default on)\n"
+	       "    -o max_doc_size=BYTES  largest document (default "
+	       "16777216)\n"
+	       "    -h, --help           this help\n"
+	       "    -V, --version        print the version\n\n"
+	       "libfuse options (allow_other, default_permissions, ...) "
+	       "pass through.\n",
+	       prog);
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct fs_config *cfg = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!cfg->repo) {
+			cfg->repo = realpath(arg, NULL);
+			if (!cfg->repo) {
+				fprintf(stderr, "chronofs: %s: %s\n", arg,
+					strerror(errno));
+				return -1;
+			}
+			return 0;
+		}
+		if (!cfg->mountpoint) {
+			cfg->mountpoint = strdup(arg);
+			return 0;
+		}
+		fprintf(stderr, "chronofs: unexpected argument '%s'\n", arg);
+		return -1;
+	case 1: /* ro: ours, and the kernel's too */
+		cfg->ro = 1;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static int check_config(struct fs_config *cfg)
+{
+	char *end;
+
+	cfg->fsync = true;
+	if (cfg->fsync_opt) {
+		if (!strcmp(cfg->fsync_opt, "on"))
+			cfg->fsync = true;
+		else if (!strcmp(cfg->fsync_opt, "off"))
+			cfg->fsync = false;
+		else
+			return fprintf(stderr, "chronofs: fsync=%s: want on "
+				       "or off\n", cfg->fsync_opt), -1;
+	}
+	cfg->max_doc_size = DEFAULT_MAX_DOC_SIZE;
+	if (cfg->max_doc_size_opt) {
+		errno = 0;
+		cfg->max_doc_size = strtoull(cfg->max_doc_size_opt, &end, 10);
+		if (errno || *end || cfg->max_doc_size == 0)
+			return fprintf(stderr, "chronofs: max_doc_size=%s: "
+				       "want a positive number of bytes\n",
+				       cfg->max_doc_size_opt), -1;
+	}
+	if (!cfg->repo || !cfg->mountpoint)
+		return fprintf(stderr, "chronofs: need REPO and MOUNTPOINT "
+			       "(see --help)\n"), -1;
+	return 0;
+}
+
+static void config_release(struct fs_config *cfg)
+{
+	free(cfg->repo);
+	free(cfg->mountpoint);
+	free(cfg->author);
+	free(cfg->branch);
+	free(cfg->fsync_opt);
+	free(cfg->max_doc_size_opt);
+}
+
+static int fs_open(struct fs *fs)
+{
+	struct store_opts so = {.author = fs->cfg.author,
+				.fsync = fs->cfg.fsync};
+	struct store_oid head;
+	char *dir = NULL;
+	int err;
+
+	fs->started = time(NULL);
+	fs->uid = getuid();
+	fs->gid = getgid();
+	pthread_mutex_init(&fs->branches_lock, NULL);
+	err = store_open(&fs->st, fs->cfg.repo, &so);
+	if (err < 0) {
+		fs_log(LOG_ERR, "open %s: %s", fs->cfg.repo, store_errmsg());
+		return err;
+	}
+	if (fs->cfg.branch &&
+	    store_branch_head(fs->st, fs->cfg.branch, &head) < 0) {
+		fs_log(LOG_ERR, "branch=%s: no such branch", fs->cfg.branch);
+		return -ENOENT;
+	}
+	if ((err = fs_scratch_init(fs)) < 0) {
+		fs_log(LOG_ERR, "scratch area in %s: %s", store_gitdir(fs->st),
+		       strerror(-err));
+		return err;
+	}
+	if (asprintf(&dir, "%s/chronofs/index", store_gitdir(fs->st)) < 0)
+		return -ENOMEM;
+	err = idx_db_open(&fs->db, dir, fs->cfg.fsync);
+	free(dir);
+	if (err < 0) {
+		fs_log(LOG_ERR, "index: %s", idx_errmsg());
+		return err;
+	}
+	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
+		return err;
+	return fs_nodes_init(&fs->nodes, fs->cfg.branch ? fs->cfg.branch : "");
+}
+
+static void fs_close(struct fs *fs)
+{
+	fs_pending_free(fs->pending); /* commits what is still pending */
+	fs_nodes_release(&fs->nodes);
+	idx_db_close(fs->db);
+	store_close(fs->st);
+	store_strv_free(fs->branches, fs->nbranches);
+	pthread_mutex_destroy(&fs->branches_lock);
+	free(fs->scratch_root);
+}
+
+static int run(struct fs *fs, struct fuse_args *args)
+{
+	struct fuse_session *se;
+	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 10};
+	int err = -1;
+
+	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
+	if (!se)
+		return -1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, fs->cfg.mountpoint) != 0)
+		goto out_signals;
+	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo,
+	       fs->cfg.mountpoint);
+	fuse_daemonize(fs->cfg.foreground);
+	err = fuse_session_loop_mt(se, &loop);
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return err;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fs fs;
+	int err;
+
+	memset(&fs, 0, sizeof(fs));
+	if (fuse_opt_parse(&args, &fs.cfg, opts, opt_proc) < 0)
+		return 1;
+	if (fs.cfg.show_help) {
+		usage(argv[0]);
+		return 0;
+	}
+	if (fs.cfg.show_version) {
+		printf("chronofs %s (libfuse %s)\n", CHRONOFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (check_config(&fs.cfg) < 0) {
+		config_release(&fs.cfg);
+		fuse_opt_free_args(&args);
+		return 1;
+	}
+	if (fs.cfg.debug) {
+		fs.cfg.foreground = 1;
+		fuse_opt_add_arg(&args, "-d");
+	}
+	fuse_opt_add_arg(&args, "-osubtype=chronofs");
+	fs_log_setup(!fs.cfg.foreground, fs.cfg.debug);
+	err = fs_open(&fs);
+	if (err == 0)
+		err = run(&fs, &args);
+	fs_close(&fs);
+	config_release(&fs.cfg);
+	fuse_opt_free_args(&args);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,73 @@
+/* node.h - the inode table: one node per name the kernel holds, keyed by
+ * (parent, name), with lookup counts and forget as passthrough_ll has.
+ * The fuse_ino_t of a node is its address (FUSE_ROOT_ID for the root);
+ * st_ino is a hash of the node's path when first seen, so it is stable for
+ * the node's life and across remounts for names that did not move.
+ * All functions take the table lock themselves.
+ */
+#ifndef CHRONOFS_FS_NODE_H
+#define CHRONOFS_FS_NODE_H
+
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fs_doc;
+
+struct fs_node {
+	struct fs_node *parent; /* holds a count in parent->nchild */
+	char *name;
+	uint64_t nlookup;
+	uint64_t nchild;
+	uint64_t ino;
+	bool detached; /* replaced by a rename: its path names another file */
+	struct fs_node *next;
+	struct fs_doc *doc; /* open document buffer, see doc.c */
+	unsigned doc_opens; /* open files sharing doc */
+};
+
+struct fs_nodes {
+	pthread_mutex_t lock;
+	struct fs_node root;
+	struct fs_node **buckets;
+	size_t nbuckets, count;
+	const char *root_path; /* the path the root stands for ("" or a branch) */
+};
+
+int fs_nodes_init(struct fs_nodes *t, const char *root_path);
+void fs_nodes_release(struct fs_nodes *t);
+
+/* The node for a kernel inode number (borrowed). */
+struct fs_node *fs_node_get(struct fs_nodes *t, fuse_ino_t ino);
+fuse_ino_t fs_node_ino(struct fs_nodes *t, struct fs_node *n);
+
+/* The path of N, or of child NAME of N if NAME is not NULL; caller frees.
+ * -ESTALE for a detached node. */
+int fs_node_path(struct fs_nodes *t, struct fs_node *n, const char *name,
+		 char **out);
+
+/* Find or make child NAME of PARENT and count one kernel lookup. */
+int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
+		struct fs_node **out);
+void fs_node_forget(struct fs_nodes *t, struct fs_node *n, uint64_t count);
+
+/* A rename succeeded: move child NAME of PARENT to NEWNAME of NEWPARENT,
+ * detaching whatever node was there. */
+void fs_node_move(struct fs_nodes *t, struct fs_node *parent,
+		  const char *name, struct fs_node *newparent,
+		  const char *newname);
+
+/* Share N's document buffer: attach FRESH if N has none (then *used is
+ * true) and count one more open. Returns the attached buffer. */
+struct fs_doc *fs_node_doc_acquire(struct fs_nodes *t, struct fs_node *n,
+				   struct fs_doc *fresh, bool *used);
+/* Count one open less; at the last, detach and return the buffer for the
+ * caller to free (else NULL). */
+struct fs_doc *fs_node_doc_put(struct fs_nodes *t, struct fs_node *n);
+
+/* The stable st_ino for PATH. */
+uint64_t fs_path_ino(const char *path);
+
+#endif

@@ -1,0 +1,163 @@
+/* resolve.c - the one path parser: which branch and which path inside it a
+ * mount path names, and the naming rules for documents and reserved names.
+ * Branch names come from a small cache refreshed at most once a second
+ * (and at once after our own branch operations), so outside `git branch`
+ * shows up within a second without a ref scan per request. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+#define BRANCH_CACHE_NS 1000000000L
+
+bool fs_name_reserved(const char *name)
+{
+	return name[0] == '@';
+}
+
+bool fs_is_document_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len <= 5 || strcmp(base + len - 5, ".json") != 0)
+		return false;
+	/* No component may be hidden (".git", ".cache", "x/.y.json"). */
+	if (path[0] == '.' || strstr(path, "/."))
+		return false;
+	return true;
+}
+
+void fs_branches_changed(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->branches_lock);
+	fs->branches_stale = true;
+	pthread_mutex_unlock(&fs->branches_lock);
+}
+
+static long elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+}
+
+/* Caller holds branches_lock. */
+static int refresh_locked(struct fs *fs)
+{
+	struct timespec now;
+	char **v;
+	size_t n;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (fs->branches && !fs->branches_stale &&
+	    elapsed_ns(&fs->branches_at, &now) < BRANCH_CACHE_NS)
+		return 0;
+	err = store_branch_list(fs->st, &v, &n);
+	if (err < 0)
+		return err;
+	store_strv_free(fs->branches, fs->nbranches);
+	fs->branches = v;
+	fs->nbranches = n;
+	fs->branches_at = now;
+	fs->branches_stale = false;
+	return 0;
+}
+
+int fs_branch_list(struct fs *fs, char ***out, size_t *n)
+{
+	char **v = NULL;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&fs->branches_lock);
+	err = refresh_locked(fs);
+	if (err == 0) {
+		v = calloc(fs->nbranches + 1, sizeof(*v));
+		for (size_t i = 0; v && i < fs->nbranches; i++) {
+			v[i] = strdup(fs->branches[i]);
+			if (!v[i]) {
+				store_strv_free(v, i);
+				v = NULL;
+			}
+		}
+		err = v ? 0 : -ENOMEM;
+		*n = v ? fs->nbranches : 0;
+	}
+	pthread_mutex_unlock(&fs->branches_lock);
+	*out = v;
+	return err;
+}
+
+/* How FULL relates to branch B: 2 inside (or equal), 1 a proper prefix
+ * directory of B, 0 unrelated. */
+static int relation(const char *full, const char *b)
+{
+	size_t fl = strlen(full), bl = strlen(b);
+
+	if (fl >= bl && !strncmp(full, b, bl) &&
+	    (full[bl] == '\0' || full[bl] == '/'))
+		return 2;
+	if (bl > fl && !strncmp(full, b, fl) && b[fl] == '/')
+		return 1;
+	return 0;
+}
+
+int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
+{
+	int err, best = 0;
+
+	memset(out, 0, sizeof(*out));
+	/* Virtual names (@by, @history) are not served yet; a snapshot
+	 * "main@..." matches no branch below, as branch names hold no '@'. */
+	if (full[0] == '@' || strstr(full, "/@"))
+		return -ENOENT;
+	out->full = strdup(full);
+	if (!out->full)
+		return -ENOMEM;
+	if (!*full) {
+		out->where = FS_ROOT;
+		return 0;
+	}
+	pthread_mutex_lock(&fs->branches_lock);
+	err = refresh_locked(fs);
+	for (size_t i = 0; err == 0 && i < fs->nbranches; i++) {
+		int r = relation(full, fs->branches[i]);
+
+		if (r == 2) {
+			out->branch = strdup(fs->branches[i]);
+			if (!out->branch)
+				err = -ENOMEM;
+			best = 2;
+			break;
+		}
+		if (r > best)
+			best = r;
+	}
+	pthread_mutex_unlock(&fs->branches_lock);
+	if (err == 0 && best == 0)
+		err = -ENOENT;
+	if (err < 0) {
+		fs_loc_release(out);
+		return err;
+	}
+	if (best == 1) {
+		out->where = FS_PREFIX;
+		return 0;
+	}
+	out->where = FS_LIVE;
+	out->path = out->full + strlen(out->branch);
+	if (*out->path == '/')
+		out->path++;
+	return 0;
+}
+
+void fs_loc_release(struct fs_loc *loc)
+{
+	free(loc->full);
+	free(loc->branch);
+	memset(loc, 0, sizeof(*loc));
+}

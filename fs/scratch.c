@@ -1,0 +1,149 @@
+/* scratch.c - the scratch area: <gitdir>/chronofs/scratch/<branch>/<path>
+ * holds every non-document file (editor swap files, rsync temporaries,
+ * README.md), empty collections, and new documents not yet holding
+ * content. It is a plain directory tree, so it survives remounts. Branch
+ * names are escaped ('/' as %2F, '%' as %25) to keep one level per branch.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+static int mkdir_p(char *path)
+{
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			int err = -errno;
+
+			*p = '/';
+			return err;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int fs_scratch_init(struct fs *fs)
+{
+	if (asprintf(&fs->scratch_root, "%s/chronofs/scratch",
+		     store_gitdir(fs->st)) < 0) {
+		fs->scratch_root = NULL;
+		return -ENOMEM;
+	}
+	return mkdir_p(fs->scratch_root);
+}
+
+int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)
+{
+	size_t n = strlen(fs->scratch_root) + 2;
+	char *buf, *w;
+
+	for (const char *p = branch; *p; p++)
+		n += (*p == '/' || *p == '%') ? 3 : 1;
+	buf = malloc(n);
+	if (!buf)
+		return -ENOMEM;
+	w = buf + sprintf(buf, "%s/", fs->scratch_root);
+	for (const char *p = branch; *p; p++) {
+		if (*p == '/' || *p == '%')
+			w += sprintf(w, "%%%02X", (unsigned char)*p);
+		else
+			*w++ = *p;
+	}
+	*w = '\0';
+	*out = buf;
+	return 0;
+}
+
+int fs_scratch_path(struct fs *fs, const char *branch, const char *path,
+		    char **out)
+{
+	char *dir;
+	int err = fs_scratch_branch_dir(fs, branch, &dir);
+
+	if (err < 0)
+		return err;
+	if (asprintf(out, "%s%s%s", dir, *path ? "/" : "", path) < 0)
+		err = -ENOMEM;
+	free(dir);
+	return err;
+}
+
+int fs_scratch_mkparents(const char *real)
+{
+	char *copy = strdup(real);
+	char *slash;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	slash = strrchr(copy, '/');
+	if (slash && slash != copy) {
+		*slash = '\0';
+		err = mkdir_p(copy);
+	}
+	free(copy);
+	return err;
+}
+
+/* Remove DIR if it holds only empty directories; -ENOTEMPTY otherwise. */
+static int remove_empty_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int err = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (err == 0 && (de = readdir(d))) {
+		char *sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type != DT_DIR) {
+			err = -ENOTEMPTY;
+			break;
+		}
+		if (asprintf(&sub, "%s/%s", dir, de->d_name) < 0)
+			return closedir(d), -ENOMEM;
+		err = remove_empty_tree(sub);
+		free(sub);
+	}
+	closedir(d);
+	if (err == 0 && rmdir(dir) < 0 && errno != ENOENT)
+		err = -errno;
+	return err;
+}
+
+int fs_scratch_branch_clear(struct fs *fs, const char *branch)
+{
+	char *dir;
+	int err = fs_scratch_branch_dir(fs, branch, &dir);
+
+	if (err < 0)
+		return err;
+	err = remove_empty_tree(dir);
+	free(dir);
+	return err;
+}
+
+int fs_scratch_branch_rename(struct fs *fs, const char *from, const char *to)
+{
+	char *a = NULL, *b = NULL;
+	int err;
+
+	if ((err = fs_scratch_branch_dir(fs, from, &a)) == 0 &&
+	    (err = fs_scratch_branch_dir(fs, to, &b)) == 0 &&
+	    rename(a, b) < 0 && errno != ENOENT)
+		err = -errno;
+	free(a);
+	free(b);
+	return err;
+}
