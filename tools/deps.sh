@@ -1,0 +1,19 @@
+#!/bin/bash
+# Install the Debian packages chronofs builds, runs and tests with (as root).
+# Skips apt entirely when everything is already there.
+set -eu
+PKGS="build-essential meson ninja-build pkg-config git ca-certificates
+libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev
+python3 rsync vim sed diffutils procps clang"
+missing=
+for p in $PKGS; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
