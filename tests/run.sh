@@ -1,0 +1,49 @@
+#!/bin/bash
+# The whole test suite: installs what it needs, builds twice (plain, and
+# with AddressSanitizer + UBSan), runs the unit tests and the mount tests
+# against each build, and prints one closing line "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+bash tools/deps.sh || exit 1
+passed=0 failed=0
+
+# Run one suite; its last line is "NAME: N passed, M failed".
+suite() {
+	local out
+	out=$("$@" 2>&1 | tee /dev/stderr | tail -n 1)
+	local p f
+	p=$(sed -n 's/.* \([0-9]\+\) passed.*/\1/p' <<<"$out")
+	f=$(sed -n 's/.* \([0-9]\+\) failed.*/\1/p' <<<"$out")
+	if [ -z "$p" ]; then
+		echo "suite '$*' printed no summary: counted as failed" >&2
+		p=0 f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+}
+
+unit() { # meson's unit tests, summarized
+	if meson test -C "$1" --print-errorlogs >&2; then
+		n=$(meson test -C "$1" --list 2>/dev/null | wc -l)
+		echo "unit: $n passed, 0 failed"
+	else
+		echo "unit: 0 passed, 1 failed"
+	fi
+}
+
+for variant in build build-asan; do
+	opts=
+	[ "$variant" = build-asan ] && opts="-Db_sanitize=address,undefined -Db_lundef=false"
+	echo "== $variant" >&2
+	if ! bash tools/build.sh "$variant" $opts; then
+		echo "build $variant failed" >&2
+		failed=$((failed + 1))
+		continue
+	fi
+	suite unit "$variant"
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+	export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	suite env CHRONOFS_BUILD="$variant" python3 tests/e2e/run.py
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
