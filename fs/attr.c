@@ -128,6 +128,9 @@ int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 			return -ENOENT;
 		fill_dir(fs, st, loc->full, head_time(fs, &head));
 		return 0;
+	case FS_SNAP:
+	case FS_HISTORY:
+		return fs_history_stat(fs, loc, st);
 	}
 	return -ENOENT;
 }

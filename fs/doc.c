@@ -222,7 +222,7 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 		       branch, path, jerr.line, jerr.column, jerr.reason);
 		return -EINVAL;
 	}
-	rc = store_apply(fs->st, branch, &c, &commit);
+	rc = fs_commit(fs, branch, &c, &commit);
 	if (rc < 0) {
 		fs_log(LOG_ERR, "%s/%s: save failed: %s", branch, path,
 		       store_errmsg());

@@ -56,14 +56,20 @@ enum fs_where {
 	FS_ROOT,   /* the list of branches */
 	FS_PREFIX, /* "feature" when branch "feature/x" exists */
 	FS_LIVE,   /* inside a branch: branch + path ("" is the branch root) */
+	FS_SNAP,   /* BRANCH@WHEN or BRANCH@COMMIT: commit + path, read-only */
+	FS_HISTORY, /* BRANCH@history: branch + path, read-only */
 };
 
 struct fs_loc {
 	enum fs_where where;
 	char *full;   /* the whole path below the mount (owned) */
-	char *branch; /* owned; NULL unless FS_LIVE */
+	char *branch; /* owned; NULL for FS_ROOT and FS_PREFIX */
 	const char *path; /* inside the branch, points into full */
+	struct store_oid commit; /* FS_SNAP */
 };
+
+/* Snapshots never change: the kernel may cache them this long. */
+#define FS_SNAP_TIMEOUT 3600.0
 
 /* resolve.c */
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);
@@ -94,6 +100,21 @@ int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
  * away counts as absent): fills *e and, if HEAD is not NULL, *head. */
 int fs_live_entry(struct fs *fs, const char *branch, const char *path,
 		  struct store_entry *e, struct store_oid *head);
+
+/* history.c: the read-only views BRANCH@WHEN and BRANCH@history. */
+/* Bring BRANCH's time and path indexes up to its head. */
+int fs_history_catchup(struct fs *fs, const char *branch);
+/* One commit of the daemon: the change, then the indexes, in one step. */
+int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
+	      struct store_oid *out);
+int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
+/* The bytes of a file in a snapshot or history view; caller frees. */
+int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
+		    size_t *len);
+/* Each entry of a snapshot or history directory. */
+typedef int (*fs_list_cb)(void *ctx, const char *name, mode_t type);
+int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
+		    void *ctx);
 
 /* pending.c: documents renamed to a scratch name whose deletion is not
  * committed yet (the editors' backup dance). */

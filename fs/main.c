@@ -127,6 +127,19 @@ static void config_release(struct fs_config *cfg)
 	free(cfg->max_doc_size_opt);
 }
 
+/* The indexes catch up with every branch head before the mount serves. */
+static int catch_up_all(struct fs *fs)
+{
+	char **v;
+	size_t n;
+	int err = store_branch_list(fs->st, &v, &n);
+
+	for (size_t i = 0; err == 0 && i < n; i++)
+		err = fs_history_catchup(fs, v[i]);
+	store_strv_free(v, n);
+	return err;
+}
+
 static int fs_open(struct fs *fs)
 {
 	struct store_opts so = {.author = fs->cfg.author,
@@ -162,7 +175,8 @@ static int fs_open(struct fs *fs)
 		fs_log(LOG_ERR, "index: %s", idx_errmsg());
 		return err;
 	}
-	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
+	if ((err = fs_pending_new(&fs->pending, fs)) < 0 ||
+	    (err = catch_up_all(fs)) < 0)
 		return err;
 	return fs_nodes_init(&fs->nodes, fs->cfg.branch ? fs->cfg.branch : "");
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "history.h"
 #include "log.h"
 #include "ops.h"
 
@@ -25,7 +26,9 @@
 
 /* An open file: a document (shared buffer on the node) or a scratch fd. */
 struct fh {
-	int fd; /* scratch file, or -1 for a document */
+	int fd;	    /* scratch file, or -1 */
+	char *data; /* a snapshot's or a version's bytes (immutable) */
+	size_t len;
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -74,6 +77,22 @@ static int refuse_reserved(const char *where, const char *name)
 	return -EINVAL;
 }
 
+/* Changes inside snapshots and history fail with EROFS, as on a
+ * read-only mount. */
+static int writable(const struct fs *fs, const struct fs_loc *loc)
+{
+	if (fs->cfg.ro || loc->where == FS_SNAP || loc->where == FS_HISTORY)
+		return -EROFS;
+	return 0;
+}
+
+static double timeout_of(const struct fs_loc *loc, double live)
+{
+	return loc->where == FS_SNAP || loc->where == FS_HISTORY
+		       ? FS_SNAP_TIMEOUT
+		       : live;
+}
+
 static int scratch_of(struct fs *fs, const struct fs_loc *loc, char **out)
 {
 	return fs_scratch_path(fs, loc->branch, loc->path, out);
@@ -101,14 +120,14 @@ static bool is_doc(struct fs *fs, const struct fs_loc *loc, bool *created)
 }
 
 static void fill_entry(struct fs *fs, struct fs_node *n, const struct stat *st,
-		       struct fuse_entry_param *e)
+		       const struct fs_loc *loc, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_node_ino(&fs->nodes, n);
 	e->attr = *st;
 	e->attr.st_ino = n->ino;
-	e->attr_timeout = ATTR_TIMEOUT;
-	e->entry_timeout = ENTRY_TIMEOUT;
+	e->attr_timeout = timeout_of(loc, ATTR_TIMEOUT);
+	e->entry_timeout = timeout_of(loc, ENTRY_TIMEOUT);
 	fs_doc_size(fs, n, &e->attr.st_size);
 }
 
@@ -127,7 +146,7 @@ static int do_lookup(struct fs *fs, struct fs_node *parent, const char *name,
 	if (err == 0)
 		err = fs_node_ref(&fs->nodes, parent, name, &n);
 	if (err == 0)
-		fill_entry(fs, n, &st, e);
+		fill_entry(fs, n, &st, &loc, e);
 	fs_loc_release(&loc);
 	return err;
 }
@@ -163,15 +182,18 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
-static int do_getattr(struct fs *fs, struct fs_node *n, struct stat *st)
+static int do_getattr(struct fs *fs, struct fs_node *n, struct stat *st,
+		      double *timeout)
 {
 	struct fs_loc loc;
 	int err = loc_of(fs, n, NULL, &loc);
 
 	if (err == 0)
 		err = fs_stat_loc(fs, &loc, n, st);
-	if (err == 0)
+	if (err == 0) {
 		st->st_ino = n->ino;
+		*timeout = timeout_of(&loc, ATTR_TIMEOUT);
+	}
 	fs_loc_release(&loc);
 	return err;
 }
@@ -180,12 +202,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct stat st;
-	int err = do_getattr(fs_of(req), node_of(req, ino), &st);
+	double timeout = ATTR_TIMEOUT;
+	int err = do_getattr(fs_of(req), node_of(req, ino), &st, &timeout);
 
 	if (err < 0)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st, timeout);
 }
 
 static struct timespec set_time(const struct stat *attr, int to_set,
@@ -323,12 +346,8 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 	bool created;
 	int err = loc_of(fs, n, NULL, &loc);
 
-	if (err < 0)
+	if (err < 0 || (err = writable(fs, &loc)) < 0)
 		goto out;
-	if (fs->cfg.ro) {
-		err = -EROFS;
-		goto out;
-	}
 	/* Branches and the root take chmod/chown/utimens as no-ops. */
 	if (loc.where == FS_LIVE && *loc.path) {
 		if (is_doc(fs, &loc, &created))
@@ -381,9 +400,9 @@ static int do_mkdir(struct fs *fs, struct fs_node *parent, const char *name,
 	err = loc_of(fs, parent, NULL, &ploc);
 	if (err < 0)
 		return err;
-	if ((err = child_full(fs, parent, name, &full)) < 0)
-		goto out;
-	if ((err = refuse_reserved(ploc.full, name)) < 0)
+	if ((err = writable(fs, &ploc)) < 0 ||
+	    (err = child_full(fs, parent, name, &full)) < 0 ||
+	    (err = refuse_reserved(ploc.full, name)) < 0)
 		goto out;
 	if (ploc.where != FS_LIVE) {
 		/* mkdir at the root makes a branch at HEAD's head. */
@@ -429,7 +448,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static int delete_doc(struct fs *fs, const struct fs_loc *loc)
 {
 	struct store_change c = {.op = STORE_DELETE, .path = loc->path};
-	int err = store_apply(fs->st, loc->branch, &c, NULL);
+	int err = fs_commit(fs, loc->branch, &c, NULL);
 
 	if (err < 0) {
 		fs_log(err == -ENOENT ? LOG_DEBUG : LOG_ERR, "delete %s: %s",
@@ -452,6 +471,8 @@ static int do_unlink(struct fs *fs, struct fs_node *parent, const char *name)
 	err = loc_of(fs, parent, name, &loc);
 	if (err < 0)
 		return err;
+	if ((err = writable(fs, &loc)) < 0)
+		goto out;
 	if (loc.where != FS_LIVE || !*loc.path) {
 		err = -EISDIR;
 		goto out;
@@ -508,6 +529,9 @@ static int delete_branch(struct fs *fs, const struct fs_loc *loc)
 	if (err == 0) {
 		fs_log(LOG_INFO, "branch %s deleted", loc->branch);
 		fs_branches_changed(fs);
+		if (idx_history_drop(fs->db, loc->branch) < 0)
+			fs_log(LOG_ERR, "index of branch %s: %s", loc->branch,
+			       idx_errmsg());
 	}
 	return err;
 }
@@ -524,7 +548,8 @@ static int do_rmdir(struct fs *fs, struct fs_node *parent, const char *name)
 	err = loc_of(fs, parent, name, &loc);
 	if (err < 0)
 		return err;
-	if (loc.where == FS_PREFIX) {
+	if ((err = writable(fs, &loc)) < 0) {
+	} else if (loc.where == FS_PREFIX) {
 		err = -ENOTEMPTY;
 	} else if (loc.where == FS_LIVE && !*loc.path) {
 		err = delete_branch(fs, &loc);
@@ -696,7 +721,7 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 					 .path = from->path,
 					 .to = to->path};
 
-		err = store_apply(fs->st, from->branch, &c, NULL);
+		err = fs_commit(fs, from->branch, &c, NULL);
 		if (err >= 0) {
 			err = 0;
 			move_mtime(fs, from, to, &e);
@@ -740,6 +765,10 @@ static int rename_branch(struct fs *fs, const struct fs_loc *from,
 		return err;
 	}
 	fs_branches_changed(fs);
+	/* The index follows names: the new name is indexed on first use. */
+	if (idx_history_drop(fs->db, from->branch) < 0)
+		fs_log(LOG_ERR, "index of branch %s: %s", from->branch,
+		       idx_errmsg());
 	err = fs_scratch_branch_rename(fs, from->branch, to);
 	if (err < 0)
 		fs_log(LOG_ERR, "scratch of branch %s not moved: %s", to,
@@ -765,7 +794,9 @@ static int do_rename(struct fs *fs, struct fs_node *parent, const char *name,
 	err = loc_of(fs, parent, name, &from);
 	if (err < 0)
 		return err;
-	if ((err = loc_of(fs, newparent, NULL, &ploc)) < 0 ||
+	if ((err = writable(fs, &from)) < 0 ||
+	    (err = loc_of(fs, newparent, NULL, &ploc)) < 0 ||
+	    (err = writable(fs, &ploc)) < 0 ||
 	    (err = child_full(fs, newparent, newname, &full)) < 0 ||
 	    (err = refuse_reserved(ploc.full, newname)) < 0)
 		goto out;
@@ -809,6 +840,8 @@ static int open_fh(struct fuse_file_info *fi, int fd)
 		return -ENOMEM;
 	}
 	fh->fd = fd;
+	fh->data = NULL;
+	fh->len = 0;
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = 0;
 	return 0;
@@ -825,10 +858,19 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 	err = loc_of(fs, n, NULL, &loc);
 	if (err < 0)
 		return err;
-	if (loc.where != FS_LIVE || !*loc.path) {
+	if (wr && (err = writable(fs, &loc)) < 0) {
+	} else if (loc.where == FS_SNAP || loc.where == FS_HISTORY) {
+		err = open_fh(fi, -1);
+		if (err == 0) {
+			struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+
+			err = fs_history_read(fs, &loc, &fh->data, &fh->len);
+			fi->keep_cache = 1; /* never changes */
+			if (err < 0)
+				free(fh);
+		}
+	} else if (loc.where != FS_LIVE || !*loc.path) {
 		err = -EISDIR;
-	} else if (wr && fs->cfg.ro) {
-		err = -EROFS;
 	} else if (is_doc(fs, &loc, &created)) {
 		if (wr && !fs_is_document_path(loc.path))
 			err = -EACCES; /* a non-JSON file committed by git */
@@ -877,7 +919,8 @@ static int do_create(struct fs *fs, struct fs_node *parent, const char *name,
 	err = loc_of(fs, parent, NULL, &ploc);
 	if (err < 0)
 		return err;
-	if ((err = refuse_reserved(ploc.full, name)) < 0)
+	if ((err = writable(fs, &ploc)) < 0 ||
+	    (err = refuse_reserved(ploc.full, name)) < 0)
 		goto out;
 	if (ploc.where != FS_LIVE) {
 		err = -EPERM; /* only branches live at the root */
@@ -953,6 +996,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		r = pread(fh->fd, buf, size, off);
 		err = r < 0 ? -errno : 0;
 		got = r < 0 ? 0 : (size_t)r;
+	} else if (fh->data) {
+		got = (size_t)off < fh->len ? fh->len - (size_t)off : 0;
+		got = got < size ? got : size;
+		memcpy(buf, fh->data + off, got);
 	} else {
 		err = fs_doc_read(node_of(req, ino), buf, size, off, &got);
 	}
@@ -1004,7 +1051,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 {
 	int err = 0;
 
-	if (fh_of(fi)->fd < 0)
+	if (fh_of(fi)->fd < 0 && !fh_of(fi)->data)
 		err = save(fs_of(req), node_of(req, ino));
 	fuse_reply_err(req, -err);
 }
@@ -1018,6 +1065,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	if (fh->fd >= 0)
 		err = (datasync ? fdatasync(fh->fd) : fsync(fh->fd)) < 0 ? -errno
 									  : 0;
+	else if (fh->data)
+		err = 0;
 	else
 		err = save(fs_of(req), node_of(req, ino));
 	fuse_reply_err(req, -err);
@@ -1030,6 +1079,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 
 	if (fh->fd >= 0)
 		close(fh->fd);
+	else if (fh->data)
+		free(fh->data);
 	else
 		fs_doc_release(fs_of(req), node_of(req, ino));
 	free(fh);
@@ -1075,6 +1126,11 @@ static int list_add(struct listing *l, const char *name, mode_t type)
 		return -ENOMEM;
 	l->n++;
 	return 0;
+}
+
+static int list_add_cb(void *ctx, const char *name, mode_t type)
+{
+	return list_add(ctx, name, type);
 }
 
 static void listing_free(struct listing *l)
@@ -1201,6 +1257,10 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 	if ((err = list_add(l, ".", S_IFDIR)) < 0 ||
 	    (err = list_add(l, "..", S_IFDIR)) < 0)
 		goto out;
+	if (loc.where == FS_SNAP || loc.where == FS_HISTORY) {
+		err = fs_history_list(fs, &loc, list_add_cb, l);
+		goto out;
+	}
 	if (loc.where != FS_LIVE) {
 		err = list_branches(fs, &loc, l);
 		goto out;
@@ -1215,7 +1275,9 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 		err = list_scratch(fs, &loc, l);
 out:
 	if (err == 0) {
-		list_unique(l);
+		/* History lists versions oldest first, not by name. */
+		if (loc.where != FS_HISTORY)
+			list_unique(l);
 		l->full = NULL;
 		fi->fh = (uint64_t)(uintptr_t)l;
 	} else {

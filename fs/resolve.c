@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "history.h"
 
 #define BRANCH_CACHE_NS 1000000000L
 
@@ -106,18 +107,78 @@ static int relation(const char *full, const char *b)
 	return 0;
 }
 
+static bool branch_exists(struct fs *fs, const char *name)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->branches_lock);
+	if (refresh_locked(fs) == 0)
+		for (size_t i = 0; i < fs->nbranches && !found; i++)
+			found = !strcmp(fs->branches[i], name);
+	pthread_mutex_unlock(&fs->branches_lock);
+	return found;
+}
+
+/* FULL holds BRANCH@SPEC[/PATH], the '@' at offset AT. */
+static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
+{
+	const char *spec = out->full + at + 1;
+	size_t slen = strcspn(spec, "/");
+	int64_t when;
+	char *hex;
+	int err;
+
+	out->branch = strndup(out->full, at);
+	if (!out->branch)
+		return -ENOMEM;
+	if (!branch_exists(fs, out->branch))
+		return -ENOENT;
+	out->path = spec[slen] ? spec + slen + 1 : spec + slen;
+	/* Names starting with '@' below a snapshot are not served. */
+	if (out->path[0] == '@' || strstr(out->path, "/@"))
+		return -ENOENT;
+	err = fs_history_catchup(fs, out->branch);
+	if (err < 0)
+		return err;
+	if (slen == 7 && !strncmp(spec, "history", 7)) {
+		out->where = FS_HISTORY;
+		return 0;
+	}
+	out->where = FS_SNAP;
+	if (slen >= 7 && slen <= STORE_OID_HEXSZ &&
+	    strspn(spec, "0123456789abcdef") >= slen) {
+		hex = strndup(spec, slen);
+		if (!hex)
+			return -ENOMEM;
+		err = idx_history_commit(fs->db, out->branch, hex,
+					 &out->commit);
+		free(hex);
+		return err;
+	}
+	if (idx_parse_when(spec, slen, &when) < 0)
+		return -ENOENT;
+	return idx_history_at(fs->db, out->branch, when, &out->commit);
+}
+
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 {
+	const char *at = strchr(full, '@');
 	int err, best = 0;
 
 	memset(out, 0, sizeof(*out));
-	/* Virtual names (@by, @history) are not served yet; a snapshot
-	 * "main@..." matches no branch below, as branch names hold no '@'. */
-	if (full[0] == '@' || strstr(full, "/@"))
+	/* A component starting with '@' (@by, @history alone) is not served;
+	 * one holding '@' after a branch name is a snapshot or history. */
+	if (at && (at == full || at[-1] == '/'))
 		return -ENOENT;
 	out->full = strdup(full);
 	if (!out->full)
 		return -ENOMEM;
+	if (at) {
+		err = resolve_virtual(fs, out, (size_t)(at - full));
+		if (err < 0)
+			fs_loc_release(out);
+		return err;
+	}
 	if (!*full) {
 		out->where = FS_ROOT;
 		return 0;

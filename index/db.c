@@ -8,17 +8,10 @@
 
 #include <rocksdb/c.h>
 
-#include "db.h"
+#include "db_int.h"
 
 /* Key prefixes: one byte per record family. */
 #define FAMILY_MTIME 'm'
-
-struct idx_db {
-	rocksdb_t *db;
-	rocksdb_options_t *opts;
-	rocksdb_readoptions_t *ropts;
-	rocksdb_writeoptions_t *wopts;
-};
 
 static _Thread_local char errmsg[512];
 
@@ -27,9 +20,7 @@ const char *idx_errmsg(void)
 	return errmsg;
 }
 
-static int fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int fail(int err, const char *fmt, ...)
+int idx_fail(int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -39,10 +30,9 @@ static int fail(int err, const char *fmt, ...)
 	return err;
 }
 
-/* Translate and free a RocksDB error string. */
-static int rocks_fail(char *e, const char *what)
+int idx_rocks_fail(char *e, const char *what)
 {
-	int err = fail(-EIO, "rocksdb %s: %s", what, e);
+	int err = idx_fail(-EIO, "rocksdb %s: %s", what, e);
 
 	rocksdb_free(e);
 	return err;
@@ -57,6 +47,7 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return -ENOMEM;
+	pthread_mutex_init(&db->catchup_lock, NULL);
 	db->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	rocksdb_options_set_keep_log_file_num(db->opts, 2);
@@ -65,8 +56,15 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	db->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wopts, sync);
 	db->db = rocksdb_open(db->opts, dir, &e);
+	if (e && strstr(e, "lock")) {
+		/* A mount holds the database: read what it keeps current. */
+		rocksdb_free(e);
+		e = NULL;
+		db->readonly = true;
+		db->db = rocksdb_open_for_read_only(db->opts, dir, 0, &e);
+	}
 	if (e) {
-		int err = rocks_fail(e, dir);
+		int err = idx_rocks_fail(e, dir);
 
 		idx_db_close(db);
 		return err;
@@ -84,6 +82,7 @@ void idx_db_close(struct idx_db *db)
 	rocksdb_writeoptions_destroy(db->wopts);
 	rocksdb_readoptions_destroy(db->ropts);
 	rocksdb_options_destroy(db->opts);
+	pthread_mutex_destroy(&db->catchup_lock);
 	free(db);
 }
 
@@ -121,7 +120,7 @@ int idx_mtime_set(struct idx_db *db, const char *branch, const char *path,
 	rocksdb_put(db->db, db->wopts, key, klen, (const char *)val,
 		    sizeof(val), &e);
 	free(key);
-	return e ? rocks_fail(e, "put mtime") : 0;
+	return e ? idx_rocks_fail(e, "put mtime") : 0;
 }
 
 int idx_mtime_get(struct idx_db *db, const char *branch, const char *path,
@@ -137,7 +136,7 @@ int idx_mtime_get(struct idx_db *db, const char *branch, const char *path,
 	val = rocksdb_get(db->db, db->ropts, key, klen, &vlen, &e);
 	free(key);
 	if (e)
-		return rocks_fail(e, "get mtime");
+		return idx_rocks_fail(e, "get mtime");
 	if (!val || vlen != IDX_OID_RAWSZ + 12 ||
 	    memcmp(val, blob, IDX_OID_RAWSZ) != 0)
 		err = -ENOENT;

@@ -482,3 +482,25 @@ int store_commit_time(struct store *st, const struct store_oid *commit,
 	pthread_mutex_unlock(&st->lock);
 	return err;
 }
+
+int store_commit_summary(struct store *st, const struct store_oid *commit,
+			 char **out)
+{
+	git_commit *c = NULL;
+	const char *sum;
+	int err;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->lock);
+	err = git_commit_lookup(&c, st->repo, store_goid(commit));
+	if (err < 0) {
+		err = store_git_fail(err, "commit");
+	} else {
+		sum = git_commit_summary(c);
+		*out = strdup(sum ? sum : "");
+		err = *out ? 0 : -ENOMEM;
+	}
+	git_commit_free(c);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}

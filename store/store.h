@@ -102,6 +102,9 @@ int store_blob_read(struct store *st, const struct store_oid *blob,
 /* Committer time (seconds since the epoch) of COMMIT. */
 int store_commit_time(struct store *st, const struct store_oid *commit,
 		      int64_t *out);
+/* The first line of COMMIT's message; caller frees *out. */
+int store_commit_summary(struct store *st, const struct store_oid *commit,
+			 char **out);
 
 /* Apply one change to BRANCH as one commit whose parent is the branch head,
  * the ref moved by compare-and-swap and retried on a new head. Returns 0
@@ -120,6 +123,25 @@ int store_log(struct store *st, const char *branch, const char *path,
 
 /* The blob id Git gives DATA (no repository needed). */
 int store_blob_hash(const void *data, size_t len, struct store_oid *out);
+
+/* Walk the first-parent chain from commit FROM back to the root, newest
+ * first. CB gets each commit and its committer time; a nonzero return
+ * stops the walk and is returned. */
+typedef int (*store_walk_cb)(void *ctx, const struct store_oid *commit,
+			     int64_t time);
+int store_walk(struct store *st, const struct store_oid *from,
+	       store_walk_cb cb, void *ctx);
+
+/* The documents COMMIT changed against its first parent (every document,
+ * for a root commit). OLD or NEW is NULL for an added or deleted path. */
+typedef int (*store_diff_cb)(void *ctx, const char *path,
+			     const struct store_oid *old_blob,
+			     const struct store_oid *new_blob);
+int store_diff_parent(struct store *st, const struct store_oid *commit,
+		      store_diff_cb cb, void *ctx);
+
+/* Parse 40 hex digits. */
+int store_oid_parse(struct store_oid *out, const char *hex);
 
 void store_oid_fmt(char out[STORE_OID_HEXSZ + 1], const struct store_oid *o);
 bool store_oid_equal(const struct store_oid *a, const struct store_oid *b);

@@ -45,5 +45,6 @@ for variant in build build-asan; do
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	suite env CHRONOFS_BUILD="$variant" python3 tests/e2e/run.py
 done
+echo
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
+#include "history.h"
 #include "store.h"
 
 struct cmd {
@@ -61,19 +63,90 @@ static int print_log(void *ctx, const struct store_oid *commit, int64_t time,
 	return 0;
 }
 
+/* The database beside the repository; caller closes it. */
+static int open_index(struct idx_db **out, struct store *st)
+{
+	char *dir;
+	int err;
+
+	if (asprintf(&dir, "%s/chronofs/index", store_gitdir(st)) < 0)
+		return -ENOMEM;
+	err = idx_db_open(out, dir, false);
+	free(dir);
+	if (err < 0)
+		fprintf(stderr, "chronofsctl: index: %s\n", idx_errmsg());
+	return err;
+}
+
+/* log --at WHEN: the commit BRANCH@WHEN resolves to, as the mount does. */
+static int log_at(struct store *st, const char *branch, const char *when)
+{
+	struct idx_db *db = NULL;
+	struct store_oid commit;
+	char *summary = NULL;
+	int64_t t;
+	size_t n = strlen(when);
+	int err;
+
+	if ((err = open_index(&db, st)) < 0)
+		return 1;
+	err = idx_history_catchup(db, st, branch, NULL);
+	if (err < 0) {
+		fprintf(stderr, "chronofsctl: index: %s %s\n", idx_errmsg(),
+			store_errmsg());
+		goto out;
+	}
+	if (n >= 7 && n <= STORE_OID_HEXSZ &&
+	    strspn(when, "0123456789abcdef") == n)
+		err = idx_history_commit(db, branch, when, &commit);
+	else if (idx_parse_when(when, n, &t) == 0)
+		err = idx_history_at(db, branch, t, &commit);
+	else {
+		fprintf(stderr, "chronofsctl: '%s' is neither an ISO-8601 time "
+			"nor a commit id\n", when);
+		err = -EINVAL;
+		goto out;
+	}
+	if (err == -ENOENT)
+		fprintf(stderr, "chronofsctl: %s@%s: no such commit\n", branch,
+			when);
+	if (err == 0 && (err = store_commit_time(st, &commit, &t)) == 0 &&
+	    (err = store_commit_summary(st, &commit, &summary)) == 0)
+		print_log(NULL, &commit, t, summary);
+out:
+	free(summary);
+	idx_db_close(db);
+	return err < 0 ? 1 : 0;
+}
+
 static int cmd_log(int argc, char **argv)
 {
 	struct store_opts so = {.fsync = false};
+	const char *at = NULL, *pos[3] = {NULL, NULL, NULL};
 	struct store *st;
-	int err;
+	int err, npos = 0;
 
-	if (argc < 2 || argc > 4)
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--at") && i + 1 < argc)
+			at = argv[++i];
+		else if (!strncmp(argv[i], "--at=", 5))
+			at = argv[i] + 5;
+		else if (argv[i][0] == '-' || npos == 3)
+			return -1;
+		else
+			pos[npos++] = argv[i];
+	}
+	if (npos < 1)
 		return -1;
-	err = store_open(&st, argv[1], &so);
+	err = store_open(&st, pos[0], &so);
 	if (err < 0)
-		return fail(argv[1], err);
-	err = store_log(st, argc > 2 ? argv[2] : "main",
-			argc > 3 ? argv[3] : NULL, print_log, NULL);
+		return fail(pos[0], err);
+	if (at) {
+		err = log_at(st, pos[1] ? pos[1] : "main", at);
+		store_close(st);
+		return err;
+	}
+	err = store_log(st, pos[1] ? pos[1] : "main", pos[2], print_log, NULL);
 	store_close(st);
 	return err < 0 ? fail("log", err) : 0;
 }
@@ -81,8 +154,10 @@ static int cmd_log(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{"init", cmd_init, "init REPO",
 	 "make a bare repository with branch main and an empty commit"},
-	{"log", cmd_log, "log REPO [BRANCH] [PATH]",
-	 "one line per commit, newest first: time, id, message"},
+	{"log", cmd_log, "log REPO [BRANCH] [PATH] [--at WHEN]",
+	 "one line per commit, newest first: time, id, message;\n"
+	 "  --at WHEN: only the commit BRANCH@WHEN resolves to\n"
+	 "  (WHEN: ISO-8601 time or 7-40 hex digits)"},
 	{"help", cmd_help, "help", "this list"},
 };
 

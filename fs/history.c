@@ -1,0 +1,273 @@
+/* history.c - the read-only views: BRANCH@WHEN / BRANCH@COMMIT (a commit's
+ * tree) and BRANCH@history (the versions of each document, from the path
+ * index), and fs_commit, which keeps those indexes current in the same
+ * step as every commit the daemon makes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+#include "history.h"
+#include "log.h"
+
+int fs_history_catchup(struct fs *fs, const char *branch)
+{
+	struct timespec t0, t1;
+	uint64_t added = 0;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = idx_history_catchup(fs->db, fs->st, branch, &added);
+	if (err < 0) {
+		fs_log(LOG_ERR, "index of branch %s: %s", branch,
+		       *idx_errmsg() ? idx_errmsg() : store_errmsg());
+		return err;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (added > 100)
+		fs_log(LOG_INFO, "indexed %llu commits of branch %s in %.1f s",
+		       (unsigned long long)added, branch,
+		       (double)(t1.tv_sec - t0.tv_sec) +
+			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return 0;
+}
+
+int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
+	      struct store_oid *out)
+{
+	int rc = store_apply(fs->st, branch, c, out);
+
+	/* A failed catch-up loses nothing: the next one starts from what
+	 * the index holds. It is logged, the save still succeeded. */
+	if (rc == 0)
+		fs_history_catchup(fs, branch);
+	return rc;
+}
+
+static void version_name(char *buf, size_t sz, int64_t time,
+			 const struct store_oid *commit)
+{
+	char hex[STORE_OID_HEXSZ + 1], when[32];
+	time_t t = (time_t)time;
+	struct tm tm;
+
+	store_oid_fmt(hex, commit);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(buf, sz, "%s_%.7s.json", when, hex);
+}
+
+/* Find a version by name, or count/list versions. */
+struct versions {
+	const char *want; /* a version name, or NULL to count */
+	size_t n;
+	bool found;
+	int64_t time;
+	struct store_oid commit, blob;
+	fs_list_cb cb;
+	void *ctx;
+};
+
+static int version_cb(void *ctx, int64_t time, const struct store_oid *commit,
+		      const struct store_oid *blob)
+{
+	struct versions *v = ctx;
+	char name[64];
+
+	if (!blob)
+		return 0; /* a deletion: no bytes to show */
+	v->n++;
+	version_name(name, sizeof(name), time, commit);
+	if (v->cb)
+		return v->cb(v->ctx, name, S_IFREG);
+	if (v->want && !strcmp(v->want, name)) {
+		v->found = true;
+		v->time = time;
+		v->commit = *commit;
+		v->blob = *blob;
+		return 1;
+	}
+	return 0;
+}
+
+struct names {
+	size_t n;
+	fs_list_cb cb;
+	void *ctx;
+};
+
+static int name_cb(void *ctx, const char *name, int is_dir)
+{
+	struct names *n = ctx;
+
+	n->n++;
+	/* Every name is a directory here: a document's versions, or a
+	 * collection. */
+	return n->cb ? n->cb(n->ctx, name, S_IFDIR) : 1;
+}
+
+/* Is PATH (in a history view) a version file? Fills V. */
+static int find_version(struct fs *fs, const struct fs_loc *loc,
+			struct versions *v)
+{
+	const char *slash = strrchr(loc->path, '/');
+	char *dir;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	if (!slash)
+		return -ENOENT;
+	dir = strndup(loc->path, (size_t)(slash - loc->path));
+	if (!dir)
+		return -ENOMEM;
+	v->want = slash + 1;
+	err = idx_history_versions(fs->db, loc->branch, dir, version_cb, v);
+	free(dir);
+	if (err < 0)
+		return err;
+	return v->found ? 0 : -ENOENT;
+}
+
+static void fill(struct fs *fs, struct stat *st, const struct fs_loc *loc,
+		 mode_t mode, int64_t time)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_path_ino(loc->full);
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)time;
+	st->st_blksize = 4096;
+}
+
+static int stat_snap(struct fs *fs, const struct fs_loc *loc, struct stat *st)
+{
+	struct store_entry e;
+	int64_t t = 0;
+	int err;
+
+	if ((err = store_commit_time(fs->st, &loc->commit, &t)) < 0 ||
+	    (err = store_stat(fs->st, &loc->commit, loc->path, &e)) < 0)
+		return err;
+	if (e.kind == STORE_DIR) {
+		fill(fs, st, loc, S_IFDIR | 0555, t);
+	} else {
+		fill(fs, st, loc, S_IFREG | 0444, t);
+		st->st_size = (off_t)e.size;
+		st->st_blocks = (st->st_size + 511) / 512;
+	}
+	return 0;
+}
+
+static int stat_history(struct fs *fs, const struct fs_loc *loc,
+			struct stat *st)
+{
+	struct versions v = {0};
+	struct names n = {0};
+	struct store_entry e;
+	const char *slash;
+	char *dir;
+	int err;
+
+	if (!*loc->path) {
+		fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+		return 0;
+	}
+	err = idx_history_versions(fs->db, loc->branch, loc->path, version_cb,
+				   &v);
+	if (err < 0)
+		return err;
+	if (v.n > 0) {
+		fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+		return 0;
+	}
+	if (find_version(fs, loc, &v) == 0) {
+		/* The version's size: the path in the commit that made it. */
+		slash = strrchr(loc->path, '/');
+		dir = strndup(loc->path, (size_t)(slash - loc->path));
+		if (!dir)
+			return -ENOMEM;
+		err = store_stat(fs->st, &v.commit, dir, &e);
+		free(dir);
+		if (err < 0)
+			return err;
+		fill(fs, st, loc, S_IFREG | 0444, v.time);
+		st->st_size = (off_t)e.size;
+		st->st_blocks = (st->st_size + 511) / 512;
+		return 0;
+	}
+	err = idx_history_names(fs->db, loc->branch, loc->path, name_cb, &n);
+	if (err < 0)
+		return err;
+	if (n.n == 0)
+		return -ENOENT;
+	fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+	return 0;
+}
+
+int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
+{
+	return loc->where == FS_SNAP ? stat_snap(fs, loc, st)
+				     : stat_history(fs, loc, st);
+}
+
+int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
+		    size_t *len)
+{
+	struct store_entry e;
+	struct versions v;
+	int err;
+
+	if (loc->where == FS_SNAP) {
+		err = store_stat(fs->st, &loc->commit, loc->path, &e);
+		if (err == 0 && e.kind != STORE_DOC)
+			err = -EISDIR;
+		if (err == 0)
+			err = store_blob_read(fs->st, &e.oid, out, len);
+		return err;
+	}
+	err = find_version(fs, loc, &v);
+	if (err < 0)
+		return err == -ENOENT ? -EISDIR : err;
+	return store_blob_read(fs->st, &v.blob, out, len);
+}
+
+struct snap_list {
+	fs_list_cb cb;
+	void *ctx;
+};
+
+static int snap_entry_cb(void *ctx, const char *name,
+			 const struct store_entry *e)
+{
+	struct snap_list *l = ctx;
+
+	return l->cb(l->ctx, name, e->kind == STORE_DIR ? S_IFDIR : S_IFREG);
+}
+
+int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
+		    void *ctx)
+{
+	struct snap_list sl = {cb, ctx};
+	struct versions v = {.cb = cb, .ctx = ctx};
+	struct names n = {.cb = cb, .ctx = ctx};
+	struct versions count = {0};
+	int err;
+
+	if (loc->where == FS_SNAP)
+		return store_readdir(fs->st, &loc->commit, loc->path,
+				     snap_entry_cb, &sl);
+	if (*loc->path) {
+		err = idx_history_versions(fs->db, loc->branch, loc->path,
+					   version_cb, &count);
+		if (err < 0)
+			return err;
+		if (count.n > 0)
+			return idx_history_versions(fs->db, loc->branch,
+						    loc->path, version_cb, &v);
+	}
+	return idx_history_names(fs->db, loc->branch, loc->path, name_cb, &n);
+}

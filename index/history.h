@@ -1,0 +1,60 @@
+/* history.h - the time index and the path-history index of each branch,
+ * mirrored from Git in RocksDB so that BRANCH@WHEN, BRANCH@COMMIT and
+ * BRANCH@history are lookups, never history walks.
+ *
+ * Keys (F = family byte, B = branch name, \0 separates, BE = big-endian):
+ *   'H' B               -> head commit (20) seq (8): what the index reflects
+ *   'T' B \0 BE(time^sign) BE(seq) -> commit (20)
+ *   'S' B \0 BE(seq)    -> commit (20) time (8)
+ *   'C' B \0 hex40      -> seq (8) time (8)
+ *   'P' B \0 path \0 BE(seq) -> commit (20) time (8) blob (20, zero: deleted)
+ * seq numbers the first-parent chain from its root commit (0) upward.
+ */
+#ifndef CHRONOFS_INDEX_HISTORY_H
+#define CHRONOFS_INDEX_HISTORY_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "store.h"
+
+/* Parse an ISO-8601 instant: YYYY-MM-DD, optionally THH:MM and :SS[.frac],
+ * optionally Z or +HH[:MM] / -HH[:MM] (no zone is UTC), into seconds since
+ * the epoch. -EINVAL if S[0..LEN) is not one. */
+int idx_parse_when(const char *s, size_t len, int64_t *out);
+
+/* Bring BRANCH's indexes up to its head: a walk back to the newest commit
+ * already indexed, then one tree diff per new commit. A rewritten history
+ * (reset, force push) is indexed again from the root. *added (if not NULL)
+ * is the number of commits indexed. */
+int idx_history_catchup(struct idx_db *db, struct store *st,
+			const char *branch, uint64_t *added);
+
+/* Forget BRANCH's indexes (branch deleted or renamed). */
+int idx_history_drop(struct idx_db *db, const char *branch);
+
+/* BRANCH@WHEN: the newest commit whose committer time is <= WHEN.
+ * -ENOENT before the first commit. */
+int idx_history_at(struct idx_db *db, const char *branch, int64_t when,
+		   struct store_oid *out);
+
+/* BRANCH@HEX: the commit on BRANCH's chain whose id starts with HEX (7 to
+ * 40 hex digits). -ENOENT if none or more than one. */
+int idx_history_commit(struct idx_db *db, const char *branch, const char *hex,
+		       struct store_oid *out);
+
+/* The versions of document PATH, oldest first. BLOB is NULL where the
+ * document was deleted. */
+typedef int (*idx_version_cb)(void *ctx, int64_t time,
+			      const struct store_oid *commit,
+			      const struct store_oid *blob);
+int idx_history_versions(struct idx_db *db, const char *branch,
+			 const char *path, idx_version_cb cb, void *ctx);
+
+/* Each name that ever existed directly in directory DIR ("" is the
+ * branch root), once, in byte order; IS_DIR for collections. */
+typedef int (*idx_name_cb)(void *ctx, const char *name, int is_dir);
+int idx_history_names(struct idx_db *db, const char *branch, const char *dir,
+		      idx_name_cb cb, void *ctx);
+
+#endif
