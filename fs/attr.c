@@ -131,6 +131,8 @@ int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 	case FS_SNAP:
 	case FS_HISTORY:
 		return fs_history_stat(fs, loc, st);
+	case FS_ORDER:
+		return fs_order_stat(fs, loc, st);
 	}
 	return -ENOENT;
 }

@@ -58,6 +58,7 @@ enum fs_where {
 	FS_LIVE,   /* inside a branch: branch + path ("" is the branch root) */
 	FS_SNAP,   /* BRANCH@WHEN or BRANCH@COMMIT: commit + path, read-only */
 	FS_HISTORY, /* BRANCH@history: branch + path, read-only */
+	FS_ORDER,   /* COLLECTION/@by/SPEC[/STEP...][/ENTRY], read-only */
 };
 
 struct fs_loc {
@@ -65,8 +66,24 @@ struct fs_loc {
 	char *full;   /* the whole path below the mount (owned) */
 	char *branch; /* owned; NULL for FS_ROOT and FS_PREFIX */
 	const char *path; /* inside the branch, points into full */
-	struct store_oid commit; /* FS_SNAP */
+	struct store_oid commit; /* FS_SNAP, and FS_ORDER in a snapshot */
+	bool snap;		 /* FS_ORDER: in a snapshot (at commit) */
+	char *collection;	 /* FS_ORDER: owned */
+	const char *order;	 /* FS_ORDER: "SPEC/STEP.../ENTRY", into full */
 };
+
+/* Read-only views the kernel may cache (snapshots, history). */
+static inline bool fs_loc_frozen(const struct fs_loc *loc)
+{
+	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
+	       (loc->where == FS_ORDER && loc->snap);
+}
+
+static inline bool fs_loc_readonly(const struct fs_loc *loc)
+{
+	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
+	       loc->where == FS_ORDER;
+}
 
 /* Snapshots never change: the kernel may cache them this long. */
 #define FS_SNAP_TIMEOUT 3600.0
@@ -115,6 +132,13 @@ int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
 typedef int (*fs_list_cb)(void *ctx, const char *name, mode_t type);
 int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		    void *ctx);
+
+/* order.c: ordered views COLLECTION/@by/SPEC/. */
+int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
+int fs_order_read(struct fs *fs, const struct fs_loc *loc, char **out,
+		  size_t *len);
+int fs_order_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
+		  void *ctx);
 
 /* pending.c: documents renamed to a scratch name whose deletion is not
  * committed yet (the editors' backup dance). */

@@ -81,16 +81,14 @@ static int refuse_reserved(const char *where, const char *name)
  * read-only mount. */
 static int writable(const struct fs *fs, const struct fs_loc *loc)
 {
-	if (fs->cfg.ro || loc->where == FS_SNAP || loc->where == FS_HISTORY)
+	if (fs->cfg.ro || fs_loc_readonly(loc))
 		return -EROFS;
 	return 0;
 }
 
 static double timeout_of(const struct fs_loc *loc, double live)
 {
-	return loc->where == FS_SNAP || loc->where == FS_HISTORY
-		       ? FS_SNAP_TIMEOUT
-		       : live;
+	return fs_loc_frozen(loc) ? FS_SNAP_TIMEOUT : live;
 }
 
 static int scratch_of(struct fs *fs, const struct fs_loc *loc, char **out)
@@ -859,13 +857,17 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 	if (err < 0)
 		return err;
 	if (wr && (err = writable(fs, &loc)) < 0) {
-	} else if (loc.where == FS_SNAP || loc.where == FS_HISTORY) {
+	} else if (fs_loc_readonly(&loc)) {
 		err = open_fh(fi, -1);
 		if (err == 0) {
 			struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
 
-			err = fs_history_read(fs, &loc, &fh->data, &fh->len);
-			fi->keep_cache = 1; /* never changes */
+			err = loc.where == FS_ORDER
+				      ? fs_order_read(fs, &loc, &fh->data,
+						      &fh->len)
+				      : fs_history_read(fs, &loc, &fh->data,
+							&fh->len);
+			fi->keep_cache = fs_loc_frozen(&loc);
 			if (err < 0)
 				free(fh);
 		}
@@ -1257,6 +1259,10 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 	if ((err = list_add(l, ".", S_IFDIR)) < 0 ||
 	    (err = list_add(l, "..", S_IFDIR)) < 0)
 		goto out;
+	if (loc.where == FS_ORDER) {
+		err = fs_order_list(fs, &loc, list_add_cb, l);
+		goto out;
+	}
 	if (loc.where == FS_SNAP || loc.where == FS_HISTORY) {
 		err = fs_history_list(fs, &loc, list_add_cb, l);
 		goto out;
@@ -1275,8 +1281,9 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 		err = list_scratch(fs, &loc, l);
 out:
 	if (err == 0) {
-		/* History lists versions oldest first, not by name. */
-		if (loc.where != FS_HISTORY)
+		/* History lists versions oldest first, views in index
+		 * order: not by name. */
+		if (loc.where != FS_HISTORY && loc.where != FS_ORDER)
 			list_unique(l);
 		l->full = NULL;
 		fi->fh = (uint64_t)(uintptr_t)l;

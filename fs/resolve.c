@@ -107,6 +107,32 @@ static int relation(const char *full, const char *b)
 	return 0;
 }
 
+/* Does LOC->path name an ordered view ("users/@by/age/...")? Then make
+ * LOC an FS_ORDER location. Other names starting with '@' are -ENOENT. */
+static int find_order(struct fs_loc *loc)
+{
+	const char *p = loc->path, *at;
+
+	if (p[0] == '@')
+		at = p;
+	else if ((at = strstr(p, "/@")))
+		at++;
+	else
+		return 0;
+	if (strncmp(at, "@by", 3) || (at[3] && at[3] != '/'))
+		return -ENOENT;
+	loc->order = at[3] ? at + 4 : at + 3;
+	/* Only "@by" itself may start with '@' from here on. */
+	if (loc->order[0] == '@' || strstr(loc->order, "/@"))
+		return -ENOENT;
+	loc->collection = strndup(p, at > p ? (size_t)(at - p - 1) : 0);
+	if (!loc->collection)
+		return -ENOMEM;
+	loc->snap = loc->where == FS_SNAP;
+	loc->where = FS_ORDER;
+	return 0;
+}
+
 static bool branch_exists(struct fs *fs, const char *name)
 {
 	bool found = false;
@@ -117,6 +143,16 @@ static bool branch_exists(struct fs *fs, const char *name)
 			found = !strcmp(fs->branches[i], name);
 	pthread_mutex_unlock(&fs->branches_lock);
 	return found;
+}
+
+/* Is FULL up to AT a branch name? */
+static bool is_branch_prefix(struct fs *fs, const char *full, const char *at)
+{
+	char *b = strndup(full, (size_t)(at - full));
+	bool yes = b && branch_exists(fs, b);
+
+	free(b);
+	return yes;
 }
 
 /* FULL holds BRANCH@SPEC[/PATH], the '@' at offset AT. */
@@ -134,15 +170,14 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 	if (!branch_exists(fs, out->branch))
 		return -ENOENT;
 	out->path = spec[slen] ? spec + slen + 1 : spec + slen;
-	/* Names starting with '@' below a snapshot are not served. */
-	if (out->path[0] == '@' || strstr(out->path, "/@"))
-		return -ENOENT;
 	err = fs_history_catchup(fs, out->branch);
 	if (err < 0)
 		return err;
 	if (slen == 7 && !strncmp(spec, "history", 7)) {
 		out->where = FS_HISTORY;
-		return 0;
+		/* No '@' names inside history: documents only. */
+		return out->path[0] == '@' || strstr(out->path, "/@") ? -ENOENT
+								      : 0;
 	}
 	out->where = FS_SNAP;
 	if (slen >= 7 && slen <= STORE_OID_HEXSZ &&
@@ -153,11 +188,12 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 		err = idx_history_commit(fs->db, out->branch, hex,
 					 &out->commit);
 		free(hex);
-		return err;
-	}
-	if (idx_parse_when(spec, slen, &when) < 0)
+	} else if (idx_parse_when(spec, slen, &when) < 0) {
 		return -ENOENT;
-	return idx_history_at(fs->db, out->branch, when, &out->commit);
+	} else {
+		err = idx_history_at(fs->db, out->branch, when, &out->commit);
+	}
+	return err < 0 ? err : find_order(out);
 }
 
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
@@ -166,14 +202,12 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 	int err, best = 0;
 
 	memset(out, 0, sizeof(*out));
-	/* A component starting with '@' (@by, @history alone) is not served;
-	 * one holding '@' after a branch name is a snapshot or history. */
-	if (at && (at == full || at[-1] == '/'))
-		return -ENOENT;
 	out->full = strdup(full);
 	if (!out->full)
 		return -ENOMEM;
-	if (at) {
+	/* '@' in the branch's component: a snapshot or history. A component
+	 * starting with '@' inside a branch: an ordered view or nothing. */
+	if (at && at != full && at[-1] != '/' && is_branch_prefix(fs, full, at)) {
 		err = resolve_virtual(fs, out, (size_t)(at - full));
 		if (err < 0)
 			fs_loc_release(out);
@@ -213,12 +247,18 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 	out->path = out->full + strlen(out->branch);
 	if (*out->path == '/')
 		out->path++;
-	return 0;
+	if (!strchr(out->path, '@'))
+		return 0;
+	err = find_order(out);
+	if (err < 0)
+		fs_loc_release(out);
+	return err;
 }
 
 void fs_loc_release(struct fs_loc *loc)
 {
 	free(loc->full);
 	free(loc->branch);
+	free(loc->collection);
 	memset(loc, 0, sizeof(*loc));
 }

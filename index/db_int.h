@@ -2,7 +2,10 @@
 #ifndef CHRONOFS_INDEX_DB_INT_H
 #define CHRONOFS_INDEX_DB_INT_H
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <rocksdb/c.h>
 
@@ -36,6 +39,49 @@ static inline uint64_t idx_get_be64(const unsigned char *p)
 	for (int i = 0; i < 8; i++)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+/* A key under construction: family, branch, then parts. */
+struct idx_key {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static inline int idx_key_add(struct idx_key *k, const void *data, size_t n)
+{
+	if (k->len + n > k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 128;
+		unsigned char *p;
+
+		while (cap < k->len + n)
+			cap *= 2;
+		p = realloc(k->p, cap);
+		if (!p)
+			return -ENOMEM;
+		k->p = p;
+		k->cap = cap;
+	}
+	memcpy(k->p + k->len, data, n);
+	k->len += n;
+	return 0;
+}
+
+/* F B \0, the prefix of every key of one family and branch. */
+static inline int idx_key_start(struct idx_key *k, char family, const char *branch)
+{
+	k->len = 0;
+	if (idx_key_add(k, &family, 1) < 0 ||
+	    idx_key_add(k, branch, strlen(branch) + 1) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static inline int idx_key_be64(struct idx_key *k, uint64_t v)
+{
+	unsigned char b[8];
+
+	idx_put_be64(b, v);
+	return idx_key_add(k, b, 8);
 }
 
 #endif

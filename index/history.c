@@ -5,51 +5,9 @@
 
 #include "db_int.h"
 #include "history.h"
+#include "order_int.h"
 
 #define BATCH_COMMITS 1024
-
-/* A key under construction: family, branch, then parts. */
-struct key {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static int key_add(struct key *k, const void *data, size_t n)
-{
-	if (k->len + n > k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 128;
-		unsigned char *p;
-
-		while (cap < k->len + n)
-			cap *= 2;
-		p = realloc(k->p, cap);
-		if (!p)
-			return -ENOMEM;
-		k->p = p;
-		k->cap = cap;
-	}
-	memcpy(k->p + k->len, data, n);
-	k->len += n;
-	return 0;
-}
-
-/* F B \0, the prefix of every key of one family and branch. */
-static int key_start(struct key *k, char family, const char *branch)
-{
-	k->len = 0;
-	if (key_add(k, &family, 1) < 0 ||
-	    key_add(k, branch, strlen(branch) + 1) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static int key_be64(struct key *k, uint64_t v)
-{
-	unsigned char b[8];
-
-	idx_put_be64(b, v);
-	return key_add(k, b, 8);
-}
 
 static uint64_t time_bits(int64_t t)
 {
@@ -68,19 +26,72 @@ struct catchup {
 	uint64_t base_seq; /* seq of stop + 1, or 0 */
 	bool found;
 	rocksdb_writebatch_t *wb;
-	struct key k;
+	struct idx_key k;
 	uint64_t seq;
 	struct store_oid commit;
 	int64_t time;
+	struct idx_defs defs; /* ordered indexes on this branch */
+	char **paths;	      /* this commit's changed documents, for them */
+	struct store_oid *blobs;
+	bool *deleted;
+	size_t npaths, cappaths;
 };
 
-static int read_head(struct idx_db *db, const char *branch,
+/* Remember a changed path for the ordered indexes (applied after the
+ * diff, which holds the store lock that reading blobs needs). */
+static int remember(struct catchup *c, const char *path,
+		    const struct store_oid *new)
+{
+	if (c->npaths == c->cappaths) {
+		size_t cap = c->cappaths ? c->cappaths * 2 : 16;
+		char **p = realloc(c->paths, cap * sizeof(*p));
+		struct store_oid *b;
+		bool *d;
+
+		if (!p)
+			return -ENOMEM;
+		c->paths = p;
+		if (!(b = realloc(c->blobs, cap * sizeof(*b))))
+			return -ENOMEM;
+		c->blobs = b;
+		if (!(d = realloc(c->deleted, cap * sizeof(*d))))
+			return -ENOMEM;
+		c->deleted = d;
+		c->cappaths = cap;
+	}
+	c->paths[c->npaths] = strdup(path);
+	if (!c->paths[c->npaths])
+		return -ENOMEM;
+	c->deleted[c->npaths] = !new;
+	if (new)
+		c->blobs[c->npaths] = *new;
+	c->npaths++;
+	return 0;
+}
+
+static int apply_orders(struct catchup *c)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < c->npaths; i++) {
+		if (err == 0)
+			err = idx_order_apply(c->db, c->st, c->wb, &c->defs,
+					      c->branch, c->paths[i],
+					      c->deleted[i] ? NULL
+							    : &c->blobs[i]);
+		free(c->paths[i]);
+	}
+	c->npaths = 0;
+	return err;
+}
+
+int idx_head_read(struct idx_db *db, const char *branch,
 		     struct store_oid *head, uint64_t *seq)
 {
-	struct key k = {0};
+	struct idx_key k = {0};
 	char *val, *e = NULL;
 	size_t vlen;
-	int err = key_start(&k, 'H', branch);
+	int err = idx_key_start(&k, 'H', branch);
 
 	if (err < 0)
 		return err;
@@ -130,9 +141,9 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 	struct catchup *c = ctx;
 	unsigned char val[48] = {0};
 
-	if (key_start(&c->k, 'P', c->branch) < 0 ||
-	    key_add(&c->k, path, strlen(path) + 1) < 0 ||
-	    key_be64(&c->k, c->seq) < 0)
+	if (idx_key_start(&c->k, 'P', c->branch) < 0 ||
+	    idx_key_add(&c->k, path, strlen(path) + 1) < 0 ||
+	    idx_key_be64(&c->k, c->seq) < 0)
 		return -ENOMEM;
 	memcpy(val, c->commit.id, 20);
 	idx_put_be64(val + 20, (uint64_t)c->time);
@@ -140,7 +151,7 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 		memcpy(val + 28, new->id, 20);
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
 			       (char *)val, sizeof(val));
-	return 0;
+	return c->defs.n ? remember(c, path, new) : 0;
 }
 
 static int put_commit(struct catchup *c)
@@ -148,31 +159,31 @@ static int put_commit(struct catchup *c)
 	unsigned char val[28];
 	char hex[STORE_OID_HEXSZ + 1];
 
-	if (key_start(&c->k, 'T', c->branch) < 0 ||
-	    key_be64(&c->k, time_bits(c->time)) < 0 ||
-	    key_be64(&c->k, c->seq) < 0)
+	if (idx_key_start(&c->k, 'T', c->branch) < 0 ||
+	    idx_key_be64(&c->k, time_bits(c->time)) < 0 ||
+	    idx_key_be64(&c->k, c->seq) < 0)
 		return -ENOMEM;
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
 			       (char *)c->commit.id, 20);
 	memcpy(val, c->commit.id, 20);
 	idx_put_be64(val + 20, (uint64_t)c->time);
-	if (key_start(&c->k, 'S', c->branch) < 0 ||
-	    key_be64(&c->k, c->seq) < 0)
+	if (idx_key_start(&c->k, 'S', c->branch) < 0 ||
+	    idx_key_be64(&c->k, c->seq) < 0)
 		return -ENOMEM;
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
 			       28);
 	store_oid_fmt(hex, &c->commit);
 	idx_put_be64(val, c->seq);
 	idx_put_be64(val + 8, (uint64_t)c->time);
-	if (key_start(&c->k, 'C', c->branch) < 0 ||
-	    key_add(&c->k, hex, STORE_OID_HEXSZ) < 0)
+	if (idx_key_start(&c->k, 'C', c->branch) < 0 ||
+	    idx_key_add(&c->k, hex, STORE_OID_HEXSZ) < 0)
 		return -ENOMEM;
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
 			       16);
 	/* The head record goes in the same batch as the commit it names. */
 	memcpy(val, c->commit.id, 20);
 	idx_put_be64(val + 20, c->seq);
-	if (key_start(&c->k, 'H', c->branch) < 0)
+	if (idx_key_start(&c->k, 'H', c->branch) < 0)
 		return -ENOMEM;
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1,
 			       (char *)val, 28);
@@ -192,10 +203,10 @@ static int flush(struct catchup *c)
 static void drop_family(rocksdb_writebatch_t *wb, char family,
 			const char *branch)
 {
-	struct key lo = {0}, hi = {0};
+	struct idx_key lo = {0}, hi = {0};
 
-	if (key_start(&lo, family, branch) == 0 &&
-	    key_start(&hi, family, branch) == 0) {
+	if (idx_key_start(&lo, family, branch) == 0 &&
+	    idx_key_start(&hi, family, branch) == 0) {
 		hi.p[hi.len - 1] = 1; /* just past every "F B \0 ..." */
 		rocksdb_writebatch_delete_range(wb, (char *)lo.p, lo.len,
 						(char *)hi.p, hi.len);
@@ -205,13 +216,19 @@ static void drop_family(rocksdb_writebatch_t *wb, char family,
 	free(hi.p);
 }
 
-static void drop_all(rocksdb_writebatch_t *wb, const char *branch)
+/* Everything derived from the branch's history; the definitions of its
+ * ordered indexes too when DEFS. */
+static void drop_all(rocksdb_writebatch_t *wb, const char *branch, bool defs)
 {
 	drop_family(wb, 'H', branch);
 	drop_family(wb, 'T', branch);
 	drop_family(wb, 'S', branch);
 	drop_family(wb, 'C', branch);
 	drop_family(wb, 'P', branch);
+	drop_family(wb, 'O', branch);
+	drop_family(wb, 'R', branch);
+	if (defs)
+		drop_family(wb, 'D', branch);
 }
 
 int idx_history_drop(struct idx_db *db, const char *branch)
@@ -220,7 +237,7 @@ int idx_history_drop(struct idx_db *db, const char *branch)
 	char *e = NULL;
 
 	pthread_mutex_lock(&db->catchup_lock);
-	drop_all(wb, branch);
+	drop_all(wb, branch, true);
 	rocksdb_write(db->db, db->wopts, wb, &e);
 	pthread_mutex_unlock(&db->catchup_lock);
 	rocksdb_writebatch_destroy(wb);
@@ -237,8 +254,12 @@ static int index_new(struct catchup *c)
 		c->seq = c->base_seq + (c->n - 1 - i);
 		err = store_diff_parent(c->st, &c->commit, put_path, c);
 		if (err == 0)
+			err = apply_orders(c);
+		if (err == 0)
 			err = put_commit(c);
-		if (err == 0 && (i % BATCH_COMMITS == 0))
+		/* With ordered indexes, one batch per commit: a row changed
+		 * twice must see its first change (see order_int.h). */
+		if (err == 0 && (c->defs.n || i % BATCH_COMMITS == 0))
 			err = flush(c);
 	}
 	return err;
@@ -247,20 +268,30 @@ static int index_new(struct catchup *c)
 int idx_history_catchup(struct idx_db *db, struct store *st,
 			const char *branch, uint64_t *added)
 {
-	struct catchup c = {.db = db, .st = st, .branch = branch};
-	struct store_oid head;
-	uint64_t seq = 0;
 	int err;
 
 	if (added)
 		*added = 0;
 	if (db->readonly)
 		return 0; /* the process holding the database catches up */
+	pthread_mutex_lock(&db->catchup_lock);
+	err = idx_catchup_locked(db, st, branch, added);
+	pthread_mutex_unlock(&db->catchup_lock);
+	return err;
+}
+
+int idx_catchup_locked(struct idx_db *db, struct store *st,
+		       const char *branch, uint64_t *added)
+{
+	struct catchup c = {.db = db, .st = st, .branch = branch};
+	struct store_oid head;
+	uint64_t seq = 0;
+	int err;
+
 	err = store_branch_head(st, branch, &head);
 	if (err < 0)
 		return err;
-	pthread_mutex_lock(&db->catchup_lock);
-	err = read_head(db, branch, &c.stop, &seq);
+	err = idx_head_read(db, branch, &c.stop, &seq);
 	if (err == 0 && store_oid_equal(&c.stop, &head))
 		goto out;
 	if (err < 0 && err != -ENOENT)
@@ -274,18 +305,28 @@ int idx_history_catchup(struct idx_db *db, struct store *st,
 		c.base_seq = seq + 1;
 	} else if (c.have_stop) {
 		/* The indexed head is not on the chain any more: history was
-		 * rewritten. Index it again from the root. */
-		drop_all(c.wb, branch);
+		 * rewritten. Index it again from the root (the ordered
+		 * indexes too, from the root commit's diff on). */
+		drop_all(c.wb, branch, false);
+		if ((err = flush(&c)) < 0)
+			goto out;
 	}
+	if ((err = idx_defs_load(db, branch, &c.defs)) < 0)
+		goto out;
 	err = index_new(&c);
 	if (err == 0)
 		err = flush(&c);
 	if (err == 0 && added)
 		*added = c.n;
 out:
-	pthread_mutex_unlock(&db->catchup_lock);
 	if (c.wb)
 		rocksdb_writebatch_destroy(c.wb);
+	for (size_t i = 0; i < c.npaths; i++)
+		free(c.paths[i]);
+	free(c.paths);
+	free(c.blobs);
+	free(c.deleted);
+	idx_defs_release(&c.defs);
 	free(c.k.p);
 	free(c.v);
 	free(c.times);
@@ -296,13 +337,13 @@ out:
 struct scan {
 	rocksdb_iterator_t *it;
 	rocksdb_readoptions_t *ro;
-	struct key hi;
+	struct idx_key hi;
 };
 
-static int scan_open(struct scan *s, struct idx_db *db, const struct key *prefix)
+static int scan_open(struct scan *s, struct idx_db *db, const struct idx_key *prefix)
 {
 	memset(s, 0, sizeof(*s));
-	if (key_add(&s->hi, prefix->p, prefix->len) < 0)
+	if (idx_key_add(&s->hi, prefix->p, prefix->len) < 0)
 		return -ENOMEM;
 	/* The least key greater than every key with this prefix. */
 	while (s->hi.len > 0 && s->hi.p[s->hi.len - 1] == 0xff)
@@ -334,19 +375,19 @@ static int scan_close(struct scan *s)
 int idx_history_at(struct idx_db *db, const char *branch, int64_t when,
 		   struct store_oid *out)
 {
-	struct key k = {0};
+	struct idx_key k = {0};
 	struct scan s;
 	const char *key, *val;
 	size_t klen, vlen, plen;
-	int err = key_start(&k, 'T', branch);
+	int err = idx_key_start(&k, 'T', branch);
 
 	if (err < 0)
 		return err;
 	plen = k.len;
 	if ((err = scan_open(&s, db, &k)) < 0)
 		goto out;
-	if ((err = key_be64(&k, time_bits(when))) < 0 ||
-	    (err = key_be64(&k, UINT64_MAX)) < 0)
+	if ((err = idx_key_be64(&k, time_bits(when))) < 0 ||
+	    (err = idx_key_be64(&k, UINT64_MAX)) < 0)
 		goto out;
 	rocksdb_iter_seek_for_prev(s.it, (char *)k.p, k.len);
 	err = -ENOENT;
@@ -369,7 +410,7 @@ int idx_history_commit(struct idx_db *db, const char *branch, const char *hex,
 		       struct store_oid *out)
 {
 	char full[STORE_OID_HEXSZ + 1];
-	struct key k = {0};
+	struct idx_key k = {0};
 	struct scan s = {0};
 	const char *key;
 	size_t klen, n = strlen(hex), plen, found = 0;
@@ -377,10 +418,10 @@ int idx_history_commit(struct idx_db *db, const char *branch, const char *hex,
 
 	if (n < 7 || n > STORE_OID_HEXSZ || strspn(hex, "0123456789abcdef") != n)
 		return -ENOENT;
-	if ((err = key_start(&k, 'C', branch)) < 0)
+	if ((err = idx_key_start(&k, 'C', branch)) < 0)
 		return err;
 	plen = k.len;
-	if ((err = key_add(&k, hex, n)) < 0 ||
+	if ((err = idx_key_add(&k, hex, n)) < 0 ||
 	    (err = scan_open(&s, db, &k)) < 0)
 		goto out;
 	for (rocksdb_iter_seek(s.it, (char *)k.p, k.len);
@@ -403,7 +444,7 @@ out:
 int idx_history_versions(struct idx_db *db, const char *branch,
 			 const char *path, idx_version_cb cb, void *ctx)
 {
-	struct key k = {0};
+	struct idx_key k = {0};
 	struct scan s = {0};
 	const unsigned char *val;
 	static const unsigned char zero[20];
@@ -411,8 +452,8 @@ int idx_history_versions(struct idx_db *db, const char *branch,
 	size_t vlen;
 	int err;
 
-	if ((err = key_start(&k, 'P', branch)) < 0 ||
-	    (err = key_add(&k, path, strlen(path) + 1)) < 0 ||
+	if ((err = idx_key_start(&k, 'P', branch)) < 0 ||
+	    (err = idx_key_add(&k, path, strlen(path) + 1)) < 0 ||
 	    (err = scan_open(&s, db, &k)) < 0)
 		goto out;
 	for (rocksdb_iter_seek(s.it, (char *)k.p, k.len);
@@ -435,15 +476,15 @@ out:
 int idx_history_names(struct idx_db *db, const char *branch, const char *dir,
 		      idx_name_cb cb, void *ctx)
 {
-	struct key k = {0};
+	struct idx_key k = {0};
 	struct scan s = {0};
 	char *last = NULL;
 	size_t plen;
 	int err;
 
-	if ((err = key_start(&k, 'P', branch)) < 0 ||
-	    (err = key_add(&k, dir, strlen(dir))) < 0 ||
-	    (*dir && (err = key_add(&k, "/", 1)) < 0))
+	if ((err = idx_key_start(&k, 'P', branch)) < 0 ||
+	    (err = idx_key_add(&k, dir, strlen(dir))) < 0 ||
+	    (*dir && (err = idx_key_add(&k, "/", 1)) < 0))
 		goto out;
 	plen = k.len;
 	if ((err = scan_open(&s, db, &k)) < 0)
@@ -468,8 +509,8 @@ int idx_history_names(struct idx_db *db, const char *branch, const char *dir,
 		/* Skip the rest of this name's keys: seek past NAME\0 or
 		 * NAME/ (both sort before NAME followed by anything else). */
 		k.len = plen;
-		if (key_add(&k, name, nlen) < 0 ||
-		    key_add(&k, is_dir ? "0" : "\x01", 1) < 0) {
+		if (idx_key_add(&k, name, nlen) < 0 ||
+		    idx_key_add(&k, is_dir ? "0" : "\x01", 1) < 0) {
 			err = -ENOMEM;
 			break;
 		}

@@ -1,0 +1,261 @@
+/* order.c - ordered views: COLLECTION/@by/SPEC[/STEP...]/ lists the
+ * collection's documents in index order as <rank>_<id>.json, each reading
+ * as the document. STEPs bound the first field (ge=V, gt=V, lt=V, le=V,
+ * V a JSON value, or a bare string) and cut the list (first=N). On a live
+ * branch the first lookup builds a persistent index (index/order.c); in a
+ * snapshot the rows are computed in memory from that commit's tree. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "log.h"
+#include "order.h"
+
+#define RANK_WIDTH 6
+
+struct view {
+	struct idx_spec spec;
+	struct idx_range range;
+	json_t *vals[4];
+	char *entry; /* the document id, if the path ends at an entry */
+};
+
+static void view_release(struct view *v)
+{
+	idx_spec_release(&v->spec);
+	for (int i = 0; i < 4; i++)
+		json_decref(v->vals[i]);
+	free(v->entry);
+}
+
+/* "NNN_ID.json" -> ID; NULL if NAME is not an entry name. */
+static char *entry_id(const char *name, size_t len)
+{
+	size_t digits = strspn(name, "0123456789");
+
+	if (digits == 0 || digits >= len || name[digits] != '_' || len < 6 ||
+	    strncmp(name + len - 5, ".json", 5) || len - 5 <= digits + 1)
+		return NULL;
+	return strndup(name + digits + 1, len - 5 - digits - 1);
+}
+
+static int parse_step(struct view *v, const char *s, size_t len)
+{
+	static const char *const names[4] = {"ge=", "gt=", "lt=", "le="};
+	json_error_t e;
+	char *text;
+	json_t *val;
+
+	if (len > 6 && !strncmp(s, "first=", 6)) {
+		char *end;
+		unsigned long long n = strtoull(s + 6, &end, 10);
+
+		if (end != s + len || n == 0)
+			return -ENOENT;
+		v->range.limit = (size_t)n;
+		return 0;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (len < 4 || strncmp(s, names[i], 3) || v->vals[i])
+			continue;
+		text = strndup(s + 3, len - 3);
+		if (!text)
+			return -ENOMEM;
+		/* A JSON value, else the text as a string: ge=bob works. */
+		val = json_loads(text, JSON_DECODE_ANY, &e);
+		if (!val)
+			val = json_string(text);
+		free(text);
+		if (!val)
+			return -ENOMEM;
+		v->vals[i] = val;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int view_parse(const char *order, struct view *v)
+{
+	const char *p = order;
+	size_t len = strcspn(p, "/");
+	char *text;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	text = strndup(p, len);
+	if (!text)
+		return -ENOMEM;
+	err = idx_spec_parse(&v->spec, text);
+	free(text);
+	if (err < 0)
+		return -ENOENT;
+	for (p += len; *p == '/' && err == 0; p += len) {
+		p++;
+		len = strcspn(p, "/");
+		if (!p[len] && (v->entry = entry_id(p, len)))
+			break;
+		err = parse_step(v, p, len);
+	}
+	v->range.ge = v->vals[0];
+	v->range.gt = v->vals[1];
+	v->range.lt = v->vals[2];
+	v->range.le = v->vals[3];
+	if (err < 0)
+		view_release(v);
+	return err;
+}
+
+/* The document an entry names, in the live head or the snapshot. */
+static int entry_doc(struct fs *fs, const struct fs_loc *loc, const char *id,
+		     struct store_entry *e)
+{
+	char *path;
+	int err;
+
+	if (asprintf(&path, "%s%s%s.json", loc->collection,
+		     *loc->collection ? "/" : "", id) < 0)
+		return -ENOMEM;
+	err = loc->snap ? store_stat(fs->st, &loc->commit, path, e)
+			: fs_live_entry(fs, loc->branch, path, e, NULL);
+	free(path);
+	if (err == 0 && e->kind != STORE_DOC)
+		err = -ENOENT;
+	return err;
+}
+
+/* A live view's index exists and is current (built on first use). */
+static int ensure(struct fs *fs, const struct fs_loc *loc,
+		  const struct view *v)
+{
+	bool built = false;
+	int err = idx_order_ensure(fs->db, fs->st, loc->branch,
+				   loc->collection, &v->spec, &built);
+
+	if (err < 0)
+		fs_log(LOG_ERR, "index %s/@by/%s: %s", loc->collection,
+		       v->spec.canon, *idx_errmsg() ? idx_errmsg()
+						      : store_errmsg());
+	else if (built)
+		fs_log(LOG_INFO, "built index %s of %s/%s", v->spec.canon,
+		       loc->branch, loc->collection);
+	return err;
+}
+
+int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
+{
+	struct store_entry e;
+	struct view v;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_path_ino(loc->full);
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = fs->started;
+	st->st_blksize = 4096;
+	st->st_mode = S_IFDIR | 0555;
+	st->st_nlink = 2;
+	if (!*loc->order)
+		return 0; /* @by itself: reached, holds nothing listed */
+	if ((err = view_parse(loc->order, &v)) < 0)
+		return err;
+	if (v.entry) {
+		err = entry_doc(fs, loc, v.entry, &e);
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)e.size;
+		st->st_blocks = (st->st_size + 511) / 512;
+	} else if (!loc->snap) {
+		err = ensure(fs, loc, &v);
+	}
+	view_release(&v);
+	return err;
+}
+
+int fs_order_read(struct fs *fs, const struct fs_loc *loc, char **out,
+		  size_t *len)
+{
+	struct store_entry e;
+	struct view v;
+	int err;
+
+	if (!*loc->order)
+		return -EISDIR;
+	if ((err = view_parse(loc->order, &v)) < 0)
+		return err;
+	if (!v.entry)
+		err = -EISDIR;
+	if (err == 0)
+		err = entry_doc(fs, loc, v.entry, &e);
+	if (err == 0)
+		err = store_blob_read(fs->st, &e.oid, out, len);
+	view_release(&v);
+	return err;
+}
+
+struct rows {
+	char **ids;
+	size_t n, cap;
+};
+
+static int row_cb(void *ctx, const char *id, const struct store_oid *blob)
+{
+	struct rows *r = ctx;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		char **v = realloc(r->ids, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		r->ids = v;
+		r->cap = cap;
+	}
+	r->ids[r->n] = strdup(id);
+	return r->ids[r->n++] ? 0 : -ENOMEM;
+}
+
+int fs_order_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
+		  void *ctx)
+{
+	struct store_oid head;
+	struct rows r = {0};
+	struct view v;
+	int err, width = RANK_WIDTH;
+	char name[512];
+
+	if (!*loc->order)
+		return 0;
+	if ((err = view_parse(loc->order, &v)) < 0)
+		return err;
+	if (v.entry) {
+		err = -ENOTDIR;
+	} else if (loc->snap) {
+		err = idx_order_scan_commit(fs->st, &loc->commit,
+					    loc->collection, &v.spec, &v.range,
+					    row_cb, &r);
+	} else if ((err = ensure(fs, loc, &v)) == 0) {
+		err = idx_order_scan(fs->db, loc->branch, loc->collection,
+				     &v.spec, &v.range, row_cb, &r);
+		/* A database held read-only elsewhere: compute it here. */
+		if (err == -ENOENT &&
+		    (err = store_branch_head(fs->st, loc->branch, &head)) == 0)
+			err = idx_order_scan_commit(fs->st, &head,
+						    loc->collection, &v.spec,
+						    &v.range, row_cb, &r);
+	}
+	for (size_t n = r.n; n >= 1000000; n /= 10)
+		width++;
+	for (size_t i = 0; i < r.n; i++) {
+		if (err == 0 &&
+		    snprintf(name, sizeof(name), "%0*zu_%s.json", width, i + 1,
+			     r.ids[i]) < (int)sizeof(name))
+			err = cb(ctx, name, S_IFREG);
+		free(r.ids[i]);
+	}
+	free(r.ids);
+	view_release(&v);
+	return err;
+}

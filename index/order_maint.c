@@ -1,0 +1,386 @@
+/* order_maint.c - keeping ordered indexes current: definitions, builds
+ * from a tree, one path's change, drop and list. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "order_int.h"
+
+void idx_defs_release(struct idx_defs *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].collection);
+		idx_spec_release(&d->v[i].spec);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Iterate the keys starting with PREFIX; CB gets the rest of each key. */
+typedef int (*tail_cb)(void *ctx, const char *tail, size_t len,
+		       const char *val, size_t vlen);
+static int scan_prefix(struct idx_db *db, const struct idx_key *prefix,
+		       tail_cb cb, void *ctx)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator(db->db, db->ropts);
+	char *e = NULL;
+	int err = 0;
+
+	for (rocksdb_iter_seek(it, (char *)prefix->p, prefix->len);
+	     rocksdb_iter_valid(it) && err == 0; rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+
+		if (klen < prefix->len || memcmp(k, prefix->p, prefix->len))
+			break;
+		err = cb(ctx, k + prefix->len, klen - prefix->len, v, vlen);
+	}
+	rocksdb_iter_get_error(it, &e);
+	rocksdb_iter_destroy(it);
+	if (e && err == 0)
+		err = idx_rocks_fail(e, "scan");
+	return err;
+}
+
+static int def_cb(void *ctx, const char *tail, size_t len, const char *val,
+		  size_t vlen)
+{
+	struct idx_defs *d = ctx;
+	const char *canon = memchr(tail, '\0', len);
+	struct idx_def *v;
+	char *text;
+	int err;
+
+	if (!canon)
+		return 0;
+	v = realloc(d->v, (d->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->v = v;
+	text = strndup(canon + 1, len - (size_t)(canon + 1 - tail));
+	v[d->n].collection = strndup(tail, (size_t)(canon - tail));
+	if (!text || !v[d->n].collection) {
+		free(text);
+		free(v[d->n].collection);
+		return -ENOMEM;
+	}
+	err = idx_spec_parse(&v[d->n].spec, text);
+	free(text);
+	if (err < 0) {
+		free(v[d->n].collection);
+		return 0; /* not ours to read: skip it */
+	}
+	d->n++;
+	return 0;
+}
+
+int idx_defs_load(struct idx_db *db, const char *branch, struct idx_defs *out)
+{
+	struct idx_key k = {0};
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = idx_key_start(&k, 'D', branch);
+	if (err == 0)
+		err = scan_prefix(db, &k, def_cb, out);
+	free(k.p);
+	if (err < 0)
+		idx_defs_release(out);
+	return err;
+}
+
+struct build {
+	rocksdb_writebatch_t *wb;
+	struct idx_key ok, rk;
+	size_t oplen, rplen;
+};
+
+static int put_row(struct build *b, const struct idx_buf *key, const char *id,
+		   const struct store_oid *blob)
+{
+	b->ok.len = b->oplen;
+	b->rk.len = b->rplen;
+	if (idx_key_add(&b->ok, key->data, key->len) < 0 ||
+	    idx_key_add(&b->rk, id, strlen(id)) < 0)
+		return -ENOMEM;
+	rocksdb_writebatch_put(b->wb, (char *)b->ok.p, b->ok.len,
+			       (char *)blob->id, 20);
+	rocksdb_writebatch_put(b->wb, (char *)b->rk.p, b->rk.len,
+			       (char *)key->data, key->len);
+	return 0;
+}
+
+static int build_row_cb(void *ctx, const struct idx_buf *key, const char *id,
+			const struct store_oid *blob)
+{
+	return put_row(ctx, key, id, blob);
+}
+
+static int build_start(struct build *b, rocksdb_writebatch_t *wb,
+		       const char *branch, const char *collection,
+		       const char *canon)
+{
+	memset(b, 0, sizeof(*b));
+	b->wb = wb;
+	if (idx_order_prefix(&b->ok, 'O', branch, collection, canon, true) <
+		    0 ||
+	    idx_order_prefix(&b->rk, 'R', branch, collection, canon, true) < 0)
+		return -ENOMEM;
+	b->oplen = b->ok.len;
+	b->rplen = b->rk.len;
+	return 0;
+}
+
+static void build_end(struct build *b)
+{
+	free(b->ok.p);
+	free(b->rk.p);
+}
+
+int idx_order_build(struct idx_db *db, struct store *st,
+		    rocksdb_writebatch_t *wb, const char *branch,
+		    const struct store_oid *commit, const char *collection,
+		    const struct idx_spec *spec)
+{
+	struct idx_key dk = {0};
+	struct build b;
+	int err = build_start(&b, wb, branch, collection, spec->canon);
+
+	if (err == 0)
+		err = idx_rows_of_tree(st, commit, collection, spec,
+				       build_row_cb, &b);
+	if (err == 0 && (err = idx_order_prefix(&dk, 'D', branch, collection,
+						 spec->canon, false)) == 0)
+		rocksdb_writebatch_put(wb, (char *)dk.p, dk.len, "", 0);
+	free(dk.p);
+	build_end(&b);
+	return err;
+}
+
+/* Split PATH into collection and document id; 0 if not a document. */
+static int split(const char *path, char **collection, char **id)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	size_t len = strlen(name);
+
+	*collection = *id = NULL;
+	if (len <= 5 || strcmp(name + len - 5, ".json") || name[0] == '.' ||
+	    path[0] == '.' || strstr(path, "/."))
+		return 0;
+	*collection = strndup(path, slash ? (size_t)(slash - path) : 0);
+	*id = strndup(name, len - 5);
+	if (!*collection || !*id) {
+		free(*collection);
+		free(*id);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+static int apply_one(struct idx_db *db, struct store *st, struct build *b,
+		     const struct idx_def *def, const char *id,
+		     const struct store_oid *blob)
+{
+	struct idx_buf key;
+	char *old, *e = NULL, *buf = NULL;
+	size_t olen, len;
+	json_t *doc = NULL;
+	int err = 0;
+
+	b->rk.len = b->rplen;
+	if (idx_key_add(&b->rk, id, strlen(id)) < 0)
+		return -ENOMEM;
+	old = rocksdb_get(db->db, db->ropts, (char *)b->rk.p, b->rk.len, &olen,
+			  &e);
+	if (e)
+		return idx_rocks_fail(e, "get row");
+	if (old) {
+		b->ok.len = b->oplen;
+		if (idx_key_add(&b->ok, old, olen) == 0)
+			rocksdb_writebatch_delete(b->wb, (char *)b->ok.p,
+						  b->ok.len);
+		rocksdb_free(old);
+	}
+	if (!blob) {
+		rocksdb_writebatch_delete(b->wb, (char *)b->rk.p, b->rk.len);
+		return 0;
+	}
+	idx_buf_init(&key);
+	err = store_blob_read(st, blob, &buf, &len);
+	if (err == 0) {
+		doc = idx_doc_parse(buf, len);
+		err = idx_row_key(&key, doc, &def->spec, id);
+	}
+	if (err == 0)
+		err = put_row(b, &key, id, blob);
+	json_decref(doc);
+	free(buf);
+	idx_buf_release(&key);
+	return err;
+}
+
+int idx_order_apply(struct idx_db *db, struct store *st,
+		    rocksdb_writebatch_t *wb, const struct idx_defs *defs,
+		    const char *branch, const char *path,
+		    const struct store_oid *new_blob)
+{
+	char *collection, *id;
+	int err = defs->n ? split(path, &collection, &id) : 0;
+
+	if (err <= 0)
+		return err;
+	err = 0;
+	for (size_t i = 0; err == 0 && i < defs->n; i++) {
+		struct build b;
+
+		if (strcmp(defs->v[i].collection, collection))
+			continue;
+		err = build_start(&b, wb, branch, collection,
+				  defs->v[i].spec.canon);
+		if (err == 0)
+			err = apply_one(db, st, &b, &defs->v[i], id, new_blob);
+		build_end(&b);
+	}
+	free(collection);
+	free(id);
+	return err;
+}
+
+int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
+		     const char *collection, const struct idx_spec *spec,
+		     bool *built)
+{
+	struct idx_key dk = {0};
+	struct store_oid head;
+	rocksdb_writebatch_t *wb = NULL;
+	uint64_t seq;
+	char *val, *e = NULL;
+	size_t vlen;
+	int err;
+
+	*built = false;
+	if (db->readonly)
+		return 0;
+	pthread_mutex_lock(&db->catchup_lock);
+	if ((err = idx_catchup_locked(db, st, branch, NULL)) < 0 ||
+	    (err = idx_order_prefix(&dk, 'D', branch, collection, spec->canon,
+				    false)) < 0)
+		goto out;
+	val = rocksdb_get(db->db, db->ropts, (char *)dk.p, dk.len, &vlen, &e);
+	if (e) {
+		err = idx_rocks_fail(e, "get index");
+		goto out;
+	}
+	rocksdb_free(val);
+	if (val)
+		goto out;
+	/* Built from the head the history indexes reflect, under the same
+	 * lock, so later catch-ups continue from exactly there. */
+	if ((err = idx_head_read(db, branch, &head, &seq)) < 0)
+		goto out;
+	wb = rocksdb_writebatch_create();
+	err = idx_order_build(db, st, wb, branch, &head, collection, spec);
+	if (err == 0) {
+		rocksdb_write(db->db, db->wopts, wb, &e);
+		if (e)
+			err = idx_rocks_fail(e, "write index");
+		else
+			*built = true;
+	}
+out:
+	pthread_mutex_unlock(&db->catchup_lock);
+	if (wb)
+		rocksdb_writebatch_destroy(wb);
+	free(dk.p);
+	return err;
+}
+
+int idx_order_drop(struct idx_db *db, const char *branch,
+		   const char *collection, const char *canon)
+{
+	struct idx_key k = {0}, hi = {0};
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	char *e = NULL;
+	const char fam[2] = {'O', 'R'};
+	int err = 0;
+
+	pthread_mutex_lock(&db->catchup_lock);
+	for (int i = 0; i < 2 && err == 0; i++) {
+		if (idx_order_prefix(&k, fam[i], branch, collection, canon,
+				     true) < 0 ||
+		    idx_order_prefix(&hi, fam[i], branch, collection, canon,
+				     true) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		hi.p[hi.len - 1] = 1;
+		rocksdb_writebatch_delete_range(wb, (char *)k.p, k.len,
+						(char *)hi.p, hi.len);
+	}
+	if (err == 0 &&
+	    (err = idx_order_prefix(&k, 'D', branch, collection, canon,
+				    false)) == 0) {
+		rocksdb_writebatch_delete(wb, (char *)k.p, k.len);
+		rocksdb_write(db->db, db->wopts, wb, &e);
+		if (e)
+			err = idx_rocks_fail(e, "drop index");
+	}
+	pthread_mutex_unlock(&db->catchup_lock);
+	rocksdb_writebatch_destroy(wb);
+	free(k.p);
+	free(hi.p);
+	return err;
+}
+
+struct list_ctx {
+	struct idx_db *db;
+	idx_def_cb cb;
+	void *ctx;
+};
+
+static int count_cb(void *ctx, const char *tail, size_t len, const char *val,
+		    size_t vlen)
+{
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static int list_def_cb(void *ctx, const char *tail, size_t len,
+		       const char *val, size_t vlen)
+{
+	struct list_ctx *l = ctx;
+	const char *branch = tail, *coll, *canon;
+	struct idx_key k = {0};
+	uint64_t rows = 0;
+	int err;
+
+	coll = memchr(branch, '\0', len);
+	canon = coll ? memchr(coll + 1, '\0', len - (size_t)(coll + 1 - tail))
+		     : NULL;
+	if (!canon)
+		return 0;
+	coll++;
+	canon++;
+	char *c = strndup(canon, len - (size_t)(canon - tail));
+
+	if (!c)
+		return -ENOMEM;
+	err = idx_order_prefix(&k, 'O', branch, coll, c, true);
+	if (err == 0)
+		err = scan_prefix(l->db, &k, count_cb, &rows);
+	if (err == 0)
+		err = l->cb(l->ctx, branch, coll, c, rows);
+	free(k.p);
+	free(c);
+	return err;
+}
+
+int idx_order_list(struct idx_db *db, idx_def_cb cb, void *ctx)
+{
+	struct idx_key k = {.p = (unsigned char *)"D", .len = 1};
+	struct list_ctx l = {db, cb, ctx};
+
+	return scan_prefix(db, &k, list_def_cb, &l);
+}
