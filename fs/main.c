@@ -140,10 +140,16 @@ static int catch_up_all(struct fs *fs)
 	return err;
 }
 
+static void log_store(const char *msg)
+{
+	fs_log(LOG_ERR, "%s", msg);
+}
+
 static int fs_open(struct fs *fs)
 {
 	struct store_opts so = {.author = fs->cfg.author,
-				.fsync = fs->cfg.fsync};
+				.fsync = fs->cfg.fsync,
+				.log = log_store};
 	struct store_oid head;
 	char *dir = NULL;
 	int err;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_int.h"
 
@@ -230,14 +231,21 @@ int store_apply(struct store *st, const char *branch,
 		}
 	}
 	for (int i = 0; i < CAS_RETRIES; i++) {
+		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
+
 		err = attempt(st, ref, c, &blob, msg, &commit);
 		if (err != -EAGAIN)
 			break;
+		/* The head moved, or another writer holds the ref lock (an
+		 * outside git): back off a little, then try on the new head. */
+		nanosleep(&pause, NULL);
 	}
 	if (err == 0 && out)
 		memcpy(out->id, commit.id, STORE_OID_RAWSZ);
 out:
 	pthread_mutex_unlock(&st->lock);
+	if (err == 0)
+		store_pack_note_commit(st);
 	return err;
 }
 

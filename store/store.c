@@ -74,6 +74,8 @@ int store_open(struct store **out, const char *path,
 	if (!st)
 		return -ENOMEM;
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->pack_lock, NULL);
+	st->log = opts->log;
 	err = git_repository_open_ext(&st->repo, path,
 				      GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
 	if (err < 0) {
@@ -107,6 +109,8 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_pack_wait(st);
+	pthread_mutex_destroy(&st->pack_lock);
 	git_odb_free(st->odb);
 	git_repository_free(st->repo);
 	pthread_mutex_destroy(&st->lock);

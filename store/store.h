@@ -25,6 +25,8 @@ struct store_oid {
 struct store_opts {
 	const char *author; /* "NAME <EMAIL>", or NULL for the default */
 	bool fsync;	    /* make each commit durable before returning */
+	/* Where background work (packing) reports failures; may be NULL. */
+	void (*log)(const char *msg);
 };
 
 enum store_kind {

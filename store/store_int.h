@@ -15,7 +15,18 @@ struct store {
 	char *gitdir;
 	char *author_name;
 	char *author_email;
+	void (*log)(const char *msg);
+
+	pthread_mutex_t pack_lock; /* guards the packing state below */
+	unsigned commits_since_pack;
+	bool packing, pack_started, closing;
+	pthread_t pack_tid;
 };
+
+/* pack.c: count a commit; past a threshold, pack in the background. */
+void store_pack_note_commit(struct store *st);
+/* Wait for a running pack (store_close). */
+void store_pack_wait(struct store *st);
 
 /* Set this thread's message; returns ERR. */
 int store_fail(int err, const char *fmt, ...)
