@@ -32,6 +32,7 @@ struct fs_config {
 };
 
 struct fs_pending; /* renamed-away documents, see pending.c */
+struct fs_fh;	    /* an open file, see ops.c */
 
 struct fs {
 	struct fs_config cfg;
@@ -43,6 +44,9 @@ struct fs {
 	time_t started; /* mtime of the root and branch-prefix dirs */
 	uid_t uid;
 	gid_t gid;
+
+	pthread_mutex_t open_lock; /* guards open_files */
+	struct fs_fh *open_files;  /* every open file, for teardown */
 
 	pthread_mutex_t branches_lock; /* guards the branch cache */
 	char **branches;
@@ -87,6 +91,10 @@ static inline bool fs_loc_readonly(const struct fs_loc *loc)
 
 /* Snapshots never change: the kernel may cache them this long. */
 #define FS_SNAP_TIMEOUT 3600.0
+
+/* ops.c: free the open files the kernel never released (unmount races
+ * RELEASE against DESTROY). */
+void fs_ops_release_all(struct fs *fs);
 
 /* resolve.c */
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);

@@ -9,10 +9,10 @@ static bool keep_debug;
 
 void fs_log_setup(bool to_syslog, bool debug)
 {
+	if (to_syslog && !use_syslog)
+		openlog("chronofs", LOG_PID, LOG_DAEMON);
 	use_syslog = to_syslog;
 	keep_debug = debug;
-	if (use_syslog)
-		openlog("chronofs", LOG_PID, LOG_DAEMON);
 }
 
 static const char *level_word(int level)

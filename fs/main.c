@@ -145,19 +145,21 @@ static void log_store(const char *msg)
 	fs_log(LOG_ERR, "%s", msg);
 }
 
-static int fs_open(struct fs *fs)
+/* What can be opened before daemonizing: no threads may start here, as
+ * fork() keeps only the calling one. */
+static int fs_open_store(struct fs *fs)
 {
 	struct store_opts so = {.author = fs->cfg.author,
 				.fsync = fs->cfg.fsync,
 				.log = log_store};
 	struct store_oid head;
-	char *dir = NULL;
 	int err;
 
 	fs->started = time(NULL);
 	fs->uid = getuid();
 	fs->gid = getgid();
 	pthread_mutex_init(&fs->branches_lock, NULL);
+	pthread_mutex_init(&fs->open_lock, NULL);
 	err = store_open(&fs->st, fs->cfg.repo, &so);
 	if (err < 0) {
 		fs_log(LOG_ERR, "open %s: %s", fs->cfg.repo, store_errmsg());
@@ -173,6 +175,16 @@ static int fs_open(struct fs *fs)
 		       strerror(-err));
 		return err;
 	}
+	return fs_nodes_init(&fs->nodes, fs->cfg.branch ? fs->cfg.branch : "");
+}
+
+/* After daemonizing: the index database (RocksDB starts threads), the
+ * pending-deletion worker, and the catch-up of every branch. */
+static int fs_open_index(struct fs *fs)
+{
+	char *dir = NULL;
+	int err;
+
 	if (asprintf(&dir, "%s/chronofs/index", store_gitdir(fs->st)) < 0)
 		return -ENOMEM;
 	err = idx_db_open(&fs->db, dir, fs->cfg.fsync);
@@ -181,20 +193,21 @@ static int fs_open(struct fs *fs)
 		fs_log(LOG_ERR, "index: %s", idx_errmsg());
 		return err;
 	}
-	if ((err = fs_pending_new(&fs->pending, fs)) < 0 ||
-	    (err = catch_up_all(fs)) < 0)
+	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
 		return err;
-	return fs_nodes_init(&fs->nodes, fs->cfg.branch ? fs->cfg.branch : "");
+	return catch_up_all(fs);
 }
 
 static void fs_close(struct fs *fs)
 {
 	fs_pending_free(fs->pending); /* commits what is still pending */
+	fs_ops_release_all(fs);	      /* files the kernel did not release */
 	fs_nodes_release(&fs->nodes);
 	idx_db_close(fs->db);
 	store_close(fs->st);
 	store_strv_free(fs->branches, fs->nbranches);
 	pthread_mutex_destroy(&fs->branches_lock);
+	pthread_mutex_destroy(&fs->open_lock);
 	free(fs->scratch_root);
 }
 
@@ -211,10 +224,15 @@ static int run(struct fs *fs, struct fuse_args *args)
 		goto out_destroy;
 	if (fuse_session_mount(se, fs->cfg.mountpoint) != 0)
 		goto out_signals;
+	if (fuse_daemonize(fs->cfg.foreground) != 0)
+		goto out_unmount;
+	fs_log_setup(!fs->cfg.foreground, fs->cfg.debug);
+	if (fs_open_index(fs) < 0)
+		goto out_unmount;
 	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo,
 	       fs->cfg.mountpoint);
-	fuse_daemonize(fs->cfg.foreground);
 	err = fuse_session_loop_mt(se, &loop);
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -232,13 +250,14 @@ int main(int argc, char *argv[])
 	memset(&fs, 0, sizeof(fs));
 	if (fuse_opt_parse(&args, &fs.cfg, opts, opt_proc) < 0)
 		return 1;
-	if (fs.cfg.show_help) {
-		usage(argv[0]);
-		return 0;
-	}
-	if (fs.cfg.show_version) {
-		printf("chronofs %s (libfuse %s)\n", CHRONOFS_VERSION,
-		       fuse_pkgversion());
+	if (fs.cfg.show_help || fs.cfg.show_version) {
+		if (fs.cfg.show_help)
+			usage(argv[0]);
+		else
+			printf("chronofs %s (libfuse %s)\n", CHRONOFS_VERSION,
+			       fuse_pkgversion());
+		config_release(&fs.cfg);
+		fuse_opt_free_args(&args);
 		return 0;
 	}
 	if (check_config(&fs.cfg) < 0) {
@@ -251,8 +270,9 @@ int main(int argc, char *argv[])
 		fuse_opt_add_arg(&args, "-d");
 	}
 	fuse_opt_add_arg(&args, "-osubtype=chronofs");
-	fs_log_setup(!fs.cfg.foreground, fs.cfg.debug);
-	err = fs_open(&fs);
+	/* stderr until daemonized: mount errors reach the terminal. */
+	fs_log_setup(false, fs.cfg.debug);
+	err = fs_open_store(&fs);
 	if (err == 0)
 		err = run(&fs, &args);
 	fs_close(&fs);

@@ -24,11 +24,14 @@
 #define ENTRY_TIMEOUT 1.0
 #define ATTR_TIMEOUT 0.0
 
-/* An open file: a document (shared buffer on the node) or a scratch fd. */
-struct fh {
+/* An open file: a document (shared buffer on the node), a scratch fd, or
+ * the bytes of a read-only view. All are on fs->open_files. */
+struct fs_fh {
 	int fd;	    /* scratch file, or -1 */
 	char *data; /* a snapshot's or a version's bytes (immutable) */
 	size_t len;
+	struct fs_node *node;
+	struct fs_fh *prev, *next;
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -294,7 +297,7 @@ static int setattr_scratch(struct fs *fs, const struct fs_loc *loc,
 			   const struct stat *attr, int to_set,
 			   struct fuse_file_info *fi)
 {
-	struct fh *fh = fi ? (struct fh *)fi->fh : NULL;
+	struct fs_fh *fh = fi ? (struct fs_fh *)fi->fh : NULL;
 	struct timespec ts[2];
 	struct stat st;
 	char *real;
@@ -828,9 +831,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				       flags));
 }
 
-static int open_fh(struct fuse_file_info *fi, int fd)
+static struct fs_fh *fh_of(struct fuse_file_info *fi)
 {
-	struct fh *fh = malloc(sizeof(*fh));
+	return (struct fs_fh *)(uintptr_t)fi->fh;
+}
+
+static int open_fh(struct fs *fs, struct fs_node *n,
+		   struct fuse_file_info *fi, int fd)
+{
+	struct fs_fh *fh = calloc(1, sizeof(*fh));
 
 	if (!fh) {
 		if (fd >= 0)
@@ -838,11 +847,42 @@ static int open_fh(struct fuse_file_info *fi, int fd)
 		return -ENOMEM;
 	}
 	fh->fd = fd;
-	fh->data = NULL;
-	fh->len = 0;
+	fh->node = n;
+	pthread_mutex_lock(&fs->open_lock);
+	fh->next = fs->open_files;
+	if (fh->next)
+		fh->next->prev = fh;
+	fs->open_files = fh;
+	pthread_mutex_unlock(&fs->open_lock);
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = 0;
 	return 0;
+}
+
+/* Close FH and what it holds. */
+static void close_fh(struct fs *fs, struct fs_fh *fh)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else
+		fs->open_files = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
+	pthread_mutex_unlock(&fs->open_lock);
+	if (fh->fd >= 0)
+		close(fh->fd);
+	else if (fh->data)
+		free(fh->data);
+	else if (fh->node)
+		fs_doc_release(fs, fh->node);
+	free(fh);
+}
+
+void fs_ops_release_all(struct fs *fs)
+{
+	while (fs->open_files)
+		close_fh(fs, fs->open_files);
 }
 
 static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
@@ -858,18 +898,18 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		return err;
 	if (wr && (err = writable(fs, &loc)) < 0) {
 	} else if (fs_loc_readonly(&loc)) {
-		err = open_fh(fi, -1);
-		if (err == 0) {
-			struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+		char *data = NULL;
+		size_t len = 0;
 
-			err = loc.where == FS_ORDER
-				      ? fs_order_read(fs, &loc, &fh->data,
-						      &fh->len)
-				      : fs_history_read(fs, &loc, &fh->data,
-							&fh->len);
+		err = loc.where == FS_ORDER
+			      ? fs_order_read(fs, &loc, &data, &len)
+			      : fs_history_read(fs, &loc, &data, &len);
+		if (err == 0 && (err = open_fh(fs, NULL, fi, -1)) == 0) {
+			fh_of(fi)->data = data;
+			fh_of(fi)->len = len;
 			fi->keep_cache = fs_loc_frozen(&loc);
-			if (err < 0)
-				free(fh);
+		} else {
+			free(data);
 		}
 	} else if (loc.where != FS_LIVE || !*loc.path) {
 		err = -EISDIR;
@@ -879,7 +919,7 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		else
 			err = fs_doc_open(fs, n, &loc,
 					  wr && (fi->flags & O_TRUNC), created);
-		if (err == 0 && (err = open_fh(fi, -1)) < 0)
+		if (err == 0 && (err = open_fh(fs, n, fi, -1)) < 0)
 			fs_doc_release(fs, n);
 	} else if ((err = scratch_of(fs, &loc, &real)) == 0) {
 		if (lstat(real, &st) == 0 && S_ISDIR(st.st_mode))
@@ -888,7 +928,7 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 			 0)
 			err = -errno;
 		else
-			err = open_fh(fi, fd);
+			err = open_fh(fs, n, fi, fd);
 	}
 	free(real);
 	fs_loc_release(&loc);
@@ -950,7 +990,7 @@ static int do_create(struct fs *fs, struct fs_node *parent, const char *name,
 		err = fs_doc_open(fs, n, &loc, (fi->flags & O_TRUNC) != 0,
 				  false);
 	if (err == 0)
-		err = open_fh(fi, fd);
+		err = open_fh(fs, n, fi, fd);
 	fd = -1;
 	if (err < 0)
 		fs_node_forget(&fs->nodes, n, 1);
@@ -976,15 +1016,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_create(req, &e, fi);
 }
 
-static struct fh *fh_of(struct fuse_file_info *fi)
-{
-	return (struct fh *)(uintptr_t)fi->fh;
-}
-
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct fh *fh = fh_of(fi);
+	struct fs_fh *fh = fh_of(fi);
 	char *buf = malloc(size ? size : 1);
 	size_t got = 0;
 	ssize_t r;
@@ -1016,7 +1051,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct fh *fh = fh_of(fi);
+	struct fs_fh *fh = fh_of(fi);
 	ssize_t w;
 	int err;
 
@@ -1061,7 +1096,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	struct fh *fh = fh_of(fi);
+	struct fs_fh *fh = fh_of(fi);
 	int err;
 
 	if (fh->fd >= 0)
@@ -1077,15 +1112,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct fh *fh = fh_of(fi);
-
-	if (fh->fd >= 0)
-		close(fh->fd);
-	else if (fh->data)
-		free(fh->data);
-	else
-		fs_doc_release(fs_of(req), node_of(req, ino));
-	free(fh);
+	close_fh(fs_of(req), fh_of(fi));
 	fuse_reply_err(req, 0);
 }
 

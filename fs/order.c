@@ -64,7 +64,7 @@ static int parse_step(struct view *v, const char *s, size_t len)
 		if (!text)
 			return -ENOMEM;
 		/* A JSON value, else the text as a string: ge=bob works. */
-		val = json_loads(text, JSON_DECODE_ANY, &e);
+		val = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 		if (!val)
 			val = json_string(text);
 		free(text);

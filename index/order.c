@@ -117,6 +117,15 @@ int idx_order_prefix(struct idx_key *k, char family, const char *branch,
 	return 0;
 }
 
+static int key_cmp(const unsigned char *a, size_t alen,
+		   const unsigned char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
 /* Key bounds [lo, hi) for RANGE on the first field (empty: unbounded). */
 static int bounds(const struct idx_spec *spec, const struct idx_range *r,
 		  struct idx_buf *lo, struct idx_buf *hi)
@@ -131,20 +140,31 @@ static int bounds(const struct idx_spec *spec, const struct idx_range *r,
 		{r->lt, !d, d}, /* asc: hi = P(V)    desc: lo = S(P(V)) */
 		{r->le, !d, !d},
 	};
-	int err;
+	struct idx_buf one;
+	int err = 0;
 
-	for (int i = 0; i < 4; i++) {
+	idx_buf_init(&one);
+	for (int i = 0; i < 4 && err == 0; i++) {
 		struct idx_buf *out = b[i].upper ? hi : lo;
 		json_t *v = (json_t *)b[i].v;
+		int c;
 
 		if (!v)
 			continue;
-		out->len = 0;
-		if ((err = idx_key_encode_prefix(out, &v, &d, 1)) < 0 ||
-		    (b[i].succ && (err = idx_key_prefix_successor(out)) < 0))
-			return err;
+		one.len = 0;
+		if ((err = idx_key_encode_prefix(&one, &v, &d, 1)) < 0 ||
+		    (b[i].succ && (err = idx_key_prefix_successor(&one)) < 0))
+			break;
+		/* Bounds on the same side intersect: keep the tighter. */
+		c = out->len ? key_cmp(one.data, one.len, out->data, out->len)
+			     : 0;
+		if (!out->len || (b[i].upper ? c < 0 : c > 0)) {
+			out->len = 0;
+			err = idx_buf_append(out, one.data, one.len);
+		}
 	}
-	return 0;
+	idx_buf_release(&one);
+	return err;
 }
 
 static bool below(const unsigned char *key, size_t len,

@@ -178,7 +178,7 @@ static void close_both(struct store *st, struct idx_db *db)
 static json_t *arg_value(const char *text)
 {
 	json_error_t e;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
+	json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 
 	return v ? v : json_string(text);
 }
