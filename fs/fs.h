@@ -72,15 +72,18 @@ struct fs_loc {
 	const char *path; /* inside the branch, points into full */
 	struct store_oid commit; /* FS_SNAP, and FS_ORDER in a snapshot */
 	bool snap;		 /* FS_ORDER: in a snapshot (at commit) */
+	bool frozen;		 /* FS_SNAP: can never change (cache it) */
 	char *collection;	 /* FS_ORDER: owned */
 	const char *order;	 /* FS_ORDER: "SPEC/STEP.../ENTRY", into full */
 };
 
-/* Read-only views the kernel may cache (snapshots, history). */
+/* Views the kernel may cache long: snapshots that can never change (a
+ * commit id, or a time before the head). History and the head's own
+ * snapshot grow with new commits. */
 static inline bool fs_loc_frozen(const struct fs_loc *loc)
 {
-	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
-	       (loc->where == FS_ORDER && loc->snap);
+	return (loc->where == FS_SNAP || (loc->where == FS_ORDER && loc->snap)) &&
+	       loc->frozen;
 }
 
 static inline bool fs_loc_readonly(const struct fs_loc *loc)

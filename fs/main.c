@@ -16,6 +16,7 @@
 #include "ops.h"
 
 #define DEFAULT_MAX_DOC_SIZE (16u << 20)
+#define INDEX_OPEN_TRIES 50 /* of 100 ms */
 
 #define OPT(t, p) {t, offsetof(struct fs_config, p), 1}
 static const struct fuse_opt opts[] = {
@@ -187,12 +188,26 @@ static int fs_open_index(struct fs *fs)
 
 	if (asprintf(&dir, "%s/chronofs/index", store_gitdir(fs->st)) < 0)
 		return -ENOMEM;
-	err = idx_db_open(&fs->db, dir, fs->cfg.fsync);
+	/* A library call may hold the database for a moment: wait for it
+	 * rather than serve with a read-only index. */
+	for (int i = 0; i < INDEX_OPEN_TRIES; i++) {
+		err = idx_db_open(&fs->db, dir, fs->cfg.fsync);
+		if (err < 0 || !idx_db_readonly(fs->db))
+			break;
+		idx_db_close(fs->db);
+		fs->db = NULL;
+		usleep(100000);
+	}
+	if (err == 0 && !fs->db)
+		err = idx_db_open(&fs->db, dir, fs->cfg.fsync);
 	free(dir);
 	if (err < 0) {
 		fs_log(LOG_ERR, "index: %s", idx_errmsg());
 		return err;
 	}
+	if (idx_db_readonly(fs->db))
+		fs_log(LOG_WARNING, "index database held by another process: "
+		       "serving it read-only (no new indexes, mtimes not kept)");
 	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
 		return err;
 	return catch_up_all(fs);
@@ -203,6 +218,8 @@ static void fs_close(struct fs *fs)
 	fs_pending_free(fs->pending); /* commits what is still pending */
 	fs_ops_release_all(fs);	      /* files the kernel did not release */
 	fs_nodes_release(&fs->nodes);
+	if (fs->db && idx_db_flush(fs->db) < 0)
+		fs_log(LOG_ERR, "index: %s", idx_errmsg());
 	idx_db_close(fs->db);
 	store_close(fs->st);
 	store_strv_free(fs->branches, fs->nbranches);

@@ -91,6 +91,10 @@ static int writable(const struct fs *fs, const struct fs_loc *loc)
 
 static double timeout_of(const struct fs_loc *loc, double live)
 {
+	/* A snapshot's own name is checked at every lookup (a rewritten
+	 * branch drops its commits); what is below it never changes. */
+	if (loc->where == FS_SNAP && !*loc->path)
+		return 0;
 	return fs_loc_frozen(loc) ? FS_SNAP_TIMEOUT : live;
 }
 

@@ -130,6 +130,7 @@ static int find_order(struct fs_loc *loc)
 		return -ENOMEM;
 	loc->snap = loc->where == FS_SNAP;
 	loc->where = FS_ORDER;
+	loc->frozen = false; /* the kernel caches no view listing */
 	return 0;
 }
 
@@ -143,6 +144,15 @@ static bool branch_exists(struct fs *fs, const char *name)
 			found = !strcmp(fs->branches[i], name);
 	pthread_mutex_unlock(&fs->branches_lock);
 	return found;
+}
+
+static bool is_head(struct fs *fs, const char *branch,
+		    const struct store_oid *commit)
+{
+	struct store_oid head;
+
+	return store_branch_head(fs->st, branch, &head) == 0 &&
+	       store_oid_equal(&head, commit);
 }
 
 /* Is FULL up to AT a branch name? */
@@ -160,8 +170,6 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 {
 	const char *spec = out->full + at + 1;
 	size_t slen = strcspn(spec, "/");
-	int64_t when;
-	char *hex;
 	int err;
 
 	out->branch = strndup(out->full, at);
@@ -180,19 +188,15 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 								      : 0;
 	}
 	out->where = FS_SNAP;
-	if (slen >= 7 && slen <= STORE_OID_HEXSZ &&
-	    strspn(spec, "0123456789abcdef") >= slen) {
-		hex = strndup(spec, slen);
-		if (!hex)
-			return -ENOMEM;
-		err = idx_history_commit(fs->db, out->branch, hex,
-					 &out->commit);
-		free(hex);
-	} else if (idx_parse_when(spec, slen, &when) < 0) {
-		return -ENOENT;
-	} else {
-		err = idx_history_at(fs->db, out->branch, when, &out->commit);
-	}
+	err = idx_history_resolve(fs->db, fs->st, out->branch, spec, slen,
+				  &out->commit);
+	if (err == -EINVAL)
+		err = -ENOENT; /* a malformed name names nothing */
+	/* A commit id pins the snapshot; a time pins it once a later commit
+	 * exists, so the head's own snapshot must follow new commits. */
+	if (err == 0)
+		out->frozen = !is_head(fs, out->branch, &out->commit) ||
+			      strspn(spec, "0123456789abcdef") >= slen;
 	return err < 0 ? err : find_order(out);
 }
 

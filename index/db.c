@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <rocksdb/c.h>
 
@@ -38,12 +39,33 @@ int idx_rocks_fail(char *e, const char *what)
 	return err;
 }
 
+/* RocksDB creates the database directory but not its parents. */
+static int make_parent(const char *dir)
+{
+	char *copy = strdup(dir), *slash;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	slash = strrchr(copy, '/');
+	if (slash && slash != copy) {
+		*slash = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			err = idx_fail(-errno, "%s: %s", copy, strerror(errno));
+	}
+	free(copy);
+	return err;
+}
+
 int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 {
 	struct idx_db *db;
 	char *e = NULL;
+	int err;
 
 	*out = NULL;
+	if ((err = make_parent(dir)) < 0)
+		return err;
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return -ENOMEM;
@@ -64,13 +86,31 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 		db->db = rocksdb_open_for_read_only(db->opts, dir, 0, &e);
 	}
 	if (e) {
-		int err = idx_rocks_fail(e, dir);
-
+		err = idx_rocks_fail(e, dir);
 		idx_db_close(db);
 		return err;
 	}
 	*out = db;
 	return 0;
+}
+
+int idx_db_flush(struct idx_db *db)
+{
+	rocksdb_flushoptions_t *fo;
+	char *e = NULL;
+
+	if (db->readonly)
+		return 0;
+	fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	rocksdb_flush(db->db, fo, &e);
+	rocksdb_flushoptions_destroy(fo);
+	return e ? idx_rocks_fail(e, "flush") : 0;
+}
+
+bool idx_db_readonly(const struct idx_db *db)
+{
+	return db->readonly;
 }
 
 void idx_db_close(struct idx_db *db)

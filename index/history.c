@@ -30,6 +30,8 @@ struct catchup {
 	uint64_t seq;
 	struct store_oid commit;
 	int64_t time;
+	int64_t last_time; /* of the newest indexed commit */
+	bool have_last;
 	struct idx_defs defs; /* ordered indexes on this branch */
 	char **paths;	      /* this commit's changed documents, for them */
 	struct store_oid *blobs;
@@ -110,6 +112,31 @@ int idx_head_read(struct idx_db *db, const char *branch,
 	return err;
 }
 
+/* The committer time of the commit at SEQ, from its 'S' record. */
+static int read_time(struct idx_db *db, const char *branch, uint64_t seq,
+		     int64_t *out)
+{
+	struct idx_key k = {0};
+	char *val, *e = NULL;
+	size_t vlen;
+	int err;
+
+	if ((err = idx_key_start(&k, 'S', branch)) < 0 ||
+	    (err = idx_key_be64(&k, seq)) < 0) {
+		free(k.p);
+		return err;
+	}
+	val = rocksdb_get(db->db, db->ropts, (char *)k.p, k.len, &vlen, &e);
+	free(k.p);
+	if (e)
+		return idx_rocks_fail(e, "get seq");
+	err = val && vlen == 28 ? 0 : -ENOENT;
+	if (err == 0)
+		*out = (int64_t)idx_get_be64((unsigned char *)val + 20);
+	rocksdb_free(val);
+	return err;
+}
+
 static int collect(void *ctx, const struct store_oid *commit, int64_t time)
 {
 	struct catchup *c = ctx;
@@ -154,11 +181,70 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 	return c->defs.n ? remember(c, path, new) : 0;
 }
 
+static int flush(struct catchup *c);
+
+/* A commit dated before its predecessors (clock skew, an outside commit
+ * with an old date): every indexed commit keyed by a time above T gets T,
+ * so T keys stay the suffix minimum (see history.h). They are the newest
+ * entries, so this touches only the commits after the skew. */
+static int lower_tail(struct catchup *c, int64_t t)
+{
+	struct idx_key lo = {0}, hi = {0}, nk = {0};
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	char *e = NULL;
+	int err;
+
+	if ((err = flush(c)) < 0 ||
+	    (err = idx_key_start(&lo, 'T', c->branch)) < 0 ||
+	    (err = idx_key_be64(&lo, time_bits(t) + 1)) < 0 ||
+	    (err = idx_key_start(&hi, 'T', c->branch)) < 0) {
+		rocksdb_readoptions_destroy(ro);
+		goto out;
+	}
+	hi.p[hi.len - 1] = 1;
+	rocksdb_readoptions_set_iterate_upper_bound(ro, (char *)hi.p, hi.len);
+	it = rocksdb_create_iterator(c->db->db, ro);
+	for (rocksdb_iter_seek(it, (char *)lo.p, lo.len);
+	     rocksdb_iter_valid(it) && err == 0; rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+
+		if (klen < 16)
+			continue;
+		rocksdb_writebatch_delete(c->wb, k, klen);
+		if ((err = idx_key_start(&nk, 'T', c->branch)) < 0 ||
+		    (err = idx_key_be64(&nk, time_bits(t))) < 0 ||
+		    (err = idx_key_add(&nk, k + klen - 8, 8)) < 0)
+			break;
+		rocksdb_writebatch_put(c->wb, (char *)nk.p, nk.len, v, vlen);
+	}
+	rocksdb_iter_get_error(it, &e);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	if (e)
+		err = idx_rocks_fail(e, "lower tail");
+	if (err == 0)
+		err = flush(c);
+out:
+	free(lo.p);
+	free(hi.p);
+	free(nk.p);
+	return err;
+}
+
 static int put_commit(struct catchup *c)
 {
 	unsigned char val[28];
 	char hex[STORE_OID_HEXSZ + 1];
+	int err;
 
+	if (c->have_last && c->time < c->last_time &&
+	    (err = lower_tail(c, c->time)) < 0)
+		return err;
+	c->last_time = c->time;
+	c->have_last = true;
 	if (idx_key_start(&c->k, 'T', c->branch) < 0 ||
 	    idx_key_be64(&c->k, time_bits(c->time)) < 0 ||
 	    idx_key_be64(&c->k, c->seq) < 0)
@@ -303,6 +389,7 @@ int idx_catchup_locked(struct idx_db *db, struct store *st,
 	c.wb = rocksdb_writebatch_create();
 	if (c.have_stop && c.found) {
 		c.base_seq = seq + 1;
+		c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
 	} else if (c.have_stop) {
 		/* The indexed head is not on the chain any more: history was
 		 * rewritten. Index it again from the root (the ordered
@@ -522,4 +609,79 @@ out:
 	free(last);
 	free(k.p);
 	return err;
+}
+
+bool idx_history_fresh(struct idx_db *db, struct store *st,
+		       const char *branch)
+{
+	struct store_oid head, indexed;
+	uint64_t seq;
+
+	return store_branch_head(st, branch, &head) == 0 &&
+	       idx_head_read(db, branch, &indexed, &seq) == 0 &&
+	       store_oid_equal(&head, &indexed);
+}
+
+/* The walk the index spares us, for an index that cannot catch up. */
+struct walk {
+	int64_t when;
+	const char *hex;
+	size_t hexlen;
+	bool found;
+	struct store_oid commit;
+};
+
+static int walk_cb(void *ctx, const struct store_oid *commit, int64_t time)
+{
+	struct walk *w = ctx;
+	char hex[STORE_OID_HEXSZ + 1];
+
+	if (w->hex) {
+		store_oid_fmt(hex, commit);
+		w->found = !strncmp(hex, w->hex, w->hexlen);
+	} else {
+		w->found = time <= w->when;
+	}
+	if (w->found)
+		w->commit = *commit;
+	return w->found ? 1 : 0;
+}
+
+int idx_history_resolve(struct idx_db *db, struct store *st,
+			const char *branch, const char *spec, size_t len,
+			struct store_oid *out)
+{
+	struct walk w = {0};
+	struct store_oid head;
+	char hex[STORE_OID_HEXSZ + 1];
+	bool is_hex = len >= 7 && len <= STORE_OID_HEXSZ;
+	int err;
+
+	for (size_t i = 0; is_hex && i < len; i++)
+		is_hex = (spec[i] >= '0' && spec[i] <= '9') ||
+			 (spec[i] >= 'a' && spec[i] <= 'f');
+	if (!is_hex && idx_parse_when(spec, len, &w.when) < 0)
+		return idx_fail(-EINVAL, "'%.*s' is neither an ISO-8601 time "
+				"nor a commit id", (int)len, spec);
+	err = idx_history_catchup(db, st, branch, NULL);
+	if (err < 0)
+		return err;
+	if (is_hex) {
+		memcpy(hex, spec, len);
+		hex[len] = '\0';
+	}
+	if (idx_history_fresh(db, st, branch))
+		return is_hex ? idx_history_commit(db, branch, hex, out)
+			      : idx_history_at(db, branch, w.when, out);
+	w.hex = is_hex ? hex : NULL;
+	w.hexlen = len;
+	err = store_branch_head(st, branch, &head);
+	if (err == 0)
+		err = store_walk(st, &head, walk_cb, &w);
+	if (err < 0)
+		return err;
+	if (!w.found)
+		return -ENOENT;
+	*out = w.commit;
+	return 0;
 }

@@ -4,15 +4,21 @@
  *
  * Keys (F = family byte, B = branch name, \0 separates, BE = big-endian):
  *   'H' B               -> head commit (20) seq (8): what the index reflects
- *   'T' B \0 BE(time^sign) BE(seq) -> commit (20)
+ *   'T' B \0 BE(mintime^sign) BE(seq) -> commit (20)
  *   'S' B \0 BE(seq)    -> commit (20) time (8)
  *   'C' B \0 hex40      -> seq (8) time (8)
  *   'P' B \0 path \0 BE(seq) -> commit (20) time (8) blob (20, zero: deleted)
  * seq numbers the first-parent chain from its root commit (0) upward.
+ * mintime is the least committer time of that commit and every later one
+ * on the chain: it never decreases along the chain, so "the newest commit
+ * whose time is <= WHEN" (with dates out of order too) is the last 'T' key
+ * at or below WHEN, one seek. In the usual chain it is the commit's time.
  */
 #ifndef CHRONOFS_INDEX_HISTORY_H
 #define CHRONOFS_INDEX_HISTORY_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
@@ -30,6 +36,10 @@ int idx_parse_when(const char *s, size_t len, int64_t *out);
 int idx_history_catchup(struct idx_db *db, struct store *st,
 			const char *branch, uint64_t *added);
 
+/* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
+int idx_head_read(struct idx_db *db, const char *branch,
+		  struct store_oid *head, uint64_t *seq);
+
 /* Forget BRANCH's indexes (branch deleted or renamed). */
 int idx_history_drop(struct idx_db *db, const char *branch);
 
@@ -42,6 +52,19 @@ int idx_history_at(struct idx_db *db, const char *branch, int64_t when,
  * 40 hex digits). -ENOENT if none or more than one. */
 int idx_history_commit(struct idx_db *db, const char *branch, const char *hex,
 		       struct store_oid *out);
+
+/* BRANCH@SPEC for SPEC[0..LEN): 7 to 40 lowercase hex digits name a
+ * commit on the chain, else an ISO-8601 instant (idx_parse_when; -EINVAL
+ * if neither). Catches the index up first; where the index cannot be
+ * current (held read-only by another process while the head moved), the
+ * answer comes from a walk of the chain instead. -ENOENT if none. */
+int idx_history_resolve(struct idx_db *db, struct store *st,
+			const char *branch, const char *spec, size_t len,
+			struct store_oid *out);
+
+/* Does the index reflect BRANCH's current head? */
+bool idx_history_fresh(struct idx_db *db, struct store *st,
+		       const char *branch);
 
 /* The versions of document PATH, oldest first. BLOB is NULL where the
  * document was deleted. */

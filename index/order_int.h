@@ -52,7 +52,5 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 /* Caller holds db->catchup_lock. */
 int idx_catchup_locked(struct idx_db *db, struct store *st,
 		       const char *branch, uint64_t *added);
-int idx_head_read(struct idx_db *db, const char *branch,
-		  struct store_oid *head, uint64_t *seq);
 
 #endif

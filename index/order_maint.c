@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "history.h"
 #include "order_int.h"
 
 void idx_defs_release(struct idx_defs *d)

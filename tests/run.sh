@@ -7,10 +7,15 @@ cd "$(dirname "$0")/.."
 bash tools/deps.sh || exit 1
 passed=0 failed=0
 
-# Run one suite; its last line is "NAME: N passed, M failed".
+# Run one suite; its last line is "NAME: N passed, M failed". (Its output
+# is copied to a file, not to /dev/stderr: reopening that truncates a log
+# file that stdout and stderr share.)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 suite() {
 	local out
-	out=$("$@" 2>&1 | tee /dev/stderr | tail -n 1)
+	"$@" 2>&1 | tee "$log"
+	out=$(tail -n 1 "$log")
 	local p f
 	p=$(sed -n 's/.* \([0-9]\+\) passed.*/\1/p' <<<"$out")
 	f=$(sed -n 's/.* \([0-9]\+\) failed.*/\1/p' <<<"$out")
@@ -22,7 +27,7 @@ suite() {
 }
 
 unit() { # meson's unit tests, summarized
-	if meson test -C "$1" --print-errorlogs >&2; then
+	if meson test -C "$1" --print-errorlogs; then
 		n=$(meson test -C "$1" --list 2>/dev/null | wc -l)
 		echo "unit: $n passed, 0 failed"
 	else

@@ -86,35 +86,20 @@ static int log_at(struct store *st, const char *branch, const char *when)
 	struct store_oid commit;
 	char *summary = NULL;
 	int64_t t;
-	size_t n = strlen(when);
 	int err;
 
 	if ((err = open_index(&db, st)) < 0)
 		return 1;
-	err = idx_history_catchup(db, st, branch, NULL);
-	if (err < 0) {
-		fprintf(stderr, "chronofsctl: index: %s %s\n", idx_errmsg(),
-			store_errmsg());
-		goto out;
-	}
-	if (n >= 7 && n <= STORE_OID_HEXSZ &&
-	    strspn(when, "0123456789abcdef") == n)
-		err = idx_history_commit(db, branch, when, &commit);
-	else if (idx_parse_when(when, n, &t) == 0)
-		err = idx_history_at(db, branch, t, &commit);
-	else {
-		fprintf(stderr, "chronofsctl: '%s' is neither an ISO-8601 time "
-			"nor a commit id\n", when);
-		err = -EINVAL;
-		goto out;
-	}
+	err = idx_history_resolve(db, st, branch, when, strlen(when), &commit);
 	if (err == -ENOENT)
 		fprintf(stderr, "chronofsctl: %s@%s: no such commit\n", branch,
 			when);
+	else if (err < 0)
+		fprintf(stderr, "chronofsctl: %s@%s: %s\n", branch, when,
+			*idx_errmsg() ? idx_errmsg() : store_errmsg());
 	if (err == 0 && (err = store_commit_time(st, &commit, &t)) == 0 &&
 	    (err = store_commit_summary(st, &commit, &summary)) == 0)
 		print_log(NULL, &commit, t, summary);
-out:
 	free(summary);
 	idx_db_close(db);
 	return err < 0 ? 1 : 0;

@@ -9,7 +9,7 @@ scans the daemon's log for unexpected errors and runs `git fsck --strict`.
 Environment:
   CHRONOFS_BUILD        build directory, relative to the repository root (default: build)
   CHRONOFS_E2E_KEEP=1   keep the work directory of a failed test
-  CHRONOFS_E2E_TIMEOUT  seconds before the watchdog kills a hung daemon (default: 120)
+  CHRONOFS_E2E_TIMEOUT  seconds before the watchdog kills a hung daemon (default: 300)
 """
 
 import contextlib
@@ -33,7 +33,7 @@ FUSERMOUNT = shutil.which("fusermount3") or "fusermount3"
 
 MOUNT_TIMEOUT = 10.0
 UNMOUNT_TIMEOUT = 10.0
-TEST_TIMEOUT = float(os.environ.get("CHRONOFS_E2E_TIMEOUT", "120"))
+TEST_TIMEOUT = float(os.environ.get("CHRONOFS_E2E_TIMEOUT", "300"))
 CMD_TIMEOUT = 120.0
 
 # Log lines that fail a test unless the test declared them expected.
@@ -223,6 +223,20 @@ class ChronofsTestCase(unittest.TestCase):
         if problems:
             self.fail("\n".join(problems) + "\n--- daemon log tail ---\n" + self.log_tail())
 
+    def crash(self):
+        """kill -9 the daemon, clear the dead mount, scan its log."""
+        proc = self.proc
+        self.assertIsNotNone(proc, "not mounted")
+        proc.kill()
+        proc.wait()
+        self.proc = None
+        r = subprocess.run([FUSERMOUNT, "-u", self.mnt], capture_output=True, timeout=60)
+        if r.returncode != 0 or os.path.ismount(self.mnt):
+            subprocess.run([FUSERMOUNT, "-uz", self.mnt], capture_output=True, timeout=60)
+        problems = self._scan_log(self.log_path)
+        if problems:
+            self.fail("\n".join(problems) + "\n--- daemon log tail ---\n" + self.log_tail())
+
     def remount(self, options=None, fsync=None):
         """Unmount (with all teardown checks) and mount again, same options unless given."""
         self.unmount()
@@ -302,7 +316,8 @@ class ChronofsTestCase(unittest.TestCase):
 
     def tree(self, branch="main"):
         """The committed document paths of BRANCH (git ls-tree -r --name-only)."""
-        return sorted(self.git("ls-tree", "-r", "--name-only", branch).splitlines())
+        out = self.git("ls-tree", "-r", "-z", "--name-only", branch, raw=True)
+        return sorted(n.decode("utf-8", "surrogateescape") for n in out.split(b"\0") if n)
 
     def show(self, path, branch="main"):
         """Bytes of PATH as committed on BRANCH (git show BRANCH:PATH)."""

@@ -94,3 +94,13 @@ class BranchTests(ChronofsTestCase):
         self.assertEqual(self.tree("main"), ["a.json"])
         self.assertEqual(self.tree("feature"), ["a.json"])
 
+
+    def test_deleting_head_branch_fails_ebusy(self):
+        with self.assertErrno(errno.EBUSY):
+            os.rmdir(self.br("main"))
+        self.assertEqual(self.branches(), ["main"])
+
+    def test_mkdir_branch_name_holding_at_fails_einval(self):
+        with self.assertErrno(errno.EINVAL):
+            os.mkdir(self.br("fe@ture"))
+        self.assertEqual(self.branches(), ["main"])

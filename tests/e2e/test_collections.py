@@ -65,3 +65,12 @@ class CollectionTests(ChronofsTestCase):
         self.run_cmd("rm", "-rf", self.doc("c"))
         self.assertFalse(os.path.exists(self.doc("c")))
         self.assertEqual(self.tree(), ["keep.json"])
+
+    def test_mv_of_collection_moves_its_documents(self):
+        os.makedirs(self.doc("old/sub"))
+        write_file(self.doc("old/a.json"), b"1")
+        write_file(self.doc("old/sub/b.json"), b"2")
+        self.run_cmd("mv", self.doc("old"), self.doc("new"))
+        self.assertEqual(self.tree(), ["new/a.json", "new/sub/b.json"])
+        self.assertFalse(os.path.exists(self.doc("old")))
+        self.assertEqual(read_file(self.doc("new/sub/b.json")), b"2")

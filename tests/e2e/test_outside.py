@@ -1,8 +1,11 @@
 """Changes made to the repository from outside (git commit + push) show up in the mount."""
 
 import os
+import stat
+import subprocess
+import threading
 
-from harness import ChronofsTestCase, read_file, write_file
+from harness import OUTSIDE_IDENTITY, ChronofsTestCase, read_file, write_file
 
 
 class OutsideChangeTests(ChronofsTestCase):
@@ -52,3 +55,55 @@ class OutsideChangeTests(ChronofsTestCase):
         os.mkdir(os.path.join(self.mnt, "gone"))
         self.git("branch", "-D", "gone")
         self.wait_until(lambda: os.listdir(self.mnt) == ["main"], timeout=3.0, msg="deleted branch to vanish")
+
+    def test_committed_non_document_is_shown_read_only(self):
+        self.outside_commit({"README.md": "# committed readme\n", "d.json": "{}"})
+        path = self.doc("README.md")
+        self.wait_until(lambda: os.path.exists(path), timeout=3.0, msg="README.md to appear")
+        self.assertEqual(read_file(path), b"# committed readme\n")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o444)
+        self.assertEqual(stat.S_IMODE(os.stat(self.doc("d.json")).st_mode), 0o644)
+
+    def cas_commit(self, rel, data):
+        """Commit REL=DATA straight into the bare repo, compare-and-swap on main, retried."""
+        index = os.path.join(self.work, "index-" + rel.replace("/", "_"))
+        env = dict(self.env, GIT_INDEX_FILE=index, **OUTSIDE_IDENTITY)
+
+        def g(*args, **kw):
+            return subprocess.run(
+                ["git", "--git-dir=" + self.repo, *args], env=env, capture_output=True, text=True, **kw
+            )
+
+        for _ in range(50):
+            old = g("rev-parse", "refs/heads/main").stdout.strip()
+            g("read-tree", old, check=True)
+            blob = g("hash-object", "-w", "--stdin", input=data, check=True).stdout.strip()
+            g("update-index", "--add", "--cacheinfo", "100644,%s,%s" % (blob, rel), check=True)
+            tree = g("write-tree", check=True).stdout.strip()
+            new = g("commit-tree", tree, "-p", old, "-m", "outside " + rel, check=True).stdout.strip()
+            if g("update-ref", "refs/heads/main", new, old).returncode == 0:
+                return
+        raise AssertionError("could not commit %s from outside" % rel)
+
+    def test_concurrent_outside_commits_and_saves_lose_nothing(self):
+        errors = []
+
+        def outside():
+            try:
+                for i in range(6):
+                    self.cas_commit("out/o%d.json" % i, '{"o": %d}' % i)
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        t = threading.Thread(target=outside)
+        t.start()
+        os.mkdir(self.doc("in"))
+        for i in range(20):
+            write_file(self.doc("in/m%d.json" % i), b'{"m": %d}' % i)
+        t.join(60)
+        self.assertEqual(errors, [])
+        tree = self.tree()
+        self.assertEqual(len(tree), 26, tree)
+        self.assertEqual(self.commit_count(), 1 + 26)
+        self.wait_until(lambda: len(os.listdir(self.doc("out"))) == 6, timeout=3.0, msg="outside docs in mount")
+        self.assertEqual(len(os.listdir(self.doc("in"))), 20)

@@ -73,3 +73,11 @@ class ScratchTests(ChronofsTestCase):
         os.mkdir(os.path.join(self.mnt, "feature"))
         write_file(self.doc("README.md"), b"main notes")
         self.assertNotIn("README.md", os.listdir(self.doc("", branch="feature")))
+
+    def test_scratch_files_are_not_in_snapshots_or_history(self):
+        write_file(self.doc("doc.json"), b"{}")
+        write_file(self.doc("README.md"), b"notes")
+        head = self.head()
+        snap = os.path.join(self.mnt, "main@" + head[:7])
+        self.assertEqual(os.listdir(snap), ["doc.json"])
+        self.assertEqual(os.listdir(os.path.join(self.mnt, "main@history")), ["doc.json"])

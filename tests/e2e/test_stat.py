@@ -83,3 +83,22 @@ class StatTests(ChronofsTestCase):
         st = os.statvfs(self.main)
         self.assertGreater(st.f_bsize, 0)
         self.run_cmd("df", self.main)
+
+    def test_mtime_set_on_open_descriptor_before_close_is_kept(self):
+        # cp -p and tar -x set the time with futimens before they close.
+        fd = os.open(self.path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, b'{"new": "content"}')
+            os.utime(fd, (1400000000, 1400000000))
+        finally:
+            os.close(fd)
+        self.assertEqual(self.show("c/x.json"), b'{"new": "content"}')
+        self.assertEqual(int(os.stat(self.path).st_mtime), 1400000000)
+
+    def test_cp_p_keeps_mtime(self):
+        src = os.path.join(self.work, "src.json")
+        with open(src, "wb") as f:
+            f.write(b"[1]")
+        os.utime(src, (1400000000, 1400000000))
+        self.run_cmd("cp", "-p", src, self.doc("c/copied.json"))
+        self.assertEqual(int(os.stat(self.doc("c/copied.json")).st_mtime), 1400000000)

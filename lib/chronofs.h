@@ -1,0 +1,124 @@
+/* chronofs.h - libchronofs: a Git-backed time-travel JSON document store.
+ *
+ * The same store the chronofs FUSE daemon serves, without a mount: every
+ * put is one Git commit on a branch (compare-and-swap on the branch ref, so
+ * it is safe beside a running mount and outside git commands), every past
+ * state can be read back, and collections can be read in the order of
+ * document fields through persistent indexes.
+ *
+ * Conventions
+ * - Every function returning int returns 0 on success or a negative errno
+ *   value: -ENOENT (no such document, branch or commit), -EINVAL (invalid
+ *   JSON, name or argument), -EFBIG (document over 16 MiB), -EEXIST,
+ *   -ENOTDIR/-EISDIR (path kind clash), -EIO (storage failure), -ENOMEM.
+ *   chronofs_errmsg() then tells what and where.
+ * - Paths are "COLLECTION/ID.json" ("users/alice.json"); collections nest.
+ * - Documents go in and out as UTF-8 JSON text with an explicit length;
+ *   bytes are stored exactly as given (no reformatting).
+ * - What comes back through an out-parameter is the caller's, freed with
+ *   the free function named in its comment; strings returned directly are
+ *   borrowed.
+ * - A handle may be used by many threads at once.
+ */
+#ifndef CHRONOFS_H
+#define CHRONOFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CHRONOFS_COMMIT_HEXSZ 40
+
+typedef struct chronofs chronofs;
+typedef struct chronofs_iter chronofs_iter;
+
+/* One version of a document, as chronofs_history returns it. */
+typedef struct chronofs_rev {
+	char commit[CHRONOFS_COMMIT_HEXSZ + 1];
+	int64_t time; /* committer time, seconds since the epoch */
+	int deleted;  /* 1: this commit deleted the document */
+} chronofs_rev;
+
+/* The library's version, "MAJOR.MINOR.PATCH" (borrowed, static). */
+const char *chronofs_version(void);
+
+/* Create a bare repository at PATH with branch main and an empty commit.
+ * -EEXIST if PATH is a repository already. */
+int chronofs_init(const char *path);
+
+/* Open the repository at PATH (bare or not). *out is the caller's, closed
+ * with chronofs_close(). AUTHOR is "NAME <EMAIL>" for commits, or NULL for
+ * the repository's git config user, else "chronofs <chronofs@HOST>". */
+int chronofs_open(chronofs **out, const char *path, const char *author);
+void chronofs_close(chronofs *db);
+
+/* The message of this thread's last failure on DB (borrowed, valid until
+ * this thread's next call on DB). Never NULL. */
+const char *chronofs_errmsg(chronofs *db);
+
+/* Free what the library returned through an out-parameter. */
+void chronofs_free(void *p);
+void chronofs_strings_free(char **v, size_t n);
+
+/* The document at PATH on BRANCH's head. *json (NUL-terminated too) is the
+ * caller's: chronofs_free(). */
+int chronofs_get(chronofs *db, const char *branch, const char *path,
+		 char **json, size_t *len);
+
+/* Validate JSON and commit it as PATH on BRANCH: one commit whose parent
+ * is the branch head. COMMIT (may be NULL) receives the new commit id, or
+ * "" if the bytes were already there (no commit made). */
+int chronofs_put(chronofs *db, const char *branch, const char *path,
+		 const char *json, size_t len,
+		 char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+int chronofs_delete(chronofs *db, const char *branch, const char *path,
+		    char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+int chronofs_rename(chronofs *db, const char *branch, const char *from,
+		    const char *to, char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+
+/* The entries of COLLECTION ("" is the branch root): document names
+ * ("alice.json") and sub-collections ("2026/"), sorted. *names is the
+ * caller's: chronofs_strings_free(*names, *n). */
+int chronofs_list(chronofs *db, const char *branch, const char *collection,
+		  char ***names, size_t *n);
+
+/* PATH as it was at WHEN: an ISO-8601 time ("2026-11-20T10:15:00Z",
+ * "2026-11-20", "...+01:00") meaning the newest commit of BRANCH's
+ * first-parent chain at or before it, or 7 to 40 hex digits of a commit on
+ * that chain. Output as chronofs_get. */
+int chronofs_get_at(chronofs *db, const char *branch, const char *when,
+		    const char *path, char **json, size_t *len);
+
+/* The versions of PATH on BRANCH, oldest first, deletions included.
+ * *versions is the caller's: chronofs_free(). */
+int chronofs_history(chronofs *db, const char *branch, const char *path,
+		     chronofs_rev **versions, size_t *n);
+
+/* Branches. chronofs_branches: sorted, chronofs_strings_free(). A new
+ * branch starts at the head of HEAD's branch. */
+int chronofs_branches(chronofs *db, char ***names, size_t *n);
+int chronofs_branch_create(chronofs *db, const char *name);
+int chronofs_branch_delete(chronofs *db, const char *name);
+
+/* The documents of COLLECTION in the order of SPEC ("age", "-score,name",
+ * "address.city"): FROM and TO (JSON text, or NULL) bound the first field,
+ * from <= value < to; LIMIT 0 is no limit. *out is the caller's:
+ * chronofs_iter_free(). The first query of a SPEC builds a persistent
+ * index; later puts keep it current. */
+int chronofs_query(chronofs *db, const char *branch, const char *collection,
+		   const char *spec, const char *from, const char *to,
+		   size_t limit, chronofs_iter **out);
+/* The next row: 1 with *id and *json (borrowed, valid until the next call
+ * on IT), 0 at the end, or a negative error. */
+int chronofs_iter_next(chronofs_iter *it, const char **id, const char **json,
+		       size_t *len);
+void chronofs_iter_free(chronofs_iter *it);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

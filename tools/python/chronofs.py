@@ -1,0 +1,214 @@
+"""chronofs: the Python binding of libchronofs, with the standard library's ctypes only.
+
+    from chronofs import ChronoFS
+    with ChronoFS("/srv/data.git") as db:
+        commit = db.put("main", "users/alice.json", {"name": "alice", "age": 34})
+        db.get("main", "users/alice.json")                 # -> dict
+        db.get_at("main", "2026-11-20T10:00:00Z", "users/alice.json")
+        for doc_id, doc in db.query("main", "users", "age", start=30, stop=40):
+            ...
+
+Documents go in as dicts (or any JSON value, or raw JSON text as str/bytes
+with put_raw) and come out as Python values. Errors raise ChronoFSError
+carrying the library's message and errno. The library is found as
+$CHRONOFS_LIB, else libchronofs.so.0 on the loader's path.
+"""
+
+import ctypes
+import errno as _errno
+import json
+import os
+
+__all__ = ["ChronoFS", "ChronoFSError", "init", "version"]
+
+
+class ChronoFSError(OSError):
+    """A failed library call: .errno is the error, str() the library's message."""
+
+
+def _load():
+    names = [os.environ.get("CHRONOFS_LIB"), "libchronofs.so.0", "libchronofs.so"]
+    last = None
+    for name in names:
+        if not name:
+            continue
+        try:
+            return ctypes.CDLL(name)
+        except OSError as e:
+            last = e
+    raise ImportError("libchronofs not found (set CHRONOFS_LIB): %s" % last)
+
+
+_lib = _load()
+_c = ctypes
+_p = _c.c_void_p
+_s = _c.c_char_p
+_sz = _c.c_size_t
+_pp = _c.POINTER(_c.c_char_p)
+
+
+class _Rev(_c.Structure):
+    _fields_ = [("commit", _c.c_char * 41), ("time", _c.c_int64), ("deleted", _c.c_int)]
+
+
+def _sig(name, res, *args):
+    f = getattr(_lib, name)
+    f.restype = res
+    f.argtypes = list(args)
+    return f
+
+
+_version = _sig("chronofs_version", _s)
+_init = _sig("chronofs_init", _c.c_int, _s)
+_open = _sig("chronofs_open", _c.c_int, _c.POINTER(_p), _s, _s)
+_close = _sig("chronofs_close", None, _p)
+_errmsg = _sig("chronofs_errmsg", _s, _p)
+_free = _sig("chronofs_free", None, _p)
+_strings_free = _sig("chronofs_strings_free", None, _c.POINTER(_c.c_char_p), _sz)
+_get = _sig("chronofs_get", _c.c_int, _p, _s, _s, _c.POINTER(_p), _c.POINTER(_sz))
+_put = _sig("chronofs_put", _c.c_int, _p, _s, _s, _s, _sz, _c.c_char_p)
+_delete = _sig("chronofs_delete", _c.c_int, _p, _s, _s, _c.c_char_p)
+_rename = _sig("chronofs_rename", _c.c_int, _p, _s, _s, _s, _c.c_char_p)
+_list = _sig("chronofs_list", _c.c_int, _p, _s, _s, _c.POINTER(_c.POINTER(_c.c_char_p)), _c.POINTER(_sz))
+_get_at = _sig("chronofs_get_at", _c.c_int, _p, _s, _s, _s, _c.POINTER(_p), _c.POINTER(_sz))
+_history = _sig("chronofs_history", _c.c_int, _p, _s, _s, _c.POINTER(_c.POINTER(_Rev)), _c.POINTER(_sz))
+_branches = _sig("chronofs_branches", _c.c_int, _p, _c.POINTER(_c.POINTER(_c.c_char_p)), _c.POINTER(_sz))
+_branch_create = _sig("chronofs_branch_create", _c.c_int, _p, _s)
+_branch_delete = _sig("chronofs_branch_delete", _c.c_int, _p, _s)
+_query = _sig("chronofs_query", _c.c_int, _p, _s, _s, _s, _s, _s, _sz, _c.POINTER(_p))
+_iter_next = _sig("chronofs_iter_next", _c.c_int, _p, _pp, _pp, _c.POINTER(_sz))
+_iter_free = _sig("chronofs_iter_free", None, _p)
+
+
+def _b(s):
+    return s.encode("utf-8") if isinstance(s, str) else s
+
+
+def version():
+    """The library's version string."""
+    return _version().decode()
+
+
+def init(path):
+    """Create a bare repository with branch main and an empty first commit."""
+    rc = _init(_b(path))
+    if rc < 0:
+        raise ChronoFSError(-rc, "%s: %s" % (path, os.strerror(-rc)))
+
+
+class ChronoFS:
+    """An open repository. Use as a context manager, or call close()."""
+
+    def __init__(self, path, author=None):
+        h = _p()
+        rc = _open(_c.byref(h), _b(path), _b(author) if author else None)
+        if rc < 0:
+            raise ChronoFSError(-rc, "%s: %s" % (path, _errmsg(None).decode() or os.strerror(-rc)))
+        self._h = h
+
+    def close(self):
+        if self._h:
+            _close(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _check(self, rc):
+        if rc < 0:
+            msg = _errmsg(self._h).decode("utf-8", "replace") or os.strerror(-rc)
+            raise ChronoFSError(-rc, msg)
+        return rc
+
+    def _bytes(self, ptr, n):
+        try:
+            return _c.string_at(ptr, n.value)
+        finally:
+            _free(ptr)
+
+    def get_raw(self, branch, path):
+        """The document's bytes at the branch head."""
+        ptr, n = _p(), _sz()
+        self._check(_get(self._h, _b(branch), _b(path), _c.byref(ptr), _c.byref(n)))
+        return self._bytes(ptr, n)
+
+    def get(self, branch, path):
+        """The document at the branch head, parsed."""
+        return json.loads(self.get_raw(branch, path))
+
+    def put_raw(self, branch, path, text):
+        """Commit JSON text (str or bytes) as the document; returns the commit id, or None if unchanged."""
+        data = _b(text)
+        out = _c.create_string_buffer(41)
+        self._check(_put(self._h, _b(branch), _b(path), data, len(data), out))
+        return out.value.decode() or None
+
+    def put(self, branch, path, value):
+        """Commit a Python value as the document (serialized with json.dumps)."""
+        return self.put_raw(branch, path, json.dumps(value))
+
+    def delete(self, branch, path):
+        out = _c.create_string_buffer(41)
+        self._check(_delete(self._h, _b(branch), _b(path), out))
+        return out.value.decode() or None
+
+    def rename(self, branch, src, dst):
+        out = _c.create_string_buffer(41)
+        self._check(_rename(self._h, _b(branch), _b(src), _b(dst), out))
+        return out.value.decode() or None
+
+    def _strings(self, fn, *args):
+        v, n = _c.POINTER(_c.c_char_p)(), _sz()
+        self._check(fn(self._h, *args, _c.byref(v), _c.byref(n)))
+        try:
+            return [v[i].decode() for i in range(n.value)]
+        finally:
+            _strings_free(v, n)
+
+    def list(self, branch, collection=""):
+        """Names in a collection: "x.json" documents and "sub/" collections."""
+        return self._strings(_list, _b(branch), _b(collection))
+
+    def get_at(self, branch, when, path):
+        """The document as it was at WHEN (ISO-8601 time or commit id), parsed."""
+        ptr, n = _p(), _sz()
+        self._check(_get_at(self._h, _b(branch), _b(when), _b(path), _c.byref(ptr), _c.byref(n)))
+        return json.loads(self._bytes(ptr, n))
+
+    def history(self, branch, path):
+        """Versions oldest first: dicts {commit, time, deleted}."""
+        v, n = _c.POINTER(_Rev)(), _sz()
+        self._check(_history(self._h, _b(branch), _b(path), _c.byref(v), _c.byref(n)))
+        try:
+            return [{"commit": v[i].commit.decode(), "time": v[i].time, "deleted": bool(v[i].deleted)}
+                    for i in range(n.value)]
+        finally:
+            _free(_c.cast(v, _p))
+
+    def branches(self):
+        return self._strings(_branches)
+
+    def branch_create(self, name):
+        self._check(_branch_create(self._h, _b(name)))
+
+    def branch_delete(self, name):
+        self._check(_branch_delete(self._h, _b(name)))
+
+    def query(self, branch, collection, spec, start=None, stop=None, limit=0):
+        """(id, document) pairs in the order of SPEC; start <= first field < stop."""
+        it = _p()
+        lo = json.dumps(start).encode() if start is not None else None
+        hi = json.dumps(stop).encode() if stop is not None else None
+        self._check(_query(self._h, _b(branch), _b(collection), _b(spec), lo, hi, limit, _c.byref(it)))
+        try:
+            doc_id, text, n = _c.c_char_p(), _c.c_char_p(), _sz()
+            while self._check(_iter_next(it, _c.byref(doc_id), _c.byref(text), _c.byref(n))) == 1:
+                yield doc_id.value.decode(), json.loads(_c.string_at(text, n.value))
+        finally:
+            _iter_free(it)
