@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -20,6 +21,8 @@ struct fs_doc {
 	bool dirty;   /* written or truncated since the last save */
 	bool written; /* written (not only truncated) since the last save */
 	bool created; /* new: not in Git, a placeholder in scratch */
+	bool has_mtime; /* a client set the time: the next save keeps it */
+	struct timespec mtime;
 };
 
 static void doc_free(struct fs_doc *d)
@@ -100,6 +103,25 @@ void fs_doc_release(struct fs *fs, struct fs_node *n)
 		fs_log(LOG_WARNING, "a document was closed with changes that "
 		       "were not saved; it keeps its last committed version");
 	doc_free(d);
+}
+
+void fs_doc_set_mtime(struct fs *fs, struct fs_node *n,
+		      const struct timespec *t)
+{
+	struct timespec now;
+
+	pthread_mutex_lock(&fs->nodes.lock);
+	if (n->doc) {
+		pthread_mutex_lock(&n->doc->lock);
+		if (t->tv_nsec == UTIME_NOW) {
+			clock_gettime(CLOCK_REALTIME, &now);
+			t = &now;
+		}
+		n->doc->mtime = *t;
+		n->doc->has_mtime = true;
+		pthread_mutex_unlock(&n->doc->lock);
+	}
+	pthread_mutex_unlock(&fs->nodes.lock);
 }
 
 bool fs_doc_size(struct fs *fs, struct fs_node *n, off_t *out)
@@ -271,14 +293,14 @@ int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
 	}
 	if (d->dirty) {
 		err = fs_save_bytes(fs, loc->branch, loc->path, d->buf, d->len,
-				    NULL);
+				    d->has_mtime ? &d->mtime : NULL);
 		/* A refused save keeps the buffer: a close of a duplicate
 		 * descriptor mid-write must not lose the writes still to
 		 * come on the others. The last close drops what was never
 		 * saved, and the next open reads Git again. */
 		if (err == 0) {
 			d->dirty = d->written = false;
-			d->created = false;
+			d->created = d->has_mtime = false;
 		}
 	}
 	pthread_mutex_unlock(&d->lock);

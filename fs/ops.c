@@ -26,13 +26,18 @@
 
 /* An open file: a document (shared buffer on the node), a scratch fd, or
  * the bytes of a read-only view. All are on fs->open_files. */
+struct listing;
+
 struct fs_fh {
 	int fd;	    /* scratch file, or -1 */
 	char *data; /* a snapshot's or a version's bytes (immutable) */
 	size_t len;
+	struct listing *listing; /* an open directory */
 	struct fs_node *node;
 	struct fs_fh *prev, *next;
 };
+
+static void listing_free(struct listing *l);
 
 static struct fs *fs_of(fuse_req_t req)
 {
@@ -287,6 +292,10 @@ static int setattr_doc(struct fs *fs, struct fs_node *n,
 			 FUSE_SET_ATTR_MTIME_NOW, true);
 	if (err < 0 || ts[1].tv_nsec == UTIME_OMIT)
 		return err;
+	/* cp -p and tar set the time on the open file: the save at close
+	 * keeps it rather than stamping its own. */
+	if (n->doc)
+		fs_doc_set_mtime(fs, n, &ts[1]);
 	if (!created)
 		return doc_times(fs, loc, ts[1]);
 	/* A new document lives as a placeholder: its times are the file's. */
@@ -878,6 +887,8 @@ static void close_fh(struct fs *fs, struct fs_fh *fh)
 		close(fh->fd);
 	else if (fh->data)
 		free(fh->data);
+	else if (fh->listing)
+		listing_free(fh->listing);
 	else if (fh->node)
 		fs_doc_release(fs, fh->node);
 	free(fh);
@@ -1317,10 +1328,12 @@ out:
 		if (loc.where != FS_HISTORY && loc.where != FS_ORDER)
 			list_unique(l);
 		l->full = NULL;
-		fi->fh = (uint64_t)(uintptr_t)l;
-	} else {
-		listing_free(l);
+		err = open_fh(fs, NULL, fi, -1);
 	}
+	if (err == 0)
+		fh_of(fi)->listing = l;
+	else
+		listing_free(l);
 	fs_loc_release(&loc);
 	return err;
 }
@@ -1339,7 +1352,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
+	struct listing *l = fh_of(fi)->listing;
 	char *buf = malloc(size);
 	size_t used = 0;
 
@@ -1365,7 +1378,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	listing_free((struct listing *)(uintptr_t)fi->fh);
+	close_fh(fs_of(req), fh_of(fi));
 	fuse_reply_err(req, 0);
 }
 

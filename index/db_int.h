@@ -61,7 +61,8 @@ static inline int idx_key_add(struct idx_key *k, const void *data, size_t n)
 		k->p = p;
 		k->cap = cap;
 	}
-	memcpy(k->p + k->len, data, n);
+	if (n) /* DATA may be NULL for an empty part */
+		memcpy(k->p + k->len, data, n);
 	k->len += n;
 	return 0;
 }
