@@ -523,6 +523,16 @@ static int count_cb(void *ctx, const char *name, const struct store_entry *e)
 	return 0;
 }
 
+static bool dir_is_empty(struct fs *fs, const struct fs_loc *loc)
+{
+	struct store_oid head;
+	size_t n = 0;
+
+	return store_branch_head(fs->st, loc->branch, &head) == 0 &&
+	       store_readdir(fs->st, &head, loc->path, count_cb, &n) == 0 &&
+	       n == 0;
+}
+
 static int delete_branch(struct fs *fs, const struct fs_loc *loc)
 {
 	struct store_oid head;
@@ -569,7 +579,11 @@ static int do_rmdir(struct fs *fs, struct fs_node *parent, const char *name)
 		err = delete_branch(fs, &loc);
 	} else if (loc.where == FS_LIVE) {
 		err = fs_live_entry(fs, loc.branch, loc.path, &e, NULL);
-		if (err == 0)
+		/* A fanout collection emptied keeps only its marker in Git:
+		 * empty to the eye, so its rmdir succeeds too. */
+		if (err == 0 && e.kind == STORE_DIR && dir_is_empty(fs, &loc))
+			err = -ENOENT;
+		else if (err == 0)
 			err = e.kind == STORE_DIR ? -ENOTEMPTY : -ENOTDIR;
 		else if (err == -ENOENT && (err = scratch_of(fs, &loc, &real)) == 0 &&
 			 rmdir(real) < 0 && errno != ENOENT)

@@ -78,14 +78,108 @@ static int check_parents(struct store *st, git_tree *tree, const char *path)
 	return 0;
 }
 
+/* The tree updates of one change, with the paths they point into (git
+ * paths: a fanout collection's files are in buckets). */
+struct plan {
+	git_tree_update *up;
+	size_t n;
+	char **paths;
+	size_t npaths;
+};
+
+static void plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->npaths; i++)
+		free(p->paths[i]);
+	free(p->paths);
+	free(p->up);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Add one update for logical PATH; the git path is looked up in TREE. */
+static int plan_add(struct store *st, git_tree *tree, struct plan *p,
+		    git_tree_update_t action, const git_oid *id,
+		    const char *path)
+{
+	git_tree_update *u = realloc(p->up, (p->n + 1) * sizeof(*u));
+	char **v = u ? realloc(p->paths, (p->npaths + 1) * sizeof(*v)) : NULL;
+	bool fanout;
+	int err;
+
+	if (u)
+		p->up = u;
+	if (!u || !v)
+		return -ENOMEM;
+	p->paths = v;
+	err = store_layout_git_path(st, tree, path, &v[p->npaths], &fanout);
+	if (err == -ENOENT || err == -ENOTDIR)
+		err = (v[p->npaths] = strdup(path)) ? 0 : -ENOMEM;
+	if (err < 0)
+		return err;
+	u[p->n++] = (git_tree_update){action, id ? *id : (git_oid){{0}},
+				      id ? GIT_FILEMODE_BLOB : 0,
+				      v[p->npaths++]};
+	return 0;
+}
+
+/* A PUT of a new file into a flat collection that has grown past the
+ * threshold (made so by someone else, or by us) reshards it in the same
+ * commit. Returns 1 if it did (the PUT is then planned too). */
+static int reshard(struct store *st, git_tree *tree, const char *path,
+		   const git_oid *blob, struct plan *p)
+{
+	const char *slash = strrchr(path, '/'), *name;
+	char *dir = strndup(path, slash ? (size_t)(slash - path) : 0), bucket[3];
+	git_tree *t = NULL;
+	size_t files = 0;
+	int err = dir ? 0 : -ENOMEM;
+
+	name = slash ? slash + 1 : path;
+	if (err == 0 && store_layout_dir(st, tree, dir, &t) == 0 &&
+	    !store_layout_is_fanout(t) && !git_tree_entry_byname(t, name)) {
+		for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
+			const git_tree_entry *e = git_tree_entry_byindex(t, i);
+
+			if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+				files++;
+			else if (store_layout_bucket_name(git_tree_entry_name(e)))
+				files = 0, i = n; /* ambiguous: stay flat */
+		}
+	}
+	if (files + 1 >= LAYOUT_FANOUT_AT) {
+		err = store_layout_reshard(st, dir, t, &p->up, &p->n, &p->paths,
+					   &p->npaths);
+		store_layout_bucket(name, bucket);
+		if (err == 0)
+			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT,
+				       blob, path);
+		/* plan_add saw the flat tree: point it into its bucket. */
+		if (err == 0) {
+			char *g;
+
+			if (asprintf(&g, "%s%s%s/%s", dir, *dir ? "/" : "",
+				     bucket, name) < 0) {
+				err = -ENOMEM;
+			} else {
+				free(p->paths[p->npaths - 1]);
+				p->paths[p->npaths - 1] = g;
+				p->up[p->n - 1].path = g;
+			}
+		}
+		err = err < 0 ? err : 1;
+	}
+	git_tree_free(t);
+	free(dir);
+	return err;
+}
+
 /* The tree updates for C against TREE; 1 if C changes nothing. */
 static int plan(struct store *st, git_tree *tree, const struct store_change *c,
-		const git_oid *blob, git_tree_update up[2], size_t *nup)
+		const git_oid *blob, struct plan *p)
 {
 	struct store_entry from, to;
 	int err;
 
-	memset(up, 0, 2 * sizeof(*up));
 	err = store_stat_tree_locked(st, tree, c->path, &from);
 	if (err < 0 && err != -ENOENT)
 		return err;
@@ -96,19 +190,17 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 		if (err == 0 && git_oid_equal(store_goid(&from.oid), blob))
 			return 1;
 		err = check_parents(st, tree, c->path);
-		if (err < 0)
-			return err;
-		up[0] = (git_tree_update){GIT_TREE_UPDATE_UPSERT, *blob,
-					  GIT_FILEMODE_BLOB, c->path};
-		*nup = 1;
-		return 0;
+		if (err == 0)
+			err = reshard(st, tree, c->path, blob, p);
+		if (err == 0)
+			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT,
+				       blob, c->path);
+		return err < 0 ? err : 0;
 	case STORE_DELETE:
 		if (err < 0)
 			return err;
-		up[0] = (git_tree_update){GIT_TREE_UPDATE_REMOVE, {{0}}, 0,
-					  c->path};
-		*nup = 1;
-		return 0;
+		return plan_add(st, tree, p, GIT_TREE_UPDATE_REMOVE, NULL,
+				c->path);
 	case STORE_RENAME:
 		if (err < 0)
 			return err;
@@ -120,15 +212,13 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 		if (err == 0 && to.kind == STORE_DIR)
 			return store_fail(-EISDIR, "%s: is a directory", c->to);
 		err = check_parents(st, tree, c->to);
-		if (err < 0)
-			return err;
-		up[0] = (git_tree_update){GIT_TREE_UPDATE_REMOVE, {{0}}, 0,
-					  c->path};
-		up[1] = (git_tree_update){GIT_TREE_UPDATE_UPSERT,
-					  *store_goid(&from.oid),
-					  GIT_FILEMODE_BLOB, c->to};
-		*nup = 2;
-		return 0;
+		if (err == 0)
+			err = plan_add(st, tree, p, GIT_TREE_UPDATE_REMOVE,
+				       NULL, c->path);
+		if (err == 0)
+			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT,
+				       store_goid(&from.oid), c->to);
+		return err;
 	}
 	return store_fail(-EINVAL, "unknown operation");
 }
@@ -158,8 +248,7 @@ static int attempt(struct store *st, const char *ref,
 	git_tree *tree = NULL, *newtree = NULL;
 	git_signature *sig = NULL;
 	git_reference *moved = NULL;
-	git_tree_update up[2];
-	size_t nup = 0;
+	struct plan p = {0};
 	int err;
 
 	err = git_reference_name_to_id(&head, st->repo, ref);
@@ -175,10 +264,10 @@ static int attempt(struct store *st, const char *ref,
 		err = store_git_fail(err, "head tree");
 		goto out;
 	}
-	err = plan(st, tree, c, blob, up, &nup);
+	err = plan(st, tree, c, blob, &p);
 	if (err != 0)
 		goto out;
-	err = git_tree_create_updated(&tree_id, st->repo, tree, nup, up);
+	err = git_tree_create_updated(&tree_id, st->repo, tree, p.n, p.up);
 	if (err < 0) {
 		err = store_git_fail(err, "tree update");
 		goto out;
@@ -202,6 +291,7 @@ static int attempt(struct store *st, const char *ref,
 	if (err < 0)
 		err = store_git_fail(err, ref);
 out:
+	plan_release(&p);
 	git_reference_free(moved);
 	git_signature_free(sig);
 	git_tree_free(newtree);

@@ -2,6 +2,7 @@
  * a branch and the paths each commit changed (a tree diff, not a reparse of
  * whole trees). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -54,6 +55,77 @@ static bool is_blob(const git_diff_file *f)
 	       f->mode == GIT_FILEMODE_BLOB_EXECUTABLE;
 }
 
+/* One changed file, at its logical path. */
+struct change {
+	char *path;
+	bool has_old, has_new;
+	struct store_oid old, new;
+};
+
+static int cmp_change(const void *a, const void *b)
+{
+	return strcmp(((const struct change *)a)->path,
+		      ((const struct change *)b)->path);
+}
+
+/* The diff's files at their logical paths, a file moved between a flat
+ * and a fanout layout (a reshard) merged into one change, or none if its
+ * bytes did not change. */
+static int report(struct store *st, git_diff *diff, git_tree *old_tree,
+		  git_tree *new_tree, store_diff_cb cb, void *ctx)
+{
+	size_t n = git_diff_num_deltas(diff), k = 0;
+	struct change *v = calloc(n ? n : 1, sizeof(*v));
+	int err = v ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && err == 0; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		bool has_old = is_blob(&d->old_file) &&
+			       d->status != GIT_DELTA_ADDED;
+		bool has_new = is_blob(&d->new_file) &&
+			       d->status != GIT_DELTA_DELETED;
+		int rc;
+
+		if (!has_old && !has_new)
+			continue;
+		rc = has_new ? store_layout_logical(st, new_tree,
+						     d->new_file.path,
+						     &v[k].path)
+			     : store_layout_logical(st, old_tree,
+						     d->old_file.path,
+						     &v[k].path);
+		if (rc == 1)
+			continue; /* the fanout marker */
+		if ((err = rc) < 0)
+			break;
+		v[k].has_old = has_old;
+		v[k].has_new = has_new;
+		memcpy(v[k].old.id, d->old_file.id.id, STORE_OID_RAWSZ);
+		memcpy(v[k].new.id, d->new_file.id.id, STORE_OID_RAWSZ);
+		k++;
+	}
+	qsort(v, k, sizeof(*v), cmp_change);
+	for (size_t i = 0; i < k && err == 0; i++) {
+		struct change c = v[i];
+
+		while (i + 1 < k && !strcmp(v[i + 1].path, c.path)) {
+			i++;
+			if (v[i].has_old)
+				c.has_old = true, c.old = v[i].old;
+			if (v[i].has_new)
+				c.has_new = true, c.new = v[i].new;
+		}
+		if (c.has_old && c.has_new && store_oid_equal(&c.old, &c.new))
+			continue;
+		err = cb(ctx, c.path, c.has_old ? &c.old : NULL,
+			 c.has_new ? &c.new : NULL);
+	}
+	for (size_t i = 0; i < k; i++)
+		free(v[i].path);
+	free(v);
+	return err;
+}
+
 int store_diff_parent(struct store *st, const struct store_oid *commit,
 		      store_diff_cb cb, void *ctx)
 {
@@ -73,21 +145,7 @@ int store_diff_parent(struct store *st, const struct store_oid *commit,
 		err = store_git_fail(err, "diff");
 		goto out;
 	}
-	for (size_t i = 0, n = git_diff_num_deltas(diff); i < n && !err; i++) {
-		const git_diff_delta *d = git_diff_get_delta(diff, i);
-		struct store_oid old, new;
-		bool has_old = is_blob(&d->old_file) &&
-			       d->status != GIT_DELTA_ADDED;
-		bool has_new = is_blob(&d->new_file) &&
-			       d->status != GIT_DELTA_DELETED;
-
-		memcpy(old.id, d->old_file.id.id, STORE_OID_RAWSZ);
-		memcpy(new.id, d->new_file.id.id, STORE_OID_RAWSZ);
-		if (!has_old && !has_new)
-			continue;
-		err = cb(ctx, has_new ? d->new_file.path : d->old_file.path,
-			 has_old ? &old : NULL, has_new ? &new : NULL);
-	}
+	err = report(st, diff, pt, t, cb, ctx);
 out:
 	git_diff_free(diff);
 	git_tree_free(pt);

@@ -346,10 +346,30 @@ int store_tree_locked(struct store *st, const git_oid *commit, git_tree **out)
 }
 
 /* Stat PATH in TREE; caller holds the lock. */
+/* Is PATH a two-hex-digit subtree of a fanout collection? */
+static bool is_bucket(struct store *st, git_tree *root, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	git_tree *dir = NULL;
+	char *parent;
+	bool yes;
+
+	if (!store_layout_bucket_name(slash ? slash + 1 : path))
+		return false;
+	parent = strndup(path, slash ? (size_t)(slash - path) : 0);
+	yes = parent && store_layout_dir(st, root, parent, &dir) == 0 &&
+	      store_layout_is_fanout(dir);
+	git_tree_free(dir);
+	free(parent);
+	return yes;
+}
+
 int store_stat_tree_locked(struct store *st, git_tree *tree, const char *path,
 			   struct store_entry *out)
 {
 	git_tree_entry *e = NULL;
+	char *gpath = NULL;
+	bool fanout;
 	size_t len;
 	git_object_t type;
 	int err;
@@ -360,13 +380,22 @@ int store_stat_tree_locked(struct store *st, git_tree *tree, const char *path,
 		memcpy(out->oid.id, git_tree_id(tree)->id, STORE_OID_RAWSZ);
 		return 0;
 	}
-	err = git_tree_entry_bypath(&e, tree, path);
+	err = store_layout_git_path(st, tree, path, &gpath, &fanout);
+	if (err == -ENOENT || err == -ENOTDIR)
+		return store_fail(-ENOENT, "%s: not found", path);
+	if (err < 0)
+		return err;
+	err = git_tree_entry_bypath(&e, tree, gpath);
+	free(gpath);
 	if (err < 0) {
 		if (err == GIT_ENOTFOUND)
 			return store_fail(-ENOENT, "%s: not found", path);
 		return store_git_fail(err, path);
 	}
 	out->kind = entry_kind(e);
+	/* A bucket of a fanout collection is not a collection. */
+	if (out->kind == STORE_DIR && is_bucket(st, tree, path))
+		out->kind = STORE_NONE;
 	memcpy(out->oid.id, git_tree_entry_id(e)->id, STORE_OID_RAWSZ);
 	git_tree_entry_free(e);
 	if (out->kind == STORE_NONE)
@@ -396,6 +425,54 @@ int store_stat(struct store *st, const struct store_oid *commit,
 	return err;
 }
 
+static int list_entries(git_tree *t, bool skip_buckets, store_dir_cb cb,
+			void *ctx)
+{
+	struct store_entry e;
+	int err;
+
+	for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(t, i);
+		const char *name = git_tree_entry_name(te);
+
+		memset(&e, 0, sizeof(e));
+		e.kind = entry_kind(te);
+		if (e.kind == STORE_NONE ||
+		    (skip_buckets && (!strcmp(name, LAYOUT_MARKER) ||
+				      (e.kind == STORE_DIR &&
+				       store_layout_bucket_name(name)))))
+			continue;
+		memcpy(e.oid.id, git_tree_entry_id(te)->id, STORE_OID_RAWSZ);
+		if ((err = cb(ctx, name, &e)))
+			return err;
+	}
+	return 0;
+}
+
+/* The entries of directory tree T, a fanout collection's buckets opened
+ * so it lists flat. */
+static int list_tree(struct store *st, git_tree *t, store_dir_cb cb, void *ctx)
+{
+	bool fanout = store_layout_is_fanout(t);
+	int err = list_entries(t, fanout, cb, ctx);
+
+	for (size_t i = 0, n = git_tree_entrycount(t); fanout && !err && i < n;
+	     i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(t, i);
+		git_tree *bucket = NULL;
+
+		if (git_tree_entry_type(te) != GIT_OBJECT_TREE ||
+		    !store_layout_bucket_name(git_tree_entry_name(te)))
+			continue;
+		err = git_tree_lookup(&bucket, st->repo, git_tree_entry_id(te));
+		if (err < 0)
+			return store_git_fail(err, "bucket");
+		err = list_entries(bucket, false, cb, ctx);
+		git_tree_free(bucket);
+	}
+	return err;
+}
+
 int store_readdir(struct store *st, const struct store_oid *commit,
 		  const char *path, store_dir_cb cb, void *ctx)
 {
@@ -421,21 +498,7 @@ int store_readdir(struct store *st, const struct store_oid *commit,
 			goto out;
 		}
 	}
-	for (size_t i = 0, n = git_tree_entrycount(dir ? dir : root); i < n;
-	     i++) {
-		const git_tree_entry *te =
-			git_tree_entry_byindex(dir ? dir : root, i);
-
-		memset(&e, 0, sizeof(e));
-		e.kind = entry_kind(te);
-		if (e.kind == STORE_NONE)
-			continue;
-		memcpy(e.oid.id, git_tree_entry_id(te)->id, STORE_OID_RAWSZ);
-		err = cb(ctx, git_tree_entry_name(te), &e);
-		if (err)
-			goto out;
-	}
-	err = 0;
+	err = list_tree(st, dir ? dir : root, cb, ctx);
 out:
 	git_tree_free(dir);
 	git_tree_free(root);

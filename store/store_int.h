@@ -34,6 +34,23 @@ int store_fail(int err, const char *fmt, ...)
 /* Translate a libgit2 code (with git_error_last()) to -errno. */
 int store_git_fail(int gerr, const char *what);
 
+/* layout.c: flat or fanout collections (see there). */
+#define LAYOUT_MARKER ".chronofs-fanout"
+#define LAYOUT_FANOUT_AT 2048
+bool store_layout_bucket_name(const char *name);
+void store_layout_bucket(const char *name, char out[3]);
+bool store_layout_is_fanout(const git_tree *t);
+int store_layout_dir(struct store *st, git_tree *root, const char *dir,
+		     git_tree **out);
+/* The git path of logical PATH (a bucket path in a fanout collection). */
+int store_layout_git_path(struct store *st, git_tree *root, const char *path,
+			  char **out, bool *fanout);
+int store_layout_logical(struct store *st, git_tree *tree, const char *gpath,
+			 char **out);
+int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
+			 git_tree_update **up, size_t *nup, char ***paths,
+			 size_t *npaths);
+
 /* Helpers for callers that hold st->lock. */
 int store_head_locked(struct store *st, const char *branch, git_oid *out);
 int store_tree_locked(struct store *st, const git_oid *commit, git_tree **out);

@@ -1,0 +1,186 @@
+/* layout.c - where a document lives in Git. A collection is stored flat
+ * (users/alice.json) until it holds LAYOUT_FANOUT_AT files; then it is
+ * stored with a 256-way hash fanout (users/5c/alice.json, the bucket being
+ * the low byte of the FNV-1a hash of the name, as two hex digits) and a
+ * marker blob users/.chronofs-fanout, so a save rewrites a tree of a few
+ * hundred entries instead of one of the whole collection. Everything above
+ * store/ sees the flat, logical paths. In a fanout collection the
+ * two-hex-digit subtrees are buckets, never collections of their own. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+bool store_layout_bucket_name(const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	return strlen(name) == 2 && strchr(hex, name[0]) && strchr(hex, name[1]);
+}
+
+void store_layout_bucket(const char *name, char out[3])
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(out, 3, "%02x", h & 0xff);
+}
+
+bool store_layout_is_fanout(const git_tree *t)
+{
+	return t && git_tree_entry_byname(t, LAYOUT_MARKER) != NULL;
+}
+
+/* The tree of logical directory DIR ("" is ROOT); *out is the caller's. */
+int store_layout_dir(struct store *st, git_tree *root, const char *dir,
+		     git_tree **out)
+{
+	git_tree_entry *e = NULL;
+	int err;
+
+	*out = NULL;
+	if (!*dir)
+		return git_tree_dup(out, root) < 0 ? -ENOMEM : 0;
+	err = git_tree_entry_bypath(&e, root, dir);
+	if (err == GIT_ENOTFOUND)
+		return store_fail(-ENOENT, "%s: not found", dir);
+	if (err < 0)
+		return store_git_fail(err, dir);
+	if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+		git_tree_entry_free(e);
+		return store_fail(-ENOTDIR, "%s: not a directory", dir);
+	}
+	err = git_tree_lookup(out, st->repo, git_tree_entry_id(e));
+	git_tree_entry_free(e);
+	return err < 0 ? store_git_fail(err, dir) : 0;
+}
+
+/* Split PATH at its last '/': *dir is the caller's. */
+static int split(const char *path, char **dir, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+
+	*name = slash ? slash + 1 : path;
+	*dir = strndup(path, slash ? (size_t)(slash - path) : 0);
+	return *dir ? 0 : -ENOMEM;
+}
+
+int store_layout_git_path(struct store *st, git_tree *root, const char *path,
+			  char **out, bool *fanout)
+{
+	git_tree *dir = NULL;
+	const char *name;
+	char *dirpath, bucket[3];
+	int err;
+
+	*out = NULL;
+	*fanout = false;
+	if ((err = split(path, &dirpath, &name)) < 0)
+		return err;
+	err = store_layout_dir(st, root, dirpath, &dir);
+	if (err == 0 && store_layout_is_fanout(dir)) {
+		const git_tree_entry *te = git_tree_entry_byname(dir, name);
+
+		/* Subcollections stay where they are; files go to buckets. */
+		if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+			*fanout = true;
+			store_layout_bucket(name, bucket);
+			if (asprintf(out, "%s%s%s/%s", dirpath,
+				     *dirpath ? "/" : "", bucket, name) < 0)
+				*out = NULL;
+		}
+	}
+	if (!*out)
+		*out = strdup(path);
+	git_tree_free(dir);
+	free(dirpath);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The logical path of git path GPATH in TREE (the commit's root): a
+ * file in a bucket of a fanout collection loses its bucket. 1 for the
+ * marker (not a document), 0 otherwise; *out is the caller's. */
+int store_layout_logical(struct store *st, git_tree *tree, const char *gpath,
+			 char **out)
+{
+	const char *name, *bname;
+	char *dir = NULL, *coll = NULL;
+	git_tree *ct = NULL;
+	int err;
+
+	*out = NULL;
+	if ((err = split(gpath, &dir, &name)) < 0)
+		return err;
+	if (!strcmp(name, LAYOUT_MARKER)) {
+		free(dir);
+		return 1;
+	}
+	if ((err = split(dir, &coll, &bname)) == 0 &&
+	    store_layout_bucket_name(bname) && *dir &&
+	    store_layout_dir(st, tree, coll, &ct) == 0 &&
+	    store_layout_is_fanout(ct)) {
+		if (asprintf(out, "%s%s%s", coll, *coll ? "/" : "", name) < 0)
+			*out = NULL;
+	} else if (err == 0) {
+		*out = strdup(gpath);
+	}
+	git_tree_free(ct);
+	free(coll);
+	free(dir);
+	return err < 0 ? err : *out ? 0 : -ENOMEM;
+}
+
+/* Updates that move every file of flat collection DIR (tree T) into
+ * buckets, plus the marker; appended to *up (grown). */
+int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
+			 git_tree_update **up, size_t *nup, char ***paths,
+			 size_t *npaths)
+{
+	static const char marker_text[] =
+		"chronofs: documents of this collection are in 256 buckets, "
+		"named by the low byte of the FNV-1a hash of their name\n";
+	size_t n = git_tree_entrycount(t), k = *nup, p = *npaths;
+	git_tree_update *u = realloc(*up, (k + 2 * n + 2) * sizeof(*u));
+	char **v = u ? realloc(*paths, (p + 2 * n + 2) * sizeof(*v)) : NULL;
+	git_oid marker;
+	int err;
+
+	if (u)
+		*up = u;
+	if (!u || !v)
+		return -ENOMEM;
+	*paths = v;
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		const char *name = git_tree_entry_name(e);
+		char bucket[3];
+
+		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+			continue;
+		store_layout_bucket(name, bucket);
+		if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+			return -ENOMEM;
+		u[k++] = (git_tree_update){GIT_TREE_UPDATE_REMOVE, {{0}}, 0,
+					   v[p++]};
+		if (asprintf(&v[p], "%s%s%s/%s", dir, *dir ? "/" : "", bucket,
+			     name) < 0)
+			return -ENOMEM;
+		u[k++] = (git_tree_update){GIT_TREE_UPDATE_UPSERT,
+					   *git_tree_entry_id(e),
+					   git_tree_entry_filemode(e), v[p++]};
+	}
+	err = git_blob_create_from_buffer(&marker, st->repo, marker_text,
+					  sizeof(marker_text) - 1);
+	if (err < 0)
+		return store_git_fail(err, "fanout marker");
+	if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", LAYOUT_MARKER) < 0)
+		return -ENOMEM;
+	u[k++] = (git_tree_update){GIT_TREE_UPDATE_UPSERT, marker,
+				   GIT_FILEMODE_BLOB, v[p++]};
+	*nup = k;
+	*npaths = p;
+	return 0;
+}

@@ -1,0 +1,68 @@
+"""Storage layout: small collections are stored flat, large ones with a hash
+fanout that the mount presents flat (README, "Storage layout")."""
+
+import os
+import subprocess
+
+from harness import ROOT, ChronofsTestCase, read_file, write_file
+
+GEN = os.path.join(ROOT, "tools", "gen-history.py")
+FANOUT_AT = 2048
+
+
+def bucket(name):
+    h = 2166136261
+    for ch in name.encode():
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return "%02x" % (h & 0xFF)
+
+
+class LayoutTests(ChronofsTestCase):
+    mount_on_setup = False
+
+    def fast_import(self, flat):
+        gen = subprocess.run(["python3", GEN, "--flat", str(flat), "--commits", "0", "--collection", "c"],
+                             capture_output=True, check=True).stdout
+        self.run_cmd("git", "--git-dir=" + self.repo, "fast-import", "--quiet", "--done", input=gen, stdin=None)
+
+    def test_small_collection_stays_flat(self):
+        self.mount()
+        os.mkdir(self.doc("users"))
+        write_file(self.doc("users/alice.json"), b'{"a": 1}')
+        self.assertEqual(self.show("users/alice.json"), b'{"a": 1}')
+
+    def test_large_flat_collection_is_resharded_by_the_first_save(self):
+        self.fast_import(FANOUT_AT + 10)
+        self.mount()
+        before = self.commit_count()
+        self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 10)
+        write_file(self.doc("c/new.json"), b'{"v": 1}')
+        self.assertEqual(self.commit_count(), before + 1, "the reshard is part of the one save")
+        top = self.git("ls-tree", "--name-only", "main", "c/").split()
+        self.assertIn("c/.chronofs-fanout", top)
+        self.assertTrue(all(os.path.basename(p) == ".chronofs-fanout" or len(os.path.basename(p)) == 2
+                            for p in top), top[:5])
+        self.assertEqual(self.show("c/%s/new.json" % bucket("new.json")), b'{"v": 1}')
+        self.assertEqual(self.show("c/%s/b7.json" % bucket("b7.json")), b'{"id": 7, "v": -1}')
+        # Presented flat, every document once.
+        names = os.listdir(self.doc("c"))
+        self.assertEqual(len(names), FANOUT_AT + 11)
+        self.assertEqual(len(set(names)), len(names))
+        self.assertNotIn(".chronofs-fanout", names)
+        self.assertEqual(read_file(self.doc("c/b7.json")), b'{"id": 7, "v": -1}')
+
+    def test_fanout_collection_keeps_history_views_and_snapshots(self):
+        self.fast_import(FANOUT_AT + 10)
+        self.mount()
+        flat = self.head()
+        write_file(self.doc("c/b3.json"), b'{"id": 3, "v": 99}')
+        write_file(self.doc("c/b4.json"), b'{"id": 4, "v": 100}')
+        # The reshard is no new version of the documents it moved.
+        self.assertEqual(len(os.listdir(self.doc("c/b5.json", branch="main@history"))), 1)
+        self.assertEqual(len(os.listdir(self.doc("c/b3.json", branch="main@history"))), 2)
+        self.assertEqual(read_file(self.doc("c/b3.json", branch="main@" + flat[:7])), b'{"id": 3, "v": -1}')
+        top = sorted(os.listdir(self.doc("c/@by/-v")))[:2]
+        self.assertEqual([n.split("_", 1)[1] for n in top], ["b4.json", "b3.json"])
+        os.unlink(self.doc("c/b4.json"))
+        self.assertNotIn("b4.json", os.listdir(self.doc("c")))
+        self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 9)
