@@ -135,8 +135,11 @@ static int catch_up_all(struct fs *fs)
 	size_t n;
 	int err = store_branch_list(fs->st, &v, &n);
 
+	/* A branch whose history cannot be read (a damaged or hostile
+	 * tree) is logged and left out of the indexes; the mount serves the
+	 * rest. */
 	for (size_t i = 0; err == 0 && i < n; i++)
-		err = fs_history_catchup(fs, v[i]);
+		fs_history_catchup(fs, v[i]);
 	store_strv_free(v, n);
 	return err;
 }

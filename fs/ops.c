@@ -33,6 +33,7 @@ struct fs_fh {
 	char *data; /* a snapshot's or a version's bytes (immutable) */
 	size_t len;
 	struct listing *listing; /* an open directory */
+	bool writable;		 /* opened for writing: its close saves */
 	struct fs_node *node;
 	struct fs_fh *prev, *next;
 };
@@ -875,6 +876,7 @@ static int open_fh(struct fs *fs, struct fs_node *n,
 	}
 	fh->fd = fd;
 	fh->node = n;
+	fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	pthread_mutex_lock(&fs->open_lock);
 	fh->next = fs->open_files;
 	if (fh->next)
@@ -1117,7 +1119,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino,
 {
 	int err = 0;
 
-	if (fh_of(fi)->fd < 0 && !fh_of(fi)->data)
+	/* Only a writer's close saves: a reader's close must not commit
+	 * what another process has half written. */
+	if (fh_of(fi)->fd < 0 && !fh_of(fi)->data && fh_of(fi)->writable)
 		err = save(fs_of(req), node_of(req, ino));
 	fuse_reply_err(req, -err);
 }
@@ -1131,7 +1135,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	if (fh->fd >= 0)
 		err = (datasync ? fdatasync(fh->fd) : fsync(fh->fd)) < 0 ? -errno
 									  : 0;
-	else if (fh->data)
+	else if (fh->data || !fh->writable)
 		err = 0;
 	else
 		err = save(fs_of(req), node_of(req, ino));

@@ -20,7 +20,10 @@ int idx_spec_parse(struct idx_spec *out, const char *text)
 
 		if (desc || *p == '+')
 			p++, len--;
+		/* One direction sign; a field name never starts with one,
+		 * so the canonical text parses back to the same spec. */
 		if (len == 0 || out->n == IDX_SPEC_MAX_FIELDS || p[0] == '.' ||
+		    p[0] == '+' || p[0] == '-' ||
 		    p[len - 1] == '.' || memchr(p, '/', len)) {
 			idx_spec_release(out);
 			return idx_fail(-EINVAL, "bad index spec '%s'", text);

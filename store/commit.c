@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -300,6 +302,26 @@ out:
 	return err;
 }
 
+/* A ref lock left by a process that died (kill -9 in the middle of a ref
+ * update) would block the branch forever. Git has no owner to ask; a lock
+ * older than STALE_LOCK_S is taken as dead and removed. Returns true if it
+ * removed one. */
+#define STALE_LOCK_S 5
+static bool clear_stale_lock(struct store *st, const char *ref)
+{
+	char path[4200];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s.lock", st->gitdir, ref);
+	if (stat(path, &sb) < 0 || time(NULL) - sb.st_mtime < STALE_LOCK_S)
+		return false;
+	if (unlink(path) < 0)
+		return false;
+	if (st->log)
+		st->log("removed a stale ref lock left by a dead process");
+	return true;
+}
+
 int store_apply(struct store *st, const char *branch,
 		const struct store_change *c, struct store_oid *out)
 {
@@ -326,6 +348,8 @@ int store_apply(struct store *st, const char *branch,
 		err = attempt(st, ref, c, &blob, msg, &commit);
 		if (err != -EAGAIN)
 			break;
+		if (i % 50 == 49)
+			clear_stale_lock(st, ref);
 		/* The head moved, or another writer holds the ref lock (an
 		 * outside git): back off a little, then try on the new head. */
 		nanosleep(&pause, NULL);

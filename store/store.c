@@ -226,10 +226,26 @@ bool store_branch_name_valid(const char *name)
 	int valid = 0;
 
 	pthread_once(&git_once, git_init_once);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false; /* git's ref rules refuse them too */
 	if (git_branch_name_is_valid(&valid, name) < 0)
 		return false;
 	/* "HEAD" passes git's check but would shadow the symbolic ref. */
 	return valid && strcmp(name, "HEAD") != 0 && !strchr(name, '@');
+}
+
+/* Each component, with ".lock" for its ref lock, must fit a file name. */
+static bool name_fits(const char *name)
+{
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+
+		if (n + 5 > 255)
+			return false;
+		p += n + (p[n] == '/');
+	}
+	return true;
 }
 
 int store_branch_create(struct store *st, const char *name)
@@ -240,6 +256,8 @@ int store_branch_create(struct store *st, const char *name)
 
 	if (!store_branch_name_valid(name))
 		return store_fail(-EINVAL, "invalid branch name '%s'", name);
+	if (!name_fits(name))
+		return store_fail(-ENAMETOOLONG, "branch name too long");
 	pthread_mutex_lock(&st->lock);
 	err = git_repository_head(&head, st->repo);
 	if (err < 0) {
@@ -269,6 +287,8 @@ int store_branch_rename(struct store *st, const char *from, const char *to)
 
 	if (!store_branch_name_valid(to))
 		return store_fail(-EINVAL, "invalid branch name '%s'", to);
+	if (!name_fits(to))
+		return store_fail(-ENAMETOOLONG, "branch name too long");
 	pthread_mutex_lock(&st->lock);
 	err = git_branch_lookup(&ref, st->repo, from, GIT_BRANCH_LOCAL);
 	if (err < 0) {
