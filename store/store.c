@@ -15,6 +15,12 @@ static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 static void git_init_once(void)
 {
 	git_libgit2_init();
+	/* libgit2 caches no tree over 4 KiB by default, so a collection of
+	 * 100,000 documents would be parsed again on every lookup. Trees are
+	 * what every stat walks: cache them whatever their size. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
+			 (size_t)64 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)256 << 20);
 }
 
 /* Split "NAME <EMAIL>" into its parts; -EINVAL if malformed. */
