@@ -22,6 +22,8 @@ struct fs_doc {
 	bool written; /* written (not only truncated) since the last save */
 	bool created; /* new: not in Git, a placeholder in scratch */
 	bool has_mtime; /* a client set the time: the next save keeps it */
+	bool has_blob;	/* the committed blob the buffer was loaded from */
+	struct store_oid blob;
 	struct timespec mtime;
 };
 
@@ -58,6 +60,8 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc)
 				       store_errmsg());
 				return err;
 			}
+			d->blob = e.oid;
+			d->has_blob = true;
 		}
 	}
 	free(d->buf);
@@ -103,6 +107,27 @@ void fs_doc_release(struct fs *fs, struct fs_node *n)
 		fs_log(LOG_WARNING, "a document was closed with changes that "
 		       "were not saved; it keeps its last committed version");
 	doc_free(d);
+}
+
+bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing)
+{
+	bool keep = false;
+
+	pthread_mutex_lock(&fs->nodes.lock);
+	if (n->doc) {
+		pthread_mutex_lock(&n->doc->lock);
+		if (!writing && n->doc->has_blob && !n->doc->dirty) {
+			keep = n->paged &&
+			       !memcmp(n->pages, n->doc->blob.id, sizeof(n->pages));
+			memcpy(n->pages, n->doc->blob.id, sizeof(n->pages));
+			n->paged = true;
+		} else {
+			n->paged = false; /* written through: start afresh */
+		}
+		pthread_mutex_unlock(&n->doc->lock);
+	}
+	pthread_mutex_unlock(&fs->nodes.lock);
+	return keep;
 }
 
 void fs_doc_set_mtime(struct fs *fs, struct fs_node *n,

@@ -179,6 +179,9 @@ int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf,
 int fs_doc_truncate(struct fs *fs, struct fs_node *n, off_t size);
 /* Validate and commit the buffer if it changed; 0, -EINVAL, -EFBIG... */
 int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc);
+/* May the kernel keep N's pages at this open? Yes when reading the blob
+ * it read last time (blobs never change). */
+bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing);
 /* A client set the mtime of the open document: its next save keeps it. */
 void fs_doc_set_mtime(struct fs *fs, struct fs_node *n,
 		      const struct timespec *t);

@@ -49,13 +49,10 @@ int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
 static void version_name(char *buf, size_t sz, int64_t time,
 			 const struct store_oid *commit)
 {
-	char hex[STORE_OID_HEXSZ + 1], when[32];
-	time_t t = (time_t)time;
-	struct tm tm;
+	char hex[STORE_OID_HEXSZ + 1], when[IDX_WHEN_SZ];
 
 	store_oid_fmt(hex, commit);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	idx_format_when(when, time);
 	snprintf(buf, sz, "%s_%.7s.json", when, hex);
 }
 

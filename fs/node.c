@@ -1,5 +1,6 @@
 /* node.c - the inode table (see node.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 

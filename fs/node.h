@@ -26,6 +26,8 @@ struct fs_node {
 	struct fs_node *next;
 	struct fs_doc *doc; /* open document buffer, see doc.c */
 	unsigned doc_opens; /* open files sharing doc */
+	bool paged;	    /* the kernel holds the pages of blob `pages` */
+	unsigned char pages[20];
 };
 
 struct fs_nodes {

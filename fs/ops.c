@@ -1,11 +1,19 @@
 /* ops.c - the FUSE low-level operations: each decodes the request, calls
  * one do_* helper returning 0 or -errno, and replies exactly once.
  *
- * Caching, decided here and nowhere else: names are cached by the kernel
- * for ENTRY_TIMEOUT; attributes are not cached (ATTR_TIMEOUT 0) because a
- * branch head can move from outside and no invalidation is sent yet; page
- * cache is dropped at every open (keep_cache off), so a read after an
- * outside change sees it.
+ * Caching, decided here and nowhere else:
+ * - Inside a live branch, names are cached by the kernel for LIVE_TIMEOUT
+ *   and attributes not at all, so every stat of a cached name still asks
+ *   here (cheap: trees are cached): a path deleted or changed by an outside
+ *   commit answers ENOENT or its new size at once, and a read is never cut
+ *   short by a stale size. Pages are kept across opens while the
+ *   document's blob is the one the kernel last read (keep_cache), since a
+ *   blob never changes; any open for writing starts the pages afresh.
+ * - The root, branch directories and the views that follow new commits
+ *   (history, the head's own snapshot, ordered views) get ENTRY_TIMEOUT
+ *   for names and no attribute caching: branches come and go from outside.
+ * - Snapshots pinned to a commit are cached for FS_SNAP_TIMEOUT.
+ * - Negative lookups are not cached: outside commits add names.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +31,7 @@
 
 #define ENTRY_TIMEOUT 1.0
 #define ATTR_TIMEOUT 0.0
+#define LIVE_TIMEOUT 30.0
 
 /* An open file: a document (shared buffer on the node), a scratch fd, or
  * the bytes of a read-only view. All are on fs->open_files. */
@@ -95,13 +104,23 @@ static int writable(const struct fs *fs, const struct fs_loc *loc)
 	return 0;
 }
 
-static double timeout_of(const struct fs_loc *loc, double live)
+static double entry_timeout(const struct fs_loc *loc)
 {
 	/* A snapshot's own name is checked at every lookup (a rewritten
 	 * branch drops its commits); what is below it never changes. */
 	if (loc->where == FS_SNAP && !*loc->path)
 		return 0;
-	return fs_loc_frozen(loc) ? FS_SNAP_TIMEOUT : live;
+	if (fs_loc_frozen(loc))
+		return FS_SNAP_TIMEOUT;
+	return loc->where == FS_LIVE && *loc->path ? LIVE_TIMEOUT
+						   : ENTRY_TIMEOUT;
+}
+
+static double attr_timeout(const struct fs_loc *loc)
+{
+	if (loc->where == FS_SNAP && !*loc->path)
+		return 0;
+	return fs_loc_frozen(loc) ? FS_SNAP_TIMEOUT : ATTR_TIMEOUT;
 }
 
 static int scratch_of(struct fs *fs, const struct fs_loc *loc, char **out)
@@ -137,8 +156,8 @@ static void fill_entry(struct fs *fs, struct fs_node *n, const struct stat *st,
 	e->ino = fs_node_ino(&fs->nodes, n);
 	e->attr = *st;
 	e->attr.st_ino = n->ino;
-	e->attr_timeout = timeout_of(loc, ATTR_TIMEOUT);
-	e->entry_timeout = timeout_of(loc, ENTRY_TIMEOUT);
+	e->attr_timeout = attr_timeout(loc);
+	e->entry_timeout = entry_timeout(loc);
 	fs_doc_size(fs, n, &e->attr.st_size);
 }
 
@@ -203,7 +222,7 @@ static int do_getattr(struct fs *fs, struct fs_node *n, struct stat *st,
 		err = fs_stat_loc(fs, &loc, n, st);
 	if (err == 0) {
 		st->st_ino = n->ino;
-		*timeout = timeout_of(&loc, ATTR_TIMEOUT);
+		*timeout = attr_timeout(&loc);
 	}
 	fs_loc_release(&loc);
 	return err;
@@ -952,6 +971,8 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 					  wr && (fi->flags & O_TRUNC), created);
 		if (err == 0 && (err = open_fh(fs, n, fi, -1)) < 0)
 			fs_doc_release(fs, n);
+		if (err == 0)
+			fi->keep_cache = fs_doc_keep_cache(fs, n, wr);
 	} else if ((err = scratch_of(fs, &loc, &real)) == 0) {
 		if (lstat(real, &st) == 0 && S_ISDIR(st.st_mode))
 			err = -EISDIR;

@@ -29,6 +29,10 @@
  * the epoch. -EINVAL if S[0..LEN) is not one. */
 int idx_parse_when(const char *s, size_t len, int64_t *out);
 
+/* WHEN as "YYYY-MM-DDTHH:MM:SSZ" (UTC), the form history names use. */
+#define IDX_WHEN_SZ 21
+void idx_format_when(char out[IDX_WHEN_SZ], int64_t when);
+
 /* Bring BRANCH's indexes up to its head: a walk back to the newest commit
  * already indexed, then one tree diff per new commit. A rewritten history
  * (reset, force push) is indexed again from the root. *added (if not NULL)

@@ -75,3 +75,12 @@ int idx_parse_when(const char *s, size_t len, int64_t *out)
 	*out = (int64_t)timegm(&tm) - off;
 	return 0;
 }
+
+void idx_format_when(char out[IDX_WHEN_SZ], int64_t when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, IDX_WHEN_SZ, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -53,13 +53,10 @@ static int cmd_init(int argc, char **argv)
 static int print_log(void *ctx, const struct store_oid *commit, int64_t time,
 		     const char *summary)
 {
-	char hex[STORE_OID_HEXSZ + 1], when[32];
-	time_t t = (time_t)time;
-	struct tm tm;
+	char hex[STORE_OID_HEXSZ + 1], when[IDX_WHEN_SZ];
 
 	store_oid_fmt(hex, commit);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	idx_format_when(when, time);
 	printf("%s %s %s\n", when, hex, summary ? summary : "");
 	return 0;
 }

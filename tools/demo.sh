@@ -23,8 +23,12 @@ echo '{"theme": "dark"}' > "$M/main/cfg/app.json"
 show ls "$M"
 show ls -l "$M/main" "$M/main/users"
 show cat "$M/main/users/alice.json"
+first=$(git --git-dir="$DEMO/repo.git" rev-parse --short=7 main)
 show "sed -i 's/34/35/' $M/main/users/alice.json"
 show cat "$M/main/users/alice.json"
+show cat "$M/main@$first/users/alice.json"
+show ls "$M/main@history/users/alice.json/"
+show ls "$M/main/users/@by/-age/"
 show git --git-dir="$DEMO/repo.git" log --oneline -n 3
 show git --git-dir="$DEMO/repo.git" show main:users/alice.json
 show "echo '{\"broken\": ' > $M/main/cfg/app.json || true"
