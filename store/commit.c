@@ -124,9 +124,9 @@ static int plan_add(struct store *st, git_tree *tree, struct plan *p,
 	return 0;
 }
 
-/* A PUT of a new file into a flat collection that has grown past the
- * threshold (made so by someone else, or by us) reshards it in the same
- * commit. Returns 1 if it did (the PUT is then planned too). */
+/* A PUT into a flat collection that has grown past the threshold (made so
+ * by someone else, or by us) reshards it in the same commit. Returns 1 if
+ * it did (the PUT is then planned too). */
 static int reshard(struct store *st, git_tree *tree, const char *path,
 		   const git_oid *blob, struct plan *p)
 {
@@ -138,7 +138,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 
 	name = slash ? slash + 1 : path;
 	if (err == 0 && store_layout_dir(st, tree, dir, &t) == 0 &&
-	    !store_layout_is_fanout(t) && !git_tree_entry_byname(t, name)) {
+	    !store_layout_is_fanout(t)) {
 		for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
 			const git_tree_entry *e = git_tree_entry_byindex(t, i);
 
@@ -149,8 +149,8 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		}
 	}
 	if (files + 1 >= LAYOUT_FANOUT_AT) {
-		err = store_layout_reshard(st, dir, t, &p->up, &p->n, &p->paths,
-					   &p->npaths);
+		err = store_layout_reshard(st, dir, t, name, &p->up, &p->n,
+					   &p->paths, &p->npaths);
 		store_layout_bucket(name, bucket);
 		if (err == 0)
 			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT,

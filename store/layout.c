@@ -134,10 +134,11 @@ int store_layout_logical(struct store *st, git_tree *tree, const char *gpath,
 }
 
 /* Updates that move every file of flat collection DIR (tree T) into
- * buckets, plus the marker; appended to *up (grown). */
+ * buckets, plus the marker; appended to *up (grown). The file named SKIP
+ * is left to the caller (it is being written anew in the same commit). */
 int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
-			 git_tree_update **up, size_t *nup, char ***paths,
-			 size_t *npaths)
+			 const char *skip, git_tree_update **up, size_t *nup,
+			 char ***paths, size_t *npaths)
 {
 	static const char marker_text[] =
 		"chronofs: documents of this collection are in 256 buckets, "
@@ -160,6 +161,15 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 
 		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 			continue;
+		if (!strcmp(name, skip)) {
+			/* Removed from the flat level; the caller adds it. */
+			if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "",
+				     name) < 0)
+				return -ENOMEM;
+			u[k++] = (git_tree_update){GIT_TREE_UPDATE_REMOVE,
+						   {{0}}, 0, v[p++]};
+			continue;
+		}
 		store_layout_bucket(name, bucket);
 		if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", name) < 0)
 			return -ENOMEM;

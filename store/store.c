@@ -20,7 +20,7 @@ static void git_init_once(void)
 	 * what every stat walks: cache them whatever their size. */
 	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
 			 (size_t)64 << 20);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)256 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)96 << 20);
 }
 
 /* Split "NAME <EMAIL>" into its parts; -EINVAL if malformed. */

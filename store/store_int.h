@@ -48,8 +48,8 @@ int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 int store_layout_logical(struct store *st, git_tree *tree, const char *gpath,
 			 char **out);
 int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
-			 git_tree_update **up, size_t *nup, char ***paths,
-			 size_t *npaths);
+			 const char *skip, git_tree_update **up, size_t *nup,
+			 char ***paths, size_t *npaths);
 
 /* Helpers for callers that hold st->lock. */
 int store_head_locked(struct store *st, const char *branch, git_oid *out);

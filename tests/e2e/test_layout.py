@@ -51,6 +51,16 @@ class LayoutTests(ChronofsTestCase):
         self.assertNotIn(".chronofs-fanout", names)
         self.assertEqual(read_file(self.doc("c/b7.json")), b'{"id": 7, "v": -1}')
 
+    def test_overwriting_a_document_of_a_large_flat_collection_reshards_it(self):
+        self.fast_import(FANOUT_AT + 10)
+        self.mount()
+        before = self.commit_count()
+        write_file(self.doc("c/b5.json"), b'{"id": 5, "v": 7}')
+        self.assertEqual(self.commit_count(), before + 1)
+        self.assertEqual(self.show("c/%s/b5.json" % bucket("b5.json")), b'{"id": 5, "v": 7}')
+        self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 10)
+        self.assertEqual(len(os.listdir(self.doc("c/b5.json", branch="main@history"))), 2)
+
     def test_fanout_collection_keeps_history_views_and_snapshots(self):
         self.fast_import(FANOUT_AT + 10)
         self.mount()
