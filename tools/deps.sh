@@ -1,10 +1,12 @@
 #!/bin/bash
 # Install the Debian packages chronofs builds, runs and tests with (as root).
-# Skips apt entirely when everything is already there.
+# `deps.sh bench` adds what tools/bench needs. Skips apt entirely when
+# everything is already there.
 set -eu
 PKGS="build-essential meson ninja-build pkg-config git ca-certificates
 libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev
 python3 rsync vim sed diffutils procps clang"
+[ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox sqlite3 libsqlite3-dev"
 missing=
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
