@@ -76,11 +76,16 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 	err = fs_live_entry(fs, loc->branch, loc->path, &e, &head);
 	if (err < 0 && err != -ENOENT)
 		return err;
-	serr = fs_scratch_path(fs, loc->branch, loc->path, &scratch);
-	if (serr < 0)
-		return serr;
-	serr = lstat(scratch, &real) < 0 ? -errno : 0;
-	free(scratch);
+	/* The scratch area matters for what Git lacks, and for the times of
+	 * collections; a committed document needs no look there. */
+	serr = -ENOENT;
+	if (err < 0 || e.kind == STORE_DIR) {
+		serr = fs_scratch_path(fs, loc->branch, loc->path, &scratch);
+		if (serr < 0)
+			return serr;
+		serr = lstat(scratch, &real) < 0 ? -errno : 0;
+		free(scratch);
+	}
 	if (err == 0 && e.kind == STORE_DIR) {
 		fill_dir(fs, st, loc->full, head_time(fs, &head));
 		if (serr == 0 && S_ISDIR(real.st_mode))

@@ -31,6 +31,14 @@ struct fs_config {
 	size_t max_doc_size;
 };
 
+/* A resolved snapshot name, valid while its branch head stays put. */
+#define FS_SNAP_MEMO 32
+struct fs_snap_memo {
+	char *name; /* "BRANCH@SPEC" */
+	struct store_oid head, commit;
+	bool frozen;
+};
+
 struct fs_pending; /* renamed-away documents, see pending.c */
 struct fs_fh;	    /* an open file, see ops.c */
 
@@ -47,6 +55,10 @@ struct fs {
 
 	pthread_mutex_t open_lock; /* guards open_files */
 	struct fs_fh *open_files;  /* every open file, for teardown */
+
+	pthread_mutex_t snaps_lock; /* guards the snapshot names' memo */
+	struct fs_snap_memo snaps[FS_SNAP_MEMO];
+	unsigned snaps_next;
 
 	pthread_mutex_t branches_lock; /* guards the branch cache */
 	char **branches;

@@ -164,6 +164,7 @@ static int fs_open_store(struct fs *fs)
 	fs->gid = getgid();
 	pthread_mutex_init(&fs->branches_lock, NULL);
 	pthread_mutex_init(&fs->open_lock, NULL);
+	pthread_mutex_init(&fs->snaps_lock, NULL);
 	err = store_open(&fs->st, fs->cfg.repo, &so);
 	if (err < 0) {
 		fs_log(LOG_ERR, "open %s: %s", fs->cfg.repo, store_errmsg());
@@ -228,6 +229,9 @@ static void fs_close(struct fs *fs)
 	store_strv_free(fs->branches, fs->nbranches);
 	pthread_mutex_destroy(&fs->branches_lock);
 	pthread_mutex_destroy(&fs->open_lock);
+	for (size_t i = 0; i < FS_SNAP_MEMO; i++)
+		free(fs->snaps[i].name);
+	pthread_mutex_destroy(&fs->snaps_lock);
 	free(fs->scratch_root);
 }
 

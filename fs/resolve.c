@@ -146,15 +146,6 @@ static bool branch_exists(struct fs *fs, const char *name)
 	return found;
 }
 
-static bool is_head(struct fs *fs, const char *branch,
-		    const struct store_oid *commit)
-{
-	struct store_oid head;
-
-	return store_branch_head(fs->st, branch, &head) == 0 &&
-	       store_oid_equal(&head, commit);
-}
-
 /* Is FULL up to AT a branch name? */
 static bool is_branch_prefix(struct fs *fs, const char *full, const char *at)
 {
@@ -166,10 +157,52 @@ static bool is_branch_prefix(struct fs *fs, const char *full, const char *at)
 }
 
 /* FULL holds BRANCH@SPEC[/PATH], the '@' at offset AT. */
+/* The snapshot named by FULL[0..LEN) ("main@2026-11-20"), as resolved at
+ * branch head HEAD: 0 and *out filled, or -ENOENT if not remembered. */
+static int memo_get(struct fs *fs, const char *full, size_t len,
+		    const struct store_oid *head, struct fs_loc *out)
+{
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&fs->snaps_lock);
+	for (size_t i = 0; i < FS_SNAP_MEMO && err; i++) {
+		struct fs_snap_memo *m = &fs->snaps[i];
+
+		if (m->name && strlen(m->name) == len &&
+		    !strncmp(m->name, full, len) &&
+		    store_oid_equal(&m->head, head)) {
+			out->commit = m->commit;
+			out->frozen = m->frozen;
+			err = 0;
+		}
+	}
+	pthread_mutex_unlock(&fs->snaps_lock);
+	return err;
+}
+
+static void memo_put(struct fs *fs, const char *full, size_t len,
+		     const struct store_oid *head, const struct fs_loc *loc)
+{
+	char *name = strndup(full, len);
+	struct fs_snap_memo *m;
+
+	if (!name)
+		return;
+	pthread_mutex_lock(&fs->snaps_lock);
+	m = &fs->snaps[fs->snaps_next++ % FS_SNAP_MEMO];
+	free(m->name);
+	m->name = name;
+	m->head = *head;
+	m->commit = loc->commit;
+	m->frozen = loc->frozen;
+	pthread_mutex_unlock(&fs->snaps_lock);
+}
+
 static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 {
 	const char *spec = out->full + at + 1;
 	size_t slen = strcspn(spec, "/");
+	struct store_oid head;
 	int err;
 
 	out->branch = strndup(out->full, at);
@@ -178,26 +211,35 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 	if (!branch_exists(fs, out->branch))
 		return -ENOENT;
 	out->path = spec[slen] ? spec + slen + 1 : spec + slen;
-	err = fs_history_catchup(fs, out->branch);
-	if (err < 0)
-		return err;
 	if (slen == 7 && !strncmp(spec, "history", 7)) {
 		out->where = FS_HISTORY;
+		err = fs_history_catchup(fs, out->branch);
 		/* No '@' names inside history: documents only. */
-		return out->path[0] == '@' || strstr(out->path, "/@") ? -ENOENT
-								      : 0;
+		if (err == 0 && (out->path[0] == '@' || strstr(out->path, "/@")))
+			err = -ENOENT;
+		return err;
 	}
 	out->where = FS_SNAP;
-	err = idx_history_resolve(fs->db, fs->st, out->branch, spec, slen,
-				  &out->commit);
+	if (store_branch_head(fs->st, out->branch, &head) < 0)
+		return -ENOENT;
+	/* Every lookup below a snapshot resolves its name again: remember
+	 * the answer while the branch head stays where it was. */
+	if (!memo_get(fs, out->full, at + 1 + slen, &head, out))
+		return find_order(out);
+	err = fs_history_catchup(fs, out->branch);
+	if (err == 0)
+		err = idx_history_resolve(fs->db, fs->st, out->branch, spec,
+					  slen, &out->commit);
 	if (err == -EINVAL)
 		err = -ENOENT; /* a malformed name names nothing */
+	if (err < 0)
+		return err;
 	/* A commit id pins the snapshot; a time pins it once a later commit
 	 * exists, so the head's own snapshot must follow new commits. */
-	if (err == 0)
-		out->frozen = !is_head(fs, out->branch, &out->commit) ||
-			      strspn(spec, "0123456789abcdef") >= slen;
-	return err < 0 ? err : find_order(out);
+	out->frozen = !store_oid_equal(&head, &out->commit) ||
+		      strspn(spec, "0123456789abcdef") >= slen;
+	memo_put(fs, out->full, at + 1 + slen, &head, out);
+	return find_order(out);
 }
 
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
