@@ -173,13 +173,7 @@ static int bounds(const struct idx_spec *spec, const struct idx_range *r,
 static bool below(const unsigned char *key, size_t len,
 		  const struct idx_buf *hi)
 {
-	size_t n = len < hi->len ? len : hi->len;
-	int c;
-
-	if (!hi->len)
-		return true;
-	c = n ? memcmp(key, hi->data, n) : 0;
-	return c < 0 || (c == 0 && len < hi->len);
+	return !hi->len || key_cmp(key, len, hi->data, hi->len) < 0;
 }
 
 /* The document id at the end of codec key K: decoding the fields skips
@@ -411,20 +405,13 @@ static int cmp_row(const void *a, const void *b)
 {
 	const struct idx_buf *x = &((const struct mem_row *)a)->key;
 	const struct idx_buf *y = &((const struct mem_row *)b)->key;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->data, y->data, n);
 
-	return c ? c : (x->len > y->len) - (x->len < y->len);
+	return key_cmp(x->data, x->len, y->data, y->len);
 }
 
 static bool at_least(const struct idx_buf *key, const struct idx_buf *lo)
 {
-	if (!lo->len)
-		return true;
-	size_t n = key->len < lo->len ? key->len : lo->len;
-	int c = memcmp(key->data, lo->data, n);
-
-	return c > 0 || (c == 0 && key->len >= lo->len);
+	return !lo->len || key_cmp(key->data, key->len, lo->data, lo->len) >= 0;
 }
 
 int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
