@@ -12,6 +12,7 @@
 #include "store_int.h"
 
 #define CAS_RETRIES 1000
+#define IO_RETRIES 5
 
 int store_init(const char *path)
 {
@@ -334,18 +335,25 @@ int store_apply(struct store *st, const char *branch,
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	message(msg, sizeof(msg), c);
 	pthread_mutex_lock(&st->lock);
-	if (c->op == STORE_PUT) {
-		err = git_blob_create_from_buffer(&blob, st->repo, c->data,
-						  c->len);
-		if (err < 0) {
-			err = store_git_fail(err, c->path);
-			goto out;
-		}
-	}
-	for (int i = 0; i < CAS_RETRIES; i++) {
+	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
+	     i < CAS_RETRIES; i++) {
 		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
 
-		err = attempt(st, ref, c, &blob, msg, &commit);
+		err = 0;
+		if (need_blob)
+			err = git_blob_create_from_buffer(&blob, st->repo,
+							  c->data, c->len);
+		need_blob = 0;
+		err = err < 0 ? store_git_fail(err, c->path)
+			      : attempt(st, ref, c, &blob, msg, &commit);
+		/* A git gc beside us (ours in the background, or an outside
+		 * one) may remove an empty objects/xx/ directory while
+		 * libgit2 renames a new object into it. Writing objects is
+		 * idempotent and nothing was published: write them again. */
+		if (err == -EIO && eio++ < IO_RETRIES) {
+			need_blob = c->op == STORE_PUT;
+			continue;
+		}
 		if (err != -EAGAIN)
 			break;
 		if (i % 50 == 49)
@@ -356,7 +364,6 @@ int store_apply(struct store *st, const char *branch,
 	}
 	if (err == 0 && out)
 		memcpy(out->id, commit.id, STORE_OID_RAWSZ);
-out:
 	pthread_mutex_unlock(&st->lock);
 	if (err == 0)
 		store_pack_note_commit(st);
