@@ -205,11 +205,10 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 	struct store_oid head;
 	int err;
 
+	/* fs_resolve checked that FULL up to AT names a branch. */
 	out->branch = strndup(out->full, at);
 	if (!out->branch)
 		return -ENOMEM;
-	if (!branch_exists(fs, out->branch))
-		return -ENOENT;
 	out->path = spec[slen] ? spec + slen + 1 : spec + slen;
 	if (slen == 7 && !strncmp(spec, "history", 7)) {
 		out->where = FS_HISTORY;

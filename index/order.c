@@ -286,8 +286,6 @@ struct mem_row {
 };
 
 struct mem_rows {
-	struct store *st;
-	const struct idx_spec *spec;
 	struct mem_row *v;
 	size_t n, cap;
 	struct store_oid *blobs;
@@ -339,7 +337,7 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 		     const char *collection, const struct idx_spec *spec,
 		     idx_tree_row_cb cb, void *ctx)
 {
-	struct mem_rows m = {.st = st, .spec = spec};
+	struct mem_rows m = {0};
 	struct idx_buf key;
 	int err;
 
@@ -419,7 +417,7 @@ int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
 			  const struct idx_range *range, idx_row_cb cb,
 			  void *ctx)
 {
-	struct mem_rows m = {.st = st, .spec = spec};
+	struct mem_rows m = {0};
 	struct idx_buf lo, hi;
 	size_t rows = 0;
 	int err;
