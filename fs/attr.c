@@ -95,12 +95,12 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 	memset(st, 0, sizeof(*st));
 	if (err == 0) {
 		st->st_mode = S_IFREG |
-			      (fs_is_document_path(loc->path) ? 0644 : 0444);
+			      (store_is_document_path(loc->path) ? 0644 : 0444);
 		st->st_size = (off_t)e.size;
 		doc_mtime(fs, loc, &e, &head, st);
 	} else if (serr == 0) {
 		*st = real;
-		if (S_ISREG(real.st_mode) && fs_is_document_path(loc->path))
+		if (S_ISREG(real.st_mode) && store_is_document_path(loc->path))
 			st->st_mode = S_IFREG | 0644;
 	} else {
 		return -ENOENT;

@@ -116,7 +116,6 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);
 void fs_loc_release(struct fs_loc *loc);
 void fs_branches_changed(struct fs *fs);
 /* Is any branch named PREFIX/...? (for rmdir of a prefix directory) */
-bool fs_is_document_path(const char *path);
 bool fs_name_reserved(const char *name);
 int fs_branch_list(struct fs *fs, char ***out, size_t *n);
 

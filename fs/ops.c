@@ -141,7 +141,7 @@ static bool is_doc(struct fs *fs, const struct fs_loc *loc, bool *created)
 		return false;
 	if (fs_live_entry(fs, loc->branch, loc->path, &e, NULL) == 0)
 		return e.kind == STORE_DOC;
-	if (!fs_is_document_path(loc->path) || scratch_of(fs, loc, &real) < 0)
+	if (!store_is_document_path(loc->path) || scratch_of(fs, loc, &real) < 0)
 		return false;
 	found = lstat(real, &st) == 0 && S_ISREG(st.st_mode);
 	free(real);
@@ -747,7 +747,7 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 	struct store_entry e, te;
 	struct stat st;
 	char *src = NULL, *dst = NULL;
-	bool from_git, to_doc = fs_is_document_path(to->path);
+	bool from_git, to_doc = store_is_document_path(to->path);
 	int err;
 
 	if (flags & RENAME_NOREPLACE && fs_stat_loc(fs, to, NULL, &st) == 0)
@@ -782,7 +782,7 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 		err = rename_doc_away(fs, from, to, &e);
 	} else if (lstat(src, &st) < 0) {
 		err = -errno;
-	} else if (to_doc && !fs_is_document_path(from->path) &&
+	} else if (to_doc && !store_is_document_path(from->path) &&
 		   S_ISREG(st.st_mode)) {
 		err = rename_scratch_in(fs, src, to);
 	} else if (to_doc && S_ISDIR(st.st_mode)) {
@@ -964,7 +964,7 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 	} else if (loc.where != FS_LIVE || !*loc.path) {
 		err = -EISDIR;
 	} else if (is_doc(fs, &loc, &created)) {
-		if (wr && !fs_is_document_path(loc.path))
+		if (wr && !store_is_document_path(loc.path))
 			err = -EACCES; /* a non-JSON file committed by git */
 		else
 			err = fs_doc_open(fs, n, &loc,
@@ -1024,7 +1024,7 @@ static int do_create(struct fs *fs, struct fs_node *parent, const char *name,
 	    (err = scratch_of(fs, &loc, &real)) < 0 ||
 	    (err = fs_scratch_mkparents(real)) < 0)
 		goto out;
-	doc = fs_is_document_path(loc.path);
+	doc = store_is_document_path(loc.path);
 	/* A new document is held as an empty placeholder until saved. */
 	fd = open(real, (doc ? O_WRONLY : fi->flags) | O_CREAT | O_NOFOLLOW,
 		  doc ? 0644 : mode);

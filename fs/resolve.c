@@ -17,21 +17,6 @@ bool fs_name_reserved(const char *name)
 	return name[0] == '@';
 }
 
-bool fs_is_document_path(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t len;
-
-	base = base ? base + 1 : path;
-	len = strlen(base);
-	if (len <= 5 || strcmp(base + len - 5, ".json") != 0)
-		return false;
-	/* No component may be hidden (".git", ".cache", "x/.y.json"). */
-	if (path[0] == '.' || strstr(path, "/."))
-		return false;
-	return true;
-}
-
 void fs_branches_changed(struct fs *fs)
 {
 	pthread_mutex_lock(&fs->branches_lock);

@@ -298,7 +298,7 @@ static int doc_id(const char *name, char **out)
 	size_t len = strlen(name);
 
 	*out = NULL;
-	if (len <= 5 || strcmp(name + len - 5, ".json") || name[0] == '.')
+	if (!store_is_document_path(name))
 		return 0;
 	*out = strndup(name, len - 5);
 	return *out ? 1 : -ENOMEM;

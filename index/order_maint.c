@@ -167,8 +167,7 @@ static int split(const char *path, char **collection, char **id)
 	size_t len = strlen(name);
 
 	*collection = *id = NULL;
-	if (len <= 5 || strcmp(name + len - 5, ".json") || name[0] == '.' ||
-	    path[0] == '.' || strstr(path, "/."))
+	if (!store_is_document_path(path))
 		return 0;
 	*collection = strndup(path, slash ? (size_t)(slash - path) : 0);
 	*id = strndup(name, len - 5);

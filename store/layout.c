@@ -13,6 +13,19 @@
 
 #include "store_int.h"
 
+bool store_is_document_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len <= 5 || strcmp(base + len - 5, ".json") != 0)
+		return false;
+	/* No component may be hidden (".git", ".cache", "x/.y.json"). */
+	return path[0] != '.' && !strstr(path, "/.");
+}
+
 bool store_layout_bucket_name(const char *name)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -123,6 +123,10 @@ typedef int (*store_log_cb)(void *ctx, const struct store_oid *commit,
 int store_log(struct store *st, const char *branch, const char *path,
 	      store_log_cb cb, void *ctx);
 
+/* Is PATH a document: a name ending in ".json" with no component that
+ * begins with '.'? (The SPEC's rule; everything else is scratch.) */
+bool store_is_document_path(const char *path);
+
 /* The blob id Git gives DATA (no repository needed). */
 int store_blob_hash(const void *data, size_t len, struct store_oid *out);
 
