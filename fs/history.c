@@ -37,12 +37,16 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
 	      struct store_oid *out)
 {
-	int rc = store_apply(fs->st, branch, c, out);
+	struct store_commit_info info;
+	int rc = store_apply_info(fs->st, branch, c, &info);
 
-	/* A failed catch-up loses nothing: the next one starts from what
-	 * the index holds. It is logged, the save still succeeded. */
-	if (rc == 0)
-		fs_history_catchup(fs, branch);
+	/* A failed index update loses nothing: the next catch-up starts
+	 * from what the index holds. It is logged, the save succeeded. */
+	if (rc == 0 && idx_history_add(fs->db, fs->st, branch, &info) < 0)
+		fs_log(LOG_ERR, "index of branch %s: %s", branch,
+		       *idx_errmsg() ? idx_errmsg() : store_errmsg());
+	if (rc == 0 && out)
+		*out = info.commit;
 	return rc;
 }
 

@@ -366,6 +366,62 @@ int idx_history_catchup(struct idx_db *db, struct store *st,
 	return err;
 }
 
+static void catchup_release(struct catchup *c)
+{
+	if (c->wb)
+		rocksdb_writebatch_destroy(c->wb);
+	for (size_t i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
+	free(c->paths);
+	free(c->blobs);
+	free(c->deleted);
+	idx_defs_release(&c->defs);
+	free(c->k.p);
+	free(c->v);
+	free(c->times);
+}
+
+int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
+		    const struct store_commit_info *info)
+{
+	struct catchup c = {.db = db, .st = st, .branch = branch};
+	struct store_oid head;
+	uint64_t seq;
+	int err;
+
+	if (db->readonly)
+		return 0;
+	pthread_mutex_lock(&db->catchup_lock);
+	err = idx_head_read(db, branch, &head, &seq);
+	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
+		err = idx_catchup_locked(db, st, branch, NULL);
+		goto out;
+	}
+	c.wb = rocksdb_writebatch_create();
+	c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
+	if ((err = idx_defs_load(db, branch, &c.defs)) < 0)
+		goto out;
+	c.commit = info->commit;
+	c.time = info->time;
+	c.seq = seq + 1;
+	for (size_t i = 0; i < info->n && err == 0; i++)
+		if (store_is_document_path(info->paths[i].path))
+			err = put_path(&c, info->paths[i].path, NULL,
+				       info->paths[i].deleted
+					       ? NULL
+					       : &info->paths[i].blob);
+	if (err == 0)
+		err = apply_orders(&c);
+	if (err == 0)
+		err = put_commit(&c);
+	if (err == 0)
+		err = flush(&c);
+out:
+	catchup_release(&c);
+	pthread_mutex_unlock(&db->catchup_lock);
+	return err;
+}
+
 int idx_catchup_locked(struct idx_db *db, struct store *st,
 		       const char *branch, uint64_t *added)
 {
@@ -406,17 +462,7 @@ int idx_catchup_locked(struct idx_db *db, struct store *st,
 	if (err == 0 && added)
 		*added = c.n;
 out:
-	if (c.wb)
-		rocksdb_writebatch_destroy(c.wb);
-	for (size_t i = 0; i < c.npaths; i++)
-		free(c.paths[i]);
-	free(c.paths);
-	free(c.blobs);
-	free(c.deleted);
-	idx_defs_release(&c.defs);
-	free(c.k.p);
-	free(c.v);
-	free(c.times);
+	catchup_release(&c);
 	return err;
 }
 

@@ -40,6 +40,13 @@ void idx_format_when(char out[IDX_WHEN_SZ], int64_t when);
 int idx_history_catchup(struct idx_db *db, struct store *st,
 			const char *branch, uint64_t *added);
 
+/* Index the commit INFO describes (one the caller just made on BRANCH)
+ * from INFO alone when its parent is the indexed head, the common case of
+ * a save; otherwise (someone else committed in between) catch up from
+ * Git as idx_history_catchup does. */
+int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
+		    const struct store_commit_info *info);
+
 /* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
 int idx_head_read(struct idx_db *db, const char *branch,
 		  struct store_oid *head, uint64_t *seq);

@@ -153,9 +153,9 @@ static int apply(chronofs *db, const char *branch,
 		 const struct store_change *c,
 		 char commit[CHRONOFS_COMMIT_HEXSZ + 1])
 {
-	struct store_oid oid;
+	struct store_commit_info info;
 	struct idx_db *idx;
-	int rc = store_apply(db->st, branch, c, &oid);
+	int rc = store_apply_info(db->st, branch, c, &info);
 
 	if (commit)
 		commit[0] = '\0';
@@ -163,10 +163,10 @@ static int apply(chronofs *db, const char *branch,
 		return fail_lib(db, rc, c->path);
 	if (rc > 0)
 		return 0;
-	commit_hex(commit, &oid);
+	commit_hex(commit, &info.commit);
 	/* Best effort: a mount holding the index catches up by itself. */
 	if (idx_db_open(&idx, db->index_dir, true) == 0) {
-		idx_history_catchup(idx, db->st, branch, NULL);
+		idx_history_add(idx, db->st, branch, &info);
 		idx_db_close(idx);
 	}
 	return 0;

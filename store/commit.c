@@ -176,14 +176,16 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 	return err;
 }
 
-/* The tree updates for C against TREE; 1 if C changes nothing. */
+/* The tree updates for C against TREE; 1 if C changes nothing. *FROM:
+ * what C->path was in TREE. */
 static int plan(struct store *st, git_tree *tree, const struct store_change *c,
-		const git_oid *blob, struct plan *p)
+		const git_oid *blob, struct plan *p, struct store_entry *fromp)
 {
 	struct store_entry from, to;
 	int err;
 
 	err = store_stat_tree_locked(st, tree, c->path, &from);
+	*fromp = from;
 	if (err < 0 && err != -ENOENT)
 		return err;
 	if (err == 0 && from.kind == STORE_DIR)
@@ -241,16 +243,35 @@ static void message(char *buf, size_t sz, const struct store_change *c)
 	}
 }
 
+/* What C did, for the indexes: FROM was its path's old entry. */
+static void describe(const struct store_change *c, const git_oid *blob,
+		     const struct store_entry *from,
+		     struct store_commit_info *info)
+{
+	info->n = 1;
+	info->paths[0].path = c->path;
+	info->paths[0].deleted = c->op != STORE_PUT;
+	if (c->op == STORE_PUT)
+		memcpy(info->paths[0].blob.id, blob->id, STORE_OID_RAWSZ);
+	if (c->op == STORE_RENAME) {
+		info->n = 2;
+		info->paths[1].path = c->to;
+		info->paths[1].deleted = false;
+		info->paths[1].blob = from->oid;
+	}
+}
+
 /* One attempt against the current head; -EAGAIN if the head moved. */
 static int attempt(struct store *st, const char *ref,
 		   const struct store_change *c, const git_oid *blob,
-		   const char *msg, git_oid *out)
+		   const char *msg, git_oid *out,
+		   struct store_commit_info *info)
 {
+	struct store_entry from;
 	git_oid head, tree_id;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL, *newtree = NULL;
 	git_signature *sig = NULL;
-	git_reference *moved = NULL;
 	struct plan p = {0};
 	int err;
 
@@ -267,7 +288,7 @@ static int attempt(struct store *st, const char *ref,
 		err = store_git_fail(err, "head tree");
 		goto out;
 	}
-	err = plan(st, tree, c, blob, &p);
+	err = plan(st, tree, c, blob, &p, &from);
 	if (err != 0)
 		goto out;
 	err = git_tree_create_updated(&tree_id, st->repo, tree, p.n, p.up);
@@ -289,13 +310,15 @@ static int attempt(struct store *st, const char *ref,
 		err = store_git_fail(err, "commit");
 		goto out;
 	}
-	err = git_reference_create_matching(&moved, st->repo, ref, out, 1,
-					    &head, msg);
-	if (err < 0)
-		err = store_git_fail(err, ref);
+	err = store_ref_cas(st, ref, &head, out, msg);
+	if (err == 0) {
+		memcpy(info->commit.id, out->id, STORE_OID_RAWSZ);
+		memcpy(info->parent.id, head.id, STORE_OID_RAWSZ);
+		info->time = (int64_t)sig->when.time;
+		describe(c, blob, &from, info);
+	}
 out:
 	plan_release(&p);
-	git_reference_free(moved);
 	git_signature_free(sig);
 	git_tree_free(newtree);
 	git_tree_free(tree);
@@ -326,6 +349,18 @@ static bool clear_stale_lock(struct store *st, const char *ref)
 int store_apply(struct store *st, const char *branch,
 		const struct store_change *c, struct store_oid *out)
 {
+	struct store_commit_info info;
+	int err = store_apply_info(st, branch, c, &info);
+
+	if (err == 0 && out)
+		*out = info.commit;
+	return err;
+}
+
+int store_apply_info(struct store *st, const char *branch,
+		     const struct store_change *c,
+		     struct store_commit_info *info)
+{
 	char ref[1024], msg[2048];
 	git_oid blob = {{0}}, commit;
 	int err;
@@ -335,6 +370,11 @@ int store_apply(struct store *st, const char *branch,
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	message(msg, sizeof(msg), c);
 	pthread_mutex_lock(&st->lock);
+	if (!st->pool_tried) {
+		st->pool_tried = true;
+		if (store_pool_start(st) < 0 && st->log)
+			st->log("no file pool: saves make their own files");
+	}
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
 	     i < CAS_RETRIES; i++) {
 		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
@@ -345,7 +385,7 @@ int store_apply(struct store *st, const char *branch,
 							  c->data, c->len);
 		need_blob = 0;
 		err = err < 0 ? store_git_fail(err, c->path)
-			      : attempt(st, ref, c, &blob, msg, &commit);
+			      : attempt(st, ref, c, &blob, msg, &commit, info);
 		/* A git gc beside us (ours in the background, or an outside
 		 * one) may remove an empty objects/xx/ directory while
 		 * libgit2 renames a new object into it. Writing objects is
@@ -362,8 +402,6 @@ int store_apply(struct store *st, const char *branch,
 		 * outside git): back off a little, then try on the new head. */
 		nanosleep(&pause, NULL);
 	}
-	if (err == 0 && out)
-		memcpy(out->id, commit.id, STORE_OID_RAWSZ);
 	pthread_mutex_unlock(&st->lock);
 	if (err == 0)
 		store_pack_note_commit(st);

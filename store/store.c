@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -21,6 +22,32 @@ static void git_init_once(void)
 	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
 			 (size_t)64 << 20);
 	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)96 << 20);
+	/* Every tree and commit we create names objects we have just
+	 * written or read: checking that they exist costs a lookup each. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+}
+
+/* git's core.logAllRefUpdates, default true in a work tree's repository
+ * and false in a bare one. */
+static void read_reflog_config(struct store *st)
+{
+	git_config *cfg = NULL;
+	git_buf v = GIT_BUF_INIT;
+	int b;
+
+	st->reflog = git_repository_is_bare(st->repo) ? STORE_REFLOG_NONE
+						       : STORE_REFLOG_BRANCHES;
+	if (git_repository_config_snapshot(&cfg, st->repo) < 0)
+		return;
+	if (git_config_get_string_buf(&v, cfg, "core.logAllRefUpdates") == 0) {
+		if (!strcasecmp(v.ptr, "always"))
+			st->reflog = STORE_REFLOG_ALWAYS;
+		else if (git_config_parse_bool(&b, v.ptr) == 0)
+			st->reflog = b ? STORE_REFLOG_BRANCHES
+				       : STORE_REFLOG_NONE;
+	}
+	git_buf_dispose(&v);
+	git_config_free(cfg);
 }
 
 /* Split "NAME <EMAIL>" into its parts; -EINVAL if malformed. */
@@ -104,6 +131,11 @@ int store_open(struct store **out, const char *path,
 	err = set_author(st, opts->author);
 	if (err < 0)
 		goto fail;
+	st->fsync = opts->fsync;
+	read_reflog_config(st);
+	err = store_objwrite_add(st);
+	if (err < 0)
+		goto fail;
 	*out = st;
 	return 0;
 fail:
@@ -116,6 +148,7 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	store_pack_wait(st);
+	store_pool_stop(st);
 	pthread_mutex_destroy(&st->pack_lock);
 	git_odb_free(st->odb);
 	git_repository_free(st->repo);

@@ -116,6 +116,26 @@ int store_commit_summary(struct store *st, const struct store_oid *commit,
 int store_apply(struct store *st, const char *branch,
 		const struct store_change *c, struct store_oid *out);
 
+/* What a store_apply_info commit was, so the indexes can take it without
+ * reading it back: the commit, its parent and committer time, and the
+ * paths it changed (a rename is a deletion and an addition). The paths
+ * are borrowed from the change. */
+struct store_commit_info {
+	struct store_oid commit, parent;
+	int64_t time;
+	size_t n;
+	struct {
+		const char *path;
+		bool deleted;
+		struct store_oid blob; /* the new content unless deleted */
+	} paths[2];
+};
+/* store_apply, telling what it committed (*info is set when it returns
+ * 0). */
+int store_apply_info(struct store *st, const char *branch,
+		     const struct store_change *c,
+		     struct store_commit_info *info);
+
 /* One line per commit on BRANCH's first-parent chain, newest first,
  * touching PATH if PATH is not NULL. */
 typedef int (*store_log_cb)(void *ctx, const struct store_oid *commit,

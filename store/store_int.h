@@ -21,6 +21,14 @@ struct store {
 	unsigned commits_since_pack;
 	bool packing, pack_started, closing;
 	pthread_t pack_tid;
+	bool fsync;		   /* fsync objects, ref and dirs (fsync=on) */
+	enum {
+		STORE_REFLOG_NONE,     /* only refs that have a log already */
+		STORE_REFLOG_BRANCHES, /* core.logAllRefUpdates=true */
+		STORE_REFLOG_ALWAYS,
+	} reflog;
+	struct store_pool *pool; /* pool.c; NULL until the first save */
+	bool pool_tried;
 };
 
 /* pack.c: count a commit; past a threshold, pack in the background. */
@@ -28,6 +36,21 @@ void store_pack_note_commit(struct store *st);
 /* Wait for a running pack (store_close). */
 void store_pack_wait(struct store *st);
 
+/* pool.c: pre-made empty files, so a save allocates and frees no inode.
+ * start: lazily, at the first save; take: the path of a file to write and
+ * rename/link into place (-EAGAIN: none ready, make one yourself); trash:
+ * link VICTIM into the pool before a rename replaces it, the pool's thread
+ * unlinks it later. */
+int store_pool_start(struct store *st);
+void store_pool_stop(struct store *st);
+int store_pool_take(struct store *st, char *path, size_t sz);
+int store_pool_trash(struct store *st, const char *victim);
+/* objwrite.c: register the pool-fed loose-object writer on st->odb. */
+int store_objwrite_add(struct store *st);
+/* refs.c: move REF from OLD to NEW as git does (lock, check, write, reflog,
+ * rename); -EAGAIN if REF is not at OLD or another writer holds it. */
+int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
+		  const git_oid *new, const char *msg);
 /* Set this thread's message; returns ERR. */
 int store_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

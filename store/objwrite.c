@@ -1,0 +1,223 @@
+/* objwrite.c - the write half of a loose-object backend, ahead of
+ * libgit2's own in the object database.
+ *
+ * Objects are ordinary loose objects (zlib of "TYPE SIZE\0DATA" at
+ * objects/xx/yyyy, mode 0444), so git reads them as its own. What differs
+ * from libgit2's loose backend is where the file comes from: a pre-made
+ * empty file of the pool (pool.c), named into place by rename(2), so a save
+ * allocates no inode; and the zlib level: the fastest, as git's own
+ * default for loose objects, and none for big trees (below). When this
+ * backend fails for any reason, libgit2 writes the object with the next
+ * backend, so nothing depends on the pool being there. Reads go to
+ * libgit2's backends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <git2/sys/odb_backend.h>
+
+#include "store_int.h"
+
+/* Above libgit2's loose (1) and packed (2) backends. */
+#define OBJWRITE_PRIORITY 10
+#define BIG_TREE 8192
+
+struct objwrite {
+	git_odb_backend parent;
+	struct store *st;
+};
+
+static int fail(const char *what, const char *path, int err)
+{
+	char msg[4600];
+
+	snprintf(msg, sizeof(msg), "%s %s: %s", what, path, strerror(err));
+	git_error_set_str(GIT_ERROR_OS, msg);
+	return GIT_ERROR;
+}
+
+/* Deflate header and data into a new buffer (caller frees). */
+static int deflate_object(const char *hdr, size_t hlen, const void *data,
+			  size_t len, int level, unsigned char **out,
+			  size_t *outlen)
+{
+	z_stream z = {0};
+	size_t cap;
+	unsigned char *buf;
+	int rc;
+
+	if (deflateInit(&z, level) != Z_OK)
+		return -ENOMEM;
+	cap = deflateBound(&z, (uLong)(hlen + len));
+	buf = malloc(cap);
+	if (!buf) {
+		deflateEnd(&z);
+		return -ENOMEM;
+	}
+	z.next_out = buf;
+	z.avail_out = (uInt)cap;
+	z.next_in = (Bytef *)hdr;
+	z.avail_in = (uInt)hlen;
+	rc = deflate(&z, Z_NO_FLUSH);
+	if (rc == Z_OK) {
+		z.next_in = (Bytef *)data;
+		z.avail_in = (uInt)len;
+		rc = deflate(&z, Z_FINISH);
+	}
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	return 0;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Name TMP as the object at DST (objects/xx/yyyy), making objects/xx/ if
+ * a gc removed it or it never existed. */
+static int place(const char *tmp, const char *dst, bool durable)
+{
+	char dir[4400];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", dst) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	for (int i = 0; i < 5; i++) {
+		if (rename(tmp, dst) == 0)
+			return durable ? fsync_dir(dir) : 0;
+		if (errno != ENOENT)
+			return -errno;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (durable) {
+			char objects[4400];
+
+			snprintf(objects, sizeof(objects), "%s", dir);
+			*strrchr(objects, '/') = '\0';
+			fsync_dir(objects);
+		}
+	}
+	return -ENOENT;
+}
+
+static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
+		    size_t len, git_object_t type)
+{
+	struct objwrite *ow = (struct objwrite *)be;
+	struct store *st = ow->st;
+	char hdr[64], hex[GIT_OID_HEXSZ + 1], tmp[4400], dst[4400];
+	unsigned char *z = NULL;
+	size_t zlen = 0;
+	int hlen, fd, err;
+
+	hlen = snprintf(hdr, sizeof(hdr), "%s %zu", git_object_type2string(type),
+			len) + 1; /* the NUL is part of the header */
+	git_oid_tostr(hex, sizeof(hex), oid);
+	snprintf(dst, sizeof(dst), "%s/objects/%.2s/%s", st->gitdir, hex,
+		 hex + 2);
+	/* A big tree is rewritten by every save into its collection and is
+	 * repacked (compressed) by the background gc soon: store it, do not
+	 * compress it. Everything else at git's fastest level. */
+	err = deflate_object(hdr, (size_t)hlen, data, len,
+			     type == GIT_OBJECT_TREE && len > BIG_TREE
+				     ? Z_NO_COMPRESSION
+				     : Z_BEST_SPEED,
+			     &z, &zlen);
+	if (err < 0)
+		return fail("compress", dst, -err);
+	if (store_pool_take(st, tmp, sizeof(tmp)) == 0) {
+		fd = open(tmp, O_WRONLY | O_CLOEXEC); /* empty: pool.c */
+	} else {
+		snprintf(tmp, sizeof(tmp), "%s/objects/tmp_obj_chronofs_XXXXXX",
+			 st->gitdir);
+		fd = mkostemp(tmp, O_CLOEXEC);
+	}
+	if (fd < 0) {
+		err = errno;
+		free(z);
+		return fail("open", tmp, err);
+	}
+	err = write_all(fd, z, zlen);
+	free(z);
+	if (err == 0 && fchmod(fd, 0444) < 0)
+		err = -errno;
+	if (err == 0 && st->fsync && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && err == 0)
+		err = -errno;
+	if (err == 0)
+		err = place(tmp, dst, st->fsync);
+	if (err < 0) {
+		unlink(tmp);
+		return fail("write object", dst, -err);
+	}
+	return 0;
+}
+
+/* Holds no objects of its own: they are loose objects, found by
+ * libgit2's loose backend. */
+static int ow_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *ctx)
+{
+	(void)be, (void)cb, (void)ctx;
+	return 0;
+}
+
+static void ow_free(git_odb_backend *be)
+{
+	free(be);
+}
+
+int store_objwrite_add(struct store *st)
+{
+	struct objwrite *ow = calloc(1, sizeof(*ow));
+	int err;
+
+	if (!ow)
+		return -ENOMEM;
+	git_odb_init_backend(&ow->parent, GIT_ODB_BACKEND_VERSION);
+	ow->parent.write = ow_write;
+	ow->parent.foreach = ow_foreach;
+	ow->parent.free = ow_free;
+	ow->st = st;
+	err = git_odb_add_backend(st->odb, &ow->parent, OBJWRITE_PRIORITY);
+	if (err < 0) {
+		free(ow);
+		return store_git_fail(err, "object writer");
+	}
+	return 0;
+}

@@ -1,0 +1,324 @@
+/* pool.c - new files without new inodes on the save path.
+ *
+ * Every save makes files: four or five loose objects and a ref lock. On
+ * ext4 (and most so when it runs without a journal, which then avoids
+ * reusing recently freed inodes) allocating an inode can cost a
+ * millisecond, more than the rest of the commit, and freeing one (the old
+ * ref file a rename replaces) about as much. So a background thread keeps
+ * a pool of empty files in <gitdir>/chronofs/pool/<pid>-<time>/, and the
+ * save path names them into place by rename(2) or link(2), which allocate
+ * nothing. The inode a ref update would free is linked into the pool
+ * first ("trash") and, after a quarantine long enough for any reader that
+ * opened the old ref to have read it, emptied and reused as a pool file.
+ *
+ * Pool files are empty: writers open them without O_TRUNC (a truncate
+ * makes ext4 flush the file at close). Free files are f<lo>..f<hi-1>, taken
+ * in order; trash is t<tlo>..t<thi-1>. A pool directory left by a process
+ * that is gone is adopted (renamed) by the next one, so nothing leaks.
+ * Only the pool thread creates, renames into or empties pool files. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+#define POOL_LOW 64	   /* refill below this many free files */
+#define POOL_HIGH 256	   /* ...up to this many */
+#define TRASH_CAP 4096	   /* trash entries waiting; past this, free inline */
+#define QUARANTINE_S 10	   /* trash is reused after this many seconds */
+
+struct store_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t tid;
+	char dir[4096];
+	char adopt[4200]; /* a dead process's directory we took over */
+	unsigned long lo, hi;	/* free files f<lo>..f<hi-1> */
+	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
+	time_t ttime[TRASH_CAP]; /* when each trash entry came */
+	bool adopting, refilling, stop;
+};
+
+static void name_of(const struct store_pool *p, char *buf, size_t sz,
+		    char kind, unsigned long n)
+{
+	snprintf(buf, sz, "%s/%c%lu", p->dir, kind, n);
+}
+
+/* Empty the file at PATH; false if it cannot be used. Through a file
+ * descriptor, so its close also clears ext4's flush-on-close mark. */
+static bool empty_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The pool directory of PID-STAMP if its process is gone, so we may take
+ * it over; a directory of a live process (or of another pid namespace we
+ * cannot tell apart) is left alone. */
+static bool dead_owner(const char *name)
+{
+	char *end;
+	long pid = strtol(name, &end, 10);
+
+	if (pid <= 0 || *end != '-')
+		return false;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Move the files of the claimed directory P->adopt into ours as f0..,
+ * emptied (whatever a dead process left there is unnamed content), then
+ * publish them. Nothing else names files in our directory before that. */
+static void adopt_files(struct store_pool *p)
+{
+	DIR *d = opendir(p->adopt);
+	struct dirent *e;
+	char from[4600], to[4400];
+	unsigned long n = 0;
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", p->adopt, e->d_name);
+		name_of(p, to, sizeof(to), 'f', n);
+		if (empty_file(from) && rename(from, to) == 0)
+			n++;
+		else
+			unlink(from);
+	}
+	if (d)
+		closedir(d);
+	rmdir(p->adopt);
+	pthread_mutex_lock(&p->mu);
+	p->hi = n;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Make P->dir, and claim a directory a dead process left (P->adopt, its
+ * files to be taken over by the thread): 1 if there is one. */
+static int make_dir(struct store_pool *p, const char *gitdir)
+{
+	char top[4096], old[4400];
+	long pid = (long)getpid(), now = (long)time(NULL);
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	snprintf(top, sizeof(top), "%s/chronofs", gitdir);
+	if (mkdir(top, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(top, sizeof(top), "%s/chronofs/pool", gitdir);
+	if (mkdir(top, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld", top, pid, now) >=
+		    (int)sizeof(p->dir) ||
+	    snprintf(p->adopt, sizeof(p->adopt), "%s/%ld-%ld-adopt", top, pid,
+		     now) >= (int)sizeof(p->adopt))
+		return -ENAMETOOLONG;
+	if (mkdir(p->dir, 0755) < 0)
+		return -errno;
+	d = opendir(top);
+	while (d && !found && (e = readdir(d)) != NULL) {
+		if (!dead_owner(e->d_name))
+			continue;
+		snprintf(old, sizeof(old), "%s/%s", top, e->d_name);
+		found = rename(old, p->adopt) == 0; /* atomic: one claimant */
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Recycle trash entry T (its quarantine is over) as free file f<N>. */
+static bool recycle(struct store_pool *p, unsigned long t, unsigned long n)
+{
+	char from[4400], to[4400];
+
+	name_of(p, from, sizeof(from), 't', t);
+	name_of(p, to, sizeof(to), 'f', n);
+	if (empty_file(from) && rename(from, to) == 0)
+		return true;
+	unlink(from);
+	return false;
+}
+
+static bool create(struct store_pool *p, unsigned long n)
+{
+	char path[4400];
+	int fd;
+
+	name_of(p, path, sizeof(path), 'f', n);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static void *pool_thread(void *arg)
+{
+	struct store_pool *p = arg;
+	unsigned long n, t;
+	struct timespec ts;
+	bool ok;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		time_t now = time(NULL);
+
+		if (p->tlo < p->thi &&
+		    now - p->ttime[p->tlo % TRASH_CAP] >= QUARANTINE_S) {
+			t = p->tlo, n = p->hi;
+			pthread_mutex_unlock(&p->mu);
+			ok = recycle(p, t, n);
+			pthread_mutex_lock(&p->mu);
+			p->tlo++;
+			if (ok)
+				p->hi = n + 1;
+			continue;
+		}
+		if (p->refilling || p->hi - p->lo < POOL_LOW) {
+			p->refilling = p->hi - p->lo < POOL_HIGH;
+			if (p->refilling) {
+				n = p->hi;
+				pthread_mutex_unlock(&p->mu);
+				ok = create(p, n);
+				pthread_mutex_lock(&p->mu);
+				if (ok) {
+					p->hi = n + 1;
+					continue;
+				}
+				/* Full disk, a removed directory: the save
+				 * path makes its own files; try later. */
+				p->refilling = false;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 1;
+				pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+				continue;
+			}
+		}
+		if (p->tlo < p->thi) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S -
+				     now;
+			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		} else {
+			pthread_cond_wait(&p->cv, &p->mu);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void *pool_main(void *arg)
+{
+	struct store_pool *p = arg;
+
+	if (p->adopting)
+		adopt_files(p);
+	return pool_thread(p);
+}
+
+int store_pool_start(struct store *st)
+{
+	struct store_pool *p;
+	int err;
+
+	if (st->pool)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	err = make_dir(p, st->gitdir);
+	if (err < 0) {
+		free(p);
+		return err;
+	}
+	p->adopting = err == 1; /* pool_main: adopt first */
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pthread_create(&p->tid, NULL, pool_main, p) != 0) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		return -EAGAIN;
+	}
+	st->pool = p;
+	return 0;
+}
+
+void store_pool_stop(struct store *st)
+{
+	struct store_pool *p = st->pool;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->tid, NULL);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+	st->pool = NULL;
+}
+
+int store_pool_take(struct store *st, char *path, size_t sz)
+{
+	struct store_pool *p = st->pool;
+	unsigned long n;
+
+	if (!p)
+		return -EAGAIN;
+	pthread_mutex_lock(&p->mu);
+	if (p->lo == p->hi) {
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		return -EAGAIN;
+	}
+	n = p->lo++;
+	if (p->hi - p->lo < POOL_LOW)
+		pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	name_of(p, path, sz, 'f', n);
+	return 0;
+}
+
+int store_pool_trash(struct store *st, const char *victim)
+{
+	struct store_pool *p = st->pool;
+	char path[4400];
+	int err = 0;
+
+	if (!p)
+		return -EAGAIN;
+	/* Held across link(2) so the thread never sees a name before it
+	 * exists; only that thread competes for the lock. */
+	pthread_mutex_lock(&p->mu);
+	if (p->thi - p->tlo >= TRASH_CAP) {
+		pthread_mutex_unlock(&p->mu);
+		return -EAGAIN;
+	}
+	name_of(p, path, sizeof(path), 't', p->thi);
+	if (link(victim, path) == 0) {
+		p->ttime[p->thi % TRASH_CAP] = time(NULL);
+		if (p->thi++ == p->tlo)
+			pthread_cond_signal(&p->cv);
+	} else {
+		err = -errno;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return err;
+}

@@ -1,0 +1,247 @@
+/* refs.c - the compare-and-swap of a branch ref, as git does it: take
+ * refs/heads/NAME.lock (O_EXCL, or link(2) of a pool file, which is as
+ * exclusive and allocates no inode), check the current value, write the
+ * new one, append the reflog when git would, rename the lock over the ref.
+ * The replaced ref file is linked into the pool's trash first, so the
+ * rename frees no inode on the save path (pool.c says why that matters).
+ *
+ * Anything unusual (a symbolic ref, a ref directory that does not exist, a
+ * lock we cannot make) goes to libgit2's git_reference_create_matching,
+ * which handles every case, only slower. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+#define FALLBACK 1 /* internal: let libgit2 do it */
+
+static int slow_path(struct store *st, const char *ref, const git_oid *old,
+		     const git_oid *new, const char *msg)
+{
+	git_reference *moved = NULL;
+	int err = git_reference_create_matching(&moved, st->repo, ref, new, 1,
+						old, msg);
+
+	git_reference_free(moved);
+	return err < 0 ? store_git_fail(err, ref) : 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The ref's value now: 0 with *cur, FALLBACK for a symbolic or odd ref,
+ * -ENOENT if there is none. *loose: it is a file of its own. */
+static int current(struct store *st, const char *ref, const char *path,
+		   git_oid *cur, bool *loose)
+{
+	char buf[128];
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*loose = fd >= 0;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n < GIT_OID_HEXSZ || (n > GIT_OID_HEXSZ &&
+					  buf[GIT_OID_HEXSZ] != '\n'))
+			return FALLBACK;
+		buf[GIT_OID_HEXSZ] = '\0';
+		return git_oid_fromstr(cur, buf) == 0 ? 0 : FALLBACK;
+	}
+	if (errno != ENOENT)
+		return FALLBACK;
+	/* Only in packed-refs (libgit2 reads and caches that file). */
+	return git_reference_name_to_id(cur, st->repo, ref) == 0 ? 0 : -ENOENT;
+}
+
+/* Should NAME get a reflog entry (git's files backend rule)? */
+static bool wants_log(struct store *st, const char *name, const char *path)
+{
+	if (access(path, F_OK) == 0)
+		return true;
+	if (st->reflog == STORE_REFLOG_ALWAYS)
+		return true;
+	return st->reflog == STORE_REFLOG_BRANCHES &&
+	       (!strncmp(name, "refs/heads/", 11) || !strcmp(name, "HEAD"));
+}
+
+static int mkdirs_for(const char *path)
+{
+	char buf[4400];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return 0;
+}
+
+/* Append one reflog line for NAME (a ref, or HEAD). */
+static int append_log(struct store *st, const char *name, const git_oid *old,
+		      const git_oid *new, const char *msg)
+{
+	char path[4400], line[8192], a[GIT_OID_HEXSZ + 1], b[GIT_OID_HEXSZ + 1];
+	time_t now = time(NULL);
+	struct tm tm;
+	long off;
+	int fd, n, err;
+
+	snprintf(path, sizeof(path), "%s/logs/%s", st->gitdir, name);
+	if (!wants_log(st, name, path))
+		return 0;
+	localtime_r(&now, &tm);
+	off = tm.tm_gmtoff / 60;
+	git_oid_tostr(a, sizeof(a), old);
+	git_oid_tostr(b, sizeof(b), new);
+	n = snprintf(line, sizeof(line), "%s %s %s <%s> %lld %c%02ld%02ld\t%s\n",
+		     a, b, st->author_name, st->author_email, (long long)now,
+		     off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60, msg);
+	if (n < 0 || n >= (int)sizeof(line))
+		return -ENAMETOOLONG;
+	/* One line per entry: a newline in a path must not split it. */
+	for (char *c = strchr(line, '\t'); c && c < line + n - 1; c++)
+		if (*c == '\n')
+			*c = ' ';
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && mkdirs_for(path) == 0)
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			  0644);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, line, (size_t)n);
+	if (err == 0 && st->fsync && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Does HEAD point at REF (so its reflog records this move too)? */
+static bool head_is(struct store *st, const char *ref)
+{
+	char path[4200], buf[1100];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/HEAD", st->gitdir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 5)
+		return false;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return !strncmp(buf, "ref: ", 5) && !strcmp(buf + 5, ref);
+}
+
+/* Take REF's lock: 0 with an open fd, -EAGAIN if another writer holds it,
+ * FALLBACK if we cannot tell. */
+static int lock(struct store *st, const char *lockpath, int *fd)
+{
+	char pool[4400];
+
+	if (store_pool_take(st, pool, sizeof(pool)) == 0) {
+		if (link(pool, lockpath) == 0) {
+			unlink(pool);
+			*fd = open(lockpath, O_WRONLY | O_CLOEXEC); /* empty */
+			if (*fd >= 0)
+				return 0;
+			unlink(lockpath);
+			return FALLBACK;
+		}
+		int e = errno;
+
+		unlink(pool);
+		if (e == EEXIST)
+			return -EAGAIN;
+		return FALLBACK;
+	}
+	*fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (*fd >= 0)
+		return 0;
+	return errno == EEXIST ? -EAGAIN : FALLBACK;
+}
+
+int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
+		  const git_oid *new, const char *msg)
+{
+	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
+	git_oid cur;
+	bool loose;
+	int fd = -1, err;
+
+	snprintf(path, sizeof(path), "%s/%s", st->gitdir, ref);
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+	err = lock(st, lockpath, &fd);
+	if (err == FALLBACK)
+		return slow_path(st, ref, old, new, msg);
+	if (err < 0)
+		return store_fail(err, "%s is locked by another writer", ref);
+	err = current(st, ref, path, &cur, &loose);
+	if (err == 0 && !git_oid_equal(&cur, old))
+		err = -EAGAIN;
+	if (err != 0) {
+		close(fd);
+		unlink(lockpath);
+		if (err == FALLBACK)
+			return slow_path(st, ref, old, new, msg);
+		return store_fail(-EAGAIN, "%s moved", ref);
+	}
+	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, new);
+	hex[GIT_OID_HEXSZ] = '\n';
+	err = write_all(fd, hex, GIT_OID_HEXSZ + 1);
+	if (err == 0 && st->fsync && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && err == 0)
+		err = -errno;
+	/* The reflog is written under the lock, before the ref moves, as
+	 * git does; a failed reflog line does not undo a save. */
+	if (err == 0) {
+		append_log(st, ref, old, new, msg);
+		if (head_is(st, ref))
+			append_log(st, "HEAD", old, new, msg);
+	}
+	if (err == 0 && loose)
+		store_pool_trash(st, path);
+	if (err == 0 && rename(lockpath, path) < 0)
+		err = -errno;
+	if (err < 0) {
+		unlink(lockpath);
+		return store_fail(err, "%s: cannot update: %s", ref,
+				  strerror(-err));
+	}
+	if (st->fsync) {
+		char *slash = strrchr(path, '/');
+		int dfd;
+
+		*slash = '\0';
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,120 @@
+"""How a save writes to Git: loose objects from the file pool, the ref moved
+by compare-and-swap under git's own lock, the reflog when git would write
+one (README, "How a save is written")."""
+
+import os
+import subprocess
+import threading
+import time
+
+from harness import ChronofsTestCase, write_file
+
+
+class ObjectTests(ChronofsTestCase):
+    def setUp(self):
+        super().setUp()
+        os.mkdir(self.doc("c"))
+
+    def loose_objects(self):
+        objects = os.path.join(self.repo, "objects")
+        return [os.path.join(objects, d, f) for d in os.listdir(objects) if len(d) == 2
+                for f in os.listdir(os.path.join(objects, d))]
+
+    def test_saves_write_loose_objects_git_reads_and_leave_no_temporaries(self):
+        before = set(self.loose_objects())
+        for i in range(20):
+            self.save("c/d%d.json" % (i % 3), '{"i": %d}' % i)
+        new = set(self.loose_objects()) - before
+        self.assertGreaterEqual(len(new), 20 * 3, "blob, trees and commit of each save")
+        for path in new:
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o444, path)
+        self.assertEqual(self.git("cat-file", "-p", "main:c/d1.json"), '{"i": 19}')
+        leftovers = [f for f in os.listdir(os.path.join(self.repo, "objects")) if f.startswith("tmp")]
+        self.assertEqual(leftovers, [])
+        # Every object reads back through git (teardown runs git fsck --strict too).
+        self.git("rev-list", "--objects", "--all")
+
+    def test_big_collection_tree_is_stored_readably(self):
+        # Past 8 KiB a tree is stored without compression: still a valid object.
+        os.mkdir(self.doc("big"))
+        for i in range(300):
+            write_file(self.doc("big/document-with-a-long-name-%03d.json" % i), b"{}")
+        tree = self.git("rev-parse", "main:big").strip()
+        self.assertEqual(len(self.git("ls-tree", tree).splitlines()), 300)
+        size = int(self.git("cat-file", "-s", tree))
+        self.assertGreater(size, 8192)
+
+    def test_save_onto_a_branch_only_in_packed_refs(self):
+        self.save("c/a.json", '{"a": 1}')
+        self.git("pack-refs", "--all", "--prune")
+        self.assertFalse(os.path.exists(os.path.join(self.repo, "refs/heads/main")))
+        head = self.head()
+        self.save("c/a.json", '{"a": 2}')
+        self.assertEqual(self.git("rev-parse", "main^").strip(), head)
+
+    def test_save_waits_for_a_ref_lock_held_by_another_writer(self):
+        lock = os.path.join(self.repo, "refs/heads/main.lock")
+        before = self.commit_count()
+        with open(lock, "w"):
+            pass
+        done = []
+        t = threading.Thread(target=lambda: done.append(write_file(self.doc("c/x.json"), b'{"x": 1}')))
+        t.start()
+        time.sleep(1.0)
+        self.assertEqual(done, [], "the save must wait while the lock is held")
+        os.unlink(lock)
+        t.join(30)
+        self.assertEqual(len(done), 1)
+        self.assertEqual(self.commit_count(), before + 1)
+        self.assertEqual(self.show("c/x.json"), b'{"x": 1}')
+
+    def test_bare_repository_gets_no_reflog_by_default(self):
+        self.save("c/a.json", '{"a": 1}')
+        self.assertFalse(os.path.exists(os.path.join(self.repo, "logs", "refs", "heads", "main")))
+
+    def test_bare_repository_with_logallrefupdates_gets_a_reflog(self):
+        self.git("config", "core.logAllRefUpdates", "true")
+        self.remount()
+        os.makedirs(self.doc("c"), exist_ok=True)
+        self.save("c/a.json", '{"a": 1}')
+        self.save("c/a.json", '{"a": 2}')
+        log = self.git("reflog", "show", "--format=%gs", "refs/heads/main").splitlines()
+        self.assertEqual(log[:2], ["put c/a.json", "put c/a.json"])
+        entries = open(os.path.join(self.repo, "logs/refs/heads/main")).read().splitlines()
+        old, new = entries[-1].split()[:2]
+        self.assertEqual(new, self.head())
+        self.assertEqual(old, self.git("rev-parse", "main^").strip())
+
+    def test_pool_directory_of_an_earlier_mount_is_taken_over(self):
+        pool = os.path.join(self.repo, "chronofs", "pool")
+        self.save("c/a.json", '{"a": 1}')
+        self.assertEqual(len(os.listdir(pool)), 1)
+        for _ in range(2):
+            self.remount()
+            os.makedirs(self.doc("c"), exist_ok=True)
+            self.save("c/a.json", '{"a": %d}' % time.time_ns())
+            self.wait_until(lambda: len(os.listdir(pool)) == 1, timeout=10,
+                            msg="one pool directory: %s" % os.listdir(pool))
+
+
+class WorkTreeReflogTests(ChronofsTestCase):
+    """A repository with a work tree: git writes reflogs there by default,
+    for the branch and for HEAD, and so must a save."""
+
+    mount_on_setup = False
+
+    def test_save_appends_to_branch_and_head_reflogs(self):
+        wt = os.path.join(self.work, "wt")
+        env = dict(self.env, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t",
+                   GIT_COMMITTER_EMAIL="t@x")
+        subprocess.run(["git", "init", "-q", "-b", "main", wt], check=True, env=env)
+        subprocess.run(["git", "-C", wt, "commit", "-q", "--allow-empty", "-m", "first"], check=True, env=env)
+        self.repo = os.path.join(wt, ".git")
+        self.mount()
+        os.mkdir(self.doc("c"))
+        self.save("c/a.json", '{"a": 1}')
+        branch = self.git("reflog", "show", "--format=%gs", "refs/heads/main").splitlines()
+        head = self.git("reflog", "show", "--format=%gs", "HEAD").splitlines()
+        self.assertEqual(branch[0], "put c/a.json")
+        self.assertEqual(head[0], "put c/a.json")
+        self.assertEqual(len(branch), 2)
