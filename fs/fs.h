@@ -44,6 +44,7 @@ struct fs_fh;	    /* an open file, see ops.c */
 
 struct fs {
 	struct fs_config cfg;
+	struct fuse_session *se; /* for notifications to the kernel */
 	struct store *st;
 	struct idx_db *db;
 	struct fs_nodes nodes;

@@ -244,6 +244,7 @@ static int run(struct fs *fs, struct fuse_args *args)
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
 	if (!se)
 		return -1;
+	fs->se = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, fs->cfg.mountpoint) != 0)

@@ -3,12 +3,19 @@
  *
  * Caching, decided here and nowhere else:
  * - Inside a live branch, names are cached by the kernel for LIVE_TIMEOUT
- *   and attributes not at all, so every stat of a cached name still asks
- *   here (cheap: trees are cached): a path deleted or changed by an outside
- *   commit answers ENOENT or its new size at once, and a read is never cut
- *   short by a stale size. Pages are kept across opens while the
- *   document's blob is the one the kernel last read (keep_cache), since a
- *   blob never changes; any open for writing starts the pages afresh.
+ *   and attributes from lookup and getattr not at all, so a stat of a
+ *   cached name asks here (cheap: trees are cached): a path deleted or
+ *   changed by an outside commit answers ENOENT or its new size at once.
+ *   The exception is a listing (readdirplus, what `ls -l` and rsync use):
+ *   its attributes are kept LIVE_LIST_ATTR_TIMEOUT, so listing a
+ *   collection costs one round trip per page of names, not two per name;
+ *   within that second a stat may show a size an outside commit has
+ *   since changed. A read is never cut short by a stale size: an open
+ *   that finds the blob changed since the kernel last read the document
+ *   drops its cached attributes (and pages). Pages are kept across opens
+ *   while the document's blob is the one the kernel last read
+ *   (keep_cache), since a blob never changes; any open for writing starts
+ *   the pages afresh.
  * - The root, branch directories and the views that follow new commits
  *   (history, the head's own snapshot, ordered views) get ENTRY_TIMEOUT
  *   for names and no attribute caching: branches come and go from outside.
@@ -32,6 +39,7 @@
 #define ENTRY_TIMEOUT 1.0
 #define ATTR_TIMEOUT 0.0
 #define LIVE_TIMEOUT 30.0
+#define LIVE_LIST_ATTR_TIMEOUT 1.0
 
 /* An open file: a document (shared buffer on the node), a scratch fd, or
  * the bytes of a read-only view. All are on fs->open_files. */
@@ -973,6 +981,11 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 			fs_doc_release(fs, n);
 		if (err == 0)
 			fi->keep_cache = fs_doc_keep_cache(fs, n, wr);
+		/* New content: sizes from a listing may be stale too. Only
+		 * attributes: this takes no lock the open holds. */
+		if (err == 0 && !wr && !fi->keep_cache && fs->se)
+			fuse_lowlevel_notify_inval_inode(
+				fs->se, fs_node_ino(&fs->nodes, n), -1, 0);
 	} else if ((err = scratch_of(fs, &loc, &real)) == 0) {
 		if (lstat(real, &st) == 0 && S_ISDIR(st.st_mode))
 			err = -EISDIR;
@@ -1414,6 +1427,52 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* A listing with each entry's attributes, counted as a lookup. Entries
+ * that cannot be looked up (gone since the listing was made, "." and
+ * "..") go without attributes; the kernel then looks them up itself. */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *dir = node_of(req, ino);
+	struct listing *l = fh_of(fi)->listing;
+	char *buf = malloc(size);
+	size_t used = 0;
+	struct fs_loc dloc;
+	bool live = false;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (loc_of(fs, dir, NULL, &dloc) == 0) {
+		live = dloc.where == FS_LIVE;
+		fs_loc_release(&dloc);
+	}
+	for (size_t i = (size_t)off; i < l->n; i++) {
+		const char *name = l->v[i].name;
+		size_t need = fuse_add_direntry_plus(req, NULL, 0, name, NULL,
+						     0);
+		struct fuse_entry_param e;
+
+		if (need > size - used)
+			break;
+		if (!strcmp(name, ".") || !strcmp(name, "..") ||
+		    do_lookup(fs, dir, name, &e) < 0) {
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = l->v[i].ino;
+			e.attr.st_mode = l->v[i].type;
+		} else if (live && S_ISREG(e.attr.st_mode)) {
+			e.attr_timeout = LIVE_LIST_ATTR_TIMEOUT;
+		}
+		fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
+				       (off_t)(i + 1));
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
@@ -1450,6 +1509,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.release = op_release,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
 };

@@ -28,6 +28,25 @@ class OutsideChangeTests(ChronofsTestCase):
         )
         self.assertEqual(os.stat(self.doc("x.json")).st_size, len(b'{"v": 2, "outside": true}'))
 
+    def test_read_right_after_a_listing_sees_an_outside_change_in_full(self):
+        # A listing keeps attributes for a second (README, Caching); a read
+        # must never be cut short by the size it cached.
+        os.mkdir(self.doc("c"))
+        self.save("c/a.json", '{"a": 1}')
+        grown = b'{"a": 1, "pad": "' + b"x" * 5000 + b'"}'
+        clone = os.path.join(self.work, "clone")
+        env = dict(self.env, **OUTSIDE_IDENTITY)
+        self.run_cmd("git", "clone", "-q", self.repo, clone, env=env)
+        with open(os.path.join(clone, "c/a.json"), "wb") as f:
+            f.write(grown)
+        self.run_cmd("git", "-C", clone, "commit", "-qam", "grow", env=env)
+        for _ in range(3):
+            self.run_cmd("ls", "-l", self.doc("c"))  # attributes cached now
+            self.assertEqual(read_file(self.doc("c/a.json")), b'{"a": 1}')
+        self.run_cmd("git", "-C", clone, "push", "-q", "origin", "HEAD:main", env=env)
+        self.assertEqual(read_file(self.doc("c/a.json")), grown)
+        self.assertEqual(os.stat(self.doc("c/a.json")).st_size, len(grown))
+
     def test_outside_deletion_becomes_visible(self):
         write_file(self.doc("x.json"), b"1")
         write_file(self.doc("y.json"), b"2")
