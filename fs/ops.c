@@ -19,7 +19,8 @@
  * - The root, branch directories and the views that follow new commits
  *   (history, the head's own snapshot, ordered views) get ENTRY_TIMEOUT
  *   for names and no attribute caching: branches come and go from outside.
- * - Snapshots pinned to a commit are cached for FS_SNAP_TIMEOUT.
+ * - Snapshots pinned to a commit are cached for FS_SNAP_TIMEOUT, their
+ *   directory listings too (cache_readdir).
  * - Negative lookups are not cached: outside commits add names.
  */
 #include <dirent.h>
@@ -115,7 +116,8 @@ static int writable(const struct fs *fs, const struct fs_loc *loc)
 static double entry_timeout(const struct fs_loc *loc)
 {
 	/* A snapshot's own name is checked at every lookup (a rewritten
-	 * branch drops its commits); what is below it never changes. */
+	 * branch drops its commits at once); what is below it never
+	 * changes. */
 	if (loc->where == FS_SNAP && !*loc->path)
 		return 0;
 	if (fs_loc_frozen(loc))
@@ -1382,10 +1384,15 @@ out:
 		l->full = NULL;
 		err = open_fh(fs, NULL, fi, -1);
 	}
-	if (err == 0)
+	if (err == 0) {
 		fh_of(fi)->listing = l;
-	else
+		/* A frozen snapshot's listing never changes: let the kernel
+		 * keep it (its root is checked again at each lookup). */
+		fi->cache_readdir = fi->keep_cache =
+			fs_loc_frozen(&loc) && *loc.path;
+	} else {
 		listing_free(l);
+	}
 	fs_loc_release(&loc);
 	return err;
 }

@@ -106,8 +106,9 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
-/* Name TMP as the object at DST (objects/xx/yyyy), making objects/xx/ if
- * a gc removed it or it never existed. */
+/* Link TMP as the object at DST (objects/xx/yyyy), making objects/xx/ if
+ * a gc removed it or it never existed. An object that is there already
+ * (written by another process meanwhile) is as good as ours. */
 static int place(const char *tmp, const char *dst, bool durable)
 {
 	char dir[4400];
@@ -118,8 +119,10 @@ static int place(const char *tmp, const char *dst, bool durable)
 	slash = strrchr(dir, '/');
 	*slash = '\0';
 	for (int i = 0; i < 5; i++) {
-		if (rename(tmp, dst) == 0)
+		if (link(tmp, dst) == 0)
 			return durable ? fsync_dir(dir) : 0;
+		if (errno == EEXIST)
+			return 0;
 		if (errno != ENOENT)
 			return -errno;
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -143,6 +146,8 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	char hdr[64], hex[GIT_OID_HEXSZ + 1], tmp[4400], dst[4400];
 	unsigned char *z = NULL;
 	size_t zlen = 0;
+	unsigned long ticket = 0;
+	bool pooled;
 	int hlen, fd, err;
 
 	hlen = snprintf(hdr, sizeof(hdr), "%s %zu", git_object_type2string(type),
@@ -160,7 +165,8 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 			     &z, &zlen);
 	if (err < 0)
 		return fail("compress", dst, -err);
-	if (store_pool_take(st, tmp, sizeof(tmp)) == 0) {
+	pooled = store_pool_take(st, tmp, sizeof(tmp), &ticket) == 0;
+	if (pooled) {
 		fd = open(tmp, O_WRONLY | O_CLOEXEC); /* empty: pool.c */
 	} else {
 		snprintf(tmp, sizeof(tmp), "%s/objects/tmp_obj_chronofs_XXXXXX",
@@ -170,6 +176,8 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	if (fd < 0) {
 		err = errno;
 		free(z);
+		if (pooled)
+			store_pool_release(st, ticket);
 		return fail("open", tmp, err);
 	}
 	err = write_all(fd, z, zlen);
@@ -182,11 +190,11 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 		err = -errno;
 	if (err == 0)
 		err = place(tmp, dst, st->fsync);
-	if (err < 0) {
+	if (pooled)
+		store_pool_release(st, ticket); /* its thread unlinks tmp */
+	else
 		unlink(tmp);
-		return fail("write object", dst, -err);
-	}
-	return 0;
+	return err < 0 ? fail("write object", dst, -err) : 0;
 }
 
 /* Holds no objects of its own: they are loose objects, found by

@@ -6,16 +6,18 @@
  * millisecond, more than the rest of the commit, and freeing one (the old
  * ref file a rename replaces) about as much. So a background thread keeps
  * a pool of empty files in <gitdir>/chronofs/pool/<pid>-<time>/, and the
- * save path names them into place by rename(2) or link(2), which allocate
- * nothing. The inode a ref update would free is linked into the pool
- * first ("trash") and, after a quarantine long enough for any reader that
+ * save path names them into place by link(2), which allocates nothing;
+ * the thread unlinks the pool's name afterwards (the save path never
+ * changes the pool directory, so it never waits for the thread's slow
+ * creations in it). The inode a ref update would free is linked into
+ * trash/ first and, after a quarantine long enough for any reader that
  * opened the old ref to have read it, emptied and reused as a pool file.
  *
  * Pool files are empty: writers open them without O_TRUNC (a truncate
  * makes ext4 flush the file at close). Free files are f<lo>..f<hi-1>, taken
- * in order; trash is t<tlo>..t<thi-1>. A pool directory left by a process
- * that is gone is adopted (renamed) by the next one, so nothing leaks.
- * Only the pool thread creates, renames into or empties pool files. */
+ * in order; f<ulo>..f<lo-1> are taken and unlinked once released; trash is
+ * trash/t<tlo>..t<thi-1>. A pool directory left by a process that is gone
+ * is adopted (renamed) by the next one, so nothing leaks. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 #define POOL_HIGH 256	   /* ...up to this many */
 #define TRASH_CAP 4096	   /* trash entries waiting; past this, free inline */
 #define QUARANTINE_S 10	   /* trash is reused after this many seconds */
+#define DONE_RING 1024	   /* taken files awaiting their unlink */
 
 struct store_pool {
 	pthread_mutex_t mu;
@@ -40,7 +43,8 @@ struct store_pool {
 	pthread_t tid;
 	char dir[4096];
 	char adopt[4200]; /* a dead process's directory we took over */
-	unsigned long lo, hi;	/* free files f<lo>..f<hi-1> */
+	unsigned long ulo, lo, hi; /* see the top of the file */
+	bool done[DONE_RING];	   /* f<n> released: done[n % DONE_RING] */
 	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
 	time_t ttime[TRASH_CAP]; /* when each trash entry came */
 	bool adopting, refilling, stop;
@@ -49,7 +53,8 @@ struct store_pool {
 static void name_of(const struct store_pool *p, char *buf, size_t sz,
 		    char kind, unsigned long n)
 {
-	snprintf(buf, sz, "%s/%c%lu", p->dir, kind, n);
+	snprintf(buf, sz, kind == 't' ? "%s/trash/t%lu" : "%s/f%lu", p->dir,
+		 n);
 }
 
 /* Empty the file at PATH; false if it cannot be used. Through a file
@@ -80,17 +85,17 @@ static bool dead_owner(const char *name)
 /* Move the files of the claimed directory P->adopt into ours as f0..,
  * emptied (whatever a dead process left there is unnamed content), then
  * publish them. Nothing else names files in our directory before that. */
-static void adopt_files(struct store_pool *p)
+static unsigned long adopt_dir(struct store_pool *p, const char *dir,
+			       unsigned long n)
 {
-	DIR *d = opendir(p->adopt);
+	DIR *d = opendir(dir);
 	struct dirent *e;
-	char from[4600], to[4400];
-	unsigned long n = 0;
+	char from[4800], to[4400];
 
 	while (d && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "trash"))
 			continue;
-		snprintf(from, sizeof(from), "%s/%s", p->adopt, e->d_name);
+		snprintf(from, sizeof(from), "%s/%s", dir, e->d_name);
 		name_of(p, to, sizeof(to), 'f', n);
 		if (empty_file(from) && rename(from, to) == 0)
 			n++;
@@ -99,7 +104,18 @@ static void adopt_files(struct store_pool *p)
 	}
 	if (d)
 		closedir(d);
-	rmdir(p->adopt);
+	rmdir(dir);
+	return n;
+}
+
+static void adopt_files(struct store_pool *p)
+{
+	char trash[4400];
+	unsigned long n;
+
+	snprintf(trash, sizeof(trash), "%s/trash", p->adopt);
+	n = adopt_dir(p, trash, 0);
+	n = adopt_dir(p, p->adopt, n);
 	pthread_mutex_lock(&p->mu);
 	p->hi = n;
 	pthread_mutex_unlock(&p->mu);
@@ -127,6 +143,9 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 		     now) >= (int)sizeof(p->adopt))
 		return -ENAMETOOLONG;
 	if (mkdir(p->dir, 0755) < 0)
+		return -errno;
+	snprintf(old, sizeof(old), "%s/trash", p->dir);
+	if (mkdir(old, 0755) < 0)
 		return -errno;
 	d = opendir(top);
 	while (d && !found && (e = readdir(d)) != NULL) {
@@ -177,6 +196,16 @@ static void *pool_thread(void *arg)
 	while (!p->stop) {
 		time_t now = time(NULL);
 
+		if (p->ulo < p->lo && p->done[p->ulo % DONE_RING]) {
+			char path[4400];
+
+			p->done[p->ulo % DONE_RING] = false;
+			name_of(p, path, sizeof(path), 'f', p->ulo++);
+			pthread_mutex_unlock(&p->mu);
+			unlink(path);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
 		if (p->tlo < p->thi &&
 		    now - p->ttime[p->tlo % TRASH_CAP] >= QUARANTINE_S) {
 			t = p->tlo, n = p->hi;
@@ -275,7 +304,8 @@ void store_pool_stop(struct store *st)
 	st->pool = NULL;
 }
 
-int store_pool_take(struct store *st, char *path, size_t sz)
+int store_pool_take(struct store *st, char *path, size_t sz,
+		    unsigned long *ticket)
 {
 	struct store_pool *p = st->pool;
 	unsigned long n;
@@ -293,7 +323,26 @@ int store_pool_take(struct store *st, char *path, size_t sz)
 		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	name_of(p, path, sz, 'f', n);
+	*ticket = n;
 	return 0;
+}
+
+void store_pool_release(struct store *st, unsigned long ticket)
+{
+	struct store_pool *p = st->pool;
+	char path[4400];
+
+	pthread_mutex_lock(&p->mu);
+	if (ticket - p->ulo < DONE_RING) {
+		p->done[ticket % DONE_RING] = true;
+		if (ticket == p->ulo)
+			pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	pthread_mutex_unlock(&p->mu);
+	name_of(p, path, sizeof(path), 'f', ticket); /* the thread lags */
+	unlink(path);
 }
 
 int store_pool_trash(struct store *st, const char *victim)

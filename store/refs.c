@@ -161,21 +161,18 @@ static bool head_is(struct store *st, const char *ref)
 static int lock(struct store *st, const char *lockpath, int *fd)
 {
 	char pool[4400];
+	unsigned long ticket;
 
-	if (store_pool_take(st, pool, sizeof(pool)) == 0) {
-		if (link(pool, lockpath) == 0) {
-			unlink(pool);
-			*fd = open(lockpath, O_WRONLY | O_CLOEXEC); /* empty */
-			if (*fd >= 0)
-				return 0;
-			unlink(lockpath);
-			return FALLBACK;
-		}
-		int e = errno;
+	if (store_pool_take(st, pool, sizeof(pool), &ticket) == 0) {
+		int rc = link(pool, lockpath), e = errno;
 
-		unlink(pool);
-		if (e == EEXIST)
-			return -EAGAIN;
+		store_pool_release(st, ticket);
+		if (rc < 0)
+			return e == EEXIST ? -EAGAIN : FALLBACK;
+		*fd = open(lockpath, O_WRONLY | O_CLOEXEC); /* empty */
+		if (*fd >= 0)
+			return 0;
+		unlink(lockpath);
 		return FALLBACK;
 	}
 	*fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -37,13 +37,15 @@ void store_pack_note_commit(struct store *st);
 void store_pack_wait(struct store *st);
 
 /* pool.c: pre-made empty files, so a save allocates and frees no inode.
- * start: lazily, at the first save; take: the path of a file to write and
- * rename/link into place (-EAGAIN: none ready, make one yourself); trash:
- * link VICTIM into the pool before a rename replaces it, the pool's thread
- * unlinks it later. */
+ * start: lazily, at the first save; take: the path of an empty file to
+ * write and link(2) into place (-EAGAIN: none ready, make one yourself),
+ * then release its TICKET, linked or not; trash: link VICTIM into the pool
+ * before a rename replaces it, to be reused later. */
 int store_pool_start(struct store *st);
 void store_pool_stop(struct store *st);
-int store_pool_take(struct store *st, char *path, size_t sz);
+int store_pool_take(struct store *st, char *path, size_t sz,
+		    unsigned long *ticket);
+void store_pool_release(struct store *st, unsigned long ticket);
 int store_pool_trash(struct store *st, const char *victim);
 /* objwrite.c: register the pool-fed loose-object writer on st->odb. */
 int store_objwrite_add(struct store *st);
