@@ -30,6 +30,8 @@
 struct objwrite {
 	git_odb_backend parent;
 	struct store *st;
+	z_stream z; /* reused: libgit2 calls write under its odb lock */
+	bool zready;
 };
 
 static int fail(const char *what, const char *path, int err)
@@ -41,36 +43,40 @@ static int fail(const char *what, const char *path, int err)
 	return GIT_ERROR;
 }
 
-/* Deflate header and data into a new buffer (caller frees). */
-static int deflate_object(const char *hdr, size_t hlen, const void *data,
-			  size_t len, int level, unsigned char **out,
-			  size_t *outlen)
+/* Deflate header and data into a new buffer (caller frees), with the
+ * backend's stream (its state is a quarter MiB: made once). */
+static int deflate_object(struct objwrite *ow, const char *hdr, size_t hlen,
+			  const void *data, size_t len, int level,
+			  unsigned char **out, size_t *outlen)
 {
-	z_stream z = {0};
+	z_stream *z = &ow->z;
 	size_t cap;
 	unsigned char *buf;
 	int rc;
 
-	if (deflateInit(&z, level) != Z_OK)
-		return -ENOMEM;
-	cap = deflateBound(&z, (uLong)(hlen + len));
+	if (!ow->zready) {
+		if (deflateInit(z, Z_BEST_SPEED) != Z_OK)
+			return -ENOMEM;
+		ow->zready = true;
+	}
+	if (deflateReset(z) != Z_OK ||
+	    deflateParams(z, level, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -EIO;
+	cap = deflateBound(z, (uLong)(hlen + len));
 	buf = malloc(cap);
-	if (!buf) {
-		deflateEnd(&z);
+	if (!buf)
 		return -ENOMEM;
-	}
-	z.next_out = buf;
-	z.avail_out = (uInt)cap;
-	z.next_in = (Bytef *)hdr;
-	z.avail_in = (uInt)hlen;
-	rc = deflate(&z, Z_NO_FLUSH);
+	z->next_out = buf;
+	z->avail_out = (uInt)cap;
+	z->next_in = (Bytef *)hdr;
+	z->avail_in = (uInt)hlen;
+	rc = deflate(z, Z_NO_FLUSH);
 	if (rc == Z_OK) {
-		z.next_in = (Bytef *)data;
-		z.avail_in = (uInt)len;
-		rc = deflate(&z, Z_FINISH);
+		z->next_in = (Bytef *)data;
+		z->avail_in = (uInt)len;
+		rc = deflate(z, Z_FINISH);
 	}
-	*outlen = z.total_out;
-	deflateEnd(&z);
+	*outlen = z->total_out;
 	if (rc != Z_STREAM_END) {
 		free(buf);
 		return -EIO;
@@ -158,7 +164,7 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	/* A big tree is rewritten by every save into its collection and is
 	 * repacked (compressed) by the background gc soon: store it, do not
 	 * compress it. Everything else at git's fastest level. */
-	err = deflate_object(hdr, (size_t)hlen, data, len,
+	err = deflate_object(ow, hdr, (size_t)hlen, data, len,
 			     type == GIT_OBJECT_TREE && len > BIG_TREE
 				     ? Z_NO_COMPRESSION
 				     : Z_BEST_SPEED,
@@ -207,7 +213,11 @@ static int ow_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *ctx)
 
 static void ow_free(git_odb_backend *be)
 {
-	free(be);
+	struct objwrite *ow = (struct objwrite *)be;
+
+	if (ow->zready)
+		deflateEnd(&ow->z);
+	free(ow);
 }
 
 int store_objwrite_add(struct store *st)

@@ -57,16 +57,23 @@ static void name_of(const struct store_pool *p, char *buf, size_t sz,
 		 n);
 }
 
-/* Empty the file at PATH; false if it cannot be used. Through a file
+/* Empty the file at PATH for reuse; false if it cannot be used. A file
+ * with another name too is never emptied: that name is a published object
+ * or ref (a pool name whose unlink was still due when its process died,
+ * trash whose rename over the ref did not happen). Through a file
  * descriptor, so its close also clears ext4's flush-on-close mark. */
 static bool empty_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	bool ok;
 
 	if (fd < 0)
 		return false;
+	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 1 &&
+	     ftruncate(fd, 0) == 0;
 	close(fd);
-	return true;
+	return ok;
 }
 
 /* The pool directory of PID-STAMP if its process is gone, so we may take

@@ -3,6 +3,7 @@ by compare-and-swap under git's own lock, the reflog when git would write
 one (README, "How a save is written")."""
 
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -95,6 +96,34 @@ class ObjectTests(ChronofsTestCase):
             self.save("c/a.json", '{"a": %d}' % time.time_ns())
             self.wait_until(lambda: len(os.listdir(pool)) == 1, timeout=10,
                             msg="one pool directory: %s" % os.listdir(pool))
+
+    def test_taking_over_a_dead_pool_never_empties_published_files(self):
+        # A process killed between linking a pool file into place and the
+        # pool's own unlink of it leaves a second name of a live object or
+        # ref in its pool directory; the next mount takes that directory
+        # over and must only drop such names, never empty them.
+        self.save("c/a.json", '{"a": 1}')
+        self.unmount()
+        pool = os.path.join(self.repo, "chronofs", "pool")
+        shutil.rmtree(pool)
+        p = subprocess.Popen(["true"])
+        p.wait()
+        dead = os.path.join(pool, "%d-1" % p.pid)
+        os.makedirs(os.path.join(dead, "trash"))
+        obj = sorted(self.loose_objects())[0]
+        ref = os.path.join(self.repo, "refs", "heads", "main")
+        size, head = os.path.getsize(obj), self.head()
+        os.link(obj, os.path.join(dead, "f0"))
+        os.link(ref, os.path.join(dead, "trash", "t3"))
+        with open(os.path.join(dead, "f1"), "wb") as f:
+            f.write(b"half-written object")
+        self.mount()
+        self.save("c/b.json", '{"b": 1}')
+        self.wait_until(lambda: not os.path.exists(dead + "-adopt") and len(os.listdir(pool)) == 1,
+                        timeout=10, msg="the dead directory taken over: %s" % os.listdir(pool))
+        self.assertEqual(os.path.getsize(obj), size)
+        self.assertEqual(os.stat(obj).st_nlink, 1)
+        self.assertEqual(self.git("rev-parse", "main^").strip(), head)
 
 
 class WorkTreeReflogTests(ChronofsTestCase):
