@@ -5,7 +5,7 @@
  * reusing recently freed inodes) allocating an inode can cost a
  * millisecond, more than the rest of the commit, and freeing one (the old
  * ref file a rename replaces) about as much. So a background thread keeps
- * a pool of empty files in <gitdir>/chronofs/pool/<pid>-<time>/, and the
+ * a pool of empty files in <gitdir>/chronofs/pool/<pid>-<time>-<n>/; the
  * save path names them into place by link(2), which allocates nothing;
  * the thread unlinks the pool's name afterwards (the save path never
  * changes the pool directory, so it never waits for the thread's slow
@@ -132,8 +132,10 @@ static void adopt_files(struct store_pool *p)
  * files to be taken over by the thread): 1 if there is one. */
 static int make_dir(struct store_pool *p, const char *gitdir)
 {
+	static _Atomic unsigned seq; /* several stores in one process */
 	char top[4096], old[4400];
 	long pid = (long)getpid(), now = (long)time(NULL);
+	unsigned n = seq++;
 	DIR *d;
 	struct dirent *e;
 	int found = 0;
@@ -144,10 +146,10 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	snprintf(top, sizeof(top), "%s/chronofs/pool", gitdir);
 	if (mkdir(top, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld", top, pid, now) >=
-		    (int)sizeof(p->dir) ||
-	    snprintf(p->adopt, sizeof(p->adopt), "%s/%ld-%ld-adopt", top, pid,
-		     now) >= (int)sizeof(p->adopt))
+	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid, now,
+		     n) >= (int)sizeof(p->dir) ||
+	    snprintf(p->adopt, sizeof(p->adopt), "%s/%ld-%ld-%u-adopt", top,
+		     pid, now, n) >= (int)sizeof(p->adopt))
 		return -ENAMETOOLONG;
 	if (mkdir(p->dir, 0755) < 0)
 		return -errno;

@@ -216,8 +216,11 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	/* The reflog is written under the lock, before the ref moves, as
 	 * git does; a failed reflog line does not undo a save. */
 	if (err == 0) {
+		char head_log[4200];
+
 		append_log(st, ref, old, new, msg);
-		if (head_is(st, ref))
+		snprintf(head_log, sizeof(head_log), "%s/logs/HEAD", st->gitdir);
+		if (wants_log(st, "HEAD", head_log) && head_is(st, ref))
 			append_log(st, "HEAD", old, new, msg);
 	}
 	if (err == 0 && loose)
