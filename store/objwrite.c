@@ -85,8 +85,10 @@ static int deflate_object(struct objwrite *ow, const char *hdr, size_t hlen,
 	return 0;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int store_write_all(int fd, const void *buf, size_t n)
 {
+	const char *p = buf;
+
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 
@@ -100,7 +102,7 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
-static int fsync_dir(const char *path)
+int store_fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc;
@@ -126,7 +128,7 @@ static int place(const char *tmp, const char *dst, bool durable)
 	*slash = '\0';
 	for (int i = 0; i < 5; i++) {
 		if (link(tmp, dst) == 0)
-			return durable ? fsync_dir(dir) : 0;
+			return durable ? store_fsync_dir(dir) : 0;
 		if (errno == EEXIST)
 			return 0;
 		if (errno != ENOENT)
@@ -138,7 +140,7 @@ static int place(const char *tmp, const char *dst, bool durable)
 
 			snprintf(objects, sizeof(objects), "%s", dir);
 			*strrchr(objects, '/') = '\0';
-			fsync_dir(objects);
+			store_fsync_dir(objects);
 		}
 	}
 	return -ENOENT;
@@ -186,7 +188,7 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 			store_pool_release(st, ticket);
 		return fail("open", tmp, err);
 	}
-	err = write_all(fd, z, zlen);
+	err = store_write_all(fd, z, zlen);
 	free(z);
 	if (err == 0 && fchmod(fd, 0444) < 0)
 		err = -errno;

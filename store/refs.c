@@ -32,21 +32,6 @@ static int slow_path(struct store *st, const char *ref, const git_oid *old,
 	return err < 0 ? store_git_fail(err, ref) : 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The ref's value now: 0 with *cur, FALLBACK for a symbolic or odd ref,
  * -ENOENT if there is none. *loose: it is a file of its own. */
 static int current(struct store *st, const char *ref, const char *path,
@@ -129,7 +114,7 @@ static int append_log(struct store *st, const char *name, const git_oid *old,
 			  0644);
 	if (fd < 0)
 		return -errno;
-	err = write_all(fd, line, (size_t)n);
+	err = store_write_all(fd, line, (size_t)n);
 	if (err == 0 && st->fsync && fsync(fd) < 0)
 		err = -errno;
 	close(fd);
@@ -208,7 +193,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	}
 	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, new);
 	hex[GIT_OID_HEXSZ] = '\n';
-	err = write_all(fd, hex, GIT_OID_HEXSZ + 1);
+	err = store_write_all(fd, hex, GIT_OID_HEXSZ + 1);
 	if (err == 0 && st->fsync && fsync(fd) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
@@ -233,15 +218,8 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 				  strerror(-err));
 	}
 	if (st->fsync) {
-		char *slash = strrchr(path, '/');
-		int dfd;
-
-		*slash = '\0';
-		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
+		*strrchr(path, '/') = '\0';
+		store_fsync_dir(path);
 	}
 	return 0;
 }

@@ -49,6 +49,10 @@ void store_pool_release(struct store *st, unsigned long ticket);
 int store_pool_trash(struct store *st, const char *victim);
 /* objwrite.c: register the pool-fed loose-object writer on st->odb. */
 int store_objwrite_add(struct store *st);
+/* All of BUF to FD (retrying short writes), or -errno. */
+int store_write_all(int fd, const void *buf, size_t n);
+/* fsync(2) of directory PATH, or -errno. */
+int store_fsync_dir(const char *path);
 /* refs.c: move REF from OLD to NEW as git does (lock, check, write, reflog,
  * rename); -EAGAIN if REF is not at OLD or another writer holds it. */
 int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
