@@ -213,6 +213,8 @@ static int fs_open_index(struct fs *fs)
 	if (idx_db_readonly(fs->db))
 		fs_log(LOG_WARNING, "index database held by another process: "
 		       "serving it read-only (no new indexes, mtimes not kept)");
+	if (!fs->cfg.ro)
+		store_prepare_writes(fs->st);
 	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
 		return err;
 	return catch_up_all(fs);

@@ -273,6 +273,7 @@ static int attempt(struct store *st, const char *ref,
 	git_tree *tree = NULL, *newtree = NULL;
 	git_signature *sig = NULL;
 	struct plan p = {0};
+	git_buf cbuf = GIT_BUF_INIT;
 	int err;
 
 	err = git_reference_name_to_id(&head, st->repo, ref);
@@ -291,8 +292,16 @@ static int attempt(struct store *st, const char *ref,
 	err = plan(st, tree, c, blob, &p, &from);
 	if (err != 0)
 		goto out;
-	err = git_tree_create_updated(&tree_id, st->repo, tree, p.n, p.up);
-	if (err < 0) {
+	if (p.n == 1) {
+		err = store_tree_patch(st, tree, p.up[0].path,
+				       p.up[0].action == GIT_TREE_UPDATE_UPSERT
+					       ? &p.up[0].id
+					       : NULL,
+				       p.up[0].filemode, &tree_id);
+		if (err < 0)
+			goto out;
+	} else if ((err = git_tree_create_updated(&tree_id, st->repo, tree,
+						  p.n, p.up)) < 0) {
 		err = store_git_fail(err, "tree update");
 		goto out;
 	}
@@ -304,12 +313,19 @@ static int attempt(struct store *st, const char *ref,
 	if (err < 0 ||
 	    (err = git_signature_now(&sig, st->author_name,
 				     st->author_email)) < 0 ||
-	    (err = git_commit_create(out, st->repo, NULL, sig, sig, NULL, msg,
-				     newtree, 1,
-				     (const git_commit **)&parent)) < 0) {
+	    (err = git_commit_create_buffer(&cbuf, st->repo, sig, sig, NULL,
+					    msg, newtree, 1,
+					    (const git_commit **)&parent)) <
+		    0 ||
+	    (err = git_odb_hash(out, cbuf.ptr, cbuf.size,
+				GIT_OBJECT_COMMIT)) < 0) {
 		err = store_git_fail(err, "commit");
 		goto out;
 	}
+	err = store_object_write(st, out, cbuf.ptr, cbuf.size,
+				 GIT_OBJECT_COMMIT);
+	if (err < 0)
+		goto out;
 	err = store_ref_cas(st, ref, &head, out, msg);
 	if (err == 0) {
 		memcpy(info->commit.id, out->id, STORE_OID_RAWSZ);
@@ -318,6 +334,7 @@ static int attempt(struct store *st, const char *ref,
 		describe(c, blob, &from, info);
 	}
 out:
+	git_buf_dispose(&cbuf);
 	plan_release(&p);
 	git_signature_free(sig);
 	git_tree_free(newtree);
@@ -346,6 +363,23 @@ static bool clear_stale_lock(struct store *st, const char *ref)
 	return true;
 }
 
+/* Start the file pool once (caller holds st->lock). */
+static void pool_once(struct store *st)
+{
+	if (st->pool_tried)
+		return;
+	st->pool_tried = true;
+	if (store_pool_start(st) < 0 && st->log)
+		st->log("no file pool: saves make their own files");
+}
+
+void store_prepare_writes(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	pool_once(st);
+	pthread_mutex_unlock(&st->lock);
+}
+
 int store_apply(struct store *st, const char *branch,
 		const struct store_change *c, struct store_oid *out)
 {
@@ -370,22 +404,22 @@ int store_apply_info(struct store *st, const char *branch,
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	message(msg, sizeof(msg), c);
 	pthread_mutex_lock(&st->lock);
-	if (!st->pool_tried) {
-		st->pool_tried = true;
-		if (store_pool_start(st) < 0 && st->log)
-			st->log("no file pool: saves make their own files");
-	}
+	pool_once(st);
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
 	     i < CAS_RETRIES; i++) {
 		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
 
 		err = 0;
-		if (need_blob)
-			err = git_blob_create_from_buffer(&blob, st->repo,
-							  c->data, c->len);
+		if (need_blob &&
+		    (err = git_odb_hash(&blob, c->data, c->len,
+					GIT_OBJECT_BLOB)) < 0)
+			err = store_git_fail(err, c->path);
+		else if (need_blob)
+			err = store_object_write(st, &blob, c->data, c->len,
+						 GIT_OBJECT_BLOB);
 		need_blob = 0;
-		err = err < 0 ? store_git_fail(err, c->path)
-			      : attempt(st, ref, c, &blob, msg, &commit, info);
+		if (err == 0)
+			err = attempt(st, ref, c, &blob, msg, &commit, info);
 		/* A git gc beside us (ours in the background, or an outside
 		 * one) may remove an empty objects/xx/ directory while
 		 * libgit2 renames a new object into it. Writing objects is

@@ -239,5 +239,22 @@ int store_objwrite_add(struct store *st)
 		free(ow);
 		return store_git_fail(err, "object writer");
 	}
+	st->objwrite = &ow->parent; /* owned by the odb from here */
 	return 0;
+}
+
+int store_object_write(struct store *st, const git_oid *id, const void *data,
+		       size_t len, git_object_t type)
+{
+	git_oid again;
+	int err;
+
+	/* Straight to the writer: git_odb_write would first look for the
+	 * object among the loose ones and then rescan the pack directory.
+	 * An object we write twice (a document saved back to an earlier
+	 * content) is only a duplicate the next gc drops. */
+	if (st->objwrite && ow_write(st->objwrite, id, data, len, type) == 0)
+		return 0;
+	err = git_odb_write(&again, st->odb, data, len, type);
+	return err < 0 ? store_git_fail(err, "write object") : 0;
 }

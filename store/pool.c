@@ -25,14 +25,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store_int.h"
 
-#define POOL_LOW 64	   /* refill below this many free files */
-#define POOL_HIGH 256	   /* ...up to this many */
+/* The pool is refilled at the lowest CPU priority, so a busy machine
+ * gives the saves themselves the time first, up to a target that starts
+ * small (a mount that saves little makes few files) and doubles each time
+ * saves drain it below a quarter, up to enough for a burst of about 800
+ * saves. */
+#define POOL_START 256
+#define POOL_MAX 4096
 #define TRASH_CAP 4096	   /* trash entries waiting; past this, free inline */
 #define QUARANTINE_S 10	   /* trash is reused after this many seconds */
 #define DONE_RING 1024	   /* taken files awaiting their unlink */
@@ -47,6 +53,7 @@ struct store_pool {
 	bool done[DONE_RING];	   /* f<n> released: done[n % DONE_RING] */
 	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
 	time_t ttime[TRASH_CAP]; /* when each trash entry came */
+	unsigned long target;	   /* refill up to this many free files */
 	bool adopting, refilling, stop;
 };
 
@@ -226,8 +233,8 @@ static void *pool_thread(void *arg)
 				p->hi = n + 1;
 			continue;
 		}
-		if (p->refilling || p->hi - p->lo < POOL_LOW) {
-			p->refilling = p->hi - p->lo < POOL_HIGH;
+		if (p->refilling || p->hi - p->lo < p->target / 4) {
+			p->refilling = p->hi - p->lo < p->target;
 			if (p->refilling) {
 				n = p->hi;
 				pthread_mutex_unlock(&p->mu);
@@ -263,6 +270,7 @@ static void *pool_main(void *arg)
 {
 	struct store_pool *p = arg;
 
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	if (p->adopting)
 		adopt_files(p);
 	return pool_thread(p);
@@ -284,6 +292,7 @@ int store_pool_start(struct store *st)
 		return err;
 	}
 	p->adopting = err == 1; /* pool_main: adopt first */
+	p->target = POOL_START;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	if (pthread_create(&p->tid, NULL, pool_main, p) != 0) {
@@ -328,8 +337,11 @@ int store_pool_take(struct store *st, char *path, size_t sz,
 		return -EAGAIN;
 	}
 	n = p->lo++;
-	if (p->hi - p->lo < POOL_LOW)
+	if (p->hi - p->lo < p->target / 4) {
+		if (!p->refilling && p->target < POOL_MAX)
+			p->target *= 2; /* drained: a burst, keep more */
 		pthread_cond_signal(&p->cv);
+	}
 	pthread_mutex_unlock(&p->mu);
 	name_of(p, path, sz, 'f', n);
 	*ticket = n;

@@ -25,6 +25,9 @@ static void git_init_once(void)
 	/* Every tree and commit we create names objects we have just
 	 * written or read: checking that they exist costs a lookup each. */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	/* Nor hash every object again as it is read (git does not either;
+	 * `git fsck` does): a save reads back the collection tree it wrote. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 }
 
 /* git's core.logAllRefUpdates, default true in a work tree's repository

@@ -108,6 +108,11 @@ int store_commit_time(struct store *st, const struct store_oid *commit,
 int store_commit_summary(struct store *st, const struct store_oid *commit,
 			 char **out);
 
+/* Start making the files saves use ahead of time (store/pool.c), in the
+ * background; a read-write daemon calls this once mounted, else the first
+ * save does. */
+void store_prepare_writes(struct store *st);
+
 /* Apply one change to BRANCH as one commit whose parent is the branch head,
  * the ref moved by compare-and-swap and retried on a new head. Returns 0
  * with the new commit in *out (if not NULL), 1 if the change changes

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include <git2.h>
+#include <git2/sys/odb_backend.h>
 
 #include "store.h"
 
@@ -28,6 +29,7 @@ struct store {
 		STORE_REFLOG_ALWAYS,
 	} reflog;
 	struct store_pool *pool; /* pool.c; NULL until the first save */
+	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
 	bool pool_tried;
 };
 
@@ -49,6 +51,13 @@ void store_pool_release(struct store *st, unsigned long ticket);
 int store_pool_trash(struct store *st, const char *victim);
 /* objwrite.c: register the pool-fed loose-object writer on st->odb. */
 int store_objwrite_add(struct store *st);
+/* Write object DATA (of id ID) as a loose object, or -errno. */
+int store_object_write(struct store *st, const git_oid *id, const void *data,
+		       size_t len, git_object_t type);
+/* treepatch.c: ROOT with PATH set to blob ID (mode MODE), or removed if ID
+ * is NULL, every tree on the way written; *out the new root tree. */
+int store_tree_patch(struct store *st, git_tree *root, const char *path,
+		     const git_oid *id, git_filemode_t mode, git_oid *out);
 /* All of BUF to FD (retrying short writes), or -errno. */
 int store_write_all(int fd, const void *buf, size_t n);
 /* fsync(2) of directory PATH, or -errno. */

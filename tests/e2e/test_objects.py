@@ -35,6 +35,24 @@ class ObjectTests(ChronofsTestCase):
         # Every object reads back through git (teardown runs git fsck --strict too).
         self.git("rev-list", "--objects", "--all")
 
+    def test_spliced_trees_are_the_trees_git_writes(self):
+        # A save splices its entry into each tree on the path; git's order
+        # puts "a-1.json" < "a.json" < the tree "a" < "a0.json".
+        os.mkdir(self.doc("a"))
+        for rel in ["a.json", "a0.json", "a/x.json", "a-1.json", "ab.json", "a/y.json", "c/z.json"]:
+            self.save(rel, '{"p": "%s"}' % rel)
+        os.unlink(self.doc("a-1.json"))
+        os.unlink(self.doc("c/z.json"))  # its emptied tree goes too
+        os.unlink(self.doc("a/x.json"))
+        index = os.path.join(self.work, "index")
+        env = dict(self.env, GIT_INDEX_FILE=index, GIT_DIR=self.repo)
+        subprocess.run(["git", "read-tree", "main"], env=env, check=True)
+        canonical = subprocess.run(["git", "write-tree"], env=env, check=True, capture_output=True,
+                                   text=True).stdout.strip()
+        self.assertEqual(self.git("rev-parse", "main^{tree}").strip(), canonical)
+        self.assertEqual(self.git("ls-tree", "--name-only", "main").split(),
+                         ["a.json", "a", "a0.json", "ab.json"])
+
     def test_big_collection_tree_is_stored_readably(self):
         # Past 8 KiB a tree is stored without compression: still a valid object.
         os.mkdir(self.doc("big"))
