@@ -3,16 +3,15 @@
  *
  * Caching, decided here and nowhere else:
  * - Inside a live branch, names are cached by the kernel for LIVE_TIMEOUT
- *   and attributes from lookup and getattr not at all, so a stat of a
- *   cached name asks here (cheap: trees are cached): a path deleted or
- *   changed by an outside commit answers ENOENT or its new size at once.
- *   The exception is a listing (readdirplus, what `ls -l` and rsync use):
- *   its attributes are kept LIVE_LIST_ATTR_TIMEOUT, so listing a
- *   collection costs one round trip per page of names, not two per name;
- *   within that second a stat may show a size an outside commit has
- *   since changed. A read is never cut short by a stale size: an open
- *   that finds the blob changed since the kernel last read the document
- *   drops its cached attributes (and pages). Pages are kept across opens
+ *   and a file's attributes for LIVE_ATTR_TIMEOUT (directories' not at
+ *   all), as passthrough_ll does by default: `ls -l`, `cat` and rsync
+ *   cost a round trip per page of names or per read, not one more per
+ *   stat. Within that second a stat may show the size or existence from
+ *   before an outside commit; writes through the mount update it at once
+ *   (the kernel drops a file's attributes when it writes). A read is never
+ *   cut short by a stale size: an open that finds the blob changed since
+ *   the kernel last read the document drops its cached attributes (and
+ *   pages). Pages are kept across opens
  *   while the document's blob is the one the kernel last read
  *   (keep_cache), since a blob never changes; any open for writing starts
  *   the pages afresh.
@@ -40,7 +39,7 @@
 #define ENTRY_TIMEOUT 1.0
 #define ATTR_TIMEOUT 0.0
 #define LIVE_TIMEOUT 30.0
-#define LIVE_LIST_ATTR_TIMEOUT 1.0
+#define LIVE_ATTR_TIMEOUT 1.0
 
 /* An open file: a document (shared buffer on the node), a scratch fd, or
  * the bytes of a read-only view. All are on fs->open_files. */
@@ -126,10 +125,12 @@ static double entry_timeout(const struct fs_loc *loc)
 						   : ENTRY_TIMEOUT;
 }
 
-static double attr_timeout(const struct fs_loc *loc)
+static double attr_timeout(const struct fs_loc *loc, mode_t mode)
 {
 	if (loc->where == FS_SNAP && !*loc->path)
 		return 0;
+	if (loc->where == FS_LIVE && S_ISREG(mode))
+		return LIVE_ATTR_TIMEOUT;
 	return fs_loc_frozen(loc) ? FS_SNAP_TIMEOUT : ATTR_TIMEOUT;
 }
 
@@ -166,7 +167,7 @@ static void fill_entry(struct fs *fs, struct fs_node *n, const struct stat *st,
 	e->ino = fs_node_ino(&fs->nodes, n);
 	e->attr = *st;
 	e->attr.st_ino = n->ino;
-	e->attr_timeout = attr_timeout(loc);
+	e->attr_timeout = attr_timeout(loc, st->st_mode);
 	e->entry_timeout = entry_timeout(loc);
 	fs_doc_size(fs, n, &e->attr.st_size);
 }
@@ -232,7 +233,7 @@ static int do_getattr(struct fs *fs, struct fs_node *n, struct stat *st,
 		err = fs_stat_loc(fs, &loc, n, st);
 	if (err == 0) {
 		st->st_ino = n->ino;
-		*timeout = attr_timeout(&loc);
+		*timeout = attr_timeout(&loc, st->st_mode);
 	}
 	fs_loc_release(&loc);
 	return err;
@@ -1445,16 +1446,10 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct listing *l = fh_of(fi)->listing;
 	char *buf = malloc(size);
 	size_t used = 0;
-	struct fs_loc dloc;
-	bool live = false;
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
-	}
-	if (loc_of(fs, dir, NULL, &dloc) == 0) {
-		live = dloc.where == FS_LIVE;
-		fs_loc_release(&dloc);
 	}
 	for (size_t i = (size_t)off; i < l->n; i++) {
 		const char *name = l->v[i].name;
@@ -1469,8 +1464,6 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			memset(&e, 0, sizeof(e));
 			e.attr.st_ino = l->v[i].ino;
 			e.attr.st_mode = l->v[i].type;
-		} else if (live && S_ISREG(e.attr.st_mode)) {
-			e.attr_timeout = LIVE_LIST_ATTR_TIMEOUT;
 		}
 		fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 				       (off_t)(i + 1));
