@@ -49,6 +49,8 @@ struct store_pool {
 	pthread_t tid;
 	char dir[4096];
 	char adopt[4200]; /* a dead process's directory we took over */
+	char refs[4200];  /* <gitdir>/refs */
+	char top[4200];	  /* <gitdir>/chronofs/pool */
 	unsigned long ulo, lo, hi; /* see the top of the file */
 	bool done[DONE_RING];	   /* f<n> released: done[n % DONE_RING] */
 	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
@@ -122,11 +124,94 @@ static unsigned long adopt_dir(struct store_pool *p, const char *dir,
 	return n;
 }
 
+/* Remove every ref lock under DIR whose inode is in INOS: locks the dead
+ * owner of the adopted directory held (refs.c keeps a lock's pool name
+ * while it holds the lock; git's own locks have one name). */
+static void clear_locks(const char *dir, const ino_t *inos, size_t n,
+			int depth)
+{
+	DIR *d = depth < 16 ? opendir(dir) : NULL;
+	struct dirent *e;
+	char path[4800];
+	struct stat sb;
+
+	while (d && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (lstat(path, &sb) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			clear_locks(path, inos, n, depth + 1);
+			continue;
+		}
+		if (len < 5 || strcmp(e->d_name + len - 5, ".lock") ||
+		    sb.st_nlink < 2)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (inos[i] == sb.st_ino) {
+				unlink(path);
+				break;
+			}
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Add to *INOS the inodes of DIR's files that have another name too. */
+static void linked_inodes(const char *dir, ino_t **inos, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat sb;
+	ino_t *v;
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' ||
+		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode) || sb.st_nlink < 2)
+			continue;
+		if (!(v = realloc(*inos, (*n + 1) * sizeof(*v))))
+			break;
+		*inos = v;
+		(*inos)[(*n)++] = sb.st_ino;
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Remove the ref locks held by dead processes: those whose pool
+ * directories are still there (every one, not only the one adopted). */
+static void clear_dead_locks(struct store_pool *p)
+{
+	DIR *d = opendir(p->top);
+	struct dirent *e;
+	char path[4600];
+	ino_t *inos = NULL;
+	size_t n = 0;
+
+	linked_inodes(p->adopt, &inos, &n);
+	while (d && (e = readdir(d)) != NULL) {
+		if (!dead_owner(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", p->top, e->d_name);
+		linked_inodes(path, &inos, &n);
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		clear_locks(p->refs, inos, n, 0);
+	free(inos);
+}
+
 static void adopt_files(struct store_pool *p)
 {
 	char trash[4400];
 	unsigned long n;
 
+	clear_dead_locks(p);
 	snprintf(trash, sizeof(trash), "%s/trash", p->adopt);
 	n = adopt_dir(p, trash, 0);
 	n = adopt_dir(p, p->adopt, n);
@@ -147,10 +232,12 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	struct dirent *e;
 	int found = 0;
 
+	snprintf(p->refs, sizeof(p->refs), "%s/refs", gitdir);
 	snprintf(top, sizeof(top), "%s/chronofs", gitdir);
 	if (mkdir(top, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	snprintf(top, sizeof(top), "%s/chronofs/pool", gitdir);
+	snprintf(p->top, sizeof(p->top), "%s", top);
 	if (mkdir(top, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid, now,
@@ -273,6 +360,8 @@ static void *pool_main(void *arg)
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	if (p->adopting)
 		adopt_files(p);
+	else
+		clear_dead_locks(p);
 	return pool_thread(p);
 }
 

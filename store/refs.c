@@ -142,22 +142,30 @@ static bool head_is(struct store *st, const char *ref)
 }
 
 /* Take REF's lock: 0 with an open fd, -EAGAIN if another writer holds it,
- * FALLBACK if we cannot tell. */
-static int lock(struct store *st, const char *lockpath, int *fd)
+ * FALLBACK if we cannot tell. A lock made from a pool file keeps its pool
+ * name (*ticket, released by the caller once the lock is gone) while it is
+ * held: if this process dies holding it, the next one to take over the
+ * pool directory knows the lock as ours and removes it (pool.c). */
+static int lock(struct store *st, const char *lockpath, int *fd,
+		unsigned long *ticket, bool *pooled)
 {
 	char pool[4400];
-	unsigned long ticket;
 
-	if (store_pool_take(st, pool, sizeof(pool), &ticket) == 0) {
+	*pooled = false;
+	if (store_pool_take(st, pool, sizeof(pool), ticket) == 0) {
 		int rc = link(pool, lockpath), e = errno;
 
-		store_pool_release(st, ticket);
-		if (rc < 0)
+		if (rc < 0) {
+			store_pool_release(st, *ticket);
 			return e == EEXIST ? -EAGAIN : FALLBACK;
+		}
+		*pooled = true;
 		*fd = open(lockpath, O_WRONLY | O_CLOEXEC); /* empty */
 		if (*fd >= 0)
 			return 0;
 		unlink(lockpath);
+		store_pool_release(st, *ticket);
+		*pooled = false;
 		return FALLBACK;
 	}
 	*fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -171,12 +179,13 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 {
 	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
 	git_oid cur;
-	bool loose;
+	unsigned long ticket = 0;
+	bool loose, pooled;
 	int fd = -1, err;
 
 	snprintf(path, sizeof(path), "%s/%s", st->gitdir, ref);
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
-	err = lock(st, lockpath, &fd);
+	err = lock(st, lockpath, &fd, &ticket, &pooled);
 	if (err == FALLBACK)
 		return slow_path(st, ref, old, new, msg);
 	if (err < 0)
@@ -187,6 +196,8 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	if (err != 0) {
 		close(fd);
 		unlink(lockpath);
+		if (pooled)
+			store_pool_release(st, ticket);
 		if (err == FALLBACK)
 			return slow_path(st, ref, old, new, msg);
 		return store_fail(-EAGAIN, "%s moved", ref);
@@ -212,6 +223,8 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		store_pool_trash(st, path);
 	if (err == 0 && rename(lockpath, path) < 0)
 		err = -errno;
+	if (pooled)
+		store_pool_release(st, ticket);
 	if (err < 0) {
 		unlink(lockpath);
 		return store_fail(err, "%s: cannot update: %s", ref,

@@ -143,6 +143,29 @@ class ObjectTests(ChronofsTestCase):
         self.assertEqual(os.stat(obj).st_nlink, 1)
         self.assertEqual(self.git("rev-parse", "main^").strip(), head)
 
+    def test_ref_lock_of_a_chronofs_killed_mid_update_is_removed_at_once(self):
+        # A lock made from a pool file keeps its pool name while held; a
+        # process killed holding it leaves both names, and the next mount
+        # knows the lock as a dead process's (git's own locks, one name,
+        # are waited for: test_save_waits_for_a_ref_lock_held_by_another_writer).
+        self.save("c/a.json", '{"a": 1}')
+        self.unmount()
+        pool = os.path.join(self.repo, "chronofs", "pool")
+        shutil.rmtree(pool)
+        p = subprocess.Popen(["true"])
+        p.wait()
+        dead = os.path.join(pool, "%d-1-0" % p.pid)
+        os.makedirs(os.path.join(dead, "trash"))
+        lock = os.path.join(self.repo, "refs", "heads", "main.lock")
+        with open(os.path.join(dead, "f7"), "w") as f:
+            f.write(self.head() + "\n")
+        os.link(os.path.join(dead, "f7"), lock)
+        self.mount()
+        # Removed by the mount itself, with no save waiting on it (a save
+        # takes a lock for dead only once it is 5 s old).
+        self.wait_until(lambda: not os.path.exists(lock), timeout=4.0, msg="the dead process's lock removed")
+        self.save("c/a.json", '{"a": 2}')
+
 
 class WorkTreeReflogTests(ChronofsTestCase):
     """A repository with a work tree: git writes reflogs there by default,
