@@ -115,19 +115,25 @@ class ObjectTests(ChronofsTestCase):
             self.wait_until(lambda: len(os.listdir(pool)) == 1, timeout=10,
                             msg="one pool directory: %s" % os.listdir(pool))
 
-    def test_taking_over_a_dead_pool_never_empties_published_files(self):
-        # A process killed between linking a pool file into place and the
-        # pool's own unlink of it leaves a second name of a live object or
-        # ref in its pool directory; the next mount takes that directory
-        # over and must only drop such names, never empty them.
+    def dead_pool(self):
+        """After one save, unmount and leave only the pool directory of a
+        process that is gone (as a kill -9 does); returns (pool, dead)."""
         self.save("c/a.json", '{"a": 1}')
         self.unmount()
         pool = os.path.join(self.repo, "chronofs", "pool")
         shutil.rmtree(pool)
         p = subprocess.Popen(["true"])
         p.wait()
-        dead = os.path.join(pool, "%d-1" % p.pid)
+        dead = os.path.join(pool, "%d-1-0" % p.pid)
         os.makedirs(os.path.join(dead, "trash"))
+        return pool, dead
+
+    def test_taking_over_a_dead_pool_never_empties_published_files(self):
+        # A process killed between linking a pool file into place and the
+        # pool's own unlink of it leaves a second name of a live object or
+        # ref in its pool directory; the next mount takes that directory
+        # over and must only drop such names, never empty them.
+        pool, dead = self.dead_pool()
         obj = sorted(self.loose_objects())[0]
         ref = os.path.join(self.repo, "refs", "heads", "main")
         size, head = os.path.getsize(obj), self.head()
@@ -148,14 +154,7 @@ class ObjectTests(ChronofsTestCase):
         # process killed holding it leaves both names, and the next mount
         # knows the lock as a dead process's (git's own locks, one name,
         # are waited for: test_save_waits_for_a_ref_lock_held_by_another_writer).
-        self.save("c/a.json", '{"a": 1}')
-        self.unmount()
-        pool = os.path.join(self.repo, "chronofs", "pool")
-        shutil.rmtree(pool)
-        p = subprocess.Popen(["true"])
-        p.wait()
-        dead = os.path.join(pool, "%d-1-0" % p.pid)
-        os.makedirs(os.path.join(dead, "trash"))
+        _, dead = self.dead_pool()
         lock = os.path.join(self.repo, "refs", "heads", "main.lock")
         with open(os.path.join(dead, "f7"), "w") as f:
             f.write(self.head() + "\n")
