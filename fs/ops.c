@@ -1409,40 +1409,14 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_open(req, fi);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	struct listing *l = fh_of(fi)->listing;
-	char *buf = malloc(size);
-	size_t used = 0;
-
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	for (size_t i = (size_t)off; i < l->n; i++) {
-		struct stat st = {.st_ino = l->v[i].ino,
-				  .st_mode = l->v[i].type};
-		size_t want = fuse_add_direntry(req, buf + used, size - used,
-						l->v[i].name, &st,
-						(off_t)(i + 1));
-
-		if (want > size - used)
-			break;
-		used += want;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
-}
-
-/* A listing with each entry's attributes, counted as a lookup. Entries
- * that cannot be looked up (gone since the listing was made, "." and
- * "..") go without attributes; the kernel then looks them up itself. */
-static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, struct fuse_file_info *fi)
+/* One page of a listing from OFF; with PLUS, each entry's attributes too,
+ * counted as a lookup. Entries that cannot be looked up (gone since the
+ * listing was made, "." and "..") go without attributes; the kernel then
+ * looks them up itself. */
+static void list_page(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = fs_of(req);
-	struct fs_node *dir = node_of(req, ino);
 	struct listing *l = fh_of(fi)->listing;
 	char *buf = malloc(size);
 	size_t used = 0;
@@ -1453,24 +1427,44 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	for (size_t i = (size_t)off; i < l->n; i++) {
 		const char *name = l->v[i].name;
-		size_t need = fuse_add_direntry_plus(req, NULL, 0, name, NULL,
-						     0);
-		struct fuse_entry_param e;
+		struct fuse_entry_param e = {.attr = {.st_ino = l->v[i].ino,
+						      .st_mode = l->v[i].type}};
+		size_t need = plus ? fuse_add_direntry_plus(req, NULL, 0, name,
+							    NULL, 0)
+				   : fuse_add_direntry(req, NULL, 0, name,
+						       NULL, 0);
 
 		if (need > size - used)
 			break;
-		if (!strcmp(name, ".") || !strcmp(name, "..") ||
-		    do_lookup(fs, dir, name, &e) < 0) {
-			memset(&e, 0, sizeof(e));
-			e.attr.st_ino = l->v[i].ino;
-			e.attr.st_mode = l->v[i].type;
+		if (!plus) {
+			fuse_add_direntry(req, buf + used, size - used, name,
+					  &e.attr, (off_t)(i + 1));
+		} else {
+			if (strcmp(name, ".") && strcmp(name, "..") &&
+			    do_lookup(fs, node_of(req, ino), name, &e) < 0) {
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = l->v[i].ino;
+				e.attr.st_mode = l->v[i].type;
+			}
+			fuse_add_direntry_plus(req, buf + used, size - used,
+					       name, &e, (off_t)(i + 1));
 		}
-		fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
-				       (off_t)(i + 1));
 		used += need;
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	list_page(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	list_page(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,

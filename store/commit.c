@@ -181,7 +181,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 		const git_oid *blob, struct plan *p, struct store_entry *fromp)
 {
-	struct store_entry from, to;
+	struct store_entry from = {0}, to;
 	int err;
 
 	err = store_stat_tree_locked(st, tree, c->path, &from);

@@ -211,7 +211,6 @@ static void adopt_files(struct store_pool *p)
 	char trash[4400];
 	unsigned long n;
 
-	clear_dead_locks(p);
 	snprintf(trash, sizeof(trash), "%s/trash", p->adopt);
 	n = adopt_dir(p, trash, 0);
 	n = adopt_dir(p, p->adopt, n);
@@ -358,10 +357,9 @@ static void *pool_main(void *arg)
 	struct store_pool *p = arg;
 
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	clear_dead_locks(p); /* before adoption drops the names it matches */
 	if (p->adopting)
 		adopt_files(p);
-	else
-		clear_dead_locks(p);
 	return pool_thread(p);
 }
 

@@ -28,7 +28,7 @@ struct store {
 		STORE_REFLOG_BRANCHES, /* core.logAllRefUpdates=true */
 		STORE_REFLOG_ALWAYS,
 	} reflog;
-	struct store_pool *pool; /* pool.c; NULL until the first save */
+	struct store_pool *pool; /* pool.c; NULL until started */
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
 	bool pool_tried;
 };
@@ -39,7 +39,7 @@ void store_pack_note_commit(struct store *st);
 void store_pack_wait(struct store *st);
 
 /* pool.c: pre-made empty files, so a save allocates and frees no inode.
- * start: lazily, at the first save; take: the path of an empty file to
+ * start: once, by store_prepare_writes or the first save; take: the path of an empty file to
  * write and link(2) into place (-EAGAIN: none ready, make one yourself),
  * then release its TICKET, linked or not; trash: link VICTIM into the pool
  * before a rename replaces it, to be reused later. */
