@@ -316,14 +316,14 @@ static int attempt(struct store *st, const char *ref,
 	    (err = git_commit_create_buffer(&cbuf, st->repo, sig, sig, NULL,
 					    msg, newtree, 1,
 					    (const git_commit **)&parent)) <
-		    0 ||
-	    (err = git_odb_hash(out, cbuf.ptr, cbuf.size,
-				GIT_OBJECT_COMMIT)) < 0) {
+		    0) {
 		err = store_git_fail(err, "commit");
 		goto out;
 	}
-	err = store_object_write(st, out, cbuf.ptr, cbuf.size,
-				 GIT_OBJECT_COMMIT);
+	err = store_object_hash(out, cbuf.ptr, cbuf.size, GIT_OBJECT_COMMIT);
+	if (err == 0)
+		err = store_object_write(st, out, cbuf.ptr, cbuf.size,
+					 GIT_OBJECT_COMMIT);
 	if (err < 0)
 		goto out;
 	err = store_ref_cas(st, ref, &head, out, msg);

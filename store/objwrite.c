@@ -8,14 +8,17 @@
  * allocates no inode; and the zlib level: the fastest, as git's own
  * default for loose objects, and none for big trees (below). When this
  * backend fails for any reason, libgit2 writes the object with the next
- * backend, so nothing depends on the pool being there. Reads go to
- * libgit2's backends. */
+ * backend, so nothing depends on the pool being there. Reads of the
+ * objects written last are answered from memory (recent.c); all others go
+ * to libgit2's backends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -32,6 +35,7 @@ struct objwrite {
 	struct store *st;
 	z_stream z; /* reused: libgit2 calls write under its odb lock */
 	bool zready;
+	struct store_recent recent;
 };
 
 static int fail(const char *what, const char *path, int err)
@@ -46,8 +50,8 @@ static int fail(const char *what, const char *path, int err)
 /* Deflate header and data into a new buffer (caller frees), with the
  * backend's stream (its state is a quarter MiB: made once). */
 static int deflate_object(struct objwrite *ow, const char *hdr, size_t hlen,
-			  const void *data, size_t len, int level,
-			  unsigned char **out, size_t *outlen)
+			  const void *data, size_t len, unsigned char **out,
+			  size_t *outlen)
 {
 	z_stream *z = &ow->z;
 	size_t cap;
@@ -59,8 +63,7 @@ static int deflate_object(struct objwrite *ow, const char *hdr, size_t hlen,
 			return -ENOMEM;
 		ow->zready = true;
 	}
-	if (deflateReset(z) != Z_OK ||
-	    deflateParams(z, level, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateReset(z) != Z_OK)
 		return -EIO;
 	cap = deflateBound(z, (uLong)(hlen + len));
 	buf = malloc(cap);
@@ -82,6 +85,78 @@ static int deflate_object(struct objwrite *ow, const char *hdr, size_t hlen,
 		return -EIO;
 	}
 	*out = buf;
+	return 0;
+}
+
+/* A big tree as zlib's stored blocks, built by hand: deflate at level 0
+ * would copy it and clear its tables for nothing. Returns the zlib framing
+ * in IOV around the header and data (IOV has room for 4 + 2 * blocks). */
+#define STORED_BLOCK 65535u
+static size_t stored_iov(struct iovec *iov, unsigned char *frame,
+			 const char *hdr, size_t hlen, const void *data,
+			 size_t len)
+{
+	size_t total = hlen + len, done = 0, n = 0, f = 0;
+	uLong adler = adler32(adler32(1L, (const Bytef *)hdr, (uInt)hlen),
+			      (const Bytef *)data, (uInt)len);
+
+	frame[f++] = 0x78; /* deflate, 32 KiB window, no dictionary */
+	frame[f++] = 0x01;
+	iov[n++] = (struct iovec){frame, 2};
+	do {
+		size_t blk = total - done < STORED_BLOCK ? total - done
+							 : STORED_BLOCK;
+		unsigned char *b = frame + f;
+
+		b[0] = done + blk == total; /* BFINAL, BTYPE 00 */
+		b[1] = (unsigned char)(blk & 0xff);
+		b[2] = (unsigned char)(blk >> 8);
+		b[3] = (unsigned char)(~blk & 0xff);
+		b[4] = (unsigned char)((~blk >> 8) & 0xff);
+		f += 5;
+		iov[n++] = (struct iovec){b, 5};
+		/* The block's bytes: a slice of header, then data. */
+		for (size_t at = done, end = done + blk; at < end;) {
+			size_t take;
+
+			if (at < hlen) {
+				take = (end < hlen ? end : hlen) - at;
+				iov[n++] = (struct iovec){(char *)hdr + at, take};
+			} else {
+				take = end - at;
+				iov[n++] = (struct iovec){
+					(char *)data + (at - hlen), take};
+			}
+			at += take;
+		}
+		done += blk;
+	} while (done < total);
+	frame[f] = (unsigned char)(adler >> 24);
+	frame[f + 1] = (unsigned char)(adler >> 16);
+	frame[f + 2] = (unsigned char)(adler >> 8);
+	frame[f + 3] = (unsigned char)adler;
+	iov[n++] = (struct iovec){frame + f, 4};
+	return n;
+}
+
+static int writev_all(int fd, struct iovec *iov, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, (int)(n < IOV_MAX ? n : IOV_MAX));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++, n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
 	return 0;
 }
 
@@ -152,8 +227,9 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	struct objwrite *ow = (struct objwrite *)be;
 	struct store *st = ow->st;
 	char hdr[64], hex[GIT_OID_HEXSZ + 1], tmp[4400], dst[4400];
-	unsigned char *z = NULL;
-	size_t zlen = 0;
+	unsigned char *z = NULL, *frame = NULL;
+	struct iovec *iov = NULL;
+	size_t zlen = 0, niov = 0;
 	unsigned long ticket = 0;
 	bool pooled;
 	int hlen, fd, err;
@@ -166,13 +242,20 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	/* A big tree is rewritten by every save into its collection and is
 	 * repacked (compressed) by the background gc soon: store it, do not
 	 * compress it. Everything else at git's fastest level. */
-	err = deflate_object(ow, hdr, (size_t)hlen, data, len,
-			     type == GIT_OBJECT_TREE && len > BIG_TREE
-				     ? Z_NO_COMPRESSION
-				     : Z_BEST_SPEED,
-			     &z, &zlen);
-	if (err < 0)
+	if (type == GIT_OBJECT_TREE && len > BIG_TREE) {
+		size_t blocks = ((size_t)hlen + len) / STORED_BLOCK + 1;
+
+		frame = malloc(6 + 5 * blocks);
+		iov = malloc((2 + 3 * blocks) * sizeof(*iov));
+		if (!frame || !iov) {
+			free(frame), free(iov);
+			return fail("compress", dst, ENOMEM);
+		}
+		niov = stored_iov(iov, frame, hdr, (size_t)hlen, data, len);
+	} else if ((err = deflate_object(ow, hdr, (size_t)hlen, data, len, &z,
+					 &zlen)) < 0) {
 		return fail("compress", dst, -err);
+	}
 	pooled = store_pool_take(st, tmp, sizeof(tmp), &ticket) == 0;
 	if (pooled) {
 		fd = open(tmp, O_WRONLY | O_CLOEXEC); /* empty: pool.c */
@@ -183,13 +266,13 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	}
 	if (fd < 0) {
 		err = errno;
-		free(z);
+		free(z), free(frame), free(iov);
 		if (pooled)
 			store_pool_release(st, ticket);
 		return fail("open", tmp, err);
 	}
-	err = store_write_all(fd, z, zlen);
-	free(z);
+	err = iov ? writev_all(fd, iov, niov) : store_write_all(fd, z, zlen);
+	free(z), free(frame), free(iov);
 	if (err == 0 && fchmod(fd, 0444) < 0)
 		err = -errno;
 	if (err == 0 && st->fsync && fsync(fd) < 0)
@@ -202,11 +285,46 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 		store_pool_release(st, ticket); /* its thread unlinks tmp */
 	else
 		unlink(tmp);
-	return err < 0 ? fail("write object", dst, -err) : 0;
+	if (err < 0)
+		return fail("write object", dst, -err);
+	store_recent_put(&ow->recent, oid, type, data, len);
+	return 0;
 }
 
-/* Holds no objects of its own: they are loose objects, found by
- * libgit2's loose backend. */
+static int ow_read(void **data, size_t *len, git_object_t *type,
+		   git_odb_backend *be, const git_oid *oid)
+{
+	struct objwrite *ow = (struct objwrite *)be;
+	int err = store_recent_get(&ow->recent, oid, be, data, len, type);
+
+	if (err == -ENOMEM) {
+		git_error_set_oom();
+		return GIT_ERROR;
+	}
+	return err < 0 ? GIT_ENOTFOUND : 0;
+}
+
+static int ow_read_header(size_t *len, git_object_t *type,
+			  git_odb_backend *be, const git_oid *oid)
+{
+	struct objwrite *ow = (struct objwrite *)be;
+
+	return store_recent_get(&ow->recent, oid, be, NULL, len, type) < 0
+		       ? GIT_ENOTFOUND
+		       : 0;
+}
+
+static int ow_exists(git_odb_backend *be, const git_oid *oid)
+{
+	struct objwrite *ow = (struct objwrite *)be;
+	size_t len;
+	git_object_t type;
+
+	return store_recent_get(&ow->recent, oid, be, NULL, &len, &type) == 0;
+}
+
+/* Lists no objects of its own: what it holds in memory is also in loose
+ * files, found by libgit2's loose backend. */
 static int ow_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *ctx)
 {
 	(void)be, (void)cb, (void)ctx;
@@ -219,6 +337,7 @@ static void ow_free(git_odb_backend *be)
 
 	if (ow->zready)
 		deflateEnd(&ow->z);
+	store_recent_free(&ow->recent);
 	free(ow);
 }
 
@@ -231,11 +350,16 @@ int store_objwrite_add(struct store *st)
 		return -ENOMEM;
 	git_odb_init_backend(&ow->parent, GIT_ODB_BACKEND_VERSION);
 	ow->parent.write = ow_write;
+	ow->parent.read = ow_read;
+	ow->parent.read_header = ow_read_header;
+	ow->parent.exists = ow_exists;
 	ow->parent.foreach = ow_foreach;
 	ow->parent.free = ow_free;
 	ow->st = st;
+	store_recent_init(&ow->recent);
 	err = git_odb_add_backend(st->odb, &ow->parent, OBJWRITE_PRIORITY);
 	if (err < 0) {
+		store_recent_free(&ow->recent);
 		free(ow);
 		return store_git_fail(err, "object writer");
 	}

@@ -152,6 +152,7 @@ void store_close(struct store *st)
 		return;
 	store_pack_wait(st);
 	store_pool_stop(st);
+	store_treememo_free(st);
 	pthread_mutex_destroy(&st->pack_lock);
 	git_odb_free(st->odb);
 	git_repository_free(st->repo);

@@ -30,6 +30,7 @@ struct store {
 	} reflog;
 	struct store_pool *pool; /* pool.c; NULL until started */
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
+	struct store_treememo *treememo; /* treepatch.c; under lock */
 	bool pool_tried;
 };
 
@@ -49,6 +50,33 @@ int store_pool_take(struct store *st, char *path, size_t sz,
 		    unsigned long *ticket);
 void store_pool_release(struct store *st, unsigned long ticket);
 int store_pool_trash(struct store *st, const char *victim);
+/* objhash.c: the id of an object chronofs serialized (a tree or a
+ * commit), with the CPU's SHA-1 instructions; 0 or -errno. */
+int store_object_hash(git_oid *out, const void *data, size_t len,
+		      git_object_t type);
+/* recent.c: the last objects written, answered from memory (objwrite.c
+ * reads through it). get: a copy (DATA allocated for libgit2 with BE's
+ * allocator; DATA NULL for the header only), or -ENOENT. */
+#define RECENT_N 32
+#define RECENT_MAX (256 * 1024)
+struct store_recent_obj {
+	git_oid id;
+	git_object_t type;
+	size_t len;
+	char *data;
+};
+struct store_recent {
+	pthread_mutex_t lock;
+	struct store_recent_obj v[RECENT_N];
+	size_t next;
+};
+void store_recent_init(struct store_recent *r);
+void store_recent_free(struct store_recent *r);
+void store_recent_put(struct store_recent *r, const git_oid *id,
+		      git_object_t type, const void *data, size_t len);
+int store_recent_get(struct store_recent *r, const git_oid *id,
+		     git_odb_backend *be, void **data, size_t *len,
+		     git_object_t *type);
 /* objwrite.c: register the pool-fed loose-object writer on st->odb. */
 int store_objwrite_add(struct store *st);
 /* Write object DATA (of id ID) as a loose object, or -errno. */
@@ -58,6 +86,20 @@ int store_object_write(struct store *st, const git_oid *id, const void *data,
  * is NULL, every tree on the way written; *out the new root tree. */
 int store_tree_patch(struct store *st, git_tree *root, const char *path,
 		     const git_oid *id, git_filemode_t mode, git_oid *out);
+/* The serialized trees written last, with each entry's offset (entry i
+ * is p[off[i] .. off[i + 1])). */
+struct tree_bytes {
+	git_oid id;
+	char *p;
+	size_t len, n;
+	size_t *off;
+};
+#define TREE_MEMO 8
+struct store_treememo {
+	struct tree_bytes v[TREE_MEMO];
+	size_t next;
+};
+void store_treememo_free(struct store *st);
 /* All of BUF to FD (retrying short writes), or -errno. */
 int store_write_all(int fd, const void *buf, size_t n);
 /* fsync(2) of directory PATH, or -errno. */

@@ -4,7 +4,7 @@
 # everything is already there.
 set -eu
 PKGS="build-essential meson ninja-build pkg-config git ca-certificates
-libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev zlib1g-dev
+libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev zlib1g-dev libssl-dev
 python3 rsync vim sed diffutils procps clang"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox sqlite3 libsqlite3-dev"
 missing=
