@@ -117,6 +117,7 @@ void idx_db_close(struct idx_db *db)
 {
 	if (!db)
 		return;
+	idx_defs_memo_free(db);
 	if (db->db)
 		rocksdb_close(db->db);
 	rocksdb_writeoptions_destroy(db->wopts);
@@ -143,6 +144,15 @@ static int mtime_key(char **out, size_t *len, const char *branch,
 	return 0;
 }
 
+static void mtime_val(unsigned char val[IDX_OID_RAWSZ + 12],
+		      const unsigned char blob[IDX_OID_RAWSZ],
+		      const struct idx_mtime *t)
+{
+	memcpy(val, blob, IDX_OID_RAWSZ);
+	memcpy(val + IDX_OID_RAWSZ, &t->sec, 8);
+	memcpy(val + IDX_OID_RAWSZ + 8, &t->nsec, 4);
+}
+
 int idx_mtime_set(struct idx_db *db, const char *branch, const char *path,
 		  const unsigned char blob[IDX_OID_RAWSZ],
 		  const struct idx_mtime *t)
@@ -154,13 +164,28 @@ int idx_mtime_set(struct idx_db *db, const char *branch, const char *path,
 
 	if (err < 0)
 		return err;
-	memcpy(val, blob, IDX_OID_RAWSZ);
-	memcpy(val + IDX_OID_RAWSZ, &t->sec, 8);
-	memcpy(val + IDX_OID_RAWSZ + 8, &t->nsec, 4);
+	mtime_val(val, blob, t);
 	rocksdb_put(db->db, db->wopts, key, klen, (const char *)val,
 		    sizeof(val), &e);
 	free(key);
 	return e ? idx_rocks_fail(e, "put mtime") : 0;
+}
+
+int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,
+		  const char *path, const unsigned char blob[IDX_OID_RAWSZ],
+		  const struct idx_mtime *t)
+{
+	unsigned char val[IDX_OID_RAWSZ + 12];
+	char *key;
+	size_t klen;
+	int err = mtime_key(&key, &klen, branch, path);
+
+	if (err < 0)
+		return err;
+	mtime_val(val, blob, t);
+	rocksdb_writebatch_put(wb, key, klen, (const char *)val, sizeof(val));
+	free(key);
+	return 0;
 }
 
 int idx_mtime_get(struct idx_db *db, const char *branch, const char *path,

@@ -18,7 +18,16 @@ struct idx_db {
 	rocksdb_writeoptions_t *wopts;
 	pthread_mutex_t catchup_lock; /* one catch-up at a time */
 	bool readonly; /* another process (a mount) holds it */
+	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
 };
+
+/* idx_mtime_set's record, added to batch WB instead. */
+int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,
+		  const char *path, const unsigned char blob[IDX_OID_RAWSZ],
+		  const struct idx_mtime *t);
+
+/* order_maint.c: drop the kept index definitions (idx_db_close). */
+void idx_defs_memo_free(struct idx_db *db);
 
 int idx_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

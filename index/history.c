@@ -32,7 +32,7 @@ struct catchup {
 	int64_t time;
 	int64_t last_time; /* of the newest indexed commit */
 	bool have_last;
-	struct idx_defs defs; /* ordered indexes on this branch */
+	const struct idx_defs *defs; /* ordered indexes on this branch */
 	char **paths;	      /* this commit's changed documents, for them */
 	struct store_oid *blobs;
 	bool *deleted;
@@ -77,7 +77,7 @@ static int apply_orders(struct catchup *c)
 
 	for (size_t i = 0; i < c->npaths; i++) {
 		if (err == 0)
-			err = idx_order_apply(c->db, c->st, c->wb, &c->defs,
+			err = idx_order_apply(c->db, c->st, c->wb, c->defs,
 					      c->branch, c->paths[i],
 					      c->deleted[i] ? NULL
 							    : &c->blobs[i]);
@@ -178,7 +178,7 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 		memcpy(val + 28, new->id, 20);
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
 			       (char *)val, sizeof(val));
-	return c->defs.n ? remember(c, path, new) : 0;
+	return c->defs->n ? remember(c, path, new) : 0;
 }
 
 static int flush(struct catchup *c);
@@ -325,6 +325,7 @@ int idx_history_drop(struct idx_db *db, const char *branch)
 	pthread_mutex_lock(&db->catchup_lock);
 	drop_all(wb, branch, true);
 	rocksdb_write(db->db, db->wopts, wb, &e);
+	idx_defs_forget(db);
 	pthread_mutex_unlock(&db->catchup_lock);
 	rocksdb_writebatch_destroy(wb);
 	return e ? idx_rocks_fail(e, "drop history") : 0;
@@ -345,7 +346,7 @@ static int index_new(struct catchup *c)
 			err = put_commit(c);
 		/* With ordered indexes, one batch per commit: a row changed
 		 * twice must see its first change (see order_int.h). */
-		if (err == 0 && (c->defs.n || i % BATCH_COMMITS == 0))
+		if (err == 0 && (c->defs->n || i % BATCH_COMMITS == 0))
 			err = flush(c);
 	}
 	return err;
@@ -375,14 +376,14 @@ static void catchup_release(struct catchup *c)
 	free(c->paths);
 	free(c->blobs);
 	free(c->deleted);
-	idx_defs_release(&c->defs);
 	free(c->k.p);
 	free(c->v);
 	free(c->times);
 }
 
 int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
-		    const struct store_commit_info *info)
+		    const struct store_commit_info *info,
+		    const struct idx_mtime *mtime)
 {
 	struct catchup c = {.db = db, .st = st, .branch = branch};
 	struct store_oid head;
@@ -395,11 +396,14 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	err = idx_head_read(db, branch, &head, &seq);
 	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
 		err = idx_catchup_locked(db, st, branch, NULL);
+		if (err == 0 && mtime && info->n && !info->paths[0].deleted)
+			err = idx_mtime_set(db, branch, info->paths[0].path,
+					    info->paths[0].blob.id, mtime);
 		goto out;
 	}
 	c.wb = rocksdb_writebatch_create();
 	c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
-	if ((err = idx_defs_load(db, branch, &c.defs)) < 0)
+	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
 		goto out;
 	c.commit = info->commit;
 	c.time = info->time;
@@ -414,6 +418,9 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 		err = apply_orders(&c);
 	if (err == 0)
 		err = put_commit(&c);
+	if (err == 0 && mtime && info->n && !info->paths[0].deleted)
+		err = idx_mtime_put(c.wb, branch, info->paths[0].path,
+				    info->paths[0].blob.id, mtime);
 	if (err == 0)
 		err = flush(&c);
 out:
@@ -454,7 +461,7 @@ int idx_catchup_locked(struct idx_db *db, struct store *st,
 		if ((err = flush(&c)) < 0)
 			goto out;
 	}
-	if ((err = idx_defs_load(db, branch, &c.defs)) < 0)
+	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
 		goto out;
 	err = index_new(&c);
 	if (err == 0)

@@ -43,9 +43,11 @@ int idx_history_catchup(struct idx_db *db, struct store *st,
 /* Index the commit INFO describes (one the caller just made on BRANCH)
  * from INFO alone when its parent is the indexed head, the common case of
  * a save; otherwise (someone else committed in between) catch up from
- * Git as idx_history_catchup does. */
+ * Git as idx_history_catchup does. MTIME (or NULL) is recorded for the
+ * first path of INFO and its new blob, in the same write. */
 int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
-		    const struct store_commit_info *info);
+		    const struct store_commit_info *info,
+		    const struct idx_mtime *mtime);
 
 /* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
 int idx_head_read(struct idx_db *db, const char *branch,

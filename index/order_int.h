@@ -20,6 +20,13 @@ struct idx_defs {
 
 int idx_defs_load(struct idx_db *db, const char *branch, struct idx_defs *out);
 void idx_defs_release(struct idx_defs *d);
+/* The definitions of BRANCH, kept between calls (a save reads them every
+ * time; they change only by this process, which holds the database
+ * read-write). Caller holds db->catchup_lock; *out is borrowed until it
+ * releases it. idx_defs_forget: a definition changed (under the lock). */
+int idx_defs_get(struct idx_db *db, const char *branch,
+		 const struct idx_defs **out);
+void idx_defs_forget(struct idx_db *db);
 
 /* Bring every index on PATH's collection in line with PATH now holding
  * NEW_BLOB (NULL: deleted), adding the changes to WB. Rows already in WB

@@ -76,6 +76,50 @@ static int def_cb(void *ctx, const char *tail, size_t len, const char *val,
 	return 0;
 }
 
+struct idx_defs_memo {
+	char *branch; /* NULL: nothing kept */
+	struct idx_defs defs;
+};
+
+void idx_defs_forget(struct idx_db *db)
+{
+	if (!db->defs_memo)
+		return;
+	free(db->defs_memo->branch);
+	db->defs_memo->branch = NULL;
+	idx_defs_release(&db->defs_memo->defs);
+}
+
+void idx_defs_memo_free(struct idx_db *db)
+{
+	idx_defs_forget(db);
+	free(db->defs_memo);
+	db->defs_memo = NULL;
+}
+
+int idx_defs_get(struct idx_db *db, const char *branch,
+		 const struct idx_defs **out)
+{
+	struct idx_defs_memo *m = db->defs_memo;
+	int err;
+
+	if (!m && !(m = db->defs_memo = calloc(1, sizeof(*m))))
+		return -ENOMEM;
+	if (m->branch && !strcmp(m->branch, branch)) {
+		*out = &m->defs;
+		return 0;
+	}
+	idx_defs_forget(db);
+	if ((err = idx_defs_load(db, branch, &m->defs)) < 0)
+		return err;
+	if (!(m->branch = strdup(branch))) {
+		idx_defs_release(&m->defs);
+		return -ENOMEM;
+	}
+	*out = &m->defs;
+	return 0;
+}
+
 int idx_defs_load(struct idx_db *db, const char *branch, struct idx_defs *out)
 {
 	struct idx_key k = {0};
@@ -288,6 +332,7 @@ int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 			err = idx_rocks_fail(e, "write index");
 		else
 			*built = true;
+		idx_defs_forget(db);
 	}
 out:
 	pthread_mutex_unlock(&db->catchup_lock);
@@ -326,6 +371,7 @@ int idx_order_drop(struct idx_db *db, const char *branch,
 		rocksdb_write(db->db, db->wopts, wb, &e);
 		if (e)
 			err = idx_rocks_fail(e, "drop index");
+		idx_defs_forget(db);
 	}
 	pthread_mutex_unlock(&db->catchup_lock);
 	rocksdb_writebatch_destroy(wb);

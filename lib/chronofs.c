@@ -166,7 +166,7 @@ static int apply(chronofs *db, const char *branch,
 	commit_hex(commit, &info.commit);
 	/* Best effort: a mount holding the index catches up by itself. */
 	if (idx_db_open(&idx, db->index_dir, true) == 0) {
-		idx_history_add(idx, db->st, branch, &info);
+		idx_history_add(idx, db->st, branch, &info, NULL);
 		idx_db_close(idx);
 	}
 	return 0;
