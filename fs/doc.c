@@ -36,23 +36,34 @@ static void doc_free(struct fs_doc *d)
 	free(d);
 }
 
-/* Load the committed content (or nothing, for a new document). Caller
- * holds d->lock. */
-static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc)
+/* Load the committed content (or nothing, for a new document; no bytes
+ * but the emptying when TRUNC). Caller holds d->lock. */
+static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
+		bool trunc, const struct store_entry *known)
 {
 	struct store_entry e;
 	char *buf = NULL;
 	size_t len = 0;
+	bool emptied = false;
 	int err;
 
 	if (!d->created) {
-		err = fs_live_entry(fs, loc->branch, loc->path, &e, NULL);
+		err = 0;
+		if (known)
+			e = *known;
+		else
+			err = fs_live_entry(fs, loc->branch, loc->path, &e,
+					    NULL);
 		if (err == -ENOENT) {
 			d->created = true;
 		} else if (err < 0) {
 			return err;
 		} else if (e.kind != STORE_DOC) {
 			return -EISDIR;
+		} else if (trunc) {
+			d->blob = e.oid;
+			d->has_blob = true;
+			emptied = e.size > 0;
 		} else {
 			err = store_blob_read(fs->st, &e.oid, &buf, &len);
 			if (err < 0) {
@@ -68,12 +79,13 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc)
 	d->buf = buf;
 	d->len = d->cap = len;
 	d->loaded = true;
-	d->dirty = d->written = false;
+	d->dirty = emptied;
+	d->written = false;
 	return 0;
 }
 
 int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
-		bool trunc, bool created)
+		bool trunc, bool created, const struct store_entry *known)
 {
 	struct fs_doc *fresh = calloc(1, sizeof(*fresh)), *d;
 	bool used;
@@ -88,7 +100,7 @@ int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
 		doc_free(fresh);
 	pthread_mutex_lock(&d->lock);
 	if (!d->loaded)
-		err = load(fs, d, loc);
+		err = load(fs, d, loc, trunc, known);
 	if (err == 0 && trunc && d->len > 0) {
 		d->len = 0;
 		d->dirty = true;
@@ -255,6 +267,7 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 	struct store_json_error jerr;
 	struct store_oid commit, blob;
 	struct idx_mtime t;
+	struct timespec now;
 	char hex[STORE_OID_HEXSZ + 1], *scratch;
 	int err, rc;
 
@@ -269,7 +282,10 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 		       branch, path, jerr.line, jerr.column, jerr.reason);
 		return -EINVAL;
 	}
-	rc = fs_commit(fs, branch, &c, &commit);
+	/* A save's mtime is the client's, or now, recorded with the commit's
+	 * indexes in one write. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	rc = fs_commit(fs, branch, &c, mtime ? mtime : &now, &commit);
 	if (rc < 0) {
 		fs_log(LOG_ERR, "%s/%s: save failed: %s", branch, path,
 		       store_errmsg());
@@ -285,12 +301,9 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 		unlink(scratch); /* the new document's placeholder, if any */
 		free(scratch);
 	}
-	if ((rc == 0 || mtime) && store_blob_hash(buf, len, &blob) == 0) {
-		struct timespec now;
-
-		clock_gettime(CLOCK_REALTIME, &now);
-		if (!mtime)
-			mtime = &now;
+	/* Identical bytes make no commit, but a time the client set is
+	 * still kept. */
+	if (rc == 1 && mtime && store_blob_hash(buf, len, &blob) == 0) {
 		t.sec = mtime->tv_sec;
 		t.nsec = (uint32_t)mtime->tv_nsec;
 		err = idx_mtime_set(fs->db, branch, path, blob.id, &t);

@@ -144,9 +144,10 @@ int fs_live_entry(struct fs *fs, const char *branch, const char *path,
 /* history.c: the read-only views BRANCH@WHEN and BRANCH@history. */
 /* Bring BRANCH's time and path indexes up to its head. */
 int fs_history_catchup(struct fs *fs, const char *branch);
-/* One commit of the daemon: the change, then the indexes, in one step. */
+/* One commit of the daemon: the change, then the indexes, in one step.
+ * MTIME (a put's, or NULL) is recorded for the new content with them. */
 int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
-	      struct store_oid *out);
+	      const struct timespec *mtime, struct store_oid *out);
 int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
 /* The bytes of a file in a snapshot or history view; caller frees. */
 int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
@@ -180,9 +181,11 @@ void fs_pending_backup_gone(struct fs_pending *p, const char *branch,
 /* Commit every pending deletion now (unmount). */
 void fs_pending_flush(struct fs_pending *p);
 
-/* doc.c: open-document buffers, committed on close, fsync and rename. */
+/* doc.c: open-document buffers, committed on close, fsync and rename.
+ * open: KNOWN is the document's entry if the caller just looked it up
+ * (else NULL); TRUNC empties it (O_TRUNC: its bytes are not read). */
 int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
-		bool trunc, bool created);
+		bool trunc, bool created, const struct store_entry *known);
 void fs_doc_release(struct fs *fs, struct fs_node *n);
 int fs_doc_read(struct fs_node *n, char *buf, size_t size, off_t off,
 		size_t *got);

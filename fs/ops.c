@@ -140,9 +140,10 @@ static int scratch_of(struct fs *fs, const struct fs_loc *loc, char **out)
 }
 
 /* Is LOC a document: in Git, or a new one held in scratch? */
-static bool is_doc(struct fs *fs, const struct fs_loc *loc, bool *created)
+/* *E is its entry when it is in Git (*created false). */
+static bool is_doc(struct fs *fs, const struct fs_loc *loc, bool *created,
+		   struct store_entry *e)
 {
-	struct store_entry e;
 	struct stat st;
 	char *real;
 	bool found = false;
@@ -150,8 +151,8 @@ static bool is_doc(struct fs *fs, const struct fs_loc *loc, bool *created)
 	*created = false;
 	if (loc->where != FS_LIVE || !*loc->path)
 		return false;
-	if (fs_live_entry(fs, loc->branch, loc->path, &e, NULL) == 0)
-		return e.kind == STORE_DOC;
+	if (fs_live_entry(fs, loc->branch, loc->path, e, NULL) == 0)
+		return e->kind == STORE_DOC;
 	if (!store_is_document_path(loc->path) || scratch_of(fs, loc, &real) < 0)
 		return false;
 	found = lstat(real, &st) == 0 && S_ISREG(st.st_mode);
@@ -292,7 +293,7 @@ static int doc_times(struct fs *fs, const struct fs_loc *loc,
 static int doc_truncate_closed(struct fs *fs, struct fs_node *n,
 			       const struct fs_loc *loc, off_t size)
 {
-	int err = fs_doc_open(fs, n, loc, false, false);
+	int err = fs_doc_open(fs, n, loc, false, false, NULL);
 
 	if (err < 0)
 		return err;
@@ -388,6 +389,7 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 		      int to_set, struct fuse_file_info *fi)
 {
 	struct fs_loc loc;
+	struct store_entry e;
 	bool created;
 	int err = loc_of(fs, n, NULL, &loc);
 
@@ -395,7 +397,7 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 		goto out;
 	/* Branches and the root take chmod/chown/utimens as no-ops. */
 	if (loc.where == FS_LIVE && *loc.path) {
-		if (is_doc(fs, &loc, &created))
+		if (is_doc(fs, &loc, &created, &e))
 			err = setattr_doc(fs, n, &loc, attr, to_set, created);
 		else
 			err = setattr_scratch(fs, &loc, attr, to_set, fi);
@@ -493,7 +495,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static int delete_doc(struct fs *fs, const struct fs_loc *loc)
 {
 	struct store_change c = {.op = STORE_DELETE, .path = loc->path};
-	int err = fs_commit(fs, loc->branch, &c, NULL);
+	int err = fs_commit(fs, loc->branch, &c, NULL, NULL);
 
 	if (err < 0) {
 		fs_log(err == -ENOENT ? LOG_DEBUG : LOG_ERR, "delete %s: %s",
@@ -780,7 +782,7 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 					 .path = from->path,
 					 .to = to->path};
 
-		err = fs_commit(fs, from->branch, &c, NULL);
+		err = fs_commit(fs, from->branch, &c, NULL, NULL);
 		if (err >= 0) {
 			err = 0;
 			move_mtime(fs, from, to, &e);
@@ -949,6 +951,7 @@ void fs_ops_release_all(struct fs *fs)
 static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 {
 	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY, created;
+	struct store_entry e;
 	struct fs_loc loc;
 	struct stat st;
 	char *real = NULL;
@@ -974,12 +977,13 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		}
 	} else if (loc.where != FS_LIVE || !*loc.path) {
 		err = -EISDIR;
-	} else if (is_doc(fs, &loc, &created)) {
+	} else if (is_doc(fs, &loc, &created, &e)) {
 		if (wr && !store_is_document_path(loc.path))
 			err = -EACCES; /* a non-JSON file committed by git */
 		else
 			err = fs_doc_open(fs, n, &loc,
-					  wr && (fi->flags & O_TRUNC), created);
+					  wr && (fi->flags & O_TRUNC), created,
+					  created ? NULL : &e);
 		if (err == 0 && (err = open_fh(fs, n, fi, -1)) < 0)
 			fs_doc_release(fs, n);
 		if (err == 0)
@@ -1056,7 +1060,7 @@ static int do_create(struct fs *fs, struct fs_node *parent, const char *name,
 		goto out;
 	if (doc)
 		err = fs_doc_open(fs, n, &loc, (fi->flags & O_TRUNC) != 0,
-				  false);
+				  false, NULL);
 	if (err == 0)
 		err = open_fh(fs, n, fi, fd);
 	fd = -1;

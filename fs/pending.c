@@ -48,7 +48,7 @@ static bool is(const struct entry *e, const char *branch, const char *path)
 static void commit_delete(struct fs *fs, struct entry *e)
 {
 	struct store_change c = {.op = STORE_DELETE, .path = e->path};
-	int err = fs_commit(fs, e->branch, &c, NULL);
+	int err = fs_commit(fs, e->branch, &c, NULL, NULL);
 
 	if (err < 0 && err != -ENOENT)
 		fs_log(LOG_ERR, "%s/%s: deletion after rename failed: %s",
