@@ -7,7 +7,16 @@
  *
  * Anything unusual (a symbolic ref, a ref directory that does not exist, a
  * lock we cannot make) goes to libgit2's git_reference_create_matching,
- * which handles every case, only slower. */
+ * which handles every case, only slower.
+ *
+ * Reads: a branch head is read at every open, stat and save. The value of
+ * a loose ref is kept with the identity of its file (inode, size and
+ * modification time; not the change time, which the pool's unlink of a
+ * lock's second name moves), so a read is one stat(2) while the file is
+ * the one we read or wrote. A ref file read within a few clock ticks of
+ * its last write is not kept: a rewrite in place in the same tick would
+ * keep its time (git never rewrites in place: it renames a new file
+ * over). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +29,96 @@
 #include "store_int.h"
 
 #define FALLBACK 1 /* internal: let libgit2 do it */
+#define SETTLED_NS 50000000L /* a ref file this old keeps its times */
+#define LOG_RECHECK_S 1	     /* whether a reflog exists, kept this long */
+
+struct store_refmemo {
+	struct ref_value {
+		char *ref;
+		struct stat sb; /* of the file the value came from */
+		git_oid id;
+	} v[REFMEMO_N];
+	size_t next;
+	struct log_seen {
+		char *path;
+		bool exists;
+		time_t at;
+	} logs[REFMEMO_N];
+	size_t lnext;
+};
+
+void store_refmemo_free(struct store *st)
+{
+	struct store_refmemo *m = st->refmemo;
+
+	if (!m)
+		return;
+	for (size_t i = 0; i < REFMEMO_N; i++) {
+		free(m->v[i].ref);
+		free(m->logs[i].path);
+	}
+	free(m);
+	st->refmemo = NULL;
+}
+
+static struct store_refmemo *memo_of(struct store *st)
+{
+	if (!st->refmemo)
+		st->refmemo = calloc(1, sizeof(*st->refmemo));
+	return st->refmemo;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Keep REF = ID as read from (or written to) the file SB describes. */
+static void memo_put(struct store *st, const char *ref, const struct stat *sb,
+		     const git_oid *id)
+{
+	struct store_refmemo *m = memo_of(st);
+	struct ref_value *v = NULL;
+
+	if (!m)
+		return;
+	for (size_t i = 0; i < REFMEMO_N && !v; i++)
+		if (m->v[i].ref && !strcmp(m->v[i].ref, ref))
+			v = &m->v[i];
+	if (!v) {
+		v = &m->v[m->next];
+		m->next = (m->next + 1) % REFMEMO_N;
+		free(v->ref);
+		if (!(v->ref = strdup(ref)))
+			return;
+	}
+	v->sb = *sb;
+	v->id = *id;
+}
+
+static void memo_drop(struct store *st, const char *ref)
+{
+	struct store_refmemo *m = st->refmemo;
+
+	for (size_t i = 0; m && i < REFMEMO_N; i++)
+		if (m->v[i].ref && !strcmp(m->v[i].ref, ref)) {
+			free(m->v[i].ref);
+			m->v[i].ref = NULL;
+		}
+}
+
+/* Was the file SB describes last written long enough before NOW? */
+static bool settled(const struct stat *sb, const struct timespec *now)
+{
+	long long age = (long long)(now->tv_sec - sb->st_mtim.tv_sec) *
+				1000000000LL +
+			(now->tv_nsec - sb->st_mtim.tv_nsec);
+
+	return age > SETTLED_NS;
+}
 
 static int slow_path(struct store *st, const char *ref, const git_oid *old,
 		     const git_oid *new, const char *msg)
@@ -57,10 +156,83 @@ static int current(struct store *st, const char *ref, const char *path,
 	return git_reference_name_to_id(cur, st->repo, ref) == 0 ? 0 : -ENOENT;
 }
 
+/* Does the reflog at PATH exist? Asked at every save: the answer is kept
+ * LOG_RECHECK_S seconds (a log made by git meanwhile gets our lines from
+ * then on). */
+static bool log_exists(struct store *st, const char *path)
+{
+	struct store_refmemo *m = memo_of(st);
+	time_t now = time(NULL);
+	struct log_seen *l = NULL;
+
+	for (size_t i = 0; m && i < REFMEMO_N && !l; i++)
+		if (m->logs[i].path && !strcmp(m->logs[i].path, path))
+			l = &m->logs[i];
+	if (l && now - l->at < LOG_RECHECK_S && now >= l->at)
+		return l->exists;
+	if (!l && m) {
+		l = &m->logs[m->lnext];
+		m->lnext = (m->lnext + 1) % REFMEMO_N;
+		free(l->path);
+		if (!(l->path = strdup(path)))
+			return access(path, F_OK) == 0;
+	}
+	if (!l)
+		return access(path, F_OK) == 0;
+	l->exists = access(path, F_OK) == 0;
+	l->at = now;
+	return l->exists;
+}
+
+/* REF's value through the memo: 0 with *cur, FALLBACK for a symbolic or
+ * odd ref, -ENOENT if there is none. *loose: it is a file of its own. */
+static int read_ref(struct store *st, const char *ref, const char *path,
+		    git_oid *cur, bool *loose)
+{
+	struct store_refmemo *m = st->refmemo;
+	struct timespec now;
+	struct stat sb;
+	bool have = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	int err;
+
+	for (size_t i = 0; have && m && i < REFMEMO_N; i++)
+		if (m->v[i].ref && !strcmp(m->v[i].ref, ref) &&
+		    same_file(&m->v[i].sb, &sb)) {
+			*cur = m->v[i].id;
+			*loose = true;
+			return 0;
+		}
+	clock_gettime(CLOCK_REALTIME, &now);
+	err = current(st, ref, path, cur, loose);
+	if (err == 0 && have && *loose && settled(&sb, &now))
+		memo_put(st, ref, &sb, cur);
+	return err;
+}
+
+int store_ref_read(struct store *st, const char *ref, git_oid *out)
+{
+	char path[4200];
+	bool loose;
+	int valid = 0, err;
+
+	/* Not a path of our choosing: "..", "x.lock" and such are no refs. */
+	if (git_reference_name_is_valid(&valid, ref) < 0 || !valid)
+		return store_fail(-EINVAL, "%s: not a valid ref name", ref);
+	if (snprintf(path, sizeof(path), "%s/%s", st->gitdir, ref) >=
+	    (int)sizeof(path))
+		return store_fail(-ENAMETOOLONG, "%s: name too long", ref);
+	err = read_ref(st, ref, path, out, &loose);
+	if (err == FALLBACK) {
+		err = git_reference_name_to_id(out, st->repo, ref);
+		return err < 0 ? store_git_fail(err, ref) : 0;
+	}
+	return err < 0 ? store_fail(err, "%s: not found", ref) : 0;
+}
+
 /* Should NAME get a reflog entry (git's files backend rule)? */
 static bool wants_log(struct store *st, const char *name, const char *path)
 {
-	if (access(path, F_OK) == 0)
+	if (log_exists(st, path))
 		return true;
 	if (st->reflog == STORE_REFLOG_ALWAYS)
 		return true;
@@ -152,17 +324,24 @@ static int lock(struct store *st, const char *lockpath, int *fd,
 	char pool[4400];
 
 	*pooled = false;
-	if (store_pool_take(st, pool, sizeof(pool), ticket) == 0) {
-		int rc = link(pool, lockpath), e = errno;
+	if (store_pool_take(st, pool, sizeof(pool), ticket, fd) == 0) {
+		int rc, e;
 
+		if (*fd < 0)
+			*fd = store_pool_open(pool); /* empty */
+		rc = *fd >= 0 ? link(pool, lockpath) : -1;
+		e = errno;
 		if (rc < 0) {
+			if (*fd >= 0)
+				close(*fd);
 			store_pool_release(st, *ticket);
 			return e == EEXIST ? -EAGAIN : FALLBACK;
 		}
 		*pooled = true;
-		*fd = open(lockpath, O_WRONLY | O_CLOEXEC); /* empty */
-		if (*fd >= 0)
+		/* Pool files are read-only as objects are; a ref is not. */
+		if (fchmod(*fd, 0644) == 0)
 			return 0;
+		close(*fd);
 		unlink(lockpath);
 		store_pool_release(st, *ticket);
 		*pooled = false;
@@ -179,6 +358,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 {
 	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
 	git_oid cur;
+	struct stat sb;
 	unsigned long ticket = 0;
 	bool loose, pooled;
 	int fd = -1, err;
@@ -190,7 +370,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		return slow_path(st, ref, old, new, msg);
 	if (err < 0)
 		return store_fail(err, "%s is locked by another writer", ref);
-	err = current(st, ref, path, &cur, &loose);
+	err = read_ref(st, ref, path, &cur, &loose);
 	if (err == 0 && !git_oid_equal(&cur, old))
 		err = -EAGAIN;
 	if (err != 0) {
@@ -207,8 +387,6 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	err = store_write_all(fd, hex, GIT_OID_HEXSZ + 1);
 	if (err == 0 && st->fsync && fsync(fd) < 0)
 		err = -errno;
-	if (close(fd) < 0 && err == 0)
-		err = -errno;
 	/* The reflog is written under the lock, before the ref moves, as
 	 * git does; a failed reflog line does not undo a save. */
 	if (err == 0) {
@@ -220,8 +398,16 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 			append_log(st, "HEAD", old, new, msg);
 	}
 	if (err == 0 && loose)
-		store_pool_trash(st, path);
+		store_pool_trash(st, path, false);
 	if (err == 0 && rename(lockpath, path) < 0)
+		err = -errno;
+	/* The lock's descriptor is still open: the identity of its inode,
+	 * now the ref, whoever renames over it next. */
+	if (err == 0 && fstat(fd, &sb) == 0)
+		memo_put(st, ref, &sb, new);
+	else
+		memo_drop(st, ref);
+	if (close(fd) < 0 && err == 0)
 		err = -errno;
 	if (pooled)
 		store_pool_release(st, ticket);

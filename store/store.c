@@ -153,6 +153,7 @@ void store_close(struct store *st)
 	store_pack_wait(st);
 	store_pool_stop(st);
 	store_treememo_free(st);
+	store_refmemo_free(st);
 	pthread_mutex_destroy(&st->pack_lock);
 	git_odb_free(st->odb);
 	git_repository_free(st->repo);
@@ -243,14 +244,10 @@ out:
 int store_head_locked(struct store *st, const char *branch, git_oid *out)
 {
 	char ref[1024];
-	int err;
 
 	if (snprintf(ref, sizeof(ref), HEADS "%s", branch) >= (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
-	err = git_reference_name_to_id(out, st->repo, ref);
-	if (err < 0)
-		return store_git_fail(err, ref);
-	return 0;
+	return store_ref_read(st, ref, out);
 }
 
 int store_branch_head(struct store *st, const char *branch,

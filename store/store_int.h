@@ -31,6 +31,7 @@ struct store {
 	struct store_pool *pool; /* pool.c; NULL until started */
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
 	struct store_treememo *treememo; /* treepatch.c; under lock */
+	struct store_refmemo *refmemo;	 /* refs.c; under lock */
 	bool pool_tried;
 };
 
@@ -40,16 +41,21 @@ void store_pack_note_commit(struct store *st);
 void store_pack_wait(struct store *st);
 
 /* pool.c: pre-made empty files, so a save allocates and frees no inode.
- * start: once, by store_prepare_writes or the first save; take: the path of an empty file to
- * write and link(2) into place (-EAGAIN: none ready, make one yourself),
- * then release its TICKET, linked or not; trash: link VICTIM into the pool
- * before a rename replaces it, to be reused later. */
+ * start: once, by store_prepare_writes or the first save; take: the path of
+ * an empty read-only file to write and link(2) into place (-EAGAIN: none
+ * ready, make one yourself), with *FD open for writing it if the pool had
+ * one ready (else -1: open the path; the caller closes *FD), then release
+ * its TICKET, linked or not; trash: link VICTIM into the pool before a
+ * rename replaces it (MOVE: rename it there: a loose object now packed),
+ * to be reused after a quarantine; -EAGAIN: no room. */
 int store_pool_start(struct store *st);
 void store_pool_stop(struct store *st);
 int store_pool_take(struct store *st, char *path, size_t sz,
-		    unsigned long *ticket);
+		    unsigned long *ticket, int *fd);
 void store_pool_release(struct store *st, unsigned long ticket);
-int store_pool_trash(struct store *st, const char *victim);
+/* open(2) of pool file PATH for writing (it is read-only, and ours). */
+int store_pool_open(const char *path);
+int store_pool_trash(struct store *st, const char *victim, bool move);
 /* objhash.c: the id of an object chronofs serialized (a tree or a
  * commit), with the CPU's SHA-1 instructions; 0 or -errno. */
 int store_object_hash(git_oid *out, const void *data, size_t len,
@@ -108,6 +114,11 @@ int store_fsync_dir(const char *path);
  * rename); -EAGAIN if REF is not at OLD or another writer holds it. */
 int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		  const git_oid *new, const char *msg);
+/* REF's value (a loose ref costs one stat(2) while its file is the one
+ * read or written last), or -errno. */
+int store_ref_read(struct store *st, const char *ref, git_oid *out);
+#define REFMEMO_N 8
+void store_refmemo_free(struct store *st);
 /* Set this thread's message; returns ERR. */
 int store_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
