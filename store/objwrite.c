@@ -231,7 +231,7 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	struct iovec *iov = NULL;
 	size_t zlen = 0, niov = 0;
 	unsigned long ticket = 0;
-	bool pooled;
+	bool pooled, ready;
 	int hlen, fd, err;
 
 	hlen = snprintf(hdr, sizeof(hdr), "%s %zu", git_object_type2string(type),
@@ -256,10 +256,11 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 					 &zlen)) < 0) {
 		return fail("compress", dst, -err);
 	}
-	pooled = store_pool_take(st, tmp, sizeof(tmp), &ticket) == 0;
-	if (pooled) {
-		fd = open(tmp, O_WRONLY | O_CLOEXEC); /* empty: pool.c */
-	} else {
+	pooled = store_pool_take(st, tmp, sizeof(tmp), &ticket, &fd) == 0;
+	ready = fd >= 0; /* open, and read-only already */
+	if (pooled && !ready) {
+		fd = store_pool_open(tmp); /* empty: pool.c */
+	} else if (!pooled) {
 		snprintf(tmp, sizeof(tmp), "%s/objects/tmp_obj_chronofs_XXXXXX",
 			 st->gitdir);
 		fd = mkostemp(tmp, O_CLOEXEC);
@@ -273,7 +274,7 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	}
 	err = iov ? writev_all(fd, iov, niov) : store_write_all(fd, z, zlen);
 	free(z), free(frame), free(iov);
-	if (err == 0 && fchmod(fd, 0444) < 0)
+	if (err == 0 && !ready && fchmod(fd, 0444) < 0)
 		err = -errno;
 	if (err == 0 && st->fsync && fsync(fd) < 0)
 		err = -errno;

@@ -11,13 +11,20 @@
  * changes the pool directory, so it never waits for the thread's slow
  * creations in it). The inode a ref update would free is linked into
  * trash/ first and, after a quarantine long enough for any reader that
- * opened the old ref to have read it, emptied and reused as a pool file.
+ * opened the old ref to have read it, emptied and reused as a pool file;
+ * so are loose objects once the background packing (pack.c) has put them
+ * in a pack: the files saves make come back to the pool, and in a steady
+ * stream of saves the pool makes no new inode at all.
  *
- * Pool files are empty: writers open them without O_TRUNC (a truncate
- * makes ext4 flush the file at close). Free files are f<lo>..f<hi-1>, taken
- * in order; f<ulo>..f<lo-1> are taken and unlinked once released; trash is
- * trash/t<tlo>..t<thi-1>. A pool directory left by a process that is gone
- * is adopted (renamed) by the next one, so nothing leaks. */
+ * Pool files are empty and read-only (0444, as loose objects are): the
+ * next ones to be taken are held open for writing (a descriptor opened
+ * before the mode changed keeps write access), so a save neither opens
+ * nor chmods them; writers never truncate them (a truncate makes ext4
+ * flush the file at close). Free files are f<lo>..f<hi-1>, taken in order,
+ * f<lo>..f<oh-1> with a descriptor open; f<ulo>..f<lo-1> are taken and
+ * unlinked once released; trash is trash/t<tlo>..t<thi-1>. A pool
+ * directory left by a process that is gone is adopted (renamed) by the
+ * next one, so nothing leaks. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +46,12 @@
  * saves. */
 #define POOL_START 256
 #define POOL_MAX 4096
-#define TRASH_CAP 4096	   /* trash entries waiting; past this, free inline */
+#define TRASH_CAP 16384	   /* trash entries waiting; past this, free inline */
+#define FREE_MAX 8192	   /* free files kept; trash past this is freed */
 #define QUARANTINE_S 10	   /* trash is reused after this many seconds */
 #define DONE_RING 1024	   /* taken files awaiting their unlink */
+#define FD_AHEAD 64	   /* free files held open, the next to be taken */
+#define IDLE_UNLINK_S 1	   /* released names left at most this long */
 
 struct store_pool {
 	pthread_mutex_t mu;
@@ -52,6 +62,8 @@ struct store_pool {
 	char refs[4200];  /* <gitdir>/refs */
 	char top[4200];	  /* <gitdir>/chronofs/pool */
 	unsigned long ulo, lo, hi; /* see the top of the file */
+	unsigned long oh;	   /* f<lo>..f<oh-1> are open: fds[n % FD_AHEAD] */
+	int fds[FD_AHEAD];
 	bool done[DONE_RING];	   /* f<n> released: done[n % DONE_RING] */
 	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
 	time_t ttime[TRASH_CAP]; /* when each trash entry came */
@@ -73,7 +85,7 @@ static void name_of(const struct store_pool *p, char *buf, size_t sz,
  * descriptor, so its close also clears ext4's flush-on-close mark. */
 static bool empty_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = store_pool_open(path);
 	struct stat sb;
 	bool ok;
 
@@ -280,11 +292,40 @@ static bool create(struct store_pool *p, unsigned long n)
 	int fd;
 
 	name_of(p, path, sizeof(path), 'f', n);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0)
 		return false;
 	close(fd);
 	return true;
+}
+
+int store_pool_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+
+	/* Made writable again only while the pool's name is its one name:
+	 * a second name is a published object or ref. */
+	if (fd < 0 && errno == EACCES && lstat(path, &sb) == 0 &&
+	    S_ISREG(sb.st_mode) && sb.st_nlink == 1 && chmod(path, 0644) == 0)
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+/* A descriptor for writing free file f<N> (read-only from here on), or
+ * -1. */
+static int open_ahead(struct store_pool *p, unsigned long n)
+{
+	char path[4400];
+	int fd;
+
+	name_of(p, path, sizeof(path), 'f', n);
+	fd = store_pool_open(path);
+	if (fd >= 0 && fchmod(fd, 0444) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 static void *pool_thread(void *arg)
@@ -298,6 +339,29 @@ static void *pool_thread(void *arg)
 	while (!p->stop) {
 		time_t now = time(NULL);
 
+		if (p->oh < p->lo)
+			p->oh = p->lo; /* taken before we opened them */
+		if (p->oh < p->hi && p->oh - p->lo < FD_AHEAD) {
+			int fd;
+
+			n = p->oh;
+			pthread_mutex_unlock(&p->mu);
+			fd = open_ahead(p, n);
+			pthread_mutex_lock(&p->mu);
+			if (fd >= 0 && n == p->oh && n >= p->lo) {
+				p->fds[n % FD_AHEAD] = fd;
+				p->oh = n + 1;
+				continue;
+			}
+			if (fd >= 0) {
+				close(fd); /* taken meanwhile: its taker opens */
+				continue;
+			}
+			/* Cannot open it: the taker will see why. */
+			p->oh = n + 1;
+			p->fds[n % FD_AHEAD] = -1;
+			continue;
+		}
 		if (p->ulo < p->lo && p->done[p->ulo % DONE_RING]) {
 			char path[4400];
 
@@ -310,9 +374,17 @@ static void *pool_thread(void *arg)
 		}
 		if (p->tlo < p->thi &&
 		    now - p->ttime[p->tlo % TRASH_CAP] >= QUARANTINE_S) {
+			bool full = p->hi - p->lo >= FREE_MAX;
+
 			t = p->tlo, n = p->hi;
 			pthread_mutex_unlock(&p->mu);
-			ok = recycle(p, t, n);
+			ok = !full && recycle(p, t, n);
+			if (full) {
+				char path[4400];
+
+				name_of(p, path, sizeof(path), 't', t);
+				unlink(path);
+			}
 			pthread_mutex_lock(&p->mu);
 			p->tlo++;
 			if (ok)
@@ -339,10 +411,16 @@ static void *pool_thread(void *arg)
 				continue;
 			}
 		}
+		/* Saves wake the thread only every FD_AHEAD / 2 files; the
+		 * names they released meanwhile are unlinked then, or after
+		 * IDLE_UNLINK_S when saves stop. */
+		clock_gettime(CLOCK_REALTIME, &ts);
 		if (p->tlo < p->thi) {
-			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S -
 				     now;
+			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		} else if (p->ulo < p->lo) {
+			ts.tv_sec += IDLE_UNLINK_S;
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		} else {
 			pthread_cond_wait(&p->cv, &p->mu);
@@ -403,6 +481,9 @@ void store_pool_stop(struct store *st)
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->tid, NULL);
+	for (unsigned long n = p->lo; n < p->oh; n++)
+		if (p->fds[n % FD_AHEAD] >= 0)
+			close(p->fds[n % FD_AHEAD]);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -410,11 +491,12 @@ void store_pool_stop(struct store *st)
 }
 
 int store_pool_take(struct store *st, char *path, size_t sz,
-		    unsigned long *ticket)
+		    unsigned long *ticket, int *fd)
 {
 	struct store_pool *p = st->pool;
 	unsigned long n;
 
+	*fd = -1;
 	if (!p)
 		return -EAGAIN;
 	pthread_mutex_lock(&p->mu);
@@ -424,6 +506,10 @@ int store_pool_take(struct store *st, char *path, size_t sz,
 		return -EAGAIN;
 	}
 	n = p->lo++;
+	if (n < p->oh)
+		*fd = p->fds[n % FD_AHEAD];
+	if (p->oh - n == FD_AHEAD / 2 || p->hi - p->lo < p->target / 4)
+		pthread_cond_signal(&p->cv); /* open more ahead */
 	if (p->hi - p->lo < p->target / 4) {
 		if (!p->refilling && p->target < POOL_MAX)
 			p->target *= 2; /* drained: a burst, keep more */
@@ -442,9 +528,7 @@ void store_pool_release(struct store *st, unsigned long ticket)
 
 	pthread_mutex_lock(&p->mu);
 	if (ticket - p->ulo < DONE_RING) {
-		p->done[ticket % DONE_RING] = true;
-		if (ticket == p->ulo)
-			pthread_cond_signal(&p->cv);
+		p->done[ticket % DONE_RING] = true; /* unlinked in a batch */
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
@@ -453,7 +537,7 @@ void store_pool_release(struct store *st, unsigned long ticket)
 	unlink(path);
 }
 
-int store_pool_trash(struct store *st, const char *victim)
+int store_pool_trash(struct store *st, const char *victim, bool move)
 {
 	struct store_pool *p = st->pool;
 	char path[4400];
@@ -469,7 +553,7 @@ int store_pool_trash(struct store *st, const char *victim)
 		return -EAGAIN;
 	}
 	name_of(p, path, sizeof(path), 't', p->thi);
-	if (link(victim, path) == 0) {
+	if ((move ? rename(victim, path) : link(victim, path)) == 0) {
 		p->ttime[p->thi % TRASH_CAP] = time(NULL);
 		if (p->thi++ == p->tlo)
 			pthread_cond_signal(&p->cv);
