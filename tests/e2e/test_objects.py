@@ -187,3 +187,56 @@ class WorkTreeReflogTests(ChronofsTestCase):
         self.assertEqual(branch[0], "put c/a.json")
         self.assertEqual(head[0], "put c/a.json")
         self.assertEqual(len(branch), 2)
+
+
+class PackingTests(ChronofsTestCase):
+    """Background packing (README, "How a save is written"): loose objects
+    go into a pack by their ids, and their files come back to the pool."""
+
+    def loose(self):
+        objects = os.path.join(self.repo, "objects")
+        out = {}
+        for d in os.listdir(objects):
+            if len(d) == 2:
+                for f in os.listdir(os.path.join(objects, d)):
+                    out[d + f] = os.path.join(objects, d, f)
+        return out
+
+    def test_loose_objects_are_packed_and_their_files_reused(self):
+        import hashlib
+        import zlib
+        # Past git's gc.auto threshold (6700), as many saves would leave.
+        ids = []
+        for i in range(7000):
+            data = b'{"filler": %d}\n' % i
+            raw = b"blob %d\0" % len(data) + data
+            oid = hashlib.sha1(raw).hexdigest()
+            d = os.path.join(self.repo, "objects", oid[:2])
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, oid[2:]), "wb") as f:
+                f.write(zlib.compress(raw, 1))
+            ids.append(oid)
+        inodes = {os.stat(p).st_ino for oid, p in self.loose().items() if oid in set(ids)}
+        os.mkdir(self.doc("c"))
+        for i in range(260):  # packing is looked at every 256 commits
+            self.save("c/d%d.json" % (i % 10), '{"i": %d}' % i)
+        self.wait_until(lambda: len(self.loose()) < 1000, timeout=90,
+                        msg="loose objects packed (%d left)" % len(self.loose()))
+        check = subprocess.run(["git", "--git-dir=" + self.repo, "cat-file", "--batch-check"],
+                               input="\n".join(ids) + "\n", capture_output=True, text=True,
+                               check=True).stdout
+        self.assertNotIn("missing", check)
+        self.assertEqual(len(check.splitlines()), len(ids))
+        # The files were moved into the pool (trash, then free files), not
+        # unlinked: their inodes are there.
+        pool = os.path.join(self.repo, "chronofs", "pool")
+        found = set()
+        for top, _, files in os.walk(pool):
+            for f in files:
+                try:
+                    found.add(os.lstat(os.path.join(top, f)).st_ino)
+                except FileNotFoundError:
+                    pass  # the pool thread renamed it meanwhile
+        self.assertGreater(len(inodes & found), 0.9 * len(inodes),
+                           "packed objects' files kept for reuse")
+        self.assertEqual(self.git("cat-file", "-p", "main:c/d9.json"), '{"i": 259}')
