@@ -55,6 +55,16 @@ out:
 	return err;
 }
 
+/* Stat PATH in TREE: from the kept bytes of the trees on the way when
+ * they are all there (the last save wrote them), else through libgit2. */
+static int stat_in(struct store *st, git_tree *tree, const char *path,
+		   struct store_entry *out)
+{
+	int err = store_tb_stat(st, git_tree_id(tree), path, out, false);
+
+	return err == 1 ? store_stat_tree_locked(st, tree, path, out) : err;
+}
+
 /* Is every proper prefix of PATH a directory (or absent)? A blob on the
  * way means the path cannot exist: -ENOTDIR. */
 static int check_parents(struct store *st, git_tree *tree, const char *path)
@@ -69,7 +79,7 @@ static int check_parents(struct store *st, git_tree *tree, const char *path)
 	strcpy(buf, path);
 	for (slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		err = store_stat_tree_locked(st, tree, buf, &e);
+		err = stat_in(st, tree, buf, &e);
 		*slash = '/';
 		if (err == -ENOENT)
 			return 0;
@@ -114,7 +124,10 @@ static int plan_add(struct store *st, git_tree *tree, struct plan *p,
 	if (!u || !v)
 		return -ENOMEM;
 	p->paths = v;
-	err = store_layout_git_path(st, tree, path, &v[p->npaths], &fanout);
+	err = store_tb_git_path(st, git_tree_id(tree), path, &v[p->npaths]);
+	if (err == 1)
+		err = store_layout_git_path(st, tree, path, &v[p->npaths],
+					    &fanout);
 	if (err == -ENOENT || err == -ENOTDIR)
 		err = (v[p->npaths] = strdup(path)) ? 0 : -ENOMEM;
 	if (err < 0)
@@ -135,11 +148,18 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 	char *dir = strndup(path, slash ? (size_t)(slash - path) : 0), bucket[3];
 	git_tree *t = NULL;
 	size_t files = 0;
-	int err = dir ? 0 : -ENOMEM;
+	bool fanout = false;
+	int err = dir ? 0 : -ENOMEM, fast = 1;
 
 	name = slash ? slash + 1 : path;
-	if (err == 0 && store_layout_dir(st, tree, dir, &t) == 0 &&
-	    !store_layout_is_fanout(t)) {
+	if (err == 0)
+		fast = store_tb_dir_files(st, git_tree_id(tree), dir, &files,
+					  &fanout);
+	if (fast == 0 && (fanout || files + 1 < LAYOUT_FANOUT_AT))
+		files = 0; /* decided from the memo: no reshard */
+	else if (err == 0 && store_layout_dir(st, tree, dir, &t) == 0 &&
+		 !store_layout_is_fanout(t)) {
+		files = 0;
 		for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
 			const git_tree_entry *e = git_tree_entry_byindex(t, i);
 
@@ -184,7 +204,7 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 	struct store_entry from = {0}, to;
 	int err;
 
-	err = store_stat_tree_locked(st, tree, c->path, &from);
+	err = stat_in(st, tree, c->path, &from);
 	*fromp = from;
 	if (err < 0 && err != -ENOENT)
 		return err;
@@ -293,7 +313,7 @@ static int attempt(struct store *st, const char *ref,
 	if (err != 0)
 		goto out;
 	if (p.n == 1) {
-		err = store_tree_patch(st, tree, p.up[0].path,
+		err = store_tree_patch(st, git_tree_id(tree), p.up[0].path,
 				       p.up[0].action == GIT_TREE_UPDATE_UPSERT
 					       ? &p.up[0].id
 					       : NULL,

@@ -478,7 +478,10 @@ int store_stat(struct store *st, const struct store_oid *commit,
 
 	pthread_mutex_lock(&st->lock);
 	err = store_tree_locked(st, store_goid(commit), &tree);
+	/* The trees a save just wrote are kept as bytes: no parse of them. */
 	if (err == 0)
+		err = store_tb_stat(st, git_tree_id(tree), path, out, true);
+	if (err == 1)
 		err = store_stat_tree_locked(st, tree, path, out);
 	git_tree_free(tree);
 	pthread_mutex_unlock(&st->lock);

@@ -88,24 +88,62 @@ int store_objwrite_add(struct store *st);
 /* Write object DATA (of id ID) as a loose object, or -errno. */
 int store_object_write(struct store *st, const git_oid *id, const void *data,
 		       size_t len, git_object_t type);
-/* treepatch.c: ROOT with PATH set to blob ID (mode MODE), or removed if ID
- * is NULL, every tree on the way written; *out the new root tree. */
-int store_tree_patch(struct store *st, git_tree *root, const char *path,
+/* treepatch.c: root tree ROOT with PATH set to blob ID (mode MODE), or
+ * removed if ID is NULL, every tree on the way written; *out the new root
+ * tree. */
+int store_tree_patch(struct store *st, const git_oid *root, const char *path,
 		     const git_oid *id, git_filemode_t mode, git_oid *out);
-/* The serialized trees written last, with each entry's offset (entry i
- * is p[off[i] .. off[i + 1])). */
+/* treebytes.c: trees as their bytes, entry i at p[off[i] .. off[i + 1]);
+ * the memo keeps the ones written or serialized last (under st->lock). */
 struct tree_bytes {
 	git_oid id;
 	char *p;
 	size_t len, n;
 	size_t *off;
 };
-#define TREE_MEMO 8
+#define TREE_MEMO 16
 struct store_treememo {
 	struct tree_bytes v[TREE_MEMO];
 	size_t next;
 };
+struct store_tb_buf {
+	char *p;
+	size_t len, cap;
+};
 void store_treememo_free(struct store *st);
+int store_tb_put(struct store_tb_buf *b, const void *data, size_t n);
+int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
+		       const char *name, const git_oid *id);
+/* Git's tree order: bytewise, a tree's name as if it ended in '/'. */
+int store_tb_order(const char *a, bool adir, const char *b, bool bdir);
+/* Tree ID (NULL: an empty new one) as bytes: *borrowed from the memo
+ * (valid until the next store_tb_keep), else the caller's to keep or
+ * free. */
+int store_tb_get(struct store *st, const git_oid *id, struct tree_bytes *out,
+		 bool *borrowed);
+const struct tree_bytes *store_tb_find_memo(struct store *st,
+					    const git_oid *id);
+void store_tb_keep(struct store *st, struct tree_bytes *t);
+void store_tb_free(struct tree_bytes *t);
+const char *store_tb_name(const struct tree_bytes *t, size_t i, bool *dir);
+/* The first entry not before NAME (as a tree if DIR); the entry named
+ * NAME, tree or not, or t->n. */
+size_t store_tb_lower_bound(const struct tree_bytes *t, const char *name,
+			    bool dir);
+size_t store_tb_find(const struct tree_bytes *t, const char *name);
+/* store_stat_tree_locked of logical PATH under root tree ROOT from the
+ * memo alone (SIZE: a document's size too); 1 if a tree on the way is
+ * not in the memo (ask libgit2). */
+int store_tb_stat(struct store *st, const git_oid *root, const char *path,
+		  struct store_entry *out, bool size);
+/* From the memo (1: not all in it): the number of files directly in
+ * directory DIR (0 if it holds bucket-named subtrees) and whether it is a
+ * fanout collection; and the git path of logical PATH
+ * (store_layout_git_path). */
+int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
+		       size_t *files, bool *fanout);
+int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
+		      char **out);
 /* All of BUF to FD (retrying short writes), or -errno. */
 int store_write_all(int fd, const void *buf, size_t n);
 /* fsync(2) of directory PATH, or -errno. */

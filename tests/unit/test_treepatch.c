@@ -1,5 +1,7 @@
 /* test_treepatch.c - the trees a save splices (store/treepatch.c) are the
- * trees libgit2's git_tree_create_updated makes from the same parent, over
+ * trees libgit2's git_tree_create_updated makes from the same parent, and
+ * lookups in the kept bytes (store_tb_stat, treebytes.c) answer as
+ * libgit2's store_stat_tree_locked does, fanout collections included, over
  * thousands of random upserts and removals with names chosen to sit next
  * to each other in git's tree order (a directory "a" sorts as "a/",
  * between "a.b" and "a0"), removals that empty a directory, from the memo
@@ -16,7 +18,8 @@
 #define OPS 4000
 
 static const char *names[] = {"a",   "a.b", "a-",  "a0",  "a.json",
-			      "b",   "b.json", "ab", "a b", "\xc3\xa9"};
+			      "b",   "b.json", "ab", "a b", "\xc3\xa9",
+			      "5c",  LAYOUT_MARKER};
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
 static int failures;
@@ -41,6 +44,60 @@ static void random_path(char *buf, size_t sz)
 	for (int i = 0; i < depth; i++)
 		at += (size_t)snprintf(buf + at, sz - at, "%s%s", i ? "/" : "",
 				       names[rand() % NNAMES]);
+}
+
+/* Both ways of looking PATH up in TREE agree (when the memo has every
+ * tree on the way). */
+static void same_stat(struct store *st, git_tree *tree, const char *path,
+		      int *fast)
+{
+	struct store_entry a, b;
+	int ea = store_stat_tree_locked(st, tree, path, &a);
+	int eb = store_tb_stat(st, git_tree_id(tree), path, &b, true);
+
+	char *ga = NULL, *gb = NULL;
+	bool fanout = false, mfanout = false;
+	size_t files = 0, mfiles = 0;
+	git_tree *dir = NULL;
+
+	if (eb == 1)
+		return;
+	(*fast)++;
+	CHECK(ea == eb, "stat %s: libgit2 %d, memo %d", path, ea, eb);
+	if (ea == 0 && eb == 0)
+		CHECK(a.kind == b.kind && a.size == b.size &&
+			      !memcmp(a.oid.id, b.oid.id, STORE_OID_RAWSZ),
+		      "stat %s: entries differ", path);
+	/* The git path a save writes (a missing directory: as it is). */
+	if (store_tb_git_path(st, git_tree_id(tree), path, &gb) == 0) {
+		if (store_layout_git_path(st, tree, path, &ga, &fanout) < 0) {
+			free(ga);
+			ga = strdup(path);
+		}
+		CHECK(ga && gb && !strcmp(ga, gb), "git path of %s: %s, %s",
+		      path, ga, gb);
+	}
+	free(ga), free(gb);
+	/* The files of PATH as a directory, for resharding. */
+	if (store_tb_dir_files(st, git_tree_id(tree), path, &mfiles,
+			       &mfanout) == 0) {
+		CHECK(store_layout_dir(st, tree, path, &dir) == 0,
+		      "dir %s", path);
+		fanout = store_layout_is_fanout(dir);
+		for (size_t i = 0, n = dir ? git_tree_entrycount(dir) : 0;
+		     i < n; i++) {
+			const git_tree_entry *e = git_tree_entry_byindex(dir, i);
+
+			if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+				files++;
+			else if (store_layout_bucket_name(git_tree_entry_name(e)))
+				files = 0, i = n;
+		}
+		CHECK(fanout == mfanout && files == mfiles,
+		      "files of %s: %zu%s, %zu%s", path, files,
+		      fanout ? " fanout" : "", mfiles, mfanout ? " fanout" : "");
+		git_tree_free(dir);
+	}
 }
 
 /* Every blob path in TREE (for picking one to remove). */
@@ -77,7 +134,7 @@ int main(void)
 	struct store *st = NULL;
 	git_tree *cur = NULL;
 	git_oid empty, blobs[8];
-	int err, done = 0, removes = 0, dropped = 0;
+	int err, done = 0, removes = 0, dropped = 0, fast = 0, fanned = 0;
 
 	srand(12345);
 	if (!mkdtemp(dir)) {
@@ -113,6 +170,15 @@ int main(void)
 			snprintf(path, sizeof(path), "%s", p.v[rand() % p.n]);
 			remove = true;
 			removes++;
+		} else if (rand() % 6 == 0) {
+			/* A document in its bucket of a fanout collection. */
+			const char *n = names[rand() % NNAMES];
+			char b[3];
+
+			store_layout_bucket(n, b);
+			snprintf(path, sizeof(path), "%s/%s/%s",
+				 rand() % 2 ? "c" : "a", b, n);
+			fanned++;
 		} else {
 			random_path(path, sizeof(path));
 		}
@@ -153,8 +219,9 @@ int main(void)
 		/* Now and then without the memo: serialized from parsed. */
 		if (rand() % 7 == 0)
 			store_treememo_free(st);
-		err = store_tree_patch(st, cur, path, remove ? NULL : &up.id,
-				       GIT_FILEMODE_BLOB, &mine);
+		err = store_tree_patch(st, git_tree_id(cur), path,
+				       remove ? NULL : &up.id, GIT_FILEMODE_BLOB,
+				       &mine);
 		CHECK(err == 0, "patch %s: %d %s", path, err, store_errmsg());
 		CHECK(git_tree_create_updated(&ref, st->repo, cur, 1, &up) == 0,
 		      "libgit2 update %s: %s", path, git_error_last()->message);
@@ -173,6 +240,26 @@ int main(void)
 		git_tree_free(cur);
 		cur = next;
 		done++;
+		/* Look up what was just written, and some other paths. */
+		for (int k = 0; k < 6 && cur; k++) {
+			char other[256], logical[256];
+			const char *last;
+
+			random_path(other, sizeof(other));
+			same_stat(st, cur, k ? other : path, &fast);
+			if (k == 1 && strchr(path, '/')) {
+				snprintf(other, sizeof(other), "%.*s",
+					 (int)(strchr(path, '/') - path), path);
+				same_stat(st, cur, other, &fast);
+			}
+			/* The logical path of a file in a bucket. */
+			last = strrchr(path, '/');
+			if (k == 0 && last && last - path > 3) {
+				snprintf(logical, sizeof(logical), "%.*s%s",
+					 (int)(last - path - 3), path, last);
+				same_stat(st, cur, logical, &fast);
+			}
+		}
 	}
 	git_tree_free(cur);
 	store_close(st);
@@ -184,8 +271,10 @@ int main(void)
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 	printf("treepatch: %d operations (%d removals, %d of them emptied a "
-	       "directory), %d failures\n", done, removes, dropped, failures);
-	CHECK(done > OPS / 2 && removes > 100 && dropped > 10,
+	       "directory; %d into buckets), %d lookups from the memo, %d "
+	       "failures\n", done, removes, dropped, fanned, fast, failures);
+	CHECK(done > OPS / 2 && removes > 100 && dropped > 10 && fanned > 100 &&
+		      fast > OPS,
 	      "too few operations exercised");
 	return failures ? 1 : 0;
 }

@@ -1,0 +1,422 @@
+/* treebytes.c - trees as their serialized bytes with each entry's offset,
+ * for the hot path of saves and the lookups between them.
+ *
+ * A save into a collection rewrites its tree (40 KB at 1,000 documents),
+ * and the next open, stat and save look that tree up again. Through
+ * libgit2 each new tree is read back and parsed entry by entry into its
+ * object cache. Here the trees written last (and the ones looked up) are
+ * kept as bytes in a small memo: a lookup is a binary search over the
+ * offsets, a splice (treepatch.c) copies two ranges. A tree a save must
+ * rewrite that is not in the memo is serialized once from libgit2's
+ * parsed tree; a lookup that meets a tree not in the memo is left to
+ * libgit2 (snapshots, listings: its cache serves those). All under
+ * st->lock. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define MAX_DEPTH 8 /* deeper paths take libgit2's way */
+
+int store_tb_put(struct store_tb_buf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		char *p;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if (!(p = realloc(b->p, cap)))
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
+		       const char *name, const git_oid *id)
+{
+	char head[16], *h = head + sizeof(head);
+	unsigned m = (unsigned)mode;
+	int err;
+
+	/* "%o " by hand: this runs for every entry of a tree serialized. */
+	*--h = ' ';
+	do {
+		*--h = (char)('0' + (m & 7));
+		m >>= 3;
+	} while (m);
+	err = store_tb_put(b, h, (size_t)(head + sizeof(head) - h));
+	if (err == 0)
+		err = store_tb_put(b, name, strlen(name) + 1);
+	if (err == 0)
+		err = store_tb_put(b, id->id, GIT_OID_RAWSZ);
+	return err;
+}
+
+int store_tb_order(const char *a, bool adir, const char *b, bool bdir)
+{
+	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+	int c = memcmp(a, b, n);
+	unsigned char ca, cb;
+
+	if (c)
+		return c;
+	ca = la > n ? (unsigned char)a[n] : adir ? '/' : 0;
+	cb = lb > n ? (unsigned char)b[n] : bdir ? '/' : 0;
+	return ca < cb ? -1 : ca > cb;
+}
+
+void store_tb_free(struct tree_bytes *t)
+{
+	free(t->p);
+	free(t->off);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_tb_keep(struct store *st, struct tree_bytes *t)
+{
+	struct store_treememo *m = st->treememo;
+
+	if (!m && !(m = st->treememo = calloc(1, sizeof(*m)))) {
+		store_tb_free(t);
+		return;
+	}
+	store_tb_free(&m->v[m->next]);
+	m->v[m->next] = *t;
+	m->next = (m->next + 1) % TREE_MEMO;
+	memset(t, 0, sizeof(*t));
+}
+
+void store_treememo_free(struct store *st)
+{
+	if (!st->treememo)
+		return;
+	for (size_t i = 0; i < TREE_MEMO; i++)
+		store_tb_free(&st->treememo->v[i]);
+	free(st->treememo);
+	st->treememo = NULL;
+}
+
+const struct tree_bytes *store_tb_find_memo(struct store *st,
+					    const git_oid *id)
+{
+	struct store_treememo *m = st->treememo;
+
+	/* Newest first: the trees of the last save. */
+	for (size_t k = 1; m && k <= TREE_MEMO; k++) {
+		const struct tree_bytes *t =
+			&m->v[(m->next + TREE_MEMO - k) % TREE_MEMO];
+
+		if (t->p && git_oid_equal(&t->id, id))
+			return t;
+	}
+	return NULL;
+}
+
+/* Serialize libgit2's parsed tree T into OUT. */
+static int serialize(const git_tree *t, struct tree_bytes *out)
+{
+	size_t n = git_tree_entrycount(t);
+	struct store_tb_buf b = {0};
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!(out->off = malloc((n + 1) * sizeof(*out->off))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+
+		out->off[i] = b.len;
+		err = store_tb_put_entry(&b, git_tree_entry_filemode(e),
+					 git_tree_entry_name(e),
+					 git_tree_entry_id(e));
+	}
+	out->off[n] = b.len;
+	out->n = n;
+	out->p = b.p;
+	out->len = b.len;
+	out->id = *git_tree_id(t);
+	if (err < 0)
+		store_tb_free(out);
+	return err;
+}
+
+int store_tb_get(struct store *st, const git_oid *id, struct tree_bytes *out,
+		 bool *borrowed)
+{
+	const struct tree_bytes *m = id ? store_tb_find_memo(st, id) : NULL;
+	git_tree *t = NULL;
+	int err;
+
+	*borrowed = m != NULL;
+	if (m) {
+		*out = *m;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	if (!id) /* a tree that does not exist yet: no entries */
+		return (out->off = calloc(1, sizeof(*out->off))) ? 0 : -ENOMEM;
+	if ((err = git_tree_lookup(&t, st->repo, id)) < 0)
+		return store_git_fail(err, "tree");
+	err = serialize(t, out);
+	git_tree_free(t);
+	return err;
+}
+
+/* Entry I's name; *dir if it is a tree (mode 40000). */
+const char *store_tb_name(const struct tree_bytes *t, size_t i, bool *dir)
+{
+	const char *e = t->p + t->off[i];
+	const char *sp = memchr(e, ' ', t->off[i + 1] - t->off[i]);
+
+	*dir = sp && sp - e == 5 && !memcmp(e, "40000", 5);
+	return sp ? sp + 1 : e;
+}
+
+size_t store_tb_lower_bound(const struct tree_bytes *t, const char *name,
+			    bool dir)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		bool edir;
+		const char *en = store_tb_name(t, mid, &edir);
+
+		if (store_tb_order(en, edir, name, dir) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+size_t store_tb_find(const struct tree_bytes *t, const char *name)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		size_t i = store_tb_lower_bound(t, name, dir);
+		bool edir;
+
+		if (i < t->n && !strcmp(store_tb_name(t, i, &edir), name))
+			return i;
+	}
+	return t->n;
+}
+
+/* Entry I's id and mode. */
+static void entry_at(const struct tree_bytes *t, size_t i, git_oid *id,
+		     unsigned *mode)
+{
+	const char *e = t->p + t->off[i];
+
+	*mode = 0;
+	for (; *e >= '0' && *e <= '7'; e++)
+		*mode = *mode * 8 + (unsigned)(*e - '0');
+	memcpy(id->id, t->p + t->off[i + 1] - GIT_OID_RAWSZ, GIT_OID_RAWSZ);
+}
+
+/* Entry NAME of memo tree TREE: 0 with *id and *mode, -ENOENT, or 1 if
+ * TREE is not in the memo. */
+static int lookup(struct store *st, const git_oid *tree, const char *name,
+		  git_oid *id, unsigned *mode)
+{
+	const struct tree_bytes *t = store_tb_find_memo(st, tree);
+	size_t i;
+
+	if (!t)
+		return 1;
+	i = store_tb_find(t, name);
+	if (i == t->n)
+		return -ENOENT;
+	entry_at(t, i, id, mode);
+	return 0;
+}
+
+/* The tree of directory COMP[0..n-1] under ROOT (0, -ENOENT, -ENOTDIR,
+ * or 1: not all in the memo). */
+static int dir_of(struct store *st, const git_oid *root, char **comp,
+		  size_t n, git_oid *out)
+{
+	unsigned mode;
+	int err;
+
+	*out = *root;
+	for (size_t k = 0; k < n; k++) {
+		err = lookup(st, out, comp[k], out, &mode);
+		if (err != 0)
+			return err;
+		if (mode != GIT_FILEMODE_TREE)
+			return -ENOTDIR;
+	}
+	return 0;
+}
+
+int store_tb_stat(struct store *st, const git_oid *root, const char *path,
+		  struct store_entry *out, bool size)
+{
+	char copy[4096], *comp[MAX_DEPTH], *save = NULL, *c, bucket[3];
+	git_oid dir, id, dummy;
+	unsigned mode = 0, dmode;
+	size_t depth = 0, len;
+	git_object_t type;
+	bool fanout;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!*path) {
+		out->kind = STORE_DIR;
+		memcpy(out->oid.id, root->id, STORE_OID_RAWSZ);
+		return 0;
+	}
+	len = strlen(path);
+	/* Only plain paths: libgit2 decides odd ones. */
+	if (len >= sizeof(copy) || path[0] == '/' || path[len - 1] == '/' ||
+	    strstr(path, "//"))
+		return 1;
+	strcpy(copy, path);
+	for (c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (depth == MAX_DEPTH || !strcmp(c, ".") || !strcmp(c, ".."))
+			return 1; /* libgit2's way decides */
+		comp[depth++] = c;
+	}
+	if (depth == 0)
+		return 1;
+	err = dir_of(st, root, comp, depth - 1, &dir);
+	if (err == -ENOENT || err == -ENOTDIR)
+		return store_fail(-ENOENT, "%s: not found", path);
+	if (err != 0)
+		return err;
+	/* A fanout collection (its marker is there) keeps files in buckets;
+	 * a subcollection of the same name stays where it is. */
+	fanout = lookup(st, &dir, LAYOUT_MARKER, &dummy, &dmode) == 0;
+	err = lookup(st, &dir, comp[depth - 1], &id, &mode);
+	if (fanout && (err == -ENOENT || (err == 0 && mode != GIT_FILEMODE_TREE))) {
+		git_oid b;
+
+		store_layout_bucket(comp[depth - 1], bucket);
+		err = lookup(st, &dir, bucket, &b, &dmode);
+		if (err == 0 && dmode != GIT_FILEMODE_TREE)
+			err = -ENOENT;
+		if (err == 0)
+			err = lookup(st, &b, comp[depth - 1], &id, &mode);
+	}
+	if (err == -ENOENT)
+		return store_fail(-ENOENT, "%s: not found", path);
+	if (err != 0)
+		return err;
+	memcpy(out->oid.id, id.id, STORE_OID_RAWSZ);
+	if (mode == GIT_FILEMODE_TREE)
+		/* A bucket of a fanout collection is not a collection. */
+		out->kind = fanout && store_layout_bucket_name(comp[depth - 1])
+				    ? STORE_NONE
+				    : STORE_DIR;
+	else if (mode == GIT_FILEMODE_BLOB ||
+		 mode == GIT_FILEMODE_BLOB_EXECUTABLE)
+		out->kind = STORE_DOC;
+	if (out->kind == STORE_NONE)
+		return store_fail(-ENOENT, "%s: not a file or directory", path);
+	if (out->kind == STORE_DOC && size) {
+		err = git_odb_read_header(&len, &type, st->odb, &id);
+		if (err < 0)
+			return store_git_fail(err, path);
+		out->size = len;
+	}
+	return 0;
+}
+
+/* Split PATH into COMP (inside COPY); 1 for paths left to libgit2. */
+static int split_path(const char *path, char *copy, size_t sz, char **comp,
+		      size_t *depth)
+{
+	size_t len = strlen(path);
+	char *save = NULL;
+
+	*depth = 0;
+	if (len >= sz || (len && (path[0] == '/' || path[len - 1] == '/')) ||
+	    strstr(path, "//"))
+		return 1;
+	strcpy(copy, path);
+	for (char *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (*depth == MAX_DEPTH || !strcmp(c, ".") || !strcmp(c, ".."))
+			return 1;
+		comp[(*depth)++] = c;
+	}
+	return 0;
+}
+
+int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
+		       size_t *files, bool *fanout)
+{
+	char copy[4096], *comp[MAX_DEPTH];
+	const struct tree_bytes *t;
+	git_oid id, dummy;
+	unsigned mode;
+	size_t depth;
+	int err = split_path(dir, copy, sizeof(copy), comp, &depth);
+
+	if (err)
+		return err;
+	if ((err = dir_of(st, root, comp, depth, &id)) != 0)
+		return err;
+	if (!(t = store_tb_find_memo(st, &id)))
+		return 1;
+	*fanout = lookup(st, &id, LAYOUT_MARKER, &dummy, &mode) == 0;
+	*files = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		bool isdir;
+		const char *name = store_tb_name(t, i, &isdir);
+
+		entry_at(t, i, &dummy, &mode);
+		if (mode == GIT_FILEMODE_BLOB ||
+		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
+		    mode == GIT_FILEMODE_LINK)
+			(*files)++;
+		else if (store_layout_bucket_name(name))
+			return *files = 0, 0; /* ambiguous: stays flat */
+	}
+	return 0;
+}
+
+int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
+		      char **out)
+{
+	char copy[4096], *comp[MAX_DEPTH], bucket[3];
+	const char *slash = strrchr(path, '/'), *name;
+	git_oid dir, id;
+	unsigned mode;
+	size_t depth;
+	int err = split_path(path, copy, sizeof(copy), comp, &depth);
+
+	*out = NULL;
+	if (err || depth == 0)
+		return 1;
+	name = slash ? slash + 1 : path;
+	err = dir_of(st, root, comp, depth - 1, &dir);
+	if (err == 0)
+		err = lookup(st, &dir, LAYOUT_MARKER, &id, &mode);
+	if (err == 1)
+		return 1;
+	if (err == 0) { /* fanout: files go to buckets */
+		err = lookup(st, &dir, name, &id, &mode);
+		if (err == 1)
+			return 1;
+		if (err < 0 || mode != GIT_FILEMODE_TREE) {
+			store_layout_bucket(name, bucket);
+			if (asprintf(out, "%.*s%s%s/%s",
+				     (int)(slash ? slash - path : 0), path,
+				     slash ? "/" : "", bucket, name) < 0)
+				*out = NULL;
+			return *out ? 0 : -ENOMEM;
+		}
+	}
+	/* Flat, or no such directory yet: the path as it is. */
+	*out = strdup(path);
+	return *out ? 0 : -ENOMEM;
+}
