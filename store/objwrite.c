@@ -89,16 +89,17 @@ static int deflate_object(struct objwrite *ow, const char *hdr, size_t hlen,
 }
 
 /* A big tree as zlib's stored blocks, built by hand: deflate at level 0
- * would copy it and clear its tables for nothing. Returns the zlib framing
- * in IOV around the header and data (IOV has room for 4 + 2 * blocks). */
+ * would copy it and clear its tables for nothing. Returns the number of
+ * IOV entries: zlib's framing (in FRAME, 6 + 5 * blocks bytes) around
+ * slices of the header and data (IOV has room for 2 + 3 * blocks). */
 #define STORED_BLOCK 65535u
 static size_t stored_iov(struct iovec *iov, unsigned char *frame,
 			 const char *hdr, size_t hlen, const void *data,
 			 size_t len)
 {
 	size_t total = hlen + len, done = 0, n = 0, f = 0;
-	uLong adler = adler32(adler32(1L, (const Bytef *)hdr, (uInt)hlen),
-			      (const Bytef *)data, (uInt)len);
+	uLong adler = adler32_z(adler32_z(1L, (const Bytef *)hdr, hlen),
+				(const Bytef *)data, len);
 
 	frame[f++] = 0x78; /* deflate, 32 KiB window, no dictionary */
 	frame[f++] = 0x01;

@@ -94,17 +94,18 @@ int store_object_write(struct store *st, const git_oid *id, const void *data,
 int store_tree_patch(struct store *st, const git_oid *root, const char *path,
 		     const git_oid *id, git_filemode_t mode, git_oid *out);
 /* treebytes.c: trees as their bytes, entry i at p[off[i] .. off[i + 1]);
- * the memo keeps the ones written or serialized last (under st->lock). */
+ * the memo keeps the ones written or serialized last, one per slot chosen
+ * by the id (under st->lock). */
 struct tree_bytes {
 	git_oid id;
 	char *p;
 	size_t len, n;
 	size_t *off;
 };
-#define TREE_MEMO 16
+#define TREE_MEMO 1024
+#define TREE_MEMO_MAX (4u << 20) /* bigger trees are not kept */
 struct store_treememo {
 	struct tree_bytes v[TREE_MEMO];
-	size_t next;
 };
 struct store_tb_buf {
 	char *p;
@@ -117,8 +118,8 @@ int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
 /* Git's tree order: bytewise, a tree's name as if it ended in '/'. */
 int store_tb_order(const char *a, bool adir, const char *b, bool bdir);
 /* Tree ID (NULL: an empty new one) as bytes: *borrowed from the memo
- * (valid until the next store_tb_keep), else the caller's to keep or
- * free. */
+ * (valid until the next store_tb_keep), else the caller's to keep (it
+ * then belongs to the memo) or free. */
 int store_tb_get(struct store *st, const git_oid *id, struct tree_bytes *out,
 		 bool *borrowed);
 const struct tree_bytes *store_tb_find_memo(struct store *st,

@@ -79,17 +79,24 @@ void store_tb_free(struct tree_bytes *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* A tree's slot: ids are uniform, so their first bytes do. A collision
+ * only drops the older tree. */
+static size_t slot(const git_oid *id)
+{
+	return ((size_t)id->id[0] << 8 | id->id[1]) % TREE_MEMO;
+}
+
 void store_tb_keep(struct store *st, struct tree_bytes *t)
 {
 	struct store_treememo *m = st->treememo;
 
-	if (!m && !(m = st->treememo = calloc(1, sizeof(*m)))) {
+	if (t->len > TREE_MEMO_MAX ||
+	    (!m && !(m = st->treememo = calloc(1, sizeof(*m))))) {
 		store_tb_free(t);
 		return;
 	}
-	store_tb_free(&m->v[m->next]);
-	m->v[m->next] = *t;
-	m->next = (m->next + 1) % TREE_MEMO;
+	store_tb_free(&m->v[slot(&t->id)]);
+	m->v[slot(&t->id)] = *t;
 	memset(t, 0, sizeof(*t));
 }
 
@@ -107,16 +114,9 @@ const struct tree_bytes *store_tb_find_memo(struct store *st,
 					    const git_oid *id)
 {
 	struct store_treememo *m = st->treememo;
+	const struct tree_bytes *t = m ? &m->v[slot(id)] : NULL;
 
-	/* Newest first: the trees of the last save. */
-	for (size_t k = 1; m && k <= TREE_MEMO; k++) {
-		const struct tree_bytes *t =
-			&m->v[(m->next + TREE_MEMO - k) % TREE_MEMO];
-
-		if (t->p && git_oid_equal(&t->id, id))
-			return t;
-	}
-	return NULL;
+	return t && t->off && git_oid_equal(&t->id, id) ? t : NULL;
 }
 
 /* Serialize libgit2's parsed tree T into OUT. */
