@@ -66,6 +66,7 @@ struct store_pool {
 	int fds[FD_AHEAD];
 	bool done[DONE_RING];	   /* f<n> released: done[n % DONE_RING] */
 	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
+	unsigned long held;	/* last h<n>: locks made without the pool */
 	time_t ttime[TRASH_CAP]; /* when each trash entry came */
 	unsigned long target;	   /* refill up to this many free files */
 	bool adopting, refilling, stop;
@@ -435,7 +436,6 @@ static void *pool_main(void *arg)
 	struct store_pool *p = arg;
 
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	clear_dead_locks(p); /* before adoption drops the names it matches */
 	if (p->adopting)
 		adopt_files(p);
 	return pool_thread(p);
@@ -457,6 +457,11 @@ int store_pool_start(struct store *st)
 		return err;
 	}
 	p->adopting = err == 1; /* pool_main: adopt first */
+	/* Here, not in the thread: at the lowest priority it can wait
+	 * seconds for a busy machine, and the first save after a crash
+	 * would wait on the dead process's lock. Before adoption drops the
+	 * names it matches. */
+	clear_dead_locks(p);
 	p->target = POOL_START;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
@@ -562,4 +567,34 @@ int store_pool_trash(struct store *st, const char *victim, bool move)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return err;
+}
+
+int store_pool_fresh(struct store *st, char *path, size_t sz,
+		     unsigned long *n)
+{
+	struct store_pool *p = st->pool;
+	int fd;
+
+	*n = 0;
+	if (!p)
+		return -EAGAIN;
+	pthread_mutex_lock(&p->mu);
+	*n = ++p->held;
+	pthread_mutex_unlock(&p->mu);
+	snprintf(path, sz, "%s/h%lu", p->dir, *n);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		*n = 0;
+	return fd < 0 ? -errno : fd;
+}
+
+void store_pool_unhold(struct store *st, unsigned long n)
+{
+	struct store_pool *p = st->pool;
+	char name[4400];
+
+	if (!p || !n)
+		return;
+	snprintf(name, sizeof(name), "%s/h%lu", p->dir, n);
+	unlink(name); /* the lock's inode lives on as the ref, or is gone */
 }

@@ -317,13 +317,15 @@ static bool head_is(struct store *st, const char *ref)
  * FALLBACK if we cannot tell. A lock made from a pool file keeps its pool
  * name (*ticket, released by the caller once the lock is gone) while it is
  * held: if this process dies holding it, the next one to take over the
- * pool directory knows the lock as ours and removes it (pool.c). */
+ * pool directory knows the lock as ours and removes it (pool.c). When the
+ * pool ran dry the lock is made in the pool directory too (*held). */
 static int lock(struct store *st, const char *lockpath, int *fd,
-		unsigned long *ticket, bool *pooled)
+		unsigned long *ticket, bool *pooled, unsigned long *held)
 {
 	char pool[4400];
 
 	*pooled = false;
+	*held = 0;
 	if (store_pool_take(st, pool, sizeof(pool), ticket, fd) == 0) {
 		int rc, e;
 
@@ -347,6 +349,16 @@ static int lock(struct store *st, const char *lockpath, int *fd,
 		*pooled = false;
 		return FALLBACK;
 	}
+	if ((*fd = store_pool_fresh(st, pool, sizeof(pool), held)) >= 0) {
+		int rc = link(pool, lockpath), e = errno;
+
+		if (rc == 0)
+			return 0;
+		close(*fd);
+		unlink(pool);
+		*held = 0;
+		return e == EEXIST ? -EAGAIN : FALLBACK;
+	}
 	*fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (*fd >= 0)
 		return 0;
@@ -359,13 +371,13 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
 	git_oid cur;
 	struct stat sb;
-	unsigned long ticket = 0;
+	unsigned long ticket = 0, held = 0;
 	bool loose, pooled;
 	int fd = -1, err;
 
 	snprintf(path, sizeof(path), "%s/%s", st->gitdir, ref);
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
-	err = lock(st, lockpath, &fd, &ticket, &pooled);
+	err = lock(st, lockpath, &fd, &ticket, &pooled, &held);
 	if (err == FALLBACK)
 		return slow_path(st, ref, old, new, msg);
 	if (err < 0)
@@ -378,6 +390,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		unlink(lockpath);
 		if (pooled)
 			store_pool_release(st, ticket);
+		store_pool_unhold(st, held);
 		if (err == FALLBACK)
 			return slow_path(st, ref, old, new, msg);
 		return store_fail(-EAGAIN, "%s moved", ref);
@@ -411,6 +424,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		err = -errno;
 	if (pooled)
 		store_pool_release(st, ticket);
+	store_pool_unhold(st, held);
 	if (err < 0) {
 		unlink(lockpath);
 		return store_fail(err, "%s: cannot update: %s", ref,

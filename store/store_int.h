@@ -55,6 +55,14 @@ int store_pool_take(struct store *st, char *path, size_t sz,
 void store_pool_release(struct store *st, unsigned long ticket);
 /* open(2) of pool file PATH for writing (it is read-only, and ours). */
 int store_pool_open(const char *path);
+/* fresh: a new empty file h<*n> in the pool directory (its path in PATH),
+ * open for writing, for a ref lock when the pool ran dry: linked as the
+ * lock, it is known as ours if this process dies (a file made at the
+ * lock's own name would not be); unhold: unlink it once the lock is
+ * gone. */
+int store_pool_fresh(struct store *st, char *path, size_t sz,
+		     unsigned long *n);
+void store_pool_unhold(struct store *st, unsigned long n);
 int store_pool_trash(struct store *st, const char *victim, bool move);
 /* objhash.c: the id of an object chronofs serialized (a tree or a
  * commit), with the CPU's SHA-1 instructions; 0 or -errno. */
