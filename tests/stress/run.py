@@ -1088,7 +1088,7 @@ def scenario_fsync(e):
     trace = os.path.join(e.work, "strace.out")
     untraced_lsan = {"ASAN_OPTIONS": "detect_leaks=0"}  # LeakSanitizer cannot run under ptrace
     e.mount(fsync="on", env=untraced_lsan, prefix=(strace, "-f", "-ttt", "-y", "-qq", "-o", trace,
-                                "-e", "trace=fsync,fdatasync,rename,renameat,renameat2"))
+                                "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat"))
     main = os.path.join(e.mnt, "main")
     windows = []
     for i in range(5):
@@ -1123,11 +1123,24 @@ def scenario_fsync(e):
 
     ev = events(trace)
     good = 0
+
+    def named(inside, what):
+        """The fsyncs of WHAT: by its own name, or of a file (a pool file,
+        opened ahead under its pool name) linked to that name in the window."""
+        aliases = set()
+        for x in inside:
+            if x[1] in ("link", "linkat"):
+                names = re.findall(r'"([^"]*)"', x[2])
+                if len(names) == 2 and what in names[1]:
+                    aliases.add(names[0])
+        return [x for x in inside if x[1] in ("fsync", "fdatasync") and
+                (what in x[2] or any("<%s>" % a in x[2] for a in aliases))]
+
     for i, (t0, t1) in enumerate(windows):
         inside = [x for x in ev if t0 - 0.001 <= x[0] <= t1 + 0.001]
         ref_rename = [x for x in inside if x[1].startswith("rename") and "refs/heads/main.lock" in x[2]]
-        obj_fsync = [x for x in inside if x[1] in ("fsync", "fdatasync") and "/objects/" in x[2]]
-        ref_fsync = [x for x in inside if x[1] in ("fsync", "fdatasync") and "refs/heads/main.lock" in x[2]]
+        obj_fsync = named(inside, "/objects/")
+        ref_fsync = named(inside, "refs/heads/main.lock")
         if not ref_rename:
             problems.append("save %d: no rename of refs/heads/main.lock inside its close" % i)
             continue
