@@ -55,16 +55,6 @@ out:
 	return err;
 }
 
-/* Stat PATH in TREE: from the kept bytes of the trees on the way when
- * they are all there (the last save wrote them), else through libgit2. */
-static int stat_in(struct store *st, git_tree *tree, const char *path,
-		   struct store_entry *out)
-{
-	int err = store_tb_stat(st, git_tree_id(tree), path, out, false);
-
-	return err == 1 ? store_stat_tree_locked(st, tree, path, out) : err;
-}
-
 /* Is every proper prefix of PATH a directory (or absent)? A blob on the
  * way means the path cannot exist: -ENOTDIR. */
 static int check_parents(struct store *st, git_tree *tree, const char *path)
@@ -79,7 +69,7 @@ static int check_parents(struct store *st, git_tree *tree, const char *path)
 	strcpy(buf, path);
 	for (slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		err = stat_in(st, tree, buf, &e);
+		err = store_stat_tree_locked(st, tree, buf, &e, false);
 		*slash = '/';
 		if (err == -ENOENT)
 			return 0;
@@ -204,7 +194,7 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 	struct store_entry from = {0}, to;
 	int err;
 
-	err = stat_in(st, tree, c->path, &from);
+	err = store_stat_tree_locked(st, tree, c->path, &from, false);
 	*fromp = from;
 	if (err < 0 && err != -ENOENT)
 		return err;
@@ -231,7 +221,7 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 			return err;
 		if (!strcmp(c->path, c->to))
 			return 1;
-		err = store_stat_tree_locked(st, tree, c->to, &to);
+		err = store_stat_tree_locked(st, tree, c->to, &to, false);
 		if (err < 0 && err != -ENOENT)
 			return err;
 		if (err == 0 && to.kind == STORE_DIR)
@@ -472,11 +462,11 @@ static int touches(struct store *st, git_commit *c, const char *path)
 
 	if (git_commit_tree(&t, c) < 0)
 		return 0;
-	if (store_stat_tree_locked(st, t, path, &a) < 0)
+	if (store_stat_tree_locked(st, t, path, &a, false) < 0)
 		a.kind = STORE_NONE;
 	if (git_commit_parentcount(c) > 0 && git_commit_parent(&p, c, 0) == 0 &&
 	    git_commit_tree(&pt, p) == 0) {
-		if (store_stat_tree_locked(st, pt, path, &b) < 0)
+		if (store_stat_tree_locked(st, pt, path, &b, false) < 0)
 			b.kind = STORE_NONE;
 		changed = a.kind != b.kind ||
 			  !store_oid_equal(&a.oid, &b.oid);

@@ -425,7 +425,17 @@ static bool is_bucket(struct store *st, git_tree *root, const char *path)
 }
 
 int store_stat_tree_locked(struct store *st, git_tree *tree, const char *path,
-			   struct store_entry *out)
+			   struct store_entry *out, bool size)
+{
+	/* The trees a save just wrote are kept as bytes (treebytes.c): no
+	 * parse of them. */
+	int err = store_tb_stat(st, git_tree_id(tree), path, out, size);
+
+	return err == 1 ? store_stat_tree_git(st, tree, path, out) : err;
+}
+
+int store_stat_tree_git(struct store *st, git_tree *tree, const char *path,
+			struct store_entry *out)
 {
 	git_tree_entry *e = NULL;
 	char *gpath = NULL;
@@ -478,11 +488,8 @@ int store_stat(struct store *st, const struct store_oid *commit,
 
 	pthread_mutex_lock(&st->lock);
 	err = store_tree_locked(st, store_goid(commit), &tree);
-	/* The trees a save just wrote are kept as bytes: no parse of them. */
 	if (err == 0)
-		err = store_tb_stat(st, git_tree_id(tree), path, out, true);
-	if (err == 1)
-		err = store_stat_tree_locked(st, tree, path, out);
+		err = store_stat_tree_locked(st, tree, path, out, true);
 	git_tree_free(tree);
 	pthread_mutex_unlock(&st->lock);
 	return err;
@@ -548,7 +555,7 @@ int store_readdir(struct store *st, const struct store_oid *commit,
 	if (err < 0)
 		goto out;
 	if (*path) {
-		err = store_stat_tree_locked(st, root, path, &e);
+		err = store_stat_tree_locked(st, root, path, &e, false);
 		if (err < 0)
 			goto out;
 		if (e.kind != STORE_DIR) {

@@ -140,7 +140,10 @@ const char *store_tb_name(const struct tree_bytes *t, size_t i, bool *dir);
 size_t store_tb_lower_bound(const struct tree_bytes *t, const char *name,
 			    bool dir);
 size_t store_tb_find(const struct tree_bytes *t, const char *name);
-/* store_stat_tree_locked of logical PATH under root tree ROOT from the
+/* Entry I's id and mode. */
+void store_tb_entry(const struct tree_bytes *t, size_t i, git_oid *id,
+		    unsigned *mode);
+/* store_stat_tree_git of logical PATH under root tree ROOT from the
  * memo alone (SIZE: a document's size too); 1 if a tree on the way is
  * not in the memo (ask libgit2). */
 int store_tb_stat(struct store *st, const git_oid *root, const char *path,
@@ -192,8 +195,13 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 /* Helpers for callers that hold st->lock. */
 int store_head_locked(struct store *st, const char *branch, git_oid *out);
 int store_tree_locked(struct store *st, const git_oid *commit, git_tree **out);
+/* Stat logical PATH in TREE (SIZE: a document's size too; else it may be
+ * left 0): from the kept tree bytes when every tree on the way is there,
+ * else through libgit2 alone (store_stat_tree_git). */
 int store_stat_tree_locked(struct store *st, git_tree *tree, const char *path,
-			   struct store_entry *out);
+			   struct store_entry *out, bool size);
+int store_stat_tree_git(struct store *st, git_tree *tree, const char *path,
+			struct store_entry *out);
 
 static inline const git_oid *store_goid(const struct store_oid *o)
 {

@@ -1,7 +1,7 @@
 /* test_treepatch.c - the trees a save splices (store/treepatch.c) are the
  * trees libgit2's git_tree_create_updated makes from the same parent, and
  * lookups in the kept bytes (store_tb_stat, treebytes.c) answer as
- * libgit2's store_stat_tree_locked does, fanout collections included, over
+ * libgit2's store_stat_tree_git does, fanout collections included, over
  * thousands of random upserts and removals with names chosen to sit next
  * to each other in git's tree order (a directory "a" sorts as "a/",
  * between "a.b" and "a0"), removals that empty a directory, from the memo
@@ -52,7 +52,7 @@ static void same_stat(struct store *st, git_tree *tree, const char *path,
 		      int *fast)
 {
 	struct store_entry a, b;
-	int ea = store_stat_tree_locked(st, tree, path, &a);
+	int ea = store_stat_tree_git(st, tree, path, &a);
 	int eb = store_tb_stat(st, git_tree_id(tree), path, &b, true);
 
 	char *ga = NULL, *gb = NULL;
