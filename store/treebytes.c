@@ -209,9 +209,8 @@ size_t store_tb_find(const struct tree_bytes *t, const char *name)
 	return t->n;
 }
 
-/* Entry I's id and mode. */
-static void entry_at(const struct tree_bytes *t, size_t i, git_oid *id,
-		     unsigned *mode)
+void store_tb_entry(const struct tree_bytes *t, size_t i, git_oid *id,
+		    unsigned *mode)
 {
 	const char *e = t->p + t->off[i];
 
@@ -234,7 +233,7 @@ static int lookup(struct store *st, const git_oid *tree, const char *name,
 	i = store_tb_find(t, name);
 	if (i == t->n)
 		return -ENOENT;
-	entry_at(t, i, id, mode);
+	store_tb_entry(t, i, id, mode);
 	return 0;
 }
 
@@ -257,13 +256,34 @@ static int dir_of(struct store *st, const git_oid *root, char **comp,
 	return 0;
 }
 
+/* Split PATH into COMP (inside COPY); 1 for paths left to libgit2. */
+static int split_path(const char *path, char *copy, size_t sz, char **comp,
+		      size_t *depth)
+{
+	size_t len = strlen(path);
+	char *save = NULL;
+
+	*depth = 0;
+	if (len >= sz || (len && (path[0] == '/' || path[len - 1] == '/')) ||
+	    strstr(path, "//"))
+		return 1;
+	strcpy(copy, path);
+	for (char *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (*depth == MAX_DEPTH || !strcmp(c, ".") || !strcmp(c, ".."))
+			return 1;
+		comp[(*depth)++] = c;
+	}
+	return 0;
+}
+
 int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 		  struct store_entry *out, bool size)
 {
-	char copy[4096], *comp[MAX_DEPTH], *save = NULL, *c, bucket[3];
+	char copy[4096], *comp[MAX_DEPTH], bucket[3];
 	git_oid dir, id, dummy;
 	unsigned mode = 0, dmode;
-	size_t depth = 0, len;
+	size_t depth, len;
 	git_object_t type;
 	bool fanout;
 	int err;
@@ -274,19 +294,8 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 		memcpy(out->oid.id, root->id, STORE_OID_RAWSZ);
 		return 0;
 	}
-	len = strlen(path);
-	/* Only plain paths: libgit2 decides odd ones. */
-	if (len >= sizeof(copy) || path[0] == '/' || path[len - 1] == '/' ||
-	    strstr(path, "//"))
-		return 1;
-	strcpy(copy, path);
-	for (c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		if (depth == MAX_DEPTH || !strcmp(c, ".") || !strcmp(c, ".."))
-			return 1; /* libgit2's way decides */
-		comp[depth++] = c;
-	}
-	if (depth == 0)
-		return 1;
+	if (split_path(path, copy, sizeof(copy), comp, &depth) || depth == 0)
+		return 1; /* libgit2's way decides */
 	err = dir_of(st, root, comp, depth - 1, &dir);
 	if (err == -ENOENT || err == -ENOTDIR)
 		return store_fail(-ENOENT, "%s: not found", path);
@@ -330,27 +339,6 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	return 0;
 }
 
-/* Split PATH into COMP (inside COPY); 1 for paths left to libgit2. */
-static int split_path(const char *path, char *copy, size_t sz, char **comp,
-		      size_t *depth)
-{
-	size_t len = strlen(path);
-	char *save = NULL;
-
-	*depth = 0;
-	if (len >= sz || (len && (path[0] == '/' || path[len - 1] == '/')) ||
-	    strstr(path, "//"))
-		return 1;
-	strcpy(copy, path);
-	for (char *c = strtok_r(copy, "/", &save); c;
-	     c = strtok_r(NULL, "/", &save)) {
-		if (*depth == MAX_DEPTH || !strcmp(c, ".") || !strcmp(c, ".."))
-			return 1;
-		comp[(*depth)++] = c;
-	}
-	return 0;
-}
-
 int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
 		       size_t *files, bool *fanout)
 {
@@ -373,7 +361,7 @@ int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
 		bool isdir;
 		const char *name = store_tb_name(t, i, &isdir);
 
-		entry_at(t, i, &dummy, &mode);
+		store_tb_entry(t, i, &dummy, &mode);
 		if (mode == GIT_FILEMODE_BLOB ||
 		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
 		    mode == GIT_FILEMODE_LINK)

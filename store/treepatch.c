@@ -126,15 +126,10 @@ int store_tree_patch(struct store *st, const git_oid *root, const char *path,
 			break;
 		i = store_tb_find(&t, comp[k - 1]);
 		if (i < t.n) {
-			bool dir;
+			unsigned m;
 
-			store_tb_name(&t, i, &dir);
-			if (dir) {
-				memcpy(trees[k].id,
-				       t.p + t.off[i + 1] - GIT_OID_RAWSZ,
-				       GIT_OID_RAWSZ);
-				there[k] = true;
-			}
+			store_tb_entry(&t, i, &trees[k], &m);
+			there[k] = m == GIT_FILEMODE_TREE;
 		}
 		if (!borrowed)
 			store_tb_keep(st, &t); /* patched below */
