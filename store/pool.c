@@ -72,11 +72,14 @@ struct store_pool {
 	bool adopting, refilling, stop;
 };
 
+/* f<n> free, t<n> trash, h<n> a lock made while the pool was dry. */
 static void name_of(const struct store_pool *p, char *buf, size_t sz,
 		    char kind, unsigned long n)
 {
-	snprintf(buf, sz, kind == 't' ? "%s/trash/t%lu" : "%s/f%lu", p->dir,
-		 n);
+	if (kind == 't')
+		snprintf(buf, sz, "%s/trash/t%lu", p->dir, n);
+	else
+		snprintf(buf, sz, "%s/%c%lu", p->dir, kind, n);
 }
 
 /* Empty the file at PATH for reuse; false if it cannot be used. A file
@@ -274,14 +277,16 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	return found;
 }
 
-/* Recycle trash entry T (its quarantine is over) as free file f<N>. */
-static bool recycle(struct store_pool *p, unsigned long t, unsigned long n)
+/* Recycle trash entry T (its quarantine is over) as free file f<N>, or
+ * free it if the pool is FULL. */
+static bool recycle(struct store_pool *p, unsigned long t, unsigned long n,
+		    bool full)
 {
 	char from[4400], to[4400];
 
 	name_of(p, from, sizeof(from), 't', t);
 	name_of(p, to, sizeof(to), 'f', n);
-	if (empty_file(from) && rename(from, to) == 0)
+	if (!full && empty_file(from) && rename(from, to) == 0)
 		return true;
 	unlink(from);
 	return false;
@@ -379,13 +384,7 @@ static void *pool_thread(void *arg)
 
 			t = p->tlo, n = p->hi;
 			pthread_mutex_unlock(&p->mu);
-			ok = !full && recycle(p, t, n);
-			if (full) {
-				char path[4400];
-
-				name_of(p, path, sizeof(path), 't', t);
-				unlink(path);
-			}
+			ok = recycle(p, t, n, full);
 			pthread_mutex_lock(&p->mu);
 			p->tlo++;
 			if (ok)
@@ -513,7 +512,7 @@ int store_pool_take(struct store *st, char *path, size_t sz,
 	n = p->lo++;
 	if (n < p->oh)
 		*fd = p->fds[n % FD_AHEAD];
-	if (p->oh - n == FD_AHEAD / 2 || p->hi - p->lo < p->target / 4)
+	if (p->oh - n == FD_AHEAD / 2)
 		pthread_cond_signal(&p->cv); /* open more ahead */
 	if (p->hi - p->lo < p->target / 4) {
 		if (!p->refilling && p->target < POOL_MAX)
@@ -581,7 +580,7 @@ int store_pool_fresh(struct store *st, char *path, size_t sz,
 	pthread_mutex_lock(&p->mu);
 	*n = ++p->held;
 	pthread_mutex_unlock(&p->mu);
-	snprintf(path, sz, "%s/h%lu", p->dir, *n);
+	name_of(p, path, sz, 'h', *n);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		*n = 0;
@@ -595,6 +594,6 @@ void store_pool_unhold(struct store *st, unsigned long n)
 
 	if (!p || !n)
 		return;
-	snprintf(name, sizeof(name), "%s/h%lu", p->dir, n);
+	name_of(p, name, sizeof(name), 'h', n);
 	unlink(name); /* the lock's inode lives on as the ref, or is gone */
 }

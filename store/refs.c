@@ -313,56 +313,72 @@ static bool head_is(struct store *st, const char *ref)
 	return !strncmp(buf, "ref: ", 5) && !strcmp(buf + 5, ref);
 }
 
-/* Take REF's lock: 0 with an open fd, -EAGAIN if another writer holds it,
- * FALLBACK if we cannot tell. A lock made from a pool file keeps its pool
- * name (*ticket, released by the caller once the lock is gone) while it is
- * held: if this process dies holding it, the next one to take over the
- * pool directory knows the lock as ours and removes it (pool.c). When the
- * pool ran dry the lock is made in the pool directory too (*held). */
-static int lock(struct store *st, const char *lockpath, int *fd,
-		unsigned long *ticket, bool *pooled, unsigned long *held)
+/* A ref lock taken: its descriptor, and its second name in the pool
+ * directory (see lock()). */
+struct ref_lock {
+	int fd;
+	bool pooled;	      /* a pool file: TICKET to release */
+	unsigned long ticket;
+	unsigned long held;   /* made there while the pool was dry: h<held> */
+};
+
+/* Take REF's lock: 0 with L's descriptor open, -EAGAIN if another writer
+ * holds it, FALLBACK if we cannot tell. A lock made from a pool file keeps
+ * its pool name while it is held (lock_names_drop once the lock is gone):
+ * if this process dies holding it, the next one to take over the pool
+ * directory knows the lock as ours and removes it (pool.c). When the pool
+ * ran dry the lock is made in the pool directory too. */
+static int lock(struct store *st, const char *lockpath, struct ref_lock *l)
 {
 	char pool[4400];
 
-	*pooled = false;
-	*held = 0;
-	if (store_pool_take(st, pool, sizeof(pool), ticket, fd) == 0) {
+	memset(l, 0, sizeof(*l));
+	if (store_pool_take(st, pool, sizeof(pool), &l->ticket, &l->fd) == 0) {
 		int rc, e;
 
-		if (*fd < 0)
-			*fd = store_pool_open(pool); /* empty */
-		rc = *fd >= 0 ? link(pool, lockpath) : -1;
+		if (l->fd < 0)
+			l->fd = store_pool_open(pool); /* empty */
+		rc = l->fd >= 0 ? link(pool, lockpath) : -1;
 		e = errno;
 		if (rc < 0) {
-			if (*fd >= 0)
-				close(*fd);
-			store_pool_release(st, *ticket);
+			if (l->fd >= 0)
+				close(l->fd);
+			store_pool_release(st, l->ticket);
 			return e == EEXIST ? -EAGAIN : FALLBACK;
 		}
-		*pooled = true;
 		/* Pool files are read-only as objects are; a ref is not. */
-		if (fchmod(*fd, 0644) == 0)
+		if (fchmod(l->fd, 0644) == 0) {
+			l->pooled = true;
 			return 0;
-		close(*fd);
+		}
+		close(l->fd);
 		unlink(lockpath);
-		store_pool_release(st, *ticket);
-		*pooled = false;
+		store_pool_release(st, l->ticket);
 		return FALLBACK;
 	}
-	if ((*fd = store_pool_fresh(st, pool, sizeof(pool), held)) >= 0) {
+	if ((l->fd = store_pool_fresh(st, pool, sizeof(pool), &l->held)) >=
+	    0) {
 		int rc = link(pool, lockpath), e = errno;
 
 		if (rc == 0)
 			return 0;
-		close(*fd);
+		close(l->fd);
 		unlink(pool);
-		*held = 0;
+		l->held = 0;
 		return e == EEXIST ? -EAGAIN : FALLBACK;
 	}
-	*fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (*fd >= 0)
+	l->fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (l->fd >= 0)
 		return 0;
 	return errno == EEXIST ? -EAGAIN : FALLBACK;
+}
+
+/* Drop the lock's second name, once the lock is gone or is the ref. */
+static void lock_names_drop(struct store *st, const struct ref_lock *l)
+{
+	if (l->pooled)
+		store_pool_release(st, l->ticket);
+	store_pool_unhold(st, l->held);
 }
 
 int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
@@ -371,13 +387,13 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
 	git_oid cur;
 	struct stat sb;
-	unsigned long ticket = 0, held = 0;
-	bool loose, pooled;
-	int fd = -1, err;
+	struct ref_lock l;
+	bool loose;
+	int err;
 
 	snprintf(path, sizeof(path), "%s/%s", st->gitdir, ref);
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
-	err = lock(st, lockpath, &fd, &ticket, &pooled, &held);
+	err = lock(st, lockpath, &l);
 	if (err == FALLBACK)
 		return slow_path(st, ref, old, new, msg);
 	if (err < 0)
@@ -386,19 +402,17 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	if (err == 0 && !git_oid_equal(&cur, old))
 		err = -EAGAIN;
 	if (err != 0) {
-		close(fd);
+		close(l.fd);
 		unlink(lockpath);
-		if (pooled)
-			store_pool_release(st, ticket);
-		store_pool_unhold(st, held);
+		lock_names_drop(st, &l);
 		if (err == FALLBACK)
 			return slow_path(st, ref, old, new, msg);
 		return store_fail(-EAGAIN, "%s moved", ref);
 	}
 	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, new);
 	hex[GIT_OID_HEXSZ] = '\n';
-	err = store_write_all(fd, hex, GIT_OID_HEXSZ + 1);
-	if (err == 0 && st->fsync && fsync(fd) < 0)
+	err = store_write_all(l.fd, hex, GIT_OID_HEXSZ + 1);
+	if (err == 0 && st->fsync && fsync(l.fd) < 0)
 		err = -errno;
 	/* The reflog is written under the lock, before the ref moves, as
 	 * git does; a failed reflog line does not undo a save. */
@@ -416,15 +430,13 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		err = -errno;
 	/* The lock's descriptor is still open: the identity of its inode,
 	 * now the ref, whoever renames over it next. */
-	if (err == 0 && fstat(fd, &sb) == 0)
+	if (err == 0 && fstat(l.fd, &sb) == 0)
 		memo_put(st, ref, &sb, new);
 	else
 		memo_drop(st, ref);
-	if (close(fd) < 0 && err == 0)
+	if (close(l.fd) < 0 && err == 0)
 		err = -errno;
-	if (pooled)
-		store_pool_release(st, ticket);
-	store_pool_unhold(st, held);
+	lock_names_drop(st, &l);
 	if (err < 0) {
 		unlink(lockpath);
 		return store_fail(err, "%s: cannot update: %s", ref,
