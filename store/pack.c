@@ -170,19 +170,16 @@ static void pack_loose(struct store *st)
 	char path[4400];
 	int err = list_loose(st->gitdir, &l);
 
-	if (err == 0 && l.n >= LOOSE_MIN)
-		err = pack_ids(st, &l);
-	if (err == 0 && l.n >= LOOSE_MIN) {
+	if (err == 0 && l.n >= LOOSE_MIN && (err = pack_ids(st, &l)) == 0)
 		for (size_t i = 0; i < l.n; i++) {
 			snprintf(path, sizeof(path), "%s/objects/%.2s/%s",
 				 st->gitdir, l.ids[i], l.ids[i] + 2);
 			if (store_pool_trash(st, path, true) < 0)
 				unlink(path);
 		}
-	} else if (err < 0 && st->log) {
-		st->log("background packing: git pack-objects failed; git gc "
-			"--auto packs instead");
-	}
+	if (err < 0 && st->log)
+		st->log("background packing: loose objects not packed by id; "
+			"git gc --auto packs them instead");
 	free(l.ids);
 }
 
