@@ -60,12 +60,10 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
 			return err;
 		} else if (e.kind != STORE_DOC) {
 			return -EISDIR;
-		} else if (trunc) {
-			d->blob = e.oid;
-			d->has_blob = true;
-			emptied = e.size > 0;
 		} else {
-			err = store_blob_read(fs->st, &e.oid, &buf, &len);
+			err = trunc ? 0
+				    : store_blob_read(fs->st, &e.oid, &buf,
+						      &len);
 			if (err < 0) {
 				fs_log(LOG_ERR, "read %s: %s", loc->full,
 				       store_errmsg());
@@ -73,6 +71,7 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
 			}
 			d->blob = e.oid;
 			d->has_blob = true;
+			emptied = trunc && e.size > 0;
 		}
 	}
 	free(d->buf);
@@ -267,7 +266,7 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 	struct store_json_error jerr;
 	struct store_oid commit, blob;
 	struct idx_mtime t;
-	struct timespec now;
+	struct timespec now = {0};
 	char hex[STORE_OID_HEXSZ + 1], *scratch;
 	int err, rc;
 
@@ -284,8 +283,11 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 	}
 	/* A save's mtime is the client's, or now, recorded with the commit's
 	 * indexes in one write. */
-	clock_gettime(CLOCK_REALTIME, &now);
-	rc = fs_commit(fs, branch, &c, mtime ? mtime : &now, &commit);
+	if (!mtime)
+		clock_gettime(CLOCK_REALTIME, &now);
+	t.sec = mtime ? mtime->tv_sec : now.tv_sec;
+	t.nsec = (uint32_t)(mtime ? mtime->tv_nsec : now.tv_nsec);
+	rc = fs_commit(fs, branch, &c, &t, &commit);
 	if (rc < 0) {
 		fs_log(LOG_ERR, "%s/%s: save failed: %s", branch, path,
 		       store_errmsg());
@@ -304,8 +306,6 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 	/* Identical bytes make no commit, but a time the client set is
 	 * still kept. */
 	if (rc == 1 && mtime && store_blob_hash(buf, len, &blob) == 0) {
-		t.sec = mtime->tv_sec;
-		t.nsec = (uint32_t)mtime->tv_nsec;
 		err = idx_mtime_set(fs->db, branch, path, blob.id, &t);
 		if (err < 0)
 			fs_log(LOG_ERR, "%s/%s: mtime not kept: %s", branch,

@@ -147,7 +147,7 @@ int fs_history_catchup(struct fs *fs, const char *branch);
 /* One commit of the daemon: the change, then the indexes, in one step.
  * MTIME (a put's, or NULL) is recorded for the new content with them. */
 int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
-	      const struct timespec *mtime, struct store_oid *out);
+	      const struct idx_mtime *mtime, struct store_oid *out);
 int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
 /* The bytes of a file in a snapshot or history view; caller frees. */
 int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,

@@ -35,20 +35,15 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 }
 
 int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
-	      const struct timespec *mtime, struct store_oid *out)
+	      const struct idx_mtime *mtime, struct store_oid *out)
 {
 	struct store_commit_info info;
-	struct idx_mtime t = {0};
 	int rc = store_apply_info(fs->st, branch, c, &info);
 
-	if (mtime) {
-		t.sec = mtime->tv_sec;
-		t.nsec = (uint32_t)mtime->tv_nsec;
-	}
 	/* A failed index update loses nothing: the next catch-up starts
 	 * from what the index holds. It is logged, the save succeeded. */
 	if (rc == 0 && idx_history_add(fs->db, fs->st, branch, &info,
-				       mtime ? &t : NULL) < 0)
+				       mtime) < 0)
 		fs_log(LOG_ERR, "index of branch %s: %s", branch,
 		       *idx_errmsg() ? idx_errmsg() : store_errmsg());
 	if (rc == 0 && out)

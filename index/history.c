@@ -388,6 +388,8 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	struct catchup c = {.db = db, .st = st, .branch = branch};
 	struct store_oid head;
 	uint64_t seq;
+	/* The mtime goes with the first path's new content. */
+	bool timed = mtime && info->n && !info->paths[0].deleted;
 	int err;
 
 	if (db->readonly)
@@ -396,7 +398,7 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	err = idx_head_read(db, branch, &head, &seq);
 	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
 		err = idx_catchup_locked(db, st, branch, NULL);
-		if (err == 0 && mtime && info->n && !info->paths[0].deleted)
+		if (err == 0 && timed)
 			err = idx_mtime_set(db, branch, info->paths[0].path,
 					    info->paths[0].blob.id, mtime);
 		goto out;
@@ -418,7 +420,7 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 		err = apply_orders(&c);
 	if (err == 0)
 		err = put_commit(&c);
-	if (err == 0 && mtime && info->n && !info->paths[0].deleted)
+	if (err == 0 && timed)
 		err = idx_mtime_put(c.wb, branch, info->paths[0].path,
 				    info->paths[0].blob.id, mtime);
 	if (err == 0)
