@@ -79,7 +79,7 @@ static struct fs_node *find(struct fs_nodes *t, struct fs_node *parent,
 {
 	struct fs_node *n = t->buckets[bucket(t, parent, name)];
 
-	while (n && (n->detached || n->parent != parent ||
+	while (n && (n->detached || n->superseded || n->parent != parent ||
 		     strcmp(n->name, name) != 0))
 		n = n->next;
 	return n;
@@ -174,7 +174,7 @@ static int grow(struct fs_nodes *t)
 }
 
 int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
-		struct fs_node **out)
+		const unsigned char *commit, bool pin, struct fs_node **out)
 {
 	struct fs_node *n;
 	char *path = NULL;
@@ -182,6 +182,12 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 
 	pthread_mutex_lock(&t->lock);
 	n = find(t, parent, name);
+	/* Still in the table (its path still resolves, for whoever is inside
+	 * it), but found no more. */
+	if (n && n->pinned && commit && memcmp(n->commit, commit, sizeof(n->commit))) {
+		n->superseded = true;
+		n = NULL;
+	}
 	if (n) {
 		n->nlookup++;
 		goto out;
@@ -205,9 +211,30 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 	rehash(t, n);
 	t->count++;
 out:
+	if (n && commit) {
+		memcpy(n->commit, commit, sizeof(n->commit));
+		n->has_commit = true;
+		n->pinned = n->pinned || pin;
+	}
 	pthread_mutex_unlock(&t->lock);
 	*out = n;
 	return err;
+}
+
+bool fs_node_same_commit(struct fs_nodes *t, struct fs_node *n,
+			 const unsigned char *commit)
+{
+	bool same;
+
+	pthread_mutex_lock(&t->lock);
+	same = n->has_commit && !memcmp(n->commit, commit, sizeof(n->commit));
+	/* A pinned name changes commit only through a new node. */
+	if (!same && !n->pinned) {
+		memcpy(n->commit, commit, sizeof(n->commit));
+		n->has_commit = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return same;
 }
 
 /* Free N and the parents it kept alive, while nothing holds them. Caller

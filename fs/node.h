@@ -28,6 +28,16 @@ struct fs_node {
 	unsigned doc_opens; /* open files sharing doc */
 	bool paged;	    /* the kernel holds the pages of blob `pages` */
 	unsigned char pages[20];
+	/* Inside snapshots: the commit the kernel's entry, attributes and
+	 * pages for this node came from. */
+	bool has_commit;
+	unsigned char commit[20];
+	/* A frozen snapshot's own name, cached long by the kernel with all
+	 * below it. Once the name resolves to another commit (a rewrite, a
+	 * commit with a slow clock) the node is superseded: lookups make a
+	 * new node, so the kernel drops what it holds below the old one. */
+	bool pinned;
+	bool superseded;
 };
 
 struct fs_nodes {
@@ -50,9 +60,16 @@ fuse_ino_t fs_node_ino(struct fs_nodes *t, struct fs_node *n);
 int fs_node_path(struct fs_nodes *t, struct fs_node *n, const char *name,
 		 char **out);
 
-/* Find or make child NAME of PARENT and count one kernel lookup. */
+/* Find or make child NAME of PARENT and count one kernel lookup. COMMIT
+ * (NULL outside snapshots) is the commit the answer comes from; PIN: the
+ * name is a frozen snapshot's own name. */
 int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
-		struct fs_node **out);
+		const unsigned char *commit, bool pin, struct fs_node **out);
+
+/* Inside a snapshot, may the kernel keep what it holds for N, now that N
+ * resolves to COMMIT? If not, N is noted as coming from COMMIT. */
+bool fs_node_same_commit(struct fs_nodes *t, struct fs_node *n,
+			 const unsigned char *commit);
 void fs_node_forget(struct fs_nodes *t, struct fs_node *n, uint64_t count);
 
 /* A rename succeeded: move child NAME of PARENT to NEWNAME of NEWPARENT,

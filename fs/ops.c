@@ -19,7 +19,11 @@
  *   (history, the head's own snapshot, ordered views) get ENTRY_TIMEOUT
  *   for names and no attribute caching: branches come and go from outside.
  * - Snapshots pinned to a commit are cached for FS_SNAP_TIMEOUT, their
- *   directory listings too (cache_readdir).
+ *   directory listings too (cache_readdir). The snapshot's own name is
+ *   looked up again after ENTRY_TIMEOUT; when it has come to name another
+ *   commit (a rewrite, a commit with a slow clock) it gets a new node, so
+ *   the kernel drops everything it cached below the old one. Reads and
+ *   stat of the name itself are never stale.
  * - Negative lookups are not cached: outside commits add names.
  */
 #include <dirent.h>
@@ -112,13 +116,18 @@ static int writable(const struct fs *fs, const struct fs_loc *loc)
 	return 0;
 }
 
+static bool snap_root(const struct fs_loc *loc)
+{
+	return loc->where == FS_SNAP && !*loc->path;
+}
+
 static double entry_timeout(const struct fs_loc *loc)
 {
-	/* A snapshot's own name is checked at every lookup (a rewritten
-	 * branch drops its commits at once); what is below it never
-	 * changes. */
-	if (loc->where == FS_SNAP && !*loc->path)
-		return 0;
+	/* A snapshot's own name is looked up again after ENTRY_TIMEOUT: if
+	 * it names another commit by then, it gets a new node (see
+	 * fs_node_ref) and the kernel drops all it cached below. */
+	if (snap_root(loc))
+		return ENTRY_TIMEOUT;
 	if (fs_loc_frozen(loc))
 		return FS_SNAP_TIMEOUT;
 	return loc->where == FS_LIVE && *loc->path ? LIVE_TIMEOUT
@@ -127,7 +136,8 @@ static double entry_timeout(const struct fs_loc *loc)
 
 static double attr_timeout(const struct fs_loc *loc, mode_t mode)
 {
-	if (loc->where == FS_SNAP && !*loc->path)
+	/* stat of a snapshot's name tells at once that it is gone. */
+	if (snap_root(loc))
 		return 0;
 	if (loc->where == FS_LIVE && S_ISREG(mode))
 		return LIVE_ATTR_TIMEOUT;
@@ -186,7 +196,9 @@ static int do_lookup(struct fs *fs, struct fs_node *parent, const char *name,
 	if (err == 0)
 		err = fs_stat_loc(fs, &loc, NULL, &st);
 	if (err == 0)
-		err = fs_node_ref(&fs->nodes, parent, name, &n);
+		err = fs_node_ref(&fs->nodes, parent, name,
+				  loc.where == FS_SNAP ? loc.commit.id : NULL,
+				  snap_root(&loc) && loc.frozen, &n);
 	if (err == 0)
 		fill_entry(fs, n, &st, &loc, e);
 	fs_loc_release(&loc);
@@ -948,6 +960,24 @@ void fs_ops_release_all(struct fs *fs)
 		close_fh(fs, fs->open_files);
 }
 
+/* May the kernel keep the pages (or listing) it holds for N in snapshot
+ * LOC? Only if LOC is frozen and they came from LOC's commit: until the
+ * kernel looks the snapshot's name up again, N may be reached by a name
+ * that now resolves elsewhere. Then its attributes are dropped too (only
+ * attributes: this takes no lock an open holds). */
+static bool frozen_cache_ok(struct fs *fs, struct fs_node *n,
+			    const struct fs_loc *loc)
+{
+	if (loc->where != FS_SNAP)
+		return false;
+	if (fs_node_same_commit(&fs->nodes, n, loc->commit.id))
+		return loc->frozen;
+	if (fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se,
+						 fs_node_ino(&fs->nodes, n), -1, 0);
+	return false;
+}
+
 static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 {
 	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY, created;
@@ -971,7 +1001,7 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		if (err == 0 && (err = open_fh(fs, NULL, fi, -1)) == 0) {
 			fh_of(fi)->data = data;
 			fh_of(fi)->len = len;
-			fi->keep_cache = fs_loc_frozen(&loc);
+			fi->keep_cache = frozen_cache_ok(fs, n, &loc);
 		} else {
 			free(data);
 		}
@@ -1392,9 +1422,10 @@ out:
 	if (err == 0) {
 		fh_of(fi)->listing = l;
 		/* A frozen snapshot's listing never changes: let the kernel
-		 * keep it (its root is checked again at each lookup). */
+		 * keep it. */
 		fi->cache_readdir = fi->keep_cache =
-			fs_loc_frozen(&loc) && *loc.path;
+			loc.where == FS_SNAP && *loc.path &&
+			frozen_cache_ok(fs, n, &loc);
 	} else {
 		listing_free(l);
 	}

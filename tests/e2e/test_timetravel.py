@@ -442,6 +442,45 @@ class OutsideTests(TimeTravelCase):
         names = os.listdir(self.hist(DOC))
         self.assertEqual([VERSION_NAME.match(n).group(2) for n in names], [mine[:7], skewed[:7]])
 
+    def test_cached_snapshot_follows_a_commit_that_lands_in_its_past(self):
+        # main@T names a commit before the head, so the kernel caches it long; a commit
+        # with an older clock then lands at or before T and main@T names it instead.
+        self.save(DOC, V[0])
+        mine_time = self.chain()[-1][0]
+        self.wait_next_second()
+        self.save("cfg/later.json", b'{"later": 1}')
+        when = iso(mine_time)
+        snap_doc, snap_dir = self.snap(when, DOC), self.snap(when, "cfg")
+        # Read through it first, as a reader would: listing, attributes and pages.
+        self.assertEqual(os.listdir(snap_dir), ["app.json"])
+        self.assertEqual(read_file(snap_doc), V[0])
+        self.assertEqual(os.stat(snap_doc).st_size, len(V[0]))  # after the read, which drops atime
+        longer = b'{"v": "from a slow clock, longer than before"}'
+        self.env["GIT_COMMITTER_DATE"] = "%d +0000" % (mine_time - 60)
+        try:
+            self.outside_commit({DOC: longer, "cfg/new.json": b"{}"}, message="from a slow clock")
+        finally:
+            del self.env["GIT_COMMITTER_DATE"]
+        # Attributes and names the kernel holds follow within a second or so (stat
+        # first: a read past the cached size would make the kernel ask again).
+        self.wait_until(lambda: os.stat(snap_doc).st_size == len(longer), msg="the new size")
+        self.wait_until(
+            lambda: sorted(os.listdir(snap_dir)) == ["app.json", "later.json", "new.json"],
+            msg="the snapshot's listing to show the new commit",
+        )
+        self.assertEqual(read_file(snap_doc), longer)
+        # Again to a commit before the head, with bytes of the same length: the pages
+        # the kernel keeps for a frozen snapshot must not pass for them.
+        same_length = longer.replace(b"slow", b"SLOW")
+        self.env["GIT_COMMITTER_DATE"] = "%d +0000" % (mine_time - 30)
+        try:
+            self.outside_commit({DOC: same_length}, message="slow again")
+        finally:
+            del self.env["GIT_COMMITTER_DATE"]
+        self.outside_commit({"cfg/last.json": b"{}"}, message="on time")
+        self.assertEqual(read_file(snap_doc), same_length)
+        self.assertEqual(read_file(snap_doc), same_length)
+
     def test_log_at_sees_an_outside_commit_while_mounted(self):
         self.save(DOC, V[0])
         os.listdir(self.snap(FAR_FUTURE))  # the daemon's index is current
