@@ -200,7 +200,8 @@ struct rows {
 	size_t n, cap;
 };
 
-static int row_cb(void *ctx, const char *id, const struct store_oid *blob)
+static int row_cb(void *ctx, const char *id, const struct store_oid *blob,
+		  const char *doc, size_t len)
 {
 	struct rows *r = ctx;
 

@@ -193,6 +193,19 @@ static int key_id(const unsigned char *k, size_t len,
 	return 0;
 }
 
+int idx_row_read(struct store *st, const struct store_oid *blob,
+		 const char *doc, size_t len, char **out, size_t *outlen)
+{
+	if (!doc)
+		return store_blob_read(st, blob, out, outlen);
+	*out = malloc(len ? len : 1);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, doc, len);
+	*outlen = len;
+	return 0;
+}
+
 int idx_order_scan(struct idx_db *db, const char *branch,
 		   const char *collection, const struct idx_spec *spec,
 		   const struct idx_range *range, idx_row_cb cb, void *ctx)
@@ -251,13 +264,13 @@ int idx_order_scan(struct idx_db *db, const char *branch,
 		const char *v = rocksdb_iter_value(it, &vlen);
 		struct store_oid blob;
 
-		if (klen < plen || vlen != 20 ||
+		if (klen < plen || vlen < 20 ||
 		    !below(key + plen, klen - plen, &hi))
 			break;
 		if ((err = key_id(key + plen, klen - plen, spec, &id)) < 0)
 			break;
 		memcpy(blob.id, v, 20);
-		err = cb(ctx, id, &blob);
+		err = cb(ctx, id, &blob, vlen > 20 ? v + 20 : NULL, vlen - 20);
 		free(id);
 		id = NULL;
 		rows++;
@@ -358,7 +371,7 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 		if (err == 0)
 			err = idx_row_key(&key, doc, spec, id);
 		if (err == 0)
-			err = cb(ctx, &key, id, &m.blobs[i]);
+			err = cb(ctx, &key, id, &m.blobs[i], buf, len);
 		json_decref(doc);
 		free(buf);
 		free(id);
@@ -371,8 +384,10 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 	return err;
 }
 
+/* Rows of a snapshot are kept without their bytes: a whole collection
+ * would be held twice. */
 static int mem_row_cb(void *ctx, const struct idx_buf *key, const char *id,
-		      const struct store_oid *blob)
+		      const struct store_oid *blob, const char *doc, size_t len)
 {
 	struct mem_rows *m = ctx;
 	struct mem_row *r;
@@ -437,7 +452,7 @@ int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
 			continue;
 		if (!below(m.v[i].key.data, m.v[i].key.len, &hi))
 			break;
-		err = cb(ctx, m.v[i].id, &m.v[i].blob);
+		err = cb(ctx, m.v[i].id, &m.v[i].blob, NULL, 0);
 		rows++;
 	}
 	for (size_t i = 0; i < m.n; i++) {

@@ -5,7 +5,10 @@
  * Keys (B branch, C collection, S canonical spec, K the codec key of
  * keycodec.h, which ends with the document id):
  *   'D' B \0 C \0 S            -> ""            the index exists
- *   'O' B \0 C \0 S \0 K       -> blob id (20)  one row
+ *   'O' B \0 C \0 S \0 K       -> blob id (20)  one row, followed by
+ *                                 the document's bytes when it has at
+ *                                 most IDX_INLINE_MAX (a covering row:
+ *                                 a range scan reads no Git object)
  *   'R' B \0 C \0 S \0 id      -> K             the row of a document
  * A collection is one directory; its documents are the *.json files
  * directly in it; a document's id is its name without ".json".
@@ -40,9 +43,20 @@ struct idx_range {
 	size_t limit;			 /* 0: none */
 };
 
-/* One row: the document's id and blob. */
+/* Documents up to this size are carried in their index rows. */
+#define IDX_INLINE_MAX 4096
+
+/* One row: the document's id and blob, and its bytes DOC (LEN) when the
+ * row carries them (else DOC is NULL: read BLOB). DOC is borrowed for
+ * the call. */
 typedef int (*idx_row_cb)(void *ctx, const char *id,
-			  const struct store_oid *blob);
+			  const struct store_oid *blob, const char *doc,
+			  size_t len);
+
+/* A row's document: a copy of DOC if the row carried it, else read from
+ * Git. Caller frees *out. */
+int idx_row_read(struct store *st, const struct store_oid *blob,
+		 const char *doc, size_t len, char **out, size_t *outlen);
 
 /* Make the index exist and be current with BRANCH's head; built from the
  * head's tree the first time. *built tells whether it was built now. */

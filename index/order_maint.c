@@ -142,24 +142,30 @@ struct build {
 };
 
 static int put_row(struct build *b, const struct idx_buf *key, const char *id,
-		   const struct store_oid *blob)
+		   const struct store_oid *blob, const char *doc, size_t len)
 {
+	const char *key_part = NULL, *val[2] = {(const char *)blob->id, doc};
+	size_t key_len, val_len[2] = {20, len <= IDX_INLINE_MAX ? len : 0};
+
 	b->ok.len = b->oplen;
 	b->rk.len = b->rplen;
 	if (idx_key_add(&b->ok, key->data, key->len) < 0 ||
 	    idx_key_add(&b->rk, id, strlen(id)) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(b->wb, (char *)b->ok.p, b->ok.len,
-			       (char *)blob->id, 20);
+	key_part = (const char *)b->ok.p;
+	key_len = b->ok.len;
+	rocksdb_writebatch_putv(b->wb, 1, &key_part, &key_len, 2, val,
+				val_len);
 	rocksdb_writebatch_put(b->wb, (char *)b->rk.p, b->rk.len,
 			       (char *)key->data, key->len);
 	return 0;
 }
 
 static int build_row_cb(void *ctx, const struct idx_buf *key, const char *id,
-			const struct store_oid *blob)
+			const struct store_oid *blob, const char *doc,
+			size_t len)
 {
-	return put_row(ctx, key, id, blob);
+	return put_row(ctx, key, id, blob, doc, len);
 }
 
 static int build_start(struct build *b, rocksdb_writebatch_t *wb,
@@ -258,7 +264,7 @@ static int apply_one(struct idx_db *db, struct store *st, struct build *b,
 		err = idx_row_key(&key, doc, &def->spec, id);
 	}
 	if (err == 0)
-		err = put_row(b, &key, id, blob);
+		err = put_row(b, &key, id, blob, buf, len);
 	json_decref(doc);
 	free(buf);
 	idx_buf_release(&key);

@@ -28,6 +28,8 @@ struct chronofs {
 struct row {
 	char *id;
 	struct store_oid blob;
+	char *doc; /* the bytes, NUL-terminated, when the index row held them */
+	size_t len;
 };
 
 struct chronofs_iter {
@@ -445,22 +447,35 @@ int chronofs_branch_delete(chronofs *db, const char *name)
 	return 0;
 }
 
-static int row_cb(void *ctx, const char *id, const struct store_oid *blob)
+static int row_cb(void *ctx, const char *id, const struct store_oid *blob,
+		  const char *doc, size_t len)
 {
 	chronofs_iter *it = ctx;
+	struct row *r;
 
 	if (it->n == it->cap) {
 		size_t cap = it->cap ? it->cap * 2 : 64;
-		struct row *r = realloc(it->rows, cap * sizeof(*r));
+		struct row *v = realloc(it->rows, cap * sizeof(*v));
 
-		if (!r)
+		if (!v)
 			return -ENOMEM;
-		it->rows = r;
+		it->rows = v;
 		it->cap = cap;
 	}
-	it->rows[it->n].id = strdup(id);
-	it->rows[it->n].blob = *blob;
-	return it->rows[it->n++].id ? 0 : -ENOMEM;
+	r = &it->rows[it->n];
+	memset(r, 0, sizeof(*r));
+	r->blob = *blob;
+	if (!(r->id = strdup(id)))
+		return -ENOMEM;
+	it->n++;
+	if (doc) {
+		if (!(r->doc = malloc(len + 1)))
+			return -ENOMEM;
+		memcpy(r->doc, doc, len);
+		r->doc[len] = '\0';
+		r->len = len;
+	}
+	return 0;
 }
 
 static json_t *bound(const char *text)
@@ -542,6 +557,15 @@ int chronofs_iter_next(chronofs_iter *it, const char **id, const char **json,
 	r = &it->rows[it->next++];
 	free(it->json);
 	it->json = NULL;
+	if (r->doc) {
+		/* Carried by the index row: hand it over. */
+		it->json = r->doc;
+		r->doc = NULL;
+		*len = r->len;
+		*id = r->id;
+		*json = it->json;
+		return 1;
+	}
 	err = store_blob_read(it->db->st, &r->blob, &buf, len);
 	if (err < 0)
 		return fail_lib(it->db, err, r->id);
@@ -560,8 +584,10 @@ void chronofs_iter_free(chronofs_iter *it)
 {
 	if (!it)
 		return;
-	for (size_t i = 0; i < it->n; i++)
+	for (size_t i = 0; i < it->n; i++) {
 		free(it->rows[i].id);
+		free(it->rows[i].doc);
+	}
 	free(it->rows);
 	free(it->json);
 	free(it);

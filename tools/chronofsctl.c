@@ -170,13 +170,14 @@ struct query_out {
 	size_t rank;
 };
 
-static int print_row(void *ctx, const char *id, const struct store_oid *blob)
+static int print_row(void *ctx, const char *id, const struct store_oid *blob,
+		     const char *bytes, size_t blen)
 {
 	struct query_out *q = ctx;
 	json_t *line, *doc;
 	char *buf = NULL, *text;
 	size_t len;
-	int err = store_blob_read(q->st, blob, &buf, &len);
+	int err = idx_row_read(q->st, blob, bytes, blen, &buf, &len);
 
 	if (err < 0)
 		return err;
