@@ -28,10 +28,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -114,9 +116,11 @@ static bool dead_owner(const char *name)
 	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-/* Move the files of the claimed directory P->adopt into ours as f0..,
- * emptied (whatever a dead process left there is unnamed content), then
- * publish them. Nothing else names files in our directory before that. */
+/* Move the files of the claimed directory P->adopt into ours as f<N>..,
+ * emptied (whatever a dead process left there is unnamed content), each
+ * published at once: saves use them while the rest are moved (thousands
+ * can be waiting, and a save that finds none makes its own). Nothing
+ * else names files in our directory while this runs. */
 static unsigned long adopt_dir(struct store_pool *p, const char *dir,
 			       unsigned long n)
 {
@@ -129,10 +133,13 @@ static unsigned long adopt_dir(struct store_pool *p, const char *dir,
 			continue;
 		snprintf(from, sizeof(from), "%s/%s", dir, e->d_name);
 		name_of(p, to, sizeof(to), 'f', n);
-		if (empty_file(from) && rename(from, to) == 0)
-			n++;
-		else
+		if (empty_file(from) && rename(from, to) == 0) {
+			pthread_mutex_lock(&p->mu);
+			p->hi = ++n;
+			pthread_mutex_unlock(&p->mu);
+		} else {
 			unlink(from);
+		}
 	}
 	if (d)
 		closedir(d);
@@ -229,10 +236,28 @@ static void adopt_files(struct store_pool *p)
 
 	snprintf(trash, sizeof(trash), "%s/trash", p->adopt);
 	n = adopt_dir(p, trash, 0);
-	n = adopt_dir(p, p->adopt, n);
-	pthread_mutex_lock(&p->mu);
-	p->hi = n;
-	pthread_mutex_unlock(&p->mu);
+	adopt_dir(p, p->adopt, n);
+}
+
+/* On ext4, the pool directories under DIR are spread over the disk's
+ * block groups as top-level directories are (the TOPDIR flag): ext4 looks
+ * for a new file's inode in its directory's group first, and where files
+ * were just deleted (a removed tree, a pack's old loose objects) it skips
+ * every inode freed in the last minutes when it runs without a journal:
+ * a creation there was measured at ~1 ms, 26 us in a fresh group.
+ * Elsewhere there is no such flag; nothing changes. */
+static void spread_subdirs(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), flags;
+
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+	    !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
 }
 
 /* Make P->dir, and claim a directory a dead process left (P->adopt, its
@@ -255,6 +280,7 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	snprintf(p->top, sizeof(p->top), "%s", top);
 	if (mkdir(top, 0755) < 0 && errno != EEXIST)
 		return -errno;
+	spread_subdirs(top);
 	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid, now,
 		     n) >= (int)sizeof(p->dir) ||
 	    snprintf(p->adopt, sizeof(p->adopt), "%s/%ld-%ld-%u-adopt", top,
