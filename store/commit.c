@@ -286,9 +286,11 @@ static int attempt(struct store *st, const char *ref,
 	git_buf cbuf = GIT_BUF_INIT;
 	int err;
 
-	err = git_reference_name_to_id(&head, st->repo, ref);
+	/* Through the ref memo (one stat): the compare-and-swap below
+	 * checks the value again under the lock. */
+	err = store_ref_read(st, ref, &head);
 	if (err < 0)
-		return store_git_fail(err, ref);
+		return err;
 	err = git_commit_lookup(&parent, st->repo, &head);
 	if (err < 0) {
 		err = store_git_fail(err, "head commit");
