@@ -184,7 +184,8 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 	n = find(t, parent, name);
 	/* Still in the table (its path still resolves, for whoever is inside
 	 * it), but found no more. */
-	if (n && n->pinned && commit && memcmp(n->commit, commit, sizeof(n->commit))) {
+	if (n && n->pinned && commit &&
+	    memcmp(n->commit, commit, sizeof(n->commit))) {
 		n->superseded = true;
 		n = NULL;
 	}

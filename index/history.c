@@ -482,7 +482,8 @@ struct scan {
 	struct idx_key hi;
 };
 
-static int scan_open(struct scan *s, struct idx_db *db, const struct idx_key *prefix)
+static int scan_open(struct scan *s, struct idx_db *db,
+		     const struct idx_key *prefix)
 {
 	memset(s, 0, sizeof(*s));
 	if (idx_key_add(&s->hi, prefix->p, prefix->len) < 0)
