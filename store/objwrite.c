@@ -244,7 +244,7 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	 * soon. Till then a small one takes a 4 KiB block whether compressed
 	 * or not, and zlib's setup alone cost ~13 us of an object's ~45; a
 	 * big tree is rewritten by every save into its collection. Both are
-	 * stored; big blobs (and commits) at git's fastest level. */
+	 * stored; bigger objects (documents) at git's fastest level. */
 	if (type == GIT_OBJECT_TREE || (size_t)hlen + len <= STORED_MAX) {
 		size_t blocks = ((size_t)hlen + len) / STORED_BLOCK + 1;
 
