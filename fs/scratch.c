@@ -32,12 +32,19 @@ static int mkdir_p(char *path)
 
 int fs_scratch_init(struct fs *fs)
 {
+	int err;
+
 	if (asprintf(&fs->scratch_root, "%s/chronofs/scratch",
 		     store_gitdir(fs->st)) < 0) {
 		fs->scratch_root = NULL;
 		return -ENOMEM;
 	}
-	return mkdir_p(fs->scratch_root);
+	err = mkdir_p(fs->scratch_root);
+	/* New files of a branch (rsync's temporaries, new documents) are
+	 * made in its directory here: away from inodes freed nearby. */
+	if (err == 0)
+		store_spread_subdirs(fs->scratch_root);
+	return err;
 }
 
 int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)

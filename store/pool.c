@@ -239,14 +239,7 @@ static void adopt_files(struct store_pool *p)
 	adopt_dir(p, p->adopt, n);
 }
 
-/* On ext4, the pool directories under DIR are spread over the disk's
- * block groups as top-level directories are (the TOPDIR flag): ext4 looks
- * for a new file's inode in its directory's group first, and where files
- * were just deleted (a removed tree, a pack's old loose objects) it skips
- * every inode freed in the last minutes when it runs without a journal:
- * a creation there was measured at ~1 ms, 26 us in a fresh group.
- * Elsewhere there is no such flag; nothing changes. */
-static void spread_subdirs(const char *dir)
+void store_spread_subdirs(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), flags;
 
@@ -280,7 +273,7 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	snprintf(p->top, sizeof(p->top), "%s", top);
 	if (mkdir(top, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	spread_subdirs(top);
+	store_spread_subdirs(top);
 	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid, now,
 		     n) >= (int)sizeof(p->dir) ||
 	    snprintf(p->adopt, sizeof(p->adopt), "%s/%ld-%ld-%u-adopt", top,

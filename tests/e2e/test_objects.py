@@ -115,16 +115,19 @@ class ObjectTests(ChronofsTestCase):
             self.wait_until(lambda: len(os.listdir(pool)) == 1, timeout=10,
                             msg="one pool directory: %s" % os.listdir(pool))
 
-    def test_pool_directories_spread_over_ext4_block_groups(self):
+    def test_pool_and_scratch_directories_spread_over_ext4_block_groups(self):
         # ext4 looks for a new inode in its directory's block group first and,
         # without a journal, skips every inode freed there in the last minutes:
-        # the pool's directories get the TOPDIR flag's spreading (lsattr 'T').
-        pool = os.path.join(self.repo, "chronofs", "pool")
-        fstype = subprocess.run(["stat", "-f", "-c", "%T", pool], capture_output=True, text=True).stdout
+        # the directories of the pool and of each branch's scratch files get the
+        # TOPDIR flag's spreading (lsattr 'T' on their parents).
+        top = os.path.join(self.repo, "chronofs")
+        fstype = subprocess.run(["stat", "-f", "-c", "%T", top], capture_output=True, text=True).stdout
         if "ext2/ext3" not in fstype:
             self.skipTest("not ext4 here (%s)" % fstype.strip())
-        flags = subprocess.run(["lsattr", "-d", pool], capture_output=True, text=True, check=True).stdout
-        self.assertIn("T", flags.split()[0], flags)
+        for d in ("pool", "scratch"):
+            flags = subprocess.run(["lsattr", "-d", os.path.join(top, d)], capture_output=True, text=True,
+                                   check=True).stdout
+            self.assertIn("T", flags.split()[0], "%s: %s" % (d, flags))
 
     def dead_pool(self):
         """After one save, unmount and leave only the pool directory of a
