@@ -338,6 +338,12 @@ static int attempt(struct store *st, const char *ref,
 					 GIT_OBJECT_COMMIT);
 	if (err < 0)
 		goto out;
+	/* fsync=on: every object durable before the ref names them. */
+	err = store_syncset_flush(st);
+	if (err < 0) {
+		err = store_fail(err, "sync objects: %s", strerror(-err));
+		goto out;
+	}
 	err = store_ref_cas(st, ref, &head, out, msg);
 	if (err == 0) {
 		memcpy(info->commit.id, out->id, STORE_OID_RAWSZ);
@@ -417,6 +423,7 @@ int store_apply_info(struct store *st, const char *branch,
 	message(msg, sizeof(msg), c);
 	pthread_mutex_lock(&st->lock);
 	pool_once(st);
+	store_syncset_begin(st);
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
 	     i < CAS_RETRIES; i++) {
 		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
@@ -448,6 +455,7 @@ int store_apply_info(struct store *st, const char *branch,
 		 * outside git): back off a little, then try on the new head. */
 		nanosleep(&pause, NULL);
 	}
+	store_syncset_end(st);
 	pthread_mutex_unlock(&st->lock);
 	if (err == 0)
 		store_pack_note_commit(st);

@@ -193,7 +193,8 @@ int store_fsync_dir(const char *path)
 /* Link TMP as the object at DST (objects/xx/yyyy), making objects/xx/ if
  * a gc removed it or it never existed. An object that is there already
  * (written by another process meanwhile) is as good as ours. */
-static int place(const char *tmp, const char *dst, bool durable)
+static int place(struct store *st, const char *tmp, const char *dst,
+		 bool durable)
 {
 	char dir[4400];
 	char *slash;
@@ -204,7 +205,9 @@ static int place(const char *tmp, const char *dst, bool durable)
 	*slash = '\0';
 	for (int i = 0; i < 5; i++) {
 		if (link(tmp, dst) == 0)
-			return durable ? store_fsync_dir(dir) : 0;
+			return durable && !store_syncset_take_dir(st, dir)
+				       ? store_fsync_dir(dir)
+				       : 0;
 		if (errno == EEXIST)
 			return 0;
 		if (errno != ENOENT)
@@ -279,12 +282,14 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	free(z), free(frame), free(iov);
 	if (err == 0 && !ready && fchmod(fd, 0444) < 0)
 		err = -errno;
-	if (err == 0 && st->fsync && fsync(fd) < 0)
+	if (err == 0 && st->fsync && store_syncset_take_fd(st, fd))
+		fd = -1; /* synced and closed with the save's others */
+	if (err == 0 && fd >= 0 && st->fsync && fsync(fd) < 0)
 		err = -errno;
-	if (close(fd) < 0 && err == 0)
+	if (fd >= 0 && close(fd) < 0 && err == 0)
 		err = -errno;
 	if (err == 0)
-		err = place(tmp, dst, st->fsync);
+		err = place(st, tmp, dst, st->fsync);
 	if (pooled)
 		store_pool_release(st, ticket); /* its thread unlinks tmp */
 	else

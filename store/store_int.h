@@ -32,8 +32,20 @@ struct store {
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
 	struct store_treememo *treememo; /* treepatch.c; under lock */
 	struct store_refmemo *refmemo;	 /* refs.c; under lock */
+	struct store_syncset *syncset;	 /* syncset.c; under lock */
 	bool pool_tried;
 };
+
+/* syncset.c: with fsync=on, the fsyncs of one save's objects and their
+ * directories, run together right before the ref moves. begin/end bracket
+ * a save (under lock); take_*: true if the set will sync it (an fd is
+ * then the set's to close), false: sync it yourself now; flush: run them
+ * all, 0 or the first error. */
+void store_syncset_begin(struct store *st);
+bool store_syncset_take_fd(struct store *st, int fd);
+bool store_syncset_take_dir(struct store *st, const char *dir);
+int store_syncset_flush(struct store *st);
+void store_syncset_end(struct store *st);
 
 /* pack.c: count a commit; past a threshold, pack in the background. */
 void store_pack_note_commit(struct store *st);

@@ -1113,12 +1113,24 @@ def scenario_fsync(e):
     problems += e.unmount()
 
     def events(path):
-        ev = []
+        """(time done, call, arguments, result); a call strace split in two (another
+        thread ran meanwhile: the save's fsyncs run together) counts when it returned."""
+        ev, started = [], {}
         with open(path) as f:
             for line in f:
                 m = re.match(r"(\d+)\s+(\d+\.\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+)", line)
                 if m:
                     ev.append((float(m.group(2)), m.group(3), m.group(4), int(m.group(5))))
+                    continue
+                m = re.match(r"(\d+)\s+\d+\.\d+\s+(\w+)\((.*) <unfinished \.\.\.>", line)
+                if m:
+                    started[m.group(1)] = (m.group(2), m.group(3))
+                    continue
+                m = re.match(r"(\d+)\s+(\d+\.\d+)\s+<\.\.\. (\w+) resumed>(.*)\)\s+=\s+(-?\d+)", line)
+                if m and m.group(1) in started:
+                    call, args = started.pop(m.group(1))
+                    ev.append((float(m.group(2)), call, args + m.group(4), int(m.group(5))))
+        ev.sort()
         return ev
 
     ev = events(trace)

@@ -1,0 +1,147 @@
+/* syncset.c - the fsyncs of one save (fsync=on), made together.
+ *
+ * A save writes four or five objects and links each into its objects/xx/
+ * directory; with fsync=on each file and each directory must be durable
+ * before the ref moves. Made one after another, each fsync waits for its
+ * own device flush (~0.3 ms here, 13 per save). The object writer hands
+ * them to the save's set instead; right before the ref update the set
+ * runs them on a few threads at once, so the flushes overlap, and the
+ * ref is moved only if every one succeeded. Nothing is deferred outside a
+ * save (store_syncset_begin..end), so other writers keep their order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+#define SYNC_THREADS 8
+
+struct sync_item {
+	int fd;	   /* an object file, or -1 */
+	char *dir; /* a directory to sync, or NULL */
+};
+
+struct store_syncset {
+	struct sync_item *v;
+	size_t n, cap;
+	atomic_size_t next;
+	atomic_int err;
+};
+
+void store_syncset_begin(struct store *st)
+{
+	if (st->fsync && !st->syncset)
+		st->syncset = calloc(1, sizeof(*st->syncset));
+}
+
+static int add(struct store_syncset *s, int fd, char *dir)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct sync_item *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n].fd = fd;
+	s->v[s->n++].dir = dir;
+	return 0;
+}
+
+bool store_syncset_take_fd(struct store *st, int fd)
+{
+	return st->syncset && add(st->syncset, fd, NULL) == 0;
+}
+
+bool store_syncset_take_dir(struct store *st, const char *dir)
+{
+	struct store_syncset *s = st->syncset;
+	char *copy;
+
+	if (!s)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].dir && !strcmp(s->v[i].dir, dir))
+			return true; /* once per directory */
+	if (!(copy = strdup(dir)))
+		return false;
+	if (add(s, -1, copy) < 0) {
+		free(copy);
+		return false;
+	}
+	return true;
+}
+
+static void *worker(void *arg)
+{
+	struct store_syncset *s = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&s->next, 1)) < s->n) {
+		struct sync_item *it = &s->v[i];
+		int err = it->dir ? store_fsync_dir(it->dir)
+				  : (fsync(it->fd) < 0 ? -errno : 0);
+
+		if (err < 0) {
+			int none = 0;
+
+			atomic_compare_exchange_strong(&s->err, &none, err);
+		}
+	}
+	return NULL;
+}
+
+/* Close and forget the items. */
+static void clear(struct store_syncset *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].fd >= 0)
+			close(s->v[i].fd);
+		free(s->v[i].dir);
+	}
+	s->n = 0;
+}
+
+int store_syncset_flush(struct store *st)
+{
+	struct store_syncset *s = st->syncset;
+	pthread_t tids[SYNC_THREADS];
+	size_t started = 0, want;
+	int err;
+
+	if (!s || s->n == 0)
+		return 0;
+	atomic_store(&s->next, 0);
+	atomic_store(&s->err, 0);
+	want = s->n < SYNC_THREADS ? s->n : SYNC_THREADS;
+	/* This thread works too; threads that cannot start leave more to
+	 * it. */
+	while (started + 1 < want &&
+	       pthread_create(&tids[started], NULL, worker, s) == 0)
+		started++;
+	worker(s);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	err = atomic_load(&s->err);
+	clear(s);
+	return err;
+}
+
+void store_syncset_end(struct store *st)
+{
+	struct store_syncset *s = st->syncset;
+
+	if (!s)
+		return;
+	clear(s); /* a save that failed before its ref moved */
+	free(s->v);
+	free(s);
+	st->syncset = NULL;
+}
