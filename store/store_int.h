@@ -135,8 +135,6 @@ void store_treememo_free(struct store *st);
 int store_tb_put(struct store_tb_buf *b, const void *data, size_t n);
 int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
 		       const char *name, const git_oid *id);
-/* Git's tree order: bytewise, a tree's name as if it ended in '/'. */
-int store_tb_order(const char *a, bool adir, const char *b, bool bdir);
 /* Tree ID (NULL: an empty new one) as bytes: *borrowed from the memo
  * (valid until the next store_tb_keep), else the caller's to keep (it
  * then belongs to the memo) or free. */

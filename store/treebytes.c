@@ -59,7 +59,8 @@ int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
 	return err;
 }
 
-int store_tb_order(const char *a, bool adir, const char *b, bool bdir)
+/* Git's tree order: bytewise, a tree's name as if it ended in '/'. */
+static int tb_order(const char *a, bool adir, const char *b, bool bdir)
 {
 	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
 	int c = memcmp(a, b, n);
@@ -189,7 +190,7 @@ size_t store_tb_lower_bound(const struct tree_bytes *t, const char *name,
 		bool edir;
 		const char *en = store_tb_name(t, mid, &edir);
 
-		if (store_tb_order(en, edir, name, dir) < 0)
+		if (tb_order(en, edir, name, dir) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -289,11 +290,8 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (!*path) {
-		out->kind = STORE_DIR;
-		memcpy(out->oid.id, root->id, STORE_OID_RAWSZ);
-		return 0;
-	}
+	/* The root itself ("") too: store_stat_tree_git answers it without
+	 * libgit2 reading anything. */
 	if (split_path(path, copy, sizeof(copy), comp, &depth) || depth == 0)
 		return 1; /* libgit2's way decides */
 	err = dir_of(st, root, comp, depth - 1, &dir);
