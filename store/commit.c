@@ -271,14 +271,16 @@ static void describe(const struct store_change *c, const git_oid *blob,
 	}
 }
 
-/* One attempt against the current head; -EAGAIN if the head moved. */
-static int attempt(struct store *st, const char *ref,
-		   const struct store_change *c, const git_oid *blob,
-		   const char *msg, git_oid *out,
-		   struct store_commit_info *info)
+/* The objects of one attempt against the current head (caller holds
+ * st->lock): the new commit in *OUT, its parent in *HEAD, and *INFO but
+ * for the commit itself. 1 if the change changes nothing. */
+static int build(struct store *st, const char *ref,
+		 const struct store_change *c, const git_oid *blob,
+		 const char *msg, git_oid *head, git_oid *out,
+		 struct store_commit_info *info)
 {
 	struct store_entry from;
-	git_oid head, tree_id;
+	git_oid tree_id;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL, *newtree = NULL;
 	git_signature *sig = NULL;
@@ -288,10 +290,10 @@ static int attempt(struct store *st, const char *ref,
 
 	/* Through the ref memo (one stat): the compare-and-swap below
 	 * checks the value again under the lock. */
-	err = store_ref_read(st, ref, &head);
+	err = store_ref_read(st, ref, head);
 	if (err < 0)
 		return err;
-	err = git_commit_lookup(&parent, st->repo, &head);
+	err = git_commit_lookup(&parent, st->repo, head);
 	if (err < 0) {
 		err = store_git_fail(err, "head commit");
 		goto out;
@@ -336,18 +338,8 @@ static int attempt(struct store *st, const char *ref,
 	if (err == 0)
 		err = store_object_write(st, out, cbuf.ptr, cbuf.size,
 					 GIT_OBJECT_COMMIT);
-	if (err < 0)
-		goto out;
-	/* fsync=on: every object durable before the ref names them. */
-	err = store_syncset_flush(st);
-	if (err < 0) {
-		err = store_fail(err, "sync objects: %s", strerror(-err));
-		goto out;
-	}
-	err = store_ref_cas(st, ref, &head, out, msg);
 	if (err == 0) {
-		memcpy(info->commit.id, out->id, STORE_OID_RAWSZ);
-		memcpy(info->parent.id, head.id, STORE_OID_RAWSZ);
+		memcpy(info->parent.id, head->id, STORE_OID_RAWSZ);
 		info->time = (int64_t)sig->when.time;
 		describe(c, blob, &from, info);
 	}
@@ -421,14 +413,18 @@ int store_apply_info(struct store *st, const char *branch,
 	    (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	message(msg, sizeof(msg), c);
+	pthread_mutex_lock(&st->write_lock);
 	pthread_mutex_lock(&st->lock);
 	pool_once(st);
+	pthread_mutex_unlock(&st->lock);
 	store_syncset_begin(st);
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
 	     i < CAS_RETRIES; i++) {
 		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
+		git_oid head;
 
 		err = 0;
+		pthread_mutex_lock(&st->lock);
 		if (need_blob &&
 		    (err = git_odb_hash(&blob, c->data, c->len,
 					GIT_OBJECT_BLOB)) < 0)
@@ -438,7 +434,18 @@ int store_apply_info(struct store *st, const char *branch,
 						 GIT_OBJECT_BLOB);
 		need_blob = 0;
 		if (err == 0)
-			err = attempt(st, ref, c, &blob, msg, &commit, info);
+			err = build(st, ref, c, &blob, msg, &head, &commit,
+				    info);
+		pthread_mutex_unlock(&st->lock);
+		/* fsync=on: every object durable before the ref names them;
+		 * neither the syncs nor the ref update hold st->lock. */
+		if (err == 0 && (err = store_syncset_flush(st)) < 0)
+			err = store_fail(err, "sync objects: %s",
+					 strerror(-err));
+		if (err == 0)
+			err = store_ref_cas(st, ref, &head, &commit, msg);
+		if (err == 0)
+			memcpy(info->commit.id, commit.id, STORE_OID_RAWSZ);
 		/* A git gc beside us (ours in the background, or an outside
 		 * one) may remove an empty objects/xx/ directory while
 		 * libgit2 renames a new object into it. Writing objects is
@@ -456,7 +463,7 @@ int store_apply_info(struct store *st, const char *branch,
 		nanosleep(&pause, NULL);
 	}
 	store_syncset_end(st);
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->write_lock);
 	if (err == 0)
 		store_pack_note_commit(st);
 	return err;

@@ -9,7 +9,13 @@
 
 #include "store.h"
 
+/* Lock order: write_lock -> lock -> the pool's, recent's and pack_lock.
+ * lock is never held across an fsync, a sleep or a retry loop. */
 struct store {
+	/* One save at a time (its objects, syncset and ref update); held
+	 * across the save's fsyncs and compare-and-swap retries, which only
+	 * other saves of this handle wait for. */
+	pthread_mutex_t write_lock;
 	pthread_mutex_t lock; /* guards repo, odb and every libgit2 object */
 	git_repository *repo;
 	git_odb *odb;
@@ -32,7 +38,7 @@ struct store {
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
 	struct store_treememo *treememo; /* treepatch.c; under lock */
 	struct store_refmemo *refmemo;	 /* refs.c; under lock */
-	struct store_syncset *syncset;	 /* syncset.c; under lock */
+	struct store_syncset *syncset;	 /* syncset.c; under write_lock */
 	bool pool_tried;
 };
 
@@ -179,9 +185,6 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 int store_ref_read(struct store *st, const char *ref, git_oid *out);
 #define REFMEMO_N 8
 void store_refmemo_free(struct store *st);
-/* Set this thread's message; returns ERR. */
-int store_fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /* Translate a libgit2 code (with git_error_last()) to -errno. */
 int store_git_fail(int gerr, const char *what);
 
