@@ -35,7 +35,7 @@ int fs_scratch_init(struct fs *fs)
 	int err;
 
 	if (asprintf(&fs->scratch_root, "%s/chronofs/scratch",
-		     store_gitdir(fs->st)) < 0) {
+		     cfs_gitdir(fs->db)) < 0) {
 		fs->scratch_root = NULL;
 		return -ENOMEM;
 	}
@@ -43,7 +43,7 @@ int fs_scratch_init(struct fs *fs)
 	/* New files of a branch (rsync's temporaries, new documents) are
 	 * made in its directory here: away from inodes freed nearby. */
 	if (err == 0)
-		store_spread_subdirs(fs->scratch_root);
+		cfs_spread_subdirs(fs->scratch_root);
 	return err;
 }
 
