@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "banned.h"
 
 int fs_live_entry(struct fs *fs, const char *branch, const char *path,
 		  struct cfs_entry *e, struct cfs_oid *head)
@@ -27,17 +28,25 @@ int fs_live_entry(struct fs *fs, const char *branch, const char *path,
 	return 0;
 }
 
-static void fill_dir(struct fs *fs, struct stat *st, const char *full,
-		     time_t mtime)
+void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
+		  mode_t mode, time_t mtime, off_t size)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_path_ino(full);
-	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2;
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_mtime = st->st_ctime = st->st_atime = mtime;
-	st->st_blksize = 4096;
+	st->st_size = size;
+	st->st_blksize = FS_BLKSIZE;
+	st->st_blocks = (size + FS_SECTOR - 1) / FS_SECTOR;
+}
+
+static void fill_dir(struct fs *fs, struct stat *st, const char *full,
+		     time_t mtime)
+{
+	fs_stat_fill(fs, st, full, S_IFDIR | 0755, mtime, 0);
 }
 
 static time_t head_time(struct fs *fs, const struct cfs_oid *head)
@@ -92,25 +101,23 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 			st->st_mtim = real.st_mtim;
 		return 0;
 	}
-	memset(st, 0, sizeof(*st));
 	if (err == 0) {
-		st->st_mode = S_IFREG |
-			      (cfs_is_document_path(loc->path) ? 0644 : 0444);
-		st->st_size = (off_t)e.size;
+		fs_stat_fill(fs, st, loc->full,
+			     S_IFREG | (cfs_is_document_path(loc->path) ? 0644
+									: 0444),
+			     0, (off_t)e.size);
 		doc_mtime(fs, loc, &e, &head, st);
 	} else if (serr == 0) {
-		*st = real;
+		fs_stat_fill(fs, st, loc->full, real.st_mode, 0,
+			     real.st_size);
+		st->st_mtim = real.st_mtim;
+		st->st_ctim = real.st_ctim;
+		st->st_atim = real.st_atim;
 		if (S_ISREG(real.st_mode) && cfs_is_document_path(loc->path))
 			st->st_mode = S_IFREG | 0644;
 	} else {
 		return -ENOENT;
 	}
-	st->st_ino = fs_path_ino(loc->full);
-	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_blksize = 4096;
-	st->st_blocks = (st->st_size + 511) / 512;
 	if (n && S_ISREG(st->st_mode))
 		fs_doc_size(fs, n, &st->st_size);
 	return 0;

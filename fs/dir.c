@@ -10,6 +10,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops_int.h"
+#include "banned.h"
 
 /* After a create: look the new name up for the reply. */
 int fs_entry_for(struct fs *fs, struct fs_node *parent, const char *name,

@@ -11,6 +11,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "banned.h"
 
 struct fs_doc {
 	/* Saves of this document one at a time, in the order their bytes
@@ -208,7 +209,7 @@ static int resize(struct fs *fs, struct fs_doc *d, size_t len)
 	if (len > fs->cfg.max_doc_size)
 		return -EFBIG;
 	if (len > d->cap) {
-		size_t cap = d->cap ? d->cap : 4096;
+		size_t cap = d->cap ? d->cap : FS_BLKSIZE;
 		char *b;
 
 		while (cap < len)

@@ -11,6 +11,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops_int.h"
+#include "banned.h"
 
 int fs_fh_open(struct fs *fs, struct fs_node *n,
 		   struct fuse_file_info *fi, int fd)

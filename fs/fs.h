@@ -138,6 +138,12 @@ int fs_scratch_branch_clear(struct fs *fs, const char *branch);
 int fs_scratch_branch_rename(struct fs *fs, const char *from, const char *to);
 
 /* attr.c: stat of a location. */
+#define FS_BLKSIZE 4096 /* st_blksize of everything shown */
+#define FS_SECTOR 512	/* st_blocks' unit */
+/* The one way a struct stat is made: inode from FULL (the path below the
+ * mount), the mounting user, MTIME as all three times, SIZE in blocks. */
+void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
+		  mode_t mode, time_t mtime, off_t size);
 int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		struct stat *st);
 /* What PATH on BRANCH is in Git at the branch head (a document renamed

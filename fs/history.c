@@ -9,6 +9,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "banned.h"
 
 int fs_history_catchup(struct fs *fs, const char *branch)
 {
@@ -113,18 +114,6 @@ static int find_version(struct fs *fs, const struct fs_loc *loc,
 	return v->found ? 0 : -ENOENT;
 }
 
-static void fill(struct fs *fs, struct stat *st, const struct fs_loc *loc,
-		 mode_t mode, int64_t time)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = fs_path_ino(loc->full);
-	st->st_mode = mode;
-	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_mtime = st->st_ctime = st->st_atime = (time_t)time;
-	st->st_blksize = 4096;
-}
 
 static int stat_snap(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
@@ -136,11 +125,10 @@ static int stat_snap(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 	    (err = cfs_stat(fs->db, &loc->commit, loc->path, &e)) < 0)
 		return err;
 	if (e.kind == CFS_DIR) {
-		fill(fs, st, loc, S_IFDIR | 0555, t);
+		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, (time_t)t, 0);
 	} else {
-		fill(fs, st, loc, S_IFREG | 0444, t);
-		st->st_size = (off_t)e.size;
-		st->st_blocks = (st->st_size + 511) / 512;
+		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, (time_t)t,
+			     (off_t)e.size);
 	}
 	return 0;
 }
@@ -156,7 +144,7 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 	int err;
 
 	if (!*loc->path) {
-		fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 		return 0;
 	}
 	err = cfs_versions(fs->db, loc->branch, loc->path, version_cb,
@@ -164,7 +152,7 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 	if (err < 0)
 		return err;
 	if (v.n > 0) {
-		fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 		return 0;
 	}
 	if (find_version(fs, loc, &v) == 0) {
@@ -177,9 +165,8 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 		free(dir);
 		if (err < 0)
 			return err;
-		fill(fs, st, loc, S_IFREG | 0444, v.time);
-		st->st_size = (off_t)e.size;
-		st->st_blocks = (st->st_size + 511) / 512;
+		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, (time_t)v.time,
+			     (off_t)e.size);
 		return 0;
 	}
 	err = cfs_names(fs->db, loc->branch, loc->path, name_cb, &n);
@@ -187,7 +174,7 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 		return err;
 	if (n.n == 0)
 		return -ENOENT;
-	fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+	fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops_int.h"
+#include "banned.h"
 
 /* A directory listing, made at opendir and served by offset. */
 struct dirent_buf {

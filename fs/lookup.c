@@ -38,6 +38,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops_int.h"
+#include "banned.h"
 
 #define ENTRY_TIMEOUT 1.0
 #define LIVE_TIMEOUT 30.0

@@ -15,6 +15,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops.h"
+#include "banned.h"
 
 /* A library call may hold the index database a moment: wait this long
  * for it rather than serve with a read-only index. */

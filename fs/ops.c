@@ -8,6 +8,7 @@
 #include "fs.h"
 #include "ops.h"
 #include "ops_int.h"
+#include "banned.h"
 
 static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {

@@ -11,6 +11,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "banned.h"
 
 #define RANK_WIDTH 6
 #define ENTRY_NAME_MAX 512
@@ -119,24 +120,15 @@ int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 	struct view v;
 	int err;
 
-	memset(st, 0, sizeof(*st));
-	st->st_ino = fs_path_ino(loc->full);
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_mtime = st->st_ctime = st->st_atime = fs->started;
-	st->st_blksize = 4096;
-	st->st_mode = S_IFDIR | 0555;
-	st->st_nlink = 2;
+	fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 	if (!*loc->order)
 		return 0; /* @by itself: reached, holds nothing listed */
 	if ((err = view_parse(loc->order, &v)) < 0)
 		return err;
 	if (v.entry) {
 		err = entry_doc(fs, loc, v.entry, &e);
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = (off_t)e.size;
-		st->st_blocks = (st->st_size + 511) / 512;
+		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, fs->started,
+			     (off_t)e.size);
 	} else if (!loc->snap) {
 		err = ensure(fs, loc, &v);
 	}

@@ -9,6 +9,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "banned.h"
 
 #define GRACE_MS 2000
 #define TICK_MS 200

@@ -12,6 +12,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops_int.h"
+#include "banned.h"
 
 static int read_file(const char *path, size_t max, char **out, size_t *len,
 		     struct stat *st)

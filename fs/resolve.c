@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "banned.h"
 
 #define BRANCH_CACHE_NS 1000000000L
 

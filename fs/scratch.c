@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "banned.h"
 
 static int mkdir_p(char *path)
 {
@@ -57,10 +58,11 @@ int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)
 	buf = malloc(n);
 	if (!buf)
 		return -ENOMEM;
-	w = buf + sprintf(buf, "%s/", fs->scratch_root);
+	w = buf + snprintf(buf, n, "%s/", fs->scratch_root);
 	for (const char *p = branch; *p; p++) {
 		if (*p == '/' || *p == '%')
-			w += sprintf(w, "%%%02X", (unsigned char)*p);
+			w += snprintf(w, n - (size_t)(w - buf), "%%%02X",
+				      (unsigned char)*p);
 		else
 			*w++ = *p;
 	}

@@ -10,6 +10,7 @@
 #include "fs.h"
 #include "log.h"
 #include "ops_int.h"
+#include "banned.h"
 
 static struct timespec set_time(const struct stat *attr, int to_set,
 				int which_set, int which_now, bool mtime)

@@ -10,6 +10,7 @@
 #include <rocksdb/c.h>
 
 #include "db_int.h"
+#include "banned.h"
 
 /* Key prefixes: one byte per record family. */
 #define FAMILY_MTIME 'm'

@@ -4,6 +4,7 @@
  * first use). */
 #include "history.h"
 #include "lib_int.h"
+#include "banned.h"
 
 int chronofs_branches(chronofs *db, char ***names, size_t *n)
 {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib_int.h"
+#include "banned.h"
 
 /* A library call may hold the database a moment; the owner waits for it
  * in steps of this long. */

@@ -5,6 +5,7 @@
 #include <limits.h>
 
 #include "lib_int.h"
+#include "banned.h"
 
 bool cfs_is_document_path(const char *path)
 {

@@ -9,6 +9,7 @@
 #include "history.h"
 #include "lib_int.h"
 #include "order.h"
+#include "banned.h"
 
 int chronofs_range_step(chronofs_range *r, const char *step)
 {

@@ -6,6 +6,7 @@
 
 #include "history.h"
 #include "lib_int.h"
+#include "banned.h"
 
 int cfs_head(chronofs *db, const char *branch, struct cfs_oid *out)
 {

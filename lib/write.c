@@ -8,6 +8,7 @@
 #include "history.h"
 #include "json.h"
 #include "lib_int.h"
+#include "banned.h"
 
 /* Components a tree may hold at all: not empty, not "." or "..", the
  * path not absolute (for deletions and renames of what others made). */

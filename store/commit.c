@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define CAS_RETRIES 1000
 #define IO_RETRIES 5
@@ -64,9 +65,11 @@ static int check_parents(struct store *st, git_tree *tree, const char *path)
 	char *slash;
 	int err;
 
-	if (strlen(path) >= sizeof(buf))
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
 		return store_fail(-ENAMETOOLONG, "%s: path too long", path);
-	strcpy(buf, path);
+	memcpy(buf, path, len + 1);
 	for (slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		err = store_stat_tree_locked(st, tree, buf, &e, false);
@@ -135,7 +138,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		   const git_oid *blob, struct plan *p)
 {
 	const char *slash = strrchr(path, '/'), *name;
-	char *dir = strndup(path, slash ? (size_t)(slash - path) : 0), bucket[3];
+	char *dir = strndup(path, slash ? (size_t)(slash - path) : 0);
 	git_tree *t = NULL;
 	size_t files = 0;
 	bool fanout = false;
@@ -145,7 +148,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 	if (err == 0)
 		fast = store_tb_dir_files(st, git_tree_id(tree), dir, &files,
 					  &fanout);
-	if (fast == 0 && (fanout || files + 1 < LAYOUT_FANOUT_AT))
+	if (fast == 0 && (fanout || !store_layout_too_big(files + 1)))
 		files = 0; /* decided from the memo: no reshard */
 	else if (err == 0 && store_layout_dir(st, tree, dir, &t) == 0 &&
 		 !store_layout_is_fanout(t)) {
@@ -153,16 +156,16 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
 			const git_tree_entry *e = git_tree_entry_byindex(t, i);
 
-			if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
-				files++;
-			else if (store_layout_bucket_name(git_tree_entry_name(e)))
-				files = 0, i = n; /* ambiguous: stay flat */
+			if (!store_layout_count(git_tree_entry_name(e),
+						git_tree_entry_type(e) ==
+							GIT_OBJECT_BLOB,
+						&files))
+				files = 0, i = n;
 		}
 	}
-	if (files + 1 >= LAYOUT_FANOUT_AT) {
+	if (store_layout_too_big(files + 1)) {
 		err = store_layout_reshard(st, dir, t, name, &p->up, &p->n,
 					   &p->paths, &p->npaths);
-		store_layout_bucket(name, bucket);
 		if (err == 0)
 			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT,
 				       blob, path);
@@ -170,8 +173,8 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		if (err == 0) {
 			char *g;
 
-			if (asprintf(&g, "%s%s%s/%s", dir, *dir ? "/" : "",
-				     bucket, name) < 0) {
+			if (store_layout_bucket_path(dir, strlen(dir), name,
+						     &g) < 0) {
 				err = -ENOMEM;
 			} else {
 				free(p->paths[p->npaths - 1]);

@@ -10,6 +10,7 @@
 #include <git2.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 static _Thread_local char errmsg[1024];
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define FALLBACK 1 /* internal: let libgit2 do it */
 #define SETTLED_NS 50000000L /* a ref file this old keeps its times */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define HEADS "refs/heads/"
 

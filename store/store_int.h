@@ -192,6 +192,20 @@ int store_git_fail(int gerr, const char *what);
 #define LAYOUT_MARKER ".chronofs-fanout"
 #define LAYOUT_FANOUT_AT 2048
 bool store_layout_bucket_name(const char *name);
+/* The rules of the layout, each decided once for both readers of trees
+ * (libgit2's and tree bytes): in a fanout collection a name goes to its
+ * bucket unless a subcollection of that name stands at the flat level. */
+bool store_layout_bucketed(bool fanout, bool name_is_tree);
+/* "DIR[0..DIRLEN)/BUCKET/NAME" (no leading '/' for the root); *out is the
+ * caller's. */
+int store_layout_bucket_path(const char *dir, size_t dirlen, const char *name,
+			     char **out);
+/* Count one entry of a flat collection into *FILES; false if the
+ * collection must stay flat whatever its size (it holds a subdirectory
+ * named like a bucket, which would be ambiguous). */
+bool store_layout_count(const char *name, bool is_file, size_t *files);
+/* Does a flat collection that will hold FILES files get resharded? */
+bool store_layout_too_big(size_t files);
 void store_layout_bucket(const char *name, char out[3]);
 bool store_layout_is_fanout(const git_tree *t);
 int store_layout_dir(struct store *st, git_tree *root, const char *dir,

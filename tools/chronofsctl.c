@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "chronofs.h"
+#include "banned.h"
 
 struct cmd {
 	const char *name;
