@@ -76,6 +76,15 @@ _branches = _sig("chronofs_branches", _c.c_int, _p, _c.POINTER(_c.POINTER(_c.c_c
 _branch_create = _sig("chronofs_branch_create", _c.c_int, _p, _s)
 _branch_delete = _sig("chronofs_branch_delete", _c.c_int, _p, _s)
 _query = _sig("chronofs_query", _c.c_int, _p, _s, _s, _s, _s, _s, _sz, _c.POINTER(_p))
+
+
+class _Range(_c.Structure):
+    _fields_ = [("ge", _c.c_void_p), ("gt", _c.c_void_p), ("lt", _c.c_void_p),
+                ("le", _c.c_void_p), ("first", _sz)]
+
+
+_range_step = _sig("chronofs_range_step", _c.c_int, _c.POINTER(_Range), _c.c_char_p)
+_query_range = _sig("chronofs_query_range", _c.c_int, _p, _s, _s, _s, _c.POINTER(_Range), _c.POINTER(_p))
 _iter_next = _sig("chronofs_iter_next", _c.c_int, _p, _pp, _pp, _c.POINTER(_sz))
 _iter_free = _sig("chronofs_iter_free", None, _p)
 
@@ -199,6 +208,28 @@ class ChronoFS:
 
     def branch_delete(self, name):
         self._check(_branch_delete(self._h, _b(name)))
+
+    def query_range(self, branch, collection, spec, *steps):
+        """(id, document) pairs in the order of SPEC within the range given
+        by STEPS, the mount's path steps and chronofsctl's options alike:
+        "ge=V", "gt=V", "lt=V", "le=V" (V is JSON text, else a bare string)
+        and "first=N"."""
+        r = _Range()
+        keep = [_c.create_string_buffer(_b(step)) for step in steps]
+        for buf in keep:
+            self._check(_range_step(_c.byref(r), buf))
+        it = _p()
+        self._check(_query_range(self._h, _b(branch), _b(collection), _b(spec),
+                                 _c.byref(r), _c.byref(it)))
+        return self._rows(it)
+
+    def _rows(self, it):
+        try:
+            doc_id, text, n = _c.c_char_p(), _c.c_char_p(), _sz()
+            while self._check(_iter_next(it, _c.byref(doc_id), _c.byref(text), _c.byref(n))) == 1:
+                yield doc_id.value.decode(), json.loads(_c.string_at(text, n.value))
+        finally:
+            _iter_free(it)
 
     def query(self, branch, collection, spec, start=None, stop=None, limit=0):
         """(id, document) pairs in the order of SPEC; start <= first field < stop."""
