@@ -101,6 +101,21 @@ static int merge_member(struct mctx *m, struct jt_value *res,
 	return err;
 }
 
+static bool same_members(const struct jt_value *a, const struct jt_value *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct jt_value *ka = a->u.o.m[i].key, *kb = b->u.o.m[i].key;
+
+		if (a->u.o.m[i].value != b->u.o.m[i].value ||
+		    ka->u.s.len != kb->u.s.len ||
+		    memcmp(ka->u.s.raw, kb->u.s.raw, ka->u.s.len))
+			return false;
+	}
+	return true;
+}
+
 static int merge_objects(struct mctx *m, const struct jt_value *b,
 			 const struct jt_value *o, const struct jt_value *t,
 			 struct jt_value **out, unsigned depth)
@@ -130,6 +145,13 @@ static int merge_objects(struct mctx *m, const struct jt_value *b,
 	if (err < 0) {
 		jt_unref(res);
 		return err;
+	}
+	/* Identical to one side (its very member values, keys spelt alike,
+	 * in its order): that side, so its exact bytes can be kept. */
+	if (same_members(res, o) || same_members(res, t)) {
+		*out = jt_ref((struct jt_value *)(same_members(res, o) ? o : t));
+		jt_unref(res);
+		return 0;
 	}
 	*out = res;
 	return 0;

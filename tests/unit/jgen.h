@@ -144,7 +144,7 @@ static inline struct jt_value *key_value(const char *raw)
 
 /* A path: decoded member names (objects only). */
 struct jpath {
-	struct jt_value *seg[16]; /* key values, borrowed */
+	const struct jt_value *seg[16]; /* key values, borrowed */
 	size_t n;
 };
 
@@ -172,7 +172,8 @@ static inline struct jt_value *set_path(const struct jt_value *root,
 				 const struct jpath *p, size_t i,
 				 struct jt_value *v)
 {
-	struct jt_value *c, *k = p->seg[i], *child;
+	struct jt_value *c, *child;
+	const struct jt_value *k = p->seg[i];
 
 	if (i == p->n)
 		return v;
@@ -197,7 +198,7 @@ static inline struct jt_value *set_path(const struct jt_value *root,
 	}
 	if (jt_object_find(root, k->u.s.dec, k->u.s.dlen) < 0 && v &&
 	    i + 1 == p->n)
-		jt_object_set(c, jt_ref(k), v);
+		jt_object_set(c, jt_ref((struct jt_value *)k), v);
 	return c;
 }
 
