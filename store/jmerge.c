@@ -296,7 +296,7 @@ static int merge_raw(struct jmerge_doc *d, const char *b, const char *o,
 
 int jmerge_doc(struct jmerge_doc *d, const char *base, size_t blen,
 	       const char *ours, size_t olen, const char *theirs, size_t tlen,
-	       enum jmerge_side winner)
+	       enum jmerge_side winner, unsigned flags)
 {
 	struct jt_value *b = NULL, *o = NULL, *t = NULL;
 	struct jmerge_result r = {0};
@@ -313,10 +313,11 @@ int jmerge_doc(struct jmerge_doc *d, const char *base, size_t blen,
 		take(d, theirs, true);
 		return 0;
 	}
-	if ((base && (err = jt_parse(&b, base, blen, NULL)) < 0) ||
+	if ((flags & JMERGE_DOC_OPAQUE) ||
+	    (base && (err = jt_parse(&b, base, blen, NULL)) < 0) ||
 	    (ours && (err = jt_parse(&o, ours, olen, NULL)) < 0) ||
 	    (theirs && (err = jt_parse(&t, theirs, tlen, NULL)) < 0)) {
-		if (err == -EINVAL)
+		if (err == -EINVAL || err == 0)
 			err = merge_raw(d, base, ours, theirs, winner);
 		goto out;
 	}

@@ -100,14 +100,17 @@ struct jmerge_doc {
 	size_t n;
 };
 
+#define JMERGE_DOC_OPAQUE 1u /* not a document: never parse, whole bytes */
+
 /* Merge one document given as bytes (a NULL pointer: absent; equal bytes
- * are taken as equal without parsing). Texts that are not all JSON merge
- * as whole values: one side changed takes it, both changed to different
- * bytes is a conflict (RAW) won by WINNER, modify/delete keeps the
- * modification. *OUT: release with jmerge_doc_release. 0 or -ENOMEM. */
+ * are taken as equal without parsing). Texts that are not all JSON (or
+ * any, with JMERGE_DOC_OPAQUE in FLAGS) merge as whole values: one side
+ * changed takes it, both changed to different bytes is a conflict (RAW)
+ * won by WINNER, modify/delete keeps the modification. *OUT: release
+ * with jmerge_doc_release. 0 or -ENOMEM. */
 int jmerge_doc(struct jmerge_doc *out, const char *base, size_t blen,
 	       const char *ours, size_t olen, const char *theirs, size_t tlen,
-	       enum jmerge_side winner);
+	       enum jmerge_side winner, unsigned flags);
 void jmerge_doc_release(struct jmerge_doc *d);
 
 /* Append the conflicts.json document for C[0..N) to OUT (JT_PRETTY

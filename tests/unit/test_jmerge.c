@@ -151,14 +151,14 @@ static void spec_cases(void)
 		JMERGE_WHOLE_THEIRS, NONE);
 }
 
-static void doc_is(const char *name, const char *b, const char *o,
-		   const char *t, enum jmerge_side w,
-		   enum jmerge_doc_action action, const char *bytes,
-		   size_t nconflicts, bool raw)
+static void doc_is_flags(const char *name, const char *b, const char *o,
+			 const char *t, enum jmerge_side w,
+			 enum jmerge_doc_action action, const char *bytes,
+			 size_t nconflicts, bool raw, unsigned flags)
 {
 	struct jmerge_doc d;
 	int err = jmerge_doc(&d, b, b ? strlen(b) : 0, o, o ? strlen(o) : 0,
-			     t, t ? strlen(t) : 0, w);
+			     t, t ? strlen(t) : 0, w, flags);
 
 	CHECK(err == 0, "%s: %d", name, err);
 	CHECK(d.action == action, "%s: action %d, want %d", name, d.action,
@@ -168,6 +168,14 @@ static void doc_is(const char *name, const char *b, const char *o,
 	CHECK(d.n == nconflicts && (!d.n || d.conflicts[0].raw == raw),
 	      "%s: %zu conflicts", name, d.n);
 	jmerge_doc_release(&d);
+}
+
+static void doc_is(const char *name, const char *b, const char *o,
+		   const char *t, enum jmerge_side w,
+		   enum jmerge_doc_action action, const char *bytes,
+		   size_t nconflicts, bool raw)
+{
+	doc_is_flags(name, b, o, t, w, action, bytes, nconflicts, raw, 0);
 }
 
 static void doc_cases(void)
@@ -190,6 +198,9 @@ static void doc_cases(void)
 	       false);
 	doc_is("not JSON: whole values", "x", "y", "z", JMERGE_THEIRS,
 	       JMERGE_DOC_THEIRS, NULL, 1, true);
+	doc_is_flags("opaque: JSON merged as whole values", "{\"a\":1}",
+		     "{\"a\":1,\"b\":2}", "{\"a\":1,\"c\":3}", JMERGE_OURS,
+		     JMERGE_DOC_OURS, NULL, 1, true, JMERGE_DOC_OPAQUE);
 	doc_is("not JSON, modify/delete keeps the modification", "x", "y",
 	       NULL, JMERGE_THEIRS, JMERGE_DOC_OURS, NULL, 1, true);
 	doc_is("a JSON conflict won by ours is ours' bytes", "{\"a\":1}",
