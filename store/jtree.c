@@ -33,7 +33,8 @@ int jt_buf_put(struct jt_buf *b, const void *data, size_t n)
 		b->p = p;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->len, data, n);
+	if (n)
+		memcpy(b->p + b->len, data, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 	return 0;

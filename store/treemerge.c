@@ -172,7 +172,7 @@ static int list_logical(struct walk *w, const git_tree *t, bool buckets,
 		if (err == 0)
 			err = add_entries(l, h[l->nheld++], false, true);
 	}
-	if (err == 0)
+	if (err == 0 && l->n)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_entry);
 	return err;
 }
@@ -263,8 +263,10 @@ static int diff_fanouts(struct walk *w, const char *dir, git_tree *ta,
 		if (err == 0 && bb)
 			err = add_entries(&lb, bb, false, true);
 		if (err == 0) {
-			qsort(la.v, la.n, sizeof(*la.v), cmp_entry);
-			qsort(lb.v, lb.n, sizeof(*lb.v), cmp_entry);
+			if (la.n)
+				qsort(la.v, la.n, sizeof(*la.v), cmp_entry);
+			if (lb.n)
+				qsort(lb.v, lb.n, sizeof(*lb.v), cmp_entry);
 			err = diff_lists(w, dir, &la, &lb);
 		}
 		listing_release(&la);
@@ -442,7 +444,8 @@ static int collect(struct walk *w, struct store *st, const struct store_oid *a,
 		walk_release(w);
 		return err;
 	}
-	qsort(w->v, w->n, sizeof(*w->v), cmp_change);
+	if (w->n)
+		qsort(w->v, w->n, sizeof(*w->v), cmp_change);
 	return 0;
 }
 
