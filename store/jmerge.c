@@ -321,6 +321,23 @@ int jmerge_doc(struct jmerge_doc *d, const char *base, size_t blen,
 			err = merge_raw(d, base, ours, theirs, winner);
 		goto out;
 	}
+	if (b && (!o || !t)) {
+		/* Deleted on one side, its bytes changed on the other: even
+		 * a change of layout only is kept (nothing is lost). */
+		struct mctx m = {.winner = winner};
+
+		err = add_conflict(&m, o ? JMERGE_MODIFY_DELETE
+					 : JMERGE_DELETE_MODIFY,
+				   b, o, t, o ? JMERGE_OURS : JMERGE_THEIRS);
+		if (err < 0) {
+			free_conflicts(m.c, m.n);
+			goto out;
+		}
+		d->conflicts = m.c;
+		d->n = m.n;
+		take(d, o ? ours : theirs, !o);
+		goto out;
+	}
 	if ((err = jmerge_values(&r, b, o, t, winner)) < 0)
 		goto out;
 	if (r.whole == JMERGE_MERGED) {

@@ -106,7 +106,9 @@ struct jmerge_doc {
  * are taken as equal without parsing). Texts that are not all JSON (or
  * any, with JMERGE_DOC_OPAQUE in FLAGS) merge as whole values: one side
  * changed takes it, both changed to different bytes is a conflict (RAW)
- * won by WINNER, modify/delete keeps the modification. *OUT: release
+ * won by WINNER, modify/delete keeps the modification. A document
+ * deleted on one side whose bytes changed on the other is kept, even if
+ * only its layout changed (its value equal to the base's). *OUT: release
  * with jmerge_doc_release. 0 or -ENOMEM. */
 int jmerge_doc(struct jmerge_doc *out, const char *base, size_t blen,
 	       const char *ours, size_t olen, const char *theirs, size_t tlen,

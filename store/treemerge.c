@@ -619,13 +619,23 @@ static int merge_entry(struct merge_ctx *m, struct store_merge_entry *e)
 	unsigned flags = 0;
 	int err = 0;
 
-	for (int i = 0; i < 3 && err == 0; i++)
-		if (e->has[i])
-			err = store_blob_read(m->st, &e->blob[i], &data[i],
-					      &len[i]);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3 && err == 0; i++) {
 		if (!regular(e->has[i], e->mode[i]))
 			flags = JMERGE_DOC_OPAQUE;
+		if (!e->has[i])
+			continue;
+		if (e->mode[i] == GIT_FILEMODE_COMMIT) {
+			/* A submodule: its id is all there is to compare. */
+			data[i] = malloc(STORE_OID_RAWSZ);
+			if (!data[i])
+				err = -ENOMEM;
+			else
+				memcpy(data[i], e->blob[i].id, STORE_OID_RAWSZ);
+			len[i] = STORE_OID_RAWSZ;
+			continue;
+		}
+		err = store_blob_read(m->st, &e->blob[i], &data[i], &len[i]);
+	}
 	if (!store_is_document_path(e->path))
 		flags = JMERGE_DOC_OPAQUE;
 	if (err == 0)

@@ -504,6 +504,60 @@ static struct jt_value *reparse(struct jt_value *v)
 	return w;
 }
 
+/* jmerge_doc on the three as texts agrees with jmerge_values: the side
+ * taken whole is that side's text exactly, merged bytes parse equal. */
+static void check_doc(int seed, const struct jt_value *b,
+		      const struct jt_value *o, const struct jt_value *t,
+		      enum jmerge_side w, const struct jmerge_result *r)
+{
+	struct jt_buf tb = {0}, to = {0}, tt = {0};
+	struct jmerge_doc d;
+	struct jt_value *got = NULL;
+
+	if (b)
+		jt_write(&tb, b, JT_PRETTY);
+	if (o)
+		jt_write(&to, o, rnd(2) ? JT_PRETTY : JT_COMPACT);
+	if (t)
+		jt_write(&tt, t, JT_COMPACT);
+	CHECK(jmerge_doc(&d, tb.p, tb.len, to.p, to.len, tt.p, tt.len, w,
+			 0) == 0,
+	      "seed %d: jmerge_doc", seed);
+	switch (d.action) {
+	case JMERGE_DOC_OURS:
+		CHECK(o && (jt_equal(o, r->value) || (!t && jt_equal(o, b))),
+		      "seed %d: doc ours", seed);
+		break;
+	case JMERGE_DOC_THEIRS:
+		CHECK(t && (jt_equal(t, r->value) || (!o && jt_equal(t, b))),
+		      "seed %d: doc theirs", seed);
+		break;
+	case JMERGE_DOC_DELETE:
+		CHECK(!r->value, "seed %d: doc deleted", seed);
+		break;
+	case JMERGE_DOC_MERGED:
+		got = parse_text(d.bytes, d.len);
+		CHECK(jt_equal(got, r->value) && d.len &&
+			      d.bytes[d.len - 1] == '\n',
+		      "seed %d: merged bytes", seed);
+		break;
+	}
+	if (b && (!o || !t) && !r->value && (o || t) &&
+	    (o ? to.len != tb.len || memcmp(to.p, tb.p, tb.len)
+	       : tt.len != tb.len || memcmp(tt.p, tb.p, tb.len))) {
+		/* Only the layout changed against a deletion: kept. */
+		CHECK(d.n == 1 && d.action == (o ? JMERGE_DOC_OURS
+						 : JMERGE_DOC_THEIRS),
+		      "seed %d: relaid document deleted", seed);
+	} else {
+		CHECK(d.n == r->n, "seed %d: doc has %zu conflicts, values "
+		      "%zu", seed, d.n, r->n);
+	}
+	jt_unref(got);
+	jmerge_doc_release(&d);
+	free(tb.p), free(to.p), free(tt.p);
+}
+
 static void one_case(int seed, struct jt_value **keys)
 {
 	struct jt_value *b = gen_object(3), *o, *t;
@@ -568,6 +622,7 @@ static void one_case(int seed, struct jt_value **keys)
 	check_side(seed, "theirs", ct, co, &r1, false);
 	check_conflicts(seed, b, o, t, &r1);
 	check_origin(seed, r1.value, o, t);
+	check_doc(seed, b, o, t, w, &r1);
 	/* Modify/delete of the document keeps the modification. */
 	CHECK((o && t) || !b || r1.value || (!o && !t) ||
 		      jt_equal(o ? o : t, b),
