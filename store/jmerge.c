@@ -106,7 +106,8 @@ static bool same_members(const struct jt_value *a, const struct jt_value *b)
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++) {
-		const struct jt_value *ka = a->u.o.m[i].key, *kb = b->u.o.m[i].key;
+		const struct jt_value *ka = a->u.o.m[i].key,
+				      *kb = b->u.o.m[i].key;
 
 		if (a->u.o.m[i].value != b->u.o.m[i].value ||
 		    ka->u.s.len != kb->u.s.len ||
@@ -128,9 +129,9 @@ static int merge_objects(struct mctx *m, const struct jt_value *b,
 		const char *d = k->u.s.dec;
 		size_t dl = k->u.s.dlen;
 
-		err = merge_member(m, res, k, b ? jt_object_get(b, d, dl) : NULL,
-				   o->u.o.m[i].value, jt_object_get(t, d, dl),
-				   depth);
+		err = merge_member(
+		    m, res, k, b ? jt_object_get(b, d, dl) : NULL,
+		    o->u.o.m[i].value, jt_object_get(t, d, dl), depth);
 	}
 	for (size_t i = 0; i < t->n && err == 0; i++) {
 		struct jt_value *k = t->u.o.m[i].key;
@@ -139,8 +140,9 @@ static int merge_objects(struct mctx *m, const struct jt_value *b,
 
 		if (jt_object_find(o, d, dl) >= 0)
 			continue;
-		err = merge_member(m, res, k, b ? jt_object_get(b, d, dl) : NULL,
-				   NULL, t->u.o.m[i].value, depth);
+		err =
+		    merge_member(m, res, k, b ? jt_object_get(b, d, dl) : NULL,
+				 NULL, t->u.o.m[i].value, depth);
 	}
 	if (err < 0) {
 		jt_unref(res);
@@ -149,7 +151,8 @@ static int merge_objects(struct mctx *m, const struct jt_value *b,
 	/* Identical to one side (its very member values, keys spelt alike,
 	 * in its order): that side, so its exact bytes can be kept. */
 	if (same_members(res, o) || same_members(res, t)) {
-		*out = jt_ref((struct jt_value *)(same_members(res, o) ? o : t));
+		*out =
+		    jt_ref((struct jt_value *)(same_members(res, o) ? o : t));
 		jt_unref(res);
 		return 0;
 	}
@@ -186,19 +189,19 @@ static int merge(struct mctx *m, const struct jt_value *b,
 	/* Changed on both sides, differently. */
 	if (o && t && o->type == JT_OBJECT && t->type == JT_OBJECT &&
 	    depth < JMERGE_MAX_DEPTH)
-		return merge_objects(m, b && b->type == JT_OBJECT ? b : NULL,
-				     o, t, out, depth);
+		return merge_objects(m, b && b->type == JT_OBJECT ? b : NULL, o,
+				     t, out, depth);
 	if (!o) {
 		err = add_conflict(m, JMERGE_DELETE_MODIFY, b, o, t,
 				   JMERGE_THEIRS);
 		w = t;
 	} else if (!t) {
-		err = add_conflict(m, JMERGE_MODIFY_DELETE, b, o, t,
-				   JMERGE_OURS);
+		err =
+		    add_conflict(m, JMERGE_MODIFY_DELETE, b, o, t, JMERGE_OURS);
 		w = o;
 	} else {
-		err = add_conflict(m, b ? JMERGE_BOTH_MODIFIED
-					: JMERGE_BOTH_ADDED,
+		err = add_conflict(m,
+				   b ? JMERGE_BOTH_MODIFIED : JMERGE_BOTH_ADDED,
 				   b, o, t, m->winner);
 	}
 	if (err == 0)
@@ -236,7 +239,7 @@ int jmerge_values(struct jmerge_result *out, const struct jt_value *base,
 	}
 	out->value = v;
 	if (v)
-		out->whole = v == ours     ? JMERGE_WHOLE_OURS
+		out->whole = v == ours	   ? JMERGE_WHOLE_OURS
 			     : v == theirs ? JMERGE_WHOLE_THEIRS
 					   : JMERGE_MERGED;
 	else
@@ -266,7 +269,7 @@ static bool same_bytes(const char *a, size_t alen, const char *b, size_t blen)
 
 static void take(struct jmerge_doc *d, const char *side, bool theirs)
 {
-	d->action = !side   ? JMERGE_DOC_DELETE
+	d->action = !side    ? JMERGE_DOC_DELETE
 		    : theirs ? JMERGE_DOC_THEIRS
 			     : JMERGE_DOC_OURS;
 }
@@ -326,9 +329,9 @@ int jmerge_doc(struct jmerge_doc *d, const char *base, size_t blen,
 		 * a change of layout only is kept (nothing is lost). */
 		struct mctx m = {.winner = winner};
 
-		err = add_conflict(&m, o ? JMERGE_MODIFY_DELETE
-					 : JMERGE_DELETE_MODIFY,
-				   b, o, t, o ? JMERGE_OURS : JMERGE_THEIRS);
+		err = add_conflict(
+		    &m, o ? JMERGE_MODIFY_DELETE : JMERGE_DELETE_MODIFY, b, o,
+		    t, o ? JMERGE_OURS : JMERGE_THEIRS);
 		if (err < 0) {
 			free_conflicts(m.c, m.n);
 			goto out;
@@ -411,8 +414,8 @@ static int render_one(struct jt_value *list, const struct jmerge_conflict *c)
 	int err = e ? 0 : -ENOMEM;
 
 	if (err == 0)
-		err = put(e, "pointer", string_value(c->pointer, c->plen),
-			  true);
+		err =
+		    put(e, "pointer", string_value(c->pointer, c->plen), true);
 	if (err == 0)
 		err = put(e, "kind", string_value(kind, strlen(kind)), true);
 	if (err == 0 && c->raw)
@@ -424,9 +427,10 @@ static int render_one(struct jt_value *list, const struct jmerge_conflict *c)
 	if (err == 0)
 		err = put(e, "theirs", jt_ref(c->theirs), false);
 	if (err == 0)
-		err = put(e, "winner", string_value(side[c->winner],
-						    strlen(side[c->winner])),
-			  true);
+		err =
+		    put(e, "winner",
+			string_value(side[c->winner], strlen(side[c->winner])),
+			true);
 	if (err < 0) {
 		jt_unref(e);
 		return err;

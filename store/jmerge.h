@@ -40,10 +40,10 @@ enum jmerge_side {
 };
 
 enum jmerge_kind {
-	JMERGE_BOTH_MODIFIED,	/* base present, two different new values */
-	JMERGE_BOTH_ADDED,	/* base absent, two different values */
-	JMERGE_MODIFY_DELETE,	/* ours modified, theirs deleted */
-	JMERGE_DELETE_MODIFY,	/* ours deleted, theirs modified */
+	JMERGE_BOTH_MODIFIED, /* base present, two different new values */
+	JMERGE_BOTH_ADDED,    /* base absent, two different values */
+	JMERGE_MODIFY_DELETE, /* ours modified, theirs deleted */
+	JMERGE_DELETE_MODIFY, /* ours deleted, theirs modified */
 };
 
 struct jmerge_conflict {
@@ -69,7 +69,7 @@ enum jmerge_whole {
 };
 
 struct jmerge_result {
-	struct jt_value *value; /* a reference; NULL if the result is absent */
+	struct jt_value *value;	 /* a reference; NULL if the result is absent */
 	enum jmerge_whole whole; /* for an absent result: WHOLE_OURS if ours
 				  * is absent, else WHOLE_THEIRS */
 	struct jmerge_conflict *conflicts;
@@ -86,10 +86,10 @@ void jmerge_result_release(struct jmerge_result *r);
 
 /* What to do with one document's bytes. */
 enum jmerge_doc_action {
-	JMERGE_DOC_OURS,    /* keep ours' bytes (also: both absent) */
-	JMERGE_DOC_THEIRS,  /* take theirs' bytes exactly */
-	JMERGE_DOC_DELETE,  /* the document is deleted */
-	JMERGE_DOC_MERGED,  /* write bytes (JT_PRETTY) */
+	JMERGE_DOC_OURS,   /* keep ours' bytes (also: both absent) */
+	JMERGE_DOC_THEIRS, /* take theirs' bytes exactly */
+	JMERGE_DOC_DELETE, /* the document is deleted */
+	JMERGE_DOC_MERGED, /* write bytes (JT_PRETTY) */
 };
 
 struct jmerge_doc {

@@ -82,7 +82,7 @@ static int diff_objects(struct pctx *c, const struct jt_value *a,
 	for (size_t i = 0; i < b->n && err == 0; i++) {
 		const struct jt_value *k = b->u.o.m[i].key;
 		const struct jt_value *av =
-			jt_object_get(a, k->u.s.dec, k->u.s.dlen);
+		    jt_object_get(a, k->u.s.dec, k->u.s.dlen);
 
 		err = seg_key(&c->ptr, k);
 		if (err == 0)

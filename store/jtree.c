@@ -105,7 +105,8 @@ struct jt_value *jt_new_literal(enum jt_type type)
 
 static unsigned hexval(char c)
 {
-	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+	return c <= '9' ? (unsigned)(c - '0')
+			: (unsigned)((c | 0x20) - 'a' + 10);
 }
 
 static size_t put_utf8(char *out, uint32_t cp)
@@ -146,13 +147,32 @@ static size_t decode(const char *raw, size_t len, char *out)
 			continue;
 		}
 		switch (raw[i + 1]) {
-		case 'b': out[o++] = '\b'; i += 2; continue;
-		case 'f': out[o++] = '\f'; i += 2; continue;
-		case 'n': out[o++] = '\n'; i += 2; continue;
-		case 'r': out[o++] = '\r'; i += 2; continue;
-		case 't': out[o++] = '\t'; i += 2; continue;
-		case 'u': break;
-		default: out[o++] = raw[i + 1]; i += 2; continue;
+		case 'b':
+			out[o++] = '\b';
+			i += 2;
+			continue;
+		case 'f':
+			out[o++] = '\f';
+			i += 2;
+			continue;
+		case 'n':
+			out[o++] = '\n';
+			i += 2;
+			continue;
+		case 'r':
+			out[o++] = '\r';
+			i += 2;
+			continue;
+		case 't':
+			out[o++] = '\t';
+			i += 2;
+			continue;
+		case 'u':
+			break;
+		default:
+			out[o++] = raw[i + 1];
+			i += 2;
+			continue;
 		}
 		cp = 0;
 		for (int k = 0; k < 4; k++)
@@ -430,8 +450,7 @@ static struct jt_value *scalar(struct parse *ps)
 		ps->p += 4;
 		return jt_new_literal(JT_NULL);
 	}
-	while (ps->p < ps->end && strchr("+-.eE0123456789", *ps->p) &&
-	       *ps->p)
+	while (ps->p < ps->end && strchr("+-.eE0123456789", *ps->p) && *ps->p)
 		ps->p++;
 	return jt_new_scalar(JT_NUMBER, s, (size_t)(ps->p - s));
 }
@@ -608,22 +627,21 @@ int jt_compare(bool *out, const struct jt_value *a, const struct jt_value *b)
 			*out = false;
 		} else if (p.a->type == JT_ARRAY) {
 			for (size_t i = 0; i < p.a->n && err == 0; i++)
-				err = push_pair(&st, &n, &cap,
-						p.a->u.a.v[i],
+				err = push_pair(&st, &n, &cap, p.a->u.a.v[i],
 						p.b->u.a.v[i]);
 		} else if (p.a->type == JT_OBJECT) {
 			for (size_t i = 0; i < p.a->n && err == 0 && *out;
 			     i++) {
 				const struct jt_value *k = p.a->u.o.m[i].key;
-				const struct jt_value *bv = jt_object_get(
-					p.b, k->u.s.dec, k->u.s.dlen);
+				const struct jt_value *bv =
+				    jt_object_get(p.b, k->u.s.dec, k->u.s.dlen);
 
 				if (!bv)
 					*out = false;
 				else
-					err = push_pair(&st, &n, &cap,
-							p.a->u.o.m[i].value,
-							bv);
+					err =
+					    push_pair(&st, &n, &cap,
+						      p.a->u.o.m[i].value, bv);
 			}
 		} else {
 			*out = scalar_equal(p.a, p.b);
@@ -720,8 +738,7 @@ static int write_step(struct jt_buf *out, struct wframe **st, size_t *depth,
 	return err;
 }
 
-int jt_write(struct jt_buf *out, const struct jt_value *v,
-	     enum jt_style style)
+int jt_write(struct jt_buf *out, const struct jt_value *v, enum jt_style style)
 {
 	bool pretty = style == JT_PRETTY;
 	struct wframe *st = NULL;

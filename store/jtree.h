@@ -108,8 +108,7 @@ int jt_parse(struct jt_value **out, const char *buf, size_t len,
 struct jt_value *jt_new_literal(enum jt_type type);
 /* A number or string from its exact text (not checked: callers pass
  * text that came from a parsed value or from jt_buf_string). */
-struct jt_value *jt_new_scalar(enum jt_type type, const char *raw,
-			       size_t len);
+struct jt_value *jt_new_scalar(enum jt_type type, const char *raw, size_t len);
 struct jt_value *jt_new_array(void);
 struct jt_value *jt_new_object(void);
 /* Append VALUE to ARRAY (takes the caller's reference); -ENOMEM. */
@@ -138,8 +137,7 @@ int jt_compare(bool *out, const struct jt_value *a, const struct jt_value *b);
 bool jt_equal(const struct jt_value *a, const struct jt_value *b);
 
 /* Append V's text to OUT in STYLE (JT_PRETTY ends with a newline). */
-int jt_write(struct jt_buf *out, const struct jt_value *v,
-	     enum jt_style style);
+int jt_write(struct jt_buf *out, const struct jt_value *v, enum jt_style style);
 
 int jt_buf_put(struct jt_buf *b, const void *data, size_t n);
 int jt_buf_puts(struct jt_buf *b, const char *s);

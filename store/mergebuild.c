@@ -28,8 +28,8 @@ static void updates_release(struct updates *u)
 static int add(struct updates *u, git_tree_update_t action, const git_oid *id,
 	       unsigned mode, char *path)
 {
-	git_tree_update *up = path ? realloc(u->up, (u->n + 1) * sizeof(*up))
-				   : NULL;
+	git_tree_update *up =
+	    path ? realloc(u->up, (u->n + 1) * sizeof(*up)) : NULL;
 	char **p = up ? realloc(u->paths, (u->np + 1) * sizeof(*p)) : NULL;
 
 	if (up)
@@ -74,7 +74,8 @@ static int cmp_by_dir(const void *a, const void *b)
 
 static bool regular(unsigned mode)
 {
-	return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+	return mode == GIT_FILEMODE_BLOB ||
+	       mode == GIT_FILEMODE_BLOB_EXECUTABLE;
 }
 
 static bool result_present(const struct store_merge_entry *e)
@@ -170,8 +171,8 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 	for (size_t i = 0; i < n; i++)
 		files += (long)result_present(e[i]) -
 			 (long)e[i]->has[STORE_MERGE_OURS_I];
-	fanout = ofan || store_layout_is_fanout(td) ||
-		 files >= LAYOUT_FANOUT_AT;
+	fanout =
+	    ofan || store_layout_is_fanout(td) || files >= LAYOUT_FANOUT_AT;
 	from = u->n;
 	if (fanout && !ofan && (err = reshard(st, dir, od, u)) < 0)
 		goto out;
@@ -195,8 +196,9 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 			if (k < u->n)
 				u->up[k] = u->up[--u->n];
 			else if (had && !(fanout && !ofan))
-				err = add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0,
-					  gp), gp = NULL;
+				err =
+				    add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0, gp),
+				gp = NULL;
 			free(gp);
 			continue;
 		}

@@ -53,7 +53,8 @@ static int emit(struct walk *w, const char *dir, const char *name,
 {
 	struct tchange *c;
 
-	if (a && b && git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b)) &&
+	if (a && b &&
+	    git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b)) &&
 	    git_tree_entry_filemode(a) == git_tree_entry_filemode(b))
 		return 0;
 	if (w->n == w->cap) {
@@ -137,8 +138,9 @@ static int add_entries(struct listing *l, const git_tree *t, bool fanout,
 		const git_tree_entry *e = git_tree_entry_byindex(t, i);
 
 		if ((files_only && is_tree(e)) ||
-		    (fanout && (is_bucket_entry(e) ||
-				!strcmp(git_tree_entry_name(e), LAYOUT_MARKER))))
+		    (fanout &&
+		     (is_bucket_entry(e) ||
+		      !strcmp(git_tree_entry_name(e), LAYOUT_MARKER))))
 			continue;
 		l->v[l->n++] = e;
 	}
@@ -249,9 +251,9 @@ static int diff_fanouts(struct walk *w, const char *dir, git_tree *ta,
 		eb = git_tree_entry_byname(tb, name);
 		ea = is_tree(ea) ? ea : NULL;
 		eb = is_tree(eb) ? eb : NULL;
-		if ((!ea && !eb) ||
-		    (ea && eb &&
-		     git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb))))
+		if ((!ea && !eb) || (ea && eb &&
+				     git_oid_equal(git_tree_entry_id(ea),
+						   git_tree_entry_id(eb))))
 			continue;
 		err = load(w, ea ? git_tree_entry_id(ea) : NULL, &ba);
 		if (err == 0)
@@ -308,8 +310,8 @@ static int diff_dir(struct walk *w, const char *dir, const git_oid *a,
 }
 
 /* The root tree id of commit-or-tree ID (NULL stays NULL). */
-static int root_tree(struct store *st, const struct store_oid *id,
-		     git_oid *out, const git_oid **outp)
+static int root_tree(struct store *st, const struct store_oid *id, git_oid *out,
+		     const git_oid **outp)
 {
 	git_object *o = NULL;
 	int err;
@@ -557,8 +559,8 @@ int store_merge_latest_change(struct store *st, const struct store_oid *head,
 			goto out;
 		}
 		if ((have == 0) != (h == 0) ||
-		    (h == 0 && (e.kind != at.kind ||
-				!store_oid_equal(&e.oid, &at.oid))))
+		    (h == 0 &&
+		     (e.kind != at.kind || !store_oid_equal(&e.oid, &at.oid))))
 			break;
 		git_commit_free(c);
 		c = p;
@@ -593,13 +595,14 @@ static int winner_by_time(struct merge_ctx *m, const char *path,
 				  path);
 	err = store_merge_latest_change(m->st, m->ours, path, &to, &co);
 	if (err == 0)
-		err = store_merge_latest_change(m->st, m->theirs, path, &tt,
-						&ct);
+		err =
+		    store_merge_latest_change(m->st, m->theirs, path, &tt, &ct);
 	if (err < 0)
 		return err;
-	*out = tt > to || (tt == to && memcmp(ct.id, co.id, STORE_OID_RAWSZ) > 0)
-		       ? JMERGE_THEIRS
-		       : JMERGE_OURS;
+	*out =
+	    tt > to || (tt == to && memcmp(ct.id, co.id, STORE_OID_RAWSZ) > 0)
+		? JMERGE_THEIRS
+		: JMERGE_OURS;
 	return 0;
 }
 
@@ -643,8 +646,8 @@ static int merge_entry(struct merge_ctx *m, struct store_merge_entry *e)
 				 len[2], w, flags);
 	if (err == 0 && d.n) {
 		err = m->opts && m->opts->winner
-			      ? m->opts->winner(m->opts->ctx, e->path, &w)
-			      : winner_by_time(m, e->path, &w);
+			  ? m->opts->winner(m->opts->ctx, e->path, &w)
+			  : winner_by_time(m, e->path, &w);
 		if (err == 0 && w == JMERGE_THEIRS) {
 			jmerge_doc_release(&d);
 			err = jmerge_doc(&d, data[0], len[0], data[1], len[1],
@@ -653,10 +656,10 @@ static int merge_entry(struct merge_ctx *m, struct store_merge_entry *e)
 	}
 	if (err == 0) {
 		static const enum store_merge_action act[] = {
-			[JMERGE_DOC_OURS] = STORE_MERGE_OURS,
-			[JMERGE_DOC_THEIRS] = STORE_MERGE_THEIRS,
-			[JMERGE_DOC_DELETE] = STORE_MERGE_DELETE,
-			[JMERGE_DOC_MERGED] = STORE_MERGE_BYTES,
+		    [JMERGE_DOC_OURS] = STORE_MERGE_OURS,
+		    [JMERGE_DOC_THEIRS] = STORE_MERGE_THEIRS,
+		    [JMERGE_DOC_DELETE] = STORE_MERGE_DELETE,
+		    [JMERGE_DOC_MERGED] = STORE_MERGE_BYTES,
 		};
 
 		e->action = act[d.action];
@@ -710,7 +713,8 @@ static int make_entry(struct merge_ctx *m, struct store_merge_entry *e,
 	if (!t)
 		e->action = o->has_new ? STORE_MERGE_OURS : STORE_MERGE_DELETE;
 	else if (!o)
-		e->action = t->has_new ? STORE_MERGE_THEIRS : STORE_MERGE_DELETE;
+		e->action =
+		    t->has_new ? STORE_MERGE_THEIRS : STORE_MERGE_DELETE;
 	else if (o->has_new == t->has_new &&
 		 (!o->has_new || (git_oid_equal(&o->new, &t->new) &&
 				  o->new_mode == t->new_mode)))

@@ -14,14 +14,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fputc('\n', stderr);                                \
-			failures++;                                         \
-		}                                                           \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+			failures++;                                            \
+		}                                                              \
 	} while (0)
 
 static uint64_t rng_state = 88172645463325252u;
@@ -36,15 +36,31 @@ static inline uint32_t rnd(uint32_t n)
 
 /* Keys: two spellings of "é" and of "x" name the same member. */
 static const char *const gen_keys[] = {
-	"\"a\"", "\"b\"", "\"c\"",	     "\"d\"",	  "\"~\"",
-	"\"/\"", "\"a/b\"", "\"m~0\"",	     "\"\xc3\xa9\"", "\"\\u00e9\"",
-	"\"x\"", "\"\\u0078\"", "\"\\u0000k\"", "\"\"",
+    "\"a\"", "\"b\"",	    "\"c\"",	    "\"d\"",	    "\"~\"",
+    "\"/\"", "\"a/b\"",	    "\"m~0\"",	    "\"\xc3\xa9\"", "\"\\u00e9\"",
+    "\"x\"", "\"\\u0078\"", "\"\\u0000k\"", "\"\"",
 };
 static const char *const gen_scalars[] = {
-	"12345678901234567890", "1.0e400", "-0.0", "0", "1", "1.0",
-	"-1E+2", "3", "\"\\u00e9\"", "\"\xc3\xa9\"", "\"x\"", "\"\\u0078\"",
-	"\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"", "\"\\ud800\"",
-	"\"a\\\"b\\\\\"", "true", "false", "null", "\"\"",
+    "12345678901234567890",
+    "1.0e400",
+    "-0.0",
+    "0",
+    "1",
+    "1.0",
+    "-1E+2",
+    "3",
+    "\"\\u00e9\"",
+    "\"\xc3\xa9\"",
+    "\"x\"",
+    "\"\\u0078\"",
+    "\"\\ud83d\\ude00\"",
+    "\"\xf0\x9f\x98\x80\"",
+    "\"\\ud800\"",
+    "\"a\\\"b\\\\\"",
+    "true",
+    "false",
+    "null",
+    "\"\"",
 };
 /* Which of gen_keys name the same member. */
 static const int gen_key_class[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 11};
@@ -169,8 +185,8 @@ static inline struct jt_value *copy1(const struct jt_value *v)
 /* ROOT with member P set to V (a reference taken; NULL: removed), every
  * object on the way copied. The objects on the way must exist. */
 static inline struct jt_value *set_path(const struct jt_value *root,
-				 const struct jpath *p, size_t i,
-				 struct jt_value *v)
+					const struct jpath *p, size_t i,
+					struct jt_value *v)
 {
 	struct jt_value *c, *child;
 	const struct jt_value *k = p->seg[i];
@@ -184,8 +200,8 @@ static inline struct jt_value *set_path(const struct jt_value *root,
 		if (mk->u.s.dlen == k->u.s.dlen &&
 		    !memcmp(mk->u.s.dec, k->u.s.dec, k->u.s.dlen)) {
 			if (i + 1 < p->n)
-				child = set_path(root->u.o.m[j].value, p,
-						 i + 1, v);
+				child =
+				    set_path(root->u.o.m[j].value, p, i + 1, v);
 			else
 				child = v;
 			if (child)
@@ -203,8 +219,8 @@ static inline struct jt_value *set_path(const struct jt_value *root,
 }
 
 /* The value at P in ROOT (borrowed), NULL if absent. */
-static inline const struct jt_value *get_path(const struct jt_value *root,
-				       const struct jpath *p, size_t from)
+static inline const struct jt_value *
+get_path(const struct jt_value *root, const struct jpath *p, size_t from)
 {
 	for (size_t i = from; i < p->n && root; i++) {
 		if (root->type != JT_OBJECT)
@@ -216,7 +232,8 @@ static inline const struct jt_value *get_path(const struct jt_value *root,
 }
 
 /* P as an RFC 6901 pointer, escaped here without store/ code. */
-static inline void path_pointer(const struct jpath *p, size_t n, struct jt_buf *b)
+static inline void path_pointer(const struct jpath *p, size_t n,
+				struct jt_buf *b)
 {
 	b->len = 0;
 	jt_buf_put(b, "", 0);

@@ -52,8 +52,8 @@ static void case_is(const char *name, const char *b, const char *o,
 	CHECK(r.n == nwc, "%s: %zu conflicts, want %zu", name, r.n, nwc);
 	for (size_t i = 0; i < r.n && i < nwc; i++)
 		CHECK(!strcmp(r.conflicts[i].pointer, wc[i].pointer) &&
-			      r.conflicts[i].kind == wc[i].kind &&
-			      r.conflicts[i].winner == wc[i].winner,
+			  r.conflicts[i].kind == wc[i].kind &&
+			  r.conflicts[i].winner == wc[i].winner,
 		      "%s: conflict %zu is %s %s %d", name, i,
 		      r.conflicts[i].pointer,
 		      jmerge_kind_name(r.conflicts[i].kind),
@@ -85,34 +85,31 @@ static void spec_cases(void)
 		"{\"a\":2,\"b\":1}", "{\"b\":1}", JMERGE_THEIRS,
 		"{\"a\":2,\"b\":1}", JMERGE_WHOLE_OURS,
 		ONE("/a", JMERGE_MODIFY_DELETE, JMERGE_OURS));
-	case_is("delete vs modify member", "{\"a\":1,\"b\":1}",
-		"{\"b\":2}", "{\"a\":3,\"b\":1}", JMERGE_OURS,
-		"{\"b\":2,\"a\":3}", JMERGE_MERGED,
-		ONE("/a", JMERGE_DELETE_MODIFY, JMERGE_THEIRS));
+	case_is("delete vs modify member", "{\"a\":1,\"b\":1}", "{\"b\":2}",
+		"{\"a\":3,\"b\":1}", JMERGE_OURS, "{\"b\":2,\"a\":3}",
+		JMERGE_MERGED, ONE("/a", JMERGE_DELETE_MODIFY, JMERGE_THEIRS));
 	case_is("modify vs delete document", "{\"a\":1}", "{\"a\":2}", NULL,
 		JMERGE_THEIRS, "{\"a\":2}", JMERGE_WHOLE_OURS,
 		ONE("", JMERGE_MODIFY_DELETE, JMERGE_OURS));
 	case_is("both deleted", "{\"a\":1}", NULL, NULL, JMERGE_THEIRS, NULL,
 		JMERGE_WHOLE_OURS, NONE);
-	case_is("deleted one side", "{\"a\":1}", "{\"a\":1}", NULL,
-		JMERGE_OURS, NULL, JMERGE_WHOLE_THEIRS, NONE);
+	case_is("deleted one side", "{\"a\":1}", "{\"a\":1}", NULL, JMERGE_OURS,
+		NULL, JMERGE_WHOLE_THEIRS, NONE);
 	case_is("add/add objects merge against {}", NULL, "{\"x\":1,\"z\":1}",
-		"{\"y\":2,\"z\":3}", JMERGE_THEIRS,
-		"{\"x\":1,\"z\":3,\"y\":2}", JMERGE_MERGED,
-		ONE("/z", JMERGE_BOTH_ADDED, JMERGE_THEIRS));
+		"{\"y\":2,\"z\":3}", JMERGE_THEIRS, "{\"x\":1,\"z\":3,\"y\":2}",
+		JMERGE_MERGED, ONE("/z", JMERGE_BOTH_ADDED, JMERGE_THEIRS));
 	case_is("add/add scalars", NULL, "1", "2", JMERGE_OURS, "1",
 		JMERGE_WHOLE_OURS, ONE("", JMERGE_BOTH_ADDED, JMERGE_OURS));
 	case_is("add/add equal", NULL, "[1]", "[1]", JMERGE_THEIRS, "[1]",
 		JMERGE_WHOLE_THEIRS, NONE);
-	case_is("three levels deep",
-		"{\"a\":{\"b\":{\"c\":1,\"d\":1},\"e\":1}}",
-		"{\"a\":{\"b\":{\"c\":2,\"d\":1},\"e\":1}}",
-		"{\"a\":{\"b\":{\"c\":1,\"d\":2},\"e\":2}}", JMERGE_OURS,
-		"{\"a\":{\"b\":{\"c\":2,\"d\":2},\"e\":2}}", JMERGE_MERGED,
-		NONE);
-	case_is("arrays are whole values", "{\"l\":[1,2]}",
-		"{\"l\":[1,2,3]}", "{\"l\":[0,1,2]}", JMERGE_THEIRS,
-		"{\"l\":[0,1,2]}", JMERGE_WHOLE_THEIRS,
+	case_is(
+	    "three levels deep", "{\"a\":{\"b\":{\"c\":1,\"d\":1},\"e\":1}}",
+	    "{\"a\":{\"b\":{\"c\":2,\"d\":1},\"e\":1}}",
+	    "{\"a\":{\"b\":{\"c\":1,\"d\":2},\"e\":2}}", JMERGE_OURS,
+	    "{\"a\":{\"b\":{\"c\":2,\"d\":2},\"e\":2}}", JMERGE_MERGED, NONE);
+	case_is("arrays are whole values", "{\"l\":[1,2]}", "{\"l\":[1,2,3]}",
+		"{\"l\":[0,1,2]}", JMERGE_THEIRS, "{\"l\":[0,1,2]}",
+		JMERGE_WHOLE_THEIRS,
 		ONE("/l", JMERGE_BOTH_MODIFIED, JMERGE_THEIRS));
 	case_is("type change", "{\"t\":{\"a\":1},\"u\":1}",
 		"{\"t\":[1],\"u\":1}", "{\"t\":{\"a\":2},\"u\":2}", JMERGE_OURS,
@@ -121,12 +118,13 @@ static void spec_cases(void)
 	case_is("both changed to objects from a scalar", "{\"t\":1}",
 		"{\"t\":{\"a\":1}}", "{\"t\":{\"b\":2}}", JMERGE_OURS,
 		"{\"t\":{\"a\":1,\"b\":2}}", JMERGE_MERGED, NONE);
-	case_is("exact text kept through a member merge",
-		"{\"big\":1,\"s\":\"x\",\"f\":0}",
-		"{\"big\":12345678901234567890,\"s\":\"x\",\"f\":0}",
-		"{\"big\":1,\"s\":\"\\u00e9\",\"f\":1.0e400}", JMERGE_OURS,
-		"{\"big\":12345678901234567890,\"s\":\"\\u00e9\",\"f\":1.0e400}",
-		JMERGE_MERGED, NONE);
+	case_is(
+	    "exact text kept through a member merge",
+	    "{\"big\":1,\"s\":\"x\",\"f\":0}",
+	    "{\"big\":12345678901234567890,\"s\":\"x\",\"f\":0}",
+	    "{\"big\":1,\"s\":\"\\u00e9\",\"f\":1.0e400}", JMERGE_OURS,
+	    "{\"big\":12345678901234567890,\"s\":\"\\u00e9\",\"f\":1.0e400}",
+	    JMERGE_MERGED, NONE);
 	case_is("1 and 1.0 differ, -0 and 0 too", "{\"a\":1,\"b\":0}",
 		"{\"a\":1.0,\"b\":0}", "{\"a\":1,\"b\":-0}", JMERGE_OURS,
 		"{\"a\":1.0,\"b\":-0}", JMERGE_MERGED, NONE);
@@ -145,10 +143,11 @@ static void spec_cases(void)
 	case_is("member order: ours, then theirs' new ones",
 		"{\"a\":0,\"b\":0}", "{\"b\":1,\"n\":1,\"a\":0}",
 		"{\"t\":2,\"a\":2,\"b\":0,\"u\":2}", JMERGE_OURS,
-		"{\"b\":1,\"n\":1,\"a\":2,\"t\":2,\"u\":2}", JMERGE_MERGED, NONE);
-	case_is("ours unchanged: theirs whole", "{\"a\":1}",
-		"{ \"a\" : 1 }", "{\"a\":2}", JMERGE_OURS, "{\"a\":2}",
-		JMERGE_WHOLE_THEIRS, NONE);
+		"{\"b\":1,\"n\":1,\"a\":2,\"t\":2,\"u\":2}", JMERGE_MERGED,
+		NONE);
+	case_is("ours unchanged: theirs whole", "{\"a\":1}", "{ \"a\" : 1 }",
+		"{\"a\":2}", JMERGE_OURS, "{\"a\":2}", JMERGE_WHOLE_THEIRS,
+		NONE);
 }
 
 static void doc_is_flags(const char *name, const char *b, const char *o,
@@ -157,8 +156,8 @@ static void doc_is_flags(const char *name, const char *b, const char *o,
 			 size_t nconflicts, bool raw, unsigned flags)
 {
 	struct jmerge_doc d;
-	int err = jmerge_doc(&d, b, b ? strlen(b) : 0, o, o ? strlen(o) : 0,
-			     t, t ? strlen(t) : 0, w, flags);
+	int err = jmerge_doc(&d, b, b ? strlen(b) : 0, o, o ? strlen(o) : 0, t,
+			     t ? strlen(t) : 0, w, flags);
 
 	CHECK(err == 0, "%s: %d", name, err);
 	CHECK(d.action == action, "%s: action %d, want %d", name, d.action,
@@ -201,8 +200,8 @@ static void doc_cases(void)
 	doc_is_flags("opaque: JSON merged as whole values", "{\"a\":1}",
 		     "{\"a\":1,\"b\":2}", "{\"a\":1,\"c\":3}", JMERGE_OURS,
 		     JMERGE_DOC_OURS, NULL, 1, true, JMERGE_DOC_OPAQUE);
-	doc_is("not JSON, modify/delete keeps the modification", "x", "y",
-	       NULL, JMERGE_THEIRS, JMERGE_DOC_OURS, NULL, 1, true);
+	doc_is("not JSON, modify/delete keeps the modification", "x", "y", NULL,
+	       JMERGE_THEIRS, JMERGE_DOC_OURS, NULL, 1, true);
 	doc_is("a JSON conflict won by ours is ours' bytes", "{\"a\":1}",
 	       "{\"a\":2}", "{\"a\":3}", JMERGE_OURS, JMERGE_DOC_OURS, NULL, 1,
 	       false);
@@ -221,37 +220,36 @@ static void render(void)
 	CHECK(jmerge_conflicts_render(&b, "users/al\"ice.json", r.conflicts,
 				      r.n) == 0,
 	      "render");
-	CHECK(b.p && !strcmp(b.p,
-		"{\n"
-		"  \"path\": \"users/al\\\"ice.json\",\n"
-		"  \"conflicts\": [\n"
-		"    {\n"
-		"      \"pointer\": \"/a/x\",\n"
-		"      \"kind\": \"both-modified\",\n"
-		"      \"base\": 1,\n"
-		"      \"ours\": 12345678901234567890,\n"
-		"      \"theirs\": [\n"
-		"        1.0e400\n"
-		"      ],\n"
-		"      \"winner\": \"theirs\"\n"
-		"    },\n"
-		"    {\n"
-		"      \"pointer\": \"/e\",\n"
-		"      \"kind\": \"both-modified\",\n"
-		"      \"base\": \"\\u00e9\",\n"
-		"      \"ours\": \"f\",\n"
-		"      \"theirs\": \"g\",\n"
-		"      \"winner\": \"theirs\"\n"
-		"    },\n"
-		"    {\n"
-		"      \"pointer\": \"/d\",\n"
-		"      \"kind\": \"deleted-modified\",\n"
-		"      \"base\": 1,\n"
-		"      \"theirs\": 2,\n"
-		"      \"winner\": \"theirs\"\n"
-		"    }\n"
-		"  ]\n"
-		"}\n"),
+	CHECK(b.p && !strcmp(b.p, "{\n"
+				  "  \"path\": \"users/al\\\"ice.json\",\n"
+				  "  \"conflicts\": [\n"
+				  "    {\n"
+				  "      \"pointer\": \"/a/x\",\n"
+				  "      \"kind\": \"both-modified\",\n"
+				  "      \"base\": 1,\n"
+				  "      \"ours\": 12345678901234567890,\n"
+				  "      \"theirs\": [\n"
+				  "        1.0e400\n"
+				  "      ],\n"
+				  "      \"winner\": \"theirs\"\n"
+				  "    },\n"
+				  "    {\n"
+				  "      \"pointer\": \"/e\",\n"
+				  "      \"kind\": \"both-modified\",\n"
+				  "      \"base\": \"\\u00e9\",\n"
+				  "      \"ours\": \"f\",\n"
+				  "      \"theirs\": \"g\",\n"
+				  "      \"winner\": \"theirs\"\n"
+				  "    },\n"
+				  "    {\n"
+				  "      \"pointer\": \"/d\",\n"
+				  "      \"kind\": \"deleted-modified\",\n"
+				  "      \"base\": 1,\n"
+				  "      \"theirs\": 2,\n"
+				  "      \"winner\": \"theirs\"\n"
+				  "    }\n"
+				  "  ]\n"
+				  "}\n"),
 	      "conflicts.json:\n%s", b.p);
 	free(b.p);
 	free(got);
@@ -353,16 +351,17 @@ static void changes_of(const struct jt_value *b, const struct jt_value *s,
 			for (size_t i = 0; o && i < o->n; i++) {
 				const struct jt_value *k = o->u.o.m[i].key;
 
-				if (pass && (!b || jt_object_find(s, k->u.s.dec,
-							   k->u.s.dlen) >= 0))
+				if (pass &&
+				    (!b || jt_object_find(s, k->u.s.dec,
+							  k->u.s.dlen) >= 0))
 					continue;
 				p->seg[p->n++] = k;
-				changes_of(b ? jt_object_get(b, k->u.s.dec,
-							     k->u.s.dlen)
-					     : NULL,
-					   jt_object_get(s, k->u.s.dec,
-							 k->u.s.dlen),
-					   p, out);
+				changes_of(
+				    b ? jt_object_get(b, k->u.s.dec,
+						      k->u.s.dlen)
+				      : NULL,
+				    jt_object_get(s, k->u.s.dec, k->u.s.dlen),
+				    p, out);
 				p->n--;
 			}
 		}
@@ -386,8 +385,7 @@ static bool is_prefix(const struct jpath *a, const struct jpath *b)
 
 /* Check one side's changes (MINE) against the result, the other side's
  * changes and the conflicts. */
-static void check_side(int seed, const char *side,
-		       const struct changes *mine,
+static void check_side(int seed, const char *side, const struct changes *mine,
 		       const struct changes *other,
 		       const struct jmerge_result *r, bool we_are_ours)
 {
@@ -406,7 +404,8 @@ static void check_side(int seed, const char *side,
 			continue;
 		CHECK(touched,
 		      "seed %d: %s's change lost though the other side did "
-		      "not touch it", seed, side);
+		      "not touch it",
+		      seed, side);
 		/* Lost: the conflicts list must have it. */
 		for (size_t k = 0; k < r->n && !found; k++) {
 			const struct jmerge_conflict *cf = &r->conflicts[k];
@@ -420,14 +419,15 @@ static void check_side(int seed, const char *side,
 			if (ptr.len != cf->plen ||
 			    memcmp(ptr.p, cf->pointer, ptr.len))
 				continue;
-			found = jt_equal(get_path(we_are_ours ? cf->ours
-							      : cf->theirs,
-						  &c->p, depth),
-					 c->v);
+			found = jt_equal(
+			    get_path(we_are_ours ? cf->ours : cf->theirs, &c->p,
+				     depth),
+			    c->v);
 		}
-		CHECK(found, "seed %d: %s's change at %s not in the "
-		      "conflicts list", seed, side,
-		      (path_pointer(&c->p, c->p.n, &ptr), ptr.p));
+		CHECK(found,
+		      "seed %d: %s's change at %s not in the "
+		      "conflicts list",
+		      seed, side, (path_pointer(&c->p, c->p.n, &ptr), ptr.p));
 	}
 	free(ptr.p);
 }
@@ -441,18 +441,15 @@ static void check_conflicts(int seed, const struct jt_value *b,
 	for (size_t i = 0; i < r->n; i++) {
 		const struct jmerge_conflict *c = &r->conflicts[i];
 		const struct jt_value *won =
-			c->winner == JMERGE_OURS ? c->ours : c->theirs;
+		    c->winner == JMERGE_OURS ? c->ours : c->theirs;
 
 		CHECK(!jt_equal(c->ours, c->theirs) && won,
-		      "seed %d: conflict %s of equal values", seed,
-		      c->pointer);
+		      "seed %d: conflict %s of equal values", seed, c->pointer);
 		CHECK(c->kind != JMERGE_MODIFY_DELETE ||
-			      (c->ours && !c->theirs &&
-			       c->winner == JMERGE_OURS),
+			  (c->ours && !c->theirs && c->winner == JMERGE_OURS),
 		      "seed %d: modify/delete", seed);
 		CHECK(c->kind != JMERGE_DELETE_MODIFY ||
-			      (!c->ours && c->theirs &&
-			       c->winner == JMERGE_THEIRS),
+			  (!c->ours && c->theirs && c->winner == JMERGE_THEIRS),
 		      "seed %d: delete/modify", seed);
 		(void)b, (void)o, (void)t;
 	}
@@ -468,13 +465,13 @@ static void check_origin(int seed, const struct jt_value *res,
 		const struct jt_value *k = res->u.o.m[i].key;
 		const struct jt_value *rv = res->u.o.m[i].value;
 		const struct jt_value *ov =
-			o->type == JT_OBJECT
-				? jt_object_get(o, k->u.s.dec, k->u.s.dlen)
-				: NULL;
+		    o->type == JT_OBJECT
+			? jt_object_get(o, k->u.s.dec, k->u.s.dlen)
+			: NULL;
 		const struct jt_value *tv =
-			t->type == JT_OBJECT
-				? jt_object_get(t, k->u.s.dec, k->u.s.dlen)
-				: NULL;
+		    t->type == JT_OBJECT
+			? jt_object_get(t, k->u.s.dec, k->u.s.dlen)
+			: NULL;
 
 		if (rv->type == JT_OBJECT && ov && tv &&
 		    ov->type == JT_OBJECT && tv->type == JT_OBJECT) {
@@ -482,7 +479,7 @@ static void check_origin(int seed, const struct jt_value *res,
 			continue;
 		}
 		CHECK(jt_equal(rv, ov) || jt_equal(rv, tv) ||
-			      rv->type == JT_OBJECT,
+			  rv->type == JT_OBJECT,
 		      "seed %d: member %.*s from nowhere", seed,
 		      (int)k->u.s.len, k->u.s.raw);
 	}
@@ -520,8 +517,8 @@ static void check_doc(int seed, const struct jt_value *b,
 		jt_write(&to, o, rnd(2) ? JT_PRETTY : JT_COMPACT);
 	if (t)
 		jt_write(&tt, t, JT_COMPACT);
-	CHECK(jmerge_doc(&d, tb.p, tb.len, to.p, to.len, tt.p, tt.len, w,
-			 0) == 0,
+	CHECK(jmerge_doc(&d, tb.p, tb.len, to.p, to.len, tt.p, tt.len, w, 0) ==
+		  0,
 	      "seed %d: jmerge_doc", seed);
 	switch (d.action) {
 	case JMERGE_DOC_OURS:
@@ -538,7 +535,7 @@ static void check_doc(int seed, const struct jt_value *b,
 	case JMERGE_DOC_MERGED:
 		got = parse_text(d.bytes, d.len);
 		CHECK(jt_equal(got, r->value) && d.len &&
-			      d.bytes[d.len - 1] == '\n',
+			  d.bytes[d.len - 1] == '\n',
 		      "seed %d: merged bytes", seed);
 		break;
 	}
@@ -546,12 +543,14 @@ static void check_doc(int seed, const struct jt_value *b,
 	    (o ? to.len != tb.len || memcmp(to.p, tb.p, tb.len)
 	       : tt.len != tb.len || memcmp(tt.p, tb.p, tb.len))) {
 		/* Only the layout changed against a deletion: kept. */
-		CHECK(d.n == 1 && d.action == (o ? JMERGE_DOC_OURS
-						 : JMERGE_DOC_THEIRS),
+		CHECK(d.n == 1 &&
+			  d.action == (o ? JMERGE_DOC_OURS : JMERGE_DOC_THEIRS),
 		      "seed %d: relaid document deleted", seed);
 	} else {
-		CHECK(d.n == r->n, "seed %d: doc has %zu conflicts, values "
-		      "%zu", seed, d.n, r->n);
+		CHECK(d.n == r->n,
+		      "seed %d: doc has %zu conflicts, values "
+		      "%zu",
+		      seed, d.n, r->n);
 	}
 	jt_unref(got);
 	jmerge_doc_release(&d);
@@ -591,8 +590,7 @@ static void one_case(int seed, struct jt_value **keys)
 	CHECK(jmerge_values(&r1, b, o, t, w) == 0, "seed %d: merge", seed);
 	CHECK(jmerge_values(&r2, b, t, o, !w) == 0, "seed %d: merge", seed);
 	CHECK(jt_equal(r1.value, r2.value), "seed %d: both ways differ", seed);
-	CHECK(r1.n == r2.n, "seed %d: %zu and %zu conflicts", seed, r1.n,
-	      r2.n);
+	CHECK(r1.n == r2.n, "seed %d: %zu and %zu conflicts", seed, r1.n, r2.n);
 	if (r1.value) {
 		struct store_json_error e;
 
@@ -604,13 +602,17 @@ static void one_case(int seed, struct jt_value **keys)
 		struct jt_buf d = {0};
 
 		jt_buf_puts(&d, "base: ");
-		if (b) jt_write(&d, b, JT_COMPACT);
+		if (b)
+			jt_write(&d, b, JT_COMPACT);
 		jt_buf_puts(&d, "\nours: ");
-		if (o) jt_write(&d, o, JT_COMPACT);
+		if (o)
+			jt_write(&d, o, JT_COMPACT);
 		jt_buf_puts(&d, "\ntheirs: ");
-		if (t) jt_write(&d, t, JT_COMPACT);
+		if (t)
+			jt_write(&d, t, JT_COMPACT);
 		jt_buf_puts(&d, "\nresult: ");
-		if (r1.value) jt_write(&d, r1.value, JT_COMPACT);
+		if (r1.value)
+			jt_write(&d, r1.value, JT_COMPACT);
 		jt_buf_puts(&d, "\n");
 		jmerge_conflicts_render(&d, NULL, r1.conflicts, r1.n);
 		fprintf(stderr, "%s winner %d\n", d.p, w);
@@ -625,7 +627,7 @@ static void one_case(int seed, struct jt_value **keys)
 	check_doc(seed, b, o, t, w, &r1);
 	/* Modify/delete of the document keeps the modification. */
 	CHECK((o && t) || !b || r1.value || (!o && !t) ||
-		      jt_equal(o ? o : t, b),
+		  jt_equal(o ? o : t, b),
 	      "seed %d: a modified document was deleted", seed);
 	free(out.p);
 	free(co);

@@ -17,8 +17,7 @@ struct seg {
 };
 
 /* Split pointer P (decoded bytes) into segments; -1 if malformed. */
-static int split_pointer(const char *p, size_t n, struct seg *out,
-			 size_t max)
+static int split_pointer(const char *p, size_t n, struct seg *out, size_t max)
 {
 	size_t k = 0;
 
@@ -32,8 +31,8 @@ static int split_pointer(const char *p, size_t n, struct seg *out,
 			return free(s), -1;
 		while (j < n && p[j] != '/') {
 			if (p[j] == '~') {
-				if (j + 1 >= n || (p[j + 1] != '0' &&
-						   p[j + 1] != '1'))
+				if (j + 1 >= n ||
+				    (p[j + 1] != '0' && p[j + 1] != '1'))
 					return free(s), -1;
 				s[o++] = p[j + 1] == '0' ? '~' : '/';
 				j += 2;
@@ -140,8 +139,8 @@ static struct jt_value *apply_at(const struct jt_value *root,
 			    root->type == JT_ARRAY && op == OP_ADD);
 	} else {
 		const struct jt_value *cur = root->type == JT_ARRAY
-						     ? root->u.a.v[i]
-						     : root->u.o.m[i].value;
+						 ? root->u.a.v[i]
+						 : root->u.o.m[i].value;
 
 		child = apply_at(cur, seg, k + 1, n, op, val, ok);
 		r = rebuild(root, (size_t)i, key, child, false);
@@ -152,8 +151,8 @@ static struct jt_value *apply_at(const struct jt_value *root,
 }
 
 /* A with PATCH (JSON text) applied, or NULL with *ok cleared. */
-static struct jt_value *apply_patch(const struct jt_value *a,
-				    const char *patch, size_t len, bool *ok)
+static struct jt_value *apply_patch(const struct jt_value *a, const char *patch,
+				    size_t len, bool *ok)
 {
 	struct jt_value *ops = parse_text(patch, len);
 	struct jt_value *doc = jt_ref((struct jt_value *)a);
@@ -182,7 +181,7 @@ static struct jt_value *apply_patch(const struct jt_value *a,
 			 !memcmp(opv->u.s.dec, "replace", 7))
 			op = OP_REPLACE;
 		else
-			op = (enum op)-1;
+			op = (enum op) - 1;
 		if ((int)op < 0 || (op != OP_REMOVE && !val) ||
 		    (op == OP_REMOVE && val)) {
 			*ok = false;
@@ -237,10 +236,10 @@ static struct jt_value *mutate(const struct jt_value *doc, int depth)
 			const char *k = gen_keys[rnd(NKEYS)];
 			struct jt_value *key = key_value(k);
 			struct jt_value *v = rnd(4) ? gen_value(2, 1) : NULL;
-			long i = jt_object_find(doc, key->u.s.dec,
-						key->u.s.dlen);
+			long i =
+			    jt_object_find(doc, key->u.s.dec, key->u.s.dlen);
 			struct jt_value *r = rebuild(
-				doc, i < 0 ? doc->n : (size_t)i, key, v, false);
+			    doc, i < 0 ? doc->n : (size_t)i, key, v, false);
 
 			jt_unref(key);
 			jt_unref(v);
@@ -252,9 +251,8 @@ static struct jt_value *mutate(const struct jt_value *doc, int depth)
 		return gen_value(2, 1);
 	{
 		size_t i = rnd((uint32_t)doc->n);
-		const struct jt_value *child = doc->type == JT_ARRAY
-						       ? doc->u.a.v[i]
-						       : doc->u.o.m[i].value;
+		const struct jt_value *child =
+		    doc->type == JT_ARRAY ? doc->u.a.v[i] : doc->u.o.m[i].value;
 		struct jt_value *nc = mutate(child, depth + 1);
 		struct jt_value *r = rebuild(doc, i, NULL, nc, false);
 

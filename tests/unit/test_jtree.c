@@ -36,8 +36,9 @@ static void strip(const char *s, size_t n, struct jt_buf *out)
 static bool has_duplicate_keys(const char *s, size_t n)
 {
 	json_error_t e;
-	json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
-					     JSON_ALLOW_NUL, &e);
+	json_t *j = json_loadb(
+	    s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+	    &e);
 
 	json_decref(j);
 	return !j && strstr(e.text, "duplicate");
@@ -45,8 +46,7 @@ static bool has_duplicate_keys(const char *s, size_t n)
 
 /* TEXT comes back token for token (compact), and its pretty form is
  * valid, parses equal, and compacts the same. */
-static void round_trip(const char *name, const char *s, size_t n,
-		       bool dups)
+static void round_trip(const char *name, const char *s, size_t n, bool dups)
 {
 	struct jt_buf want = {0}, compact = {0}, pretty = {0}, again = {0};
 	struct jt_value *v = NULL, *w = NULL;
@@ -62,10 +62,10 @@ static void round_trip(const char *name, const char *s, size_t n,
 		return;
 	strip(s, n, &want);
 	jt_write(&compact, v, JT_COMPACT);
-	CHECK((compact.len == want.len &&
-	       !memcmp(compact.p, want.p, want.len)) ||
-		      (dups && has_duplicate_keys(s, n)),
-	      "%s: %s came back as %s", name, want.p, compact.p);
+	CHECK(
+	    (compact.len == want.len && !memcmp(compact.p, want.p, want.len)) ||
+		(dups && has_duplicate_keys(s, n)),
+	    "%s: %s came back as %s", name, want.p, compact.p);
 	jt_write(&pretty, v, JT_PRETTY);
 	CHECK(store_json_validate(pretty.p, pretty.len, &e) == 0,
 	      "%s: pretty form invalid: %s", name, pretty.p);
@@ -76,7 +76,7 @@ static void round_trip(const char *name, const char *s, size_t n,
 	if (w)
 		jt_write(&again, w, JT_COMPACT);
 	CHECK(again.len == compact.len &&
-		      !memcmp(again.p, compact.p, compact.len),
+		  !memcmp(again.p, compact.p, compact.len),
 	      "%s: compact form changed through the pretty one", name);
 	jt_unref(v);
 	jt_unref(w);
@@ -130,8 +130,8 @@ static void write_is(const char *in, enum jt_style style, const char *want)
 	if (!v)
 		return;
 	jt_write(&b, v, style);
-	CHECK(b.p && !strcmp(b.p, want), "%s written as\n%s\nnot\n%s", in,
-	      b.p, want);
+	CHECK(b.p && !strcmp(b.p, want), "%s written as\n%s\nnot\n%s", in, b.p,
+	      want);
 	free(b.p);
 	jt_unref(v);
 }
@@ -149,11 +149,12 @@ static void equal_is(const char *a, const char *b, bool want)
 static void exact_text(void)
 {
 	/* Numbers and strings exactly as written. */
-	write_is("[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
-		 "\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]",
-		 JT_COMPACT,
-		 "[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
-		 "\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]");
+	write_is(
+	    "[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
+	    "\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]",
+	    JT_COMPACT,
+	    "[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
+	    "\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]");
 	/* Duplicates: first position and key text, last value. */
 	write_is("{\"a\":1,\"b\":2,\"\\u0061\":3}", JT_COMPACT,
 		 "{\"a\":3,\"b\":2}");
@@ -249,7 +250,7 @@ static void big_object(void)
 			m = jt_object_get(v, key, strlen(key));
 			CHECK(m && (i == 17 ? m->type == JT_STRING
 					    : m->type == JT_NUMBER &&
-						      atoi(m->u.s.raw) == i),
+						  atoi(m->u.s.raw) == i),
 			      "member %s", key);
 		}
 		CHECK(!jt_object_get(v, "k5000", 5), "no k5000");

@@ -30,9 +30,8 @@ struct put {
 
 /* A commit on PARENT (NULL: a root commit) with PUTS applied, committed
  * at TIME, as an outside `git commit` would make it. */
-static struct store_oid commit_at(const struct store_oid *parent,
-				  int64_t time, const struct put *puts,
-				  size_t n)
+static struct store_oid commit_at(const struct store_oid *parent, int64_t time,
+				  const struct put *puts, size_t n)
 {
 	git_tree_update *up = calloc(n + 1, sizeof(*up));
 	git_commit *pc = NULL;
@@ -62,9 +61,8 @@ static struct store_oid commit_at(const struct store_oid *parent,
 		}
 		up[i].action = GIT_TREE_UPDATE_UPSERT;
 		up[i].filemode = GIT_FILEMODE_BLOB;
-		err = git_blob_create_from_buffer(&up[i].id, st->repo,
-						  puts[i].data,
-						  strlen(puts[i].data));
+		err = git_blob_create_from_buffer(
+		    &up[i].id, st->repo, puts[i].data, strlen(puts[i].data));
 	}
 	if (err == 0)
 		err = git_tree_create_updated(&tid, st->repo, base, n, up);
@@ -123,8 +121,7 @@ static struct store_oid merge_commit(const struct store_oid *tree,
 		err = git_signature_new(&sig, "t", "t@example.org", 5000, 0);
 	if (err == 0)
 		err = git_commit_create(&id, st->repo, NULL, sig, sig, NULL,
-					"merge", t, 2,
-					(const git_commit **)p);
+					"merge", t, 2, (const git_commit **)p);
 	CHECK(err == 0, "merge commit");
 	if (err == 0)
 		memcpy(out.id, id.id, STORE_OID_RAWSZ);
@@ -214,10 +211,10 @@ static void disjoint_documents(void)
 
 	CHECK(m.n == 3 && m.nconflicted == 0, "disjoint: %zu entries", m.n);
 	CHECK(entry(&m, "x.json") &&
-		      entry(&m, "x.json")->action == STORE_MERGE_OURS,
+		  entry(&m, "x.json")->action == STORE_MERGE_OURS,
 	      "x.json ours");
 	CHECK(entry(&m, "y.json") &&
-		      entry(&m, "y.json")->action == STORE_MERGE_THEIRS,
+		  entry(&m, "y.json")->action == STORE_MERGE_THEIRS,
 	      "y.json theirs");
 	doc_is(&mc, "x.json", "{\"v\":2}");
 	doc_is(&mc, "y.json", "{\"v\":3}");
@@ -267,8 +264,8 @@ static void winner_by_time(void)
 	struct store_oid c;
 
 	CHECK(e && e->n == 1 && e->winner == JMERGE_THEIRS &&
-		      e->action == STORE_MERGE_THEIRS &&
-		      !strcmp(e->conflicts[0].pointer, "/k"),
+		  e->action == STORE_MERGE_THEIRS &&
+		  !strcmp(e->conflicts[0].pointer, "/k"),
 	      "theirs (t=300) beats ours (t=200, then 900 elsewhere)");
 	/* All of theirs won: theirs' exact bytes. */
 	doc_is(&mc, "w.json", "{\"k\": 2, \"z\": 5}");
@@ -280,11 +277,11 @@ static void winner_by_time(void)
 	doc_is(&mc, "w.json", "{\"k\": 2, \"z\": 5}");
 	store_merge_release(&m);
 	CHECK(store_merge_latest_change(st, &co2, "w.json", &time, &c) == 0 &&
-		      time == 200 && store_oid_equal(&c, &co),
+		  time == 200 && store_oid_equal(&c, &co),
 	      "latest change of w.json on ours");
 	CHECK(store_merge_latest_change(st, &co2, "gone.json", &time, &c) ==
-			      0 &&
-		      time == 100 && store_oid_equal(&c, &cb),
+		      0 &&
+		  time == 100 && store_oid_equal(&c, &cb),
 	      "latest change of an absent path: the oldest commit without it");
 }
 
@@ -309,21 +306,21 @@ static void modify_delete_and_add_add(void)
 
 	e = entry(&m, "m.json");
 	CHECK(e && e->action == STORE_MERGE_OURS && e->n == 1 &&
-		      e->conflicts[0].kind == JMERGE_MODIFY_DELETE,
+		  e->conflicts[0].kind == JMERGE_MODIFY_DELETE,
 	      "modify/delete keeps the modification");
 	doc_is(&mc, "m.json", "{\"a\":2}");
 	e = entry(&m, "n.json");
 	CHECK(e && e->action == STORE_MERGE_BYTES && e->n == 1 &&
-		      e->conflicts[0].kind == JMERGE_BOTH_ADDED &&
-		      e->winner == JMERGE_OURS,
+		  e->conflicts[0].kind == JMERGE_BOTH_ADDED &&
+		  e->winner == JMERGE_OURS,
 	      "add/add merges members");
 	doc_is(&mc, "n.json",
 	       "{\n  \"x\": 1,\n  \"s\": \"o\",\n  \"y\": 2\n}\n");
 	if (e && e->n) {
 		jmerge_conflicts_render(&b2, e->path, e->conflicts, e->n);
 		CHECK(strstr(b2.p, "\"pointer\": \"/s\"") &&
-			      strstr(b2.p, "\"kind\": \"both-added\"") &&
-			      !strstr(b2.p, "\"base\""),
+			  strstr(b2.p, "\"kind\": \"both-added\"") &&
+			  !strstr(b2.p, "\"base\""),
 		      "conflicts.json: %s", b2.p);
 		free(b2.p);
 	}
@@ -332,7 +329,7 @@ static void modify_delete_and_add_add(void)
 	      "add/add of the same bytes");
 	e = entry(&m, "README.md");
 	CHECK(e && e->n == 1 && e->conflicts[0].raw &&
-		      e->action == STORE_MERGE_OURS,
+		  e->action == STORE_MERGE_OURS,
 	      "a non-document is a whole value");
 	doc_is(&mc, "keep.json", "1");
 	CHECK(!entry(&m, "keep.json"), "unchanged documents are not listed");
@@ -347,7 +344,7 @@ static void modify_delete_and_add_add(void)
 		mc = merge(&cb, &co3, &ct3, &m);
 		e = entry(&m, "m.json");
 		CHECK(e && e->action == STORE_MERGE_THEIRS && e->n == 1 &&
-			      e->conflicts[0].kind == JMERGE_DELETE_MODIFY,
+			  e->conflicts[0].kind == JMERGE_DELETE_MODIFY,
 		      "delete/modify");
 		doc_is(&mc, "m.json", "{\"a\":3}");
 		store_merge_release(&m);
@@ -374,7 +371,8 @@ static void no_merge_base(void)
 static struct store_oid big_flat(size_t n, int64_t time)
 {
 	struct put *p = calloc(n, sizeof(*p));
-	char **names = calloc(n, sizeof(*names)), **data = calloc(n, sizeof(*data));
+	char **names = calloc(n, sizeof(*names)),
+	     **data = calloc(n, sizeof(*data));
 	struct store_oid c;
 
 	for (size_t i = 0; i < n; i++) {
@@ -450,17 +448,15 @@ static void flat_against_fanout(void)
 
 	/* The diff base -> a is one document, though every file moved. */
 	CHECK(store_tdiff_new(&d, st, &base, &a, NULL) == 0, "tdiff");
-	CHECK(d && store_tdiff_count(d) == 1 &&
-		      store_tdiff_next(d, &te) == 0 &&
-		      !strcmp(te->path, "users/u0001.json") &&
-		      te->op == STORE_TDIFF_MODIFY,
+	CHECK(d && store_tdiff_count(d) == 1 && store_tdiff_next(d, &te) == 0 &&
+		  !strcmp(te->path, "users/u0001.json") &&
+		  te->op == STORE_TDIFF_MODIFY,
 	      "flat -> fanout diff is the one changed document");
 	store_tdiff_free(d);
 
 	/* Ours fanout, theirs flat. */
 	mc = merge(&base, &a, &b, &m);
-	CHECK(m.n == 4 && m.nconflicted == 0, "fanout+flat: %zu entries",
-	      m.n);
+	CHECK(m.n == 4 && m.nconflicted == 0, "fanout+flat: %zu entries", m.n);
 	CHECK(is_fanout(&mc, "users"), "result fanout");
 	CHECK(docs_in(&mc, "users") == 3000, "3000 documents: %zu",
 	      docs_in(&mc, "users"));
@@ -507,8 +503,8 @@ static void flat_against_fanout(void)
 		CHECK(docs_in(&mc, "users") == 3000, "3000 documents");
 		store_merge_release(&m);
 		CHECK(store_tdiff_new(&d, st, &a, &a3, NULL) == 0 && d &&
-			      store_tdiff_count(d) == 1 &&
-			      store_tdiff_trees_read(d) <= 6,
+			  store_tdiff_count(d) == 1 &&
+			  store_tdiff_trees_read(d) <= 6,
 		      "diff of one save: %zu trees read",
 		      d ? store_tdiff_trees_read(d) : 0);
 		store_tdiff_free(d);
@@ -519,7 +515,8 @@ static void flat_against_fanout(void)
 static void merge_crosses_threshold(void)
 {
 	size_t half = LAYOUT_FANOUT_AT / 2 + 10;
-	struct put *po = calloc(half, sizeof(*po)), *pt = calloc(half, sizeof(*pt));
+	struct put *po = calloc(half, sizeof(*po)),
+		   *pt = calloc(half, sizeof(*pt));
 	char **names = calloc(2 * half, sizeof(*names));
 	struct put b[] = {{"g/seed.json", "{}"}};
 	struct store_oid cb, co, ct, mc;
@@ -551,20 +548,24 @@ static void merge_crosses_threshold(void)
 
 static void diff_prefix_and_ops(void)
 {
-	struct put b[] = {{"p/a.json", "1"}, {"p/b.json", "2"},
-			  {"q/c.json", "3"}, {"p/sub/d.json", "4"}};
-	struct put n[] = {{"p/a.json", NULL}, {"p/b.json", "5"},
-			  {"p/new.json", "6"}, {"q/c.json", "7"},
+	struct put b[] = {{"p/a.json", "1"},
+			  {"p/b.json", "2"},
+			  {"q/c.json", "3"},
+			  {"p/sub/d.json", "4"}};
+	struct put n[] = {{"p/a.json", NULL},
+			  {"p/b.json", "5"},
+			  {"p/new.json", "6"},
+			  {"q/c.json", "7"},
 			  {"p/sub/d.json", NULL}};
 	struct store_oid ca = commit_at(NULL, 100, b, 4);
 	struct store_oid cn = commit_at(&ca, 200, n, 5);
 	struct store_tdiff *d = NULL;
 	const struct store_tdiff_entry *e;
-	static const char *const want[] = {"p/a.json", "p/b.json",
-					   "p/new.json", "p/sub/d.json"};
+	static const char *const want[] = {"p/a.json", "p/b.json", "p/new.json",
+					   "p/sub/d.json"};
 	static const enum store_tdiff_op ops[] = {
-		STORE_TDIFF_DELETE, STORE_TDIFF_MODIFY, STORE_TDIFF_ADD,
-		STORE_TDIFF_DELETE};
+	    STORE_TDIFF_DELETE, STORE_TDIFF_MODIFY, STORE_TDIFF_ADD,
+	    STORE_TDIFF_DELETE};
 	size_t k = 0;
 
 	CHECK(store_tdiff_new(&d, st, &ca, &cn, "p") == 0, "tdiff p");
@@ -576,16 +577,15 @@ static void diff_prefix_and_ops(void)
 	CHECK(k == 4, "%zu entries under p", k);
 	store_tdiff_free(d);
 	CHECK(store_tdiff_new(&d, st, &ca, &cn, "q/c.json") == 0 && d &&
-		      store_tdiff_count(d) == 1,
+		  store_tdiff_count(d) == 1,
 	      "diff of one document path");
 	store_tdiff_free(d);
 	CHECK(store_tdiff_new(&d, st, &cn, &cn, NULL) == 0 && d &&
-		      store_tdiff_count(d) == 0 &&
-		      store_tdiff_trees_read(d) == 0,
+		  store_tdiff_count(d) == 0 && store_tdiff_trees_read(d) == 0,
 	      "a commit against itself reads nothing");
 	store_tdiff_free(d);
 	CHECK(store_tdiff_new(&d, st, NULL, &ca, NULL) == 0 && d &&
-		      store_tdiff_count(d) == 4,
+		  store_tdiff_count(d) == 4,
 	      "against the empty tree: every file added");
 	store_tdiff_free(d);
 }
@@ -594,11 +594,11 @@ static void diff_prefix_and_ops(void)
 
 #define NPATHS 24
 static const char *const rpaths[NPATHS] = {
-	"a/d0.json", "a/d1.json", "a/d2.json", "a/d3.json", "a/d4.json",
-	"a/d5.json", "a/d6.json", "a/d7.json", "b/e0.json", "b/e1.json",
-	"b/e2.json", "b/e3.json", "b/e4.json", "b/e5.json", "a/s/f0.json",
-	"a/s/f1.json", "a/s/f2.json", "a/s/f3.json", "top0.json",
-	"top1.json", "top2.json", "c/g0.json", "c/g1.json", "c/g2.json",
+    "a/d0.json",   "a/d1.json",	  "a/d2.json",	 "a/d3.json", "a/d4.json",
+    "a/d5.json",   "a/d6.json",	  "a/d7.json",	 "b/e0.json", "b/e1.json",
+    "b/e2.json",   "b/e3.json",	  "b/e4.json",	 "b/e5.json", "a/s/f0.json",
+    "a/s/f1.json", "a/s/f2.json", "a/s/f3.json", "top0.json", "top1.json",
+    "top2.json",   "c/g0.json",	  "c/g1.json",	 "c/g2.json",
 };
 
 /* The documents of one version: text per path (NULL: absent). */
@@ -742,7 +742,7 @@ static void one_history(int seed)
 			  (ov.text[i] && strcmp(ov.text[i], bv.text[i]));
 		bool tc = !!tv.text[i] != !!bv.text[i] ||
 			  (tv.text[i] && strcmp(tv.text[i], bv.text[i]));
-		const char *want = oc && !tc ? ov.text[i]
+		const char *want = oc && !tc   ? ov.text[i]
 				   : tc && !oc ? tv.text[i]
 					       : bv.text[i];
 
@@ -751,13 +751,14 @@ static void one_history(int seed)
 		/* Changed on one side only: that side's exact bytes. */
 		if (oc != tc || (!oc && !tc))
 			CHECK((!want && !got) ||
-				      (want && got && !strcmp(want, got)),
+				  (want && got && !strcmp(want, got)),
 			      "seed %d: %s: %s, want %s", seed, p, got, want);
 		/* Modified on one side, deleted on the other: kept. */
 		if (oc && tc && (ov.text[i] || tv.text[i]))
-			CHECK(got != NULL, "seed %d: %s lost: base %s ours %s "
-			      "theirs %s", seed, p, bv.text[i], ov.text[i],
-			      tv.text[i]);
+			CHECK(got != NULL,
+			      "seed %d: %s lost: base %s ours %s "
+			      "theirs %s",
+			      seed, p, bv.text[i], ov.text[i], tv.text[i]);
 		free(got);
 		jt_unref(x);
 		jt_unref(y);
@@ -791,7 +792,8 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if ((err = store_init(dir)) < 0 || (err = store_open(&st, dir, &opts))) {
+	if ((err = store_init(dir)) < 0 ||
+	    (err = store_open(&st, dir, &opts))) {
 		fprintf(stderr, "store: %d %s\n", err, store_errmsg());
 		return 1;
 	}
