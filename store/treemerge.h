@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "jmerge.h"
+#include "jtree.h"
 #include "store.h"
 
 /* ---- two-commit diff ---- */
@@ -56,6 +57,16 @@ size_t store_tdiff_count(const struct store_tdiff *d);
  * changes"). */
 size_t store_tdiff_trees_read(const struct store_tdiff *d);
 void store_tdiff_free(struct store_tdiff *d);
+
+/* Append E's line of `chronofsctl diff` to OUT (jtree.h's buffer), read
+ * from the store:
+ *   {"path":"users/alice.json","op":"modify","patch":[...]}\n
+ * the patch being jpatch_diff's RFC 6902 operations from the old
+ * document to the new one (an added document: one "add" of the whole at
+ * ""; a deleted one: one "remove" of ""). If a version is not JSON (a
+ * file a Git user committed), "patch" is null. 0 or -errno. */
+int store_tdiff_line(struct store *st, const struct store_tdiff_entry *e,
+		     struct jt_buf *out);
 
 /* ---- three-way merge ---- */
 

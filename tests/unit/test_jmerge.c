@@ -652,8 +652,57 @@ static void property(void)
 		jt_unref(keys[i]);
 }
 
+/* {"k":{"k":...{"v":V,"w":W}...}} nested LEVELS deep, with "t":T at the
+ * top. */
+static struct jt_value *chain(size_t levels, const char *v, const char *w,
+			      const char *t)
+{
+	struct jt_buf b = {0};
+	struct jt_value *r;
+
+	jt_buf_puts(&b, "{\"t\":");
+	jt_buf_puts(&b, t);
+	for (size_t i = 0; i < levels; i++)
+		jt_buf_puts(&b, ",\"k\":{\"x\":0");
+	jt_buf_puts(&b, ",\"v\":");
+	jt_buf_puts(&b, v);
+	jt_buf_puts(&b, ",\"w\":");
+	jt_buf_puts(&b, w);
+	for (size_t i = 0; i <= levels; i++)
+		jt_buf_puts(&b, "}");
+	r = parse_text(b.p, b.len);
+	free(b.p);
+	return r;
+}
+
+/* Both sides change the bottom of a very deep document: the merge
+ * recurses JMERGE_MAX_DEPTH levels, then takes the rest whole. */
+static void deep_documents(void)
+{
+	struct jt_value *b = chain(3000, "0", "0", "0");
+	struct jt_value *o = chain(3000, "1", "0", "0");
+	struct jt_value *t = chain(3000, "0", "2", "3");
+	struct jmerge_result r;
+	struct jt_buf out = {0};
+
+	CHECK(jmerge_values(&r, b, o, t, JMERGE_THEIRS) == 0, "deep merge");
+	CHECK(r.n == 1 && r.conflicts[0].plen == 2 * JMERGE_MAX_DEPTH &&
+		  r.value && jt_object_get(r.value, "t", 1) &&
+		  !strcmp(jt_object_get(r.value, "t", 1)->u.s.raw, "3"),
+	      "deep: %zu conflicts", r.n);
+	if (r.value) {
+		jt_write(&out, r.value, JT_PRETTY);
+		CHECK(store_json_validate(out.p, out.len, NULL) == 0,
+		      "deep output");
+	}
+	free(out.p);
+	jmerge_result_release(&r);
+	jt_unref(b), jt_unref(o), jt_unref(t);
+}
+
 int main(void)
 {
+	deep_documents();
 	spec_cases();
 	doc_cases();
 	render();

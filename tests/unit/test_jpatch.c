@@ -163,7 +163,7 @@ static struct jt_value *apply_patch(const struct jt_value *a, const char *patch,
 		const struct jt_value *opv = jt_object_get(o, "op", 2);
 		const struct jt_value *path = jt_object_get(o, "path", 4);
 		struct jt_value *val = jt_object_get(o, "value", 5), *nd = NULL;
-		struct seg seg[64];
+		struct seg seg[1024];
 		enum op op;
 		int n;
 
@@ -187,7 +187,7 @@ static struct jt_value *apply_patch(const struct jt_value *a, const char *patch,
 			*ok = false;
 			break;
 		}
-		n = split_pointer(path->u.s.dec, path->u.s.dlen, seg, 64);
+		n = split_pointer(path->u.s.dec, path->u.s.dlen, seg, 1024);
 		if (n < 0) {
 			*ok = false;
 			break;
@@ -275,7 +275,7 @@ static void check_pair(int seed, const struct jt_value *a,
 	      "seed %d: patch not JSON: %s", seed, patch.p);
 	CHECK(jt_equal(a, b) == (nops == 0), "seed %d: %zu ops", seed, nops);
 	got = apply_patch(a, patch.p, patch.len, &ok);
-	CHECK(ok, "seed %d: patch %s does not apply", seed, patch.p);
+	CHECK(ok, "seed %d: patch %.300s does not apply", seed, patch.p);
 	if (ok && !jt_equal(got, b)) {
 		struct jt_buf x = {0}, y = {0}, z = {0};
 
@@ -285,8 +285,8 @@ static void check_pair(int seed, const struct jt_value *a,
 			jt_write(&y, b, JT_COMPACT);
 		if (got)
 			jt_write(&z, got, JT_COMPACT);
-		CHECK(0, "seed %d: %s\n + %s\n = %s\n not %s", seed, x.p,
-		      patch.p, z.p, y.p);
+		CHECK(0, "seed %d: %.300s\n + %.300s\n = %.300s\n not %.300s",
+		      seed, x.p, patch.p, z.p, y.p);
 		free(x.p), free(y.p), free(z.p);
 	}
 	jt_unref(got);
@@ -333,8 +333,30 @@ static void golden(void)
 		 "[{\"op\":\"replace\",\"path\":\"/\\u0000\",\"value\":2}]");
 }
 
+/* [[[...{"v":V}...]]] nested LEVELS deep. */
+static struct jt_value *deep(size_t levels, const char *v)
+{
+	struct jt_buf b = {0};
+	struct jt_value *r;
+
+	for (size_t i = 0; i < levels; i++)
+		jt_buf_puts(&b, i % 2 ? "[0," : "{\"k\":");
+	jt_buf_puts(&b, v);
+	for (size_t i = levels; i-- > 0;)
+		jt_buf_puts(&b, i % 2 ? "]" : "}");
+	r = parse_text(b.p, b.len);
+	free(b.p);
+	return r;
+}
+
 int main(void)
 {
+	struct jt_value *da = deep(3000, "1"), *db = deep(3000, "2");
+
+	/* Deeper than JPATCH_MAX_DEPTH (replaced whole there): still A to B. */
+	check_pair(0, da, db);
+	jt_unref(da);
+	jt_unref(db);
 	golden();
 	gen_unique_keys = 1;
 	for (int seed = 1; seed <= CASES; seed++) {

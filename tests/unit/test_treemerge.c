@@ -549,32 +549,50 @@ static void merge_crosses_threshold(void)
 static void diff_prefix_and_ops(void)
 {
 	struct put b[] = {{"p/a.json", "1"},
-			  {"p/b.json", "2"},
+			  {"p/b.json", "{\"k\": [1, 2], \"s\": \"\\u00e9\"}"},
 			  {"q/c.json", "3"},
 			  {"p/sub/d.json", "4"}};
-	struct put n[] = {{"p/a.json", NULL},
-			  {"p/b.json", "5"},
-			  {"p/new.json", "6"},
-			  {"q/c.json", "7"},
-			  {"p/sub/d.json", NULL}};
+	struct put n[] = {
+	    {"p/a.json", NULL},	 {"p/b.json", "{\"k\": [1, 3], \"n\": 1e400}"},
+	    {"p/bad.json", "{"}, {"p/new.json", "6"},
+	    {"q/c.json", "7"},	 {"p/sub/d.json", NULL}};
 	struct store_oid ca = commit_at(NULL, 100, b, 4);
-	struct store_oid cn = commit_at(&ca, 200, n, 5);
+	struct store_oid cn = commit_at(&ca, 200, n, 6);
 	struct store_tdiff *d = NULL;
 	const struct store_tdiff_entry *e;
-	static const char *const want[] = {"p/a.json", "p/b.json", "p/new.json",
-					   "p/sub/d.json"};
+	struct jt_buf lines = {0};
+	static const char *const want[] = {"p/a.json", "p/b.json", "p/bad.json",
+					   "p/new.json", "p/sub/d.json"};
 	static const enum store_tdiff_op ops[] = {
 	    STORE_TDIFF_DELETE, STORE_TDIFF_MODIFY, STORE_TDIFF_ADD,
-	    STORE_TDIFF_DELETE};
+	    STORE_TDIFF_ADD, STORE_TDIFF_DELETE};
 	size_t k = 0;
 
 	CHECK(store_tdiff_new(&d, st, &ca, &cn, "p") == 0, "tdiff p");
 	while (d && store_tdiff_next(d, &e) == 0) {
-		CHECK(k < 4 && !strcmp(e->path, want[k]) && e->op == ops[k],
+		CHECK(k < 5 && !strcmp(e->path, want[k]) && e->op == ops[k],
 		      "diff entry %zu: %s %d", k, e->path, e->op);
+		CHECK(store_tdiff_line(st, e, &lines) == 0, "line %zu", k);
 		k++;
 	}
-	CHECK(k == 4, "%zu entries under p", k);
+	CHECK(k == 5, "%zu entries under p", k);
+	CHECK(lines.p &&
+		  !strcmp(lines.p,
+			  "{\"path\":\"p/a.json\",\"op\":\"delete\","
+			  "\"patch\":[{\"op\":\"remove\",\"path\":\"\"}]}\n"
+			  "{\"path\":\"p/b.json\",\"op\":\"modify\","
+			  "\"patch\":[{\"op\":\"remove\",\"path\":\"/s\"},"
+			  "{\"op\":\"replace\",\"path\":\"/k/1\",\"value\":3},"
+			  "{\"op\":\"add\",\"path\":\"/n\",\"value\":1e400}]}\n"
+			  "{\"path\":\"p/bad.json\",\"op\":\"add\","
+			  "\"patch\":null}\n"
+			  "{\"path\":\"p/new.json\",\"op\":\"add\","
+			  "\"patch\":[{\"op\":\"add\",\"path\":\"\","
+			  "\"value\":6}]}\n"
+			  "{\"path\":\"p/sub/d.json\",\"op\":\"delete\","
+			  "\"patch\":[{\"op\":\"remove\",\"path\":\"\"}]}\n"),
+	      "diff lines:\n%s", lines.p);
+	free(lines.p);
 	store_tdiff_free(d);
 	CHECK(store_tdiff_new(&d, st, &ca, &cn, "q/c.json") == 0 && d &&
 		  store_tdiff_count(d) == 1,
