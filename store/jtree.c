@@ -557,12 +557,18 @@ int jt_parse(struct jt_value **out, const char *buf, size_t len,
 	     struct store_json_error *jerr)
 {
 	struct parse ps = {.p = buf, .end = buf + len};
+	struct store_json_error e;
 	int err;
 
 	*out = NULL;
-	err = store_json_validate(buf, len, jerr);
-	if (err < 0)
+	err = store_json_validate(buf, len, &e);
+	if (err < 0 && !strcmp(e.reason, "out of memory"))
+		return -ENOMEM; /* the validator's stack, not the text */
+	if (err < 0) {
+		if (jerr)
+			*jerr = e;
 		return err;
+	}
 	err = parse_loop(&ps);
 	for (size_t i = 0; i < ps.depth; i++) {
 		jt_unref(ps.st[i].c);
