@@ -226,12 +226,46 @@ static int diff_lists(struct walk *w, const char *dir, const struct listing *la,
 	return err;
 }
 
+/* Bucket A against bucket B (either NULL): their files in Git's order,
+ * which for files alone is strcmp order, walked side by side. */
+static int diff_buckets(struct walk *w, const char *dir, const git_tree *a,
+			const git_tree *b)
+{
+	size_t na = a ? git_tree_entrycount(a) : 0, i = 0;
+	size_t nb = b ? git_tree_entrycount(b) : 0, j = 0;
+	int err = 0;
+
+	while (err == 0 && (i < na || j < nb)) {
+		const git_tree_entry *ea =
+		    i < na ? git_tree_entry_byindex(a, i) : NULL;
+		const git_tree_entry *eb =
+		    j < nb ? git_tree_entry_byindex(b, j) : NULL;
+		int c;
+
+		if (is_tree(ea) || is_tree(eb)) {
+			/* Not part of the layout: ignored. */
+			i += is_tree(ea);
+			j += is_tree(eb);
+			continue;
+		}
+		c = !ea	  ? 1
+		    : !eb ? -1
+			  : strcmp(git_tree_entry_name(ea),
+				   git_tree_entry_name(eb));
+		err = emit(w, dir, git_tree_entry_name(c <= 0 ? ea : eb),
+			   c <= 0 ? ea : NULL, c >= 0 ? eb : NULL);
+		i += c <= 0;
+		j += c >= 0;
+	}
+	return err;
+}
+
 /* Two fanout collections: direct entries, then bucket by bucket, equal
  * buckets skipped unread. */
 static int diff_fanouts(struct walk *w, const char *dir, git_tree *ta,
 			git_tree *tb)
 {
-	struct listing la, lb;
+	struct listing la = {0}, lb = {0};
 	int err;
 
 	err = list_logical(w, ta, false, &la);
@@ -258,21 +292,8 @@ static int diff_fanouts(struct walk *w, const char *dir, git_tree *ta,
 		err = load(w, ea ? git_tree_entry_id(ea) : NULL, &ba);
 		if (err == 0)
 			err = load(w, eb ? git_tree_entry_id(eb) : NULL, &bb);
-		memset(&la, 0, sizeof(la));
-		memset(&lb, 0, sizeof(lb));
-		if (err == 0 && ba)
-			err = add_entries(&la, ba, false, true);
-		if (err == 0 && bb)
-			err = add_entries(&lb, bb, false, true);
-		if (err == 0) {
-			if (la.n)
-				qsort(la.v, la.n, sizeof(*la.v), cmp_entry);
-			if (lb.n)
-				qsort(lb.v, lb.n, sizeof(*lb.v), cmp_entry);
-			err = diff_lists(w, dir, &la, &lb);
-		}
-		listing_release(&la);
-		listing_release(&lb);
+		if (err == 0)
+			err = diff_buckets(w, dir, ba, bb);
 		git_tree_free(ba);
 		git_tree_free(bb);
 	}
