@@ -370,7 +370,7 @@ static void no_merge_base(void)
 /* A collection of N documents as an outside commit writes it: flat. */
 static struct store_oid big_flat(size_t n, int64_t time)
 {
-	struct put *p = calloc(n, sizeof(*p));
+	struct put *p = calloc(n + 1, sizeof(*p));
 	char **names = calloc(n, sizeof(*names)),
 	     **data = calloc(n, sizeof(*data));
 	struct store_oid c;
@@ -381,7 +381,9 @@ static struct store_oid big_flat(size_t n, int64_t time)
 			abort();
 		p[i] = (struct put){names[i], data[i]};
 	}
-	c = commit_at(NULL, time, p, n);
+	/* A subcollection, which stays where it is in a fanout one. */
+	p[n] = (struct put){"users/sub/x.json", "{\"s\": 0}"};
+	c = commit_at(NULL, time, p, n + 1);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]), free(data[i]);
 	free(names), free(data), free(p);
@@ -432,7 +434,8 @@ static void flat_against_fanout(void)
 				  "{\"id\": 1, \"v\": \"a\"}", 0};
 	struct put pb[] = {{"users/u0002.json", "{\"id\": 2, \"v\": \"b\"}"},
 			   {"users/new.json", "{\"new\": true}"},
-			   {"users/u0003.json", NULL}};
+			   {"users/u0003.json", NULL},
+			   {"users/sub/x.json", "{\"s\": 1}"}};
 	struct store_merge m;
 	struct store_tdiff *d = NULL;
 	const struct store_tdiff_entry *te;
@@ -443,7 +446,7 @@ static void flat_against_fanout(void)
 	CHECK(store_apply(st, "fa", &ch, &a) == 0, "save: %s", store_errmsg());
 	CHECK(is_fanout(&a, "users") && !is_fanout(&base, "users"),
 	      "the save resharded users/");
-	b = commit_at(&base, 2000, pb, 3);
+	b = commit_at(&base, 2000, pb, 4);
 	CHECK(!is_fanout(&b, "users"), "b stays flat");
 
 	/* The diff base -> a is one document, though every file moved. */
@@ -456,7 +459,8 @@ static void flat_against_fanout(void)
 
 	/* Ours fanout, theirs flat. */
 	mc = merge(&base, &a, &b, &m);
-	CHECK(m.n == 4 && m.nconflicted == 0, "fanout+flat: %zu entries", m.n);
+	CHECK(m.n == 5 && m.nconflicted == 0, "fanout+flat: %zu entries", m.n);
+	doc_is(&mc, "users/sub/x.json", "{\"s\": 1}");
 	CHECK(is_fanout(&mc, "users"), "result fanout");
 	CHECK(docs_in(&mc, "users") == 3000, "3000 documents: %zu",
 	      docs_in(&mc, "users"));
@@ -469,7 +473,8 @@ static void flat_against_fanout(void)
 
 	/* Ours flat, theirs fanout: the result is resharded. */
 	mc = merge(&base, &b, &a, &m);
-	CHECK(m.n == 4 && m.nconflicted == 0, "flat+fanout: %zu", m.n);
+	CHECK(m.n == 5 && m.nconflicted == 0, "flat+fanout: %zu", m.n);
+	doc_is(&mc, "users/sub/x.json", "{\"s\": 1}");
 	CHECK(is_fanout(&mc, "users"), "result resharded");
 	CHECK(docs_in(&mc, "users") == 3000, "3000 documents: %zu",
 	      docs_in(&mc, "users"));
@@ -482,8 +487,8 @@ static void flat_against_fanout(void)
 
 	/* Both fanout, one document each: the cost follows the changes. */
 	{
-		struct store_change c2 = ch, c3 = ch;
-		struct store_oid a2, a3;
+		struct store_change c2 = ch, c3 = ch, c4 = ch;
+		struct store_oid a2, a3, a4;
 
 		c2.path = "users/u0100.json";
 		c2.data = "{\"id\": 100, \"members\": 1}";
@@ -494,12 +499,18 @@ static void flat_against_fanout(void)
 		c3.data = "{\"id\": 200, \"members\": 2}";
 		c3.len = strlen(c3.data);
 		CHECK(store_apply(st, "fb", &c3, &a3) == 0, "save 3");
-		mc = merge(&a, &a2, &a3, &m);
-		CHECK(m.n == 2 && m.trees_read <= 12,
+		c4.path = "users/sub/x.json";
+		c4.data = "{\"s\": 2}";
+		c4.len = strlen(c4.data);
+		CHECK(store_apply(st, "fb", &c4, &a4) == 0, "save 4");
+		mc = merge(&a, &a2, &a4, &m);
+		/* Each side: root, users/, one bucket (and users/sub/). */
+		CHECK(m.n == 3 && m.trees_read <= 14,
 		      "fanout both: %zu entries, %zu trees read", m.n,
 		      m.trees_read);
 		doc_is(&mc, "users/u0100.json", c2.data);
 		doc_is(&mc, "users/u0200.json", c3.data);
+		doc_is(&mc, "users/sub/x.json", c4.data);
 		CHECK(docs_in(&mc, "users") == 3000, "3000 documents");
 		store_merge_release(&m);
 		CHECK(store_tdiff_new(&d, st, &a, &a3, NULL) == 0 && d &&
