@@ -81,4 +81,8 @@ int lib_read_at(chronofs *db, const struct store_oid *commit,
 int lib_apply(chronofs *db, const char *branch, const struct store_change *c,
 	      const struct idx_mtime *mtime, struct store_oid *out);
 
+/* Bring BRANCH's indexes up to its head after a commit made here from
+ * a whole tree (a transaction, a merge): best effort, as after a save. */
+void lib_index_catchup(chronofs *db, const char *branch);
+
 #endif

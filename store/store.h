@@ -186,6 +186,38 @@ typedef int (*store_diff_cb)(void *ctx, const char *path,
 int store_diff_parent(struct store *st, const struct store_oid *commit,
 		      store_diff_cb cb, void *ctx);
 
+/* Write sessions: whole-tree commits (transactions, merges). While a
+ * session is open the handle's saves wait, and every object the calling
+ * thread writes is synced together with the others right before a ref
+ * moves (fsync=on). */
+void store_write_begin(struct store *st);
+void store_write_end(struct store *st);
+/* Write DATA as a blob (in a session: synced before the next commit). */
+int store_blob_write(struct store *st, const void *data, size_t len,
+		     struct store_oid *out);
+#define STORE_MAX_PARENTS 2
+/* Commit TREE with PARENTS on BRANCH, whose head must still be
+ * PARENTS[0] (-EAGAIN if it moved): compare-and-swap as a save's. In a
+ * session. */
+int store_commit_tree(struct store *st, const char *branch,
+		      const struct store_oid *tree,
+		      const struct store_oid *parents, size_t nparents,
+		      const char *msg, struct store_oid *out);
+/* Move BRANCH from FROM to TO (a fast-forward): compare-and-swap. */
+int store_ref_move(struct store *st, const char *branch,
+		   const struct store_oid *from, const struct store_oid *to,
+		   const char *msg);
+/* The best common ancestor of A and B: 0, or 1 if they have none. */
+int store_merge_base(struct store *st, const struct store_oid *a,
+		     const struct store_oid *b, struct store_oid *out);
+/* The commit whose id begins with HEX (7-40 digits): -ENOENT if none,
+ * -EINVAL if several do. */
+int store_commit_lookup_prefix(struct store *st, const char *hex,
+			       struct store_oid *out);
+/* The root tree of COMMIT. */
+int store_commit_tree_of(struct store *st, const struct store_oid *commit,
+			 struct store_oid *tree);
+
 /* Parse 40 hex digits. */
 int store_oid_parse(struct store_oid *out, const char *hex);
 

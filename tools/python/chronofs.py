@@ -19,7 +19,7 @@ import errno as _errno
 import json
 import os
 
-__all__ = ["ChronoFS", "ChronoFSError", "init", "version"]
+__all__ = ["ChronoFS", "ChronoFSError", "Transaction", "init", "version"]
 
 
 class ChronoFSError(OSError):
@@ -85,6 +85,25 @@ class _Range(_c.Structure):
 
 _range_step = _sig("chronofs_range_step", _c.c_int, _c.POINTER(_Range), _c.c_char_p)
 _query_range = _sig("chronofs_query_range", _c.c_int, _p, _s, _s, _s, _c.POINTER(_Range), _c.POINTER(_p))
+
+
+class _MergeResult(_c.Structure):
+    _fields_ = [("commit", _c.c_char * 41), ("fast_forward", _c.c_int),
+                ("unrelated", _c.c_int), ("conflicts", _sz)]
+
+
+_merge = _sig("chronofs_merge", _c.c_int, _p, _s, _s, _s, _c.c_uint, _c.POINTER(_MergeResult))
+_diff_open = _sig("chronofs_diff_open", _c.c_int, _c.POINTER(_p), _p, _s, _s, _s)
+_diff_next = _sig("chronofs_diff_next", _c.c_int, _p, _pp, _c.POINTER(_sz))
+_diff_free = _sig("chronofs_diff_free", None, _p)
+_tx_begin = _sig("chronofs_tx_begin_flags", _c.c_int, _c.POINTER(_p), _p, _s, _c.c_uint)
+_tx_put = _sig("chronofs_tx_put", _c.c_int, _p, _s, _s, _sz)
+_tx_delete = _sig("chronofs_tx_delete", _c.c_int, _p, _s)
+_tx_rename = _sig("chronofs_tx_rename", _c.c_int, _p, _s, _s)
+_tx_get = _sig("chronofs_tx_get", _c.c_int, _p, _s, _c.POINTER(_p), _c.POINTER(_sz))
+_tx_commit = _sig("chronofs_tx_commit", _c.c_int, _p, _s, _c.c_char_p)
+_tx_abort = _sig("chronofs_tx_abort", None, _p)
+_tx_free = _sig("chronofs_tx_free", None, _p)
 _iter_next = _sig("chronofs_iter_next", _c.c_int, _p, _pp, _pp, _c.POINTER(_sz))
 _iter_free = _sig("chronofs_iter_free", None, _p)
 
@@ -209,6 +228,34 @@ class ChronoFS:
     def branch_delete(self, name):
         self._check(_branch_delete(self._h, _b(name)))
 
+    def merge(self, src, into, message=None, squash=False):
+        """Merge branch SRC into INTO; a dict: commit (None if nothing to
+        merge), fast_forward, unrelated, conflicts (documents)."""
+        r = _MergeResult()
+        self._check(_merge(self._h, _b(src), _b(into), _b(message) if message else None,
+                           1 if squash else 0, _c.byref(r)))
+        return {"commit": r.commit.decode() or None, "fast_forward": bool(r.fast_forward),
+                "unrelated": bool(r.unrelated), "conflicts": r.conflicts}
+
+    def diff(self, a, b, path=None):
+        """The documents changed from A to B (branch, BRANCH@WHEN or commit):
+        dicts {path, op, patch} (patch: RFC 6902 operations)."""
+        d = _p()
+        self._check(_diff_open(_c.byref(d), self._h, _b(a), _b(b), _b(path) if path else None))
+        try:
+            line, n = _c.c_char_p(), _sz()
+            while self._check(_diff_next(d, _c.byref(line), _c.byref(n))) == 1:
+                yield json.loads(_c.string_at(line, n.value))
+        finally:
+            _diff_free(d)
+
+    def transaction(self, branch, message=None, strict=False):
+        """A transaction on BRANCH, as a context manager: its puts, deletes
+        and renames are one commit at the end of the block (on a normal
+        exit), nothing at all if the block raises. strict: fail with EBUSY
+        if another commit touched one of its documents meanwhile."""
+        return Transaction(self, branch, message, strict)
+
     def query_range(self, branch, collection, spec, *steps):
         """(id, document) pairs in the order of SPEC within the range given
         by STEPS, the mount's path steps and chronofsctl's options alike:
@@ -243,3 +290,52 @@ class ChronoFS:
                 yield doc_id.value.decode(), json.loads(_c.string_at(text, n.value))
         finally:
             _iter_free(it)
+
+
+class Transaction:
+    """One commit's worth of changes (ChronoFS.transaction). tx.commit_id
+    is the commit made (None if nothing changed) after the block."""
+
+    def __init__(self, db, branch, message=None, strict=False):
+        self._db, self.message, self.commit_id = db, message, None
+        self._h = _p()
+        db._check(_tx_begin(_c.byref(self._h), db._h, _b(branch), 1 if strict else 0))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.commit(self.message)
+            else:
+                _tx_abort(self._h)
+        finally:
+            _tx_free(self._h)
+            self._h = None
+        return False
+
+    def put(self, path, value):
+        data = json.dumps(value).encode()
+        self._db._check(_tx_put(self._h, _b(path), data, len(data)))
+
+    def put_raw(self, path, text):
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        self._db._check(_tx_put(self._h, _b(path), data, len(data)))
+
+    def delete(self, path):
+        self._db._check(_tx_delete(self._h, _b(path)))
+
+    def rename(self, src, dst):
+        self._db._check(_tx_rename(self._h, _b(src), _b(dst)))
+
+    def get(self, path):
+        ptr, n = _p(), _sz()
+        self._db._check(_tx_get(self._h, _b(path), _c.byref(ptr), _c.byref(n)))
+        return json.loads(self._db._bytes(ptr, n))
+
+    def commit(self, message=None):
+        out = _c.create_string_buffer(41)
+        self._db._check(_tx_commit(self._h, _b(message) if message else None, out))
+        self.commit_id = out.value.decode() or None
+        return self.commit_id
