@@ -166,4 +166,27 @@ int cfs_order_rows(chronofs *db, const char *branch,
 		   const char *spec, const chronofs_range *range,
 		   cfs_row_cb cb, void *ctx);
 
+/* BRANCH@conflicts: every document conflicted in a merge on BRANCH's
+ * first-parent chain, newest merge first (a document in several merges
+ * once per merge). CB's PATH and MERGE are borrowed for the call. */
+typedef int (*cfs_conflict_cb)(void *ctx, const char *path,
+			       const struct cfs_oid *merge, int64_t time);
+int cfs_conflicts(chronofs *db, const char *branch, cfs_conflict_cb cb,
+		  void *ctx);
+/* The files of one conflicted document of one merge, derived from Git:
+ * base (the merge base's version), ours and theirs (the parents'), merged
+ * (the merge's), conflicts (conflicts.json: each conflicting member's
+ * JSON Pointer, both values and the winner). -ENOENT where a side has no
+ * such document. *out is the caller's (free()). */
+enum cfs_conflict_part {
+	CFS_CONFLICT_BASE,
+	CFS_CONFLICT_OURS,
+	CFS_CONFLICT_THEIRS,
+	CFS_CONFLICT_MERGED,
+	CFS_CONFLICTS_JSON,
+};
+int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
+		      const char *path, enum cfs_conflict_part part, char **out,
+		      size_t *len);
+
 #endif

@@ -118,6 +118,7 @@ void chronofs_close(chronofs *db)
 {
 	if (!db)
 		return;
+	lib_conflicts_free(db);
 	idx_db_close(db->idx);
 	store_close(db->st);
 	free(db->index_dir);

@@ -24,7 +24,10 @@ struct chronofs {
 	bool sync;	     /* write the index durably */
 	size_t max_doc_size;
 	void (*log)(const char *msg); /* the owner's log, or NULL */
+	struct cfs_conflicts *conflicts; /* conflicts.c's memo */
 };
+
+void lib_conflicts_free(chronofs *db);
 
 /* Every public entry point starts with this: a call's message is its
  * own. */

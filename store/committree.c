@@ -181,3 +181,100 @@ int store_commit_lookup_prefix(struct store *st, const char *hex,
 	pthread_mutex_unlock(&st->lock);
 	return err < 0 ? store_git_fail(err, hex) : 0;
 }
+
+int store_commit_message(struct store *st, const struct store_oid *commit,
+			 char **out)
+{
+	git_commit *c = NULL;
+	int err;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->lock);
+	err = git_commit_lookup(&c, st->repo, store_goid(commit));
+	if (err == 0 && !(*out = strdup(git_commit_message(c))))
+		err = -ENOMEM;
+	git_commit_free(c);
+	pthread_mutex_unlock(&st->lock);
+	return err == -ENOMEM ? err : err < 0 ? store_git_fail(err, "commit")
+					      : 0;
+}
+
+int store_commit_parents(struct store *st, const struct store_oid *commit,
+			 struct store_oid out[2])
+{
+	git_commit *c = NULL;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = git_commit_lookup(&c, st->repo, store_goid(commit));
+	if (err == 0 && git_commit_parentcount(c) != 2)
+		err = GIT_EINVALID;
+	for (unsigned i = 0; err == 0 && i < 2; i++)
+		memcpy(out[i].id, git_commit_parent_id(c, i)->id,
+		       STORE_OID_RAWSZ);
+	git_commit_free(c);
+	pthread_mutex_unlock(&st->lock);
+	return err < 0 ? store_git_fail(err, "merge commit") : 0;
+}
+
+struct merges {
+	struct store_oid *v;
+	int64_t *t;
+	size_t n, cap;
+};
+
+int store_walk_merges(struct store *st, const struct store_oid *from,
+		      store_walk_cb cb, void *ctx)
+{
+	struct merges m = {0};
+	git_revwalk *walk = NULL;
+	git_oid id;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	if ((err = git_revwalk_new(&walk, st->repo)) < 0 ||
+	    (err = git_revwalk_push(walk, store_goid(from))) < 0 ||
+	    (err = git_revwalk_simplify_first_parent(walk)) < 0)
+		goto out;
+	while ((err = git_revwalk_next(&id, walk)) == 0) {
+		git_commit *c = NULL;
+
+		if ((err = git_commit_lookup(&c, st->repo, &id)) < 0)
+			break;
+		if (git_commit_parentcount(c) == 2) {
+			if (m.n == m.cap) {
+				size_t cap = m.cap ? m.cap * 2 : 16;
+				struct store_oid *v =
+					realloc(m.v, cap * sizeof(*v));
+				int64_t *t = v ? realloc(m.t, cap * sizeof(*t))
+					       : NULL;
+
+				if (v)
+					m.v = v;
+				if (!t) {
+					git_commit_free(c);
+					err = -ENOMEM;
+					break;
+				}
+				m.t = t;
+				m.cap = cap;
+			}
+			memcpy(m.v[m.n].id, id.id, STORE_OID_RAWSZ);
+			m.t[m.n++] = (int64_t)git_commit_time(c);
+		}
+		git_commit_free(c);
+	}
+	if (err == GIT_ITEROVER)
+		err = 0;
+out:
+	git_revwalk_free(walk);
+	pthread_mutex_unlock(&st->lock);
+	if (err < 0 && err != -ENOMEM)
+		err = store_git_fail(err, "walk");
+	/* The callback may call into the store: the lock is released. */
+	for (size_t i = 0; err == 0 && i < m.n; i++)
+		err = cb(ctx, &m.v[i], m.t[i]);
+	free(m.v);
+	free(m.t);
+	return err;
+}

@@ -214,6 +214,16 @@ int store_merge_base(struct store *st, const struct store_oid *a,
  * -EINVAL if several do. */
 int store_commit_lookup_prefix(struct store *st, const char *hex,
 			       struct store_oid *out);
+/* COMMIT's whole message; *out is the caller's (free()). */
+int store_commit_message(struct store *st, const struct store_oid *commit,
+			 char **out);
+/* The two parents of merge COMMIT (-EINVAL if it is not one). */
+int store_commit_parents(struct store *st, const struct store_oid *commit,
+			 struct store_oid out[2]);
+/* The merge commits (two parents) of FROM's first-parent chain, newest
+ * first; CB is called without the store lock (it may call the store). */
+int store_walk_merges(struct store *st, const struct store_oid *from,
+		      store_walk_cb cb, void *ctx);
 /* The root tree of COMMIT. */
 int store_commit_tree_of(struct store *st, const struct store_oid *commit,
 			 struct store_oid *tree);

@@ -272,8 +272,9 @@ static int cmd_diff(int argc, char **argv)
 		return 1;
 	err = chronofs_diff_open(&d, db, argv[2], argv[3],
 				 argc == 5 ? argv[4] : NULL);
-	while (err == 0 && (err = chronofs_diff_next(d, &line, &len)) == 1)
-		printf("%.*s\n", (int)len, line);
+	if (err == 0)
+		while ((err = chronofs_diff_next(d, &line, &len)) == 1)
+			printf("%.*s\n", (int)len, line);
 	err = err < 0 ? fail(db, err) : 0;
 	chronofs_diff_free(d);
 	chronofs_close(db);
