@@ -172,7 +172,7 @@ int lib_index_get(chronofs *db, struct idx_db **out)
 void lib_index_put(chronofs *db, struct idx_db *idx)
 {
 	if (!db->owner)
-		idx_db_close(idx);
+		idx_db_close_flushed(idx);
 }
 
 void cfs_prepare_writes(chronofs *db)
