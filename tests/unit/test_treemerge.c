@@ -519,6 +519,26 @@ static void flat_against_fanout(void)
 		      "diff of one save: %zu trees read",
 		      d ? store_tdiff_trees_read(d) : 0);
 		store_tdiff_free(d);
+
+		/* Ours flat, theirs fanout with a deletion of a document
+		 * ours has: resharded without it. */
+		{
+			struct store_change del = {STORE_DELETE,
+						   "users/u0004.json"};
+			struct store_oid a5;
+
+			CHECK(store_apply(st, "fa", &del, &a5) == 0, "delete");
+			mc = merge(&base, &b, &a5, &m);
+			CHECK(is_fanout(&mc, "users"), "resharded");
+			CHECK(docs_in(&mc, "users") == 2999, "%zu documents",
+			      docs_in(&mc, "users"));
+			doc_is(&mc, "users/u0004.json", NULL);
+			doc_is(&mc, "users/u0003.json", NULL);
+			doc_is(&mc, "users/u0100.json", c2.data);
+			doc_is(&mc, "users/u0002.json",
+			       "{\"id\": 2, \"v\": \"b\"}");
+			store_merge_release(&m);
+		}
 	}
 }
 
