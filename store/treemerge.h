@@ -89,7 +89,8 @@ struct store_merge_entry {
 	unsigned mode[3];
 	char *bytes; /* STORE_MERGE_BYTES */
 	size_t len;
-	/* Conflicts (jmerge.h); winner: the side that won them. */
+	/* Conflicts (jmerge.h, with the document's JSON values); winner:
+	 * the side that won them (meaningful when n > 0). */
 	struct jmerge_conflict *conflicts;
 	size_t n;
 	enum jmerge_side winner;
@@ -103,7 +104,9 @@ struct store_merge {
 	struct store_oid ours_tree, theirs_tree;
 };
 
-/* Who wins the conflicts of PATH (changed on both sides): 0 or -errno. */
+/* Who wins the conflicts of PATH (changed on both sides): 0 or -errno.
+ * Called only for documents with conflicts, without the store lock (it
+ * may call the store). */
 typedef int (*store_merge_winner_fn)(void *ctx, const char *path,
 				     enum jmerge_side *out);
 
@@ -118,7 +121,9 @@ struct store_merge_opts {
 /* Merge THEIRS into OURS against BASE. Documents changed on one side
  * take that side; changed on both merge by jmerge_doc (JSON documents
  * member by member; other files, and texts that are not JSON, as whole
- * values). *out is the caller's (store_merge_release). */
+ * values). The store lock is held while the trees are compared and each
+ * blob read, not while documents merge. *out is the caller's
+ * (store_merge_release). */
 int store_merge_trees(struct store_merge *out, struct store *st,
 		      const struct store_oid *base,
 		      const struct store_oid *ours,
@@ -127,7 +132,9 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 void store_merge_release(struct store_merge *m);
 
 /* The merged root tree: ours' tree (M->ours_tree) with M's entries
- * applied, new merged blobs written. Layout: a collection stays fanout if
+ * applied, new merged blobs and trees written (no commit, no ref moved:
+ * the caller commits it with ours and theirs as parents, or ours alone
+ * for a squash). Layout: a collection stays fanout if
  * it is fanout in ours; it becomes fanout if it is fanout in theirs or
  * holds LAYOUT_FANOUT_AT files or more after the merge (the rule of a
  * save, layout.c: collections never go back to flat), else flat. */
