@@ -141,6 +141,12 @@ void store_merge_release(struct store_merge *m);
 int store_merge_build_tree(struct store *st, const struct store_merge *m,
 			   struct store_oid *tree_out);
 
+/* The merge base of commits A and B (libgit2's git_merge_base: with
+ * several best common ancestors, one of them). -ENOENT: unrelated
+ * histories (merge against NULL, the empty tree). */
+int store_merge_base(struct store *st, const struct store_oid *a,
+		     const struct store_oid *b, struct store_oid *out);
+
 /* The commit on HEAD's first-parent chain that gave logical PATH its
  * content at HEAD (the oldest commit of the run, back from HEAD, in which
  * PATH has HEAD's content or is absent as at HEAD), its committer time

@@ -209,6 +209,11 @@ static void disjoint_documents(void)
 	struct store_merge m;
 	struct store_oid mc = merge(&cb, &co, &ct, &m);
 
+	struct store_oid mb;
+
+	CHECK(store_merge_base(st, &co, &ct, &mb) == 0 &&
+		  store_oid_equal(&mb, &cb),
+	      "the merge base is the common parent");
 	CHECK(m.n == 3 && m.nconflicted == 0, "disjoint: %zu entries", m.n);
 	CHECK(entry(&m, "x.json") &&
 		  entry(&m, "x.json")->action == STORE_MERGE_OURS,
@@ -362,6 +367,15 @@ static void no_merge_base(void)
 
 	CHECK(m.nconflicted == 0, "unrelated histories: %zu conflicts",
 	      m.nconflicted);
+	{
+		struct store_oid mb;
+
+		CHECK(store_merge_base(st, &co, &ct, &mb) == -ENOENT,
+		      "unrelated histories have no merge base");
+		CHECK(store_merge_base(st, &mc, &co, &mb) == 0 &&
+			  store_oid_equal(&mb, &co),
+		      "merge base of a merge and its parent");
+	}
 	doc_is(&mc, "a.json", "{\n  \"x\": 1,\n  \"y\": 1\n}\n");
 	doc_is(&mc, "s.json", "{}");
 	store_merge_release(&m);
