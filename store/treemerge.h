@@ -141,6 +141,21 @@ void store_merge_release(struct store_merge *m);
 int store_merge_build_tree(struct store *st, const struct store_merge *m,
 			   struct store_oid *tree_out);
 
+/* Commit TREE on BRANCH with parents PARENTS[0..N) (N >= 1; a merge:
+ * ours then theirs; a squash: ours alone) and message MSG, the branch
+ * moved from PARENTS[0] to it by compare-and-swap: -EAGAIN if the branch
+ * is no longer at PARENTS[0] (merge again on the new head). With
+ * fsync=on the objects are durable before the branch moves. */
+int store_commit_tree(struct store *st, const char *branch,
+		      const struct store_oid *tree,
+		      const struct store_oid *parents, size_t n,
+		      const char *msg, struct store_oid *out);
+/* Move BRANCH from OLD to NEW (a fast-forward) by compare-and-swap:
+ * -EAGAIN if it is not at OLD. */
+int store_branch_cas(struct store *st, const char *branch,
+		     const struct store_oid *old, const struct store_oid *new,
+		     const char *msg);
+
 /* The merge base of commits A and B (libgit2's git_merge_base: with
  * several best common ancestors, one of them). -ENOENT: unrelated
  * histories (merge against NULL, the empty tree). */

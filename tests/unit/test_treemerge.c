@@ -653,6 +653,58 @@ static void diff_prefix_and_ops(void)
 	store_tdiff_free(d);
 }
 
+/* The merged tree committed on a branch by compare-and-swap; a stale
+ * head is -EAGAIN; a squash has one parent; a fast-forward moves the
+ * branch only from where it was. */
+static void branch_commits(void)
+{
+	struct put b[] = {{"k/a.json", "{\"a\":0,\"b\":0}"}};
+	struct put o[] = {{"k/a.json", "{\"a\":1,\"b\":0}"}};
+	struct put t[] = {{"k/a.json", "{\"a\":0,\"b\":2}"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 1);
+	struct store_oid co = commit_at(&cb, 200, o, 1);
+	struct store_oid ct = commit_at(&cb, 300, t, 1);
+	struct store_oid parents[2] = {co, ct}, tree, mc, sq, head;
+	struct store_merge m;
+	git_commit *c = NULL;
+
+	set_branch("into", &co);
+	CHECK(store_merge_trees(&m, st, &cb, &co, &ct, NULL) == 0 &&
+		  store_merge_build_tree(st, &m, &tree) == 0,
+	      "merge");
+	store_merge_release(&m);
+	CHECK(store_commit_tree(st, "into", &tree, parents, 2,
+				"merge theirs into into", &mc) == 0,
+	      "merge commit: %s", store_errmsg());
+	CHECK(store_branch_head(st, "into", &head) == 0 &&
+		  store_oid_equal(&head, &mc),
+	      "the branch is at the merge");
+	doc_is(&head, "k/a.json", "{\n  \"a\": 1,\n  \"b\": 2\n}\n");
+	CHECK(git_commit_lookup(&c, st->repo, store_goid(&mc)) == 0 &&
+		  git_commit_parentcount(c) == 2 &&
+		  !memcmp(git_commit_parent_id(c, 0)->id, co.id, 20) &&
+		  !memcmp(git_commit_parent_id(c, 1)->id, ct.id, 20),
+	      "parents ours, theirs");
+	git_commit_free(c);
+	CHECK(store_commit_tree(st, "into", &tree, parents, 2, "again", &sq) ==
+		  -EAGAIN,
+	      "a stale head is -EAGAIN");
+	CHECK(store_commit_tree(st, "into", &tree, &mc, 1, "squash", &sq) ==
+		      0 &&
+		  store_branch_head(st, "into", &head) == 0 &&
+		  store_oid_equal(&head, &sq),
+	      "a one-parent commit");
+	set_branch("ff", &cb);
+	CHECK(store_branch_cas(st, "ff", &cb, &ct, "fast-forward") == 0 &&
+		  store_branch_head(st, "ff", &head) == 0 &&
+		  store_oid_equal(&head, &ct),
+	      "fast-forward");
+	CHECK(store_branch_cas(st, "ff", &cb, &co, "stale") == -EAGAIN,
+	      "a stale fast-forward is -EAGAIN");
+	CHECK(store_commit_tree(st, "ff", &tree, NULL, 0, "x", &sq) == -EINVAL,
+	      "no parent");
+}
+
 /* ---- random histories ---- */
 
 #define NPATHS 24
@@ -865,6 +917,7 @@ int main(void)
 	winner_by_time();
 	modify_delete_and_add_add();
 	no_merge_base();
+	branch_commits();
 	diff_prefix_and_ops();
 	flat_against_fanout();
 	merge_crosses_threshold();
