@@ -156,6 +156,41 @@ int store_branch_cas(struct store *st, const char *branch,
 		     const struct store_oid *old, const struct store_oid *new,
 		     const char *msg);
 
+/* ---- a branch into another ---- */
+
+#define STORE_MERGE_SQUASH 1u /* one ordinary commit, INTO its parent */
+
+struct store_merge_outcome {
+	enum {
+		STORE_MERGED_NOTHING,	   /* FROM was already in INTO */
+		STORE_MERGED_FAST_FORWARD, /* INTO moved to FROM's head */
+		STORE_MERGED_COMMIT,	   /* a merge (or squash) commit */
+	} kind;
+	struct store_oid commit;    /* INTO's head now */
+	struct store_oid old_head;  /* INTO's head before */
+	struct store_oid from_head; /* FROM's head merged */
+	bool has_base;		    /* false: unrelated histories */
+	struct store_oid base;	    /* a fast-forward: OLD_HEAD */
+	/* STORE_MERGED_COMMIT: the paths changed and their conflicts
+	 * (for a fast-forward, store_tdiff from OLD_HEAD to COMMIT). */
+	struct store_merge merge;
+	char *message; /* the commit's message */
+};
+
+/* Merge branch FROM into branch INTO: nothing if FROM is already in
+ * INTO; a fast-forward if INTO has nothing of its own (unless SQUASH);
+ * else store_merge_trees of the merge base (none: the empty tree, and the
+ * message says so), INTO's head (ours) and FROM's (theirs), its tree, and
+ * a commit with parents INTO, FROM (SQUASH in FLAGS: INTO alone) and
+ * message MSG (NULL: "merge FROM into INTO"), followed by the conflicted
+ * paths ("Conflicts:", one per line). If INTO moves meanwhile, all of it
+ * again on the new head. -EINVAL: FROM is INTO; -ENOENT: no such branch.
+ * *out: release with store_merge_outcome_release. */
+int store_merge_branch(struct store_merge_outcome *out, struct store *st,
+		       const char *from, const char *into, const char *msg,
+		       unsigned flags, const struct store_merge_opts *opts);
+void store_merge_outcome_release(struct store_merge_outcome *o);
+
 /* The merge base of commits A and B (libgit2's git_merge_base: with
  * several best common ancestors, one of them). -ENOENT: unrelated
  * histories (merge against NULL, the empty tree). */

@@ -705,6 +705,86 @@ static void branch_commits(void)
 	      "no parent");
 }
 
+/* A branch into another: a merge commit listing its conflicts, nothing
+ * the second time, a fast-forward, a squash, unrelated histories, and the
+ * refusals. */
+static void branch_merges(void)
+{
+	struct put b[] = {{"bm/a.json", "{\"a\":0,\"b\":0}"}};
+	struct put o[] = {{"bm/a.json", "{\"a\":1,\"b\":0}"}};
+	struct put t[] = {{"bm/a.json", "{\"a\":2,\"b\":2}"}};
+	struct put f[] = {{"bm/f.json", "[1]"}};
+	struct put u[] = {{"bm/u.json", "{}"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 1);
+	struct store_oid co = commit_at(&cb, 200, o, 1);
+	struct store_oid ct = commit_at(&cb, 300, t, 1);
+	struct store_oid head, cf, cu;
+	struct store_merge_outcome r;
+	git_commit *c = NULL;
+
+	set_branch("mi", &co);
+	set_branch("mf", &ct);
+	CHECK(store_merge_branch(&r, st, "mf", "mi", NULL, 0, NULL) == 0 &&
+		  r.kind == STORE_MERGED_COMMIT && r.has_base &&
+		  store_oid_equal(&r.base, &cb) && r.merge.nconflicted == 1,
+	      "merge: %s", store_errmsg());
+	CHECK(r.message && !strcmp(r.message, "merge mf into mi\n\n"
+					      "Conflicts:\n\tbm/a.json\n"),
+	      "message: %s", r.message);
+	CHECK(store_branch_head(st, "mi", &head) == 0 &&
+		  store_oid_equal(&head, &r.commit),
+	      "mi is at the merge");
+	doc_is(&head, "bm/a.json", "{\"a\":2,\"b\":2}");
+	store_merge_outcome_release(&r);
+	CHECK(store_merge_branch(&r, st, "mf", "mi", NULL, 0, NULL) == 0 &&
+		  r.kind == STORE_MERGED_NOTHING &&
+		  store_oid_equal(&r.commit, &head),
+	      "merged twice: nothing to do");
+	store_merge_outcome_release(&r);
+
+	/* mi has nothing of its own against ff: a fast-forward. */
+	cf = commit_at(&head, 400, f, 1);
+	set_branch("ff2", &cf);
+	CHECK(store_merge_branch(&r, st, "ff2", "mi", NULL, 0, NULL) == 0 &&
+		  r.kind == STORE_MERGED_FAST_FORWARD &&
+		  store_oid_equal(&r.commit, &cf),
+	      "fast-forward");
+	store_merge_outcome_release(&r);
+
+	/* A squash: one commit, mi its only parent. */
+	set_branch("sq", &cf);
+	cf = commit_at(&cf, 500, u, 1);
+	set_branch("sq", &cf);
+	CHECK(store_merge_branch(&r, st, "sq", "mi", "one change", 1, NULL) ==
+		      0 &&
+		  r.kind == STORE_MERGED_COMMIT &&
+		  !strcmp(r.message, "one change"),
+	      "squash");
+	CHECK(git_commit_lookup(&c, st->repo, store_goid(&r.commit)) == 0 &&
+		  git_commit_parentcount(c) == 1,
+	      "a squash has one parent");
+	git_commit_free(c);
+	doc_is(&r.commit, "bm/u.json", "{}");
+	store_merge_outcome_release(&r);
+
+	/* Unrelated histories: merged against an empty base. */
+	cu = commit_at(NULL, 600, u, 1);
+	set_branch("unrelated", &cu);
+	CHECK(store_merge_branch(&r, st, "unrelated", "mi", NULL, 0, NULL) ==
+		      0 &&
+		  r.kind == STORE_MERGED_COMMIT && !r.has_base &&
+		  strstr(r.message, "No common history"),
+	      "unrelated histories");
+	doc_is(&r.commit, "bm/a.json", "{\"a\":2,\"b\":2}");
+	store_merge_outcome_release(&r);
+
+	CHECK(store_merge_branch(&r, st, "mi", "mi", NULL, 0, NULL) == -EINVAL,
+	      "into itself");
+	CHECK(store_merge_branch(&r, st, "nope", "mi", NULL, 0, NULL) ==
+		  -ENOENT,
+	      "unknown branch");
+}
+
 /* ---- random histories ---- */
 
 #define NPATHS 24
@@ -918,6 +998,7 @@ int main(void)
 	modify_delete_and_add_add();
 	no_merge_base();
 	branch_commits();
+	branch_merges();
 	diff_prefix_and_ops();
 	flat_against_fanout();
 	merge_crosses_threshold();
