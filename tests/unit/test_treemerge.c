@@ -9,6 +9,7 @@
  * JSON, one-sided changes byte for byte, modifications never lost to a
  * deletion; and `git fsck` clean on it all. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -785,6 +786,61 @@ static void branch_merges(void)
 	      "unknown branch");
 }
 
+/* Saves on INTO while branches are merged into it: every save and every
+ * merge ends up in INTO's history (the merge retries on a moved head). */
+static void *saver(void *arg)
+{
+	char data[32];
+
+	for (int i = 0; i < 200; i++) {
+		struct store_change ch = {STORE_PUT, "cc/n.json", NULL, data,
+					  0};
+
+		ch.len = (size_t)snprintf(data, sizeof(data), "{\"n\":%d}", i);
+		CHECK(store_apply(st, "cc", &ch, NULL) == 0, "save %d", i);
+	}
+	(void)arg;
+	return NULL;
+}
+
+static void merges_beside_saves(void)
+{
+	struct put b[] = {{"cc/n.json", "{\"n\":-1}"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 1), heads[20], head;
+	struct store_merge_outcome r;
+	pthread_t th;
+	char path[64], want[64];
+
+	heads[0] = cb;
+	for (int i = 1; i < 20; i++) {
+		struct put p = {path, want};
+
+		snprintf(path, sizeof(path), "cc/m%d.json", i);
+		snprintf(want, sizeof(want), "{\"m\":%d}", i);
+		heads[i] = commit_at(&heads[i - 1], 100 + i, &p, 1);
+	}
+	set_branch("cc", &cb);
+	pthread_create(&th, NULL, saver, NULL);
+	for (int i = 1; i < 20; i++) {
+		snprintf(path, sizeof(path), "cm%d", i);
+		pthread_mutex_lock(&st->lock);
+		set_branch(path, &heads[i]);
+		pthread_mutex_unlock(&st->lock);
+		CHECK(store_merge_branch(&r, st, path, "cc", NULL, 0, NULL) ==
+			  0,
+		      "merge %d: %s", i, store_errmsg());
+		store_merge_outcome_release(&r);
+	}
+	pthread_join(th, NULL);
+	CHECK(store_branch_head(st, "cc", &head) == 0, "head");
+	doc_is(&head, "cc/n.json", "{\"n\":199}");
+	for (int i = 1; i < 20; i++) {
+		snprintf(path, sizeof(path), "cc/m%d.json", i);
+		snprintf(want, sizeof(want), "{\"m\":%d}", i);
+		doc_is(&head, path, want);
+	}
+}
+
 /* ---- random histories ---- */
 
 #define NPATHS 24
@@ -999,6 +1055,7 @@ int main(void)
 	no_merge_base();
 	branch_commits();
 	branch_merges();
+	merges_beside_saves();
 	diff_prefix_and_ops();
 	flat_against_fanout();
 	merge_crosses_threshold();
