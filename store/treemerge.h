@@ -191,6 +191,34 @@ int store_merge_branch(struct store_merge_outcome *out, struct store *st,
 		       unsigned flags, const struct store_merge_opts *opts);
 void store_merge_outcome_release(struct store_merge_outcome *o);
 
+/* ---- many changes, one commit ---- */
+
+/* The tree of commit BASE with changes C[0..N) applied in order (PUT:
+ * the data as a new blob; DELETE: -ENOENT if the path is not there;
+ * RENAME: the content moves, replacing TO), collections laid out as
+ * store_merge_build_tree does (a collection crossing the threshold is
+ * resharded). No commit is made. */
+int store_tree_apply(struct store *st, const struct store_oid *base,
+		     const struct store_change *c, size_t n,
+		     struct store_oid *tree_out);
+
+#define STORE_TX_STRICT 1u
+
+/* Changes C[0..N), begun on BEGIN (a commit of BRANCH), as one commit on
+ * BRANCH with message MSG: on BEGIN if the branch is still there, else
+ * merged onto its head by store_merge_trees (base BEGIN, ours the head,
+ * theirs the changes' tree; the changes win conflicts, being the newer),
+ * the branch moved by compare-and-swap, again on a newer head if it
+ * moved meanwhile. STORE_TX_STRICT in FLAGS: -EBUSY instead of a merge
+ * when a commit since BEGIN changed one of the paths of C. Returns 0 with
+ * *out the commit, 1 if the result changes nothing (no commit), or
+ * -errno (nothing written to the branch). */
+int store_commit_changes(struct store *st, const char *branch,
+			 const struct store_oid *begin,
+			 const struct store_change *c, size_t n,
+			 const char *msg, unsigned flags,
+			 struct store_oid *out);
+
 /* The merge base of commits A and B (libgit2's git_merge_base: with
  * several best common ancestors, one of them). -ENOENT: unrelated
  * histories (merge against NULL, the empty tree). */

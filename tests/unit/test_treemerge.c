@@ -841,6 +841,110 @@ static void merges_beside_saves(void)
 	}
 }
 
+static struct store_change put(const char *path, const char *data)
+{
+	return (struct store_change){STORE_PUT, path, NULL, data, strlen(data)};
+}
+
+static bool parent_is(const struct store_oid *c, const struct store_oid *p)
+{
+	git_commit *gc = NULL;
+	bool yes = git_commit_lookup(&gc, st->repo, store_goid(c)) == 0 &&
+		   git_commit_parentcount(gc) == 1 &&
+		   !memcmp(git_commit_parent_id(gc, 0)->id, p->id, 20);
+
+	git_commit_free(gc);
+	return yes;
+}
+
+/* Many changes as one commit: on the head they began on, merged onto a
+ * moved head (the transaction winning its conflicts), refused in strict
+ * mode when the moved head touched one of its paths, nothing written on
+ * a bad change; 2,100 new documents resharded in the one commit. */
+static void transactions(void)
+{
+	struct put b[] = {{"tx/a.json", "{\"a\":0,\"b\":0}"},
+			  {"tx/b.json", "1"},
+			  {"tx/c.json", "2"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 3), head, c1, c2;
+	struct store_change ch[] = {
+	    put("tx/a.json", "{\"a\":1,\"b\":0}"),
+	    put("tx/n.json", "[]"),
+	    {STORE_DELETE, "tx/b.json"},
+	    {STORE_RENAME, "tx/c.json", "tx/d.json"},
+	};
+	struct store_change other = put("tx/a.json", "{\"a\":5,\"b\":7}");
+	struct store_change elsewhere = put("tx/z.json", "{}");
+	struct store_change bad = {STORE_DELETE, "tx/none.json"};
+	struct store_change *many;
+	char **names;
+	size_t nmany = LAYOUT_FANOUT_AT + 52;
+
+	set_branch("tx1", &cb);
+	CHECK(store_commit_changes(st, "tx1", &cb, ch, 4, "tx", 0, &c1) == 0,
+	      "commit: %s", store_errmsg());
+	CHECK(parent_is(&c1, &cb), "one commit on the head it began on");
+	doc_is(&c1, "tx/a.json", "{\"a\":1,\"b\":0}");
+	doc_is(&c1, "tx/n.json", "[]");
+	doc_is(&c1, "tx/b.json", NULL);
+	doc_is(&c1, "tx/c.json", NULL);
+	doc_is(&c1, "tx/d.json", "2");
+	CHECK(store_commit_changes(st, "tx1", &c1, ch, 2, "again", 0, &c2) == 1,
+	      "changing nothing commits nothing");
+
+	/* The branch moved: merged onto it. */
+	set_branch("tx2", &cb);
+	CHECK(store_apply(st, "tx2", &other, &head) == 0, "other save");
+	CHECK(store_apply(st, "tx2", &elsewhere, &head) == 0, "other save");
+	CHECK(store_commit_changes(st, "tx2", &cb, ch, 4, "tx", 0, &c2) == 0,
+	      "merged commit: %s", store_errmsg());
+	CHECK(parent_is(&c2, &head), "on the moved head");
+	doc_is(&c2, "tx/a.json", "{\n  \"a\": 1,\n  \"b\": 7\n}\n");
+	doc_is(&c2, "tx/z.json", "{}");
+	doc_is(&c2, "tx/d.json", "2");
+
+	/* Strict: the moved head touched tx/a.json. */
+	set_branch("tx3", &cb);
+	CHECK(store_apply(st, "tx3", &other, &head) == 0, "other save");
+	CHECK(store_commit_changes(st, "tx3", &cb, ch, 4, "tx", STORE_TX_STRICT,
+				   &c2) == -EBUSY,
+	      "strict: -EBUSY");
+	CHECK(store_branch_head(st, "tx3", &c2) == 0 &&
+		  store_oid_equal(&c2, &head),
+	      "strict: nothing written");
+	CHECK(store_commit_changes(st, "tx3", &cb, ch + 1, 1, "tx",
+				   STORE_TX_STRICT, &c2) == 0,
+	      "strict, other paths: committed");
+	CHECK(store_commit_changes(st, "tx3", &c2, &bad, 1, "tx", 0, &c1) ==
+		  -ENOENT,
+	      "deleting a missing document: -ENOENT");
+	CHECK(store_branch_head(st, "tx3", &c1) == 0 &&
+		  store_oid_equal(&c1, &c2),
+	      "a bad change writes nothing");
+
+	/* 2,100 documents, one commit, resharded. */
+	many = calloc(nmany, sizeof(*many));
+	names = calloc(nmany, sizeof(*names));
+	for (size_t i = 0; i < nmany; i++) {
+		if (asprintf(&names[i], "txbig/d%05zu.json", i) < 0)
+			abort();
+		many[i] = put(names[i], "{\"big\":true}");
+	}
+	CHECK(store_branch_head(st, "tx1", &head) == 0, "tx1 head");
+	CHECK(store_commit_changes(st, "tx1", &head, many, nmany, "many", 0,
+				   &c2) == 0 &&
+		  parent_is(&c2, &head),
+	      "many: %s", store_errmsg());
+	CHECK(store_branch_head(st, "tx1", &head) == 0 &&
+		  docs_in(&head, "txbig") == nmany && is_fanout(&head, "txbig"),
+	      "%zu documents in one commit, fanout", nmany);
+	doc_is(&head, "txbig/d02099.json", "{\"big\":true}");
+	for (size_t i = 0; i < nmany; i++)
+		free(names[i]);
+	free(names);
+	free(many);
+}
+
 /* ---- random histories ---- */
 
 #define NPATHS 24
@@ -1056,6 +1160,7 @@ int main(void)
 	branch_commits();
 	branch_merges();
 	merges_beside_saves();
+	transactions();
 	diff_prefix_and_ops();
 	flat_against_fanout();
 	merge_crosses_threshold();
