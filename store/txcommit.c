@@ -19,17 +19,55 @@ struct pstate {
 	unsigned mode;
 };
 
+/* The states, and a hash index of them by path (a transaction may hold
+ * thousands of documents). */
 struct states {
 	struct pstate *v;
 	size_t n;
+	size_t *slot; /* index + 1 into v; 0: empty */
+	size_t mask;
 };
+
+static size_t path_hash(const char *p)
+{
+	size_t h = 1469598103934665603u;
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	return h;
+}
+
+/* The state of PATH; *SLOTP (if not NULL) where a new one is indexed. */
+static struct pstate *find_state(struct states *s, const char *path,
+				 size_t **slotp)
+{
+	size_t i = path_hash(path) & s->mask;
+
+	for (; s->slot[i]; i = (i + 1) & s->mask)
+		if (!strcmp(s->v[s->slot[i] - 1].path, path))
+			return &s->v[s->slot[i] - 1];
+	if (slotp)
+		*slotp = &s->slot[i];
+	return NULL;
+}
 
 static struct pstate *state_of(struct states *s, const char *path)
 {
-	for (size_t i = s->n; i-- > 0;)
-		if (!strcmp(s->v[i].path, path))
-			return &s->v[i];
-	return NULL;
+	return find_state(s, path, NULL);
+}
+
+/* Room for N changes (two states each, the index at most half full). */
+static int states_init(struct states *s, size_t n)
+{
+	size_t ns = 16;
+
+	while (ns < 4 * n + 4)
+		ns *= 2;
+	s->v = calloc(2 * n + 1, sizeof(*s->v));
+	s->slot = calloc(ns, sizeof(*s->slot));
+	s->mask = ns - 1;
+	s->n = 0;
+	return s->v && s->slot ? 0 : -ENOMEM;
 }
 
 /* Path's current content (after the changes so far, else in ROOT). */
@@ -65,11 +103,13 @@ static int current(struct store *st, struct states *s, git_tree *root,
 static int set_state(struct states *s, const char *path, bool present,
 		     const git_oid *blob, unsigned mode)
 {
-	struct pstate *p = state_of(s, path);
+	size_t *slot = NULL;
+	struct pstate *p = find_state(s, path, &slot);
 
 	if (!p) {
 		p = &s->v[s->n++]; /* room for two per change */
 		p->path = path;
+		*slot = s->n;
 	}
 	p->present = present;
 	if (present) {
@@ -157,11 +197,11 @@ int store_tree_apply(struct store *st, const struct store_oid *base,
 		     const struct store_change *c, size_t n,
 		     struct store_oid *tree_out)
 {
-	struct states s = {calloc(2 * n + 1, sizeof(*s.v)), 0};
+	struct states s;
 	struct store_merge m = {0};
 	git_commit *bc = NULL;
 	git_tree *root = NULL;
-	int err = s.v ? 0 : -ENOMEM;
+	int err = states_init(&s, n);
 
 	pthread_mutex_lock(&st->lock);
 	if (err == 0 &&
@@ -181,6 +221,7 @@ int store_tree_apply(struct store *st, const struct store_oid *base,
 	store_merge_release(&m);
 	git_tree_free(root);
 	git_commit_free(bc);
+	free(s.slot);
 	free(s.v);
 	return err;
 }
