@@ -193,12 +193,15 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 			    !strcmp(u->up[j].path, gp))
 				k = j;
 		if (!result_present(e[i])) {
-			if (k < u->n)
+			/* Resharded: its move is dropped, the flat file's
+			 * removal stays; else removed where it is. */
+			if (k < u->n) {
 				u->up[k] = u->up[--u->n];
-			else if (had && !(fanout && !ofan))
+			} else if (had && !(fanout && !ofan)) {
 				err =
-				    add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0, gp),
-				gp = NULL;
+				    add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0, gp);
+				continue; /* GP is U's now */
+			}
 			free(gp);
 			continue;
 		}

@@ -598,6 +598,24 @@ out:
 	return err;
 }
 
+int store_merge_base(struct store *st, const struct store_oid *a,
+		     const struct store_oid *b, struct store_oid *out)
+{
+	git_oid id;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = git_merge_base(&id, st->repo, store_goid(a), store_goid(b));
+	if (err == GIT_ENOTFOUND)
+		err = store_fail(-ENOENT, "no common ancestor");
+	else if (err < 0)
+		err = store_git_fail(err, "merge base");
+	else
+		memcpy(out->id, id.id, STORE_OID_RAWSZ);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
 struct merge_ctx {
 	struct store *st;
 	const struct store_oid *ours, *theirs;

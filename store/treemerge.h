@@ -89,7 +89,8 @@ struct store_merge_entry {
 	unsigned mode[3];
 	char *bytes; /* STORE_MERGE_BYTES */
 	size_t len;
-	/* Conflicts (jmerge.h); winner: the side that won them. */
+	/* Conflicts (jmerge.h, with the document's JSON values); winner:
+	 * the side that won them (meaningful when n > 0). */
 	struct jmerge_conflict *conflicts;
 	size_t n;
 	enum jmerge_side winner;
@@ -103,7 +104,9 @@ struct store_merge {
 	struct store_oid ours_tree, theirs_tree;
 };
 
-/* Who wins the conflicts of PATH (changed on both sides): 0 or -errno. */
+/* Who wins the conflicts of PATH (changed on both sides): 0 or -errno.
+ * Called only for documents with conflicts, without the store lock (it
+ * may call the store). */
 typedef int (*store_merge_winner_fn)(void *ctx, const char *path,
 				     enum jmerge_side *out);
 
@@ -118,7 +121,9 @@ struct store_merge_opts {
 /* Merge THEIRS into OURS against BASE. Documents changed on one side
  * take that side; changed on both merge by jmerge_doc (JSON documents
  * member by member; other files, and texts that are not JSON, as whole
- * values). *out is the caller's (store_merge_release). */
+ * values). The store lock is held while the trees are compared and each
+ * blob read, not while documents merge. *out is the caller's
+ * (store_merge_release). */
 int store_merge_trees(struct store_merge *out, struct store *st,
 		      const struct store_oid *base,
 		      const struct store_oid *ours,
@@ -127,12 +132,98 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 void store_merge_release(struct store_merge *m);
 
 /* The merged root tree: ours' tree (M->ours_tree) with M's entries
- * applied, new merged blobs written. Layout: a collection stays fanout if
+ * applied, new merged blobs and trees written (no commit, no ref moved:
+ * the caller commits it with ours and theirs as parents, or ours alone
+ * for a squash). Layout: a collection stays fanout if
  * it is fanout in ours; it becomes fanout if it is fanout in theirs or
  * holds LAYOUT_FANOUT_AT files or more after the merge (the rule of a
  * save, layout.c: collections never go back to flat), else flat. */
 int store_merge_build_tree(struct store *st, const struct store_merge *m,
 			   struct store_oid *tree_out);
+
+/* Commit TREE on BRANCH with parents PARENTS[0..N) (N >= 1; a merge:
+ * ours then theirs; a squash: ours alone) and message MSG, the branch
+ * moved from PARENTS[0] to it by compare-and-swap: -EAGAIN if the branch
+ * is no longer at PARENTS[0] (merge again on the new head). With
+ * fsync=on the objects are durable before the branch moves. */
+int store_commit_tree(struct store *st, const char *branch,
+		      const struct store_oid *tree,
+		      const struct store_oid *parents, size_t n,
+		      const char *msg, struct store_oid *out);
+/* Move BRANCH from OLD to NEW (a fast-forward) by compare-and-swap:
+ * -EAGAIN if it is not at OLD. */
+int store_branch_cas(struct store *st, const char *branch,
+		     const struct store_oid *old, const struct store_oid *new,
+		     const char *msg);
+
+/* ---- a branch into another ---- */
+
+#define STORE_MERGE_SQUASH 1u /* one ordinary commit, INTO its parent */
+
+struct store_merge_outcome {
+	enum {
+		STORE_MERGED_NOTHING,	   /* FROM was already in INTO */
+		STORE_MERGED_FAST_FORWARD, /* INTO moved to FROM's head */
+		STORE_MERGED_COMMIT,	   /* a merge (or squash) commit */
+	} kind;
+	struct store_oid commit;    /* INTO's head now */
+	struct store_oid old_head;  /* INTO's head before */
+	struct store_oid from_head; /* FROM's head merged */
+	bool has_base;		    /* false: unrelated histories */
+	struct store_oid base;	    /* a fast-forward: OLD_HEAD */
+	/* STORE_MERGED_COMMIT: the paths changed and their conflicts
+	 * (for a fast-forward, store_tdiff from OLD_HEAD to COMMIT). */
+	struct store_merge merge;
+	char *message; /* the commit's message */
+};
+
+/* Merge branch FROM into branch INTO: nothing if FROM is already in
+ * INTO; a fast-forward if INTO has nothing of its own (unless SQUASH);
+ * else store_merge_trees of the merge base (none: the empty tree, and the
+ * message says so), INTO's head (ours) and FROM's (theirs), its tree, and
+ * a commit with parents INTO, FROM (SQUASH in FLAGS: INTO alone) and
+ * message MSG (NULL: "merge FROM into INTO"), followed by the conflicted
+ * paths ("Conflicts:", one per line). If INTO moves meanwhile, all of it
+ * again on the new head. -EINVAL: FROM is INTO; -ENOENT: no such branch.
+ * *out: release with store_merge_outcome_release. */
+int store_merge_branch(struct store_merge_outcome *out, struct store *st,
+		       const char *from, const char *into, const char *msg,
+		       unsigned flags, const struct store_merge_opts *opts);
+void store_merge_outcome_release(struct store_merge_outcome *o);
+
+/* ---- many changes, one commit ---- */
+
+/* The tree of commit BASE with changes C[0..N) applied in order (PUT:
+ * the data as a new blob; DELETE: -ENOENT if the path is not there;
+ * RENAME: the content moves, replacing TO), collections laid out as
+ * store_merge_build_tree does (a collection crossing the threshold is
+ * resharded). No commit is made. */
+int store_tree_apply(struct store *st, const struct store_oid *base,
+		     const struct store_change *c, size_t n,
+		     struct store_oid *tree_out);
+
+#define STORE_TX_STRICT 1u
+
+/* Changes C[0..N), begun on BEGIN (a commit of BRANCH), as one commit on
+ * BRANCH with message MSG: on BEGIN if the branch is still there, else
+ * merged onto its head by store_merge_trees (base BEGIN, ours the head,
+ * theirs the changes' tree; the changes win conflicts, being the newer),
+ * the branch moved by compare-and-swap, again on a newer head if it
+ * moved meanwhile. STORE_TX_STRICT in FLAGS: -EBUSY instead of a merge
+ * when a commit since BEGIN changed one of the paths of C. Returns 0 with
+ * *out the commit, 1 if the result changes nothing (no commit), or
+ * -errno (nothing written to the branch). */
+int store_commit_changes(struct store *st, const char *branch,
+			 const struct store_oid *begin,
+			 const struct store_change *c, size_t n,
+			 const char *msg, unsigned flags,
+			 struct store_oid *out);
+
+/* The merge base of commits A and B (libgit2's git_merge_base: with
+ * several best common ancestors, one of them). -ENOENT: unrelated
+ * histories (merge against NULL, the empty tree). */
+int store_merge_base(struct store *st, const struct store_oid *a,
+		     const struct store_oid *b, struct store_oid *out);
 
 /* The commit on HEAD's first-parent chain that gave logical PATH its
  * content at HEAD (the oldest commit of the run, back from HEAD, in which

@@ -141,6 +141,32 @@ static void one_size(size_t n)
 		store_tdiff_free(d);
 		store_merge_release(&m);
 	}
+	{
+		/* A transaction of 1,000 new documents, one commit. */
+		struct store_change *c = calloc(1000, sizeof(*c));
+		char **names = calloc(1000, sizeof(*names));
+		struct store_oid head, out;
+
+		for (size_t i = 0; i < 1000; i++) {
+			if (asprintf(&names[i], "c/tx%zu.json", i) < 0)
+				exit(1);
+			c[i] = (struct store_change){STORE_PUT, names[i], NULL,
+						     "{\"tx\": 1}", 9};
+		}
+		if (store_branch_head(st, "main", &head) < 0)
+			die("head");
+		t0 = now_ms();
+		if (store_commit_changes(st, "main", &head, c, 1000, "tx", 0,
+					 &out) != 0)
+			die("transaction");
+		printf("%7zu documents: a transaction of 1,000 new documents "
+		       "%.1f ms\n",
+		       n, now_ms() - t0);
+		for (size_t i = 0; i < 1000; i++)
+			free(names[i]);
+		free(names);
+		free(c);
+	}
 	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -9,6 +9,7 @@
  * JSON, one-sided changes byte for byte, modifications never lost to a
  * deletion; and `git fsck` clean on it all. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,11 @@ static void disjoint_documents(void)
 	struct store_merge m;
 	struct store_oid mc = merge(&cb, &co, &ct, &m);
 
+	struct store_oid mb;
+
+	CHECK(store_merge_base(st, &co, &ct, &mb) == 0 &&
+		  store_oid_equal(&mb, &cb),
+	      "the merge base is the common parent");
 	CHECK(m.n == 3 && m.nconflicted == 0, "disjoint: %zu entries", m.n);
 	CHECK(entry(&m, "x.json") &&
 		  entry(&m, "x.json")->action == STORE_MERGE_OURS,
@@ -362,6 +368,15 @@ static void no_merge_base(void)
 
 	CHECK(m.nconflicted == 0, "unrelated histories: %zu conflicts",
 	      m.nconflicted);
+	{
+		struct store_oid mb;
+
+		CHECK(store_merge_base(st, &co, &ct, &mb) == -ENOENT,
+		      "unrelated histories have no merge base");
+		CHECK(store_merge_base(st, &mc, &co, &mb) == 0 &&
+			  store_oid_equal(&mb, &co),
+		      "merge base of a merge and its parent");
+	}
 	doc_is(&mc, "a.json", "{\n  \"x\": 1,\n  \"y\": 1\n}\n");
 	doc_is(&mc, "s.json", "{}");
 	store_merge_release(&m);
@@ -519,6 +534,26 @@ static void flat_against_fanout(void)
 		      "diff of one save: %zu trees read",
 		      d ? store_tdiff_trees_read(d) : 0);
 		store_tdiff_free(d);
+
+		/* Ours flat, theirs fanout with a deletion of a document
+		 * ours has: resharded without it. */
+		{
+			struct store_change del = {STORE_DELETE,
+						   "users/u0004.json"};
+			struct store_oid a5;
+
+			CHECK(store_apply(st, "fa", &del, &a5) == 0, "delete");
+			mc = merge(&base, &b, &a5, &m);
+			CHECK(is_fanout(&mc, "users"), "resharded");
+			CHECK(docs_in(&mc, "users") == 2999, "%zu documents",
+			      docs_in(&mc, "users"));
+			doc_is(&mc, "users/u0004.json", NULL);
+			doc_is(&mc, "users/u0003.json", NULL);
+			doc_is(&mc, "users/u0100.json", c2.data);
+			doc_is(&mc, "users/u0002.json",
+			       "{\"id\": 2, \"v\": \"b\"}");
+			store_merge_release(&m);
+		}
 	}
 }
 
@@ -617,6 +652,297 @@ static void diff_prefix_and_ops(void)
 		  store_tdiff_count(d) == 4,
 	      "against the empty tree: every file added");
 	store_tdiff_free(d);
+}
+
+/* The merged tree committed on a branch by compare-and-swap; a stale
+ * head is -EAGAIN; a squash has one parent; a fast-forward moves the
+ * branch only from where it was. */
+static void branch_commits(void)
+{
+	struct put b[] = {{"k/a.json", "{\"a\":0,\"b\":0}"}};
+	struct put o[] = {{"k/a.json", "{\"a\":1,\"b\":0}"}};
+	struct put t[] = {{"k/a.json", "{\"a\":0,\"b\":2}"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 1);
+	struct store_oid co = commit_at(&cb, 200, o, 1);
+	struct store_oid ct = commit_at(&cb, 300, t, 1);
+	struct store_oid parents[2] = {co, ct}, tree, mc, sq, head;
+	struct store_merge m;
+	git_commit *c = NULL;
+
+	set_branch("into", &co);
+	CHECK(store_merge_trees(&m, st, &cb, &co, &ct, NULL) == 0 &&
+		  store_merge_build_tree(st, &m, &tree) == 0,
+	      "merge");
+	store_merge_release(&m);
+	CHECK(store_commit_tree(st, "into", &tree, parents, 2,
+				"merge theirs into into", &mc) == 0,
+	      "merge commit: %s", store_errmsg());
+	CHECK(store_branch_head(st, "into", &head) == 0 &&
+		  store_oid_equal(&head, &mc),
+	      "the branch is at the merge");
+	doc_is(&head, "k/a.json", "{\n  \"a\": 1,\n  \"b\": 2\n}\n");
+	CHECK(git_commit_lookup(&c, st->repo, store_goid(&mc)) == 0 &&
+		  git_commit_parentcount(c) == 2 &&
+		  !memcmp(git_commit_parent_id(c, 0)->id, co.id, 20) &&
+		  !memcmp(git_commit_parent_id(c, 1)->id, ct.id, 20),
+	      "parents ours, theirs");
+	git_commit_free(c);
+	CHECK(store_commit_tree(st, "into", &tree, parents, 2, "again", &sq) ==
+		  -EAGAIN,
+	      "a stale head is -EAGAIN");
+	CHECK(store_commit_tree(st, "into", &tree, &mc, 1, "squash", &sq) ==
+		      0 &&
+		  store_branch_head(st, "into", &head) == 0 &&
+		  store_oid_equal(&head, &sq),
+	      "a one-parent commit");
+	set_branch("ff", &cb);
+	CHECK(store_branch_cas(st, "ff", &cb, &ct, "fast-forward") == 0 &&
+		  store_branch_head(st, "ff", &head) == 0 &&
+		  store_oid_equal(&head, &ct),
+	      "fast-forward");
+	CHECK(store_branch_cas(st, "ff", &cb, &co, "stale") == -EAGAIN,
+	      "a stale fast-forward is -EAGAIN");
+	CHECK(store_commit_tree(st, "ff", &tree, NULL, 0, "x", &sq) == -EINVAL,
+	      "no parent");
+}
+
+/* A branch into another: a merge commit listing its conflicts, nothing
+ * the second time, a fast-forward, a squash, unrelated histories, and the
+ * refusals. */
+static void branch_merges(void)
+{
+	struct put b[] = {{"bm/a.json", "{\"a\":0,\"b\":0}"}};
+	struct put o[] = {{"bm/a.json", "{\"a\":1,\"b\":0}"}};
+	struct put t[] = {{"bm/a.json", "{\"a\":2,\"b\":2}"}};
+	struct put f[] = {{"bm/f.json", "[1]"}};
+	struct put u[] = {{"bm/u.json", "{}"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 1);
+	struct store_oid co = commit_at(&cb, 200, o, 1);
+	struct store_oid ct = commit_at(&cb, 300, t, 1);
+	struct store_oid head, cf, cu;
+	struct store_merge_outcome r;
+	git_commit *c = NULL;
+
+	set_branch("mi", &co);
+	set_branch("mf", &ct);
+	CHECK(store_merge_branch(&r, st, "mf", "mi", NULL, 0, NULL) == 0 &&
+		  r.kind == STORE_MERGED_COMMIT && r.has_base &&
+		  store_oid_equal(&r.base, &cb) && r.merge.nconflicted == 1,
+	      "merge: %s", store_errmsg());
+	CHECK(r.message && !strcmp(r.message, "merge mf into mi\n\n"
+					      "Conflicts:\n\tbm/a.json\n"),
+	      "message: %s", r.message);
+	CHECK(store_branch_head(st, "mi", &head) == 0 &&
+		  store_oid_equal(&head, &r.commit),
+	      "mi is at the merge");
+	doc_is(&head, "bm/a.json", "{\"a\":2,\"b\":2}");
+	store_merge_outcome_release(&r);
+	CHECK(store_merge_branch(&r, st, "mf", "mi", NULL, 0, NULL) == 0 &&
+		  r.kind == STORE_MERGED_NOTHING &&
+		  store_oid_equal(&r.commit, &head),
+	      "merged twice: nothing to do");
+	store_merge_outcome_release(&r);
+
+	/* mi has nothing of its own against ff: a fast-forward. */
+	cf = commit_at(&head, 400, f, 1);
+	set_branch("ff2", &cf);
+	CHECK(store_merge_branch(&r, st, "ff2", "mi", NULL, 0, NULL) == 0 &&
+		  r.kind == STORE_MERGED_FAST_FORWARD &&
+		  store_oid_equal(&r.commit, &cf),
+	      "fast-forward");
+	store_merge_outcome_release(&r);
+
+	/* A squash: one commit, mi its only parent. */
+	set_branch("sq", &cf);
+	cf = commit_at(&cf, 500, u, 1);
+	set_branch("sq", &cf);
+	CHECK(store_merge_branch(&r, st, "sq", "mi", "one change", 1, NULL) ==
+		      0 &&
+		  r.kind == STORE_MERGED_COMMIT &&
+		  !strcmp(r.message, "one change"),
+	      "squash");
+	CHECK(git_commit_lookup(&c, st->repo, store_goid(&r.commit)) == 0 &&
+		  git_commit_parentcount(c) == 1,
+	      "a squash has one parent");
+	git_commit_free(c);
+	doc_is(&r.commit, "bm/u.json", "{}");
+	store_merge_outcome_release(&r);
+
+	/* Unrelated histories: merged against an empty base. */
+	cu = commit_at(NULL, 600, u, 1);
+	set_branch("unrelated", &cu);
+	CHECK(store_merge_branch(&r, st, "unrelated", "mi", NULL, 0, NULL) ==
+		      0 &&
+		  r.kind == STORE_MERGED_COMMIT && !r.has_base &&
+		  strstr(r.message, "No common history"),
+	      "unrelated histories");
+	doc_is(&r.commit, "bm/a.json", "{\"a\":2,\"b\":2}");
+	store_merge_outcome_release(&r);
+
+	CHECK(store_merge_branch(&r, st, "mi", "mi", NULL, 0, NULL) == -EINVAL,
+	      "into itself");
+	CHECK(store_merge_branch(&r, st, "nope", "mi", NULL, 0, NULL) ==
+		  -ENOENT,
+	      "unknown branch");
+}
+
+/* Saves on INTO while branches are merged into it: every save and every
+ * merge ends up in INTO's history (the merge retries on a moved head). */
+static void *saver(void *arg)
+{
+	char data[32];
+
+	for (int i = 0; i < 200; i++) {
+		struct store_change ch = {STORE_PUT, "cc/n.json", NULL, data,
+					  0};
+
+		ch.len = (size_t)snprintf(data, sizeof(data), "{\"n\":%d}", i);
+		CHECK(store_apply(st, "cc", &ch, NULL) == 0, "save %d", i);
+	}
+	(void)arg;
+	return NULL;
+}
+
+static void merges_beside_saves(void)
+{
+	struct put b[] = {{"cc/n.json", "{\"n\":-1}"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 1), heads[20], head;
+	struct store_merge_outcome r;
+	pthread_t th;
+	char path[64], want[64];
+
+	heads[0] = cb;
+	for (int i = 1; i < 20; i++) {
+		struct put p = {path, want};
+
+		snprintf(path, sizeof(path), "cc/m%d.json", i);
+		snprintf(want, sizeof(want), "{\"m\":%d}", i);
+		heads[i] = commit_at(&heads[i - 1], 100 + i, &p, 1);
+	}
+	set_branch("cc", &cb);
+	pthread_create(&th, NULL, saver, NULL);
+	for (int i = 1; i < 20; i++) {
+		snprintf(path, sizeof(path), "cm%d", i);
+		pthread_mutex_lock(&st->lock);
+		set_branch(path, &heads[i]);
+		pthread_mutex_unlock(&st->lock);
+		CHECK(store_merge_branch(&r, st, path, "cc", NULL, 0, NULL) ==
+			  0,
+		      "merge %d: %s", i, store_errmsg());
+		store_merge_outcome_release(&r);
+	}
+	pthread_join(th, NULL);
+	CHECK(store_branch_head(st, "cc", &head) == 0, "head");
+	doc_is(&head, "cc/n.json", "{\"n\":199}");
+	for (int i = 1; i < 20; i++) {
+		snprintf(path, sizeof(path), "cc/m%d.json", i);
+		snprintf(want, sizeof(want), "{\"m\":%d}", i);
+		doc_is(&head, path, want);
+	}
+}
+
+static struct store_change put(const char *path, const char *data)
+{
+	return (struct store_change){STORE_PUT, path, NULL, data, strlen(data)};
+}
+
+static bool parent_is(const struct store_oid *c, const struct store_oid *p)
+{
+	git_commit *gc = NULL;
+	bool yes = git_commit_lookup(&gc, st->repo, store_goid(c)) == 0 &&
+		   git_commit_parentcount(gc) == 1 &&
+		   !memcmp(git_commit_parent_id(gc, 0)->id, p->id, 20);
+
+	git_commit_free(gc);
+	return yes;
+}
+
+/* Many changes as one commit: on the head they began on, merged onto a
+ * moved head (the transaction winning its conflicts), refused in strict
+ * mode when the moved head touched one of its paths, nothing written on
+ * a bad change; 2,100 new documents resharded in the one commit. */
+static void transactions(void)
+{
+	struct put b[] = {{"tx/a.json", "{\"a\":0,\"b\":0}"},
+			  {"tx/b.json", "1"},
+			  {"tx/c.json", "2"}};
+	struct store_oid cb = commit_at(NULL, 100, b, 3), head, c1, c2;
+	struct store_change ch[] = {
+	    put("tx/a.json", "{\"a\":1,\"b\":0}"),
+	    put("tx/n.json", "[]"),
+	    {STORE_DELETE, "tx/b.json"},
+	    {STORE_RENAME, "tx/c.json", "tx/d.json"},
+	};
+	struct store_change other = put("tx/a.json", "{\"a\":5,\"b\":7}");
+	struct store_change elsewhere = put("tx/z.json", "{}");
+	struct store_change bad = {STORE_DELETE, "tx/none.json"};
+	struct store_change *many;
+	char **names;
+	size_t nmany = LAYOUT_FANOUT_AT + 52;
+
+	set_branch("tx1", &cb);
+	CHECK(store_commit_changes(st, "tx1", &cb, ch, 4, "tx", 0, &c1) == 0,
+	      "commit: %s", store_errmsg());
+	CHECK(parent_is(&c1, &cb), "one commit on the head it began on");
+	doc_is(&c1, "tx/a.json", "{\"a\":1,\"b\":0}");
+	doc_is(&c1, "tx/n.json", "[]");
+	doc_is(&c1, "tx/b.json", NULL);
+	doc_is(&c1, "tx/c.json", NULL);
+	doc_is(&c1, "tx/d.json", "2");
+	CHECK(store_commit_changes(st, "tx1", &c1, ch, 2, "again", 0, &c2) == 1,
+	      "changing nothing commits nothing");
+
+	/* The branch moved: merged onto it. */
+	set_branch("tx2", &cb);
+	CHECK(store_apply(st, "tx2", &other, &head) == 0, "other save");
+	CHECK(store_apply(st, "tx2", &elsewhere, &head) == 0, "other save");
+	CHECK(store_commit_changes(st, "tx2", &cb, ch, 4, "tx", 0, &c2) == 0,
+	      "merged commit: %s", store_errmsg());
+	CHECK(parent_is(&c2, &head), "on the moved head");
+	doc_is(&c2, "tx/a.json", "{\n  \"a\": 1,\n  \"b\": 7\n}\n");
+	doc_is(&c2, "tx/z.json", "{}");
+	doc_is(&c2, "tx/d.json", "2");
+
+	/* Strict: the moved head touched tx/a.json. */
+	set_branch("tx3", &cb);
+	CHECK(store_apply(st, "tx3", &other, &head) == 0, "other save");
+	CHECK(store_commit_changes(st, "tx3", &cb, ch, 4, "tx", STORE_TX_STRICT,
+				   &c2) == -EBUSY,
+	      "strict: -EBUSY");
+	CHECK(store_branch_head(st, "tx3", &c2) == 0 &&
+		  store_oid_equal(&c2, &head),
+	      "strict: nothing written");
+	CHECK(store_commit_changes(st, "tx3", &cb, ch + 1, 1, "tx",
+				   STORE_TX_STRICT, &c2) == 0,
+	      "strict, other paths: committed");
+	CHECK(store_commit_changes(st, "tx3", &c2, &bad, 1, "tx", 0, &c1) ==
+		  -ENOENT,
+	      "deleting a missing document: -ENOENT");
+	CHECK(store_branch_head(st, "tx3", &c1) == 0 &&
+		  store_oid_equal(&c1, &c2),
+	      "a bad change writes nothing");
+
+	/* 2,100 documents, one commit, resharded. */
+	many = calloc(nmany, sizeof(*many));
+	names = calloc(nmany, sizeof(*names));
+	for (size_t i = 0; i < nmany; i++) {
+		if (asprintf(&names[i], "txbig/d%05zu.json", i) < 0)
+			abort();
+		many[i] = put(names[i], "{\"big\":true}");
+	}
+	CHECK(store_branch_head(st, "tx1", &head) == 0, "tx1 head");
+	CHECK(store_commit_changes(st, "tx1", &head, many, nmany, "many", 0,
+				   &c2) == 0 &&
+		  parent_is(&c2, &head),
+	      "many: %s", store_errmsg());
+	CHECK(store_branch_head(st, "tx1", &head) == 0 &&
+		  docs_in(&head, "txbig") == nmany && is_fanout(&head, "txbig"),
+	      "%zu documents in one commit, fanout", nmany);
+	doc_is(&head, "txbig/d02099.json", "{\"big\":true}");
+	for (size_t i = 0; i < nmany; i++)
+		free(names[i]);
+	free(names);
+	free(many);
 }
 
 /* ---- random histories ---- */
@@ -831,6 +1157,10 @@ int main(void)
 	winner_by_time();
 	modify_delete_and_add_add();
 	no_merge_base();
+	branch_commits();
+	branch_merges();
+	merges_beside_saves();
+	transactions();
 	diff_prefix_and_ops();
 	flat_against_fanout();
 	merge_crosses_threshold();
