@@ -157,26 +157,6 @@ static int blob_at(chronofs *db, const struct store_oid *commit,
 	return store_blob_read(db->st, &e.oid, out, len);
 }
 
-/* The side that won PATH's conflicts at MERGE, as the merge decided:
- * the newer latest change (time, then commit id) of the two parents. */
-static int winner_of(chronofs *db, const struct store_oid *ours,
-		     const struct store_oid *theirs, const char *path,
-		     enum jmerge_side *out)
-{
-	struct store_oid co, ct;
-	int64_t to, tt;
-	int err = store_merge_latest_change(db->st, ours, path, &to, &co);
-
-	if (err == 0)
-		err = store_merge_latest_change(db->st, theirs, path, &tt, &ct);
-	if (err < 0)
-		return err;
-	*out = tt > to || (tt == to && memcmp(ct.id, co.id, sizeof(ct.id)) > 0)
-		       ? JMERGE_THEIRS
-		       : JMERGE_OURS;
-	return 0;
-}
-
 int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 		      const char *path, enum cfs_conflict_part part, char **out,
 		      size_t *len)
@@ -201,6 +181,8 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 	if (err < 0)
 		return lib_fail(err, path);
 	rc = store_merge_base(db->st, &parents[0], &parents[1], &base);
+	if (rc == -ENOENT)
+		rc = 1; /* unrelated histories: no base version */
 	if (rc < 0)
 		return lib_fail(rc, path);
 	if (part == CFS_CONFLICT_BASE)
@@ -219,7 +201,8 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 	if ((rc == 0 && (err = blob_at(db, &base, path, &b, &bl)) < 0) ||
 	    (err = blob_at(db, &parents[0], path, &o, &ol)) < 0 ||
 	    (err = blob_at(db, &parents[1], path, &t, &tl)) < 0 ||
-	    (err = winner_of(db, &parents[0], &parents[1], path, &w)) < 0 ||
+	    (err = store_merge_winner(db->st, &parents[0], &parents[1], path,
+					 &w)) < 0 ||
 	    (err = jmerge_doc(&d, b, bl, o, ol, t, tl, w, 0)) < 0 ||
 	    (err = jmerge_conflicts_render(&buf, path, d.conflicts, d.n)) < 0)
 		err = lib_fail(err, path);

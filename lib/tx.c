@@ -17,7 +17,6 @@ struct change {
 	char *path;
 	char *bytes; /* NULL: deleted */
 	size_t len;
-	size_t seq; /* order of the call, for "last one wins" */
 };
 
 struct chronofs_tx {
@@ -140,7 +139,7 @@ static int record(chronofs_tx *tx, const char *path, char *bytes, size_t len)
 	}
 	c->bytes = bytes;
 	c->len = len;
-	c->seq = tx->n++;
+	tx->n++;
 	return 0;
 }
 
@@ -230,30 +229,11 @@ int chronofs_tx_rename(chronofs_tx *tx, const char *from, const char *to)
 	return tx_leave(tx, err);
 }
 
-static int by_path_then_seq(const void *a, const void *b)
-{
-	const struct change *x = a, *y = b;
-	int c = strcmp(x->path, y->path);
-
-	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Keep each path's last change, in path order; validate what is put. */
-static int settle(chronofs_tx *tx)
+/* Validate what is put: one bad document and nothing is written. */
+static int validate(chronofs_tx *tx)
 {
 	struct store_json_error e;
-	size_t w = 0;
 
-	qsort(tx->v, tx->n, sizeof(*tx->v), by_path_then_seq);
-	for (size_t r = 0; r < tx->n; r++) {
-		if (r + 1 < tx->n && !strcmp(tx->v[r].path, tx->v[r + 1].path)) {
-			free(tx->v[r].path);
-			free(tx->v[r].bytes);
-			continue;
-		}
-		tx->v[w++] = tx->v[r];
-	}
-	tx->n = w;
 	for (size_t i = 0; i < tx->n; i++) {
 		const struct change *c = &tx->v[i];
 
@@ -272,149 +252,47 @@ static int settle(chronofs_tx *tx)
 	return 0;
 }
 
-/* The transaction's changes as merge entries against TREE (the base's):
- * a document put is written out, a deletion removes what TREE has. */
-static int entries(chronofs_tx *tx, struct store_merge *m)
-{
-	struct store_entry e;
-
-	m->v = calloc(tx->n + 1, sizeof(*m->v));
-	if (!m->v)
-		return lib_fail(-ENOMEM, tx->branch);
-	for (size_t i = 0; i < tx->n; i++) {
-		struct store_merge_entry *x = &m->v[m->n];
-		const struct change *c = &tx->v[i];
-
-		x->has[STORE_MERGE_OURS_I] =
-			store_stat(tx->db->st, &tx->base, c->path, &e) == 0 &&
-			e.kind == STORE_DOC;
-		if (!c->bytes && !x->has[STORE_MERGE_OURS_I])
-			continue; /* made and deleted in the transaction */
-		if (!(x->path = strdup(c->path)))
-			return lib_fail(-ENOMEM, c->path);
-		x->action = c->bytes ? STORE_MERGE_BYTES : STORE_MERGE_DELETE;
-		if (c->bytes) {
-			x->bytes = malloc(c->len ? c->len : 1);
-			if (!x->bytes)
-				return lib_fail(-ENOMEM, c->path);
-			memcpy(x->bytes, c->bytes, c->len);
-			x->len = c->len;
-		}
-		m->n++;
-	}
-	store_error_clear();
-	return 0;
-}
-
-/* The tree of the base with the transaction's changes. */
-static int tx_tree(chronofs_tx *tx, struct store_oid *tree)
-{
-	struct store_merge m = {0};
-	int err = store_commit_tree_of(tx->db->st, &tx->base, &m.ours_tree);
-
-	m.theirs_tree = m.ours_tree;
-	if (err == 0)
-		err = entries(tx, &m);
-	if (err == 0)
-		err = store_merge_build_tree(tx->db->st, &m, tree);
-	store_merge_release(&m);
-	return err < 0 ? lib_fail(err, tx->branch) : 0;
-}
-
-static int by_path_only(const void *a, const void *b)
-{
-	return strcmp(((const struct change *)a)->path,
-		      ((const struct change *)b)->path);
-}
-
-/* Did a commit between the base and HEAD touch a path of the transaction?
- * (CHRONOFS_TX_STRICT) */
-static int touched(chronofs_tx *tx, const struct store_oid *head)
-{
-	const struct store_tdiff_entry *e;
-	struct store_tdiff *d;
-	int err = store_tdiff_new(&d, tx->db->st, &tx->base, head, NULL);
-
-	while (err == 0 && (err = store_tdiff_next(d, &e)) == 0) {
-		struct change key = {.path = (char *)e->path};
-
-		if (bsearch(&key, tx->v, tx->n, sizeof(*tx->v), by_path_only))
-			err = lib_failf(-EBUSY, "%s: changed on %s since the "
-					"transaction began", e->path,
-					tx->branch);
-	}
-	store_tdiff_free(d);
-	return err == 1 ? 0 : err;
-}
-
-/* The transaction's changes are the newest of all: they win. */
-static int tx_wins(void *ctx, const char *path, enum jmerge_side *out)
-{
-	*out = JMERGE_THEIRS;
-	return 0;
-}
-
-/* The tree to commit on HEAD: the transaction's own on its base, else
- * merged onto the moved head (theirs: the transaction). */
-static int tree_on(chronofs_tx *tx, const struct store_oid *head,
-		   struct store_oid *tree, size_t *conflicts)
-{
-	struct store_merge_opts o = {.winner = tx_wins};
-	struct store_merge m = {0};
-	struct store_oid mine;
-	int err = tx_tree(tx, &mine);
-
-	*conflicts = 0;
-	if (err < 0 || store_oid_equal(head, &tx->base)) {
-		*tree = mine;
-		return err;
-	}
-	if ((tx->flags & CHRONOFS_TX_STRICT) && (err = touched(tx, head)) < 0)
-		return err;
-	err = store_merge_trees(&m, tx->db->st, &tx->base, head, &mine, &o);
-	if (err == 0)
-		err = store_merge_build_tree(tx->db->st, &m, tree);
-	*conflicts = m.nconflicted;
-	store_merge_release(&m);
-	return err < 0 ? lib_fail(err, tx->branch) : 0;
-}
-
 int chronofs_tx_commit(chronofs_tx *tx, const char *message,
 		       char commit[CHRONOFS_COMMIT_HEXSZ + 1])
 {
-	struct store_oid head, tree, htree, out;
-	char msg[1024];
-	size_t conflicts = 0;
-	int err = tx_enter(tx), tries = 0;
+	struct store_change *v = NULL;
+	struct store_oid out;
+	int err = tx_enter(tx);
 
 	if (err < 0)
 		return err;
 	if (commit)
 		commit[0] = '\0';
-	if ((err = settle(tx)) < 0)
+	if ((err = validate(tx)) < 0)
 		return tx_leave(tx, err);
-	snprintf(msg, sizeof(msg), "%s", message && *message ? message
-					: "transaction");
+	if (!(v = calloc(tx->n + 1, sizeof(*v))))
+		return tx_leave(tx, lib_fail(-ENOMEM, tx->branch));
+	/* In the order of the calls: a later change of a path wins. */
+	for (size_t i = 0; i < tx->n; i++)
+		v[i] = (struct store_change){
+			.op = tx->v[i].bytes ? STORE_PUT : STORE_DELETE,
+			.path = tx->v[i].path,
+			.data = tx->v[i].bytes,
+			.len = tx->v[i].len,
+		};
+	/* The engine commits on the base, or merges onto a moved head (the
+	 * transaction's changes are the newest: they win), or with STRICT
+	 * refuses when a commit since touched one of its paths. */
 	store_write_begin(tx->db->st);
-	do {
-		err = store_branch_head(tx->db->st, tx->branch, &head);
-		if (err < 0) {
-			err = lib_failf(err, "transaction on %s: the branch "
-					"is gone; nothing committed",
-					tx->branch);
-			break;
-		}
-		if ((err = tree_on(tx, &head, &tree, &conflicts)) < 0 ||
-		    (err = store_commit_tree_of(tx->db->st, &head, &htree)) < 0)
-			break;
-		if (store_oid_equal(&tree, &htree)) {
-			err = 1; /* changes nothing: no commit */
-			break;
-		}
-		err = store_commit_tree(tx->db->st, tx->branch, &tree, &head,
-					1, msg, &out);
-	} while (err == -EAGAIN && ++tries < 100);
+	err = store_commit_changes(tx->db->st, tx->branch, &tx->base, v, tx->n,
+				   message && *message ? message
+						       : "transaction",
+				   tx->flags & CHRONOFS_TX_STRICT
+					   ? STORE_TX_STRICT
+					   : 0,
+				   &out);
 	store_write_end(tx->db->st);
+	free(v);
+	if (err == -ENOENT && store_branch_head(tx->db->st, tx->branch,
+						&out) < 0)
+		return tx_leave(tx, lib_failf(err, "transaction on %s: the "
+					      "branch is gone; nothing "
+					      "committed", tx->branch));
 	if (err < 0)
 		return tx_leave(tx, lib_fail(err, tx->branch));
 	if (err == 0) {
@@ -422,7 +300,6 @@ int chronofs_tx_commit(chronofs_tx *tx, const char *message,
 		if (commit)
 			store_oid_fmt(commit, &out);
 	}
-	(void)conflicts;
 	changes_release(tx);
 	tx->state = TX_COMMITTED;
 	store_error_clear();

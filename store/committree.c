@@ -1,13 +1,13 @@
 /* committree.c - commits of whole trees (a transaction, a merge, a squash,
  * a fast-forward) inside a write session: the session holds the write
  * lock, so saves wait, and every object this thread writes meanwhile is
- * synced with the others right before the ref moves (fsync=on). Also the
- * merge base of two commits. */
+ * synced with the others right before the ref moves (fsync=on). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store_int.h"
+#include "treemerge.h"
 #include "banned.h"
 
 void store_write_begin(struct store *st)
@@ -119,33 +119,16 @@ int store_commit_tree(struct store *st, const char *branch,
 	return err;
 }
 
-int store_ref_move(struct store *st, const char *branch,
-		   const struct store_oid *from, const struct store_oid *to,
-		   const char *msg)
+int store_branch_cas(struct store *st, const char *branch,
+		     const struct store_oid *old, const struct store_oid *new,
+		     const char *msg)
 {
 	char ref[1024];
 
 	if (snprintf(ref, sizeof(ref), "refs/heads/%s", branch) >=
 	    (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
-	return store_ref_cas(st, ref, store_goid(from), store_goid(to), msg);
-}
-
-int store_merge_base(struct store *st, const struct store_oid *a,
-		     const struct store_oid *b, struct store_oid *out)
-{
-	git_oid base;
-	int err;
-
-	pthread_mutex_lock(&st->lock);
-	err = git_merge_base(&base, st->repo, store_goid(a), store_goid(b));
-	pthread_mutex_unlock(&st->lock);
-	if (err == GIT_ENOTFOUND)
-		return 1;
-	if (err < 0)
-		return store_git_fail(err, "merge base");
-	memcpy(out->id, base.id, STORE_OID_RAWSZ);
-	return 0;
+	return store_ref_cas(st, ref, store_goid(old), store_goid(new), msg);
 }
 
 int store_commit_tree_of(struct store *st, const struct store_oid *commit,

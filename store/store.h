@@ -196,20 +196,9 @@ void store_write_end(struct store *st);
 int store_blob_write(struct store *st, const void *data, size_t len,
 		     struct store_oid *out);
 #define STORE_MAX_PARENTS 2
-/* Commit TREE with PARENTS on BRANCH, whose head must still be
- * PARENTS[0] (-EAGAIN if it moved): compare-and-swap as a save's. In a
- * session. */
-int store_commit_tree(struct store *st, const char *branch,
-		      const struct store_oid *tree,
-		      const struct store_oid *parents, size_t nparents,
-		      const char *msg, struct store_oid *out);
-/* Move BRANCH from FROM to TO (a fast-forward): compare-and-swap. */
-int store_ref_move(struct store *st, const char *branch,
-		   const struct store_oid *from, const struct store_oid *to,
-		   const char *msg);
-/* The best common ancestor of A and B: 0, or 1 if they have none. */
-int store_merge_base(struct store *st, const struct store_oid *a,
-		     const struct store_oid *b, struct store_oid *out);
+/* store_commit_tree and store_branch_cas (treemerge.h) are committree.c's:
+ * in a write session their objects are synced together before the ref
+ * moves; the compare-and-swap holds no store lock across its syncs. */
 /* The commit whose id begins with HEX (7-40 digits): -ENOENT if none,
  * -EINVAL if several do. */
 int store_commit_lookup_prefix(struct store *st, const char *hex,

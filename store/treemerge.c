@@ -622,20 +622,20 @@ struct merge_ctx {
 	const struct store_merge_opts *opts;
 };
 
-static int winner_by_time(struct merge_ctx *m, const char *path,
-			  enum jmerge_side *out)
+int store_merge_winner(struct store *st, const struct store_oid *ours,
+		       const struct store_oid *theirs, const char *path,
+		       enum jmerge_side *out)
 {
 	struct store_oid co, ct;
 	int64_t to, tt;
 	int err;
 
-	if (!m->ours || !m->theirs)
+	if (!ours || !theirs)
 		return store_fail(-EINVAL, "%s: no history to pick a winner",
 				  path);
-	err = store_merge_latest_change(m->st, m->ours, path, &to, &co);
+	err = store_merge_latest_change(st, ours, path, &to, &co);
 	if (err == 0)
-		err =
-		    store_merge_latest_change(m->st, m->theirs, path, &tt, &ct);
+		err = store_merge_latest_change(st, theirs, path, &tt, &ct);
 	if (err < 0)
 		return err;
 	*out =
@@ -643,6 +643,12 @@ static int winner_by_time(struct merge_ctx *m, const char *path,
 		? JMERGE_THEIRS
 		: JMERGE_OURS;
 	return 0;
+}
+
+static int winner_by_time(struct merge_ctx *m, const char *path,
+			  enum jmerge_side *out)
+{
+	return store_merge_winner(m->st, m->ours, m->theirs, path, out);
 }
 
 static bool regular(bool has, unsigned mode)

@@ -225,6 +225,14 @@ int store_commit_changes(struct store *st, const char *branch,
 int store_merge_base(struct store *st, const struct store_oid *a,
 		     const struct store_oid *b, struct store_oid *out);
 
+/* The winner of PATH's conflicts between heads OURS and THEIRS, by the
+ * SPEC's rule (the side whose latest change to PATH is newer: committer
+ * time, then the greater commit id); the merge's default, and what
+ * BRANCH@conflicts derives again. */
+int store_merge_winner(struct store *st, const struct store_oid *ours,
+		       const struct store_oid *theirs, const char *path,
+		       enum jmerge_side *out);
+
 /* The commit on HEAD's first-parent chain that gave logical PATH its
  * content at HEAD (the oldest commit of the run, back from HEAD, in which
  * PATH has HEAD's content or is absent as at HEAD), its committer time
