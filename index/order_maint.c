@@ -299,6 +299,26 @@ int idx_order_apply(struct idx_db *db, struct store *st,
 	return err;
 }
 
+int idx_order_defined(struct idx_db *db, const char *branch,
+		      const char *collection, const char *canon, bool *exists,
+		      size_t *count)
+{
+	struct idx_defs d = {0};
+	int err = idx_defs_load(db, branch, &d);
+
+	*exists = false;
+	*count = 0;
+	for (size_t i = 0; err == 0 && i < d.n; i++) {
+		if (strcmp(d.v[i].collection, collection))
+			continue;
+		(*count)++;
+		if (!strcmp(d.v[i].spec.canon, canon))
+			*exists = true;
+	}
+	idx_defs_release(&d);
+	return err;
+}
+
 int idx_order_drop(struct idx_db *db, const char *branch,
 		   const char *collection, const char *canon)
 {

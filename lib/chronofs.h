@@ -233,6 +233,12 @@ typedef int (*chronofs_index_cb)(void *ctx, const char *branch,
 				 const char *collection, const char *spec,
 				 uint64_t rows);
 int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx);
+/* Make the persistent index of SPEC on COLLECTION now. Without it a
+ * query computes its rows from the branch head's tree; a SPEC queried 3
+ * times through one handle gets its index by itself, at most 16 per
+ * collection (a reader must not leave a cost on every later save). */
+int chronofs_index_create(chronofs *db, const char *branch,
+			  const char *collection, const char *spec);
 /* Drop one index, or drop and build it again from the branch head. Both
  * need the index database to themselves (-EBUSY while a mount holds it). */
 int chronofs_index_drop(chronofs *db, const char *branch,

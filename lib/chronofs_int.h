@@ -61,6 +61,9 @@ struct cfs_opts {
 	size_t max_doc_size; /* 0: CFS_MAX_DOC_SIZE */
 	/* Where background work reports failures; may be NULL. */
 	void (*log)(const char *msg);
+	/* Where the core reports what it did by itself (an index built by
+	 * the rule of query.c); may be NULL. */
+	void (*info)(const char *msg);
 };
 
 /* Open REPO as the owner's handle, without the index yet (no thread is
@@ -156,6 +159,8 @@ int cfs_names(chronofs *db, const char *branch, const char *dir,
  * BLOB), borrowed for the call. */
 /* -EINVAL (with the reason) if SPEC is not a valid ordering. */
 int cfs_spec_check(const char *spec);
+/* Make the persistent index of SPEC (now, whatever the rule of
+ * query.c says) and bring it up to BRANCH's head. */
 int cfs_order_ensure(chronofs *db, const char *branch, const char *collection,
 		     const char *spec, bool *built);
 typedef int (*cfs_row_cb)(void *ctx, const char *id,

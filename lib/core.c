@@ -109,8 +109,10 @@ int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
 
 	lib_enter();
 	err = handle_open(out, repo, &so, o->max_doc_size);
-	if (err == 0)
+	if (err == 0) {
 		(*out)->owner = true;
+		(*out)->info = o->info;
+	}
 	return err;
 }
 
@@ -119,6 +121,7 @@ void chronofs_close(chronofs *db)
 	if (!db)
 		return;
 	lib_conflicts_free(db);
+	lib_uses_free(db);
 	idx_db_close(db->idx);
 	store_close(db->st);
 	free(db->index_dir);

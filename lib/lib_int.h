@@ -24,8 +24,12 @@ struct chronofs {
 	bool sync;	     /* write the index durably */
 	size_t max_doc_size;
 	void (*log)(const char *msg); /* the owner's log, or NULL */
+	void (*info)(const char *msg); /* its log of what it did, or NULL */
 	struct cfs_conflicts *conflicts; /* conflicts.c's memo */
+	struct lib_uses *uses;		 /* query.c: uses of unindexed specs */
 };
+
+void lib_uses_free(chronofs *db);
 
 void lib_conflicts_free(chronofs *db);
 

@@ -332,7 +332,9 @@ static int cmd_index(int argc, char **argv)
 	if (argc < 3)
 		return -1;
 	if (strcmp(argv[1], "list") && strcmp(argv[1], "drop") &&
-	    strcmp(argv[1], "rebuild"))
+	    strcmp(argv[1], "rebuild") && strcmp(argv[1], "create"))
+		return -1;
+	if (!strcmp(argv[1], "create") && argc != 6)
 		return -1;
 	if (!strcmp(argv[1], "list") && argc != 3)
 		return -1;
@@ -344,6 +346,8 @@ static int cmd_index(int argc, char **argv)
 		return 1;
 	if (!strcmp(argv[1], "list")) {
 		err = chronofs_index_list(db, print_def, NULL);
+	} else if (!strcmp(argv[1], "create")) {
+		err = chronofs_index_create(db, argv[3], argv[4], argv[5]);
 	} else if (!strcmp(argv[1], "drop")) {
 		err = chronofs_index_drop(db, argv[3], argv[4], argv[5]);
 	} else if (argc == 6) {
@@ -385,9 +389,11 @@ static const struct cmd cmds[] = {
 	 "one JSON line per document changed from A to B (each a\n"
 	 "branch, BRANCH@WHEN or commit): path, op, RFC 6902 patch"},
 	{"index", cmd_index,
-	 "index list|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
+	 "index list|create|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
 	 "the ordered indexes: list them (branch, collection, spec,\n"
-	 "rows), drop one, rebuild one or all (not while mounted)"},
+	 "rows), make one now, drop one, rebuild one or all (create,\n"
+	 "drop and rebuild not while mounted); a spec queried 3 times\n"
+	 "gets its index by itself, at most 16 per collection"},
 	{"help", cmd_help, "help [COMMAND]", "this list, or one command's"},
 };
 
