@@ -5,9 +5,10 @@
  * pack-objects` (no history walk: the cost follows the number of loose
  * objects, not the size of the history; trees of one collection delta
  * well against each other), and once the pack is there the loose files
- * are not unlinked but moved to the file pool's trash (pool.c), to come
- * back as the empty files later saves write: an inode freed on ext4 makes
- * the next allocations slower, one reused costs nothing. Then `git gc
+ * are unlinked, as git's prune-packed does. Never reused: a reader may
+ * hold a loose object's file open (a backup, a slow clone, an mmap) for
+ * as long as it likes, and must read that object's bytes throughout;
+ * git never rewrites a loose object, and neither do we. Then `git gc
  * --auto` does the rest git would do (merge packs past gc.autoPackLimit,
  * expire reflogs, and pack loose objects itself past gc.auto if the first
  * step could not). Both are safe beside our writers: objects are only
@@ -163,7 +164,7 @@ static int pack_ids(struct store *st, const struct loose *l)
 	return rc;
 }
 
-/* Pack the loose objects and give their files to the pool. */
+/* Pack the loose objects and unlink their files. */
 static void pack_loose(struct store *st)
 {
 	struct loose l = {0};
@@ -174,8 +175,7 @@ static void pack_loose(struct store *st)
 		for (size_t i = 0; i < l.n; i++) {
 			snprintf(path, sizeof(path), "%s/objects/%.2s/%s",
 				 st->gitdir, l.ids[i], l.ids[i] + 2);
-			if (store_pool_trash(st, path, true) < 0)
-				unlink(path);
+			unlink(path);
 		}
 	if (err < 0 && st->log)
 		st->log("background packing: loose objects not packed by id; "

@@ -11,10 +11,11 @@
  * changes the pool directory, so it never waits for the thread's slow
  * creations in it). The inode a ref update would free is linked into
  * trash/ first and, after a quarantine long enough for any reader that
- * opened the old ref to have read it, emptied and reused as a pool file;
- * so are loose objects once the background packing (pack.c) has put them
- * in a pack: the files saves make come back to the pool, and in a steady
- * stream of saves the pool makes no new inode at all.
+ * opened the old ref to have read it, emptied and reused as a pool file,
+ * but only if no descriptor or mapping of it is open anywhere (a write
+ * lease is granted only then): whoever still holds an old file keeps its
+ * bytes. Loose objects are never reused (pack.c unlinks them once
+ * packed).
  *
  * Pool files are empty and read-only (0444, as loose objects are): the
  * next ones to be taken are held open for writing (a descriptor opened
@@ -87,7 +88,10 @@ static void name_of(const struct store_pool *p, char *buf, size_t sz,
 /* Empty the file at PATH for reuse; false if it cannot be used. A file
  * with another name too is never emptied: that name is a published object
  * or ref (a pool name whose unlink was still due when its process died,
- * trash whose rename over the ref did not happen). Through a file
+ * trash whose rename over the ref did not happen). Nor is one that anyone
+ * else holds open or mapped: the kernel grants a write lease only on a
+ * file open by no other descriptor (its one name left is ours, so no one
+ * new can open it but through our private directory). Through a file
  * descriptor, so its close also clears ext4's flush-on-close mark. */
 static bool empty_file(const char *path)
 {
@@ -97,8 +101,15 @@ static bool empty_file(const char *path)
 
 	if (fd < 0)
 		return false;
+	/* An open(2) during the lease signals its holder: SIGIO would end
+	 * the process, SIGWINCH is ignored unless asked for. */
 	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 1 &&
-	     ftruncate(fd, 0) == 0;
+	     fcntl(fd, F_SETSIG, SIGWINCH) == 0 &&
+	     fcntl(fd, F_SETLEASE, F_WRLCK) == 0;
+	if (ok) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		ok = ftruncate(fd, 0) == 0;
+	}
 	close(fd);
 	return ok;
 }
@@ -560,7 +571,7 @@ void store_pool_release(struct store *st, unsigned long ticket)
 	unlink(path);
 }
 
-int store_pool_trash(struct store *st, const char *victim, bool move)
+int store_pool_trash(struct store *st, const char *victim)
 {
 	struct store_pool *p = st->pool;
 	char path[4400];
@@ -576,7 +587,7 @@ int store_pool_trash(struct store *st, const char *victim, bool move)
 		return -EAGAIN;
 	}
 	name_of(p, path, sizeof(path), 't', p->thi);
-	if ((move ? rename(victim, path) : link(victim, path)) == 0) {
+	if (link(victim, path) == 0) {
 		p->ttime[p->thi % TRASH_CAP] = time(NULL);
 		if (p->thi++ == p->tlo)
 			pthread_cond_signal(&p->cv);

@@ -205,7 +205,8 @@ class WorkTreeReflogTests(ChronofsTestCase):
 
 class PackingTests(ChronofsTestCase):
     """Background packing (README, "How a save is written"): loose objects
-    go into a pack by their ids, and their files come back to the pool."""
+    go into a pack by their ids, and their files are unlinked, never
+    reused (a reader may hold one: test_held_files.py)."""
 
     def loose(self):
         objects = os.path.join(self.repo, "objects")
@@ -216,7 +217,7 @@ class PackingTests(ChronofsTestCase):
                     out[d + f] = os.path.join(objects, d, f)
         return out
 
-    def test_loose_objects_are_packed_and_their_files_reused(self):
+    def test_loose_objects_are_packed_and_their_files_unlinked(self):
         import hashlib
         import zlib
         # Past git's gc.auto threshold (6700), as many saves would leave.
@@ -230,7 +231,6 @@ class PackingTests(ChronofsTestCase):
             with open(os.path.join(d, oid[2:]), "wb") as f:
                 f.write(zlib.compress(raw, 1))
             ids.append(oid)
-        inodes = {os.stat(p).st_ino for oid, p in self.loose().items() if oid in set(ids)}
         os.mkdir(self.doc("c"))
         for i in range(260):  # packing is looked at every 256 commits
             self.save("c/d%d.json" % (i % 10), '{"i": %d}' % i)
@@ -241,16 +241,18 @@ class PackingTests(ChronofsTestCase):
                                check=True).stdout
         self.assertNotIn("missing", check)
         self.assertEqual(len(check.splitlines()), len(ids))
-        # The files were moved into the pool (trash, then free files), not
-        # unlinked: their inodes are there.
+        # Their files are unlinked: none left loose, and the pool holds no
+        # non-empty file (it would be a packed object kept for reuse).
+        self.assertFalse(set(ids) & set(self.loose()), "packed objects left loose")
         pool = os.path.join(self.repo, "chronofs", "pool")
-        found = set()
+        kept = []
         for top, _, files in os.walk(pool):
             for f in files:
                 try:
-                    found.add(os.lstat(os.path.join(top, f)).st_ino)
+                    st = os.lstat(os.path.join(top, f))
                 except FileNotFoundError:
-                    pass  # the pool thread renamed it meanwhile
-        self.assertGreater(len(inodes & found), 0.9 * len(inodes),
-                           "packed objects' files kept for reuse")
+                    continue  # the pool thread renamed it meanwhile
+                if st.st_size > 41 and st.st_nlink == 1:  # not a ref
+                    kept.append(f)
+        self.assertEqual(kept, [], "packed objects' files kept in the pool")
         self.assertEqual(self.git("cat-file", "-p", "main:c/d9.json"), '{"i": 259}')
