@@ -25,7 +25,9 @@
  * f<lo>..f<oh-1> with a descriptor open; f<ulo>..f<lo-1> are taken and
  * unlinked once released; trash is trash/t<tlo>..t<thi-1>. A pool
  * directory left by a process that is gone is adopted (renamed) by the
- * next one, so nothing leaks. */
+ * next one, so nothing leaks. Its owner holds flock(2) on it for as long
+ * as it lives: a process id alone cannot tell (kill(pid, 0) answers ESRCH
+ * for a live owner in another pid namespace, and a pid is reused). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -64,6 +67,8 @@ struct store_pool {
 	char adopt[4200]; /* a dead process's directory we took over */
 	char refs[4200];  /* <gitdir>/refs */
 	char top[4200];	  /* <gitdir>/chronofs/pool */
+	int own_fd;	  /* dir, flock(2)ed while we live */
+	int adopt_fd;	  /* adopt, flock(2)ed until taken over; or -1 */
 	unsigned long ulo, lo, hi; /* see the top of the file */
 	unsigned long oh;	   /* f<lo>..f<oh-1> are open: fds[n % FD_AHEAD] */
 	int fds[FD_AHEAD];
@@ -114,17 +119,25 @@ static bool empty_file(const char *path)
 	return ok;
 }
 
-/* The pool directory of PID-STAMP if its process is gone, so we may take
- * it over; a directory of a live process (or of another pid namespace we
- * cannot tell apart) is left alone. */
-static bool dead_owner(const char *name)
+/* Pool directory TOP/NAME (PID-STAMP) if its owner is gone, so we may
+ * take it over: a descriptor of it holding its flock(2), or -1 (the owner
+ * lives and holds the lock, or NAME is no pool directory). */
+static int lock_dead(const char *top, const char *name)
 {
-	char *end;
+	char path[4600], *end;
 	long pid = strtol(name, &end, 10);
+	int fd;
 
 	if (pid <= 0 || *end != '-')
-		return false;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", top, name);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	close(fd);
+	return -1;
 }
 
 /* Move the files of the claimed directory P->adopt into ours as f<N>..,
@@ -226,12 +239,16 @@ static void clear_dead_locks(struct store_pool *p)
 	ino_t *inos = NULL;
 	size_t n = 0;
 
-	linked_inodes(p->adopt, &inos, &n);
+	if (p->adopt_fd >= 0)
+		linked_inodes(p->adopt, &inos, &n);
 	while (d && (e = readdir(d)) != NULL) {
-		if (!dead_owner(e->d_name))
+		int fd = lock_dead(p->top, e->d_name);
+
+		if (fd < 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", p->top, e->d_name);
 		linked_inodes(path, &inos, &n);
+		close(fd);
 	}
 	if (d)
 		closedir(d);
@@ -248,6 +265,8 @@ static void adopt_files(struct store_pool *p)
 	snprintf(trash, sizeof(trash), "%s/trash", p->adopt);
 	n = adopt_dir(p, trash, 0);
 	adopt_dir(p, p->adopt, n);
+	close(p->adopt_fd);
+	p->adopt_fd = -1;
 }
 
 void store_spread_subdirs(const char *dir)
@@ -264,17 +283,67 @@ void store_spread_subdirs(const char *dir)
 	close(fd);
 }
 
+/* Make P->dir under a private name, lock it, then give it its name, so no
+ * one ever sees it unlocked; NOREPLACE: a process of another pid namespace
+ * may have the same pid, second and sequence number. */
+static int make_own(struct store_pool *p, const char *top)
+{
+	static _Atomic unsigned seq; /* several stores in one process */
+	long pid = (long)getpid(), now = (long)time(NULL);
+	char tmp[4400], sub[4500];
+
+	for (int tries = 0; tries < 64; tries++) {
+		unsigned n = seq++;
+		int err;
+
+		if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid,
+			     now, n) >= (int)sizeof(p->dir) ||
+		    snprintf(p->adopt, sizeof(p->adopt), "%s-adopt", p->dir) >=
+			    (int)sizeof(p->adopt))
+			return -ENAMETOOLONG;
+		snprintf(tmp, sizeof(tmp), "%s/.new-%ld-%ld-%u", top, pid, now,
+			 n);
+		if (mkdir(tmp, 0755) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return -errno;
+		}
+		p->own_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (p->own_fd < 0 || flock(p->own_fd, LOCK_EX | LOCK_NB) < 0) {
+			err = -errno;
+			if (p->own_fd >= 0)
+				close(p->own_fd);
+			p->own_fd = -1;
+			rmdir(tmp);
+			return err;
+		}
+		snprintf(sub, sizeof(sub), "%s/trash", tmp);
+		if (mkdir(sub, 0755) < 0 ||
+		    renameat2(AT_FDCWD, tmp, AT_FDCWD, p->dir,
+			      RENAME_NOREPLACE) < 0) {
+			err = -errno;
+			close(p->own_fd);
+			p->own_fd = -1;
+			rmdir(sub);
+			rmdir(tmp);
+			if (err == -EEXIST)
+				continue;
+			return err;
+		}
+		snprintf(p->adopt, sizeof(p->adopt), "%s-adopt", p->dir);
+		return 0;
+	}
+	return -EEXIST;
+}
+
 /* Make P->dir, and claim a directory a dead process left (P->adopt, its
  * files to be taken over by the thread): 1 if there is one. */
 static int make_dir(struct store_pool *p, const char *gitdir)
 {
-	static _Atomic unsigned seq; /* several stores in one process */
 	char top[4096], old[4400];
-	long pid = (long)getpid(), now = (long)time(NULL);
-	unsigned n = seq++;
 	DIR *d;
 	struct dirent *e;
-	int found = 0;
+	int found = 0, err;
 
 	snprintf(p->refs, sizeof(p->refs), "%s/refs", gitdir);
 	snprintf(top, sizeof(top), "%s/chronofs", gitdir);
@@ -285,22 +354,23 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	if (mkdir(top, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	store_spread_subdirs(top);
-	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid, now,
-		     n) >= (int)sizeof(p->dir) ||
-	    snprintf(p->adopt, sizeof(p->adopt), "%s/%ld-%ld-%u-adopt", top,
-		     pid, now, n) >= (int)sizeof(p->adopt))
-		return -ENAMETOOLONG;
-	if (mkdir(p->dir, 0755) < 0)
-		return -errno;
-	snprintf(old, sizeof(old), "%s/trash", p->dir);
-	if (mkdir(old, 0755) < 0)
-		return -errno;
+	if ((err = make_own(p, top)) < 0)
+		return err;
 	d = opendir(top);
 	while (d && !found && (e = readdir(d)) != NULL) {
-		if (!dead_owner(e->d_name))
+		int fd = lock_dead(top, e->d_name);
+
+		if (fd < 0)
 			continue;
 		snprintf(old, sizeof(old), "%s/%s", top, e->d_name);
-		found = rename(old, p->adopt) == 0; /* atomic: one claimant */
+		/* Atomic: one claimant; it keeps the lock while it takes the
+		 * files over. */
+		found = renameat2(AT_FDCWD, old, AT_FDCWD, p->adopt,
+				  RENAME_NOREPLACE) == 0;
+		if (found)
+			p->adopt_fd = fd;
+		else
+			close(fd);
 	}
 	if (d)
 		closedir(d);
@@ -480,6 +550,7 @@ int store_pool_start(struct store *st)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->own_fd = p->adopt_fd = -1;
 	err = make_dir(p, st->gitdir);
 	if (err < 0) {
 		free(p);
@@ -497,6 +568,9 @@ int store_pool_start(struct store *st)
 	if (pthread_create(&p->tid, NULL, pool_main, p) != 0) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
+		if (p->adopt_fd >= 0)
+			close(p->adopt_fd);
+		close(p->own_fd); /* the next process takes the files over */
 		free(p);
 		return -EAGAIN;
 	}
@@ -520,6 +594,7 @@ void store_pool_stop(struct store *st)
 			close(p->fds[n % FD_AHEAD]);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	close(p->own_fd); /* the next process takes the files over */
 	free(p);
 	st->pool = NULL;
 }

@@ -241,18 +241,25 @@ class PackingTests(ChronofsTestCase):
                                check=True).stdout
         self.assertNotIn("missing", check)
         self.assertEqual(len(check.splitlines()), len(ids))
-        # Their files are unlinked: none left loose, and the pool holds no
-        # non-empty file (it would be a packed object kept for reuse).
+        # Their files are unlinked: none left loose, and the pool keeps no
+        # non-empty file (it would be a packed object kept for reuse) once
+        # it has dropped the names of files saves took (within a second).
         self.assertFalse(set(ids) & set(self.loose()), "packed objects left loose")
         pool = os.path.join(self.repo, "chronofs", "pool")
-        kept = []
-        for top, _, files in os.walk(pool):
-            for f in files:
-                try:
-                    st = os.lstat(os.path.join(top, f))
-                except FileNotFoundError:
-                    continue  # the pool thread renamed it meanwhile
-                if st.st_size > 41 and st.st_nlink == 1:  # not a ref
-                    kept.append(f)
-        self.assertEqual(kept, [], "packed objects' files kept in the pool")
+
+        def kept():
+            out = []
+            for top, _, files in os.walk(pool):
+                for f in files:
+                    try:
+                        st = os.lstat(os.path.join(top, f))
+                    except FileNotFoundError:
+                        continue  # the pool thread renamed it meanwhile
+                    if st.st_size > 41 and st.st_nlink == 1:  # not a ref
+                        out.append(f)
+            return out
+        deadline = time.monotonic() + 15  # the names of taken files go within the quarantine (10 s)
+        while kept() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(kept(), [], "packed objects' files kept in the pool")
         self.assertEqual(self.git("cat-file", "-p", "main:c/d9.json"), '{"i": 259}')
