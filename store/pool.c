@@ -58,6 +58,7 @@
 #define DONE_RING 1024	   /* taken files awaiting their unlink */
 #define FD_AHEAD 64	   /* free files held open, the next to be taken */
 #define IDLE_UNLINK_S 1	   /* released names left at most this long */
+#define KEEP_AT_STOP POOL_START /* free files left for the next process */
 
 struct store_pool {
 	pthread_mutex_t mu;
@@ -515,7 +516,10 @@ static void *pool_thread(void *arg)
 		 * names they released meanwhile are unlinked then, or after
 		 * IDLE_UNLINK_S when saves stop. */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		if (p->tlo < p->thi) {
+		if (p->tlo < p->thi &&
+		    (p->ulo == p->lo ||
+		     p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S - now <
+			     IDLE_UNLINK_S)) {
 			ts.tv_sec += p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S -
 				     now;
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
@@ -578,6 +582,28 @@ int store_pool_start(struct store *st)
 	return 0;
 }
 
+/* Leave only a few empty files behind (the next process takes them
+ * over): the names of files saves took, the trash (old refs; no one will
+ * reuse them now) and the free files past KEEP_AT_STOP go. Nothing else
+ * runs on the pool now. */
+static void trim(struct store_pool *p)
+{
+	char path[4400];
+
+	for (unsigned long n = p->ulo; n < p->lo; n++) {
+		name_of(p, path, sizeof(path), 'f', n);
+		unlink(path);
+	}
+	for (unsigned long t = p->tlo; t < p->thi; t++) {
+		name_of(p, path, sizeof(path), 't', t);
+		unlink(path);
+	}
+	for (unsigned long n = p->lo + KEEP_AT_STOP; n < p->hi; n++) {
+		name_of(p, path, sizeof(path), 'f', n);
+		unlink(path);
+	}
+}
+
 void store_pool_stop(struct store *st)
 {
 	struct store_pool *p = st->pool;
@@ -592,6 +618,7 @@ void store_pool_stop(struct store *st)
 	for (unsigned long n = p->lo; n < p->oh; n++)
 		if (p->fds[n % FD_AHEAD] >= 0)
 			close(p->fds[n % FD_AHEAD]);
+	trim(p);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	close(p->own_fd); /* the next process takes the files over */

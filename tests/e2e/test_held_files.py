@@ -5,6 +5,7 @@ reused by the pool only if no one holds it."""
 import hashlib
 import mmap
 import os
+import subprocess
 import time
 import zlib
 
@@ -21,9 +22,9 @@ class HeldFileTests(ChronofsTestCase):
                    for d in os.listdir(objects) if len(d) == 2)
 
     def fake_loose(self, n):
-        """N loose blobs written as git would, so packing starts soon;
-        their paths."""
-        paths = []
+        """N loose blobs, in a tree of branch "side" (packing packs what a
+        branch reaches), so packing starts soon; their paths."""
+        paths, lines = [], []
         for i in range(n):
             data = b'{"filler": %d}\n' % i
             raw = b"blob %d\0" % len(data) + data
@@ -33,6 +34,14 @@ class HeldFileTests(ChronofsTestCase):
             paths.append(os.path.join(d, oid[2:]))
             with open(paths[-1], "wb") as f:
                 f.write(zlib.compress(raw, 1))
+            lines.append("100644 blob %s\tf%d.json" % (oid, i))
+        tree = subprocess.run(["git", "--git-dir=" + self.repo, "mktree"], input="\n".join(lines) + "\n",
+                              capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(["git", "--git-dir=" + self.repo, "commit-tree", "-m", "fillers", tree],
+                                capture_output=True, text=True, check=True,
+                                env=dict(self.env, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x",
+                                         GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x")).stdout.strip()
+        self.git("update-ref", "refs/heads/side", commit)
         return paths
 
     def test_held_loose_object_and_ref_keep_their_bytes_through_packing(self):
