@@ -1,42 +1,72 @@
-"""chronofs: the Python binding of libchronofs, with the standard library's ctypes only.
+"""A Git-backed time-travel JSON document store: the libchronofs binding.
 
-    from chronofs import ChronoFS
+Every put is one Git commit on a branch, every past state of a document can
+be read back, and collections can be read in the order of document fields
+through persistent indexes: the same store the chronofs FUSE daemon serves,
+without a mount. This module binds libchronofs with the standard library's
+ctypes only.
+
+Example::
+
+    from chronofs import ChronoFS, ChronoFSError
     with ChronoFS("/srv/data.git") as db:
         commit = db.put("main", "users/alice.json", {"name": "alice", "age": 34})
-        db.get("main", "users/alice.json")                 # -> dict
+        db.get("main", "users/alice.json")              # {'name': 'alice', 'age': 34}
         db.get_at("main", "2026-11-20T10:00:00Z", "users/alice.json")
         for doc_id, doc in db.query("main", "users", "age", start=30, stop=40):
-            ...
+            print(doc_id, doc["age"])
 
-Documents go in as dicts (or any JSON value, or raw JSON text as str/bytes
-with put_raw) and come out as Python values. Errors raise ChronoFSError
-carrying the library's message and errno. The library is found as
-$CHRONOFS_LIB, else libchronofs.so.0 on the loader's path.
+Documents go in as Python values serialized with json.dumps (put), or as raw
+JSON text (put_raw, stored byte for byte), and come out parsed (get, get_at)
+or as bytes (get_raw). Paths are "COLLECTION/ID.json"; collections nest.
+
+Errors raise ChronoFSError, an OSError whose .errno is the library's error
+(ENOENT, EINVAL, EFBIG, EEXIST, ENOTDIR, EISDIR, EIO, ENOMEM) and whose str()
+is the library's message naming what and where.
+
+Threads: one ChronoFS may be used by many threads at once; each call is
+atomic, and puts are compare-and-swap on the branch ref, so they are safe
+beside a running mount and outside git commands.
+
+The library is loaded from $CHRONOFS_LIB when set (a path, or a name for the
+dynamic loader), else by its soname, libchronofs.so.0, on the loader's path
+(installed under /usr or /usr/local; LD_LIBRARY_PATH for other prefixes).
 """
 
+from __future__ import annotations
+
 import ctypes
-import errno as _errno
 import json
 import os
+from typing import Any, Iterator, List, Optional, Tuple, TypedDict, Union
 
-__all__ = ["ChronoFS", "ChronoFSError", "init", "version"]
+__all__ = ["ChronoFS", "ChronoFSError", "Revision", "init", "version"]
+
+SONAME = "libchronofs.so.0"
+
+Text = Union[str, bytes]
 
 
 class ChronoFSError(OSError):
-    """A failed library call: .errno is the error, str() the library's message."""
+    """A failed library call: .errno is the error number, str() the library's message."""
 
 
-def _load():
-    names = [os.environ.get("CHRONOFS_LIB"), "libchronofs.so.0", "libchronofs.so"]
-    last = None
-    for name in names:
-        if not name:
-            continue
-        try:
-            return ctypes.CDLL(name)
-        except OSError as e:
-            last = e
-    raise ImportError("libchronofs not found (set CHRONOFS_LIB): %s" % last)
+class Revision(TypedDict):
+    """One version of a document, as ChronoFS.history returns it."""
+
+    commit: str  # 40 hex digits
+    time: int  # committer time, seconds since the epoch
+    deleted: bool  # True: this commit deleted the document
+
+
+def _load() -> ctypes.CDLL:
+    name = os.environ.get("CHRONOFS_LIB") or SONAME
+    try:
+        return ctypes.CDLL(name)
+    except OSError as e:
+        raise ImportError(
+            "libchronofs not found: %s (install it, or set CHRONOFS_LIB to its path)" % e
+        ) from e
 
 
 _lib = _load()
@@ -51,7 +81,7 @@ class _Rev(_c.Structure):
     _fields_ = [("commit", _c.c_char * 41), ("time", _c.c_int64), ("deleted", _c.c_int)]
 
 
-def _sig(name, res, *args):
+def _sig(name: str, res: Any, *args: Any) -> Any:
     f = getattr(_lib, name)
     f.restype = res
     f.argtypes = list(args)
@@ -80,90 +110,123 @@ _iter_next = _sig("chronofs_iter_next", _c.c_int, _p, _pp, _pp, _c.POINTER(_sz))
 _iter_free = _sig("chronofs_iter_free", None, _p)
 
 
-def _b(s):
+def _b(s: Text) -> bytes:
     return s.encode("utf-8") if isinstance(s, str) else s
 
 
-def version():
-    """The library's version string."""
+def version() -> str:
+    """The library's version, "MAJOR.MINOR.PATCH"."""
     return _version().decode()
 
 
-def init(path):
-    """Create a bare repository with branch main and an empty first commit."""
+def init(path: Text) -> None:
+    """Create a bare repository at PATH with branch main and an empty first commit.
+
+    Raises ChronoFSError (errno EEXIST) if PATH is a repository already.
+    """
     rc = _init(_b(path))
     if rc < 0:
-        raise ChronoFSError(-rc, "%s: %s" % (path, os.strerror(-rc)))
+        raise ChronoFSError(-rc, "%s: %s" % (os.fsdecode(path), os.strerror(-rc)))
 
 
 class ChronoFS:
-    """An open repository. Use as a context manager, or call close()."""
+    """An open repository (bare or not).
 
-    def __init__(self, path, author=None):
+    Use it as a context manager, or call close(). AUTHOR ("NAME <EMAIL>")
+    signs the commits this handle makes; by default the repository's git
+    config user, else "chronofs <chronofs@HOST>". Methods that change a
+    branch return the new commit's id (40 hex digits), or None when nothing
+    changed (the same bytes were already there).
+    """
+
+    def __init__(self, path: Text, author: Optional[str] = None) -> None:
+        self._h: Optional[ctypes.c_void_p] = None
         h = _p()
         rc = _open(_c.byref(h), _b(path), _b(author) if author else None)
         if rc < 0:
-            raise ChronoFSError(-rc, "%s: %s" % (path, _errmsg(None).decode() or os.strerror(-rc)))
+            msg = _errmsg(None).decode("utf-8", "replace") or os.strerror(-rc)
+            raise ChronoFSError(-rc, "%s: %s" % (os.fsdecode(path), msg))
         self._h = h
 
-    def close(self):
+    def close(self) -> None:
+        """Close the repository; the handle is unusable afterwards. Idempotent."""
         if self._h:
             _close(self._h)
             self._h = None
 
-    def __enter__(self):
+    def __enter__(self) -> ChronoFS:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         self.close()
 
-    def _check(self, rc):
+    def _check(self, rc: int) -> int:
         if rc < 0:
             msg = _errmsg(self._h).decode("utf-8", "replace") or os.strerror(-rc)
             raise ChronoFSError(-rc, msg)
         return rc
 
-    def _bytes(self, ptr, n):
+    def _bytes(self, ptr: Any, n: Any) -> bytes:
         try:
             return _c.string_at(ptr, n.value)
         finally:
             _free(ptr)
 
-    def get_raw(self, branch, path):
-        """The document's bytes at the branch head."""
+    def get_raw(self, branch: str, path: str) -> bytes:
+        """The document at PATH on BRANCH's head, as its stored bytes.
+
+        Raises ChronoFSError: ENOENT if there is no such branch or document.
+        """
         ptr, n = _p(), _sz()
         self._check(_get(self._h, _b(branch), _b(path), _c.byref(ptr), _c.byref(n)))
         return self._bytes(ptr, n)
 
-    def get(self, branch, path):
-        """The document at the branch head, parsed."""
+    def get(self, branch: str, path: str) -> Any:
+        """The document at PATH on BRANCH's head, parsed with json.loads."""
         return json.loads(self.get_raw(branch, path))
 
-    def put_raw(self, branch, path, text):
-        """Commit JSON text (str or bytes) as the document; returns the commit id, or None if unchanged."""
+    def put_raw(self, branch: str, path: str, text: Text) -> Optional[str]:
+        """Commit JSON TEXT (str or bytes, stored exactly) as PATH on BRANCH.
+
+        One commit whose parent is the branch head; returns its id, or None
+        if the document already held these bytes. Raises ChronoFSError:
+        EINVAL for invalid JSON (the message names line and column), EFBIG
+        over 16 MiB, ENOENT for no such branch.
+        """
         data = _b(text)
         out = _c.create_string_buffer(41)
         self._check(_put(self._h, _b(branch), _b(path), data, len(data), out))
         return out.value.decode() or None
 
-    def put(self, branch, path, value):
-        """Commit a Python value as the document (serialized with json.dumps)."""
+    def put(self, branch: str, path: str, value: Any) -> Optional[str]:
+        """Commit a Python VALUE (serialized with json.dumps) as PATH on BRANCH.
+
+        Returns the commit id, or None if unchanged; errors as put_raw.
+        """
         return self.put_raw(branch, path, json.dumps(value))
 
-    def delete(self, branch, path):
+    def delete(self, branch: str, path: str) -> Optional[str]:
+        """Delete the document at PATH on BRANCH in one commit; returns its id.
+
+        Raises ChronoFSError: ENOENT if there is no such document.
+        """
         out = _c.create_string_buffer(41)
         self._check(_delete(self._h, _b(branch), _b(path), out))
         return out.value.decode() or None
 
-    def rename(self, branch, src, dst):
+    def rename(self, branch: str, src: str, dst: str) -> Optional[str]:
+        """Rename document SRC to DST on BRANCH in one commit; returns its id.
+
+        Raises ChronoFSError: ENOENT if SRC does not exist.
+        """
         out = _c.create_string_buffer(41)
         self._check(_rename(self._h, _b(branch), _b(src), _b(dst), out))
         return out.value.decode() or None
 
-    def _strings(self, fn, *args):
+    def _strings(self, fn: Any, *args: Any) -> List[str]:
         v, n = _c.POINTER(_c.c_char_p)(), _sz()
         self._check(fn(self._h, *args, _c.byref(v), _c.byref(n)))
         try:
@@ -171,37 +234,72 @@ class ChronoFS:
         finally:
             _strings_free(v, n)
 
-    def list(self, branch, collection=""):
-        """Names in a collection: "x.json" documents and "sub/" collections."""
+    def list(self, branch: str, collection: str = "") -> List[str]:
+        """The entries of COLLECTION ("" is the branch root), sorted.
+
+        Documents are named "ID.json", sub-collections "NAME/".
+        """
         return self._strings(_list, _b(branch), _b(collection))
 
-    def get_at(self, branch, when, path):
-        """The document as it was at WHEN (ISO-8601 time or commit id), parsed."""
+    def get_at(self, branch: str, when: str, path: str) -> Any:
+        """The document at PATH as it was at WHEN, parsed.
+
+        WHEN is an ISO-8601 time ("2026-11-20T10:15:00Z", "2026-11-20",
+        "...+01:00"), meaning the newest commit of BRANCH's first-parent
+        chain at or before it, or 7 to 40 hex digits of a commit on that
+        chain. Raises ChronoFSError: ENOENT if there was no such document
+        then, or no such commit.
+        """
         ptr, n = _p(), _sz()
         self._check(_get_at(self._h, _b(branch), _b(when), _b(path), _c.byref(ptr), _c.byref(n)))
         return json.loads(self._bytes(ptr, n))
 
-    def history(self, branch, path):
-        """Versions oldest first: dicts {commit, time, deleted}."""
+    def history(self, branch: str, path: str) -> List[Revision]:
+        """Every version of PATH on BRANCH, oldest first, deletions included."""
         v, n = _c.POINTER(_Rev)(), _sz()
         self._check(_history(self._h, _b(branch), _b(path), _c.byref(v), _c.byref(n)))
         try:
-            return [{"commit": v[i].commit.decode(), "time": v[i].time, "deleted": bool(v[i].deleted)}
-                    for i in range(n.value)]
+            return [
+                Revision(commit=v[i].commit.decode(), time=v[i].time, deleted=bool(v[i].deleted))
+                for i in range(n.value)
+            ]
         finally:
             _free(_c.cast(v, _p))
 
-    def branches(self):
+    def branches(self) -> List[str]:
+        """The branch names, sorted."""
         return self._strings(_branches)
 
-    def branch_create(self, name):
+    def branch_create(self, name: str) -> None:
+        """Create branch NAME at the head of HEAD's branch.
+
+        Raises ChronoFSError: EEXIST if it exists, EINVAL for an invalid name.
+        """
         self._check(_branch_create(self._h, _b(name)))
 
-    def branch_delete(self, name):
+    def branch_delete(self, name: str) -> None:
+        """Delete branch NAME. Raises ChronoFSError: ENOENT if there is none."""
         self._check(_branch_delete(self._h, _b(name)))
 
-    def query(self, branch, collection, spec, start=None, stop=None, limit=0):
-        """(id, document) pairs in the order of SPEC; start <= first field < stop."""
+    def query(
+        self,
+        branch: str,
+        collection: str,
+        spec: str,
+        start: Any = None,
+        stop: Any = None,
+        limit: int = 0,
+    ) -> Iterator[Tuple[str, Any]]:
+        """(id, document) pairs of COLLECTION in the order of SPEC.
+
+        SPEC is a comma-separated list of fields, dots for nested fields,
+        each optionally prefixed "-" for descending: "age", "-score,name",
+        "address.city". START and STOP (Python values, None for unbounded)
+        bound the first field: start <= value < stop. LIMIT 0 is no limit.
+        The first query of a SPEC builds a persistent index; later puts keep
+        it current. A generator: the call is made, and errors raised, when
+        iteration starts.
+        """
         it = _p()
         lo = json.dumps(start).encode() if start is not None else None
         hi = json.dumps(stop).encode() if stop is not None else None
