@@ -54,7 +54,7 @@ check_lintian() {
 # repository with mount -t fuse.chronofs and through an fstab line.
 install_and_mount() {
 	local out=$1 repo=/srv/data.git mnt=/mnt/data pid
-	apt-get install -y -qq --no-install-recommends man-db "$out"/*.deb >/dev/null 2>&1 &&
+	apt-get install -y -qq --no-install-recommends man-db bash-completion "$out"/*.deb >/dev/null 2>&1 &&
 		ok "apt-get install ./*.deb" || { bad "apt-get install ./*.deb"; return; }
 	man chronofs 2>/dev/null | grep -q "fuse.chronofs" && ok "man chronofs" || bad "man chronofs"
 	man 3 libchronofs 2>/dev/null | grep -q "chronofs_open" && ok "man 3 libchronofs" ||
@@ -108,7 +108,9 @@ unmount() { # and wait for the daemon, found by its command line
 case ${1:-} in
 --fresh)
 	git diff --quiet HEAD || echo "debian-check: uncommitted changes are not in the fresh root's clone" >&2
-	../shared/tools/fresh-debian 'bash tools/debian-check.sh --inside'
+	# A root of our own: fresh-debian removes the one it is given.
+	FRESH_ROOT=${FRESH_ROOT:-/tmp/chronofs-deb-root} \
+		../shared/tools/fresh-debian 'bash tools/debian-check.sh --inside'
 	;;
 --inside)
 	export DEBIAN_FRONTEND=noninteractive
