@@ -7,54 +7,63 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "banned.h"
 
 int fs_live_entry(struct fs *fs, const char *branch, const char *path,
-		  struct store_entry *e, struct store_oid *head)
+		  struct cfs_entry *e, struct cfs_oid *head)
 {
-	struct store_oid h;
+	struct cfs_oid h;
 	int err;
 
-	err = store_branch_head(fs->st, branch, &h);
+	err = cfs_head(fs->db, branch, &h);
 	if (err < 0)
 		return err;
 	if (head)
 		*head = h;
-	err = store_stat(fs->st, &h, path, e);
+	err = cfs_stat(fs->db, &h, path, e);
 	if (err < 0)
 		return err;
-	if (e->kind == STORE_DOC && fs_pending_has(fs->pending, branch, path))
+	if (e->kind == CFS_DOC && fs_pending_has(fs->pending, branch, path))
 		return -ENOENT;
 	return 0;
+}
+
+void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
+		  mode_t mode, time_t mtime, off_t size)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_path_ino(full);
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+	st->st_size = size;
+	st->st_blksize = FS_BLKSIZE;
+	st->st_blocks = (size + FS_SECTOR - 1) / FS_SECTOR;
 }
 
 static void fill_dir(struct fs *fs, struct stat *st, const char *full,
 		     time_t mtime)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = fs_path_ino(full);
-	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_mtime = st->st_ctime = st->st_atime = mtime;
-	st->st_blksize = 4096;
+	fs_stat_fill(fs, st, full, S_IFDIR | 0755, mtime, 0);
 }
 
-static time_t head_time(struct fs *fs, const struct store_oid *head)
+static time_t head_time(struct fs *fs, const struct cfs_oid *head)
 {
 	int64_t t = 0;
 
-	store_commit_time(fs->st, head, &t);
+	cfs_commit_time(fs->db, head, &t);
 	return (time_t)t;
 }
 
 static void doc_mtime(struct fs *fs, const struct fs_loc *loc,
-		      const struct store_entry *e,
-		      const struct store_oid *head, struct stat *st)
+		      const struct cfs_entry *e,
+		      const struct cfs_oid *head, struct stat *st)
 {
-	struct idx_mtime t;
+	struct cfs_mtime t;
 
-	if (idx_mtime_get(fs->db, loc->branch, loc->path, e->oid.id, &t) == 0) {
+	if (cfs_mtime_get(fs->db, loc->branch, loc->path, &e->oid, &t) == 0) {
 		st->st_mtim.tv_sec = t.sec;
 		st->st_mtim.tv_nsec = t.nsec;
 	} else {
@@ -67,8 +76,8 @@ static void doc_mtime(struct fs *fs, const struct fs_loc *loc,
 static int stat_live(struct fs *fs, const struct fs_loc *loc,
 		     struct fs_node *n, struct stat *st)
 {
-	struct store_entry e;
-	struct store_oid head;
+	struct cfs_entry e;
+	struct cfs_oid head;
 	struct stat real;
 	char *scratch = NULL;
 	int err, serr;
@@ -79,38 +88,36 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 	/* The scratch area matters for what Git lacks, and for the times of
 	 * collections; a committed document needs no look there. */
 	serr = -ENOENT;
-	if (err < 0 || e.kind == STORE_DIR) {
+	if (err < 0 || e.kind == CFS_DIR) {
 		serr = fs_scratch_path(fs, loc->branch, loc->path, &scratch);
 		if (serr < 0)
 			return serr;
 		serr = lstat(scratch, &real) < 0 ? -errno : 0;
 		free(scratch);
 	}
-	if (err == 0 && e.kind == STORE_DIR) {
+	if (err == 0 && e.kind == CFS_DIR) {
 		fill_dir(fs, st, loc->full, head_time(fs, &head));
 		if (serr == 0 && S_ISDIR(real.st_mode))
 			st->st_mtim = real.st_mtim;
 		return 0;
 	}
-	memset(st, 0, sizeof(*st));
 	if (err == 0) {
-		st->st_mode = S_IFREG |
-			      (store_is_document_path(loc->path) ? 0644 : 0444);
-		st->st_size = (off_t)e.size;
+		fs_stat_fill(fs, st, loc->full,
+			     S_IFREG | (cfs_is_document_path(loc->path) ? 0644
+									: 0444),
+			     0, (off_t)e.size);
 		doc_mtime(fs, loc, &e, &head, st);
 	} else if (serr == 0) {
-		*st = real;
-		if (S_ISREG(real.st_mode) && store_is_document_path(loc->path))
+		fs_stat_fill(fs, st, loc->full, real.st_mode, 0,
+			     real.st_size);
+		st->st_mtim = real.st_mtim;
+		st->st_ctim = real.st_ctim;
+		st->st_atim = real.st_atim;
+		if (S_ISREG(real.st_mode) && cfs_is_document_path(loc->path))
 			st->st_mode = S_IFREG | 0644;
 	} else {
 		return -ENOENT;
 	}
-	st->st_ino = fs_path_ino(loc->full);
-	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_blksize = 4096;
-	st->st_blocks = (st->st_size + 511) / 512;
 	if (n && S_ISREG(st->st_mode))
 		fs_doc_size(fs, n, &st->st_size);
 	return 0;
@@ -119,7 +126,7 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		struct stat *st)
 {
-	struct store_oid head;
+	struct cfs_oid head;
 
 	switch (loc->where) {
 	case FS_ROOT:
@@ -129,7 +136,7 @@ int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 	case FS_LIVE:
 		if (*loc->path)
 			return stat_live(fs, loc, n, st);
-		if (store_branch_head(fs->st, loc->branch, &head) < 0)
+		if (cfs_head(fs->db, loc->branch, &head) < 0)
 			return -ENOENT;
 		fill_dir(fs, st, loc->full, head_time(fs, &head));
 		return 0;

@@ -10,11 +10,17 @@
 #include <unistd.h>
 
 #include "fs.h"
-#include "json.h"
 #include "log.h"
+#include "banned.h"
 
 struct fs_doc {
+	/* Saves of this document one at a time, in the order their bytes
+	 * were taken; held across the commit, which lock is not, so reads
+	 * and stats of the document go on meanwhile. */
+	pthread_mutex_t save_lock;
 	pthread_mutex_t lock; /* guards everything below */
+	uint64_t gen;	      /* bumped by every write and truncate */
+	bool committed;	      /* has a committed version (for the log) */
 	char *buf;
 	size_t len, cap;
 	bool loaded;
@@ -23,7 +29,7 @@ struct fs_doc {
 	bool created; /* new: not in Git, a placeholder in scratch */
 	bool has_mtime; /* a client set the time: the next save keeps it */
 	bool has_blob;	/* the committed blob the buffer was loaded from */
-	struct store_oid blob;
+	struct cfs_oid blob;
 	struct timespec mtime;
 };
 
@@ -31,6 +37,7 @@ static void doc_free(struct fs_doc *d)
 {
 	if (!d)
 		return;
+	pthread_mutex_destroy(&d->save_lock);
 	pthread_mutex_destroy(&d->lock);
 	free(d->buf);
 	free(d);
@@ -39,9 +46,9 @@ static void doc_free(struct fs_doc *d)
 /* Load the committed content (or nothing, for a new document; no bytes
  * but the emptying when TRUNC). Caller holds d->lock. */
 static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
-		bool trunc, const struct store_entry *known)
+		bool trunc, const struct cfs_entry *known)
 {
-	struct store_entry e;
+	struct cfs_entry e;
 	char *buf = NULL;
 	size_t len = 0;
 	bool emptied = false;
@@ -58,19 +65,20 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
 			d->created = true;
 		} else if (err < 0) {
 			return err;
-		} else if (e.kind != STORE_DOC) {
+		} else if (e.kind != CFS_DOC) {
 			return -EISDIR;
 		} else {
 			err = trunc ? 0
-				    : store_blob_read(fs->st, &e.oid, &buf,
+				    : cfs_blob_read(fs->db, &e.oid, &buf,
 						      &len);
 			if (err < 0) {
 				fs_log(LOG_ERR, "read %s: %s", loc->full,
-				       store_errmsg());
+				       chronofs_errmsg(NULL));
 				return err;
 			}
 			d->blob = e.oid;
 			d->has_blob = true;
+			d->committed = true;
 			emptied = trunc && e.size > 0;
 		}
 	}
@@ -84,7 +92,7 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
 }
 
 int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
-		bool trunc, bool created, const struct store_entry *known)
+		bool trunc, bool created, const struct cfs_entry *known)
 {
 	struct fs_doc *fresh = calloc(1, sizeof(*fresh)), *d;
 	bool used;
@@ -92,6 +100,7 @@ int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
 
 	if (!fresh)
 		return -ENOMEM;
+	pthread_mutex_init(&fresh->save_lock, NULL);
 	pthread_mutex_init(&fresh->lock, NULL);
 	fresh->created = created;
 	d = fs_node_doc_acquire(&fs->nodes, n, fresh, &used);
@@ -200,7 +209,7 @@ static int resize(struct fs *fs, struct fs_doc *d, size_t len)
 	if (len > fs->cfg.max_doc_size)
 		return -EFBIG;
 	if (len > d->cap) {
-		size_t cap = d->cap ? d->cap : 4096;
+		size_t cap = d->cap ? d->cap : FS_BLKSIZE;
 		char *b;
 
 		while (cap < len)
@@ -236,6 +245,7 @@ int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf,
 	if (err == 0) {
 		memcpy(d->buf + off, buf, size);
 		d->dirty = d->written = true;
+		d->gen++;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return err;
@@ -252,49 +262,43 @@ int fs_doc_truncate(struct fs *fs, struct fs_node *n, off_t size)
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
 	err = resize(fs, d, (size_t)size);
-	if (err == 0)
+	if (err == 0) {
 		d->dirty = true;
+		d->gen++;
+	}
 	pthread_mutex_unlock(&d->lock);
 	return err;
 }
 
 int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
-		  const char *buf, size_t len, const struct timespec *mtime)
+		  const char *buf, size_t len, const struct timespec *mtime,
+		  bool had_version)
 {
-	struct store_change c = {.op = STORE_PUT, .path = path, .data = buf,
-				 .len = len};
-	struct store_json_error jerr;
-	struct store_oid commit, blob;
-	struct idx_mtime t;
-	struct timespec now = {0};
-	char hex[STORE_OID_HEXSZ + 1], *scratch;
-	int err, rc;
+	struct cfs_mtime t;
+	struct cfs_oid commit;
+	char hex[CFS_OID_HEXSZ + 1], *scratch;
+	int rc;
 
-	if (len > fs->cfg.max_doc_size) {
-		fs_log(LOG_WARNING, "%s/%s: %zu bytes is over max_doc_size %zu",
-		       branch, path, len, fs->cfg.max_doc_size);
-		return -EFBIG;
+	if (mtime) {
+		t.sec = mtime->tv_sec;
+		t.nsec = (uint32_t)mtime->tv_nsec;
 	}
-	if (store_json_validate(buf, len, &jerr) < 0) {
-		fs_log(LOG_WARNING, "%s/%s: invalid JSON at line %u, column %u: "
-		       "%s; the last committed version is kept",
-		       branch, path, jerr.line, jerr.column, jerr.reason);
-		return -EINVAL;
+	rc = cfs_save(fs->db, branch, path, buf, len, mtime ? &t : NULL,
+		      &commit);
+	if (rc == -EINVAL || rc == -EFBIG || rc == -ENAMETOOLONG) {
+		fs_log(LOG_WARNING, "%s/%s: save refused: %s%s", branch, path,
+		       chronofs_errmsg(fs->db),
+		       had_version ? "; the last committed version is kept"
+				   : "");
+		return rc;
 	}
-	/* A save's mtime is the client's, or now, recorded with the commit's
-	 * indexes in one write. */
-	if (!mtime)
-		clock_gettime(CLOCK_REALTIME, &now);
-	t.sec = mtime ? mtime->tv_sec : now.tv_sec;
-	t.nsec = (uint32_t)(mtime ? mtime->tv_nsec : now.tv_nsec);
-	rc = fs_commit(fs, branch, &c, &t, &commit);
 	if (rc < 0) {
 		fs_log(LOG_ERR, "%s/%s: save failed: %s", branch, path,
-		       store_errmsg());
+		       chronofs_errmsg(fs->db));
 		return rc;
 	}
 	if (rc == 0) {
-		store_oid_fmt(hex, &commit);
+		cfs_oid_fmt(hex, &commit);
 		fs_log(LOG_INFO, "%s/%s: saved as commit %.7s", branch, path,
 		       hex);
 	}
@@ -303,44 +307,57 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 		unlink(scratch); /* the new document's placeholder, if any */
 		free(scratch);
 	}
-	/* Identical bytes make no commit, but a time the client set is
-	 * still kept. */
-	if (rc == 1 && mtime && store_blob_hash(buf, len, &blob) == 0) {
-		err = idx_mtime_set(fs->db, branch, path, blob.id, &t);
-		if (err < 0)
-			fs_log(LOG_ERR, "%s/%s: mtime not kept: %s", branch,
-			       path, idx_errmsg());
-	}
 	return 0;
 }
 
 int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
 {
 	struct fs_doc *d = n->doc;
-	int err = 0;
+	struct timespec mtime;
+	bool timed, committed;
+	uint64_t gen;
+	char *copy;
+	size_t len;
+	int err;
 
 	if (!d)
 		return 0;
+	pthread_mutex_lock(&d->save_lock);
 	pthread_mutex_lock(&d->lock);
 	/* Emptied and not yet written: the shell's open-dup2-close before
 	 * `echo` writes closes once here. Wait for the writes (or the last
 	 * close, which drops the emptying), never commit an empty text. */
-	if (d->dirty && !d->written && d->len == 0) {
+	if (!d->dirty || (!d->written && d->len == 0)) {
 		pthread_mutex_unlock(&d->lock);
+		pthread_mutex_unlock(&d->save_lock);
 		return 0;
 	}
-	if (d->dirty) {
-		err = fs_save_bytes(fs, loc->branch, loc->path, d->buf, d->len,
-				    d->has_mtime ? &d->mtime : NULL);
-		/* A refused save keeps the buffer: a close of a duplicate
-		 * descriptor mid-write must not lose the writes still to
-		 * come on the others. The last close drops what was never
-		 * saved, and the next open reads Git again. */
-		if (err == 0) {
-			d->dirty = d->written = false;
-			d->created = d->has_mtime = false;
-		}
-	}
+	len = d->len;
+	copy = malloc(len ? len : 1);
+	if (copy)
+		memcpy(copy, d->buf, len);
+	gen = d->gen;
+	timed = d->has_mtime;
+	mtime = d->mtime;
+	committed = d->committed;
 	pthread_mutex_unlock(&d->lock);
+	err = copy ? fs_save_bytes(fs, loc->branch, loc->path, copy, len,
+				   timed ? &mtime : NULL, committed)
+		   : -ENOMEM;
+	free(copy);
+	/* A refused save keeps the buffer: a close of a duplicate
+	 * descriptor mid-write must not lose the writes still to come on
+	 * the others. The last close drops what was never saved, and the
+	 * next open reads Git again. Writes made during the commit keep it
+	 * dirty for the next save. */
+	if (err == 0) {
+		pthread_mutex_lock(&d->lock);
+		d->committed = true;
+		d->created = false;
+		if (d->gen == gen)
+			d->dirty = d->written = d->has_mtime = false;
+		pthread_mutex_unlock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->save_lock);
 	return err;
 }

@@ -1,7 +1,15 @@
 /* fs.h - the daemon's shared state and the helpers its FUSE operations
- * are built from. fs/ maps kernel requests onto store/ and index/ calls and
- * owns inodes, open-document buffers, scratch files and caches; it knows
- * nothing of Git objects or RocksDB keys.
+ * are built from. fs/ translates kernel requests into calls of the core
+ * (libchronofs: chronofs.h and its internal chronofs_int.h), which decides
+ * every rule; fs/ owns only what is FUSE's: inodes, open-file buffers,
+ * scratch files, kernel caches and their invalidation.
+ *
+ * Lock order (the core's own is in chronofs_int.h; none of these is held
+ * across a call that commits, syncs or sleeps):
+ *   branches_lock, snaps_lock, open_lock: leaves, taken alone
+ *   nodes.lock -> a document's lock (fs_doc.lock), never the reverse
+ *   a document's save_lock -> its lock (taken briefly, around the copy of
+ *     the bytes and the bookkeeping after the commit)
  */
 #ifndef CHRONOFS_FS_FS_H
 #define CHRONOFS_FS_FS_H
@@ -11,9 +19,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "db.h"
+#include "chronofs_int.h"
 #include "node.h"
-#include "store.h"
 
 struct fs_config {
 	char *repo;
@@ -35,7 +42,7 @@ struct fs_config {
 #define FS_SNAP_MEMO 32
 struct fs_snap_memo {
 	char *name; /* "BRANCH@SPEC" */
-	struct store_oid head, commit;
+	struct cfs_oid head, commit;
 	bool frozen;
 };
 
@@ -45,8 +52,7 @@ struct fs_fh;	    /* an open file, see ops.c */
 struct fs {
 	struct fs_config cfg;
 	struct fuse_session *se; /* for notifications to the kernel */
-	struct store *st;
-	struct idx_db *db;
+	chronofs *db; /* the core's owner handle */
 	struct fs_nodes nodes;
 	struct fs_pending *pending;
 	char *scratch_root; /* <gitdir>/chronofs/scratch */
@@ -83,7 +89,7 @@ struct fs_loc {
 	char *full;   /* the whole path below the mount (owned) */
 	char *branch; /* owned; NULL for FS_ROOT and FS_PREFIX */
 	const char *path; /* inside the branch, points into full */
-	struct store_oid commit; /* FS_SNAP, and FS_ORDER in a snapshot */
+	struct cfs_oid commit; /* FS_SNAP, and FS_ORDER in a snapshot */
 	bool snap;		 /* FS_ORDER: in a snapshot (at commit) */
 	bool frozen;		 /* FS_SNAP: can never change (cache it) */
 	char *collection;	 /* FS_ORDER: owned */
@@ -116,8 +122,6 @@ void fs_ops_release_all(struct fs *fs);
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);
 void fs_loc_release(struct fs_loc *loc);
 void fs_branches_changed(struct fs *fs);
-/* Is any branch named PREFIX/...? (for rmdir of a prefix directory) */
-bool fs_name_reserved(const char *name);
 int fs_branch_list(struct fs *fs, char ***out, size_t *n);
 
 /* scratch.c: files kept beside the repository, not committed. */
@@ -134,20 +138,22 @@ int fs_scratch_branch_clear(struct fs *fs, const char *branch);
 int fs_scratch_branch_rename(struct fs *fs, const char *from, const char *to);
 
 /* attr.c: stat of a location. */
+#define FS_BLKSIZE 4096 /* st_blksize of everything shown */
+#define FS_SECTOR 512	/* st_blocks' unit */
+/* The one way a struct stat is made: inode from FULL (the path below the
+ * mount), the mounting user, MTIME as all three times, SIZE in blocks. */
+void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
+		  mode_t mode, time_t mtime, off_t size);
 int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		struct stat *st);
 /* What PATH on BRANCH is in Git at the branch head (a document renamed
  * away counts as absent): fills *e and, if HEAD is not NULL, *head. */
 int fs_live_entry(struct fs *fs, const char *branch, const char *path,
-		  struct store_entry *e, struct store_oid *head);
+		  struct cfs_entry *e, struct cfs_oid *head);
 
 /* history.c: the read-only views BRANCH@WHEN and BRANCH@history. */
 /* Bring BRANCH's time and path indexes up to its head. */
 int fs_history_catchup(struct fs *fs, const char *branch);
-/* One commit of the daemon: the change, then the indexes, in one step.
- * MTIME (a put's, or NULL) is recorded for the new content with them. */
-int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
-	      const struct idx_mtime *mtime, struct store_oid *out);
 int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
 /* The bytes of a file in a snapshot or history view; caller frees. */
 int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
@@ -185,7 +191,7 @@ void fs_pending_flush(struct fs_pending *p);
  * open: KNOWN is the document's entry if the caller just looked it up
  * (else NULL); TRUNC empties it (O_TRUNC: its bytes are not read). */
 int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
-		bool trunc, bool created, const struct store_entry *known);
+		bool trunc, bool created, const struct cfs_entry *known);
 void fs_doc_release(struct fs *fs, struct fs_node *n);
 int fs_doc_read(struct fs_node *n, char *buf, size_t size, off_t off,
 		size_t *got);
@@ -202,8 +208,11 @@ void fs_doc_set_mtime(struct fs *fs, struct fs_node *n,
 		      const struct timespec *t);
 /* Size of the open buffer, if N has one. */
 bool fs_doc_size(struct fs *fs, struct fs_node *n, off_t *out);
-/* Validate and commit BYTES as PATH on BRANCH (one save). */
+/* Save BYTES as PATH on BRANCH (the core validates and commits) and log
+ * the outcome; HAD_VERSION: the document has a committed version that a
+ * refused save keeps. */
 int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
-		  const char *buf, size_t len, const struct timespec *mtime);
+		  const char *buf, size_t len, const struct timespec *mtime,
+		  bool had_version);
 
 #endif

@@ -1,7 +1,6 @@
 /* history.c - the read-only views: BRANCH@WHEN / BRANCH@COMMIT (a commit's
  * tree) and BRANCH@history (the versions of each document, from the path
- * index), and fs_commit, which keeps those indexes current in the same
- * step as every commit the daemon makes. */
+ * index the core keeps current with every commit). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +8,8 @@
 #include <time.h>
 
 #include "fs.h"
-#include "history.h"
 #include "log.h"
+#include "banned.h"
 
 int fs_history_catchup(struct fs *fs, const char *branch)
 {
@@ -19,10 +18,10 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = idx_history_catchup(fs->db, fs->st, branch, &added);
+	err = cfs_catchup(fs->db, branch, &added);
 	if (err < 0) {
 		fs_log(LOG_ERR, "index of branch %s: %s", branch,
-		       *idx_errmsg() ? idx_errmsg() : store_errmsg());
+		       chronofs_errmsg(NULL));
 		return err;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -34,30 +33,13 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 	return 0;
 }
 
-int fs_commit(struct fs *fs, const char *branch, const struct store_change *c,
-	      const struct idx_mtime *mtime, struct store_oid *out)
-{
-	struct store_commit_info info;
-	int rc = store_apply_info(fs->st, branch, c, &info);
-
-	/* A failed index update loses nothing: the next catch-up starts
-	 * from what the index holds. It is logged, the save succeeded. */
-	if (rc == 0 && idx_history_add(fs->db, fs->st, branch, &info,
-				       mtime) < 0)
-		fs_log(LOG_ERR, "index of branch %s: %s", branch,
-		       *idx_errmsg() ? idx_errmsg() : store_errmsg());
-	if (rc == 0 && out)
-		*out = info.commit;
-	return rc;
-}
-
 static void version_name(char *buf, size_t sz, int64_t time,
-			 const struct store_oid *commit)
+			 const struct cfs_oid *commit)
 {
-	char hex[STORE_OID_HEXSZ + 1], when[IDX_WHEN_SZ];
+	char hex[CFS_OID_HEXSZ + 1], when[CFS_WHEN_SZ];
 
-	store_oid_fmt(hex, commit);
-	idx_format_when(when, time);
+	cfs_oid_fmt(hex, commit);
+	cfs_format_when(when, time);
 	snprintf(buf, sz, "%s_%.7s.json", when, hex);
 }
 
@@ -67,13 +49,13 @@ struct versions {
 	size_t n;
 	bool found;
 	int64_t time;
-	struct store_oid commit, blob;
+	struct cfs_oid commit, blob;
 	fs_list_cb cb;
 	void *ctx;
 };
 
-static int version_cb(void *ctx, int64_t time, const struct store_oid *commit,
-		      const struct store_oid *blob)
+static int version_cb(void *ctx, int64_t time, const struct cfs_oid *commit,
+		      const struct cfs_oid *blob)
 {
 	struct versions *v = ctx;
 	char name[64];
@@ -125,41 +107,28 @@ static int find_version(struct fs *fs, const struct fs_loc *loc,
 	if (!dir)
 		return -ENOMEM;
 	v->want = slash + 1;
-	err = idx_history_versions(fs->db, loc->branch, dir, version_cb, v);
+	err = cfs_versions(fs->db, loc->branch, dir, version_cb, v);
 	free(dir);
 	if (err < 0)
 		return err;
 	return v->found ? 0 : -ENOENT;
 }
 
-static void fill(struct fs *fs, struct stat *st, const struct fs_loc *loc,
-		 mode_t mode, int64_t time)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = fs_path_ino(loc->full);
-	st->st_mode = mode;
-	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_mtime = st->st_ctime = st->st_atime = (time_t)time;
-	st->st_blksize = 4096;
-}
 
 static int stat_snap(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
-	struct store_entry e;
+	struct cfs_entry e;
 	int64_t t = 0;
 	int err;
 
-	if ((err = store_commit_time(fs->st, &loc->commit, &t)) < 0 ||
-	    (err = store_stat(fs->st, &loc->commit, loc->path, &e)) < 0)
+	if ((err = cfs_commit_time(fs->db, &loc->commit, &t)) < 0 ||
+	    (err = cfs_stat(fs->db, &loc->commit, loc->path, &e)) < 0)
 		return err;
-	if (e.kind == STORE_DIR) {
-		fill(fs, st, loc, S_IFDIR | 0555, t);
+	if (e.kind == CFS_DIR) {
+		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, (time_t)t, 0);
 	} else {
-		fill(fs, st, loc, S_IFREG | 0444, t);
-		st->st_size = (off_t)e.size;
-		st->st_blocks = (st->st_size + 511) / 512;
+		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, (time_t)t,
+			     (off_t)e.size);
 	}
 	return 0;
 }
@@ -169,21 +138,21 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 {
 	struct versions v = {0};
 	struct names n = {0};
-	struct store_entry e;
+	struct cfs_entry e;
 	const char *slash;
 	char *dir;
 	int err;
 
 	if (!*loc->path) {
-		fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 		return 0;
 	}
-	err = idx_history_versions(fs->db, loc->branch, loc->path, version_cb,
+	err = cfs_versions(fs->db, loc->branch, loc->path, version_cb,
 				   &v);
 	if (err < 0)
 		return err;
 	if (v.n > 0) {
-		fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 		return 0;
 	}
 	if (find_version(fs, loc, &v) == 0) {
@@ -192,21 +161,20 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 		dir = strndup(loc->path, (size_t)(slash - loc->path));
 		if (!dir)
 			return -ENOMEM;
-		err = store_stat(fs->st, &v.commit, dir, &e);
+		err = cfs_stat(fs->db, &v.commit, dir, &e);
 		free(dir);
 		if (err < 0)
 			return err;
-		fill(fs, st, loc, S_IFREG | 0444, v.time);
-		st->st_size = (off_t)e.size;
-		st->st_blocks = (st->st_size + 511) / 512;
+		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, (time_t)v.time,
+			     (off_t)e.size);
 		return 0;
 	}
-	err = idx_history_names(fs->db, loc->branch, loc->path, name_cb, &n);
+	err = cfs_names(fs->db, loc->branch, loc->path, name_cb, &n);
 	if (err < 0)
 		return err;
 	if (n.n == 0)
 		return -ENOENT;
-	fill(fs, st, loc, S_IFDIR | 0555, fs->started);
+	fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 	return 0;
 }
 
@@ -219,22 +187,22 @@ int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
 		    size_t *len)
 {
-	struct store_entry e;
+	struct cfs_entry e;
 	struct versions v;
 	int err;
 
 	if (loc->where == FS_SNAP) {
-		err = store_stat(fs->st, &loc->commit, loc->path, &e);
-		if (err == 0 && e.kind != STORE_DOC)
+		err = cfs_stat(fs->db, &loc->commit, loc->path, &e);
+		if (err == 0 && e.kind != CFS_DOC)
 			err = -EISDIR;
 		if (err == 0)
-			err = store_blob_read(fs->st, &e.oid, out, len);
+			err = cfs_blob_read(fs->db, &e.oid, out, len);
 		return err;
 	}
 	err = find_version(fs, loc, &v);
 	if (err < 0)
 		return err == -ENOENT ? -EISDIR : err;
-	return store_blob_read(fs->st, &v.blob, out, len);
+	return cfs_blob_read(fs->db, &v.blob, out, len);
 }
 
 struct snap_list {
@@ -243,11 +211,11 @@ struct snap_list {
 };
 
 static int snap_entry_cb(void *ctx, const char *name,
-			 const struct store_entry *e)
+			 const struct cfs_entry *e)
 {
 	struct snap_list *l = ctx;
 
-	return l->cb(l->ctx, name, e->kind == STORE_DIR ? S_IFDIR : S_IFREG);
+	return l->cb(l->ctx, name, e->kind == CFS_DIR ? S_IFDIR : S_IFREG);
 }
 
 int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
@@ -260,16 +228,16 @@ int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 	int err;
 
 	if (loc->where == FS_SNAP)
-		return store_readdir(fs->st, &loc->commit, loc->path,
+		return cfs_readdir(fs->db, &loc->commit, loc->path,
 				     snap_entry_cb, &sl);
 	if (*loc->path) {
-		err = idx_history_versions(fs->db, loc->branch, loc->path,
+		err = cfs_versions(fs->db, loc->branch, loc->path,
 					   version_cb, &count);
 		if (err < 0)
 			return err;
 		if (count.n > 0)
-			return idx_history_versions(fs->db, loc->branch,
+			return cfs_versions(fs->db, loc->branch,
 						    loc->path, version_cb, &v);
 	}
-	return idx_history_names(fs->db, loc->branch, loc->path, name_cb, &n);
+	return cfs_names(fs->db, loc->branch, loc->path, name_cb, &n);
 }

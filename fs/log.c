@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "banned.h"
 
 #define SYSLOG_RECHECK_S 10
 

@@ -15,9 +15,11 @@
 #include "fs.h"
 #include "log.h"
 #include "ops.h"
+#include "banned.h"
 
-#define DEFAULT_MAX_DOC_SIZE (16u << 20)
-#define INDEX_OPEN_TRIES 50 /* of 100 ms */
+/* A library call may hold the index database a moment: wait this long
+ * for it rather than serve with a read-only index. */
+#define INDEX_WAIT_MS 5000
 
 #define OPT(t, p) {t, offsetof(struct fs_config, p), 1}
 static const struct fuse_opt opts[] = {
@@ -104,7 +106,7 @@ static int check_config(struct fs_config *cfg)
 			return fprintf(stderr, "chronofs: fsync=%s: want on "
 				       "or off\n", cfg->fsync_opt), -1;
 	}
-	cfg->max_doc_size = DEFAULT_MAX_DOC_SIZE;
+	cfg->max_doc_size = CFS_MAX_DOC_SIZE;
 	if (cfg->max_doc_size_opt) {
 		errno = 0;
 		cfg->max_doc_size = strtoull(cfg->max_doc_size_opt, &end, 10);
@@ -134,14 +136,14 @@ static int catch_up_all(struct fs *fs)
 {
 	char **v;
 	size_t n;
-	int err = store_branch_list(fs->st, &v, &n);
+	int err = chronofs_branches(fs->db, &v, &n);
 
 	/* A branch whose history cannot be read (a damaged or hostile
 	 * tree) is logged and left out of the indexes; the mount serves the
 	 * rest. */
 	for (size_t i = 0; err == 0 && i < n; i++)
 		fs_history_catchup(fs, v[i]);
-	store_strv_free(v, n);
+	chronofs_strings_free(v, n);
 	return err;
 }
 
@@ -154,10 +156,11 @@ static void log_store(const char *msg)
  * fork() keeps only the calling one. */
 static int fs_open_store(struct fs *fs)
 {
-	struct store_opts so = {.author = fs->cfg.author,
-				.fsync = fs->cfg.fsync,
-				.log = log_store};
-	struct store_oid head;
+	struct cfs_opts o = {.author = fs->cfg.author,
+			     .fsync = fs->cfg.fsync,
+			     .max_doc_size = fs->cfg.max_doc_size,
+			     .log = log_store};
+	struct cfs_oid head;
 	int err;
 
 	fs->started = time(NULL);
@@ -166,18 +169,18 @@ static int fs_open_store(struct fs *fs)
 	pthread_mutex_init(&fs->branches_lock, NULL);
 	pthread_mutex_init(&fs->open_lock, NULL);
 	pthread_mutex_init(&fs->snaps_lock, NULL);
-	err = store_open(&fs->st, fs->cfg.repo, &so);
+	err = cfs_open(&fs->db, fs->cfg.repo, &o);
 	if (err < 0) {
-		fs_log(LOG_ERR, "open %s: %s", fs->cfg.repo, store_errmsg());
+		fs_log(LOG_ERR, "open %s: %s", fs->cfg.repo,
+		       chronofs_errmsg(NULL));
 		return err;
 	}
-	if (fs->cfg.branch &&
-	    store_branch_head(fs->st, fs->cfg.branch, &head) < 0) {
+	if (fs->cfg.branch && cfs_head(fs->db, fs->cfg.branch, &head) < 0) {
 		fs_log(LOG_ERR, "branch=%s: no such branch", fs->cfg.branch);
 		return -ENOENT;
 	}
 	if ((err = fs_scratch_init(fs)) < 0) {
-		fs_log(LOG_ERR, "scratch area in %s: %s", store_gitdir(fs->st),
+		fs_log(LOG_ERR, "scratch area in %s: %s", cfs_gitdir(fs->db),
 		       strerror(-err));
 		return err;
 	}
@@ -188,33 +191,18 @@ static int fs_open_store(struct fs *fs)
  * pending-deletion worker, and the catch-up of every branch. */
 static int fs_open_index(struct fs *fs)
 {
-	char *dir = NULL;
-	int err;
+	bool readonly;
+	int err = cfs_index_attach(fs->db, INDEX_WAIT_MS, &readonly);
 
-	if (asprintf(&dir, "%s/chronofs/index", store_gitdir(fs->st)) < 0)
-		return -ENOMEM;
-	/* A library call may hold the database for a moment: wait for it
-	 * rather than serve with a read-only index. */
-	for (int i = 0; i < INDEX_OPEN_TRIES; i++) {
-		err = idx_db_open(&fs->db, dir, fs->cfg.fsync);
-		if (err < 0 || !idx_db_readonly(fs->db))
-			break;
-		idx_db_close(fs->db);
-		fs->db = NULL;
-		usleep(100000);
-	}
-	if (err == 0 && !fs->db)
-		err = idx_db_open(&fs->db, dir, fs->cfg.fsync);
-	free(dir);
 	if (err < 0) {
-		fs_log(LOG_ERR, "index: %s", idx_errmsg());
+		fs_log(LOG_ERR, "index: %s", chronofs_errmsg(fs->db));
 		return err;
 	}
-	if (idx_db_readonly(fs->db))
+	if (readonly)
 		fs_log(LOG_WARNING, "index database held by another process: "
 		       "serving it read-only (no new indexes, mtimes not kept)");
 	if (!fs->cfg.ro)
-		store_prepare_writes(fs->st);
+		cfs_prepare_writes(fs->db);
 	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
 		return err;
 	return catch_up_all(fs);
@@ -225,11 +213,10 @@ static void fs_close(struct fs *fs)
 	fs_pending_free(fs->pending); /* commits what is still pending */
 	fs_ops_release_all(fs);	      /* files the kernel did not release */
 	fs_nodes_release(&fs->nodes);
-	if (fs->db && idx_db_flush(fs->db) < 0)
-		fs_log(LOG_ERR, "index: %s", idx_errmsg());
-	idx_db_close(fs->db);
-	store_close(fs->st);
-	store_strv_free(fs->branches, fs->nbranches);
+	if (fs->db && cfs_index_flush(fs->db) < 0)
+		fs_log(LOG_ERR, "index: %s", chronofs_errmsg(fs->db));
+	chronofs_close(fs->db);
+	chronofs_strings_free(fs->branches, fs->nbranches);
 	pthread_mutex_destroy(&fs->branches_lock);
 	pthread_mutex_destroy(&fs->open_lock);
 	for (size_t i = 0; i < FS_SNAP_MEMO; i++)

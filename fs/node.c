@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node.h"
+#include "banned.h"
 
 #define INITIAL_BUCKETS 1024
 
@@ -64,14 +65,21 @@ void fs_nodes_release(struct fs_nodes *t)
 	pthread_mutex_destroy(&t->lock);
 }
 
+/* A node's address is its inode number for the kernel, as in libfuse's
+ * passthrough_ll: it must fit, and never be FUSE_ROOT_ID (1), which an
+ * aligned allocation cannot be. */
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
+	       "node addresses are inode numbers");
+
 struct fs_node *fs_node_get(struct fs_nodes *t, fuse_ino_t ino)
 {
-	return ino == FUSE_ROOT_ID ? &t->root : (struct fs_node *)ino;
+	return ino == FUSE_ROOT_ID ? &t->root
+				   : (struct fs_node *)(uintptr_t)ino;
 }
 
 fuse_ino_t fs_node_ino(struct fs_nodes *t, struct fs_node *n)
 {
-	return n == &t->root ? FUSE_ROOT_ID : (fuse_ino_t)n;
+	return n == &t->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
 static struct fs_node *find(struct fs_nodes *t, struct fs_node *parent,

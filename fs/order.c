@@ -11,22 +11,26 @@
 
 #include "fs.h"
 #include "log.h"
-#include "order.h"
+#include "banned.h"
 
 #define RANK_WIDTH 6
+#define ENTRY_NAME_MAX 512
 
+/* A parsed view path: SPEC, its range steps (each a copy the range
+ * points into) and the entry it ends at, if any. */
 struct view {
-	struct idx_spec spec;
-	struct idx_range range;
-	json_t *vals[4];
+	char *spec;
+	chronofs_range range;
+	char *steps[8];
+	size_t nsteps;
 	char *entry; /* the document id, if the path ends at an entry */
 };
 
 static void view_release(struct view *v)
 {
-	idx_spec_release(&v->spec);
-	for (int i = 0; i < 4; i++)
-		json_decref(v->vals[i]);
+	free(v->spec);
+	for (size_t i = 0; i < v->nsteps; i++)
+		free(v->steps[i]);
 	free(v->entry);
 }
 
@@ -41,67 +45,32 @@ static char *entry_id(const char *name, size_t len)
 	return strndup(name + digits + 1, len - 5 - digits - 1);
 }
 
-static int parse_step(struct view *v, const char *s, size_t len)
-{
-	static const char *const names[4] = {"ge=", "gt=", "lt=", "le="};
-	json_error_t e;
-	char *text;
-	json_t *val;
-
-	if (len > 6 && !strncmp(s, "first=", 6)) {
-		char *end;
-		unsigned long long n = strtoull(s + 6, &end, 10);
-
-		if (end != s + len || n == 0)
-			return -ENOENT;
-		v->range.limit = (size_t)n;
-		return 0;
-	}
-	for (int i = 0; i < 4; i++) {
-		if (len < 4 || strncmp(s, names[i], 3) || v->vals[i])
-			continue;
-		text = strndup(s + 3, len - 3);
-		if (!text)
-			return -ENOMEM;
-		/* A JSON value, else the text as a string: ge=bob works. */
-		val = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-		if (!val)
-			val = json_string(text);
-		free(text);
-		if (!val)
-			return -ENOMEM;
-		v->vals[i] = val;
-		return 0;
-	}
-	return -ENOENT;
-}
-
+/* The grammar is the core's (chronofs_range_step); a path that is not in
+ * it names nothing. */
 static int view_parse(const char *order, struct view *v)
 {
 	const char *p = order;
 	size_t len = strcspn(p, "/");
-	char *text;
-	int err;
+	int err = 0;
 
 	memset(v, 0, sizeof(*v));
-	text = strndup(p, len);
-	if (!text)
+	if (!(v->spec = strndup(p, len)))
 		return -ENOMEM;
-	err = idx_spec_parse(&v->spec, text);
-	free(text);
-	if (err < 0)
-		return -ENOENT;
+	if (cfs_spec_check(v->spec) < 0)
+		err = -ENOENT;
 	for (p += len; *p == '/' && err == 0; p += len) {
 		p++;
 		len = strcspn(p, "/");
 		if (!p[len] && (v->entry = entry_id(p, len)))
 			break;
-		err = parse_step(v, p, len);
+		if (v->nsteps == sizeof(v->steps) / sizeof(v->steps[0]))
+			err = -ENOENT;
+		else if (!(v->steps[v->nsteps] = strndup(p, len)))
+			err = -ENOMEM;
+		else if (chronofs_range_step(&v->range,
+					     v->steps[v->nsteps++]) < 0)
+			err = -ENOENT;
 	}
-	v->range.ge = v->vals[0];
-	v->range.gt = v->vals[1];
-	v->range.lt = v->vals[2];
-	v->range.le = v->vals[3];
 	if (err < 0)
 		view_release(v);
 	return err;
@@ -109,7 +78,7 @@ static int view_parse(const char *order, struct view *v)
 
 /* The document an entry names, in the live head or the snapshot. */
 static int entry_doc(struct fs *fs, const struct fs_loc *loc, const char *id,
-		     struct store_entry *e)
+		     struct cfs_entry *e)
 {
 	char *path;
 	int err;
@@ -117,56 +86,49 @@ static int entry_doc(struct fs *fs, const struct fs_loc *loc, const char *id,
 	if (asprintf(&path, "%s%s%s.json", loc->collection,
 		     *loc->collection ? "/" : "", id) < 0)
 		return -ENOMEM;
-	err = loc->snap ? store_stat(fs->st, &loc->commit, path, e)
+	err = loc->snap ? cfs_stat(fs->db, &loc->commit, path, e)
 			: fs_live_entry(fs, loc->branch, path, e, NULL);
 	free(path);
-	if (err == 0 && e->kind != STORE_DOC)
+	if (err == 0 && e->kind != CFS_DOC)
 		err = -ENOENT;
 	return err;
 }
 
-/* A live view's index exists and is current (built on first use). */
+/* A live view's index exists and is current (built on first use). A
+ * SPEC the core refuses names nothing. */
 static int ensure(struct fs *fs, const struct fs_loc *loc,
 		  const struct view *v)
 {
 	bool built = false;
-	int err = idx_order_ensure(fs->db, fs->st, loc->branch,
-				   loc->collection, &v->spec, &built);
+	int err = cfs_order_ensure(fs->db, loc->branch, loc->collection,
+				   v->spec, &built);
 
+	if (err == -EINVAL)
+		return -ENOENT;
 	if (err < 0)
 		fs_log(LOG_ERR, "index %s/@by/%s: %s", loc->collection,
-		       v->spec.canon, *idx_errmsg() ? idx_errmsg()
-						      : store_errmsg());
+		       v->spec, chronofs_errmsg(fs->db));
 	else if (built)
-		fs_log(LOG_INFO, "built index %s of %s/%s", v->spec.canon,
+		fs_log(LOG_INFO, "built index %s of %s/%s", v->spec,
 		       loc->branch, loc->collection);
 	return err;
 }
 
 int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
-	struct store_entry e;
+	struct cfs_entry e;
 	struct view v;
 	int err;
 
-	memset(st, 0, sizeof(*st));
-	st->st_ino = fs_path_ino(loc->full);
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_mtime = st->st_ctime = st->st_atime = fs->started;
-	st->st_blksize = 4096;
-	st->st_mode = S_IFDIR | 0555;
-	st->st_nlink = 2;
+	fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 	if (!*loc->order)
 		return 0; /* @by itself: reached, holds nothing listed */
 	if ((err = view_parse(loc->order, &v)) < 0)
 		return err;
 	if (v.entry) {
 		err = entry_doc(fs, loc, v.entry, &e);
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = (off_t)e.size;
-		st->st_blocks = (st->st_size + 511) / 512;
+		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, fs->started,
+			     (off_t)e.size);
 	} else if (!loc->snap) {
 		err = ensure(fs, loc, &v);
 	}
@@ -177,7 +139,7 @@ int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 int fs_order_read(struct fs *fs, const struct fs_loc *loc, char **out,
 		  size_t *len)
 {
-	struct store_entry e;
+	struct cfs_entry e;
 	struct view v;
 	int err;
 
@@ -190,7 +152,7 @@ int fs_order_read(struct fs *fs, const struct fs_loc *loc, char **out,
 	if (err == 0)
 		err = entry_doc(fs, loc, v.entry, &e);
 	if (err == 0)
-		err = store_blob_read(fs->st, &e.oid, out, len);
+		err = cfs_blob_read(fs->db, &e.oid, out, len);
 	view_release(&v);
 	return err;
 }
@@ -200,7 +162,7 @@ struct rows {
 	size_t n, cap;
 };
 
-static int row_cb(void *ctx, const char *id, const struct store_oid *blob,
+static int row_cb(void *ctx, const char *id, const struct cfs_oid *blob,
 		  const char *doc, size_t len)
 {
 	struct rows *r = ctx;
@@ -221,32 +183,24 @@ static int row_cb(void *ctx, const char *id, const struct store_oid *blob,
 int fs_order_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		  void *ctx)
 {
-	struct store_oid head;
 	struct rows r = {0};
 	struct view v;
 	int err, width = RANK_WIDTH;
-	char name[512];
+	char name[ENTRY_NAME_MAX];
 
 	if (!*loc->order)
 		return 0;
 	if ((err = view_parse(loc->order, &v)) < 0)
 		return err;
-	if (v.entry) {
+	if (v.entry)
 		err = -ENOTDIR;
-	} else if (loc->snap) {
-		err = idx_order_scan_commit(fs->st, &loc->commit,
-					    loc->collection, &v.spec, &v.range,
-					    row_cb, &r);
-	} else if ((err = ensure(fs, loc, &v)) == 0) {
-		err = idx_order_scan(fs->db, loc->branch, loc->collection,
-				     &v.spec, &v.range, row_cb, &r);
-		/* A database held read-only elsewhere: compute it here. */
-		if (err == -ENOENT &&
-		    (err = store_branch_head(fs->st, loc->branch, &head)) == 0)
-			err = idx_order_scan_commit(fs->st, &head,
-						    loc->collection, &v.spec,
-						    &v.range, row_cb, &r);
-	}
+	else
+		err = cfs_order_rows(fs->db, loc->branch,
+				     loc->snap ? &loc->commit : NULL,
+				     loc->collection, v.spec, &v.range, row_cb,
+				     &r);
+	if (err == -EINVAL)
+		err = -ENOENT;
 	for (size_t n = r.n; n >= 1000000; n /= 10)
 		width++;
 	for (size_t i = 0; i < r.n; i++) {

@@ -9,6 +9,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "banned.h"
 
 #define GRACE_MS 2000
 #define TICK_MS 200
@@ -47,12 +48,11 @@ static bool is(const struct entry *e, const char *branch, const char *path)
  * save dropped E, so reaching here means it was not). */
 static void commit_delete(struct fs *fs, struct entry *e)
 {
-	struct store_change c = {.op = STORE_DELETE, .path = e->path};
-	int err = fs_commit(fs, e->branch, &c, NULL, NULL);
+	int err = cfs_delete(fs->db, e->branch, e->path, NULL);
 
 	if (err < 0 && err != -ENOENT)
 		fs_log(LOG_ERR, "%s/%s: deletion after rename failed: %s",
-		       e->branch, e->path, store_errmsg());
+		       e->branch, e->path, chronofs_errmsg(NULL));
 	else
 		fs_log(LOG_INFO, "%s/%s: renamed away, committed as deleted",
 		       e->branch, e->path);

@@ -8,14 +8,9 @@
 #include <string.h>
 
 #include "fs.h"
-#include "history.h"
+#include "banned.h"
 
 #define BRANCH_CACHE_NS 1000000000L
-
-bool fs_name_reserved(const char *name)
-{
-	return name[0] == '@';
-}
 
 void fs_branches_changed(struct fs *fs)
 {
@@ -41,10 +36,10 @@ static int refresh_locked(struct fs *fs)
 	if (fs->branches && !fs->branches_stale &&
 	    elapsed_ns(&fs->branches_at, &now) < BRANCH_CACHE_NS)
 		return 0;
-	err = store_branch_list(fs->st, &v, &n);
+	err = chronofs_branches(fs->db, &v, &n);
 	if (err < 0)
 		return err;
-	store_strv_free(fs->branches, fs->nbranches);
+	chronofs_strings_free(fs->branches, fs->nbranches);
 	fs->branches = v;
 	fs->nbranches = n;
 	fs->branches_at = now;
@@ -66,7 +61,7 @@ int fs_branch_list(struct fs *fs, char ***out, size_t *n)
 		for (size_t i = 0; v && i < fs->nbranches; i++) {
 			v[i] = strdup(fs->branches[i]);
 			if (!v[i]) {
-				store_strv_free(v, i);
+				chronofs_strings_free(v, i);
 				v = NULL;
 			}
 		}
@@ -145,7 +140,7 @@ static bool is_branch_prefix(struct fs *fs, const char *full, const char *at)
 /* The snapshot named by FULL[0..LEN) ("main@2026-11-20"), as resolved at
  * branch head HEAD: 0 and *out filled, or -ENOENT if not remembered. */
 static int memo_get(struct fs *fs, const char *full, size_t len,
-		    const struct store_oid *head, struct fs_loc *out)
+		    const struct cfs_oid *head, struct fs_loc *out)
 {
 	int err = -ENOENT;
 
@@ -155,7 +150,7 @@ static int memo_get(struct fs *fs, const char *full, size_t len,
 
 		if (m->name && strlen(m->name) == len &&
 		    !strncmp(m->name, full, len) &&
-		    store_oid_equal(&m->head, head)) {
+		    cfs_oid_equal(&m->head, head)) {
 			out->commit = m->commit;
 			out->frozen = m->frozen;
 			err = 0;
@@ -166,7 +161,7 @@ static int memo_get(struct fs *fs, const char *full, size_t len,
 }
 
 static void memo_put(struct fs *fs, const char *full, size_t len,
-		     const struct store_oid *head, const struct fs_loc *loc)
+		     const struct cfs_oid *head, const struct fs_loc *loc)
 {
 	char *name = strndup(full, len);
 	struct fs_snap_memo *m;
@@ -187,7 +182,7 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 {
 	const char *spec = out->full + at + 1;
 	size_t slen = strcspn(spec, "/");
-	struct store_oid head;
+	struct cfs_oid head;
 	int err;
 
 	/* fs_resolve checked that FULL up to AT names a branch. */
@@ -204,7 +199,7 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 		return err;
 	}
 	out->where = FS_SNAP;
-	if (store_branch_head(fs->st, out->branch, &head) < 0)
+	if (cfs_head(fs->db, out->branch, &head) < 0)
 		return -ENOENT;
 	/* Every lookup below a snapshot resolves its name again: remember
 	 * the answer while the branch head stays where it was. */
@@ -212,15 +207,15 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 		return find_order(out);
 	err = fs_history_catchup(fs, out->branch);
 	if (err == 0)
-		err = idx_history_resolve(fs->db, fs->st, out->branch, spec,
-					  slen, &out->commit);
+		err = cfs_resolve(fs->db, out->branch, spec, slen,
+				  &out->commit);
 	if (err == -EINVAL)
 		err = -ENOENT; /* a malformed name names nothing */
 	if (err < 0)
 		return err;
 	/* A commit id pins the snapshot; a time pins it once a later commit
 	 * exists, so the head's own snapshot must follow new commits. */
-	out->frozen = !store_oid_equal(&head, &out->commit) ||
+	out->frozen = !cfs_oid_equal(&head, &out->commit) ||
 		      strspn(spec, "0123456789abcdef") >= slen;
 	memo_put(fs, out->full, at + 1 + slen, &head, out);
 	return find_order(out);

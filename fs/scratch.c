@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "banned.h"
 
 static int mkdir_p(char *path)
 {
@@ -35,7 +36,7 @@ int fs_scratch_init(struct fs *fs)
 	int err;
 
 	if (asprintf(&fs->scratch_root, "%s/chronofs/scratch",
-		     store_gitdir(fs->st)) < 0) {
+		     cfs_gitdir(fs->db)) < 0) {
 		fs->scratch_root = NULL;
 		return -ENOMEM;
 	}
@@ -43,7 +44,7 @@ int fs_scratch_init(struct fs *fs)
 	/* New files of a branch (rsync's temporaries, new documents) are
 	 * made in its directory here: away from inodes freed nearby. */
 	if (err == 0)
-		store_spread_subdirs(fs->scratch_root);
+		cfs_spread_subdirs(fs->scratch_root);
 	return err;
 }
 
@@ -57,10 +58,11 @@ int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)
 	buf = malloc(n);
 	if (!buf)
 		return -ENOMEM;
-	w = buf + sprintf(buf, "%s/", fs->scratch_root);
+	w = buf + snprintf(buf, n, "%s/", fs->scratch_root);
 	for (const char *p = branch; *p; p++) {
 		if (*p == '/' || *p == '%')
-			w += sprintf(w, "%%%02X", (unsigned char)*p);
+			w += snprintf(w, n - (size_t)(w - buf), "%%%02X",
+				      (unsigned char)*p);
 		else
 			*w++ = *p;
 	}

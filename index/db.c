@@ -10,25 +10,21 @@
 #include <rocksdb/c.h>
 
 #include "db_int.h"
+#include "banned.h"
 
 /* Key prefixes: one byte per record family. */
 #define FAMILY_MTIME 'm'
 
-static _Thread_local char errmsg[512];
-
-const char *idx_errmsg(void)
-{
-	return errmsg;
-}
-
+/* The index writes the store's one error record (store/error.c). */
 int idx_fail(int err, const char *fmt, ...)
 {
+	char buf[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	return err;
+	return store_fail(err, "%s", buf);
 }
 
 int idx_rocks_fail(char *e, const char *what)

@@ -1,7 +1,8 @@
 /* db.h - the RocksDB database kept inside the Git directory
  * (<gitdir>/chronofs/index): a mirror of facts derivable from Git plus the
  * client-set mtimes. Every function returns 0 or -errno; the message of
- * the last failure on this thread is idx_errmsg(). The handle is
+ * the last failure on this thread is store_errmsg(), the core's one
+ * error record. The handle is
  * thread-safe (RocksDB's own guarantee).
  */
 #ifndef CHRONOFS_INDEX_DB_H
@@ -19,8 +20,6 @@ struct idx_mtime {
 	int64_t sec;
 	uint32_t nsec;
 };
-
-const char *idx_errmsg(void);
 
 /* Open (creating if missing) the database in directory DIR. Caller owns
  * *out and frees it with idx_db_close(). SYNC: write durably. */

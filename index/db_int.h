@@ -10,6 +10,7 @@
 #include <rocksdb/c.h>
 
 #include "db.h"
+#include "store.h"
 
 struct idx_db {
 	rocksdb_t *db;

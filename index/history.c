@@ -6,6 +6,7 @@
 #include "db_int.h"
 #include "history.h"
 #include "order_int.h"
+#include "banned.h"
 
 #define BATCH_COMMITS 1024
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "banned.h"
 
 /* Numbers are taken apart bit by bit: double must be IEEE binary64. */
 _Static_assert(sizeof(double) == 8 && DBL_MANT_DIG == 53 &&

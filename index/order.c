@@ -7,6 +7,7 @@
 #include "keycodec.h"
 #include "order.h"
 #include "order_int.h"
+#include "banned.h"
 
 int idx_spec_parse(struct idx_spec *out, const char *text)
 {
@@ -48,13 +49,10 @@ int idx_spec_parse(struct idx_spec *out, const char *text)
 		idx_spec_release(out);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < out->n; i++) {
-		if (i)
-			strcat(out->canon, ",");
-		if (out->desc[i])
-			strcat(out->canon, "-");
-		strcat(out->canon, out->fields[i]);
-	}
+	for (size_t i = 0, at = 0; i < out->n; i++)
+		at += (size_t)snprintf(out->canon + at, clen + 1 - at, "%s%s%s",
+				       i ? "," : "", out->desc[i] ? "-" : "",
+				       out->fields[i]);
 	return 0;
 }
 

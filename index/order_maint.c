@@ -6,6 +6,7 @@
 
 #include "history.h"
 #include "order_int.h"
+#include "banned.h"
 
 void idx_defs_release(struct idx_defs *d)
 {

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "banned.h"
 
 /* N digits at S as a number, or -1. */
 static int num(const char *s, int n)

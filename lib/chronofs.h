@@ -13,6 +13,9 @@
  *   -ENOTDIR/-EISDIR (path kind clash), -EIO (storage failure), -ENOMEM.
  *   chronofs_errmsg() then tells what and where.
  * - Paths are "COLLECTION/ID.json" ("users/alice.json"); collections nest.
+ *   A document path is relative, its components are not empty, none
+ *   begins with '.' or '@' (reserved for the mount's virtual names) and
+ *   the last ends in ".json"; anything else is refused with -EINVAL.
  * - Documents go in and out as UTF-8 JSON text with an explicit length;
  *   bytes are stored exactly as given (no reformatting).
  * - What comes back through an out-parameter is the caller's, freed with
@@ -55,8 +58,11 @@ int chronofs_init(const char *path);
 int chronofs_open(chronofs **out, const char *path, const char *author);
 void chronofs_close(chronofs *db);
 
-/* The message of this thread's last failure on DB (borrowed, valid until
- * this thread's next call on DB). Never NULL. */
+/* The message of this thread's last failed call (borrowed, valid until
+ * this thread's next call into the library): it names that call's
+ * problem only; every call clears it on entry, so after a successful
+ * call it is "". Never NULL. DB may be NULL (chronofs_init, a failed
+ * chronofs_open). */
 const char *chronofs_errmsg(chronofs *db);
 
 /* Free what the library returned through an out-parameter. */
@@ -102,12 +108,53 @@ int chronofs_history(chronofs *db, const char *branch, const char *path,
 int chronofs_branches(chronofs *db, char ***names, size_t *n);
 int chronofs_branch_create(chronofs *db, const char *name);
 int chronofs_branch_delete(chronofs *db, const char *name);
+/* Rename branch FROM to TO (-EEXIST if TO exists); its indexes follow. */
+int chronofs_branch_rename(chronofs *db, const char *from, const char *to);
+
+/* BRANCH@WHEN (as chronofs_get_at) as a commit id and its committer
+ * time (TIME may be NULL). -ENOENT if it names no commit. */
+int chronofs_resolve(chronofs *db, const char *branch, const char *when,
+		     char commit[CHRONOFS_COMMIT_HEXSZ + 1], int64_t *time);
+
+/* COMMIT's (40 hex digits) committer time and the first line of its
+ * message (*summary is the caller's: chronofs_free(); either may be
+ * NULL). */
+int chronofs_commit(chronofs *db, const char *commit, int64_t *time,
+		    char **summary);
+
+/* The commits of BRANCH's first-parent chain, newest first, that changed
+ * PATH (every commit if PATH is NULL): CB gets each commit's id,
+ * committer time and the first line of its message (borrowed for the
+ * call); a nonzero return stops the walk and is returned. */
+typedef int (*chronofs_log_cb)(void *ctx, const char *commit, int64_t time,
+			       const char *summary);
+int chronofs_log(chronofs *db, const char *branch, const char *path,
+		 chronofs_log_cb cb, void *ctx);
+
+/* A range of an ordered query, the one grammar of the mount's path steps
+ * (ge=V/gt=V/lt=V/le=V/first=N), chronofsctl query and this API: each
+ * bound applies to the first field of the SPEC and is JSON text ("30",
+ * "\"x\"", "null", "[1,2]") or, where that text is not JSON, a bare
+ * string ("bob"); NULL is no bound. FIRST keeps the first rows (0: all).
+ * The strings are borrowed. */
+typedef struct chronofs_range {
+	const char *ge, *gt, *lt, *le;
+	size_t first;
+} chronofs_range;
+
+/* Parse one step of the grammar ("ge=30", "first=10") into R; the bound
+ * points into STEP, which must outlive R. -EINVAL for anything else, a
+ * bound given twice or a FIRST that is not a positive integer. */
+int chronofs_range_step(chronofs_range *r, const char *step);
 
 /* The documents of COLLECTION in the order of SPEC ("age", "-score,name",
- * "address.city"): FROM and TO (JSON text, or NULL) bound the first field,
- * from <= value < to; LIMIT 0 is no limit. *out is the caller's:
+ * "address.city") within RANGE (NULL: all). *out is the caller's:
  * chronofs_iter_free(). The first query of a SPEC builds a persistent
  * index; later puts keep it current. */
+int chronofs_query_range(chronofs *db, const char *branch,
+			 const char *collection, const char *spec,
+			 const chronofs_range *range, chronofs_iter **out);
+/* The same with FROM as ge, TO as lt and LIMIT as first. */
 int chronofs_query(chronofs *db, const char *branch, const char *collection,
 		   const char *spec, const char *from, const char *to,
 		   size_t limit, chronofs_iter **out);
@@ -116,6 +163,19 @@ int chronofs_query(chronofs *db, const char *branch, const char *collection,
 int chronofs_iter_next(chronofs_iter *it, const char **id, const char **json,
 		       size_t *len);
 void chronofs_iter_free(chronofs_iter *it);
+
+/* The persistent ordered indexes: CB gets each one's branch, collection
+ * ("" the branch root), canonical spec and row count. */
+typedef int (*chronofs_index_cb)(void *ctx, const char *branch,
+				 const char *collection, const char *spec,
+				 uint64_t rows);
+int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx);
+/* Drop one index, or drop and build it again from the branch head. Both
+ * need the index database to themselves (-EBUSY while a mount holds it). */
+int chronofs_index_drop(chronofs *db, const char *branch,
+			const char *collection, const char *spec);
+int chronofs_index_rebuild(chronofs *db, const char *branch,
+			   const char *collection, const char *spec);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define CAS_RETRIES 1000
 #define IO_RETRIES 5
@@ -64,9 +65,11 @@ static int check_parents(struct store *st, git_tree *tree, const char *path)
 	char *slash;
 	int err;
 
-	if (strlen(path) >= sizeof(buf))
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
 		return store_fail(-ENAMETOOLONG, "%s: path too long", path);
-	strcpy(buf, path);
+	memcpy(buf, path, len + 1);
 	for (slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		err = store_stat_tree_locked(st, tree, buf, &e, false);
@@ -135,7 +138,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		   const git_oid *blob, struct plan *p)
 {
 	const char *slash = strrchr(path, '/'), *name;
-	char *dir = strndup(path, slash ? (size_t)(slash - path) : 0), bucket[3];
+	char *dir = strndup(path, slash ? (size_t)(slash - path) : 0);
 	git_tree *t = NULL;
 	size_t files = 0;
 	bool fanout = false;
@@ -145,7 +148,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 	if (err == 0)
 		fast = store_tb_dir_files(st, git_tree_id(tree), dir, &files,
 					  &fanout);
-	if (fast == 0 && (fanout || files + 1 < LAYOUT_FANOUT_AT))
+	if (fast == 0 && (fanout || !store_layout_too_big(files + 1)))
 		files = 0; /* decided from the memo: no reshard */
 	else if (err == 0 && store_layout_dir(st, tree, dir, &t) == 0 &&
 		 !store_layout_is_fanout(t)) {
@@ -153,16 +156,16 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
 			const git_tree_entry *e = git_tree_entry_byindex(t, i);
 
-			if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
-				files++;
-			else if (store_layout_bucket_name(git_tree_entry_name(e)))
-				files = 0, i = n; /* ambiguous: stay flat */
+			if (!store_layout_count(git_tree_entry_name(e),
+						git_tree_entry_type(e) ==
+							GIT_OBJECT_BLOB,
+						&files))
+				files = 0, i = n;
 		}
 	}
-	if (files + 1 >= LAYOUT_FANOUT_AT) {
+	if (store_layout_too_big(files + 1)) {
 		err = store_layout_reshard(st, dir, t, name, &p->up, &p->n,
 					   &p->paths, &p->npaths);
-		store_layout_bucket(name, bucket);
 		if (err == 0)
 			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT,
 				       blob, path);
@@ -170,8 +173,8 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		if (err == 0) {
 			char *g;
 
-			if (asprintf(&g, "%s%s%s/%s", dir, *dir ? "/" : "",
-				     bucket, name) < 0) {
+			if (store_layout_bucket_path(dir, strlen(dir), name,
+						     &g) < 0) {
 				err = -ENOMEM;
 			} else {
 				free(p->paths[p->npaths - 1]);
@@ -271,14 +274,16 @@ static void describe(const struct store_change *c, const git_oid *blob,
 	}
 }
 
-/* One attempt against the current head; -EAGAIN if the head moved. */
-static int attempt(struct store *st, const char *ref,
-		   const struct store_change *c, const git_oid *blob,
-		   const char *msg, git_oid *out,
-		   struct store_commit_info *info)
+/* The objects of one attempt against the current head (caller holds
+ * st->lock): the new commit in *OUT, its parent in *HEAD, and *INFO but
+ * for the commit itself. 1 if the change changes nothing. */
+static int build(struct store *st, const char *ref,
+		 const struct store_change *c, const git_oid *blob,
+		 const char *msg, git_oid *head, git_oid *out,
+		 struct store_commit_info *info)
 {
 	struct store_entry from;
-	git_oid head, tree_id;
+	git_oid tree_id;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL, *newtree = NULL;
 	git_signature *sig = NULL;
@@ -288,10 +293,10 @@ static int attempt(struct store *st, const char *ref,
 
 	/* Through the ref memo (one stat): the compare-and-swap below
 	 * checks the value again under the lock. */
-	err = store_ref_read(st, ref, &head);
+	err = store_ref_read(st, ref, head);
 	if (err < 0)
 		return err;
-	err = git_commit_lookup(&parent, st->repo, &head);
+	err = git_commit_lookup(&parent, st->repo, head);
 	if (err < 0) {
 		err = store_git_fail(err, "head commit");
 		goto out;
@@ -336,18 +341,8 @@ static int attempt(struct store *st, const char *ref,
 	if (err == 0)
 		err = store_object_write(st, out, cbuf.ptr, cbuf.size,
 					 GIT_OBJECT_COMMIT);
-	if (err < 0)
-		goto out;
-	/* fsync=on: every object durable before the ref names them. */
-	err = store_syncset_flush(st);
-	if (err < 0) {
-		err = store_fail(err, "sync objects: %s", strerror(-err));
-		goto out;
-	}
-	err = store_ref_cas(st, ref, &head, out, msg);
 	if (err == 0) {
-		memcpy(info->commit.id, out->id, STORE_OID_RAWSZ);
-		memcpy(info->parent.id, head.id, STORE_OID_RAWSZ);
+		memcpy(info->parent.id, head->id, STORE_OID_RAWSZ);
 		info->time = (int64_t)sig->when.time;
 		describe(c, blob, &from, info);
 	}
@@ -421,14 +416,18 @@ int store_apply_info(struct store *st, const char *branch,
 	    (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	message(msg, sizeof(msg), c);
+	pthread_mutex_lock(&st->write_lock);
 	pthread_mutex_lock(&st->lock);
 	pool_once(st);
+	pthread_mutex_unlock(&st->lock);
 	store_syncset_begin(st);
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
 	     i < CAS_RETRIES; i++) {
 		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
+		git_oid head;
 
 		err = 0;
+		pthread_mutex_lock(&st->lock);
 		if (need_blob &&
 		    (err = git_odb_hash(&blob, c->data, c->len,
 					GIT_OBJECT_BLOB)) < 0)
@@ -438,7 +437,18 @@ int store_apply_info(struct store *st, const char *branch,
 						 GIT_OBJECT_BLOB);
 		need_blob = 0;
 		if (err == 0)
-			err = attempt(st, ref, c, &blob, msg, &commit, info);
+			err = build(st, ref, c, &blob, msg, &head, &commit,
+				    info);
+		pthread_mutex_unlock(&st->lock);
+		/* fsync=on: every object durable before the ref names them;
+		 * neither the syncs nor the ref update hold st->lock. */
+		if (err == 0 && (err = store_syncset_flush(st)) < 0)
+			err = store_fail(err, "sync objects: %s",
+					 strerror(-err));
+		if (err == 0)
+			err = store_ref_cas(st, ref, &head, &commit, msg);
+		if (err == 0)
+			memcpy(info->commit.id, commit.id, STORE_OID_RAWSZ);
 		/* A git gc beside us (ours in the background, or an outside
 		 * one) may remove an empty objects/xx/ directory while
 		 * libgit2 renames a new object into it. Writing objects is
@@ -456,7 +466,7 @@ int store_apply_info(struct store *st, const char *branch,
 		nanosleep(&pause, NULL);
 	}
 	store_syncset_end(st);
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->write_lock);
 	if (err == 0)
 		store_pack_note_commit(st);
 	return err;

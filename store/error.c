@@ -1,5 +1,7 @@
-/* error.c - the one place where libgit2 errors become -errno codes.
- * The message of the last failure is kept per thread. */
+/* error.c - the one error record of the core: set where a failure happens
+ * (store/ and index/ both write it), cleared at each public entry point of
+ * libchronofs, read by one call. Also the one place where libgit2 errors
+ * become -errno codes. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,21 +10,30 @@
 #include <git2.h>
 
 #include "store_int.h"
+#include "banned.h"
 
-static _Thread_local char errmsg[512];
+static _Thread_local char errmsg[1024];
 
 const char *store_errmsg(void)
 {
 	return errmsg;
 }
 
+void store_error_clear(void)
+{
+	errmsg[0] = '\0';
+}
+
 int store_fail(int err, const char *fmt, ...)
 {
+	char buf[sizeof(errmsg)];
 	va_list ap;
 
+	/* Formatted aside: a message may quote the previous one. */
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(errmsg, buf, sizeof(errmsg));
 	return err;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 int store_oid_parse(struct store_oid *out, const char *hex)
 {

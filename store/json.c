@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "banned.h"
 
 struct scan {
 	const unsigned char *p, *end, *line_start;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 bool store_is_document_path(const char *path)
 {
@@ -40,6 +41,39 @@ void store_layout_bucket(const char *name, char out[3])
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 16777619u;
 	snprintf(out, 3, "%02x", h & 0xff);
+}
+
+bool store_layout_bucketed(bool fanout, bool name_is_tree)
+{
+	return fanout && !name_is_tree;
+}
+
+int store_layout_bucket_path(const char *dir, size_t dirlen, const char *name,
+			     char **out)
+{
+	char bucket[3];
+
+	store_layout_bucket(name, bucket);
+	if (asprintf(out, "%.*s%s%s/%s", (int)dirlen, dir, dirlen ? "/" : "",
+		     bucket, name) < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool store_layout_count(const char *name, bool is_file, size_t *files)
+{
+	if (is_file)
+		(*files)++;
+	else if (store_layout_bucket_name(name))
+		return false;
+	return true;
+}
+
+bool store_layout_too_big(size_t files)
+{
+	return files >= LAYOUT_FANOUT_AT;
 }
 
 bool store_layout_is_fanout(const git_tree *t)
@@ -86,7 +120,7 @@ int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 {
 	git_tree *dir = NULL;
 	const char *name;
-	char *dirpath, bucket[3];
+	char *dirpath;
 	int err;
 
 	*out = NULL;
@@ -97,13 +131,12 @@ int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 	if (err == 0 && store_layout_is_fanout(dir)) {
 		const git_tree_entry *te = git_tree_entry_byname(dir, name);
 
-		/* Subcollections stay where they are; files go to buckets. */
-		if (!te || git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+		if (store_layout_bucketed(true,
+					  te && git_tree_entry_type(te) ==
+							GIT_OBJECT_TREE)) {
 			*fanout = true;
-			store_layout_bucket(name, bucket);
-			if (asprintf(out, "%s%s%s/%s", dirpath,
-				     *dirpath ? "/" : "", bucket, name) < 0)
-				*out = NULL;
+			store_layout_bucket_path(dirpath, strlen(dirpath), name,
+						 out);
 		}
 	}
 	if (!*out)
@@ -170,7 +203,6 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(t, i);
 		const char *name = git_tree_entry_name(e);
-		char bucket[3];
 
 		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 			continue;
@@ -183,13 +215,11 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 						   {{0}}, 0, v[p++]};
 			continue;
 		}
-		store_layout_bucket(name, bucket);
 		if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", name) < 0)
 			return -ENOMEM;
 		u[k++] = (git_tree_update){GIT_TREE_UPDATE_REMOVE, {{0}}, 0,
 					   v[p++]};
-		if (asprintf(&v[p], "%s%s%s/%s", dir, *dir ? "/" : "", bucket,
-			     name) < 0)
+		if (store_layout_bucket_path(dir, strlen(dir), name, &v[p]) < 0)
 			return -ENOMEM;
 		u[k++] = (git_tree_update){GIT_TREE_UPDATE_UPSERT,
 					   *git_tree_entry_id(e),

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 static EVP_MD *sha1;
 static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;

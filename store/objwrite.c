@@ -25,6 +25,7 @@
 #include <git2/sys/odb_backend.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 /* Above libgit2's loose (1) and packed (2) backends. */
 #define OBJWRITE_PRIORITY 10

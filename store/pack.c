@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define PACK_EVERY 256
 /* Fewer loose objects than this stay loose (git's gc.auto default): a

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 /* The pool is refilled at the lowest CPU priority, so a busy machine
  * gives the saves themselves the time first, up to a target that starts

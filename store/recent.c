@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 void store_recent_init(struct store_recent *r)
 {

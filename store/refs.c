@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define FALLBACK 1 /* internal: let libgit2 do it */
 #define SETTLED_NS 50000000L /* a ref file this old keeps its times */
@@ -254,19 +255,18 @@ static int mkdirs_for(const char *path)
 	return 0;
 }
 
-/* Append one reflog line for NAME (a ref, or HEAD). */
-static int append_log(struct store *st, const char *name, const git_oid *old,
+/* Append one reflog line to the log at PATH (a ref's, or HEAD's, that
+ * wants_log said yes to). Runs without st->lock: reads only what never
+ * changes. */
+static int append_log(struct store *st, const char *path, const git_oid *old,
 		      const git_oid *new, const char *msg)
 {
-	char path[4400], line[8192], a[GIT_OID_HEXSZ + 1], b[GIT_OID_HEXSZ + 1];
+	char line[8192], a[GIT_OID_HEXSZ + 1], b[GIT_OID_HEXSZ + 1];
 	time_t now = time(NULL);
 	struct tm tm;
 	long off;
 	int fd, n, err;
 
-	snprintf(path, sizeof(path), "%s/logs/%s", st->gitdir, name);
-	if (!wants_log(st, name, path))
-		return 0;
 	localtime_r(&now, &tm);
 	off = tm.tm_gmtoff / 60;
 	git_oid_tostr(a, sizeof(a), old);
@@ -381,23 +381,36 @@ static void lock_names_drop(struct store *st, const struct ref_lock *l)
 	store_pool_unhold(st, l->held);
 }
 
+/* Called without st->lock: it is taken for the memo and libgit2 parts
+ * only, so the fsyncs (of the lock file, the reflogs and refs/heads/)
+ * never hold up readers of the store. The ref lock file excludes other
+ * writers, git's and ours, meanwhile. */
 int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		  const git_oid *new, const char *msg)
 {
 	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
+	char head_log[4200], ref_log[4400];
+	bool loose, log_ref = false, log_head = false;
 	git_oid cur;
 	struct stat sb;
 	struct ref_lock l;
-	bool loose;
 	int err;
 
 	snprintf(path, sizeof(path), "%s/%s", st->gitdir, ref);
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+	snprintf(ref_log, sizeof(ref_log), "%s/logs/%s", st->gitdir, ref);
+	snprintf(head_log, sizeof(head_log), "%s/logs/HEAD", st->gitdir);
+	pthread_mutex_lock(&st->lock);
 	err = lock(st, lockpath, &l);
-	if (err == FALLBACK)
-		return slow_path(st, ref, old, new, msg);
-	if (err < 0)
+	if (err == FALLBACK) {
+		err = slow_path(st, ref, old, new, msg);
+		pthread_mutex_unlock(&st->lock);
+		return err;
+	}
+	if (err < 0) {
+		pthread_mutex_unlock(&st->lock);
 		return store_fail(err, "%s is locked by another writer", ref);
+	}
 	err = read_ref(st, ref, path, &cur, &loose);
 	if (err == 0 && !git_oid_equal(&cur, old))
 		err = -EAGAIN;
@@ -405,10 +418,14 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		close(l.fd);
 		unlink(lockpath);
 		lock_names_drop(st, &l);
-		if (err == FALLBACK)
-			return slow_path(st, ref, old, new, msg);
-		return store_fail(-EAGAIN, "%s moved", ref);
+		err = err == FALLBACK ? slow_path(st, ref, old, new, msg)
+				      : store_fail(-EAGAIN, "%s moved", ref);
+		pthread_mutex_unlock(&st->lock);
+		return err;
 	}
+	log_ref = wants_log(st, ref, ref_log);
+	log_head = wants_log(st, "HEAD", head_log) && head_is(st, ref);
+	pthread_mutex_unlock(&st->lock);
 	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, new);
 	hex[GIT_OID_HEXSZ] = '\n';
 	err = store_write_all(l.fd, hex, GIT_OID_HEXSZ + 1);
@@ -416,14 +433,11 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		err = -errno;
 	/* The reflog is written under the lock, before the ref moves, as
 	 * git does; a failed reflog line does not undo a save. */
-	if (err == 0) {
-		char head_log[4200];
-
-		append_log(st, ref, old, new, msg);
-		snprintf(head_log, sizeof(head_log), "%s/logs/HEAD", st->gitdir);
-		if (wants_log(st, "HEAD", head_log) && head_is(st, ref))
-			append_log(st, "HEAD", old, new, msg);
-	}
+	if (err == 0 && log_ref)
+		append_log(st, ref_log, old, new, msg);
+	if (err == 0 && log_head)
+		append_log(st, head_log, old, new, msg);
+	pthread_mutex_lock(&st->lock);
 	if (err == 0 && loose)
 		store_pool_trash(st, path, false);
 	if (err == 0 && rename(lockpath, path) < 0)
@@ -434,6 +448,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		memo_put(st, ref, &sb, new);
 	else
 		memo_drop(st, ref);
+	pthread_mutex_unlock(&st->lock);
 	if (close(l.fd) < 0 && err == 0)
 		err = -errno;
 	lock_names_drop(st, &l);

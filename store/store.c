@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define HEADS "refs/heads/"
 
@@ -109,6 +110,7 @@ int store_open(struct store **out, const char *path,
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
+	pthread_mutex_init(&st->write_lock, NULL);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_mutex_init(&st->pack_lock, NULL);
 	st->log = opts->log;
@@ -158,6 +160,7 @@ void store_close(struct store *st)
 	git_odb_free(st->odb);
 	git_repository_free(st->repo);
 	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->write_lock);
 	free(st->gitdir);
 	free(st->author_name);
 	free(st->author_email);

@@ -2,7 +2,7 @@
  *
  * A store is one open repository. Every function returns 0 or a negative
  * errno code; the message of the last failure on the calling thread is
- * store_errmsg(). A store handle may be shared by threads: every call takes
+ * store_errmsg() (shared with index/). A store handle may be shared by threads: every call takes
  * the store lock for its duration (libgit2 objects are not thread-safe).
  * Callbacks run with the store lock held and must not call back into it.
  */
@@ -56,8 +56,14 @@ struct store_change {
 	size_t len;
 };
 
-/* The message of the last failed call on this thread (never NULL). */
+/* The one error record of this thread (never NULL): set by the store and
+ * the index where a failure happens, cleared by store_error_clear() at
+ * each public entry point of libchronofs. */
 const char *store_errmsg(void);
+void store_error_clear(void);
+/* Set this thread's record; returns ERR. */
+int store_fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Create a bare repository at PATH with branch main holding one empty
  * commit. -EEXIST if PATH already holds a repository. */

@@ -9,7 +9,13 @@
 
 #include "store.h"
 
+/* Lock order: write_lock -> lock -> the pool's, recent's and pack_lock.
+ * lock is never held across an fsync, a sleep or a retry loop. */
 struct store {
+	/* One save at a time (its objects, syncset and ref update); held
+	 * across the save's fsyncs and compare-and-swap retries, which only
+	 * other saves of this handle wait for. */
+	pthread_mutex_t write_lock;
 	pthread_mutex_t lock; /* guards repo, odb and every libgit2 object */
 	git_repository *repo;
 	git_odb *odb;
@@ -32,7 +38,7 @@ struct store {
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
 	struct store_treememo *treememo; /* treepatch.c; under lock */
 	struct store_refmemo *refmemo;	 /* refs.c; under lock */
-	struct store_syncset *syncset;	 /* syncset.c; under lock */
+	struct store_syncset *syncset;	 /* syncset.c; under write_lock */
 	bool pool_tried;
 };
 
@@ -179,9 +185,6 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 int store_ref_read(struct store *st, const char *ref, git_oid *out);
 #define REFMEMO_N 8
 void store_refmemo_free(struct store *st);
-/* Set this thread's message; returns ERR. */
-int store_fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /* Translate a libgit2 code (with git_error_last()) to -errno. */
 int store_git_fail(int gerr, const char *what);
 
@@ -189,6 +192,20 @@ int store_git_fail(int gerr, const char *what);
 #define LAYOUT_MARKER ".chronofs-fanout"
 #define LAYOUT_FANOUT_AT 2048
 bool store_layout_bucket_name(const char *name);
+/* The rules of the layout, each decided once for both readers of trees
+ * (libgit2's and tree bytes): in a fanout collection a name goes to its
+ * bucket unless a subcollection of that name stands at the flat level. */
+bool store_layout_bucketed(bool fanout, bool name_is_tree);
+/* "DIR[0..DIRLEN)/BUCKET/NAME" (no leading '/' for the root); *out is the
+ * caller's. */
+int store_layout_bucket_path(const char *dir, size_t dirlen, const char *name,
+			     char **out);
+/* Count one entry of a flat collection into *FILES; false if the
+ * collection must stay flat whatever its size (it holds a subdirectory
+ * named like a bucket, which would be ambiguous). */
+bool store_layout_count(const char *name, bool is_file, size_t *files);
+/* Does a flat collection that will hold FILES files get resharded? */
+bool store_layout_too_big(size_t files);
 void store_layout_bucket(const char *name, char out[3]);
 bool store_layout_is_fanout(const git_tree *t);
 int store_layout_dir(struct store *st, git_tree *root, const char *dir,

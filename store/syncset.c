@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define SYNC_THREADS 8
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define MAX_DEPTH 8 /* deeper paths take libgit2's way */
 
@@ -262,15 +263,14 @@ static int split_path(const char *path, char *copy, size_t sz, char **comp,
 		      size_t *depth)
 {
 	size_t len = strlen(path);
-	char *save = NULL;
 
 	*depth = 0;
 	if (len >= sz || (len && (path[0] == '/' || path[len - 1] == '/')) ||
 	    strstr(path, "//"))
 		return 1;
-	strcpy(copy, path);
-	for (char *c = strtok_r(copy, "/", &save); c;
-	     c = strtok_r(NULL, "/", &save)) {
+	memcpy(copy, path, len + 1);
+	/* Well formed (checked above): no empty component to skip. */
+	for (char *c, *rest = len ? copy : NULL; (c = strsep(&rest, "/"));) {
 		if (*depth == MAX_DEPTH || !strcmp(c, ".") || !strcmp(c, ".."))
 			return 1;
 		comp[(*depth)++] = c;
@@ -303,7 +303,8 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	 * a subcollection of the same name stays where it is. */
 	fanout = lookup(st, &dir, LAYOUT_MARKER, &dummy, &dmode) == 0;
 	err = lookup(st, &dir, comp[depth - 1], &id, &mode);
-	if (fanout && (err == -ENOENT || (err == 0 && mode != GIT_FILEMODE_TREE))) {
+	if ((err == 0 || err == -ENOENT) &&
+	    store_layout_bucketed(fanout, err == 0 && mode == GIT_FILEMODE_TREE)) {
 		git_oid b;
 
 		store_layout_bucket(comp[depth - 1], bucket);
@@ -360,12 +361,12 @@ int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
 		const char *name = store_tb_name(t, i, &isdir);
 
 		store_tb_entry(t, i, &dummy, &mode);
-		if (mode == GIT_FILEMODE_BLOB ||
-		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
-		    mode == GIT_FILEMODE_LINK)
-			(*files)++;
-		else if (store_layout_bucket_name(name))
-			return *files = 0, 0; /* ambiguous: stays flat */
+		if (!store_layout_count(name,
+					mode == GIT_FILEMODE_BLOB ||
+						mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
+						mode == GIT_FILEMODE_LINK,
+					files))
+			return *files = 0, 0;
 	}
 	return 0;
 }
@@ -373,7 +374,7 @@ int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
 int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
 		      char **out)
 {
-	char copy[4096], *comp[MAX_DEPTH], bucket[3];
+	char copy[4096], *comp[MAX_DEPTH];
 	const char *slash = strrchr(path, '/'), *name;
 	git_oid dir, id;
 	unsigned mode;
@@ -393,14 +394,11 @@ int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
 		err = lookup(st, &dir, name, &id, &mode);
 		if (err == 1)
 			return 1;
-		if (err < 0 || mode != GIT_FILEMODE_TREE) {
-			store_layout_bucket(name, bucket);
-			if (asprintf(out, "%.*s%s%s/%s",
-				     (int)(slash ? slash - path : 0), path,
-				     slash ? "/" : "", bucket, name) < 0)
-				*out = NULL;
-			return *out ? 0 : -ENOMEM;
-		}
+		if (store_layout_bucketed(true,
+					  err == 0 && mode == GIT_FILEMODE_TREE))
+			return store_layout_bucket_path(
+				path, slash ? (size_t)(slash - path) : 0, name,
+				out);
 	}
 	/* Flat, or no such directory yet: the path as it is. */
 	*out = strdup(path);

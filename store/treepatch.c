@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "banned.h"
 
 #define MAX_DEPTH 64
 
@@ -98,7 +99,7 @@ int store_tree_patch(struct store *st, const git_oid *root, const char *path,
 	git_oid trees[MAX_DEPTH];
 	bool there[MAX_DEPTH] = {true};
 	char *comp[MAX_DEPTH];
-	char *copy = strdup(path), *save = NULL, *c;
+	char *copy = strdup(path), *c;
 	size_t depth = 0;
 	git_oid cur;
 	bool empty = false, have = id != NULL;
@@ -106,8 +107,9 @@ int store_tree_patch(struct store *st, const git_oid *root, const char *path,
 
 	/* trees[k] holds comp[k] (there[k] false: not there yet). */
 	trees[0] = *root;
-	for (c = copy ? strtok_r(copy, "/", &save) : NULL; c && err == 0;
-	     c = strtok_r(NULL, "/", &save)) {
+	for (char *rest = copy; err == 0 && rest && (c = strsep(&rest, "/"));) {
+		if (!*c)
+			continue; /* "a//b", "/a": as strtok skipped them */
 		if (depth == MAX_DEPTH)
 			err = store_fail(-ENAMETOOLONG, "%s: too deep", path);
 		else

@@ -1,15 +1,16 @@
-/* chronofsctl.c - the companion tool: a table of cmd_<name> functions, each
- * returning the exit status (0 ok, 1 failure, 2 usage). */
+/* chronofsctl.c - the companion tool, a client of libchronofs's public API
+ * only (chronofs.h): a table of cmd_<name> functions, each returning the
+ * exit status (0 ok, 1 failure, 2 usage). */
 #include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "history.h"
-#include "order.h"
-#include "store.h"
+#include "chronofs.h"
+#include "banned.h"
 
 struct cmd {
 	const char *name;
@@ -28,13 +29,20 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
-static int fail(const char *what, int err)
+/* The library's message names the call's problem (and its path) once. */
+static int fail(chronofs *db, int err)
 {
-	const char *msg = store_errmsg();
+	const char *msg = chronofs_errmsg(db);
 
-	fprintf(stderr, "chronofsctl: %s: %s\n", what,
-		*msg ? msg : strerror(-err));
+	fprintf(stderr, "chronofsctl: %s\n", *msg ? msg : strerror(-err));
 	return 1;
+}
+
+static int open_repo(chronofs **db, const char *repo)
+{
+	int err = chronofs_open(db, repo, NULL);
+
+	return err < 0 ? fail(NULL, err) : 0;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -43,70 +51,53 @@ static int cmd_init(int argc, char **argv)
 
 	if (argc != 2)
 		return -1;
-	err = store_init(argv[1]);
+	err = chronofs_init(argv[1]);
 	if (err < 0)
-		return fail(argv[1], err);
+		return fail(NULL, err);
 	printf("initialized %s (bare, branch main)\n", argv[1]);
 	return 0;
 }
 
-static int print_log(void *ctx, const struct store_oid *commit, int64_t time,
+/* "YYYY-MM-DDTHH:MM:SSZ", as history names and the mount show times. */
+static void format_when(char out[32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int print_log(void *ctx, const char *commit, int64_t time,
 		     const char *summary)
 {
-	char hex[STORE_OID_HEXSZ + 1], when[IDX_WHEN_SZ];
+	char when[32];
 
-	store_oid_fmt(hex, commit);
-	idx_format_when(when, time);
-	printf("%s %s %s\n", when, hex, summary ? summary : "");
+	format_when(when, time);
+	printf("%s %s %s\n", when, commit, summary);
 	return 0;
 }
 
-/* The database beside the repository; caller closes it. */
-static int open_index(struct idx_db **out, struct store *st)
-{
-	char *dir;
-	int err;
-
-	if (asprintf(&dir, "%s/chronofs/index", store_gitdir(st)) < 0)
-		return -ENOMEM;
-	err = idx_db_open(out, dir, false);
-	free(dir);
-	if (err < 0)
-		fprintf(stderr, "chronofsctl: index: %s\n", idx_errmsg());
-	return err;
-}
-
 /* log --at WHEN: the commit BRANCH@WHEN resolves to, as the mount does. */
-static int log_at(struct store *st, const char *branch, const char *when)
+static int log_at(chronofs *db, const char *branch, const char *when)
 {
-	struct idx_db *db = NULL;
-	struct store_oid commit;
-	char *summary = NULL;
+	char commit[CHRONOFS_COMMIT_HEXSZ + 1], *summary = NULL;
 	int64_t t;
-	int err;
+	int err = chronofs_resolve(db, branch, when, commit, NULL);
 
-	if ((err = open_index(&db, st)) < 0)
-		return 1;
-	err = idx_history_resolve(db, st, branch, when, strlen(when), &commit);
-	if (err == -ENOENT)
-		fprintf(stderr, "chronofsctl: %s@%s: no such commit\n", branch,
-			when);
-	else if (err < 0)
-		fprintf(stderr, "chronofsctl: %s@%s: %s\n", branch, when,
-			*idx_errmsg() ? idx_errmsg() : store_errmsg());
-	if (err == 0 && (err = store_commit_time(st, &commit, &t)) == 0 &&
-	    (err = store_commit_summary(st, &commit, &summary)) == 0)
-		print_log(NULL, &commit, t, summary);
-	free(summary);
-	idx_db_close(db);
-	return err < 0 ? 1 : 0;
+	if (err == 0)
+		err = chronofs_commit(db, commit, &t, &summary);
+	if (err < 0)
+		return fail(db, err);
+	print_log(NULL, commit, t, summary);
+	chronofs_free(summary);
+	return 0;
 }
 
 static int cmd_log(int argc, char **argv)
 {
-	struct store_opts so = {.fsync = false};
 	const char *at = NULL, *pos[3] = {NULL, NULL, NULL};
-	struct store *st;
+	chronofs *db;
 	int err, npos = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -121,171 +112,116 @@ static int cmd_log(int argc, char **argv)
 	}
 	if (npos < 1)
 		return -1;
-	err = store_open(&st, pos[0], &so);
-	if (err < 0)
-		return fail(pos[0], err);
+	if (open_repo(&db, pos[0]))
+		return 1;
 	if (at) {
-		err = log_at(st, pos[1] ? pos[1] : "main", at);
-		store_close(st);
+		err = log_at(db, pos[1] ? pos[1] : "main", at);
+		chronofs_close(db);
 		return err;
 	}
-	err = store_log(st, pos[1] ? pos[1] : "main", pos[2], print_log, NULL);
-	store_close(st);
-	return err < 0 ? fail("log", err) : 0;
+	err = chronofs_log(db, pos[1] ? pos[1] : "main", pos[2], print_log,
+			   NULL);
+	err = err < 0 ? fail(db, err) : 0;
+	chronofs_close(db);
+	return err;
 }
 
-/* The store and the index database of REPO; caller closes both. */
-static int open_both(const char *repo, struct store **st, struct idx_db **db)
+/* One line: {"rank":N,"id":"...","doc":DOC} with DOC's exact text (a
+ * document's line breaks can only be whitespace between tokens: they
+ * become spaces, so the line stays one line and the text stays JSON). */
+static int print_row(size_t rank, const char *id, const char *doc,
+		     size_t len)
 {
-	struct store_opts so = {.fsync = false};
-	int err = store_open(st, repo, &so);
+	json_t *jid = json_string(id);
+	char *idtext = jid ? json_dumps(jid, JSON_ENCODE_ANY) : NULL;
 
-	*db = NULL;
-	if (err < 0)
-		return fail(repo, err);
-	if (open_index(db, *st) < 0) {
-		store_close(*st);
-		return 1;
-	}
+	json_decref(jid);
+	if (!idtext)
+		return -ENOMEM;
+	printf("{\"rank\":%zu,\"id\":%s,\"doc\":", rank, idtext);
+	free(idtext);
+	for (size_t i = 0; i < len; i++)
+		putchar(doc[i] == '\n' || doc[i] == '\r' ? ' ' : doc[i]);
+	puts("}");
 	return 0;
 }
 
-static void close_both(struct store *st, struct idx_db *db)
+/* --ge/--gt/--lt/--le V and --first N: the range grammar of the mount's
+ * path steps (ge=V/.../first=N); --from/--to/--limit are --ge/--lt/--first.
+ * Each is handed to the library as the step text, which decides. */
+static int range_opt(chronofs_range *r, const char *opt, const char *val,
+		     char **steps, size_t *n)
 {
-	idx_db_close(db);
-	store_close(st);
-}
+	static const char *const map[][2] = {
+		{"--ge", "ge"},	      {"--gt", "gt"},	  {"--lt", "lt"},
+		{"--le", "le"},	      {"--first", "first"}, {"--from", "ge"},
+		{"--to", "lt"},	      {"--limit", "first"},
+	};
 
-/* A JSON value, or else the text as a string ("--from bob"). */
-static json_t *arg_value(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-
-	return v ? v : json_string(text);
-}
-
-struct query_out {
-	struct store *st;
-	size_t rank;
-};
-
-static int print_row(void *ctx, const char *id, const struct store_oid *blob,
-		     const char *bytes, size_t blen)
-{
-	struct query_out *q = ctx;
-	json_t *line, *doc;
-	char *buf = NULL, *text;
-	size_t len;
-	int err = idx_row_read(q->st, blob, bytes, blen, &buf, &len);
-
-	if (err < 0)
-		return err;
-	doc = idx_doc_parse(buf, len);
-	line = json_pack("{s:I, s:s, s:o}", "rank", (json_int_t)++q->rank,
-			 "id", id, "doc", doc ? doc : json_null());
-	text = line ? json_dumps(line, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	if (text)
-		puts(text);
-	free(text);
-	json_decref(line);
-	free(buf);
-	return text ? 0 : -ENOMEM;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(opt, map[i][0]))
+			continue;
+		if (asprintf(&steps[*n], "%s=%s", map[i][1], val) < 0)
+			return -ENOMEM;
+		return chronofs_range_step(r, steps[(*n)++]);
+	}
+	return 1; /* not a range option */
 }
 
 static int cmd_query(int argc, char **argv)
 {
-	struct idx_range range = {0};
-	struct query_out q = {0};
-	struct idx_spec spec;
-	struct store_oid head;
-	struct store *st;
-	struct idx_db *db;
-	json_t *from = NULL, *to = NULL;
-	const char *pos[4];
-	int npos = 0, err;
-	bool built;
+	chronofs_range range = {0};
+	chronofs_iter *it = NULL;
+	const char *pos[4], *id, *doc;
+	char *steps[16];
+	size_t nsteps = 0, len, rank = 0;
+	chronofs *db = NULL;
+	int npos = 0, err = 0, rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--from") && i + 1 < argc)
-			from = arg_value(argv[++i]);
-		else if (!strcmp(argv[i], "--to") && i + 1 < argc)
-			to = arg_value(argv[++i]);
-		else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
-			range.limit = strtoull(argv[++i], NULL, 10);
-		else if (argv[i][0] == '-' && argv[i][1] == '-')
-			return -1;
-		else if (npos < 4)
-			pos[npos++] = argv[i];
+	for (int i = 1; i < argc && err == 0; i++) {
+		if (argv[i][0] == '-' && argv[i][1] == '-' && i + 1 < argc &&
+		    nsteps < 16) {
+			rc = range_opt(&range, argv[i], argv[i + 1], steps,
+				       &nsteps);
+			if (rc < 0) {
+				err = fail(NULL, rc);
+				break;
+			}
+			if (rc == 0) {
+				i++;
+				continue;
+			}
+		}
+		/* A SPEC may begin with '-' (descending): only "--" starts
+		 * an option. */
+		if ((argv[i][0] == '-' && argv[i][1] == '-') || npos == 4)
+			err = -1;
 		else
-			return -1;
+			pos[npos++] = argv[i];
 	}
-	if (npos != 4)
-		return -1;
-	range.ge = from;
-	range.lt = to;
-	if (idx_spec_parse(&spec, pos[3]) < 0) {
-		fprintf(stderr, "chronofsctl: %s\n", idx_errmsg());
-		return 2;
+	if (err == 0 && npos != 4)
+		err = -1;
+	if (err == 0 && (err = open_repo(&db, pos[0])) == 0) {
+		rc = chronofs_query_range(db, pos[1], pos[2], pos[3], &range,
+					  &it);
+		while (rc == 0 &&
+		       (rc = chronofs_iter_next(it, &id, &doc, &len)) == 1)
+			rc = print_row(++rank, id, doc, len);
+		if (rc < 0)
+			err = fail(db, rc);
+		chronofs_iter_free(it);
+		chronofs_close(db);
 	}
-	if ((err = open_both(pos[0], &st, &db)) != 0)
-		goto out_spec;
-	q.st = st;
-	err = idx_order_ensure(db, st, pos[1], pos[2], &spec, &built);
-	if (err == 0)
-		err = idx_order_scan(db, pos[1], pos[2], &spec, &range,
-				     print_row, &q);
-	/* Mounted elsewhere and not indexed yet: compute from the head. */
-	if (err == -ENOENT && (err = store_branch_head(st, pos[1], &head)) == 0)
-		err = idx_order_scan_commit(st, &head, pos[2], &spec, &range,
-					    print_row, &q);
-	if (err < 0) {
-		fprintf(stderr, "chronofsctl: query: %s%s\n", idx_errmsg(),
-			store_errmsg());
-		err = 1;
-	}
-	close_both(st, db);
-out_spec:
-	idx_spec_release(&spec);
-	json_decref(from);
-	json_decref(to);
+	for (size_t i = 0; i < nsteps; i++)
+		free(steps[i]);
 	return err;
 }
 
 static int print_def(void *ctx, const char *branch, const char *collection,
-		     const char *canon, uint64_t rows)
+		     const char *spec, uint64_t rows)
 {
 	printf("%s\t%s\t%s\t%llu\n", branch, *collection ? collection : ".",
-	       canon, (unsigned long long)rows);
-	return 0;
-}
-
-struct rebuild {
-	struct store *st;
-	struct idx_db *db;
-	int failed;
-};
-
-static int rebuild_one(struct rebuild *r, const char *branch,
-		       const char *collection, const char *canon)
-{
-	struct idx_spec spec;
-	bool built;
-	int err = idx_spec_parse(&spec, canon);
-
-	if (err == 0 && (err = idx_order_drop(r->db, branch, collection,
-					      canon)) == 0)
-		err = idx_order_ensure(r->db, r->st, branch, collection, &spec,
-				       &built);
-	idx_spec_release(&spec);
-	if (err < 0) {
-		fprintf(stderr, "chronofsctl: rebuild %s %s %s: %s%s\n",
-			branch, collection, canon, idx_errmsg(),
-			store_errmsg());
-		r->failed = 1;
-	} else {
-		printf("rebuilt %s %s %s\n", branch, collection, canon);
-	}
+	       spec, (unsigned long long)rows);
 	return 0;
 }
 
@@ -297,7 +233,7 @@ struct defs {
 };
 
 static int collect_def(void *ctx, const char *branch, const char *collection,
-		       const char *canon, uint64_t rows)
+		       const char *spec, uint64_t rows)
 {
 	struct defs *d = ctx;
 	char **v = realloc(d->v, (d->n + 3) * sizeof(*v));
@@ -307,47 +243,61 @@ static int collect_def(void *ctx, const char *branch, const char *collection,
 	d->v = v;
 	v[d->n] = strdup(branch);
 	v[d->n + 1] = strdup(collection);
-	v[d->n + 2] = strdup(canon);
+	v[d->n + 2] = strdup(spec);
 	d->n += 3;
+	return v[d->n - 3] && v[d->n - 2] && v[d->n - 1] ? 0 : -ENOMEM;
+}
+
+static int rebuild_one(chronofs *db, const char *branch,
+		       const char *collection, const char *spec)
+{
+	int err = chronofs_index_rebuild(db, branch, collection, spec);
+
+	if (err < 0)
+		return fail(db, err);
+	printf("rebuilt %s %s %s\n", branch, collection, spec);
 	return 0;
 }
 
 static int cmd_index(int argc, char **argv)
 {
-	struct rebuild r = {0};
 	struct defs d = {0};
-	int err;
+	chronofs *db;
+	int err, failed = 0;
 
 	if (argc < 3)
 		return -1;
 	if (strcmp(argv[1], "list") && strcmp(argv[1], "drop") &&
 	    strcmp(argv[1], "rebuild"))
 		return -1;
+	if (!strcmp(argv[1], "list") && argc != 3)
+		return -1;
 	if (!strcmp(argv[1], "drop") && argc != 6)
 		return -1;
 	if (!strcmp(argv[1], "rebuild") && argc != 3 && argc != 6)
 		return -1;
-	if ((err = open_both(argv[2], &r.st, &r.db)) != 0)
-		return err;
+	if (open_repo(&db, argv[2]))
+		return 1;
 	if (!strcmp(argv[1], "list")) {
-		err = idx_order_list(r.db, print_def, NULL);
+		err = chronofs_index_list(db, print_def, NULL);
 	} else if (!strcmp(argv[1], "drop")) {
-		err = idx_order_drop(r.db, argv[3], argv[4], argv[5]);
+		err = chronofs_index_drop(db, argv[3], argv[4], argv[5]);
 	} else if (argc == 6) {
-		err = rebuild_one(&r, argv[3], argv[4], argv[5]);
+		err = 0;
+		failed = rebuild_one(db, argv[3], argv[4], argv[5]);
 	} else {
-		err = idx_order_list(r.db, collect_def, &d);
+		err = chronofs_index_list(db, collect_def, &d);
 		for (size_t i = 0; err == 0 && i < d.n; i += 3)
-			rebuild_one(&r, d.v[i], d.v[i + 1], d.v[i + 2]);
+			failed |= rebuild_one(db, d.v[i], d.v[i + 1],
+					      d.v[i + 2]);
 	}
 	for (size_t i = 0; i < d.n; i++)
 		free(d.v[i]);
 	free(d.v);
 	if (err < 0)
-		fprintf(stderr, "chronofsctl: index %s: %s\n", argv[1],
-			*idx_errmsg() ? idx_errmsg() : strerror(-err));
-	close_both(r.st, r.db);
-	return err < 0 || r.failed ? 1 : 0;
+		failed = fail(db, err);
+	chronofs_close(db);
+	return failed;
 }
 
 static const struct cmd cmds[] = {
@@ -355,24 +305,53 @@ static const struct cmd cmds[] = {
 	 "make a bare repository with branch main and an empty commit"},
 	{"log", cmd_log, "log REPO [BRANCH] [PATH] [--at WHEN]",
 	 "one line per commit, newest first: time, id, message;\n"
-	 "  --at WHEN: only the commit BRANCH@WHEN resolves to\n"
-	 "  (WHEN: ISO-8601 time or 7-40 hex digits)"},
+	 "--at WHEN: only the commit BRANCH@WHEN resolves to\n"
+	 "(WHEN: ISO-8601 time or 7-40 hex digits)"},
 	{"query", cmd_query,
-	 "query REPO BRANCH COLLECTION SPEC [--from V] [--to V] [--limit N]",
+	 "query REPO BRANCH COLLECTION SPEC [--ge V] [--gt V] [--lt V] "
+	 "[--le V] [--first N]",
 	 "documents in index order as JSON lines {rank, id, doc};\n"
-	 "  --from: first field >= V, --to: first field < V"},
+	 "bounds on the first field of SPEC: V is JSON, else a bare\n"
+	 "string; --from, --to, --limit are --ge, --lt, --first"},
 	{"index", cmd_index,
 	 "index list|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
 	 "the ordered indexes: list them (branch, collection, spec,\n"
-	 "  rows), drop one, rebuild one or all (not while mounted)"},
-	{"help", cmd_help, "help", "this list"},
+	 "rows), drop one, rebuild one or all (not while mounted)"},
+	{"help", cmd_help, "help [COMMAND]", "this list, or one command's"},
 };
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/* The help text of CMD, each line indented under its usage. */
+static void print_cmd(const struct cmd *c)
+{
+	const char *p = c->help;
+
+	printf("  %s\n", c->usage);
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+
+		printf("      %.*s\n", (int)len, p);
+		p += len + (p[len] == '\n');
+	}
+}
 
 static int cmd_help(int argc, char **argv)
 {
+	for (size_t i = 0; argc > 1 && i < NCMDS; i++) {
+		if (!strcmp(argv[1], cmds[i].name)) {
+			printf("usage: chronofsctl %s\n", cmds[i].usage);
+			print_cmd(&cmds[i]);
+			return 0;
+		}
+	}
+	if (argc > 1) {
+		fprintf(stderr, "chronofsctl: no command '%s'\n", argv[1]);
+		return 2;
+	}
 	printf("usage: chronofsctl [--version] COMMAND [ARGS]\n\n");
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		printf("  %-28s %s\n", cmds[i].usage, cmds[i].help);
+	for (size_t i = 0; i < NCMDS; i++)
+		print_cmd(&cmds[i]);
 	return 0;
 }
 
@@ -381,18 +360,18 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return cmd_help(0, NULL), argc < 2 ? 2 : 0;
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-		printf("chronofsctl %s\n", CHRONOFS_VERSION);
+		printf("chronofsctl %s\n", chronofs_version());
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (size_t i = 0; i < NCMDS; i++) {
 		int rc;
 
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;
 		if (wants_help(argc - 1, argv + 1)) {
-			printf("usage: chronofsctl %s\n%s\n", cmds[i].usage,
-			       cmds[i].help);
-			return 0;
+			char *v[] = {"help", argv[1]};
+
+			return cmd_help(2, v);
 		}
 		rc = cmds[i].fn(argc - 1, argv + 1);
 		if (rc < 0) {

@@ -1,6 +1,7 @@
 /* rangeq.c - range query, library call against library call, for
- * tools/bench: chronofs's ordered index (idx_order_scan over RocksDB, the
- * same call the daemon and `chronofsctl query` make) against SQLite with
+ * tools/bench: chronofs's ordered index (cfs_order_rows over RocksDB on an
+ * owner handle, the call the daemon makes; `chronofsctl query` makes it
+ * through chronofs_query_range) against SQLite with
  * an expression index on json_extract(doc, '$.age'), on the same
  * documents.
  *
@@ -11,7 +12,7 @@
  * ids (chronofs: id and blob id from the index; SQLite: the id column);
  * "docs": each side also hands back every matching document's bytes
  * (chronofs: the bytes its index rows carry for documents up to
- * IDX_INLINE_MAX, else store_blob_read of the blob; SQLite: the doc
+ * IDX_INLINE_MAX, else cfs_blob_read of the blob; SQLite: the doc
  * column). Both
  * are warmed once, then each query is run on both sides alternately.
  * Prints one line: "chronofs_median_s sqlite_median_s rows_per_query".
@@ -26,9 +27,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "db.h"
-#include "order.h"
-#include "store.h"
+#include "chronofs_int.h"
 
 static double now(void)
 {
@@ -50,13 +49,13 @@ static double median(double *v, int n)
 }
 
 struct ctx {
-	struct store *st;
+	chronofs *db;
 	int docs;
 	long rows;
 	size_t bytes;
 };
 
-static int row(void *p, const char *id, const struct store_oid *blob,
+static int row(void *p, const char *id, const struct cfs_oid *blob,
 	       const char *doc, size_t dlen)
 {
 	struct ctx *c = p;
@@ -69,7 +68,7 @@ static int row(void *p, const char *id, const struct store_oid *blob,
 	} else if (c->docs) {
 		char *buf;
 		size_t len;
-		int err = store_blob_read(c->st, blob, &buf, &len);
+		int err = cfs_blob_read(c->db, blob, &buf, &len);
 		if (err < 0)
 			return err;
 		c->bytes += len;
@@ -78,18 +77,16 @@ static int row(void *p, const char *id, const struct store_oid *blob,
 	return 0;
 }
 
-static long run_chronofs(struct idx_db *db, struct ctx *c,
-			 const struct idx_spec *spec, long lo, long hi)
+static long run_chronofs(struct ctx *c, long lo, long hi)
 {
-	json_t *jlo = json_integer(lo), *jhi = json_integer(hi);
-	struct idx_range r = {.ge = jlo, .lt = jhi};
+	char ge[32], lt[32];
+	chronofs_range r = {.ge = ge, .lt = lt};
+	snprintf(ge, sizeof ge, "%ld", lo);
+	snprintf(lt, sizeof lt, "%ld", hi);
 	c->rows = 0;
-	int err = idx_order_scan(db, "main", "c", spec, &r, row, c);
-	json_decref(jlo);
-	json_decref(jhi);
+	int err = cfs_order_rows(c->db, "main", NULL, "c", "age", &r, row, c);
 	if (err < 0) {
-		fprintf(stderr, "rangeq: scan: %s %s\n", idx_errmsg(),
-			store_errmsg());
+		fprintf(stderr, "rangeq: scan: %s\n", chronofs_errmsg(c->db));
 		exit(1);
 	}
 	return c->rows;
@@ -128,28 +125,18 @@ int main(int argc, char **argv)
 	long width = atol(argv[3]);
 	int nq = atoi(argv[4]);
 	int docs = !strcmp(argv[5], "docs");
-	struct store_opts so = {.fsync = false};
-	struct store *st;
-	struct idx_db *db;
-	struct idx_spec spec;
-	char dir[4096];
-	bool built;
+	struct cfs_opts so = {.fsync = false};
+	chronofs *db;
+	bool built, ro;
 	int err;
 
-	if ((err = store_open(&st, argv[1], &so)) < 0) {
-		fprintf(stderr, "rangeq: open: %s\n", store_errmsg());
+	if ((err = cfs_open(&db, argv[1], &so)) < 0) {
+		fprintf(stderr, "rangeq: open: %s\n", chronofs_errmsg(NULL));
 		return 1;
 	}
-	/* The daemon makes <gitdir>/chronofs at its first mount; this may run
-	 * before any. */
-	snprintf(dir, sizeof dir, "%s/chronofs", store_gitdir(st));
-	mkdir(dir, 0755);
-	snprintf(dir, sizeof dir, "%s/chronofs/index", store_gitdir(st));
-	if ((err = idx_db_open(&db, dir, false)) < 0 ||
-	    (err = idx_spec_parse(&spec, "age")) < 0 ||
-	    (err = idx_order_ensure(db, st, "main", "c", &spec, &built)) < 0) {
-		fprintf(stderr, "rangeq: index: %s %s\n", idx_errmsg(),
-			store_errmsg());
+	if ((err = cfs_index_attach(db, 0, &ro)) < 0 ||
+	    (err = cfs_order_ensure(db, "main", "c", "age", &built)) < 0) {
+		fprintf(stderr, "rangeq: index: %s\n", chronofs_errmsg(db));
 		return 1;
 	}
 	sqlite3 *sq;
@@ -183,7 +170,7 @@ int main(int argc, char **argv)
 		sqlite3_free(esql);
 	}
 
-	struct ctx c = {.st = st, .docs = docs};
+	struct ctx c = {.db = db, .docs = docs};
 	double *tc = calloc(nq, sizeof *tc), *ts = calloc(nq, sizeof *ts);
 	size_t bytes = 0;
 	long rows = 0;
@@ -195,7 +182,7 @@ int main(int argc, char **argv)
 			long rc, rs;
 			if (i % 2 == 0) {
 				t0 = now();
-				rc = run_chronofs(db, &c, &spec, lo, hi);
+				rc = run_chronofs(&c, lo, hi);
 				t1 = now();
 				rs = run_sqlite(q, docs, lo, hi, &bytes);
 				t2 = now();
@@ -203,7 +190,7 @@ int main(int argc, char **argv)
 				t3 = now();
 				rs = run_sqlite(q, docs, lo, hi, &bytes);
 				t0 = now();
-				rc = run_chronofs(db, &c, &spec, lo, hi);
+				rc = run_chronofs(&c, lo, hi);
 				t1 = now();
 				t2 = t1 + (t0 - t3);
 			}
@@ -225,8 +212,6 @@ int main(int argc, char **argv)
 	       (double)rows / nq);
 	sqlite3_finalize(q);
 	sqlite3_close(sq);
-	idx_spec_release(&spec);
-	idx_db_close(db);
-	store_close(st);
+	chronofs_close(db);
 	return bytes == 42 ? 3 : 0;
 }

@@ -1,0 +1,195 @@
+/* core.c - the handle of libchronofs: open and close (a guest opens the
+ * index database per call, the daemon's owner handle holds it), the one
+ * error record's entry and exit, and where the index lives. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib_int.h"
+#include "banned.h"
+
+/* A library call may hold the database a moment; the owner waits for it
+ * in steps of this long. */
+#define INDEX_WAIT_STEP_US 100000
+
+const char *chronofs_errmsg(chronofs *db)
+{
+	(void)db;
+	return store_errmsg();
+}
+
+int lib_fail(int err, const char *what)
+{
+	const char *m = store_errmsg();
+
+	if (!*m)
+		return store_fail(err, "%s: %s", what, strerror(-err));
+	if (what && *what && !strstr(m, what))
+		return store_fail(err, "%s: %s", what, m);
+	return err;
+}
+
+int lib_failf(int err, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return store_fail(err, "%s", buf);
+}
+
+const char *chronofs_version(void)
+{
+	return CHRONOFS_VERSION;
+}
+
+void chronofs_free(void *p)
+{
+	free(p);
+}
+
+void chronofs_strings_free(char **v, size_t n)
+{
+	store_strv_free(v, n);
+}
+
+int chronofs_init(const char *path)
+{
+	int err;
+
+	lib_enter();
+	err = store_init(path);
+	return err < 0 ? lib_fail(err, path) : 0;
+}
+
+static int handle_open(chronofs **out, const char *path,
+		       const struct store_opts *so, size_t max_doc_size)
+{
+	chronofs *db;
+	int err;
+
+	*out = NULL;
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return lib_fail(-ENOMEM, path);
+	err = store_open(&db->st, path, so);
+	if (err < 0) {
+		free(db);
+		return lib_fail(err, path);
+	}
+	if (asprintf(&db->index_dir, "%s/chronofs/index",
+		     store_gitdir(db->st)) < 0) {
+		store_close(db->st);
+		free(db);
+		return lib_fail(-ENOMEM, path);
+	}
+	db->sync = so->fsync;
+	db->log = so->log;
+	db->max_doc_size = max_doc_size ? max_doc_size : CFS_MAX_DOC_SIZE;
+	*out = db;
+	return 0;
+}
+
+int chronofs_open(chronofs **out, const char *path, const char *author)
+{
+	struct store_opts so = {.author = author, .fsync = true};
+
+	lib_enter();
+	return handle_open(out, path, &so, 0);
+}
+
+int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
+{
+	struct store_opts so = {.author = o->author, .fsync = o->fsync,
+				.log = o->log};
+	int err;
+
+	lib_enter();
+	err = handle_open(out, repo, &so, o->max_doc_size);
+	if (err == 0)
+		(*out)->owner = true;
+	return err;
+}
+
+void chronofs_close(chronofs *db)
+{
+	if (!db)
+		return;
+	idx_db_close(db->idx);
+	store_close(db->st);
+	free(db->index_dir);
+	free(db);
+}
+
+int cfs_index_attach(chronofs *db, unsigned wait_ms, bool *readonly)
+{
+	int err = 0;
+
+	lib_enter();
+	for (unsigned waited = 0;; waited += INDEX_WAIT_STEP_US / 1000) {
+		err = idx_db_open(&db->idx, db->index_dir, db->sync);
+		if (err < 0 || !idx_db_readonly(db->idx) || waited >= wait_ms)
+			break;
+		idx_db_close(db->idx);
+		db->idx = NULL;
+		usleep(INDEX_WAIT_STEP_US);
+	}
+	if (err < 0)
+		return lib_fail(err, db->index_dir);
+	*readonly = idx_db_readonly(db->idx);
+	return 0;
+}
+
+int cfs_index_flush(chronofs *db)
+{
+	int err;
+
+	lib_enter();
+	if (!db->idx)
+		return 0;
+	err = idx_db_flush(db->idx);
+	return err < 0 ? lib_fail(err, db->index_dir) : 0;
+}
+
+int lib_index_get(chronofs *db, struct idx_db **out)
+{
+	int err;
+
+	*out = NULL;
+	if (db->owner) {
+		*out = db->idx;
+		return db->idx ? 0 : lib_failf(-EIO, "%s: index not open",
+					      db->index_dir);
+	}
+	err = idx_db_open(out, db->index_dir, db->sync);
+	return err < 0 ? lib_fail(err, db->index_dir) : 0;
+}
+
+void lib_index_put(chronofs *db, struct idx_db *idx)
+{
+	if (!db->owner)
+		idx_db_close(idx);
+}
+
+void cfs_prepare_writes(chronofs *db)
+{
+	store_prepare_writes(db->st);
+}
+
+const char *cfs_gitdir(chronofs *db)
+{
+	return store_gitdir(db->st);
+}
+
+void cfs_spread_subdirs(const char *dir)
+{
+	store_spread_subdirs(dir);
+}
+
+size_t cfs_max_doc_size(chronofs *db)
+{
+	return db->max_doc_size;
+}

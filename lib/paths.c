@@ -1,0 +1,53 @@
+/* paths.c - the SPEC's path rules, decided here for the library, the
+ * daemon and the tool: what is a document, what is reserved, and what may
+ * be committed at all (Git's fsck rules included: no "..", no empty or
+ * "."-leading component, no absolute path). */
+#include <limits.h>
+
+#include "lib_int.h"
+#include "banned.h"
+
+bool cfs_is_document_path(const char *path)
+{
+	return store_is_document_path(path);
+}
+
+bool cfs_name_reserved(const char *name)
+{
+	return name[0] == '@';
+}
+
+int cfs_path_check(const char *path)
+{
+	const char *p = path;
+
+	if (!*path)
+		return lib_failf(-EINVAL, "empty document path");
+	if (*path == '/')
+		return lib_failf(-EINVAL, "%s: document paths are relative to "
+				 "the branch", path);
+	for (;;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 0)
+			return lib_failf(-EINVAL, "%s: empty path component",
+					 path);
+		if (p[0] == '.')
+			return lib_failf(-EINVAL, "%s: a component begins "
+					 "with '.' (a scratch name, never "
+					 "committed)", path);
+		if (cfs_name_reserved(p))
+			return lib_failf(-EINVAL, "%s: names beginning with "
+					 "'@' are reserved", path);
+		if (len > NAME_MAX)
+			return lib_failf(-ENAMETOOLONG, "%s: a component is "
+					 "over %d bytes", path, NAME_MAX);
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	if (!cfs_is_document_path(path))
+		return lib_failf(-EINVAL, "%s: not a document name (*.json)",
+				 path);
+	return 0;
+}

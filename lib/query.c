@@ -1,0 +1,385 @@
+/* query.c - ordered queries: the one range grammar (ge/gt/lt/le/first, a
+ * bound is JSON text or else a bare string) and the one way to get rows:
+ * at a commit computed from its tree, at a branch head from the
+ * persistent index (built on first use), or, where the index cannot be
+ * current here (another process holds it), from the head's tree. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "history.h"
+#include "lib_int.h"
+#include "order.h"
+#include "banned.h"
+
+int chronofs_range_step(chronofs_range *r, const char *step)
+{
+	static const char *const names[4] = {"ge=", "gt=", "lt=", "le="};
+	const char **slots[4] = {&r->ge, &r->gt, &r->lt, &r->le};
+	unsigned long long n;
+	char *end;
+
+	lib_enter();
+	if (!strncmp(step, "first=", 6)) {
+		errno = 0;
+		n = strtoull(step + 6, &end, 10);
+		if (step[6] < '0' || step[6] > '9' || *end || n == 0 ||
+		    errno == ERANGE || n > SIZE_MAX || r->first)
+			return lib_failf(-EINVAL, "%s: first=N takes a "
+					 "positive integer, once", step);
+		r->first = (size_t)n;
+		return 0;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (strncmp(step, names[i], 3))
+			continue;
+		if (*slots[i])
+			return lib_failf(-EINVAL, "%s: %.2s given twice", step,
+					 step);
+		*slots[i] = step + 3;
+		return 0;
+	}
+	return lib_failf(-EINVAL, "%s: not a range step (ge=V, gt=V, lt=V, "
+			 "le=V, first=N)", step);
+}
+
+/* A bound: a JSON value, else the text as a string ("bob"). */
+static int bound(const char *text, json_t **out)
+{
+	json_error_t e;
+
+	*out = NULL;
+	if (!text)
+		return 0;
+	*out = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+	if (!*out)
+		*out = json_string(text);
+	return *out ? 0 : lib_failf(-EINVAL, "%s: a bound is JSON or UTF-8 "
+				    "text", text);
+}
+
+struct query {
+	struct idx_spec spec;
+	struct idx_range range;
+	json_t *vals[4];
+};
+
+static void query_release(struct query *q)
+{
+	idx_spec_release(&q->spec);
+	for (int i = 0; i < 4; i++)
+		json_decref(q->vals[i]);
+}
+
+static int query_init(struct query *q, const char *spec,
+		      const chronofs_range *r)
+{
+	int err;
+
+	memset(q, 0, sizeof(*q));
+	if ((err = idx_spec_parse(&q->spec, spec)) < 0)
+		return lib_fail(err, spec);
+	if (r && ((err = bound(r->ge, &q->vals[0])) < 0 ||
+		  (err = bound(r->gt, &q->vals[1])) < 0 ||
+		  (err = bound(r->lt, &q->vals[2])) < 0 ||
+		  (err = bound(r->le, &q->vals[3])) < 0)) {
+		query_release(q);
+		return err;
+	}
+	q->range.ge = q->vals[0];
+	q->range.gt = q->vals[1];
+	q->range.lt = q->vals[2];
+	q->range.le = q->vals[3];
+	q->range.limit = r ? r->first : 0;
+	return 0;
+}
+
+int cfs_spec_check(const char *spec)
+{
+	struct idx_spec s;
+	int err;
+
+	lib_enter();
+	err = idx_spec_parse(&s, spec);
+	if (err < 0)
+		return lib_fail(err, spec);
+	idx_spec_release(&s);
+	return 0;
+}
+
+int cfs_order_ensure(chronofs *db, const char *branch, const char *collection,
+		     const char *spec, bool *built)
+{
+	struct idx_spec s;
+	struct idx_db *idx;
+	int err;
+
+	lib_enter();
+	*built = false;
+	if ((err = idx_spec_parse(&s, spec)) < 0)
+		return lib_fail(err, spec);
+	if ((err = lib_index_get(db, &idx)) == 0 && idx)
+		err = idx_order_ensure(idx, db->st, branch, collection, &s,
+				       built);
+	lib_index_put(db, idx);
+	idx_spec_release(&s);
+	return err < 0 ? lib_fail(err, collection) : 0;
+}
+
+struct rows_ctx {
+	cfs_row_cb cb;
+	void *ctx;
+};
+
+static int rows_cb(void *ctx, const char *id, const struct store_oid *blob,
+		   const char *doc, size_t len)
+{
+	struct rows_ctx *r = ctx;
+	struct cfs_oid b = lib_coid(blob);
+
+	return r->cb(r->ctx, id, &b, doc, len);
+}
+
+/* The head's rows from its index; -ENOENT where this process cannot
+ * have a current one. */
+static int rows_indexed(chronofs *db, const char *branch,
+			const char *collection, const struct query *q,
+			struct rows_ctx *r)
+{
+	struct idx_db *idx;
+	bool built;
+	int err = lib_index_get(db, &idx);
+
+	if (err < 0 || !idx)
+		return -ENOENT;
+	err = idx_order_ensure(idx, db->st, branch, collection, &q->spec,
+			       &built);
+	if (err == 0 && !idx_history_fresh(idx, db->st, branch))
+		err = -ENOENT;
+	if (err == 0)
+		err = idx_order_scan(idx, branch, collection, &q->spec,
+				     &q->range, rows_cb, r);
+	lib_index_put(db, idx);
+	return err;
+}
+
+int cfs_order_rows(chronofs *db, const char *branch,
+		   const struct cfs_oid *commit, const char *collection,
+		   const char *spec, const chronofs_range *range,
+		   cfs_row_cb cb, void *ctx)
+{
+	struct rows_ctx r = {cb, ctx};
+	struct store_oid at;
+	struct query q;
+	int err;
+
+	lib_enter();
+	if ((err = query_init(&q, spec, range)) < 0)
+		return err;
+	if (commit) {
+		at = lib_soid(commit);
+	} else {
+		err = rows_indexed(db, branch, collection, &q, &r);
+		if (err == -ENOENT) {
+			store_error_clear();
+			err = store_branch_head(db->st, branch, &at);
+		} else {
+			goto out;
+		}
+	}
+	if (err == 0)
+		err = idx_order_scan_commit(db->st, &at, collection, &q.spec,
+					    &q.range, rows_cb, &r);
+out:
+	query_release(&q);
+	return err < 0 ? lib_fail(err, collection) : err;
+}
+
+/* The public iterator: rows collected, documents read as they go. */
+struct row {
+	char *id;
+	struct cfs_oid blob;
+	char *doc; /* NUL-terminated, when the index row held it */
+	size_t len;
+};
+
+struct chronofs_iter {
+	chronofs *db;
+	struct row *rows;
+	size_t n, cap, next;
+	char *json; /* the current row's document */
+};
+
+static int iter_row(void *ctx, const char *id, const struct cfs_oid *blob,
+		    const char *doc, size_t len)
+{
+	chronofs_iter *it = ctx;
+	struct row *r;
+
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? it->cap * 2 : 64;
+		struct row *v = realloc(it->rows, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		it->rows = v;
+		it->cap = cap;
+	}
+	r = &it->rows[it->n];
+	memset(r, 0, sizeof(*r));
+	r->blob = *blob;
+	if (!(r->id = strdup(id)))
+		return -ENOMEM;
+	it->n++;
+	if (doc) {
+		if (!(r->doc = malloc(len + 1)))
+			return -ENOMEM;
+		memcpy(r->doc, doc, len);
+		r->doc[len] = '\0';
+		r->len = len;
+	}
+	return 0;
+}
+
+int chronofs_query_range(chronofs *db, const char *branch,
+			 const char *collection, const char *spec,
+			 const chronofs_range *range, chronofs_iter **out)
+{
+	chronofs_iter *it;
+	int err;
+
+	lib_enter();
+	*out = NULL;
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return lib_fail(-ENOMEM, collection);
+	it->db = db;
+	err = cfs_order_rows(db, branch, NULL, collection, spec, range,
+			     iter_row, it);
+	if (err < 0) {
+		chronofs_iter_free(it);
+		return err;
+	}
+	*out = it;
+	return 0;
+}
+
+int chronofs_query(chronofs *db, const char *branch, const char *collection,
+		   const char *spec, const char *from, const char *to,
+		   size_t limit, chronofs_iter **out)
+{
+	chronofs_range r = {.ge = from, .lt = to, .first = limit};
+
+	return chronofs_query_range(db, branch, collection, spec, &r, out);
+}
+
+int chronofs_iter_next(chronofs_iter *it, const char **id, const char **json,
+		       size_t *len)
+{
+	struct row *r;
+	char *buf;
+	int err;
+
+	lib_enter();
+	if (it->next >= it->n)
+		return 0;
+	r = &it->rows[it->next++];
+	free(it->json);
+	it->json = NULL;
+	if (r->doc) {
+		/* Carried by the index row: hand it over. */
+		it->json = r->doc;
+		r->doc = NULL;
+		*len = r->len;
+	} else {
+		err = cfs_blob_read(it->db, &r->blob, &buf, len);
+		if (err < 0)
+			return lib_fail(err, r->id);
+		it->json = realloc(buf, *len + 1);
+		if (!it->json) {
+			free(buf);
+			return lib_fail(-ENOMEM, r->id);
+		}
+		it->json[*len] = '\0';
+	}
+	*id = r->id;
+	*json = it->json;
+	return 1;
+}
+
+void chronofs_iter_free(chronofs_iter *it)
+{
+	if (!it)
+		return;
+	for (size_t i = 0; i < it->n; i++) {
+		free(it->rows[i].id);
+		free(it->rows[i].doc);
+	}
+	free(it->rows);
+	free(it->json);
+	free(it);
+}
+
+int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx)
+{
+	struct idx_db *idx;
+	int err;
+
+	lib_enter();
+	if ((err = lib_index_get(db, &idx)) < 0)
+		return err;
+	err = idx_order_list(idx, cb, ctx);
+	lib_index_put(db, idx);
+	return err < 0 ? lib_fail(err, "index list") : err;
+}
+
+/* The database for a change of the indexes themselves: ours alone. */
+static int index_writable(chronofs *db, struct idx_db **idx)
+{
+	int err = lib_index_get(db, idx);
+
+	if (err < 0)
+		return err;
+	if (idx_db_readonly(*idx)) {
+		lib_index_put(db, *idx);
+		*idx = NULL;
+		return lib_failf(-EBUSY, "%s: held by another process (a "
+				 "mount of this repository?)", db->index_dir);
+	}
+	return 0;
+}
+
+int chronofs_index_drop(chronofs *db, const char *branch,
+			const char *collection, const char *spec)
+{
+	struct idx_db *idx;
+	int err;
+
+	lib_enter();
+	if ((err = index_writable(db, &idx)) < 0)
+		return err;
+	err = idx_order_drop(idx, branch, collection, spec);
+	lib_index_put(db, idx);
+	return err < 0 ? lib_fail(err, spec) : 0;
+}
+
+int chronofs_index_rebuild(chronofs *db, const char *branch,
+			   const char *collection, const char *spec)
+{
+	struct idx_spec s;
+	struct idx_db *idx;
+	bool built;
+	int err;
+
+	lib_enter();
+	if ((err = idx_spec_parse(&s, spec)) < 0)
+		return lib_fail(err, spec);
+	if ((err = index_writable(db, &idx)) == 0) {
+		err = idx_order_drop(idx, branch, collection, s.canon);
+		if (err == 0)
+			err = idx_order_ensure(idx, db->st, branch, collection,
+					       &s, &built);
+		lib_index_put(db, idx);
+	}
+	idx_spec_release(&s);
+	return err < 0 ? lib_fail(err, spec) : 0;
+}
