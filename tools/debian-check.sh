@@ -60,7 +60,8 @@ install_and_mount() {
 	man 3 libchronofs 2>/dev/null | grep -q "chronofs_open" && ok "man 3 libchronofs" ||
 		bad "man 3 libchronofs"
 	bash -c 'source /usr/share/bash-completion/bash_completion &&
-		_completion_loader chronofsctl && complete -p chronofsctl' >/dev/null 2>&1 &&
+		__load_completion chronofsctl &&
+		complete -p chronofsctl | grep -q _chronofsctl' >/dev/null 2>&1 &&
 		ok "bash completion of chronofsctl" || bad "bash completion of chronofsctl"
 	rm -rf "$repo" && mkdir -p "$mnt"
 	chronofsctl init "$repo" >/dev/null && ok "chronofsctl init" || bad "chronofsctl init"

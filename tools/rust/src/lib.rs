@@ -150,6 +150,76 @@ mod ffi {
             len: *mut usize,
         ) -> c_int;
         pub fn chronofs_iter_free(it: *mut Iter);
+        pub fn chronofs_branch_rename(
+            db: *mut Chronofs,
+            from: *const c_char,
+            to: *const c_char,
+        ) -> c_int;
+        pub fn chronofs_resolve(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            when: *const c_char,
+            commit: *mut c_char,
+            time: *mut i64,
+        ) -> c_int;
+        pub fn chronofs_commit(
+            db: *mut Chronofs,
+            commit: *const c_char,
+            time: *mut i64,
+            summary: *mut *mut c_char,
+        ) -> c_int;
+        pub fn chronofs_log(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            path: *const c_char,
+            cb: LogCb,
+            ctx: *mut c_void,
+        ) -> c_int;
+        pub fn chronofs_range_step(r: *mut CRange, step: *const c_char) -> c_int;
+        pub fn chronofs_query_range(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            collection: *const c_char,
+            spec: *const c_char,
+            range: *const CRange,
+            out: *mut *mut Iter,
+        ) -> c_int;
+        pub fn chronofs_index_list(db: *mut Chronofs, cb: IndexCb, ctx: *mut c_void) -> c_int;
+        pub fn chronofs_index_drop(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            collection: *const c_char,
+            spec: *const c_char,
+        ) -> c_int;
+        pub fn chronofs_index_rebuild(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            collection: *const c_char,
+            spec: *const c_char,
+        ) -> c_int;
+    }
+
+    pub type LogCb = extern "C" fn(
+        ctx: *mut c_void,
+        commit: *const c_char,
+        time: i64,
+        summary: *const c_char,
+    ) -> c_int;
+    pub type IndexCb = extern "C" fn(
+        ctx: *mut c_void,
+        branch: *const c_char,
+        collection: *const c_char,
+        spec: *const c_char,
+        rows: u64,
+    ) -> c_int;
+
+    #[repr(C)]
+    pub struct CRange {
+        pub ge: *const c_char,
+        pub gt: *const c_char,
+        pub lt: *const c_char,
+        pub le: *const c_char,
+        pub first: usize,
     }
 }
 
@@ -212,6 +282,114 @@ pub struct Revision {
     pub time: i64,
     /// This commit deleted the document.
     pub deleted: bool,
+}
+
+/// One commit of [`ChronoFS::log`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The commit id, 40 hex digits.
+    pub commit: String,
+    /// Committer time, seconds since the epoch.
+    pub time: i64,
+    /// The first line of the commit's message.
+    pub summary: String,
+}
+
+/// One persistent ordered index, as [`ChronoFS::index_list`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexDef {
+    pub branch: String,
+    /// `""` is the branch root.
+    pub collection: String,
+    /// The SPEC in canonical form.
+    pub spec: String,
+    pub rows: u64,
+}
+
+/// The bounds of [`ChronoFS::query_range`]: the grammar of the mount's
+/// `@by/SPEC/` path steps and of `chronofsctl query`. Each bound applies to
+/// the first field of the SPEC and is JSON text (`"30"`, `"\"x\""`, `"null"`)
+/// or, where that text is not JSON, a bare string (`"bob"`); `first` keeps
+/// the first rows (0: all).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Range {
+    pub ge: Option<String>,
+    pub gt: Option<String>,
+    pub lt: Option<String>,
+    pub le: Option<String>,
+    pub first: usize,
+}
+
+impl Range {
+    /// Add one path step (`"ge=30"`, `"lt=bob"`, `"first=10"`). `EINVAL`
+    /// for anything else, a bound given twice, or a `first` that is not a
+    /// positive integer.
+    pub fn step(&mut self, step: &str) -> Result<()> {
+        let st = cstr("step", step)?;
+        let bounds = [&self.ge, &self.gt, &self.lt, &self.le]
+            .iter()
+            .map(|b| b.as_deref().map(|v| cstr("bound", v)).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let p = |i: usize| bounds[i].as_ref().map_or(ptr::null(), |c| c.as_ptr());
+        let mut r = ffi::CRange {
+            ge: p(0),
+            gt: p(1),
+            lt: p(2),
+            le: p(3),
+            first: self.first,
+        };
+        // SAFETY: R's strings and STEP live until we copy them out below.
+        let rc = unsafe { ffi::chronofs_range_step(&mut r, st.as_ptr()) };
+        if rc < 0 {
+            // SAFETY: a call made without a handle.
+            let msg = lossy(unsafe { ffi::chronofs_errmsg(ptr::null_mut()) });
+            return Err(Error::new(-rc, msg));
+        }
+        let own = |q: *const c_char| if q.is_null() { None } else { Some(lossy(q)) };
+        *self = Range {
+            ge: own(r.ge),
+            gt: own(r.gt),
+            lt: own(r.lt),
+            le: own(r.le),
+            first: r.first,
+        };
+        Ok(())
+    }
+}
+
+extern "C" fn log_cb(
+    ctx: *mut c_void,
+    commit: *const c_char,
+    time: i64,
+    summary: *const c_char,
+) -> c_int {
+    // SAFETY: CTX is the Vec that ChronoFS::log passed; the strings are
+    // borrowed for this call and copied.
+    let v = unsafe { &mut *(ctx as *mut Vec<LogEntry>) };
+    v.push(LogEntry {
+        commit: lossy(commit),
+        time,
+        summary: lossy(summary),
+    });
+    0
+}
+
+extern "C" fn index_cb(
+    ctx: *mut c_void,
+    branch: *const c_char,
+    collection: *const c_char,
+    spec: *const c_char,
+    rows: u64,
+) -> c_int {
+    // SAFETY: CTX is the Vec that ChronoFS::index_list passed.
+    let v = unsafe { &mut *(ctx as *mut Vec<IndexDef>) };
+    v.push(IndexDef {
+        branch: lossy(branch),
+        collection: lossy(collection),
+        spec: lossy(spec),
+        rows,
+    });
+    0
 }
 
 const EINVAL: i32 = 22;
@@ -523,14 +701,164 @@ impl ChronoFS {
             .map(|_| ())
     }
 
+    /// Rename branch FROM to TO; its indexes follow. `EEXIST` if TO
+    /// exists, `ENOENT` if FROM does not.
+    pub fn branch_rename(&self, from: &str, to: &str) -> Result<()> {
+        let (f, t) = (cstr("branch", from)?, cstr("branch", to)?);
+        // SAFETY: valid C strings.
+        self.check(unsafe { ffi::chronofs_branch_rename(self.raw(), f.as_ptr(), t.as_ptr()) })
+            .map(|_| ())
+    }
+
+    /// The commit BRANCH@WHEN names (WHEN as for [`ChronoFS::get_at`]) and
+    /// its committer time. `ENOENT` if it names no commit.
+    pub fn resolve(&self, branch: &str, when: &str) -> Result<(String, i64)> {
+        let (b, w) = (cstr("branch", branch)?, cstr("when", when)?);
+        let mut commit: Commit = [0; ffi::COMMIT_HEXSZ + 1];
+        let mut time = 0i64;
+        // SAFETY: valid C strings; COMMIT has room for 41.
+        let rc = unsafe {
+            ffi::chronofs_resolve(
+                self.raw(),
+                b.as_ptr(),
+                w.as_ptr(),
+                commit.as_mut_ptr(),
+                &mut time,
+            )
+        };
+        self.check(rc)?;
+        Ok((lossy(commit.as_ptr()), time))
+    }
+
+    /// COMMIT's (40 hex digits) committer time and the first line of its
+    /// message. `ENOENT` for no such commit, `EINVAL` for a malformed id.
+    pub fn commit(&self, commit: &str) -> Result<(i64, String)> {
+        let c = cstr("commit", commit)?;
+        let (mut time, mut summary) = (0i64, ptr::null_mut());
+        // SAFETY: valid C string and out-pointers; SUMMARY is ours to free.
+        let rc = unsafe { ffi::chronofs_commit(self.raw(), c.as_ptr(), &mut time, &mut summary) };
+        self.check(rc)?;
+        let s = lossy(summary);
+        unsafe { ffi::chronofs_free(summary as *mut c_void) };
+        Ok((time, s))
+    }
+
+    /// The commits of BRANCH's first-parent chain, newest first, that
+    /// changed PATH (every commit if PATH is `None`).
+    pub fn log(&self, branch: &str, path: Option<&str>) -> Result<Vec<LogEntry>> {
+        let b = cstr("branch", branch)?;
+        let p = path.map(|p| cstr("path", p)).transpose()?;
+        let mut out: Vec<LogEntry> = Vec::new();
+        // SAFETY: the callback only appends to OUT, which outlives the call.
+        let rc = unsafe {
+            ffi::chronofs_log(
+                self.raw(),
+                b.as_ptr(),
+                p.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
+                log_cb,
+                &mut out as *mut Vec<LogEntry> as *mut c_void,
+            )
+        };
+        self.check(rc)?;
+        Ok(out)
+    }
+
+    /// The persistent ordered indexes.
+    pub fn index_list(&self) -> Result<Vec<IndexDef>> {
+        let mut out: Vec<IndexDef> = Vec::new();
+        // SAFETY: the callback only appends to OUT, which outlives the call.
+        let rc = unsafe {
+            ffi::chronofs_index_list(
+                self.raw(),
+                index_cb,
+                &mut out as *mut Vec<IndexDef> as *mut c_void,
+            )
+        };
+        self.check(rc)?;
+        Ok(out)
+    }
+
+    /// Drop one ordered index. `EBUSY` while a mount holds the index
+    /// database.
+    pub fn index_drop(&self, branch: &str, collection: &str, spec: &str) -> Result<()> {
+        let (b, c, s) = (
+            cstr("branch", branch)?,
+            cstr("collection", collection)?,
+            cstr("spec", spec)?,
+        );
+        // SAFETY: valid C strings.
+        self.check(unsafe {
+            ffi::chronofs_index_drop(self.raw(), b.as_ptr(), c.as_ptr(), s.as_ptr())
+        })
+        .map(|_| ())
+    }
+
+    /// Drop one ordered index and build it again from the branch head.
+    /// `EBUSY` while a mount holds the index database.
+    pub fn index_rebuild(&self, branch: &str, collection: &str, spec: &str) -> Result<()> {
+        let (b, c, s) = (
+            cstr("branch", branch)?,
+            cstr("collection", collection)?,
+            cstr("spec", spec)?,
+        );
+        // SAFETY: valid C strings.
+        self.check(unsafe {
+            ffi::chronofs_index_rebuild(self.raw(), b.as_ptr(), c.as_ptr(), s.as_ptr())
+        })
+        .map(|_| ())
+    }
+
+    /// The documents of COLLECTION on BRANCH in the order of SPEC within
+    /// RANGE, as [`ChronoFS::query`] does with `ge`, `lt` and `first`.
+    pub fn query_range(
+        &self,
+        branch: &str,
+        collection: &str,
+        spec: &str,
+        range: &Range,
+    ) -> Result<Query<'_>> {
+        let (b, c, s) = (
+            cstr("branch", branch)?,
+            cstr("collection", collection)?,
+            cstr("spec", spec)?,
+        );
+        let bounds = [&range.ge, &range.gt, &range.lt, &range.le]
+            .iter()
+            .map(|v| v.as_deref().map(|v| cstr("bound", v)).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let p = |i: usize| bounds[i].as_ref().map_or(ptr::null(), |c| c.as_ptr());
+        let r = ffi::CRange {
+            ge: p(0),
+            gt: p(1),
+            lt: p(2),
+            le: p(3),
+            first: range.first,
+        };
+        let mut it = ptr::null_mut();
+        // SAFETY: valid C strings, alive for the call; the library copies
+        // what the iterator needs.
+        let rc = unsafe {
+            ffi::chronofs_query_range(self.raw(), b.as_ptr(), c.as_ptr(), s.as_ptr(), &r, &mut it)
+        };
+        self.check(rc)?;
+        let it = NonNull::new(it)
+            .ok_or_else(|| Error::new(EINVAL, "chronofs_query_range returned NULL"))?;
+        Ok(Query {
+            db: self,
+            it,
+            done: false,
+            _not_send: PhantomData,
+        })
+    }
+
     /// The documents of COLLECTION on BRANCH in the order of SPEC, as an
     /// iterator of `(id, json)`. SPEC is a comma-separated list of fields,
     /// dots for nested fields, each optionally prefixed `-` for descending
     /// (`"age"`, `"-score,name"`, `"address.city"`). FROM and TO (JSON text)
-    /// bound the first field: from <= value < to; LIMIT 0 is no limit. The
-    /// first query of a SPEC builds a persistent index; later puts keep it
-    /// current. `EINVAL` for a bad SPEC or bounds, `ENOENT` for no such
-    /// branch.
+    /// (or a bare string where the text is not JSON) bound the first
+    /// field: from <= value < to; LIMIT 0 is no limit. The first query of a
+    /// SPEC builds a persistent index; later puts keep it current. `EINVAL`
+    /// for a bad SPEC, `ENOENT` for no such branch.
     pub fn query(
         &self,
         branch: &str,
