@@ -92,6 +92,20 @@ class ManPageTests(unittest.TestCase):
         self.assertEqual(unknown, [], "chronofsctl(1) documents commands the tool lacks")
 
 
+    def test_every_exported_function_is_in_libchronofs_3(self):
+        lib = os.path.join(BUILD, "lib", "libchronofs.so")
+        nm = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True,
+                            check=True).stdout
+        names = sorted(line.split()[-1] for line in nm.splitlines() if " T " in line)
+        self.assertGreaterEqual(len(names), 10, nm)
+        text = render("libchronofs.3")
+        synopsis, description = section(text, "SYNOPSIS"), section(text, "DESCRIPTION")
+        self.assertEqual([n for n in names if not re.search(r"\b%s\(" % n, synopsis)], [],
+                         "exported functions missing from the SYNOPSIS of libchronofs(3)")
+        self.assertEqual([n for n in names if not re.search(r"\b%s\(\)" % n, description)], [],
+                         "exported functions not described in libchronofs(3)")
+
+
 class CompletionTests(ChronofsTestCase):
     """The bash completion, driven as bash does on <TAB>."""
 
