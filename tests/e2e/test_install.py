@@ -251,7 +251,9 @@ class InstallTests(ChronofsTestCase):
         # Every public method has a docstring and type hints in help().
         cls = out[out.index("class ChronoFS("):out.index("class ChronoFSError(")]
         for name in ["get", "get_raw", "put", "put_raw", "delete", "rename", "list", "get_at",
-                     "history", "branches", "branch_create", "branch_delete", "query", "close"]:
+                     "history", "branches", "branch_create", "branch_delete", "branch_rename",
+                     "resolve", "commit", "log", "query", "query_range", "index_list",
+                     "index_drop", "index_rebuild", "close"]:
             m = re.search(r"^ +\|  %s\(self(.*?)\n(.*?)\n +\|  \n" % name, cls, re.M | re.S)
             self.assertIsNotNone(m, "%s not in help(chronofs)" % name)
             self.assertIn("->", m.group(1), "%s has no return annotation" % name)

@@ -40,7 +40,7 @@ import json
 import os
 from typing import Any, Iterator, List, Optional, Tuple, TypedDict, Union
 
-__all__ = ["ChronoFS", "ChronoFSError", "Revision", "init", "version"]
+__all__ = ["ChronoFS", "ChronoFSError", "IndexDef", "LogEntry", "Revision", "init", "version"]
 
 SONAME = "libchronofs.so.0"
 
@@ -57,6 +57,23 @@ class Revision(TypedDict):
     commit: str  # 40 hex digits
     time: int  # committer time, seconds since the epoch
     deleted: bool  # True: this commit deleted the document
+
+
+class LogEntry(TypedDict):
+    """One commit, as ChronoFS.log returns it."""
+
+    commit: str  # 40 hex digits
+    time: int  # committer time, seconds since the epoch
+    summary: str  # the first line of its message
+
+
+class IndexDef(TypedDict):
+    """One persistent ordered index, as ChronoFS.index_list returns it."""
+
+    branch: str
+    collection: str  # "" is the branch root
+    spec: str  # canonical form
+    rows: int
 
 
 def _load() -> ctypes.CDLL:
@@ -79,6 +96,14 @@ _pp = _c.POINTER(_c.c_char_p)
 
 class _Rev(_c.Structure):
     _fields_ = [("commit", _c.c_char * 41), ("time", _c.c_int64), ("deleted", _c.c_int)]
+
+
+class _Range(_c.Structure):
+    _fields_ = [("ge", _s), ("gt", _s), ("lt", _s), ("le", _s), ("first", _c.c_size_t)]
+
+
+_LogCb = _c.CFUNCTYPE(_c.c_int, _p, _s, _c.c_int64, _s)
+_IndexCb = _c.CFUNCTYPE(_c.c_int, _p, _s, _s, _s, _c.c_uint64)
 
 
 def _sig(name: str, res: Any, *args: Any) -> Any:
@@ -108,6 +133,14 @@ _branch_delete = _sig("chronofs_branch_delete", _c.c_int, _p, _s)
 _query = _sig("chronofs_query", _c.c_int, _p, _s, _s, _s, _s, _s, _sz, _c.POINTER(_p))
 _iter_next = _sig("chronofs_iter_next", _c.c_int, _p, _pp, _pp, _c.POINTER(_sz))
 _iter_free = _sig("chronofs_iter_free", None, _p)
+_branch_rename = _sig("chronofs_branch_rename", _c.c_int, _p, _s, _s)
+_resolve = _sig("chronofs_resolve", _c.c_int, _p, _s, _s, _c.c_char_p, _c.POINTER(_c.c_int64))
+_commit = _sig("chronofs_commit", _c.c_int, _p, _s, _c.POINTER(_c.c_int64), _c.POINTER(_p))
+_log = _sig("chronofs_log", _c.c_int, _p, _s, _s, _LogCb, _p)
+_query_range = _sig("chronofs_query_range", _c.c_int, _p, _s, _s, _s, _c.POINTER(_Range), _c.POINTER(_p))
+_index_list = _sig("chronofs_index_list", _c.c_int, _p, _IndexCb, _p)
+_index_drop = _sig("chronofs_index_drop", _c.c_int, _p, _s, _s, _s)
+_index_rebuild = _sig("chronofs_index_rebuild", _c.c_int, _p, _s, _s, _s)
 
 
 def _b(s: Text) -> bytes:
@@ -281,6 +314,106 @@ class ChronoFS:
         """Delete branch NAME. Raises ChronoFSError: ENOENT if there is none."""
         self._check(_branch_delete(self._h, _b(name)))
 
+    def branch_rename(self, src: str, dst: str) -> None:
+        """Rename branch SRC to DST.
+
+        Raises ChronoFSError: EEXIST if DST exists, ENOENT if SRC does not.
+        """
+        self._check(_branch_rename(self._h, _b(src), _b(dst)))
+
+    def resolve(self, branch: str, when: str) -> Tuple[str, int]:
+        """The commit BRANCH@WHEN names (WHEN as for get_at) and its committer time.
+
+        Raises ChronoFSError: ENOENT if it names no commit, EINVAL for a bad WHEN.
+        """
+        out, t = _c.create_string_buffer(41), _c.c_int64()
+        self._check(_resolve(self._h, _b(branch), _b(when), out, _c.byref(t)))
+        return out.value.decode(), t.value
+
+    def commit(self, commit: str) -> Tuple[int, str]:
+        """COMMIT's (40 hex digits) committer time and the first line of its message.
+
+        Raises ChronoFSError: ENOENT for no such commit, EINVAL for a malformed id.
+        """
+        t, summary = _c.c_int64(), _p()
+        self._check(_commit(self._h, _b(commit), _c.byref(t), _c.byref(summary)))
+        try:
+            return t.value, (_c.string_at(summary).decode("utf-8", "replace") if summary else "")
+        finally:
+            _free(summary)
+
+    def log(self, branch: str, path: Optional[str] = None) -> List[LogEntry]:
+        """The commits of BRANCH's first-parent chain, newest first, that changed PATH.
+
+        Every commit when PATH is None. Raises ChronoFSError: ENOENT for no
+        such branch.
+        """
+        out: List[LogEntry] = []
+
+        def each(ctx: Any, commit: bytes, time: int, summary: Optional[bytes]) -> int:
+            out.append(LogEntry(commit=commit.decode(), time=time,
+                                summary=(summary or b"").decode("utf-8", "replace")))
+            return 0
+
+        self._check(_log(self._h, _b(branch), _b(path) if path is not None else None, _LogCb(each), None))
+        return out
+
+    def index_list(self) -> List[IndexDef]:
+        """The persistent ordered indexes."""
+        out: List[IndexDef] = []
+
+        def each(ctx: Any, branch: bytes, collection: bytes, spec: bytes, rows: int) -> int:
+            out.append(IndexDef(branch=branch.decode(), collection=collection.decode(),
+                                spec=spec.decode(), rows=rows))
+            return 0
+
+        self._check(_index_list(self._h, _IndexCb(each), None))
+        return out
+
+    def index_drop(self, branch: str, collection: str, spec: str) -> None:
+        """Drop one ordered index. Raises ChronoFSError: EBUSY while a mount holds the index database."""
+        self._check(_index_drop(self._h, _b(branch), _b(collection), _b(spec)))
+
+    def index_rebuild(self, branch: str, collection: str, spec: str) -> None:
+        """Drop one ordered index and build it again from the branch head.
+
+        Raises ChronoFSError: EBUSY while a mount holds the index database,
+        EINVAL for a bad SPEC, ENOENT for no such branch.
+        """
+        self._check(_index_rebuild(self._h, _b(branch), _b(collection), _b(spec)))
+
+    def query_range(
+        self,
+        branch: str,
+        collection: str,
+        spec: str,
+        ge: Any = None,
+        gt: Any = None,
+        lt: Any = None,
+        le: Any = None,
+        first: int = 0,
+    ) -> Iterator[Tuple[str, Any]]:
+        """(id, document) pairs of COLLECTION in the order of SPEC within bounds.
+
+        GE, GT, LT and LE (Python values, None for no bound) bound the first
+        field of SPEC (>=, >, <, <=); FIRST keeps the first rows (0: all):
+        the grammar of the mount's @by/SPEC/ path steps. A generator, as
+        query.
+        """
+        texts = [json.dumps(v).encode() if v is not None else None for v in (ge, gt, lt, le)]
+        r = _Range(*texts, first)
+        it = _p()
+        self._check(_query_range(self._h, _b(branch), _b(collection), _b(spec), _c.byref(r), _c.byref(it)))
+        yield from self._rows(it)
+
+    def _rows(self, it: Any) -> Iterator[Tuple[str, Any]]:
+        try:
+            doc_id, text, n = _c.c_char_p(), _c.c_char_p(), _sz()
+            while self._check(_iter_next(it, _c.byref(doc_id), _c.byref(text), _c.byref(n))) == 1:
+                yield doc_id.value.decode(), json.loads(_c.string_at(text, n.value))
+        finally:
+            _iter_free(it)
+
     def query(
         self,
         branch: str,
@@ -304,9 +437,4 @@ class ChronoFS:
         lo = json.dumps(start).encode() if start is not None else None
         hi = json.dumps(stop).encode() if stop is not None else None
         self._check(_query(self._h, _b(branch), _b(collection), _b(spec), lo, hi, limit, _c.byref(it)))
-        try:
-            doc_id, text, n = _c.c_char_p(), _c.c_char_p(), _sz()
-            while self._check(_iter_next(it, _c.byref(doc_id), _c.byref(text), _c.byref(n))) == 1:
-                yield doc_id.value.decode(), json.loads(_c.string_at(text, n.value))
-        finally:
-            _iter_free(it)
+        yield from self._rows(it)
