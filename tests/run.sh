@@ -35,6 +35,19 @@ unit() { # meson's unit tests, summarized
 	fi
 }
 
+rust() { # the Rust binding's cargo test against the plain build, summarized
+	local out rc
+	out=$(cd tools/rust && CHRONOFS_BUILD=build \
+		CARGO_TARGET_DIR="$PWD/../../build/cargo" cargo test --offline 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	# cargo prints "test result: ok. N passed; M failed; ..." per test
+	# program; a build failure prints none.
+	awk -v rc=$rc '/^test result:/ { p += $4; f += $6 }
+		END { if (rc != 0 && f == 0) f = 1;
+		      printf "rust: %d passed, %d failed\n", p, f }' <<<"$out"
+}
+
 for variant in build build-asan; do
 	opts=
 	[ "$variant" = build-asan ] && opts="-Db_sanitize=address,undefined -Db_lundef=false"
@@ -50,6 +63,11 @@ for variant in build build-asan; do
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	suite env CHRONOFS_BUILD="$variant" python3 tests/e2e/run.py
 done
+if [ -f build/lib/libchronofs.so ]; then
+	suite rust
+	# The .debs from a copy of the tree, and lintian (about a minute).
+	suite bash tools/debian-check.sh build-deb
+fi
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

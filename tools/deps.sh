@@ -1,12 +1,15 @@
 #!/bin/bash
 # Install the Debian packages chronofs builds, runs and tests with (as root).
-# `deps.sh bench` adds what tools/bench needs. Skips apt entirely when
-# everything is already there.
+# `deps.sh bench` adds what tools/bench needs, `deps.sh deb` what the
+# Debian packaging needs. Skips apt entirely when everything is there.
 set -eu
 PKGS="build-essential meson ninja-build pkg-config git ca-certificates
 libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev zlib1g-dev libssl-dev
-python3 rsync vim sed diffutils procps clang"
+python3 python3-pip rsync vim sed diffutils procps clang util-linux
+groff-base man-db bash-completion cargo"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox sqlite3 libsqlite3-dev"
+# `deps.sh deb`: what tools/debian-check.sh needs to build and check .debs.
+[ "${1:-}" = deb ] && PKGS="$PKGS dpkg-dev debhelper dh-python lintian"
 missing=
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -61,7 +61,7 @@ class RangeGrammarTests(BindingMixin, ChronofsTestCase):
     def lib_ids(self, spec, steps):
         out = self.py("""
             with ChronoFS(REPO) as db:
-                for i, _ in db.query_range("main", "p", %r, *%r):
+                for i, _ in db.query_steps("main", "p", %r, *%r):
                     print(i)
         """ % (spec, steps))
         return out.split()
@@ -91,7 +91,7 @@ class RangeGrammarTests(BindingMixin, ChronofsTestCase):
                     import errno
                     with ChronoFS(REPO) as db:
                         try:
-                            list(db.query_range("main", "p", "age", %r))
+                            list(db.query_steps("main", "p", "age", %r))
                         except ChronoFSError as e:
                             assert e.errno == errno.EINVAL, e
                         else:

@@ -1,0 +1,769 @@
+//! Every call of the binding against a real repository made with
+//! chronofs_init in a temporary directory: what it returns, what Git then
+//! holds, an error path for each, and concurrent use from threads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use chronofs::{ChronoFS, Error, Revision};
+
+const ENOENT: i32 = 2;
+const EEXIST: i32 = 17;
+const EBUSY: i32 = 16;
+const ENOTDIR: i32 = 20;
+const EISDIR: i32 = 21;
+const EINVAL: i32 = 22;
+const EFBIG: i32 = 27;
+
+/// A repository in a fresh temporary directory, removed when dropped.
+struct Repo {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "chronofs-rust-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("repo.git");
+        chronofs::init(&path).unwrap();
+        Repo { dir, path }
+    }
+
+    fn open(&self) -> ChronoFS {
+        ChronoFS::open_as(&self.path, Some("Rust Test <rust@example.org>")).unwrap()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg(format!("--git-dir={}", self.path.display()))
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {:?}: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn errno<T: std::fmt::Debug>(r: chronofs::Result<T>) -> Error {
+    r.expect_err("the call should have failed")
+}
+
+fn is_commit(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[test]
+fn version_is_the_library_version() {
+    let v = chronofs::version();
+    assert_eq!(v.split('.').count(), 3, "{}", v);
+    assert_eq!(v, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn init_makes_a_repository_and_refuses_an_existing_one() {
+    let r = Repo::new();
+    assert_eq!(r.git(&["rev-parse", "--is-bare-repository"]).trim(), "true");
+    assert_eq!(r.git(&["rev-list", "--count", "main"]).trim(), "1");
+    let e = errno(chronofs::init(&r.path));
+    assert_eq!(e.errno(), EEXIST);
+    assert!(e.message().contains("repo.git"), "{}", e);
+}
+
+#[test]
+fn open_and_its_errors() {
+    let r = Repo::new();
+    drop(ChronoFS::open(&r.path).unwrap());
+    let missing = r.dir.join("nowhere.git");
+    let e = errno(ChronoFS::open(&missing));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("nowhere.git"), "{}", e);
+    assert!(e.to_string().contains("nowhere.git"));
+    assert_eq!(e.to_io().kind(), std::io::ErrorKind::NotFound);
+    let e = errno(ChronoFS::open(Path::new("/tmp/a\0b")));
+    assert_eq!(e.errno(), EINVAL);
+}
+
+#[test]
+fn put_get_and_their_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    let doc = r#"{"name": "alice", "age": 34}"#;
+    let c = db.put("main", "users/alice.json", doc).unwrap().unwrap();
+    assert!(is_commit(&c));
+    assert_eq!(r.git(&["rev-parse", "main"]).trim(), c);
+    assert_eq!(r.git(&["show", "main:users/alice.json"]), doc);
+    assert!(r
+        .git(&["log", "-1", "--format=%an <%ae> %s", "main"])
+        .starts_with("Rust Test <rust@example.org> put users/alice.json"));
+    assert_eq!(db.get("main", "users/alice.json").unwrap(), doc);
+    // The same bytes again: no commit.
+    assert_eq!(db.put("main", "users/alice.json", doc).unwrap(), None);
+    assert_eq!(r.git(&["rev-parse", "main"]).trim(), c);
+
+    let e = errno(db.put("main", "users/bad.json", r#"{"name": broken"#));
+    assert_eq!(e.errno(), EINVAL);
+    assert!(e.message().contains("line 1, column 10"), "{}", e);
+    let e = errno(db.put("nobranch", "users/x.json", "{}"));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("nobranch"), "{}", e);
+    let big = format!("\"{}\"", "x".repeat(17 << 20));
+    assert_eq!(errno(db.put("main", "big.json", &big)).errno(), EFBIG);
+    assert_eq!(errno(db.put("main", "users", "{}")).errno(), EINVAL);
+    let e = errno(db.put("main", "../x.json", "{}"));
+    assert_eq!(e.errno(), EINVAL);
+    assert!(e.message().contains("../x.json"), "{}", e);
+    assert_eq!(
+        errno(db.put("main", "users/alice.json/x.json", "{}")).errno(),
+        ENOTDIR
+    );
+    assert_eq!(errno(db.put("main", "a\0b.json", "{}")).errno(), EINVAL);
+
+    assert_eq!(errno(db.get("main", "users")).errno(), EISDIR);
+    let e = errno(db.get("main", "users/missing.json"));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("users/missing.json"), "{}", e);
+    assert_eq!(
+        errno(db.get("nobranch", "users/alice.json")).errno(),
+        ENOENT
+    );
+    assert_eq!(r.git(&["rev-list", "--count", "main"]).trim(), "2");
+}
+
+#[test]
+fn delete_and_its_error() {
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "u/a.json", "1").unwrap();
+    let c = db.delete("main", "u/a.json").unwrap().unwrap();
+    assert!(is_commit(&c));
+    assert_eq!(
+        r.git(&["log", "-1", "--format=%s", "main"]).trim(),
+        "delete u/a.json"
+    );
+    assert_eq!(errno(db.get("main", "u/a.json")).errno(), ENOENT);
+    let e = errno(db.delete("main", "u/a.json"));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("u/a.json"), "{}", e);
+}
+
+#[test]
+fn rename_and_its_error() {
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "u/a.json", r#"{"v": 1}"#).unwrap();
+    let c = db.rename("main", "u/a.json", "u/b.json").unwrap().unwrap();
+    assert!(is_commit(&c));
+    assert_eq!(db.get("main", "u/b.json").unwrap(), r#"{"v": 1}"#);
+    assert_eq!(errno(db.get("main", "u/a.json")).errno(), ENOENT);
+    assert_eq!(
+        r.git(&["ls-tree", "-r", "--name-only", "main"]).trim(),
+        "u/b.json"
+    );
+    assert_eq!(
+        errno(db.rename("main", "u/a.json", "u/c.json")).errno(),
+        ENOENT
+    );
+    assert_eq!(
+        errno(db.rename("main", "u/b.json", "u/.c.json")).errno(),
+        EINVAL
+    );
+}
+
+/// Known libchronofs gap (reported): a rename of a missing document fails
+/// with ENOENT and an empty message, where every other call names the
+/// path. Run with `cargo test -- --ignored`.
+#[test]
+#[ignore]
+fn rename_error_names_the_path() {
+    let r = Repo::new();
+    let db = r.open();
+    let e = errno(db.rename("main", "u/a.json", "u/c.json"));
+    assert!(e.message().contains("u/a.json"), "{}", e);
+}
+
+#[test]
+fn list_and_its_error() {
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "u/b.json", "2").unwrap();
+    db.put("main", "u/a.json", "1").unwrap();
+    db.put("main", "u/2026/x.json", "3").unwrap();
+    assert_eq!(db.list("main", "u").unwrap(), ["2026/", "a.json", "b.json"]);
+    assert_eq!(db.list("main", "").unwrap(), ["u/"]);
+    let e = errno(db.list("main", "nothing"));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("nothing"), "{}", e);
+    assert_eq!(errno(db.list("nobranch", "u")).errno(), ENOENT);
+}
+
+#[test]
+fn history_and_its_error() {
+    let r = Repo::new();
+    let db = r.open();
+    let c1 = db.put("main", "u/a.json", "1").unwrap().unwrap();
+    let c2 = db.put("main", "u/a.json", "2").unwrap().unwrap();
+    db.put("main", "u/other.json", "9").unwrap();
+    let c3 = db.delete("main", "u/a.json").unwrap().unwrap();
+    let h = db.history("main", "u/a.json").unwrap();
+    let commits: Vec<&str> = h.iter().map(|v| v.commit.as_str()).collect();
+    assert_eq!(commits, [c1.as_str(), c2.as_str(), c3.as_str()]);
+    assert_eq!(
+        h.iter().map(|v| v.deleted).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    let t: i64 = r
+        .git(&["log", "-1", "--format=%ct", &c2])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        h[1],
+        Revision {
+            commit: c2.clone(),
+            time: t,
+            deleted: false
+        }
+    );
+    assert_eq!(db.history("main", "u/never.json").unwrap(), []);
+    let e = errno(db.history("nobranch", "u/a.json"));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("nobranch"), "{}", e);
+}
+
+#[test]
+fn get_at_by_commit_and_time_and_its_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    let c1 = db
+        .put("main", "cfg/app.json", r#"{"v": 1}"#)
+        .unwrap()
+        .unwrap();
+    db.put("main", "cfg/app.json", r#"{"v": 2}"#).unwrap();
+    assert_eq!(
+        db.get_at("main", &c1, "cfg/app.json").unwrap(),
+        r#"{"v": 1}"#
+    );
+    assert_eq!(
+        db.get_at("main", &c1[..7], "cfg/app.json").unwrap(),
+        r#"{"v": 1}"#
+    );
+    assert_eq!(
+        db.get_at("main", "2999-01-01", "cfg/app.json").unwrap(),
+        r#"{"v": 2}"#
+    );
+    let e = errno(db.get_at("main", "yesterday", "cfg/app.json"));
+    assert_eq!(e.errno(), EINVAL);
+    assert!(e.message().contains("yesterday"), "{}", e);
+    assert_eq!(
+        errno(db.get_at("main", "1999-01-01", "cfg/app.json")).errno(),
+        ENOENT
+    );
+    assert_eq!(
+        errno(db.get_at("main", &c1, "cfg/none.json")).errno(),
+        ENOENT
+    );
+}
+
+#[test]
+fn branches_create_delete_and_their_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "x.json", "1").unwrap();
+    assert_eq!(db.branches().unwrap(), ["main"]);
+    db.branch_create("feature/x").unwrap();
+    assert_eq!(db.branches().unwrap(), ["feature/x", "main"]);
+    assert_eq!(
+        r.git(&["rev-parse", "feature/x"]),
+        r.git(&["rev-parse", "main"])
+    );
+    db.put("feature/x", "x.json", "2").unwrap();
+    assert_eq!(db.get("main", "x.json").unwrap(), "1");
+    assert_eq!(db.get("feature/x", "x.json").unwrap(), "2");
+
+    assert_eq!(errno(db.branch_create("main")).errno(), EEXIST);
+    assert_eq!(errno(db.branch_create("a..b")).errno(), EINVAL);
+    let e = errno(db.branch_create("a@b"));
+    assert_eq!(e.errno(), EINVAL);
+    assert!(e.message().contains("a@b"), "{}", e);
+
+    db.branch_delete("feature/x").unwrap();
+    assert_eq!(db.branches().unwrap(), ["main"]);
+    assert_eq!(errno(db.branch_delete("feature/x")).errno(), ENOENT);
+    assert_eq!(errno(db.branch_delete("main")).errno(), EBUSY);
+}
+
+#[test]
+fn query_orders_bounds_limits_and_its_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    for (id, age) in [("a", 30), ("b", 20), ("c", 40), ("d", 35)] {
+        db.put(
+            "main",
+            &format!("u/{}.json", id),
+            &format!(r#"{{"age": {}}}"#, age),
+        )
+        .unwrap();
+    }
+    let ids = |q: chronofs::Query| q.map(|row| row.unwrap().0).collect::<Vec<_>>();
+    assert_eq!(
+        ids(db.query("main", "u", "age", None, None, 0).unwrap()),
+        ["b", "a", "d", "c"]
+    );
+    assert_eq!(
+        ids(db.query("main", "u", "-age", None, None, 2).unwrap()),
+        ["c", "d"]
+    );
+    assert_eq!(
+        ids(db
+            .query("main", "u", "age", Some("30"), Some("40"), 0)
+            .unwrap()),
+        ["a", "d"]
+    );
+    let rows: Vec<(String, String)> = db
+        .query("main", "u", "age", Some("40"), None, 0)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows, [("c".to_string(), r#"{"age": 40}"#.to_string())]);
+    // A later put keeps the index current; dropping a query half-read frees it.
+    db.put("main", "u/e.json", r#"{"age": 1}"#).unwrap();
+    let mut q = db.query("main", "u", "age", None, None, 0).unwrap();
+    assert_eq!(q.next().unwrap().unwrap().0, "e");
+    drop(q);
+
+    assert_eq!(
+        errno(db.query("main", "u", "", None, None, 0)).errno(),
+        EINVAL
+    );
+    let e = errno(db.query("nobranch", "u", "age", None, None, 0));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("nobranch"), "{}", e);
+}
+
+#[test]
+fn one_handle_from_many_threads() {
+    let r = Repo::new();
+    let db = Arc::new(r.open());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let db = Arc::clone(&db);
+            thread::spawn(move || {
+                for i in 0..15 {
+                    let path = format!("t{}/d{}.json", t, i);
+                    let doc = format!(r#"{{"t": {}, "i": {}}}"#, t, i);
+                    db.put("main", &path, &doc).unwrap().unwrap();
+                    assert_eq!(db.get("main", &path).unwrap(), doc);
+                    // Each thread's error message is its own.
+                    let e = db
+                        .get("main", &format!("t{}/missing{}.json", t, i))
+                        .unwrap_err();
+                    assert!(
+                        e.message().contains(&format!("t{}/missing{}.json", t, i)),
+                        "{}",
+                        e
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Every put is a commit: none lost to a concurrent ref update.
+    assert_eq!(r.git(&["rev-list", "--count", "main"]).trim(), "121");
+    for t in 0..8 {
+        assert_eq!(db.list("main", &format!("t{}", t)).unwrap().len(), 15);
+    }
+    r.git(&["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
+fn scoped_threads_and_a_handle_moved_to_another_thread() {
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "u/a.json", r#"{"age": 100}"#).unwrap();
+    thread::scope(|s| {
+        for t in 0..4 {
+            let db = &db;
+            s.spawn(move || {
+                for i in 0..5 {
+                    let path = format!("u/s{}_{}.json", t, i);
+                    db.put("main", &path, &format!(r#"{{"age": {}}}"#, i))
+                        .unwrap();
+                    assert!(db
+                        .list("main", "u")
+                        .unwrap()
+                        .contains(&format!("s{}_{}.json", t, i)));
+                    assert_eq!(
+                        db.get("main", &path).unwrap(),
+                        format!(r#"{{"age": {}}}"#, i)
+                    );
+                }
+            });
+        }
+    });
+    assert_eq!(db.list("main", "u").unwrap().len(), 21);
+    // Renames and deletes from many threads at once.
+    thread::scope(|s| {
+        for t in 0..4 {
+            let db = &db;
+            s.spawn(move || {
+                for i in 0..5 {
+                    let (from, to) = (
+                        format!("u/s{}_{}.json", t, i),
+                        format!("u/r{}_{}.json", t, i),
+                    );
+                    db.rename("main", &from, &to).unwrap().unwrap();
+                    if i % 2 == 0 {
+                        db.delete("main", &to).unwrap().unwrap();
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(db.list("main", "u").unwrap().len(), 9);
+    assert_eq!(r.git(&["rev-list", "--count", "main"]).trim(), "54");
+    assert_eq!(
+        db.query("main", "u", "-age", None, None, 0)
+            .unwrap()
+            .count(),
+        9
+    );
+    // Send: opened here, used and closed on another thread.
+    let moved = thread::spawn(move || {
+        let c = db.put("main", "moved.json", "true").unwrap();
+        drop(db);
+        c
+    })
+    .join()
+    .unwrap();
+    assert_eq!(r.git(&["rev-parse", "main"]).trim(), moved.unwrap());
+}
+
+/// Known libchronofs bug (reported): calls that open the index database
+/// (query, history, get_at) from several threads of one process at once
+/// sometimes fail with EIO ("u: Input/output error", or RocksDB's
+/// "Corruption: Can't access 000023.sst"), whether or not other threads
+/// put: the library opens the database per call, read-write in one thread
+/// and read-only in the others. Run with `cargo test -- --ignored`.
+#[test]
+#[ignore]
+fn index_calls_from_many_threads() {
+    for round in 0..30 {
+        let r = Repo::new();
+        let db = r.open();
+        db.put("main", "u/a.json", r#"{"age": 100}"#).unwrap();
+        thread::scope(|s| {
+            for t in 0..4 {
+                let db = &db;
+                s.spawn(move || {
+                    for i in 0..5 {
+                        let path = format!("u/s{}_{}.json", t, i);
+                        if round % 2 == 0 {
+                            db.put("main", &path, &format!(r#"{{"age": {}}}"#, i))
+                                .unwrap();
+                        }
+                        db.query("main", "u", "age", None, None, 0).unwrap().count();
+                        db.history("main", "u/a.json").unwrap();
+                    }
+                });
+            }
+        });
+    }
+}
+
+#[test]
+fn branch_rename_and_its_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "u/a.json", r#"{"age": 1}"#).unwrap();
+    db.branch_create("feature").unwrap();
+    db.put("feature", "u/b.json", r#"{"age": 2}"#).unwrap();
+    assert_eq!(
+        db.query("feature", "u", "age", None, None, 0)
+            .unwrap()
+            .count(),
+        2
+    );
+    db.branch_rename("feature", "topic").unwrap();
+    assert_eq!(db.branches().unwrap(), ["main", "topic"]);
+    assert_eq!(db.get("topic", "u/b.json").unwrap(), r#"{"age": 2}"#);
+    assert_eq!(db.history("topic", "u/b.json").unwrap().len(), 1);
+    let defs = db.index_list().unwrap();
+    assert!(!defs.iter().any(|d| d.branch == "feature"), "{:?}", defs);
+    assert_eq!(
+        db.query("topic", "u", "age", None, None, 0)
+            .unwrap()
+            .count(),
+        2
+    );
+    assert_eq!(errno(db.branch_rename("feature", "x")).errno(), ENOENT);
+    assert_eq!(errno(db.branch_rename("topic", "main")).errno(), EEXIST);
+    assert_eq!(errno(db.branch_rename("topic", "a@b")).errno(), EINVAL);
+}
+
+#[test]
+fn resolve_commit_log_and_their_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    let c1 = db.put("main", "u/a.json", "1").unwrap().unwrap();
+    let c2 = db.put("main", "u/b.json", "2").unwrap().unwrap();
+    let c3 = db.put("main", "u/a.json", "3").unwrap().unwrap();
+    let t1: i64 = r
+        .git(&["log", "-1", "--format=%ct", &c1])
+        .trim()
+        .parse()
+        .unwrap();
+
+    let t2: i64 = r
+        .git(&["log", "-1", "--format=%ct", &c2])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(db.resolve("main", &c2[..8]).unwrap(), (c2.clone(), t2));
+    assert_eq!(db.resolve("main", "2999-01-01").unwrap().0, c3);
+    assert_eq!(errno(db.resolve("main", "1999-01-01")).errno(), ENOENT);
+    assert_eq!(errno(db.resolve("main", "yesterday")).errno(), EINVAL);
+    assert_eq!(errno(db.resolve("nobranch", "2999-01-01")).errno(), ENOENT);
+
+    assert_eq!(db.commit(&c1).unwrap(), (t1, "put u/a.json".to_string()));
+    assert_eq!(errno(db.commit(&"0".repeat(40))).errno(), ENOENT);
+    assert_eq!(errno(db.commit("xyz")).errno(), EINVAL);
+
+    let all: Vec<String> = db
+        .log("main", None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.commit)
+        .collect();
+    let git: Vec<String> = r
+        .git(&["log", "--first-parent", "--format=%H", "main"])
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(all, git);
+    let a = db.log("main", Some("u/a.json")).unwrap();
+    assert_eq!(
+        a.iter().map(|e| e.commit.as_str()).collect::<Vec<_>>(),
+        [c3.as_str(), c1.as_str()]
+    );
+    assert_eq!(
+        a[1],
+        chronofs::LogEntry {
+            commit: c1.clone(),
+            time: t1,
+            summary: "put u/a.json".into()
+        }
+    );
+    assert_eq!(errno(db.log("nobranch", None)).errno(), ENOENT);
+}
+
+#[test]
+fn index_list_drop_rebuild_and_their_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    for (id, age) in [("a", 3), ("b", 1), ("c", 2)] {
+        db.put(
+            "main",
+            &format!("u/{}.json", id),
+            &format!(r#"{{"age": {}}}"#, age),
+        )
+        .unwrap();
+    }
+    assert!(db.index_list().unwrap().is_empty());
+    assert_eq!(
+        db.query("main", "u", "-age", None, None, 0)
+            .unwrap()
+            .count(),
+        3
+    );
+    let defs = db.index_list().unwrap();
+    assert_eq!(defs.len(), 1, "{:?}", defs);
+    assert_eq!(
+        (
+            defs[0].branch.as_str(),
+            defs[0].collection.as_str(),
+            defs[0].rows
+        ),
+        ("main", "u", 3)
+    );
+    let spec = defs[0].spec.clone();
+    db.index_rebuild("main", "u", &spec).unwrap();
+    assert_eq!(db.index_list().unwrap(), defs);
+    db.index_drop("main", "u", &spec).unwrap();
+    assert!(db.index_list().unwrap().is_empty());
+    assert_eq!(errno(db.index_rebuild("main", "u", "")).errno(), EINVAL);
+    let e = errno(db.index_rebuild("nobranch", "u", "age"));
+    assert_eq!(e.errno(), ENOENT);
+    assert!(e.message().contains("nobranch"), "{}", e);
+}
+
+/// Known libchronofs gap (reported): chronofs.h says a renamed branch's
+/// indexes follow it, but chronofs_branch_rename drops them (the next
+/// query builds them again). Run with `cargo test -- --ignored`.
+#[test]
+#[ignore]
+fn branch_rename_keeps_the_indexes() {
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "u/a.json", r#"{"age": 1}"#).unwrap();
+    db.branch_create("feature").unwrap();
+    db.query("feature", "u", "age", None, None, 0)
+        .unwrap()
+        .count();
+    db.branch_rename("feature", "topic").unwrap();
+    let defs = db.index_list().unwrap();
+    assert!(defs.iter().any(|d| d.branch == "topic"), "{:?}", defs);
+}
+
+/// The daemon this build made, or the installed one.
+fn daemon() -> PathBuf {
+    match std::env::var_os("CHRONOFS_BUILD") {
+        Some(b) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(b)
+            .join("fs/chronofs"),
+        None => PathBuf::from("chronofs"),
+    }
+}
+
+fn mounted(mnt: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    mounts
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(mnt.to_str().unwrap()))
+}
+
+#[test]
+fn beside_a_running_mount() {
+    assert!(
+        Path::new("/dev/fuse").exists(),
+        "/dev/fuse is missing: this test mounts"
+    );
+    let r = Repo::new();
+    let db = r.open();
+    db.put("main", "u/a.json", r#"{"age": 1}"#).unwrap();
+    db.query("main", "u", "age", None, None, 0).unwrap().count();
+    let mnt = r.dir.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mut child = Command::new(daemon())
+        .arg(&r.path)
+        .arg(&mnt)
+        .args(["-f", "-o", "fsync=off"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the chronofs daemon");
+    let mut tries = 0;
+    while !mounted(&mnt) {
+        if child.try_wait().unwrap().is_some() || tries == 200 {
+            let _ = child.kill();
+            panic!("not mounted after {} tries", tries);
+        }
+        thread::sleep(std::time::Duration::from_millis(50));
+        tries += 1;
+    }
+    // The mount holds the index database: what needs it alone is refused.
+    let drop_err = db.index_drop("main", "u", "age");
+    let rebuild_err = db.index_rebuild("main", "u", "age");
+    // Puts and queries go on, and the mount sees a put at once.
+    let put = db.put("main", "u/b.json", r#"{"age": 0}"#);
+    let seen = std::fs::read_to_string(mnt.join("main/u/b.json"));
+    let rows = db
+        .query("main", "u", "age", None, None, 0)
+        .map(|q| q.map(|row| row.unwrap().0).collect::<Vec<_>>());
+    let status = Command::new("fusermount3")
+        .arg("-u")
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(errno(drop_err).errno(), EBUSY);
+    assert_eq!(errno(rebuild_err).errno(), EBUSY);
+    assert!(put.unwrap().is_some());
+    assert_eq!(seen.unwrap(), r#"{"age": 0}"#);
+    assert_eq!(rows.unwrap(), ["b", "a"]);
+}
+
+#[test]
+fn query_range_and_range_steps_and_their_errors() {
+    let r = Repo::new();
+    let db = r.open();
+    for (id, v) in [
+        ("a", "30"),
+        ("b", "20"),
+        ("c", "40"),
+        ("d", r#""bob""#),
+        ("e", "35"),
+    ] {
+        db.put(
+            "main",
+            &format!("u/{}.json", id),
+            &format!(r#"{{"v": {}}}"#, v),
+        )
+        .unwrap();
+    }
+    let ids = |range: &chronofs::Range| {
+        db.query_range("main", "u", "v", range)
+            .unwrap()
+            .map(|row| row.unwrap().0)
+            .collect::<Vec<_>>()
+    };
+    let mut range = chronofs::Range::default();
+    assert_eq!(ids(&range), ["b", "a", "e", "c", "d"]);
+    range.step("gt=20").unwrap();
+    range.step("le=40").unwrap();
+    assert_eq!(range.gt.as_deref(), Some("20"));
+    assert_eq!(ids(&range), ["a", "e", "c"]);
+    range.step("first=2").unwrap();
+    assert_eq!(ids(&range), ["a", "e"]);
+    // A bare word is a string: strings order after numbers.
+    let words = chronofs::Range {
+        ge: Some("bob".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&words), ["d"]);
+
+    let e = errno(range.step("gt=1"));
+    assert_eq!(e.errno(), EINVAL);
+    assert!(e.message().contains("gt=1"), "{}", e);
+    assert_eq!(
+        errno(chronofs::Range::default().step("first=x")).errno(),
+        EINVAL
+    );
+    assert_eq!(
+        errno(chronofs::Range::default().step("zz=1")).errno(),
+        EINVAL
+    );
+    assert_eq!(range.first, 2, "a failed step changes nothing");
+    assert_eq!(
+        errno(db.query_range("main", "u", "", &range)).errno(),
+        EINVAL
+    );
+    assert_eq!(
+        errno(db.query_range("nobranch", "u", "v", &range)).errno(),
+        ENOENT
+    );
+}
