@@ -86,6 +86,12 @@ static int handle_open(chronofs **out, const char *path,
 		free(db);
 		return lib_fail(-ENOMEM, path);
 	}
+	if (lib_uses_new(db) < 0) {
+		free(db->index_dir);
+		store_close(db->st);
+		free(db);
+		return lib_fail(-ENOMEM, path);
+	}
 	db->sync = so->fsync;
 	db->log = so->log;
 	db->max_doc_size = max_doc_size ? max_doc_size : CFS_MAX_DOC_SIZE;

@@ -29,6 +29,7 @@ struct chronofs {
 	struct lib_uses *uses;		 /* query.c: uses of unindexed specs */
 };
 
+int lib_uses_new(chronofs *db); /* at open: the handle's threads share it */
 void lib_uses_free(chronofs *db);
 
 void lib_conflicts_free(chronofs *db);

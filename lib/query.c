@@ -191,25 +191,24 @@ void lib_uses_free(chronofs *db)
 	db->uses = NULL;
 }
 
-/* Count one use of SPEC on BRANCH's COLLECTION; the uses so far. The
- * handle's first use makes the table (the handle is not shared before
- * its first call returns). */
+int lib_uses_new(chronofs *db)
+{
+	if (!(db->uses = calloc(1, sizeof(*db->uses))))
+		return -ENOMEM;
+	pthread_mutex_init(&db->uses->lock, NULL);
+	return 0;
+}
+
+/* Count one use of SPEC on BRANCH's COLLECTION; the uses so far. */
 static unsigned use(chronofs *db, const char *branch, const char *collection,
 		    const char *canon)
 {
 	size_t bl = strlen(branch) + 1, cl = strlen(collection) + 1,
 	       sl = strlen(canon), len = bl + cl + sl;
-	struct lib_uses *u;
+	struct lib_uses *u = db->uses;
 	unsigned n = 0;
 	char *key;
 
-	if (!db->uses) {
-		if (!(u = calloc(1, sizeof(*u))))
-			return 0;
-		pthread_mutex_init(&u->lock, NULL);
-		db->uses = u;
-	}
-	u = db->uses;
 	if (!(key = malloc(len)))
 		return 0;
 	memcpy(key, branch, bl);
