@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "lib_int.h"
 #include "banned.h"
 
@@ -134,6 +135,20 @@ void chronofs_close(chronofs *db)
 	free(db);
 }
 
+/* A long catch-up's progress, on the owner's info channel. */
+static void progress(void *ctx, const char *branch, uint64_t done,
+		     uint64_t total)
+{
+	chronofs *db = ctx;
+	char msg[512];
+
+	if (!db->info)
+		return;
+	snprintf(msg, sizeof(msg), "indexing branch %s: %llu of %llu commits",
+		 branch, (unsigned long long)done, (unsigned long long)total);
+	db->info(msg);
+}
+
 int cfs_index_attach(chronofs *db, unsigned wait_ms, bool *readonly)
 {
 	int err = 0;
@@ -150,7 +165,13 @@ int cfs_index_attach(chronofs *db, unsigned wait_ms, bool *readonly)
 	if (err < 0)
 		return lib_fail(err, db->index_dir);
 	*readonly = idx_db_readonly(db->idx);
+	idx_db_set_progress(db->idx, progress, db);
 	return 0;
+}
+
+void cfs_index_cancel(chronofs *db)
+{
+	idx_db_cancel(db->idx);
 }
 
 int cfs_index_flush(chronofs *db)
