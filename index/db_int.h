@@ -35,8 +35,8 @@ int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,
 /* order_maint.c: drop the kept index definitions (idx_db_close). */
 void idx_defs_memo_free(struct idx_db *db);
 
-int idx_fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* The index's failures go to the core's one record (store/error.c). */
+#define idx_fail store_fail
 /* Translate and free a RocksDB error string. */
 int idx_rocks_fail(char *e, const char *what);
 

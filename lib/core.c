@@ -31,17 +31,6 @@ int lib_fail(int err, const char *what)
 	return err;
 }
 
-int lib_failf(int err, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return store_fail(err, "%s", buf);
-}
-
 const char *chronofs_version(void)
 {
 	return CHRONOFS_VERSION;
@@ -192,7 +181,7 @@ int lib_index_get(chronofs *db, struct idx_db **out)
 	*out = NULL;
 	if (db->owner) {
 		*out = db->idx;
-		return db->idx ? 0 : lib_failf(-EIO, "%s: index not open",
+		return db->idx ? 0 : store_fail(-EIO, "%s: index not open",
 					      db->index_dir);
 	}
 	err = idx_db_open(out, db->index_dir, db->sync);

@@ -216,7 +216,7 @@ int cfs_resolve(chronofs *db, const char *branch, const char *spec,
 	err = idx_history_resolve(idx, db->st, branch, spec, len, &c);
 	lib_index_put(db, idx);
 	if (err == -ENOENT)
-		return lib_failf(err, "%s@%.*s: no such commit", branch,
+		return store_fail(err, "%s@%.*s: no such commit", branch,
 				 (int)len, spec);
 	if (err < 0)
 		return lib_fail(err, branch);
