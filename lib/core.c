@@ -82,7 +82,10 @@ static int handle_open(chronofs **out, const char *path,
 		free(db);
 		return lib_fail(-ENOMEM, path);
 	}
-	db->sync = so->fsync;
+	/* The index is derived from Git and caught up from it after a
+	 * crash: its writes need no device flush of their own (with
+	 * fsync=on that was one more flush per save, one after another). */
+	db->sync = false;
 	db->log = so->log;
 	db->max_doc_size = max_doc_size ? max_doc_size : CFS_MAX_DOC_SIZE;
 	*out = db;
