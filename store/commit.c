@@ -446,11 +446,9 @@ int store_apply_info(struct store *st, const char *branch,
 			err = store_build_commit(st, ref, c, &blob, msg, NULL,
 						 &head, &commit, info);
 		pthread_mutex_unlock(&st->lock);
-		/* fsync=on: every object durable before the ref names them;
-		 * neither the syncs nor the ref update hold st->lock. */
-		if (err == 0 && (err = store_syncset_flush(st)) < 0)
-			err = store_fail(err, "sync objects: %s",
-					 strerror(-err));
+		/* fsync=on: every object durable before the ref names them
+		 * (the compare-and-swap syncs them with the ref lock's new
+		 * value); neither holds st->lock. */
 		if (err == 0)
 			err = store_ref_cas(st, ref, &head, &commit, msg);
 		if (err == 0)

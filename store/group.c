@@ -129,9 +129,8 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 	pthread_mutex_unlock(&st->lock);
 	if (err < 0 || made == 0)
 		return err;
-	/* Every object durable before the ref names them; one set. */
-	if ((err = store_syncset_flush(st)) < 0)
-		return store_fail(err, "sync objects: %s", strerror(-err));
+	/* Every object durable before the ref names them: the
+	 * compare-and-swap syncs the set with the ref lock's new value. */
 	snprintf(msg, sizeof(msg), "%zu saves", made);
 	if (made == 1)
 		for (size_t i = 0; i < n; i++)

@@ -127,11 +127,17 @@ static void clear(struct store_syncset *s)
 
 int store_syncset_flush(struct store *st)
 {
-	struct store_syncset *s = st->syncset;
+	/* Only the saving thread's own set: another thread's ref update
+	 * (libgit2's, a fast-forward) has no objects in it. Caller does not
+	 * hold st->lock (it guards the pointer; the set is then ours). */
+	struct store_syncset *s;
 	pthread_t tids[SYNC_THREADS];
 	size_t started = 0, want;
 	int err;
 
+	pthread_mutex_lock(&st->lock);
+	s = mine(st);
+	pthread_mutex_unlock(&st->lock);
 	if (!s || s->n == 0)
 		return 0;
 	atomic_store(&s->next, 0);
