@@ -111,6 +111,10 @@ int chronofs_branch_delete(chronofs *db, const char *name);
 /* Rename branch FROM to TO (-EEXIST if TO exists); its indexes follow. */
 int chronofs_branch_rename(chronofs *db, const char *from, const char *to);
 
+/* BRANCH's head commit (one read of its ref, no index). */
+int chronofs_head(chronofs *db, const char *branch,
+		  char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+
 /* BRANCH@WHEN (as chronofs_get_at) as a commit id and its committer
  * time (TIME may be NULL). -ENOENT if it names no commit. */
 int chronofs_resolve(chronofs *db, const char *branch, const char *when,

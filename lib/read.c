@@ -224,6 +224,17 @@ int cfs_resolve(chronofs *db, const char *branch, const char *spec,
 	return 0;
 }
 
+int chronofs_head(chronofs *db, const char *branch,
+		  char commit[CHRONOFS_COMMIT_HEXSZ + 1])
+{
+	struct cfs_oid h;
+	int err = cfs_head(db, branch, &h);
+
+	if (err == 0)
+		cfs_oid_fmt(commit, &h);
+	return err;
+}
+
 int chronofs_resolve(chronofs *db, const char *branch, const char *when,
 		     char commit[CHRONOFS_COMMIT_HEXSZ + 1], int64_t *time)
 {
