@@ -243,6 +243,15 @@ int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx);
  * collection (a reader must not leave a cost on every later save). */
 int chronofs_index_create(chronofs *db, const char *branch,
 			  const char *collection, const char *spec);
+/* Check every index against Git (each branch's time index holds its
+ * first-parent chain, its path index gives each document at the head its
+ * content, each ordered index holds exactly the head's rows); CB gets a
+ * line per problem, *problems their count. REPAIR: build what is wrong
+ * again from Git (needs the index database alone: -EBUSY beside a
+ * mount). */
+typedef void (*chronofs_fsck_cb)(void *ctx, const char *problem);
+int chronofs_fsck(chronofs *db, int repair, chronofs_fsck_cb cb, void *ctx,
+		  size_t *problems);
 /* Drop one index, or drop and build it again from the branch head. Both
  * need the index database to themselves (-EBUSY while a mount holds it). */
 int chronofs_index_drop(chronofs *db, const char *branch,

@@ -623,6 +623,39 @@ static int cmd_watch(int argc, char **argv)
 	return err;
 }
 
+static void print_problem(void *ctx, const char *problem)
+{
+	(void)ctx;
+	printf("%s\n", problem);
+}
+
+static int cmd_fsck(int argc, char **argv)
+{
+	int repair = argc == 3 && !strcmp(argv[2], "--repair");
+	size_t problems = 0, left = 0;
+	chronofs *db;
+	int err;
+
+	if (argc != 2 && !repair)
+		return -1;
+	if (open_repo(&db, argv[1]))
+		return 1;
+	err = chronofs_fsck(db, repair, print_problem, NULL, &problems);
+	if (err == 0 && repair && problems)
+		err = chronofs_fsck(db, 0, NULL, NULL, &left);
+	if (err < 0) {
+		err = fail(db, err);
+	} else {
+		printf("%zu problem%s%s\n", problems, problems == 1 ? "" : "s",
+		       !repair || !problems ? ""
+		       : left		    ? ", not all repaired"
+					    : ", repaired");
+		err = problems ? 1 : 0;
+	}
+	chronofs_close(db);
+	return err;
+}
+
 static int print_def(void *ctx, const char *branch, const char *collection,
 		     const char *spec, uint64_t rows)
 {
@@ -738,6 +771,10 @@ static const struct cmd cmds[] = {
 	 "one JSON line per new commit (branch, commit, time, parent,\n"
 	 "changed paths), from the mount, the library, git or sync, and\n"
 	 "per branch created or deleted; until SIGINT or a closed pipe"},
+	{"fsck", cmd_fsck, "fsck REPO [--repair]",
+	 "check the indexes against Git (time, path, ordered), a line\n"
+	 "per problem; --repair builds the wrong ones again (not while\n"
+	 "mounted); exit 1 if anything was wrong"},
 	{"index", cmd_index,
 	 "index list|create|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
 	 "the ordered indexes: list them (branch, collection, spec,\n"
