@@ -121,6 +121,31 @@ static int check_config(struct fs_config *cfg)
 	return 0;
 }
 
+/* The repository as the mount's source (as sshfs shows host:path), so
+ * /proc/mounts and chronofsctl status tell which repository is mounted
+ * where. fuse_opt escapes: ',' and '\\' with a backslash. */
+static void add_fsname(struct fuse_args *args, const char *repo)
+{
+	char *abs = realpath(repo, NULL), *opt;
+	const char *p = abs ? abs : repo;
+	size_t n = strlen(p), k = 0;
+
+	opt = malloc(2 * n + sizeof("-ofsname="));
+	if (opt) {
+		memcpy(opt, "-ofsname=", sizeof("-ofsname=") - 1);
+		k = sizeof("-ofsname=") - 1;
+		for (; *p; p++) {
+			if (*p == ',' || *p == '\\')
+				opt[k++] = '\\';
+			opt[k++] = *p;
+		}
+		opt[k] = '\0';
+		fuse_opt_add_arg(args, opt);
+	}
+	free(opt);
+	free(abs);
+}
+
 static void config_release(struct fs_config *cfg)
 {
 	free(cfg->repo);
@@ -310,6 +335,7 @@ int main(int argc, char *argv[])
 		fuse_opt_add_arg(&args, "-d");
 	}
 	fuse_opt_add_arg(&args, "-osubtype=chronofs");
+	add_fsname(&args, fs.cfg.repo);
 	/* stderr until daemonized: mount errors reach the terminal. */
 	fs_log_setup(false, fs.cfg.debug);
 	err = fs_open_store(&fs);

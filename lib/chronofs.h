@@ -115,6 +115,11 @@ int chronofs_branch_rename(chronofs *db, const char *from, const char *to);
 int chronofs_head(chronofs *db, const char *branch,
 		  char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
 
+/* The commit BRANCH's indexes reflect ("" if it has none yet): equal to
+ * its head once caught up. Reads the index as it is (no catch-up). */
+int chronofs_index_head(chronofs *db, const char *branch,
+			char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+
 /* BRANCH@WHEN (as chronofs_get_at) as a commit id and its committer
  * time (TIME may be NULL). -ENOENT if it names no commit. */
 int chronofs_resolve(chronofs *db, const char *branch, const char *when,

@@ -235,6 +235,30 @@ int chronofs_head(chronofs *db, const char *branch,
 	return err;
 }
 
+int chronofs_index_head(chronofs *db, const char *branch,
+			char commit[CHRONOFS_COMMIT_HEXSZ + 1])
+{
+	struct store_oid h;
+	struct idx_db *idx;
+	uint64_t seq;
+	int err;
+
+	lib_enter();
+	commit[0] = '\0';
+	if ((err = lib_index_get(db, &idx)) < 0)
+		return err;
+	err = idx_head_read(idx, branch, &h, &seq);
+	lib_index_put(db, idx);
+	if (err == -ENOENT) {
+		store_error_clear();
+		return 0;
+	}
+	if (err < 0)
+		return lib_fail(err, branch);
+	store_oid_fmt(commit, &h);
+	return 0;
+}
+
 int chronofs_resolve(chronofs *db, const char *branch, const char *when,
 		     char commit[CHRONOFS_COMMIT_HEXSZ + 1], int64_t *time)
 {
