@@ -90,12 +90,13 @@ static int rocks_errno(const char *e)
 
 int idx_rocks_fail(char *e, const char *what)
 {
-	int err = idx_fail(rocks_errno(e), "rocksdb %s: %s", what, e);
+	const char *msg = e ? e : "unknown error";
+	int err = idx_fail(rocks_errno(msg), "rocksdb %s: %s", what, msg);
 
 	/* Past a failed write RocksDB refuses writes (until it recovers by
-	 * itself) and its own flush or close may abort the process: the
-	 * close skips them (idx_db_close). */
-	if (!strncmp(e, "IO error", 8) || err != -EIO)
+	 * itself) and its own flush may abort the process: idx_db_flush
+	 * skips it. */
+	if (!strncmp(msg, "IO error", 8) || err != -EIO)
 		atomic_store(&io_failed, true);
 	rocksdb_free(e);
 	return err;
