@@ -187,6 +187,11 @@ static void log_info(const char *msg)
 	fs_log(LOG_INFO, "%s", msg);
 }
 
+static void log_warn(const char *msg)
+{
+	fs_log(LOG_WARNING, "%s", msg);
+}
+
 /* What can be opened before daemonizing: no threads may start here, as
  * fork() keeps only the calling one. */
 static int fs_open_store(struct fs *fs)
@@ -195,7 +200,8 @@ static int fs_open_store(struct fs *fs)
 			     .fsync = fs->cfg.fsync,
 			     .max_doc_size = fs->cfg.max_doc_size,
 			     .log = log_store,
-			     .info = log_info};
+			     .info = log_info,
+			     .warn = log_warn};
 	struct cfs_oid head;
 	int err;
 

@@ -66,6 +66,9 @@ struct cfs_opts {
 	/* Where the core reports what it did by itself (an index built by
 	 * the rule of query.c); may be NULL. */
 	void (*info)(const char *msg);
+	/* Where it warns (an index database moved aside, opened read-only
+	 * on a full disk); may be NULL. */
+	void (*warn)(const char *msg);
 };
 
 /* Open REPO as the owner's handle, without the index yet (no thread is

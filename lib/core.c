@@ -102,12 +102,12 @@ int chronofs_open(chronofs **out, const char *path, const char *author)
 
 /* The index's own log lines (a database moved aside, a full disk) go to
  * the owner's channels: one daemon per process. */
-static void (*owner_log)(const char *msg), (*owner_info)(const char *msg);
+static void (*owner_log)(const char *msg), (*owner_warn)(const char *msg);
 
 static void index_log(int level, const char *msg)
 {
 	void (*fn)(const char *) = level <= IDX_LOG_ERROR ? owner_log
-							  : owner_info;
+							  : owner_warn;
 
 	if (fn)
 		fn(msg);
@@ -125,8 +125,9 @@ int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
 		(*out)->owner = true;
 		(*out)->info = o->info;
 		owner_log = o->log;
-		owner_info = o->info ? o->info : o->log;
-		idx_set_logger(index_log);
+		owner_warn = o->warn ? o->warn : o->log;
+		if (owner_log)
+			idx_set_logger(index_log);
 	}
 	return err;
 }

@@ -48,8 +48,8 @@ class SmallDiskTests(ChronofsTestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-    def by(self, spec):
-        return sorted(os.listdir(os.path.join(self.doc("c"), "@by", spec)))
+    def by(self, spec, coll="c"):
+        return sorted(os.listdir(os.path.join(self.doc(coll), "@by", spec)))
 
     def test_repository_mounts_and_saves_on_a_64_mib_filesystem(self):
         before = self.free()
@@ -71,6 +71,13 @@ class SmallDiskTests(ChronofsTestCase):
         for i in range(300):
             self.save("c/d%03d.json" % i, '{"v": %d, "k%d": 1, "pad": "%s"}' % (i, i, "y" * 300))
         self.assertEqual(len(self.by("v")), 300)
+        # Ten more collections: a collection keeps at most 16 indexes.
+        for j in range(10):
+            os.mkdir(self.doc("e%d" % j))
+            for i in range(30):
+                # Rows carry documents up to 4 KiB: 150 indexes of 30
+                # make ~14 MB of rows, past the 4 MiB memtable.
+                self.save("e%d/d%02d.json" % (j, i), '{"k%d": %d, "pad": "%s"}' % (i, i, "y" * 3000))
         stop = threading.Event()
         fills = []
 
@@ -88,7 +95,8 @@ class SmallDiskTests(ChronofsTestCase):
             failed = 0
             for k in range(150):  # each a new index: writes to RocksDB
                 try:
-                    self.by("k%d" % k)
+                    for _ in range(3):  # a spec's third use builds it
+                        self.by("k%d" % (k % 30), "e%d" % (k // 15))
                 except OSError:
                     failed += 1
             self.assertEqual(self.by("v")[0], "000001_d000.json")
@@ -103,7 +111,8 @@ class SmallDiskTests(ChronofsTestCase):
         for p in fills:
             os.unlink(p)
         self.mount()  # space is back: new indexes are built again
-        self.assertEqual(len(self.by("pad,v")), 300)
+        for _ in range(3):
+            self.assertEqual(len(self.by("pad,v")), 300)
         self.assertIn("built index pad,v of main/c", self.daemon_log())
         self.save("c/new.json", '{"v": -1}')
         self.assertEqual(self.by("v")[0], "000001_new.json")
