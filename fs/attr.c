@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "log.h"
 #include "banned.h"
 
 int fs_live_entry(struct fs *fs, const char *branch, const char *path,
@@ -123,6 +124,19 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 	return 0;
 }
 
+/* MNT/@log: read-only, its size what a read gives now (reads do not
+ * trust it: the file is opened direct_io). */
+static int stat_log(struct fs *fs, const struct fs_loc *loc, struct stat *st)
+{
+	size_t len;
+	time_t newest;
+
+	fs_log_ring_stat(&len, &newest);
+	fs_stat_fill(fs, st, loc->full, S_IFREG | 0444,
+		     newest ? newest : fs->started, (off_t)len);
+	return 0;
+}
+
 int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		struct stat *st)
 {
@@ -136,15 +150,20 @@ int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 	case FS_LIVE:
 		if (*loc->path)
 			return stat_live(fs, loc, n, st);
-		if (cfs_head(fs->db, loc->branch, &head) < 0)
+		if (cfs_head(fs->db, loc->branch, &head) == 0)
+			fill_dir(fs, st, loc->full, head_time(fs, &head));
+		else if (fs_branch_unborn(fs, loc->branch))
+			fill_dir(fs, st, loc->full, fs->started);
+		else
 			return -ENOENT;
-		fill_dir(fs, st, loc->full, head_time(fs, &head));
 		return 0;
 	case FS_SNAP:
 	case FS_HISTORY:
 		return fs_history_stat(fs, loc, st);
 	case FS_ORDER:
 		return fs_order_stat(fs, loc, st);
+	case FS_LOG:
+		return stat_log(fs, loc, st);
 	}
 	return -ENOENT;
 }

@@ -45,8 +45,9 @@ static int do_mkdir(struct fs *fs, struct fs_node *parent, const char *name,
 		/* mkdir at the root makes a branch at HEAD's head. */
 		err = chronofs_branch_create(fs->db, full);
 		if (err < 0) {
-			fs_log(err == -EINVAL ? LOG_WARNING : LOG_ERR,
-			       "mkdir %s: %s", full, chronofs_errmsg(NULL));
+			fs_log_op(err == -EINVAL ? LOG_WARNING : LOG_ERR,
+				  "mkdir", full, err, "branch not created: %s",
+				  chronofs_errmsg(NULL));
 			goto out;
 		}
 		fs_branches_changed(fs);
@@ -87,11 +88,13 @@ static int delete_doc(struct fs *fs, const struct fs_loc *loc)
 	int err = cfs_delete(fs->db, loc->branch, loc->path, NULL);
 
 	if (err < 0) {
-		fs_log(err == -ENOENT ? LOG_DEBUG : LOG_ERR, "delete %s: %s",
-		       loc->full, chronofs_errmsg(NULL));
+		fs_log_op(err == -ENOENT ? LOG_DEBUG : LOG_ERR, "unlink",
+			  loc->full, err, "deletion not committed: %s",
+			  chronofs_errmsg(NULL));
 		return err;
 	}
-	fs_log(LOG_INFO, "%s: deleted", loc->full);
+	fs_log_op(LOG_INFO, "unlink", loc->full, 0, "deleted");
+	fs_doc_error_clear(loc->full);
 	return 0;
 }
 
@@ -171,7 +174,8 @@ static int delete_branch(struct fs *fs, const struct fs_loc *loc)
 	if (err == 0)
 		err = chronofs_branch_delete(fs->db, loc->branch);
 	if (err < 0 && err != -ENOTEMPTY)
-		fs_log(LOG_WARNING, "rmdir %s: %s", loc->full, chronofs_errmsg(NULL));
+		fs_log_op(LOG_WARNING, "rmdir", loc->full, err,
+			  "branch not deleted: %s", chronofs_errmsg(NULL));
 	if (err == 0) {
 		fs_log(LOG_INFO, "branch %s deleted", loc->branch);
 		fs_branches_changed(fs);

@@ -100,9 +100,14 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		char *data = NULL;
 		size_t len = 0;
 
-		err = loc.where == FS_ORDER
-			      ? fs_order_read(fs, &loc, &data, &len)
-			      : fs_history_read(fs, &loc, &data, &len);
+		if (loc.where == FS_LOG)
+			err = fs_log_ring_json(&data, &len);
+		else if (loc.where == FS_ORDER)
+			err = fs_order_read(fs, &loc, &data, &len);
+		else
+			err = fs_history_read(fs, &loc, &data, &len);
+		/* Its size changes with every warning: reads go to EOF. */
+		fi->direct_io = loc.where == FS_LOG;
 		if (err == 0 && (err = fs_fh_open(fs, NULL, fi, -1)) == 0) {
 			fh_of(fi)->data = data;
 			fh_of(fi)->len = len;
@@ -254,6 +259,17 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+static void write_too_big(struct fs *fs, struct fs_node *n)
+{
+	char *full;
+
+	if (fs_node_path(&fs->nodes, n, NULL, &full) < 0)
+		return;
+	fs_log_op(LOG_WARNING, "write", full, EFBIG,
+		  "write past max_doc_size %zu refused", fs->cfg.max_doc_size);
+	free(full);
+}
+
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -269,8 +285,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	} else {
 		err = fs_doc_write(fs, node_of(req, ino), buf, size, off);
 		if (err == -EFBIG)
-			fs_log(LOG_WARNING, "write past max_doc_size %zu "
-			       "refused", fs->cfg.max_doc_size);
+			write_too_big(fs, node_of(req, ino));
 	}
 	if (err < 0)
 		fuse_reply_err(req, -err);

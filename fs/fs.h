@@ -30,6 +30,7 @@ struct fs_config {
 	char *fsync_opt;
 	char *max_doc_size_opt;
 	int ro;
+	int allow_checked_out; /* write to a working tree's branch */
 	int foreground;
 	int debug;
 	int show_help;
@@ -72,6 +73,8 @@ struct fs {
 	size_t nbranches;
 	struct timespec branches_at;
 	bool branches_stale;
+	char *unborn;	   /* HEAD's branch while it has no commit, or NULL */
+	char *checked_out; /* a working tree's branch: read-only, or NULL */
 };
 
 /* Where a mount path points. */
@@ -82,6 +85,7 @@ enum fs_where {
 	FS_SNAP,   /* BRANCH@WHEN or BRANCH@COMMIT: commit + path, read-only */
 	FS_HISTORY, /* BRANCH@history: branch + path, read-only */
 	FS_ORDER,   /* COLLECTION/@by/SPEC[/STEP...][/ENTRY], read-only */
+	FS_LOG,	    /* @log at the mount's root: recent warnings, read-only */
 };
 
 struct fs_loc {
@@ -108,8 +112,11 @@ static inline bool fs_loc_frozen(const struct fs_loc *loc)
 static inline bool fs_loc_readonly(const struct fs_loc *loc)
 {
 	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
-	       loc->where == FS_ORDER;
+	       loc->where == FS_ORDER || loc->where == FS_LOG;
 }
+
+/* The virtual file of recent warnings and errors at the mount's root. */
+#define FS_LOG_NAME "@log"
 
 /* Snapshots never change: the kernel may cache them this long. */
 #define FS_SNAP_TIMEOUT 3600.0
@@ -123,6 +130,11 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);
 void fs_loc_release(struct fs_loc *loc);
 void fs_branches_changed(struct fs *fs);
 int fs_branch_list(struct fs *fs, char ***out, size_t *n);
+/* Is BRANCH HEAD's branch with no commit yet (an empty `git init`)? */
+bool fs_branch_unborn(struct fs *fs, const char *branch);
+/* Is BRANCH checked out in the repository's working tree (and so
+ * read-only through the mount without allow_checked_out)? */
+bool fs_branch_checked_out(struct fs *fs, const char *branch);
 
 /* scratch.c: files kept beside the repository, not committed. */
 int fs_scratch_init(struct fs *fs);
@@ -214,5 +226,14 @@ bool fs_doc_size(struct fs *fs, struct fs_node *n, off_t *out);
 int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 		  const char *buf, size_t len, const struct timespec *mtime,
 		  bool had_version);
+
+/* docerr.c: the reason the last save of FULL (BRANCH/PATH) was refused,
+ * shown as its user.chronofs.error extended attribute. */
+#define FS_XATTR_ERROR "user.chronofs.error"
+void fs_doc_error_set(const char *full, const char *msg);
+void fs_doc_error_clear(const char *full);
+/* 0 and *out (the caller's), or -ENODATA. */
+int fs_doc_error_get(const char *full, char **out);
+void fs_doc_error_clear_all(void);
 
 #endif

@@ -20,8 +20,9 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = cfs_catchup(fs->db, branch, &added);
 	if (err < 0) {
-		fs_log(LOG_ERR, "index of branch %s: %s", branch,
-		       chronofs_errmsg(NULL));
+		fs_log_op(LOG_ERR, "catch-up", branch, err,
+			  "history index not brought up to the head: %s",
+			  chronofs_errmsg(NULL));
 		return err;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -183,6 +183,10 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 	if (err < 0)
 		goto out;
 	l->full = loc.full;
+	if (loc.where == FS_LOG) {
+		err = -ENOTDIR;
+		goto out;
+	}
 	if ((err = list_add(l, ".", S_IFDIR)) < 0 ||
 	    (err = list_add(l, "..", S_IFDIR)) < 0)
 		goto out;

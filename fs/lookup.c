@@ -75,17 +75,32 @@ int fs_refuse_reserved(const char *where, const char *name)
 {
 	if (!cfs_name_reserved(name))
 		return 0;
-	fs_log(LOG_WARNING, "%s/%s: names beginning with '@' are reserved",
-	       where, name);
+	char *full;
+
+	if (asprintf(&full, "%s%s%s", where, *where ? "/" : "", name) < 0)
+		return -EINVAL;
+	fs_log_op(LOG_WARNING, "create", full, EINVAL,
+		  "names beginning with '@' are reserved");
+	free(full);
 	return -EINVAL;
 }
 
 /* Changes inside snapshots and history fail with EROFS, as on a
  * read-only mount. */
-int fs_writable(const struct fs *fs, const struct fs_loc *loc)
+int fs_writable(struct fs *fs, const struct fs_loc *loc)
 {
 	if (fs->cfg.ro || fs_loc_readonly(loc))
 		return -EROFS;
+	/* Git's receive.denyCurrentBranch: moving the branch under a
+	 * working tree makes `git status` show every save as undone. */
+	if (loc->where == FS_LIVE && fs_branch_checked_out(fs, loc->branch)) {
+		fs_log_op(LOG_WARNING, "write", loc->full, EROFS,
+			  "branch %s is checked out in the working tree of %s: "
+			  "read-only through the mount (mount with -o "
+			  "allow_checked_out to write to it)",
+			  loc->branch, fs->cfg.repo);
+		return -EROFS;
+	}
 	return 0;
 }
 

@@ -42,5 +42,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.readdirplus = fs_op_readdirplus,
 	.releasedir = fs_op_releasedir,
 	.statfs = fs_op_statfs,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
 };
 

@@ -106,8 +106,8 @@ static int ensure(struct fs *fs, const struct fs_loc *loc,
 	if (err == -EINVAL)
 		return -ENOENT;
 	if (err < 0)
-		fs_log(LOG_ERR, "index %s/@by/%s: %s", loc->collection,
-		       v->spec, chronofs_errmsg(fs->db));
+		fs_log_op(LOG_ERR, "index", loc->full, err, "index %s of %s: %s",
+			  v->spec, loc->collection, chronofs_errmsg(fs->db));
 	else if (built)
 		fs_log(LOG_INFO, "built index %s of %s/%s", v->spec,
 		       loc->branch, loc->collection);

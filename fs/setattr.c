@@ -43,8 +43,8 @@ static int doc_times(struct fs *fs, const struct fs_loc *loc,
 	t.nsec = (uint32_t)mt.tv_nsec;
 	err = cfs_mtime_set(fs->db, loc->branch, loc->path, &e.oid, &t);
 	if (err < 0)
-		fs_log(LOG_ERR, "%s: mtime not kept: %s", loc->full,
-		       chronofs_errmsg(NULL));
+		fs_log_op(LOG_ERR, "utimens", loc->full, err,
+			  "mtime not kept: %s", chronofs_errmsg(NULL));
 	return err;
 }
 

@@ -90,6 +90,13 @@ bool cfs_name_reserved(const char *name);
  * -ENAMETOOLONG) with a message naming PATH and the rule. */
 int cfs_path_check(const char *path);
 
+/* HEAD's branch (*branch the caller's, free()), whether it has no commit
+ * yet (*unborn: an empty `git init`), and whether the repository has a
+ * working tree with it checked out (*checked_out: not bare). -ENOENT if
+ * HEAD is detached. */
+int cfs_head_branch(chronofs *db, char **branch, bool *unborn,
+		    bool *checked_out);
+
 /* Reads. HEAD of a branch, then lookups in a commit's tree. */
 int cfs_head(chronofs *db, const char *branch, struct cfs_oid *out);
 int cfs_stat(chronofs *db, const struct cfs_oid *commit, const char *path,

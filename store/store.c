@@ -243,6 +243,38 @@ out:
 	return err;
 }
 
+int store_head_branch(struct store *st, char **branch, bool *unborn,
+		      bool *checked_out)
+{
+	git_reference *head = NULL;
+	const char *target;
+	int err;
+
+	*branch = NULL;
+	pthread_mutex_lock(&st->lock);
+	err = git_reference_lookup(&head, st->repo, "HEAD");
+	if (err < 0) {
+		err = store_git_fail(err, "HEAD");
+		goto out;
+	}
+	target = git_reference_symbolic_target(head);
+	if (!target || strncmp(target, HEADS, strlen(HEADS))) {
+		err = store_fail(-ENOENT, "HEAD is not on a branch");
+		goto out;
+	}
+	*branch = strdup(target + strlen(HEADS));
+	if (!*branch) {
+		err = -ENOMEM;
+		goto out;
+	}
+	*unborn = git_repository_head_unborn(st->repo) == 1;
+	*checked_out = !git_repository_is_bare(st->repo);
+out:
+	git_reference_free(head);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
 /* Caller holds the lock. */
 int store_head_locked(struct store *st, const char *branch, git_oid *out)
 {

@@ -81,6 +81,12 @@ const char *store_gitdir(const struct store *st);
 /* Branch names (refs/heads/ stripped), sorted. Caller frees with
  * store_strv_free(). */
 int store_branch_list(struct store *st, char ***out, size_t *n);
+/* HEAD's branch (*branch the caller's), whether it has no commit yet
+ * (*unborn: `git init` made it), and whether a working tree has it
+ * checked out (*checked_out: the repository is not bare). -ENOENT if
+ * HEAD is detached. */
+int store_head_branch(struct store *st, char **branch, bool *unborn,
+		      bool *checked_out);
 void store_strv_free(char **v, size_t n);
 /* -ENOENT if no such branch. */
 int store_branch_head(struct store *st, const char *branch,
