@@ -23,7 +23,8 @@ int fs_entry_for(struct fs *fs, struct fs_node *parent, const char *name,
 	return err;
 }
 
-static int do_mkdir(struct fs *fs, struct fs_node *parent, const char *name,
+static int do_mkdir(struct fs *fs, const struct fuse_ctx *who,
+		    struct fs_node *parent, const char *name, mode_t mode,
 		    struct fuse_entry_param *e)
 {
 	struct fs_loc ploc, loc;
@@ -57,8 +58,11 @@ static int do_mkdir(struct fs *fs, struct fs_node *parent, const char *name,
 			err = -EEXIST;
 		if (err == 0 && (err = fs_scratch_of(fs, &loc, &real)) == 0 &&
 		    (err = fs_scratch_mkparents(real)) == 0 &&
-		    mkdir(real, 0755) < 0)
+		    mkdir(real, mode & 07777) < 0)
 			err = -errno;
+		if (err == 0)
+			err = fs_scratch_adopt(fs, real, -1, mode, who->uid,
+					       who->gid);
 	}
 	if (err == 0)
 		err = fs_entry_for(fs, parent, name, e, NULL);
@@ -74,7 +78,8 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
 	struct fuse_entry_param e;
-	int err = do_mkdir(fs_of(req), node_of(req, parent), name, &e);
+	int err = do_mkdir(fs_of(req), fuse_req_ctx(req), node_of(req, parent),
+			   name, mode, &e);
 
 	if (err < 0)
 		fuse_reply_err(req, -err);
@@ -130,6 +135,9 @@ static int do_unlink(struct fs *fs, struct fs_node *parent, const char *name)
 		fs_pending_backup_gone(fs->pending, loc.branch, loc.path);
 	else if (gerr != 0)
 		err = -errno;
+	/* Files open on it go on reading and writing what they hold. */
+	if (err == 0)
+		fs_node_detach(&fs->nodes, parent, name);
 out:
 	free(real);
 	fs_loc_release(&loc);

@@ -134,15 +134,14 @@ static void unsaved(struct fs *fs, struct fs_node *n, const struct fs_doc *d)
 	if (!d->dirty || (d->created && d->len == 0) ||
 	    (d->refused && d->refused_gen == d->gen))
 		return;
+	/* Unlinked or replaced while open: nothing was to be saved. */
 	if (fs_node_path(&fs->nodes, n, NULL, &full) < 0)
-		full = NULL;
+		return;
 	if (d->len == 0) {
-		fs_log_op(LOG_WARNING, "close", full ? full : "?", EINVAL,
-			  "%s", emptied);
-		if (full)
-			fs_doc_error_set(full, emptied);
+		fs_log_op(LOG_WARNING, "close", full, EINVAL, "%s", emptied);
+		fs_doc_error_set(full, emptied);
 	} else {
-		fs_log_op(LOG_WARNING, "close", full ? full : "?", 0,
+		fs_log_op(LOG_WARNING, "close", full, 0,
 			  "closed with changes that were not saved; %s",
 			  d->committed ? "the last committed version is kept"
 				       : "nothing is committed");

@@ -142,6 +142,13 @@ int fs_scratch_init(struct fs *fs);
 int fs_scratch_path(struct fs *fs, const char *branch, const char *path,
 		    char **out);
 int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out);
+/* A scratch entry just made at REAL (FD, or -1 to go by path) on a
+ * caller's behalf: exactly MODE's permission bits (the daemon's own umask
+ * must not mask the caller's mode again; the kernel applied the caller's),
+ * and, when the daemon may (it runs as root), the caller's UID and GID as
+ * its owner, as a local file system does. */
+int fs_scratch_adopt(struct fs *fs, const char *real, int fd, mode_t mode,
+		     uid_t uid, gid_t gid);
 /* Make the parent directories of a scratch path. */
 int fs_scratch_mkparents(const char *real);
 /* 0 if the branch's scratch area holds nothing (placeholders for empty
@@ -158,6 +165,17 @@ void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
 		  mode_t mode, time_t mtime, off_t size);
 int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		struct stat *st);
+/* The inode number shown for node N: its own (a hash of the path it was
+ * first seen at, stable across renames) for documents and directories;
+ * for scratch files the backing file's, so hard links share one. (The
+ * kernel never takes st_dev from us: fs_stat_loc marks the second case
+ * there, and this clears it.) */
+void fs_stat_ino(struct stat *st, const struct fs_node *n);
+/* A scratch file's st_ino from its backing file's device and inode. */
+uint64_t fs_scratch_ino(dev_t dev, ino_t ino);
+/* stat of node N, unlinked while open, from what its open file holds:
+ * the scratch descriptor FD, else N's document buffer. */
+int fs_stat_open(struct fs *fs, struct fs_node *n, int fd, struct stat *st);
 /* What PATH on BRANCH is in Git at the branch head (a document renamed
  * away counts as absent): fills *e and, if HEAD is not NULL, *head. */
 int fs_live_entry(struct fs *fs, const char *branch, const char *path,
