@@ -165,6 +165,12 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 			scratch_attrs(st, &real);
 		return 0;
 	}
+	if (err == 0 && e.kind == CFS_LINK) {
+		/* A symbolic link committed by others: shown, read-only. */
+		fs_stat_fill(fs, st, loc->full, S_IFLNK | 0777,
+			     head_time(fs, &head), (off_t)e.size);
+		return 0;
+	}
 	if (err == 0) {
 		fs_stat_fill(fs, st, loc->full,
 			     S_IFREG | (cfs_is_document_path(loc->path) ? 0644

@@ -152,7 +152,10 @@ static int git_entry_cb(void *ctx, const char *name,
 	}
 	if (gone)
 		return 0;
-	return list_add(c->l, name, e->kind == CFS_DIR ? S_IFDIR : S_IFREG);
+	return list_add(c->l, name,
+			e->kind == CFS_DIR    ? S_IFDIR
+			: e->kind == CFS_LINK ? S_IFLNK
+					      : S_IFREG);
 }
 
 static int list_scratch(struct fs *fs, const struct fs_loc *loc,

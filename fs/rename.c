@@ -138,8 +138,10 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 	if (err < 0 && err != -ENOENT)
 		return err;
 	from_git = err == 0;
-	if (from_git && e.kind == CFS_DIR)
-		return -EXDEV; /* mv copies collections, one save each */
+	/* mv copies collections, one save each, and a link made by others
+	 * (a scratch link made anew, then the old one's deletion). */
+	if (from_git && (e.kind == CFS_DIR || e.kind == CFS_LINK))
+		return -EXDEV;
 	to_git = fs_live_entry(fs, to->branch, to->path, &te, NULL) == 0;
 	if (to_git && te.kind == CFS_DIR)
 		return -EISDIR;

@@ -177,7 +177,16 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 		goto out;
 	}
 	if (loc.where == FS_LIVE && *loc.path) {
-		if (fs_is_doc(fs, &loc, &created, &e))
+		/* A link committed by others is shown read-only. */
+		if (fs_live_entry(fs, loc.branch, loc.path, &e, NULL) == 0 &&
+		    e.kind == CFS_LINK)
+			err = (to_set & ~(FUSE_SET_ATTR_ATIME |
+					  FUSE_SET_ATTR_ATIME_NOW |
+					  FUSE_SET_ATTR_MTIME |
+					  FUSE_SET_ATTR_MTIME_NOW))
+				      ? -EPERM
+				      : 0;
+		else if (fs_is_doc(fs, &loc, &created, &e))
 			err = setattr_doc(fs, n, &loc, attr, to_set, created);
 		else
 			err = setattr_scratch(fs, &loc, attr, to_set, fi);

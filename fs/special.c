@@ -4,7 +4,7 @@
  * local file system. The daemon never follows a link itself. Documents
  * take no part: a hard link to or from one fails with EPERM (one name,
  * one document, one commit). A symbolic link in a Git tree (made by
- * others) is not shown (the core skips it, as it does submodules). */
+ * others) is shown as one, read-only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -115,6 +115,33 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		fuse_reply_entry(req, &e);
 }
 
+/* The target of a link committed by others: at the branch head, or in a
+ * snapshot. -EINVAL if LOC is no such link. */
+static int git_link(struct fs *fs, const struct fs_loc *loc, char **out)
+{
+	struct cfs_entry e;
+	size_t len;
+	char *t;
+	int err;
+
+	if (loc->where == FS_SNAP)
+		err = cfs_stat(fs->db, &loc->commit, loc->path, &e);
+	else
+		err = fs_live_entry(fs, loc->branch, loc->path, &e, NULL);
+	if (err < 0 || e.kind != CFS_LINK)
+		return -EINVAL;
+	if ((err = cfs_blob_read(fs->db, &e.oid, &t, &len)) < 0)
+		return err;
+	/* A target holds no NUL; one that does is cut there. */
+	*out = realloc(t, len + 1);
+	if (!*out) {
+		free(t);
+		return -ENOMEM;
+	}
+	(*out)[len] = '\0';
+	return 0;
+}
+
 static int do_readlink(struct fs *fs, struct fs_node *n, char **out)
 {
 	struct fs_loc loc;
@@ -125,8 +152,10 @@ static int do_readlink(struct fs *fs, struct fs_node *n, char **out)
 	*out = NULL;
 	if (err < 0)
 		return err;
-	if (loc.where != FS_LIVE || !*loc.path)
-		err = -EINVAL; /* views hold no links */
+	if ((loc.where != FS_LIVE && loc.where != FS_SNAP) || !*loc.path)
+		err = -EINVAL; /* other views hold no links */
+	else if (loc.where == FS_SNAP || git_link(fs, &loc, out) == 0)
+		err = loc.where == FS_SNAP ? git_link(fs, &loc, out) : 0;
 	else if ((err = fs_scratch_of(fs, &loc, &real)) == 0 &&
 		 !(buf = malloc(PATH_MAX + 1)))
 		err = -ENOMEM;
@@ -174,6 +203,7 @@ static int do_link(struct fs *fs, struct fs_node *n, struct fs_node *newparent,
 	 * whose saves the first never sees. */
 	if (from.where != FS_LIVE || !*from.path ||
 	    fs_is_doc(fs, &from, &created, &ce) ||
+	    fs_live_entry(fs, from.branch, from.path, &ce, NULL) == 0 ||
 	    cfs_is_document_path(to.path) ||
 	    strcmp(from.branch, to.branch)) {
 		err = from.where == FS_LIVE && to.where == FS_LIVE &&

@@ -40,6 +40,7 @@ enum cfs_kind {
 	CFS_NONE = 0,
 	CFS_DIR,
 	CFS_DOC,
+	CFS_LINK, /* a symbolic link made by others: its blob is the target */
 };
 
 /* What a path is in one commit. */

@@ -406,7 +406,7 @@ out:
 }
 
 /* A tree entry is shown only if it can be a file: a blob with a plain name,
- * or a tree. Symlinks and submodules are skipped. */
+ * a symbolic link, or a tree. Submodules are skipped. */
 static enum store_kind entry_kind(const git_tree_entry *e)
 {
 	const char *name = git_tree_entry_name(e);
@@ -419,6 +419,8 @@ static enum store_kind entry_kind(const git_tree_entry *e)
 	case GIT_FILEMODE_BLOB:
 	case GIT_FILEMODE_BLOB_EXECUTABLE:
 		return STORE_DOC;
+	case GIT_FILEMODE_LINK:
+		return STORE_LINK;
 	default:
 		return STORE_NONE;
 	}
@@ -505,7 +507,7 @@ int store_stat_tree_git(struct store *st, git_tree *tree, const char *path,
 	git_tree_entry_free(e);
 	if (out->kind == STORE_NONE)
 		return store_fail(-ENOENT, "%s: not a file or directory", path);
-	if (out->kind == STORE_DOC) {
+	if (out->kind == STORE_DOC || out->kind == STORE_LINK) {
 		err = git_odb_read_header(&len, &type, st->odb,
 					  store_goid(&out->oid));
 		if (err < 0)

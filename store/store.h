@@ -33,6 +33,7 @@ enum store_kind {
 	STORE_NONE = 0,
 	STORE_DIR,
 	STORE_DOC,
+	STORE_LINK, /* a symbolic link (mode 120000): its blob is the target */
 };
 
 /* What a path is in one commit. */

@@ -307,3 +307,41 @@ class PosixTests(ChronofsTestCase):
         time.sleep(0.05)
         os.unlink(self.doc("new.txt"))
         self.assertGreater(os.stat(self.main).st_mtime_ns, after)
+
+
+class GitSymlinkTests(ChronofsTestCase):
+    """A symbolic link in a Git tree (mode 120000, made by others) is shown
+    as a read-only symbolic link."""
+
+    def test_committed_symlink_is_a_read_only_link(self):
+        os.mkdir(self.doc("cfg"))
+        self.save("cfg/app.json", b'{"a": 1}')
+        clone = tempfile.mkdtemp(dir=self.work)
+        env = dict(self.env, GIT_AUTHOR_NAME="o", GIT_AUTHOR_EMAIL="o@e", GIT_COMMITTER_NAME="o",
+                   GIT_COMMITTER_EMAIL="o@e")
+        self.run_cmd("git", "clone", "-q", self.repo, clone, env=env)
+        os.symlink("cfg/app.json", os.path.join(clone, "current"))
+        self.run_cmd("git", "-C", clone, "add", "current", env=env)
+        self.run_cmd("git", "-C", clone, "commit", "-qm", "link", env=env)
+        self.run_cmd("git", "-C", clone, "push", "-q", "origin", "HEAD:main", env=env)
+        self.assertIn("120000", self.git("ls-tree", "main", "current"))
+        link = self.doc("current")
+        st = os.lstat(link)
+        self.assertTrue(stat.S_ISLNK(st.st_mode))
+        self.assertEqual(st.st_size, len("cfg/app.json"))
+        self.assertEqual(os.readlink(link), "cfg/app.json")
+        self.assertEqual(self.read_file(link), b'{"a": 1}')
+        self.assertIn("current", os.listdir(self.main))
+        self.assertTrue(next(e for e in os.scandir(self.main) if e.name == "current").is_symlink())
+        with self.assertErrno(errno.EPERM):
+            os.chown(link, 1, 1, follow_symlinks=False)
+        with self.assertErrno(errno.EPERM):
+            os.link(link, self.doc("hard"), follow_symlinks=False)
+        # In a snapshot too.
+        snap = os.path.join(self.mnt, "main@" + self.head()[:7], "current")
+        self.assertEqual(os.readlink(snap), "cfg/app.json")
+        # mv copies it (a scratch link) and commits the old one's deletion.
+        self.run_cmd("mv", link, self.doc("moved"))
+        self.assertEqual(os.readlink(self.doc("moved")), "cfg/app.json")
+        self.assertNotIn("current", self.tree())
+        self.assertEqual(self.tree(), ["cfg/app.json"])
