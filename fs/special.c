@@ -192,9 +192,10 @@ static int do_link(struct fs *fs, struct fs_node *n, struct fs_node *newparent,
 	struct stat st;
 	char *src = NULL, *dst = NULL;
 	bool created;
-	int err = fs_loc_of(fs, n, NULL, &from);
+	int err;
 
-	if (err < 0)
+	memset(&to, 0, sizeof(to));
+	if ((err = fs_loc_of(fs, n, NULL, &from)) < 0)
 		return err;
 	if ((err = fs_writable(fs, &from)) < 0 ||
 	    (err = new_entry(fs, newparent, newname, &to, &dst)) < 0)
