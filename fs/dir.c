@@ -46,7 +46,8 @@ static int do_mkdir(struct fs *fs, const struct fuse_ctx *who,
 		/* mkdir at the root makes a branch at HEAD's head. */
 		err = chronofs_branch_create(fs->db, full);
 		if (err < 0) {
-			fs_log_op(err == -EINVAL ? LOG_WARNING : LOG_ERR,
+			fs_log_op(err == -EINVAL || err == -ENOENT ? LOG_WARNING
+								   : LOG_ERR,
 				  "mkdir", full, err, "branch not created: %s",
 				  chronofs_errmsg(NULL));
 			goto out;

@@ -335,6 +335,12 @@ int store_branch_create(struct store *st, const char *name)
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	pthread_mutex_lock(&st->lock);
 	err = git_repository_head(&head, st->repo);
+	if (err == GIT_EUNBORNBRANCH) {
+		err = store_fail(-ENOENT, "HEAD's branch has no commit yet "
+				 "to start '%s' from: save a document in it "
+				 "first", name);
+		goto out;
+	}
 	if (err < 0) {
 		err = store_git_fail(err, "HEAD");
 		goto out;

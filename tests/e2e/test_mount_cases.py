@@ -77,6 +77,10 @@ class EmptyBareRepositoryTests(ChronofsTestCase):
             os.mkdir(os.path.join(self.mnt, "master"))
 
     def test_first_save_makes_the_root_commit(self):
+        # No commit to start another branch from yet.
+        with self.assertErrno(errno.ENOENT):
+            os.mkdir(os.path.join(self.mnt, "dev"))
+        self.assertIn("no commit yet", self.read_file(os.path.join(self.mnt, "@log")).decode())
         os.mkdir(self.doc("users", "master"))
         write_file(self.doc("users/a.json", "master"), b'{"a": 1}')
         self.assertEqual(self.commit_count("master"), 1)
