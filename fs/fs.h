@@ -138,7 +138,11 @@ bool fs_branch_checked_out(struct fs *fs, const char *branch);
 
 /* scratch.c: files kept beside the repository, not committed. */
 int fs_scratch_init(struct fs *fs);
-/* The real path of PATH on BRANCH in the scratch area; caller frees. */
+/* Work in the scratch root: every scratch path below is relative to it.
+ * Once daemonized (which changes to "/"), before serving. */
+int fs_scratch_enter(struct fs *fs);
+/* The path of PATH on BRANCH in the scratch area, relative to the scratch
+ * root the daemon works in; caller frees. */
 int fs_scratch_path(struct fs *fs, const char *branch, const char *path,
 		    char **out);
 int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out);

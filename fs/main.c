@@ -329,6 +329,11 @@ static int run(struct fs *fs, struct fuse_args *args)
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
 	fs_log_setup(!fs->cfg.foreground, fs->cfg.debug);
+	if (fs_scratch_enter(fs) < 0) {
+		fs_log(LOG_ERR, "scratch area %s: %s", fs->scratch_root,
+		       strerror(errno));
+		goto out_unmount;
+	}
 	if (fs_open_index(fs) < 0)
 		goto out_unmount;
 	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo,

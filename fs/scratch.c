@@ -3,6 +3,12 @@
  * README.md), empty collections, and new documents not yet holding
  * content. It is a plain directory tree, so it survives remounts. Branch
  * names are escaped ('/' as %2F, '%' as %25) to keep one level per branch.
+ *
+ * Scratch paths are relative ("<branch>/<path>"): the daemon works in the
+ * scratch root (fs_scratch_enter), so a path through the mount reaches
+ * its scratch file whenever the mount's own absolute path does, however
+ * long the repository's path (an absolute backing path would be the
+ * longer one, and hit PATH_MAX first).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,9 +55,14 @@ int fs_scratch_init(struct fs *fs)
 	return err;
 }
 
+int fs_scratch_enter(struct fs *fs)
+{
+	return chdir(fs->scratch_root) < 0 ? -errno : 0;
+}
+
 int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)
 {
-	size_t n = strlen(fs->scratch_root) + 2;
+	size_t n = 1;
 	char *buf, *w;
 
 	for (const char *p = branch; *p; p++)
@@ -59,7 +70,7 @@ int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)
 	buf = malloc(n);
 	if (!buf)
 		return -ENOMEM;
-	w = buf + snprintf(buf, n, "%s/", fs->scratch_root);
+	w = buf;
 	for (const char *p = branch; *p; p++) {
 		if (*p == '/' || *p == '%')
 			w += snprintf(w, n - (size_t)(w - buf), "%%%02X",

@@ -345,3 +345,33 @@ class GitSymlinkTests(ChronofsTestCase):
         self.assertEqual(os.readlink(self.doc("moved")), "cfg/app.json")
         self.assertNotIn("current", self.tree())
         self.assertEqual(self.tree(), ["cfg/app.json"])
+
+
+class LongPathTests(ChronofsTestCase):
+    """A path through the mount reaches its scratch file whenever the mount
+    path itself is short enough, though the backing path (under the
+    repository's chronofs/scratch/) is longer."""
+
+    def test_path_near_path_max(self):
+        rel = []
+        limit = 4095  # strlen of the longest path open(2) takes
+        while len(self.main) + 1 + len("/".join(rel + ["x" * 200])) + 12 < limit:
+            rel.append("d%03d" % len(rel) + "x" * 196)
+        pad = limit - (len(self.main) + 1 + len("/".join(rel)) + 1 + 10)
+        if pad > 0:
+            rel.append("p" * min(pad, 255))
+        dirpath = os.path.join(self.main, *rel)
+        os.makedirs(dirpath)
+        name = os.path.join(dirpath, "f" * (limit - len(dirpath) - 1 - 5) + ".json")
+        self.assertLessEqual(len(name), limit)
+        backing = len(os.path.join(self.repo, "chronofs", "scratch", "main")) + len(name) - len(self.main)
+        self.assertGreater(backing, limit, "the test would not test anything")
+        scratch = name[:-5] + ".txt"
+        write_file(scratch, b"deep")
+        self.assertEqual(self.read_file(scratch), b"deep")
+        self.assertIn(os.path.basename(scratch), os.listdir(dirpath))
+        os.rename(scratch, scratch[:-4] + ".tx2")
+        os.unlink(scratch[:-4] + ".tx2")
+        # A document there is saved as usual.
+        write_file(name, b'{"deep": true}')
+        self.assertEqual(self.show(os.path.relpath(name, self.main)), b'{"deep": true}')
