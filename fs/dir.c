@@ -23,7 +23,8 @@ int fs_entry_for(struct fs *fs, struct fs_node *parent, const char *name,
 	return err;
 }
 
-static int do_mkdir(struct fs *fs, struct fs_node *parent, const char *name,
+static int do_mkdir(struct fs *fs, const struct fuse_ctx *who,
+		    struct fs_node *parent, const char *name, mode_t mode,
 		    struct fuse_entry_param *e)
 {
 	struct fs_loc ploc, loc;
@@ -45,8 +46,10 @@ static int do_mkdir(struct fs *fs, struct fs_node *parent, const char *name,
 		/* mkdir at the root makes a branch at HEAD's head. */
 		err = chronofs_branch_create(fs->db, full);
 		if (err < 0) {
-			fs_log(err == -EINVAL ? LOG_WARNING : LOG_ERR,
-			       "mkdir %s: %s", full, chronofs_errmsg(NULL));
+			fs_log_op(err == -EINVAL || err == -ENOENT ? LOG_WARNING
+								   : LOG_ERR,
+				  "mkdir", full, err, "branch not created: %s",
+				  chronofs_errmsg(NULL));
 			goto out;
 		}
 		fs_branches_changed(fs);
@@ -56,8 +59,11 @@ static int do_mkdir(struct fs *fs, struct fs_node *parent, const char *name,
 			err = -EEXIST;
 		if (err == 0 && (err = fs_scratch_of(fs, &loc, &real)) == 0 &&
 		    (err = fs_scratch_mkparents(real)) == 0 &&
-		    mkdir(real, 0755) < 0)
+		    mkdir(real, mode & 07777) < 0)
 			err = -errno;
+		if (err == 0)
+			err = fs_scratch_adopt(fs, real, -1, mode, who->uid,
+					       who->gid);
 	}
 	if (err == 0)
 		err = fs_entry_for(fs, parent, name, e, NULL);
@@ -73,7 +79,8 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
 	struct fuse_entry_param e;
-	int err = do_mkdir(fs_of(req), node_of(req, parent), name, &e);
+	int err = do_mkdir(fs_of(req), fuse_req_ctx(req), node_of(req, parent),
+			   name, mode, &e);
 
 	if (err < 0)
 		fuse_reply_err(req, -err);
@@ -87,11 +94,13 @@ static int delete_doc(struct fs *fs, const struct fs_loc *loc)
 	int err = cfs_delete(fs->db, loc->branch, loc->path, NULL);
 
 	if (err < 0) {
-		fs_log(err == -ENOENT ? LOG_DEBUG : LOG_ERR, "delete %s: %s",
-		       loc->full, chronofs_errmsg(NULL));
+		fs_log_op(err == -ENOENT ? LOG_DEBUG : LOG_ERR, "unlink",
+			  loc->full, err, "deletion not committed: %s",
+			  chronofs_errmsg(NULL));
 		return err;
 	}
-	fs_log(LOG_INFO, "%s: deleted", loc->full);
+	fs_log_op(LOG_INFO, "unlink", loc->full, 0, "deleted");
+	fs_doc_error_clear(loc->full);
 	return 0;
 }
 
@@ -127,6 +136,9 @@ static int do_unlink(struct fs *fs, struct fs_node *parent, const char *name)
 		fs_pending_backup_gone(fs->pending, loc.branch, loc.path);
 	else if (gerr != 0)
 		err = -errno;
+	/* Files open on it go on reading and writing what they hold. */
+	if (err == 0)
+		fs_node_detach(&fs->nodes, parent, name);
 out:
 	free(real);
 	fs_loc_release(&loc);
@@ -171,7 +183,8 @@ static int delete_branch(struct fs *fs, const struct fs_loc *loc)
 	if (err == 0)
 		err = chronofs_branch_delete(fs->db, loc->branch);
 	if (err < 0 && err != -ENOTEMPTY)
-		fs_log(LOG_WARNING, "rmdir %s: %s", loc->full, chronofs_errmsg(NULL));
+		fs_log_op(LOG_WARNING, "rmdir", loc->full, err,
+			  "branch not deleted: %s", chronofs_errmsg(NULL));
 	if (err == 0) {
 		fs_log(LOG_INFO, "branch %s deleted", loc->branch);
 		fs_branches_changed(fs);

@@ -4,6 +4,7 @@
  * save changes nothing in Git; the buffer lives until the last close, and
  * the next open reads what Git holds. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,8 @@ struct fs_doc {
 	bool failed;	/* a write failed (past max_doc_size): the buffer is
 			 * not what the writer meant, so no save of it until
 			 * the last close drops it */
+	bool refused;	/* the save of generation refused_gen was refused */
+	uint64_t refused_gen;
 	struct cfs_oid blob;
 	struct timespec mtime;
 };
@@ -75,8 +78,8 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
 				    : cfs_blob_read(fs->db, &e.oid, &buf,
 						      &len);
 			if (err < 0) {
-				fs_log(LOG_ERR, "read %s: %s", loc->full,
-				       chronofs_errmsg(NULL));
+				fs_log_op(LOG_ERR, "open", loc->full, err,
+					  "read: %s", chronofs_errmsg(NULL));
 				return err;
 			}
 			d->blob = e.oid;
@@ -122,13 +125,39 @@ int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
 	return err;
 }
 
+/* The last close of a document with changes no save took: say so, with
+ * its path, unless the refusal of these very bytes was said already. */
+static void unsaved(struct fs *fs, struct fs_node *n, const struct fs_doc *d)
+{
+	static const char emptied[] =
+		"emptied and closed without new content: not saved (an empty "
+		"file is not JSON); the last committed version is kept";
+	char *full;
+
+	if (!d->dirty || (d->created && d->len == 0) ||
+	    (d->refused && d->refused_gen == d->gen))
+		return;
+	/* Unlinked or replaced while open: nothing was to be saved. */
+	if (fs_node_path(&fs->nodes, n, NULL, &full) < 0)
+		return;
+	if (d->len == 0) {
+		fs_log_op(LOG_WARNING, "close", full, EINVAL, "%s", emptied);
+		fs_doc_error_set(full, emptied);
+	} else {
+		fs_log_op(LOG_WARNING, "close", full, 0,
+			  "closed with changes that were not saved; %s",
+			  d->committed ? "the last committed version is kept"
+				       : "nothing is committed");
+	}
+	free(full);
+}
+
 void fs_doc_release(struct fs *fs, struct fs_node *n)
 {
 	struct fs_doc *d = fs_node_doc_put(&fs->nodes, n);
 
-	if (d && d->dirty && (!d->created || d->len > 0))
-		fs_log(LOG_WARNING, "a document was closed with changes that "
-		       "were not saved; it keeps its last committed version");
+	if (d)
+		unsaved(fs, n, d);
 	doc_free(d);
 }
 
@@ -278,38 +307,56 @@ int fs_doc_truncate(struct fs *fs, struct fs_node *n, off_t size)
 	return err;
 }
 
+/* A refused or failed save of FULL: logged, and kept for the document's
+ * user.chronofs.error until its next successful save. */
+static void refused(int level, const char *full, int err, const char *why,
+		    bool had_version)
+{
+	char *msg;
+
+	if (asprintf(&msg, "%s; %s", why,
+		     had_version ? "the last committed version is kept"
+				 : "nothing is committed (the document has no "
+				   "committed version)") < 0)
+		msg = NULL;
+	fs_log_op(level, "save", full, err, "save %s: %s",
+		  level == LOG_ERR ? "failed" : "refused", msg ? msg : why);
+	fs_doc_error_set(full, msg ? msg : why);
+	free(msg);
+}
+
 int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 		  const char *buf, size_t len, const struct timespec *mtime,
 		  bool had_version)
 {
 	struct cfs_mtime t;
 	struct cfs_oid commit;
-	char hex[CFS_OID_HEXSZ + 1], *scratch;
+	char hex[CFS_OID_HEXSZ + 1], *scratch, *full;
 	int rc;
 
+	if (asprintf(&full, "%s/%s", branch, path) < 0)
+		return -ENOMEM;
 	if (mtime) {
 		t.sec = mtime->tv_sec;
 		t.nsec = (uint32_t)mtime->tv_nsec;
 	}
 	rc = cfs_save(fs->db, branch, path, buf, len, mtime ? &t : NULL,
 		      &commit);
-	if (rc == -EINVAL || rc == -EFBIG || rc == -ENAMETOOLONG) {
-		fs_log(LOG_WARNING, "%s/%s: save refused: %s%s", branch, path,
-		       chronofs_errmsg(fs->db),
-		       had_version ? "; the last committed version is kept"
-				   : "");
-		return rc;
-	}
 	if (rc < 0) {
-		fs_log(LOG_ERR, "%s/%s: save failed: %s", branch, path,
-		       chronofs_errmsg(fs->db));
+		refused(rc == -EINVAL || rc == -EFBIG || rc == -ENAMETOOLONG
+				? LOG_WARNING
+				: LOG_ERR,
+			full, rc, chronofs_errmsg(fs->db), had_version);
+		free(full);
 		return rc;
 	}
 	if (rc == 0) {
 		cfs_oid_fmt(hex, &commit);
-		fs_log(LOG_INFO, "%s/%s: saved as commit %.7s", branch, path,
-		       hex);
+		fs_log_op(LOG_INFO, "save", full, 0, "saved as commit %.7s",
+			  hex);
 	}
+	fs_doc_error_clear(full);
+	free(full);
 	fs_pending_drop(fs->pending, branch, path);
 	if (fs_scratch_path(fs, branch, path, &scratch) == 0) {
 		unlink(scratch); /* the new document's placeholder, if any */
@@ -369,6 +416,10 @@ int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
 	 * the others. The last close drops what was never saved, and the
 	 * next open reads Git again. Writes made during the commit keep it
 	 * dirty for the next save. */
+	pthread_mutex_lock(&d->lock);
+	d->refused = err < 0;
+	d->refused_gen = gen;
+	pthread_mutex_unlock(&d->lock);
 	if (err == 0) {
 		pthread_mutex_lock(&d->lock);
 		d->committed = true;

@@ -83,6 +83,17 @@ bool fs_frozen_cache_ok(struct fs *fs, struct fs_node *n,
 	return false;
 }
 
+/* The flags a scratch file is opened with. O_DIRECT reads need buffers
+ * aligned as the backing file system wants, which FUSE's are not: the
+ * open is direct I/O through the kernel instead (no page cache), and the
+ * backing file is read through its own. */
+static int real_flags(struct fuse_file_info *fi)
+{
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+	return fi->flags & ~(O_CREAT | O_DIRECT);
+}
+
 static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 {
 	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY, created;
@@ -100,9 +111,14 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		char *data = NULL;
 		size_t len = 0;
 
-		err = loc.where == FS_ORDER
-			      ? fs_order_read(fs, &loc, &data, &len)
-			      : fs_history_read(fs, &loc, &data, &len);
+		if (loc.where == FS_LOG)
+			err = fs_log_ring_json(&data, &len);
+		else if (loc.where == FS_ORDER)
+			err = fs_order_read(fs, &loc, &data, &len);
+		else
+			err = fs_history_read(fs, &loc, &data, &len);
+		/* Its size changes with every warning: reads go to EOF. */
+		fi->direct_io = loc.where == FS_LOG;
 		if (err == 0 && (err = fs_fh_open(fs, NULL, fi, -1)) == 0) {
 			fh_of(fi)->data = data;
 			fh_of(fi)->len = len;
@@ -123,6 +139,8 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 			fs_doc_release(fs, n);
 		if (err == 0)
 			fi->keep_cache = fs_doc_keep_cache(fs, n, wr);
+		if (err == 0 && (fi->flags & O_DIRECT))
+			fi->direct_io = 1;
 		/* New content: sizes from a listing may be stale too. Only
 		 * attributes: this takes no lock the open holds. */
 		if (err == 0 && !wr && !fi->keep_cache && fs->se)
@@ -131,8 +149,7 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 	} else if ((err = fs_scratch_of(fs, &loc, &real)) == 0) {
 		if (lstat(real, &st) == 0 && S_ISDIR(st.st_mode))
 			err = -EISDIR;
-		else if ((fd = open(real, (fi->flags & ~O_CREAT) | O_NOFOLLOW)) <
-			 0)
+		else if ((fd = open(real, real_flags(fi) | O_NOFOLLOW)) < 0)
 			err = -errno;
 		else
 			err = fs_fh_open(fs, n, fi, fd);
@@ -152,14 +169,15 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 }
 
-static int do_create(struct fs *fs, struct fs_node *parent, const char *name,
-		     mode_t mode, struct fuse_file_info *fi,
-		     struct fuse_entry_param *e)
+static int do_create(struct fs *fs, const struct fuse_ctx *who,
+		     struct fs_node *parent, const char *name, mode_t mode,
+		     struct fuse_file_info *fi, struct fuse_entry_param *e)
 {
 	struct fs_loc loc, ploc;
 	struct fs_node *n = NULL;
+	struct stat st;
 	char *real = NULL;
-	bool doc;
+	bool doc, existed;
 	int err, fd = -1;
 
 	memset(&loc, 0, sizeof(loc));
@@ -180,13 +198,18 @@ static int do_create(struct fs *fs, struct fs_node *parent, const char *name,
 	    (err = fs_scratch_mkparents(real)) < 0)
 		goto out;
 	doc = cfs_is_document_path(loc.path);
+	existed = lstat(real, &st) == 0;
 	/* A new document is held as an empty placeholder until saved. */
-	fd = open(real, (doc ? O_WRONLY : fi->flags) | O_CREAT | O_NOFOLLOW,
+	fd = open(real,
+		  (doc ? O_WRONLY : real_flags(fi)) | O_CREAT | O_NOFOLLOW,
 		  doc ? 0644 : mode);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
 	}
+	if (!doc && !existed &&
+	    (err = fs_scratch_adopt(fs, real, fd, mode, who->uid, who->gid)) < 0)
+		goto out;
 	if (doc) {
 		close(fd);
 		fd = -1;
@@ -214,8 +237,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
-	int err = do_create(fs_of(req), node_of(req, parent), name, mode, fi,
-			    &e);
+	int err = do_create(fs_of(req), fuse_req_ctx(req), node_of(req, parent),
+			    name, mode, fi, &e);
 
 	if (err < 0)
 		fuse_reply_err(req, -err);
@@ -254,6 +277,17 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+static void write_too_big(struct fs *fs, struct fs_node *n)
+{
+	char *full;
+
+	if (fs_node_path(&fs->nodes, n, NULL, &full) < 0)
+		return;
+	fs_log_op(LOG_WARNING, "write", full, EFBIG,
+		  "write past max_doc_size %zu refused", fs->cfg.max_doc_size);
+	free(full);
+}
+
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -269,8 +303,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	} else {
 		err = fs_doc_write(fs, node_of(req, ino), buf, size, off);
 		if (err == -EFBIG)
-			fs_log(LOG_WARNING, "write past max_doc_size %zu "
-			       "refused", fs->cfg.max_doc_size);
+			write_too_big(fs, node_of(req, ino));
 	}
 	if (err < 0)
 		fuse_reply_err(req, -err);
@@ -284,6 +317,10 @@ static int save(struct fs *fs, struct fs_node *n)
 	struct fs_loc loc;
 	int err = fs_loc_of(fs, n, NULL, &loc);
 
+	/* Unlinked, or replaced by a rename, while open: as on disk, what
+	 * is written to it goes nowhere once the last file closes. */
+	if (err == -ESTALE)
+		return 0;
 	if (err == 0)
 		err = fs_doc_save(fs, n, &loc);
 	fs_loc_release(&loc);

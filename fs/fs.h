@@ -30,6 +30,7 @@ struct fs_config {
 	char *fsync_opt;
 	char *max_doc_size_opt;
 	int ro;
+	int allow_checked_out; /* write to a working tree's branch */
 	int foreground;
 	int debug;
 	int show_help;
@@ -75,6 +76,8 @@ struct fs {
 	size_t nbranches;
 	struct timespec branches_at;
 	bool branches_stale;
+	char *unborn;	   /* HEAD's branch while it has no commit, or NULL */
+	char *checked_out; /* a working tree's branch: read-only, or NULL */
 };
 
 /* Where a mount path points. */
@@ -86,6 +89,7 @@ enum fs_where {
 	FS_HISTORY, /* BRANCH@history: branch + path, read-only */
 	FS_CONFLICTS, /* BRANCH@conflicts: branch + path, read-only */
 	FS_ORDER,   /* COLLECTION/@by/SPEC[/STEP...][/ENTRY], read-only */
+	FS_LOG,	    /* @log at the mount's root: recent warnings, read-only */
 };
 
 struct fs_loc {
@@ -113,8 +117,11 @@ static inline bool fs_loc_readonly(const struct fs_loc *loc)
 {
 	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
 	       loc->where == FS_CONFLICTS ||
-	       loc->where == FS_ORDER;
+	       loc->where == FS_ORDER || loc->where == FS_LOG;
 }
+
+/* The virtual file of recent warnings and errors at the mount's root. */
+#define FS_LOG_NAME "@log"
 
 /* Snapshots never change: the kernel may cache them this long. */
 #define FS_SNAP_TIMEOUT 3600.0
@@ -128,13 +135,29 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);
 void fs_loc_release(struct fs_loc *loc);
 void fs_branches_changed(struct fs *fs);
 int fs_branch_list(struct fs *fs, char ***out, size_t *n);
+/* Is BRANCH HEAD's branch with no commit yet (an empty `git init`)? */
+bool fs_branch_unborn(struct fs *fs, const char *branch);
+/* Is BRANCH checked out in the repository's working tree (and so
+ * read-only through the mount without allow_checked_out)? */
+bool fs_branch_checked_out(struct fs *fs, const char *branch);
 
 /* scratch.c: files kept beside the repository, not committed. */
 int fs_scratch_init(struct fs *fs);
-/* The real path of PATH on BRANCH in the scratch area; caller frees. */
+/* Work in the scratch root: every scratch path below is relative to it.
+ * Once daemonized (which changes to "/"), before serving. */
+int fs_scratch_enter(struct fs *fs);
+/* The path of PATH on BRANCH in the scratch area, relative to the scratch
+ * root the daemon works in; caller frees. */
 int fs_scratch_path(struct fs *fs, const char *branch, const char *path,
 		    char **out);
 int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out);
+/* A scratch entry just made at REAL (FD, or -1 to go by path) on a
+ * caller's behalf: exactly MODE's permission bits (the daemon's own umask
+ * must not mask the caller's mode again; the kernel applied the caller's),
+ * and, when the daemon may (it runs as root), the caller's UID and GID as
+ * its owner, as a local file system does. */
+int fs_scratch_adopt(struct fs *fs, const char *real, int fd, mode_t mode,
+		     uid_t uid, gid_t gid);
 /* Make the parent directories of a scratch path. */
 int fs_scratch_mkparents(const char *real);
 /* 0 if the branch's scratch area holds nothing (placeholders for empty
@@ -151,6 +174,17 @@ void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
 		  mode_t mode, time_t mtime, off_t size);
 int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		struct stat *st);
+/* The inode number shown for node N: its own (a hash of the path it was
+ * first seen at, stable across renames) for documents and directories;
+ * for scratch files the backing file's, so hard links share one. (The
+ * kernel never takes st_dev from us: fs_stat_loc marks the second case
+ * there, and this clears it.) */
+void fs_stat_ino(struct stat *st, const struct fs_node *n);
+/* A scratch file's st_ino from its backing file's device and inode. */
+uint64_t fs_scratch_ino(dev_t dev, ino_t ino);
+/* stat of node N, unlinked while open, from what its open file holds:
+ * the scratch descriptor FD, else N's document buffer. */
+int fs_stat_open(struct fs *fs, struct fs_node *n, int fd, struct stat *st);
 /* What PATH on BRANCH is in Git at the branch head (a document renamed
  * away counts as absent): fills *e and, if HEAD is not NULL, *head. */
 int fs_live_entry(struct fs *fs, const char *branch, const char *path,
@@ -227,5 +261,14 @@ bool fs_doc_size(struct fs *fs, struct fs_node *n, off_t *out);
 int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 		  const char *buf, size_t len, const struct timespec *mtime,
 		  bool had_version);
+
+/* docerr.c: the reason the last save of FULL (BRANCH/PATH) was refused,
+ * shown as its user.chronofs.error extended attribute. */
+#define FS_XATTR_ERROR "user.chronofs.error"
+void fs_doc_error_set(const char *full, const char *msg);
+void fs_doc_error_clear(const char *full);
+/* 0 and *out (the caller's), or -ENODATA. */
+int fs_doc_error_get(const char *full, char **out);
+void fs_doc_error_clear_all(void);
 
 #endif

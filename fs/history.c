@@ -23,10 +23,12 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 		fs_log(LOG_INFO, "index of branch %s: %s", branch,
 		       chronofs_errmsg(fs->db));
 	else if (err == -EAGAIN) /* the first indexing is still running */
-		fs_log(LOG_WARNING, "%s", chronofs_errmsg(fs->db));
+		fs_log_op(LOG_WARNING, "catch-up", branch, err, "%s",
+			  chronofs_errmsg(fs->db));
 	else if (err < 0)
-		fs_log(LOG_ERR, "index of branch %s: %s", branch,
-		       chronofs_errmsg(fs->db));
+		fs_log_op(LOG_ERR, "catch-up", branch, err,
+			  "history index not brought up to the head: %s",
+			  chronofs_errmsg(fs->db));
 	if (err < 0)
 		return err;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -131,6 +133,9 @@ static int stat_snap(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 		return err;
 	if (e.kind == CFS_DIR) {
 		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, (time_t)t, 0);
+	} else if (e.kind == CFS_LINK) {
+		fs_stat_fill(fs, st, loc->full, S_IFLNK | 0777, (time_t)t,
+			     (off_t)e.size);
 	} else {
 		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, (time_t)t,
 			     (off_t)e.size);
@@ -224,7 +229,10 @@ static int snap_entry_cb(void *ctx, const char *name,
 {
 	struct snap_list *l = ctx;
 
-	return l->cb(l->ctx, name, e->kind == CFS_DIR ? S_IFDIR : S_IFREG);
+	return l->cb(l->ctx, name,
+		     e->kind == CFS_DIR    ? S_IFDIR
+		     : e->kind == CFS_LINK ? S_IFLNK
+					   : S_IFREG);
 }
 
 int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,

@@ -28,7 +28,9 @@ struct listing {
 	const char *full; /* for the entries' st_ino */
 };
 
-static int list_add(struct listing *l, const char *name, mode_t type)
+/* Add NAME; its d_ino is INO, or (0) the hash of its path. */
+static int list_add_ino(struct listing *l, const char *name, mode_t type,
+			uint64_t ino)
 {
 	char *path;
 
@@ -45,16 +47,25 @@ static int list_add(struct listing *l, const char *name, mode_t type)
 		l->v = v;
 		l->cap = cap;
 	}
-	if (asprintf(&path, "%s%s%s", l->full, *l->full ? "/" : "", name) < 0)
-		return -ENOMEM;
-	l->v[l->n].ino = fs_path_ino(path);
-	free(path);
+	if (!ino) {
+		if (asprintf(&path, "%s%s%s", l->full, *l->full ? "/" : "",
+			     name) < 0)
+			return -ENOMEM;
+		ino = fs_path_ino(path);
+		free(path);
+	}
+	l->v[l->n].ino = ino;
 	l->v[l->n].name = strdup(name);
 	l->v[l->n].type = type;
 	if (!l->v[l->n].name)
 		return -ENOMEM;
 	l->n++;
 	return 0;
+}
+
+static int list_add(struct listing *l, const char *name, mode_t type)
+{
+	return list_add_ino(l, name, type, 0);
 }
 
 static int list_add_cb(void *ctx, const char *name, mode_t type)
@@ -141,14 +152,18 @@ static int git_entry_cb(void *ctx, const char *name,
 	}
 	if (gone)
 		return 0;
-	return list_add(c->l, name, e->kind == CFS_DIR ? S_IFDIR : S_IFREG);
+	return list_add(c->l, name,
+			e->kind == CFS_DIR    ? S_IFDIR
+			: e->kind == CFS_LINK ? S_IFLNK
+					      : S_IFREG);
 }
 
 static int list_scratch(struct fs *fs, const struct fs_loc *loc,
 			struct listing *l)
 {
 	struct dirent *de;
-	char *real;
+	struct stat dst;
+	char *real, *path;
 	DIR *d;
 	int err = fs_scratch_of(fs, loc, &real);
 
@@ -158,11 +173,25 @@ static int list_scratch(struct fs *fs, const struct fs_loc *loc,
 	free(real);
 	if (!d)
 		return 0;
+	if (fstat(dirfd(d), &dst) < 0)
+		dst.st_dev = 0;
 	while (err == 0 && (de = readdir(d))) {
+		mode_t type = de->d_type == DT_UNKNOWN ? S_IFREG
+						       : DTTOIF(de->d_type);
+		uint64_t ino = 0;
+
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		err = list_add(l, de->d_name,
-			       de->d_type == DT_DIR ? S_IFDIR : S_IFREG);
+		/* A scratch file's d_ino is its stat's (see fs_stat_ino);
+		 * a new document's placeholder is a document. */
+		if (!S_ISDIR(type) &&
+		    asprintf(&path, "%s%s%s", loc->path, *loc->path ? "/" : "",
+			     de->d_name) >= 0) {
+			if (!cfs_is_document_path(path))
+				ino = fs_scratch_ino(dst.st_dev, de->d_ino);
+			free(path);
+		}
+		err = list_add_ino(l, de->d_name, type, ino);
 	}
 	closedir(d);
 	return err;
@@ -183,6 +212,10 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 	if (err < 0)
 		goto out;
 	l->full = loc.full;
+	if (loc.where == FS_LOG) {
+		err = -ENOTDIR;
+		goto out;
+	}
 	if ((err = list_add(l, ".", S_IFDIR)) < 0 ||
 	    (err = list_add(l, "..", S_IFDIR)) < 0)
 		goto out;

@@ -75,17 +75,32 @@ int fs_refuse_reserved(const char *where, const char *name)
 {
 	if (!cfs_name_reserved(name))
 		return 0;
-	fs_log(LOG_WARNING, "%s/%s: names beginning with '@' are reserved",
-	       where, name);
+	char *full;
+
+	if (asprintf(&full, "%s%s%s", where, *where ? "/" : "", name) < 0)
+		return -EINVAL;
+	fs_log_op(LOG_WARNING, "create", full, EINVAL,
+		  "names beginning with '@' are reserved");
+	free(full);
 	return -EINVAL;
 }
 
 /* Changes inside snapshots and history fail with EROFS, as on a
  * read-only mount. */
-int fs_writable(const struct fs *fs, const struct fs_loc *loc)
+int fs_writable(struct fs *fs, const struct fs_loc *loc)
 {
 	if (fs->cfg.ro || fs_loc_readonly(loc))
 		return -EROFS;
+	/* Git's receive.denyCurrentBranch: moving the branch under a
+	 * working tree makes `git status` show every save as undone. */
+	if (loc->where == FS_LIVE && fs_branch_checked_out(fs, loc->branch)) {
+		fs_log_op(LOG_WARNING, "write", loc->full, EROFS,
+			  "branch %s is checked out in the working tree of %s: "
+			  "read-only through the mount (mount with -o "
+			  "allow_checked_out to write to it)",
+			  loc->branch, fs->cfg.repo);
+		return -EROFS;
+	}
 	return 0;
 }
 
@@ -107,12 +122,16 @@ static double entry_timeout(const struct fs_loc *loc)
 						   : ENTRY_TIMEOUT;
 }
 
-static double attr_timeout(const struct fs_loc *loc, mode_t mode)
+static double attr_timeout(const struct fs_loc *loc, const struct stat *st)
 {
+	mode_t mode = st->st_mode;
+
 	/* stat of a snapshot's name tells at once that it is gone. */
 	if (snap_root(loc))
 		return 0;
-	if (loc->where == FS_LIVE && S_ISREG(mode))
+	/* A hard-linked scratch file is one kernel inode per name: a write
+	 * through one name must show at once through the others. */
+	if (loc->where == FS_LIVE && S_ISREG(mode) && st->st_nlink <= 1)
 		return LIVE_ATTR_TIMEOUT;
 	return fs_loc_frozen(loc) ? FS_SNAP_TIMEOUT : ATTR_TIMEOUT;
 }
@@ -150,8 +169,8 @@ static void fill_entry(struct fs *fs, struct fs_node *n, const struct stat *st,
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_node_ino(&fs->nodes, n);
 	e->attr = *st;
-	e->attr.st_ino = n->ino;
-	e->attr_timeout = attr_timeout(loc, st->st_mode);
+	fs_stat_ino(&e->attr, n);
+	e->attr_timeout = attr_timeout(loc, st);
 	e->entry_timeout = entry_timeout(loc);
 	fs_doc_size(fs, n, &e->attr.st_size);
 }
@@ -209,17 +228,41 @@ void fs_op_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/* fstat of a file whose name is gone (unlinked or renamed over while
+ * open): what the open file holds. FI is the file the kernel names, if it
+ * does; else any file open on N. */
+static int stat_open(struct fs *fs, struct fs_node *n,
+		     struct fuse_file_info *fi, struct stat *st)
+{
+	struct fs_fh *fh;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&fs->open_lock);
+	for (fh = fs->open_files; fh; fh = fh->next)
+		if (fi ? fh == fh_of(fi) : fh->node == n)
+			break;
+	if (fh && fh->node == n)
+		err = fs_stat_open(fs, n, fh->fd, st);
+	pthread_mutex_unlock(&fs->open_lock);
+	return err;
+}
+
 static int do_getattr(struct fs *fs, struct fs_node *n, struct stat *st,
-		      double *timeout)
+		      double *timeout, struct fuse_file_info *fi)
 {
 	struct fs_loc loc;
 	int err = fs_loc_of(fs, n, NULL, &loc);
 
 	if (err == 0)
 		err = fs_stat_loc(fs, &loc, n, st);
+	if ((err == -ENOENT || err == -ESTALE) && n->detached) {
+		fs_loc_release(&loc);
+		*timeout = ATTR_TIMEOUT;
+		return stat_open(fs, n, fi, st);
+	}
 	if (err == 0) {
-		st->st_ino = n->ino;
-		*timeout = attr_timeout(&loc, st->st_mode);
+		fs_stat_ino(st, n);
+		*timeout = attr_timeout(&loc, st);
 	}
 	fs_loc_release(&loc);
 	return err;
@@ -230,7 +273,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct stat st;
 	double timeout = ATTR_TIMEOUT;
-	int err = do_getattr(fs_of(req), node_of(req, ino), &st, &timeout);
+	int err = do_getattr(fs_of(req), node_of(req, ino), &st, &timeout, fi);
 
 	if (err < 0)
 		fuse_reply_err(req, -err);

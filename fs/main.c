@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 static const struct fuse_opt opts[] = {
 	OPT("author=%s", author),
 	OPT("branch=%s", branch),
+	OPT("allow_checked_out", allow_checked_out),
 	OPT("fsync=%s", fsync_opt),
 	OPT("max_doc_size=%s", max_doc_size_opt),
 	OPT("-f", foreground),
@@ -51,6 +53,12 @@ static void usage(const char *prog)
 	       "    -o author=NAME <EMAIL>  author of commits (default: "
 	       "git config, else chronofs <chronofs@HOST>)\n"
 	       "    -o branch=NAME       mount that branch at the root\n"
+	       "    -o allow_checked_out  write to the branch a non-bare "
+	       "repository's\n"
+	       "                         working tree has checked out "
+	       "(read-only\n"
+	       "                         otherwise, as git's "
+	       "receive.denyCurrentBranch)\n"
 	       "    -o fsync=on|off      make each commit durable before "
 	       "close returns (default on)\n"
 	       "    -o max_doc_size=BYTES  largest document (default "
@@ -79,7 +87,20 @@ static int opt_proc(void *data, const char *arg, int key,
 			return 0;
 		}
 		if (!cfg->mountpoint) {
-			cfg->mountpoint = strdup(arg);
+			/* Resolved once: a relative name means nothing to
+			 * the unmount at exit, which runs from another
+			 * directory (a -f mount stopped by a signal left a
+			 * dead mount). */
+			cfg->mountpoint = realpath(arg, NULL);
+			if (!cfg->mountpoint) {
+				fprintf(stderr, "chronofs: mountpoint %s: %s%s\n",
+					arg, strerror(errno),
+					errno == ENOTCONN
+						? " (a dead mount: fusermount3 "
+						  "-u it first)"
+						: "");
+				return -1;
+			}
 			return 0;
 		}
 		fprintf(stderr, "chronofs: unexpected argument '%s'\n", arg);
@@ -92,9 +113,68 @@ static int opt_proc(void *data, const char *arg, int key,
 	}
 }
 
+/* Undo the \ooo escapes of a /proc/self/mountinfo field, in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* A FUSE file system mounted on MNT already? Mounting again would stack
+ * a second one on it (the kernel allows it, and the first is hidden until
+ * the second goes). Other file systems are fine to mount over (a
+ * container's volume is one). *type gets its type ("fuse.chronofs"). */
+static bool fuse_mounted_on(const char *mnt, char *type, size_t size)
+{
+	FILE *mi = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!mi)
+		return false;
+	while (!found && getline(&line, &cap, mi) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE ... */
+		char *f[32], *p = line;
+		size_t n = 0, i;
+
+		line[strcspn(line, "\n")] = '\0';
+		while (p && n < 32) {
+			f[n++] = p;
+			if ((p = strchr(p, ' ')))
+				*p++ = '\0';
+		}
+		if (n < 5)
+			continue;
+		unescape(f[4]);
+		if (strcmp(f[4], mnt))
+			continue;
+		for (i = 5; i + 1 < n && strcmp(f[i], "-"); i++)
+			;
+		if (i + 1 < n && !strncmp(f[i + 1], "fuse", 4)) {
+			snprintf(type, size, "%s", f[i + 1]);
+			found = true;
+		}
+	}
+	free(line);
+	fclose(mi);
+	return found;
+}
+
 static int check_config(struct fs_config *cfg)
 {
-	char *end;
+	char *end, type[64];
 
 	cfg->fsync = true;
 	if (cfg->fsync_opt) {
@@ -118,6 +198,10 @@ static int check_config(struct fs_config *cfg)
 	if (!cfg->repo || !cfg->mountpoint)
 		return fprintf(stderr, "chronofs: need REPO and MOUNTPOINT "
 			       "(see --help)\n"), -1;
+	if (fuse_mounted_on(cfg->mountpoint, type, sizeof(type)))
+		return fprintf(stderr, "chronofs: %s is already mounted (%s); "
+			       "unmount it first (fusermount3 -u %s)\n",
+			       cfg->mountpoint, type, cfg->mountpoint), -1;
 	return 0;
 }
 
@@ -217,7 +301,8 @@ static int fs_open_store(struct fs *fs)
 		       chronofs_errmsg(NULL));
 		return err;
 	}
-	if (fs->cfg.branch && cfs_head(fs->db, fs->cfg.branch, &head) < 0) {
+	if (fs->cfg.branch && cfs_head(fs->db, fs->cfg.branch, &head) < 0 &&
+	    !fs_branch_unborn(fs, fs->cfg.branch)) {
 		fs_log(LOG_ERR, "branch=%s: no such branch", fs->cfg.branch);
 		return -ENOENT;
 	}
@@ -267,6 +352,8 @@ static void fs_close(struct fs *fs)
 		fs_log(LOG_ERR, "index: %s", chronofs_errmsg(fs->db));
 	chronofs_close(fs->db);
 	chronofs_strings_free(fs->branches, fs->nbranches);
+	free(fs->unborn);
+	free(fs->checked_out);
 	pthread_mutex_destroy(&fs->branches_lock);
 	pthread_mutex_destroy(&fs->open_lock);
 	for (size_t i = 0; i < FS_SNAP_MEMO; i++)
@@ -292,11 +379,20 @@ static int run(struct fs *fs, struct fuse_args *args)
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
 	fs_log_setup(!fs->cfg.foreground, fs->cfg.debug);
+	if (fs_scratch_enter(fs) < 0) {
+		fs_log(LOG_ERR, "scratch area %s: %s", fs->scratch_root,
+		       strerror(errno));
+		goto out_unmount;
+	}
 	if (fs_open_index(fs) < 0)
 		goto out_unmount;
 	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo,
 	       fs->cfg.mountpoint);
 	err = fuse_session_loop_mt(se, &loop);
+	/* Stopped by a signal (Ctrl-C on a -f mount, kill): a clean stop,
+	 * unmounted below. libfuse returns the signal's number. */
+	if (err == SIGINT || err == SIGTERM || err == SIGHUP)
+		err = 0;
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -303,6 +303,20 @@ void fs_node_move(struct fs_nodes *t, struct fs_node *parent,
 	free(copy);
 }
 
+void fs_node_detach(struct fs_nodes *t, struct fs_node *parent,
+		    const char *name)
+{
+	struct fs_node *n;
+
+	pthread_mutex_lock(&t->lock);
+	if ((n = find(t, parent, name))) {
+		unhash(t, n);
+		n->detached = true;
+		rehash(t, n);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 struct fs_doc *fs_node_doc_acquire(struct fs_nodes *t, struct fs_node *n,
 				   struct fs_doc *fresh, bool *used)
 {

@@ -78,6 +78,11 @@ void fs_node_move(struct fs_nodes *t, struct fs_node *parent,
 		  const char *name, struct fs_node *newparent,
 		  const char *newname);
 
+/* Child NAME of PARENT was unlinked: its node keeps serving the files
+ * open on it, under no reachable name. */
+void fs_node_detach(struct fs_nodes *t, struct fs_node *parent,
+		    const char *name);
+
 /* Share N's document buffer: attach FRESH if N has none (then *used is
  * true) and count one more open. Returns the attached buffer. */
 struct fs_doc *fs_node_doc_acquire(struct fs_nodes *t, struct fs_node *n,

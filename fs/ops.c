@@ -42,5 +42,11 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.readdirplus = fs_op_readdirplus,
 	.releasedir = fs_op_releasedir,
 	.statfs = fs_op_statfs,
+	.mknod = fs_op_mknod,
+	.symlink = fs_op_symlink,
+	.readlink = fs_op_readlink,
+	.link = fs_op_link,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
 };
 

@@ -51,7 +51,7 @@ int fs_child_full(struct fs *fs, struct fs_node *n, const char *name,
 /* -EINVAL (logged) for a reserved NAME created in WHERE. */
 int fs_refuse_reserved(const char *where, const char *name);
 /* -EROFS for changes in read-only views or mounts. */
-int fs_writable(const struct fs *fs, const struct fs_loc *loc);
+int fs_writable(struct fs *fs, const struct fs_loc *loc);
 int fs_scratch_of(struct fs *fs, const struct fs_loc *loc, char **out);
 /* Is LOC a document: in Git, or a new one held in scratch? *E is its
  * entry when it is in Git (*created false). */
@@ -108,6 +108,16 @@ void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);
 void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, struct fuse_file_info *fi);
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, dev_t rdev);
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name);
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		const char *newname);
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi);
 

@@ -4,6 +4,7 @@
  * The deletion is committed when the backup is unlinked without the
  * document coming back, GRACE_MS after the rename, or at unmount. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,13 +50,20 @@ static bool is(const struct entry *e, const char *branch, const char *path)
 static void commit_delete(struct fs *fs, struct entry *e)
 {
 	int err = cfs_delete(fs->db, e->branch, e->path, NULL);
+	char *full;
 
+	if (asprintf(&full, "%s/%s", e->branch, e->path) < 0)
+		return;
 	if (err < 0 && err != -ENOENT)
-		fs_log(LOG_ERR, "%s/%s: deletion after rename failed: %s",
-		       e->branch, e->path, chronofs_errmsg(NULL));
+		fs_log_op(LOG_ERR, "delete", full, err,
+			  "deletion after rename failed: %s",
+			  chronofs_errmsg(NULL));
 	else
-		fs_log(LOG_INFO, "%s/%s: renamed away, committed as deleted",
-		       e->branch, e->path);
+		fs_log_op(LOG_INFO, "delete", full, 0,
+			  "renamed away, committed as deleted");
+	if (err == 0)
+		fs_doc_error_clear(full);
+	free(full);
 }
 
 static bool expired(const struct entry *e, const struct timespec *now)

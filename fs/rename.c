@@ -111,7 +111,9 @@ static int rename_scratch_in(struct fs *fs, const char *src,
 
 	err = read_file(src, fs->cfg.max_doc_size, &buf, &len, &st);
 	if (err == -EFBIG)
-		fs_log(LOG_WARNING, "%s: over max_doc_size", to->full);
+		fs_log_op(LOG_WARNING, "rename", to->full, err,
+			  "%s is over max_doc_size %zu", src,
+			  fs->cfg.max_doc_size);
 	if (err == 0)
 		err = fs_save_bytes(fs, to->branch, to->path, buf, len,
 				    &st.st_mtim, had_version);
@@ -136,8 +138,10 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 	if (err < 0 && err != -ENOENT)
 		return err;
 	from_git = err == 0;
-	if (from_git && e.kind == CFS_DIR)
-		return -EXDEV; /* mv copies collections, one save each */
+	/* mv copies collections, one save each, and a link made by others
+	 * (a scratch link made anew, then the old one's deletion). */
+	if (from_git && (e.kind == CFS_DIR || e.kind == CFS_LINK))
+		return -EXDEV;
 	to_git = fs_live_entry(fs, to->branch, to->path, &te, NULL) == 0;
 	if (to_git && te.kind == CFS_DIR)
 		return -EISDIR;
@@ -151,8 +155,10 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 			err = 0;
 			fs_pending_drop(fs->pending, to->branch, to->path);
 			unlink(dst); /* a placeholder of that name */
-			fs_log(LOG_INFO, "%s: renamed to %s", from->full,
-			       to->path);
+			fs_log_op(LOG_INFO, "rename", from->full, 0,
+				  "renamed to %s", to->path);
+			fs_doc_error_clear(from->full);
+			fs_doc_error_clear(to->full);
 		}
 	} else if (from_git) {
 		err = rename_doc_away(fs, from, to, &e);
@@ -170,9 +176,10 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 	}
 out:
 	if (err < 0 && err != -EEXIST && err != -EXDEV && err != -ENOENT)
-		fs_log(err == -EINVAL || err == -EFBIG ? LOG_WARNING : LOG_ERR,
-		       "rename %s -> %s: %s", from->full, to->full,
-		       strerror(-err));
+		fs_log_op(err == -EINVAL || err == -EFBIG ? LOG_WARNING
+							  : LOG_ERR,
+			  "rename", from->full, err, "rename to %s: %s",
+			  to->full, strerror(-err));
 	free(src);
 	free(dst);
 	return err;
@@ -184,15 +191,17 @@ static int rename_branch(struct fs *fs, const struct fs_loc *from,
 	int err = chronofs_branch_rename(fs->db, from->branch, to);
 
 	if (err < 0) {
-		fs_log(LOG_WARNING, "rename branch %s -> %s: %s", from->branch,
-		       to, chronofs_errmsg(NULL));
+		fs_log_op(LOG_WARNING, "rename", from->branch, err,
+			  "branch not renamed to %s: %s", to,
+			  chronofs_errmsg(NULL));
 		return err;
 	}
 	fs_branches_changed(fs);
 	err = fs_scratch_branch_rename(fs, from->branch, to);
 	if (err < 0)
-		fs_log(LOG_ERR, "scratch of branch %s not moved: %s", to,
-		       strerror(-err));
+		fs_log_op(LOG_ERR, "rename", to, err,
+			  "scratch files of the branch not moved: %s",
+			  strerror(-err));
 	fs_log(LOG_INFO, "branch %s renamed to %s", from->branch, to);
 	return 0;
 }

@@ -24,6 +24,40 @@ static long elapsed_ns(const struct timespec *a, const struct timespec *b)
 	return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
 }
 
+/* HEAD's branch: listed while unborn (git init made no commit: its first
+ * save makes one), read-only while a working tree has it checked out.
+ * V (N names) gets the unborn one. Caller holds branches_lock. */
+static int head_refresh_locked(struct fs *fs, char ***v, size_t *n)
+{
+	bool unborn = false, checked_out = false;
+	char *hb = NULL, **grown;
+
+	free(fs->unborn);
+	free(fs->checked_out);
+	fs->unborn = fs->checked_out = NULL;
+	/* A detached HEAD has no branch to show or guard. */
+	if (cfs_head_branch(fs->db, &hb, &unborn, &checked_out) < 0)
+		return 0;
+	if (checked_out && !fs->cfg.allow_checked_out)
+		fs->checked_out = strdup(hb);
+	for (size_t i = 0; unborn && i < *n; i++)
+		unborn = strcmp((*v)[i], hb) != 0;
+	if (unborn) {
+		grown = realloc(*v, (*n + 2) * sizeof(**v));
+		if (!grown) {
+			free(hb);
+			return -ENOMEM;
+		}
+		*v = grown;
+		(*v)[(*n)++] = hb;
+		(*v)[*n] = NULL;
+		fs->unborn = strdup(hb);
+		return 0;
+	}
+	free(hb);
+	return 0;
+}
+
 /* Caller holds branches_lock. */
 static int refresh_locked(struct fs *fs)
 {
@@ -37,6 +71,8 @@ static int refresh_locked(struct fs *fs)
 	    elapsed_ns(&fs->branches_at, &now) < BRANCH_CACHE_NS)
 		return 0;
 	err = chronofs_branches(fs->db, &v, &n);
+	if (err == 0 && (err = head_refresh_locked(fs, &v, &n)) < 0)
+		chronofs_strings_free(v, n);
 	if (err < 0)
 		return err;
 	chronofs_strings_free(fs->branches, fs->nbranches);
@@ -71,6 +107,30 @@ int fs_branch_list(struct fs *fs, char ***out, size_t *n)
 	pthread_mutex_unlock(&fs->branches_lock);
 	*out = v;
 	return err;
+}
+
+/* Is BRANCH HEAD's unborn branch (UNBORN), or the checked-out one? */
+static bool head_is(struct fs *fs, bool unborn, const char *branch)
+{
+	const char *b;
+	bool yes;
+
+	pthread_mutex_lock(&fs->branches_lock);
+	refresh_locked(fs);
+	b = unborn ? fs->unborn : fs->checked_out;
+	yes = b && !strcmp(b, branch);
+	pthread_mutex_unlock(&fs->branches_lock);
+	return yes;
+}
+
+bool fs_branch_unborn(struct fs *fs, const char *branch)
+{
+	return head_is(fs, true, branch);
+}
+
+bool fs_branch_checked_out(struct fs *fs, const char *branch)
+{
+	return head_is(fs, false, branch);
 }
 
 /* How FULL relates to branch B: 2 inside (or equal), 1 a proper prefix
@@ -178,15 +238,18 @@ static void memo_put(struct fs *fs, const char *full, size_t len,
 	pthread_mutex_unlock(&fs->snaps_lock);
 }
 
-static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
+/* FULL holds BRANCH@SPEC[/PATH]: the branch is FULL[0..BLEN), the '@' at
+ * offset AT (BLEN, or BLEN + 1 for "BRANCH/@SPEC" of a branch= mount). */
+static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t blen,
+			   size_t at)
 {
 	const char *spec = out->full + at + 1;
 	size_t slen = strcspn(spec, "/");
 	struct cfs_oid head;
 	int err;
 
-	/* fs_resolve checked that FULL up to AT names a branch. */
-	out->branch = strndup(out->full, at);
+	/* fs_resolve checked that FULL up to BLEN names a branch. */
+	out->branch = strndup(out->full, blen);
 	if (!out->branch)
 		return -ENOMEM;
 	out->path = spec[slen] ? spec + slen + 1 : spec + slen;
@@ -225,6 +288,32 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 	return find_order(out);
 }
 
+/* Is FULL the mount's MNT/@log? At the root of the mount: "@log", or
+ * "BRANCH/@log" when one branch is mounted there. */
+static bool is_log(const struct fs *fs, const char *full)
+{
+	const char *b = fs->cfg.branch;
+	size_t bl = b ? strlen(b) : 0;
+
+	if (b && (strncmp(full, b, bl) || full[bl] != '/'))
+		return false;
+	return !strcmp(full + (b ? bl + 1 : 0), FS_LOG_NAME);
+}
+
+/* With branch=NAME, is AT (in FULL) the '@' of "NAME/@SPEC", SPEC not an
+ * ordered view (those are the root collection's, "@by")? */
+static bool is_mounted_branch_virtual(const struct fs *fs, const char *full,
+				      const char *at)
+{
+	const char *b = fs->cfg.branch;
+	size_t bl = b ? strlen(b) : 0;
+
+	bool by = !strncmp(at, "@by", 3) && (at[3] == '\0' || at[3] == '/');
+
+	return b && (size_t)(at - full) == bl + 1 && !strncmp(full, b, bl) &&
+	       full[bl] == '/' && !by && at[1] != '\0' && at[1] != '/';
+}
+
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 {
 	const char *at = strchr(full, '@');
@@ -234,10 +323,24 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 	out->full = strdup(full);
 	if (!out->full)
 		return -ENOMEM;
+	if (at && is_log(fs, full)) {
+		out->where = FS_LOG;
+		return 0;
+	}
 	/* '@' in the branch's component: a snapshot or history. A component
 	 * starting with '@' inside a branch: an ordered view or nothing. */
 	if (at && at != full && at[-1] != '/' && is_branch_prefix(fs, full, at)) {
-		err = resolve_virtual(fs, out, (size_t)(at - full));
+		err = resolve_virtual(fs, out, (size_t)(at - full),
+				      (size_t)(at - full));
+		if (err < 0)
+			fs_loc_release(out);
+		return err;
+	}
+	/* One branch at the root (branch=NAME): MNT/@history, MNT/@WHEN and
+	 * MNT/@COMMIT are NAME@history, NAME@WHEN and NAME@COMMIT. */
+	if (at && is_mounted_branch_virtual(fs, full, at)) {
+		err = resolve_virtual(fs, out, (size_t)(at - full) - 1,
+				      (size_t)(at - full));
 		if (err < 0)
 			fs_loc_release(out);
 		return err;

@@ -3,9 +3,16 @@
  * README.md), empty collections, and new documents not yet holding
  * content. It is a plain directory tree, so it survives remounts. Branch
  * names are escaped ('/' as %2F, '%' as %25) to keep one level per branch.
+ *
+ * Scratch paths are relative ("<branch>/<path>"): the daemon works in the
+ * scratch root (fs_scratch_enter), so a path through the mount reaches
+ * its scratch file whenever the mount's own absolute path does, however
+ * long the repository's path (an absolute backing path would be the
+ * longer one, and hit PATH_MAX first).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +55,14 @@ int fs_scratch_init(struct fs *fs)
 	return err;
 }
 
+int fs_scratch_enter(struct fs *fs)
+{
+	return chdir(fs->scratch_root) < 0 ? -errno : 0;
+}
+
 int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)
 {
-	size_t n = strlen(fs->scratch_root) + 2;
+	size_t n = 1;
 	char *buf, *w;
 
 	for (const char *p = branch; *p; p++)
@@ -58,7 +70,7 @@ int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out)
 	buf = malloc(n);
 	if (!buf)
 		return -ENOMEM;
-	w = buf + snprintf(buf, n, "%s/", fs->scratch_root);
+	w = buf;
 	for (const char *p = branch; *p; p++) {
 		if (*p == '/' || *p == '%')
 			w += snprintf(w, n - (size_t)(w - buf), "%%%02X",
@@ -83,6 +95,29 @@ int fs_scratch_path(struct fs *fs, const char *branch, const char *path,
 		err = -ENOMEM;
 	free(dir);
 	return err;
+}
+
+int fs_scratch_adopt(struct fs *fs, const char *real, int fd, mode_t mode,
+		     uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if ((fd >= 0 ? fstat(fd, &st) : lstat(real, &st)) < 0)
+		return -errno;
+	/* A symbolic link's own mode is always 0777 on Linux. */
+	if (!S_ISLNK(st.st_mode) && (st.st_mode & 07777) != (mode & 07777) &&
+	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) < 0)
+		return -errno;
+	if (geteuid() != 0 || (st.st_uid == uid && st.st_gid == gid))
+		return 0;
+	if ((fd >= 0 ? fchown(fd, uid, gid)
+		     : fchownat(AT_FDCWD, real, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
+		return -errno;
+	/* chown clears set-id bits: put back what the caller asked for. */
+	if (!S_ISLNK(st.st_mode) && (mode & 06000) &&
+	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) < 0)
+		return -errno;
+	return 0;
 }
 
 int fs_scratch_mkparents(const char *real)

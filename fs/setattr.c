@@ -43,8 +43,8 @@ static int doc_times(struct fs *fs, const struct fs_loc *loc,
 	t.nsec = (uint32_t)mt.tv_nsec;
 	err = cfs_mtime_set(fs->db, loc->branch, loc->path, &e.oid, &t);
 	if (err < 0)
-		fs_log(LOG_ERR, "%s: mtime not kept: %s", loc->full,
-		       chronofs_errmsg(NULL));
+		fs_log_op(LOG_ERR, "utimens", loc->full, err,
+			  "mtime not kept: %s", chronofs_errmsg(NULL));
 	return err;
 }
 
@@ -110,22 +110,35 @@ static int setattr_scratch(struct fs *fs, const struct fs_loc *loc,
 	if (err < 0)
 		return err;
 	if (lstat(real, &st) < 0) {
-		/* A collection Git holds: keep its times in a scratch dir. */
-		if (!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
+		/* A collection Git holds: keep its mode, owner and times on
+		 * a directory in scratch. */
+		if (!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |
+				FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+				FUSE_SET_ATTR_GID)))
 			goto out;
 		if ((err = fs_scratch_mkparents(real)) < 0 ||
-		    (mkdir(real, 0755) < 0 && errno != EEXIST)) {
+		    (mkdir(real, 0755) < 0 && errno != EEXIST) ||
+		    lstat(real, &st) < 0) {
 			err = err ? err : -errno;
 			goto out;
 		}
 	}
+	/* The kernel follows links before a chmod or truncate reaches us;
+	 * the daemon never follows one itself. */
+	if (S_ISLNK(st.st_mode) &&
+	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE))) {
+		err = -EOPNOTSUPP;
+		goto out;
+	}
 	if ((to_set & FUSE_SET_ATTR_MODE) &&
 	    chmod(real, attr->st_mode & 07777) < 0)
 		err = -errno;
+	/* The owner shown is the one held: a chown the daemon may not do
+	 * (it does not run as root) fails as it would on disk. */
 	if (err == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
 	    lchown(real, (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
 		   (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1) < 0)
-		err = errno == EPERM ? 0 : -errno; /* shown as ours anyway */
+		err = -errno;
 	if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if ((fh && fh->fd >= 0 ? ftruncate(fh->fd, attr->st_size)
 				       : truncate(real, attr->st_size)) < 0)
@@ -154,9 +167,26 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 
 	if (err < 0 || (err = fs_writable(fs, &loc)) < 0)
 		goto out;
-	/* Branches and the root take chmod/chown/utimens as no-ops. */
+	/* The root and branch roots are the mount's: their mode and owner
+	 * cannot change (EPERM, as for a file one does not own); times may
+	 * be set and change nothing. */
+	if ((loc.where != FS_LIVE || !*loc.path) &&
+	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		       FUSE_SET_ATTR_GID))) {
+		err = -EPERM;
+		goto out;
+	}
 	if (loc.where == FS_LIVE && *loc.path) {
-		if (fs_is_doc(fs, &loc, &created, &e))
+		/* A link committed by others is shown read-only. */
+		if (fs_live_entry(fs, loc.branch, loc.path, &e, NULL) == 0 &&
+		    e.kind == CFS_LINK)
+			err = (to_set & ~(FUSE_SET_ATTR_ATIME |
+					  FUSE_SET_ATTR_ATIME_NOW |
+					  FUSE_SET_ATTR_MTIME |
+					  FUSE_SET_ATTR_MTIME_NOW))
+				      ? -EPERM
+				      : 0;
+		else if (fs_is_doc(fs, &loc, &created, &e))
 			err = setattr_doc(fs, n, &loc, attr, to_set, created);
 		else
 			err = setattr_scratch(fs, &loc, attr, to_set, fi);
@@ -164,7 +194,7 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 	if (err == 0)
 		err = fs_stat_loc(fs, &loc, n, attr);
 	if (err == 0)
-		attr->st_ino = n->ino;
+		fs_stat_ino(attr, n);
 out:
 	fs_loc_release(&loc);
 	return err;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -197,7 +198,17 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	db->ropts = rocksdb_readoptions_create();
 	db->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wopts, sync);
-	if (try_open(db, dir, &e) < 0 && !strncmp(e, "Corruption", 10)) {
+	/* Read-only, beside the process that holds it, files can go while
+	 * they are opened (its compactions): that is no corruption, open
+	 * again. Only a database we hold is judged corrupt. */
+	for (int tries = 0; try_open(db, dir, &e) < 0 && db->readonly &&
+			    !strncmp(e, "Corruption", 10) && tries < 20;
+	     tries++) {
+		rocksdb_free(e);
+		e = NULL;
+		usleep(20000);
+	}
+	if (e && !db->readonly && !strncmp(e, "Corruption", 10)) {
 		/* Derived data: set it aside and start anew. */
 		err = move_aside(dir, e);
 		rocksdb_free(e);

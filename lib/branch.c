@@ -61,3 +61,13 @@ int chronofs_branch_rename(chronofs *db, const char *from, const char *to)
 	drop_indexes(db, from);
 	return 0;
 }
+
+int cfs_head_branch(chronofs *db, char **branch, bool *unborn,
+		    bool *checked_out)
+{
+	int err;
+
+	lib_enter();
+	err = store_head_branch(db->st, branch, unborn, checked_out);
+	return err < 0 ? lib_fail(err, "HEAD") : 0;
+}

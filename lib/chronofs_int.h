@@ -42,6 +42,7 @@ enum cfs_kind {
 	CFS_NONE = 0,
 	CFS_DIR,
 	CFS_DOC,
+	CFS_LINK, /* a symbolic link made by others: its blob is the target */
 };
 
 /* What a path is in one commit. */
@@ -101,6 +102,13 @@ bool cfs_name_reserved(const char *name);
 /* 0 if PATH may be committed as a document, else -EINVAL (or
  * -ENAMETOOLONG) with a message naming PATH and the rule. */
 int cfs_path_check(const char *path);
+
+/* HEAD's branch (*branch the caller's, free()), whether it has no commit
+ * yet (*unborn: an empty `git init`), and whether the repository has a
+ * working tree with it checked out (*checked_out: not bare). -ENOENT if
+ * HEAD is detached. */
+int cfs_head_branch(chronofs *db, char **branch, bool *unborn,
+		    bool *checked_out);
 
 /* Reads. HEAD of a branch, then lookups in a commit's tree. */
 int cfs_head(chronofs *db, const char *branch, struct cfs_oid *out);

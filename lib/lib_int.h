@@ -73,9 +73,10 @@ static inline struct cfs_oid lib_coid(const struct store_oid *o)
 static inline void lib_centry(struct cfs_entry *out,
 			      const struct store_entry *e)
 {
-	out->kind = e->kind == STORE_DIR   ? CFS_DIR
-		    : e->kind == STORE_DOC ? CFS_DOC
-					   : CFS_NONE;
+	out->kind = e->kind == STORE_DIR    ? CFS_DIR
+		    : e->kind == STORE_DOC  ? CFS_DOC
+		    : e->kind == STORE_LINK ? CFS_LINK
+					    : CFS_NONE;
 	out->oid = lib_coid(&e->oid);
 	out->size = e->size;
 }

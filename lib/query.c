@@ -3,9 +3,12 @@
  * at a commit computed from its tree, at a branch head from the
  * persistent index (built on first use), or, where the index cannot be
  * current here (another process holds it), from the head's tree. */
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "history.h"
 #include "lib_int.h"
@@ -457,9 +460,60 @@ int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx)
 	return err < 0 ? lib_fail(err, "index list") : err;
 }
 
+/* Which process holds DIR's RocksDB LOCK file open: the first one found
+ * in /proc (only those whose descriptors this user may read), its pid and
+ * command name into OUT; false if none is found. */
+static bool index_holder(const char *dir, char *out, size_t size)
+{
+	char lock[PATH_MAX], link[PATH_MAX], path[64 + NAME_MAX];
+	DIR *proc = opendir("/proc"), *fds;
+	struct dirent *p, *f;
+	bool found = false;
+
+	if (!proc || snprintf(lock, sizeof(lock), "%s/LOCK", dir) >=
+			     (int)sizeof(lock)) {
+		if (proc)
+			closedir(proc);
+		return false;
+	}
+	while (!found && (p = readdir(proc))) {
+		long pid = atol(p->d_name);
+
+		if (pid <= 0 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+		if (!(fds = opendir(path)))
+			continue;
+		while (!found && (f = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%ld/fd/%s", pid,
+				 f->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			found = n > 0 && (link[n] = '\0', !strcmp(link, lock));
+		}
+		closedir(fds);
+		if (found) {
+			char comm[64] = "?";
+			FILE *c;
+
+			snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+			if ((c = fopen(path, "re"))) {
+				if (fgets(comm, sizeof(comm), c))
+					comm[strcspn(comm, "\n")] = '\0';
+				fclose(c);
+			}
+			snprintf(out, size, "pid %ld, %s", pid, comm);
+		}
+	}
+	closedir(proc);
+	return found;
+}
+
 /* The database for a change of the indexes themselves: ours alone. */
 static int index_writable(chronofs *db, struct idx_db **idx)
 {
+	char who[128];
 	int err = lib_index_get(db, idx);
 
 	if (err < 0)
@@ -467,6 +521,10 @@ static int index_writable(chronofs *db, struct idx_db **idx)
 	if (idx_db_readonly(*idx)) {
 		lib_index_put(db, *idx);
 		*idx = NULL;
+		if (index_holder(db->index_dir, who, sizeof(who)))
+			return store_fail(-EBUSY, "%s: held by another process "
+					 "(%s: a mount of this repository?)",
+					 db->index_dir, who);
 		return store_fail(-EBUSY, "%s: held by another process (a "
 				 "mount of this repository?)", db->index_dir);
 	}

@@ -150,6 +150,8 @@ static int name_cb(void *ctx, const char *name, const struct store_entry *e)
 {
 	struct names *l = ctx;
 
+	if (e->kind == STORE_LINK)
+		return 0; /* a link made by others is no document */
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		char **v = realloc(l->v, cap * sizeof(*v));

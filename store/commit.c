@@ -274,6 +274,20 @@ static void describe(const struct store_change *c, const git_oid *blob,
 	}
 }
 
+/* The empty tree, the base of an unborn branch's first commit. */
+static int empty_tree(struct store *st, git_tree **out)
+{
+	git_oid id;
+	int err = store_object_hash(&id, "", 0, GIT_OBJECT_TREE);
+
+	/* Git and libgit2 know this one object without its file: writing
+	 * it would leave a dangling object once the first save's tree is
+	 * made. */
+	if (err == 0 && (err = git_tree_lookup(out, st->repo, &id)) < 0)
+		err = store_git_fail(err, "empty tree");
+	return err;
+}
+
 /* The objects of one attempt (caller holds st->lock) on PARENT, or on
  * the current head if PARENT is NULL: the new commit in *OUT, its parent
  * in *HEAD, and *INFO but for the commit itself. 1 if the change changes
@@ -295,17 +309,25 @@ int store_build_commit(struct store *st, const char *ref,
 
 	/* Through the ref memo (one stat): the compare-and-swap below
 	 * checks the value again under the lock. */
-	if (parent_in)
+	if (parent_in) {
 		*head = *parent_in;
-	else if ((err = store_ref_read(st, ref, head)) < 0)
+		err = 0;
+	} else {
+		err = store_ref_read(st, ref, head);
+	}
+	if (err == -ENOENT && store_head_is(st, ref)) {
+		/* HEAD's unborn branch (`git init`): this is its root
+		 * commit, made on the empty tree; the compare-and-swap
+		 * creates the ref from the zero id. */
+		memset(head, 0, sizeof(*head));
+		if ((err = empty_tree(st, &tree)) < 0)
+			goto out;
+	} else if (err < 0) {
 		return err;
-	err = git_commit_lookup(&parent, st->repo, head);
-	if (err < 0) {
+	} else if ((err = git_commit_lookup(&parent, st->repo, head)) < 0) {
 		err = store_git_fail(err, "head commit");
 		goto out;
-	}
-	err = git_commit_tree(&tree, parent);
-	if (err < 0) {
+	} else if ((err = git_commit_tree(&tree, parent)) < 0) {
 		err = store_git_fail(err, "head tree");
 		goto out;
 	}
@@ -334,7 +356,7 @@ int store_build_commit(struct store *st, const char *ref,
 	    (err = git_signature_now(&sig, st->author_name,
 				     st->author_email)) < 0 ||
 	    (err = git_commit_create_buffer(&cbuf, st->repo, sig, sig, NULL,
-					    msg, newtree, 1,
+					    msg, newtree, parent ? 1 : 0,
 					    (const git_commit **)&parent)) <
 		    0) {
 		err = store_git_fail(err, "commit");

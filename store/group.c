@@ -25,7 +25,8 @@ struct waiter {
 	struct store_commit_info *info;
 	git_oid blob, commit;
 	bool have_blob;
-	bool made; /* a commit of the current attempt */
+	bool made;  /* a commit of the current attempt */
+	bool tried; /* its own outcome is in err (else the batch's is) */
 	int err;
 	bool done;
 	struct waiter *next;
@@ -96,15 +97,24 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 	size_t made = 0;
 	int err;
 
+	bool unborn = false;
+
+	for (size_t i = 0; i < n; i++)
+		v[i]->made = v[i]->tried = false;
 	pthread_mutex_lock(&st->lock);
 	err = store_ref_read(st, ref, &first);
+	/* HEAD's unborn branch: the first commit is its root (the build
+	 * finds that out), the ref made from the zero id. */
+	if (err == -ENOENT && store_head_is(st, ref)) {
+		memset(&first, 0, sizeof(first));
+		unborn = true;
+		err = 0;
+	}
 	prev = first;
 	for (size_t i = 0; i < n && err == 0; i++) {
 		struct waiter *w = v[i];
 
-		w->made = false;
-		if (w->done)
-			continue;
+		w->tried = true;
 		if (w->c->op == STORE_PUT && !w->have_blob) {
 			w->err = git_odb_hash(&w->blob, w->c->data, w->c->len,
 					      GIT_OBJECT_BLOB);
@@ -118,8 +128,8 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 		}
 		store_change_message(msg, sizeof(msg), w->c);
 		w->err = store_build_commit(st, ref, w->c, &w->blob, msg,
-					    &prev, &parent, &w->commit,
-					    w->info);
+					    unborn && !made ? NULL : &prev,
+					    &parent, &w->commit, w->info);
 		if (w->err == 0) {
 			w->made = true;
 			prev = w->commit;
@@ -179,8 +189,11 @@ static void run(struct store *st, struct waiter **v, size_t n)
 	for (size_t k = 0; k < n; k++) {
 		struct waiter *w = v[k];
 
-		if (!w->made)
+		if (!w->made) {
+			if (!w->tried) /* the batch failed before it */
+				w->err = err < 0 ? err : -EIO;
 			continue; /* its own error, or no change (1) */
+		}
 		if (err < 0) {
 			w->err = err;
 			continue;

@@ -205,6 +205,10 @@ static bool value_start(struct scan *s, bool *opened)
 	default:
 		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
 			return number(s);
+		/* Editors that write one call it a byte-order mark; say so. */
+		if (s->end - s->p >= 3 && !memcmp(s->p, "\xef\xbb\xbf", 3))
+			return fail(s, "a byte-order mark (U+FEFF): JSON text "
+				    "must not begin with one");
 		return fail(s, "expected a value");
 	}
 }

@@ -294,7 +294,7 @@ static int append_log(struct store *st, const char *path, const git_oid *old,
 }
 
 /* Does HEAD point at REF (so its reflog records this move too)? */
-static bool head_is(struct store *st, const char *ref)
+bool store_head_is(struct store *st, const char *ref)
 {
 	char path[4200], buf[1100];
 	ssize_t n;
@@ -446,6 +446,11 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	err = read_ref(st, ref, path, &cur, &loose);
 	if (err == 0 && !git_oid_equal(&cur, old))
 		err = -EAGAIN;
+	/* The first commit of an unborn branch: OLD is zero, no ref yet. */
+	if (err == -ENOENT && git_oid_is_zero(old))
+		err = 0;
+	else if (err == -ENOENT)
+		err = -EAGAIN;
 	if (err != 0) {
 		close(l.fd);
 		unlink(lockpath);
@@ -457,7 +462,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		return err;
 	}
 	log_ref = wants_log(st, ref, ref_log);
-	log_head = wants_log(st, "HEAD", head_log) && head_is(st, ref);
+	log_head = wants_log(st, "HEAD", head_log) && store_head_is(st, ref);
 	pthread_mutex_unlock(&st->lock);
 	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, new);
 	hex[GIT_OID_HEXSZ] = '\n';

@@ -249,6 +249,38 @@ out:
 	return err;
 }
 
+int store_head_branch(struct store *st, char **branch, bool *unborn,
+		      bool *checked_out)
+{
+	git_reference *head = NULL;
+	const char *target;
+	int err;
+
+	*branch = NULL;
+	pthread_mutex_lock(&st->lock);
+	err = git_reference_lookup(&head, st->repo, "HEAD");
+	if (err < 0) {
+		err = store_git_fail(err, "HEAD");
+		goto out;
+	}
+	target = git_reference_symbolic_target(head);
+	if (!target || strncmp(target, HEADS, strlen(HEADS))) {
+		err = store_fail(-ENOENT, "HEAD is not on a branch");
+		goto out;
+	}
+	*branch = strdup(target + strlen(HEADS));
+	if (!*branch) {
+		err = -ENOMEM;
+		goto out;
+	}
+	*unborn = git_repository_head_unborn(st->repo) == 1;
+	*checked_out = !git_repository_is_bare(st->repo);
+out:
+	git_reference_free(head);
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
 /* Caller holds the lock. */
 int store_head_locked(struct store *st, const char *branch, git_oid *out)
 {
@@ -309,6 +341,12 @@ int store_branch_create(struct store *st, const char *name)
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	pthread_mutex_lock(&st->lock);
 	err = git_repository_head(&head, st->repo);
+	if (err == GIT_EUNBORNBRANCH) {
+		err = store_fail(-ENOENT, "HEAD's branch has no commit yet "
+				 "to start '%s' from: save a document in it "
+				 "first", name);
+		goto out;
+	}
 	if (err < 0) {
 		err = store_git_fail(err, "HEAD");
 		goto out;
@@ -380,7 +418,7 @@ out:
 }
 
 /* A tree entry is shown only if it can be a file: a blob with a plain name,
- * or a tree. Symlinks and submodules are skipped. */
+ * a symbolic link, or a tree. Submodules are skipped. */
 static enum store_kind entry_kind(const git_tree_entry *e)
 {
 	const char *name = git_tree_entry_name(e);
@@ -393,6 +431,8 @@ static enum store_kind entry_kind(const git_tree_entry *e)
 	case GIT_FILEMODE_BLOB:
 	case GIT_FILEMODE_BLOB_EXECUTABLE:
 		return STORE_DOC;
+	case GIT_FILEMODE_LINK:
+		return STORE_LINK;
 	default:
 		return STORE_NONE;
 	}
@@ -479,7 +519,7 @@ int store_stat_tree_git(struct store *st, git_tree *tree, const char *path,
 	git_tree_entry_free(e);
 	if (out->kind == STORE_NONE)
 		return store_fail(-ENOENT, "%s: not a file or directory", path);
-	if (out->kind == STORE_DOC) {
+	if (out->kind == STORE_DOC || out->kind == STORE_LINK) {
 		err = git_odb_read_header(&len, &type, st->odb,
 					  store_goid(&out->oid));
 		if (err < 0)

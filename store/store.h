@@ -38,6 +38,7 @@ enum store_kind {
 	STORE_NONE = 0,
 	STORE_DIR,
 	STORE_DOC,
+	STORE_LINK, /* a symbolic link (mode 120000): its blob is the target */
 };
 
 /* What a path is in one commit. */
@@ -86,6 +87,12 @@ const char *store_gitdir(const struct store *st);
 /* Branch names (refs/heads/ stripped), sorted. Caller frees with
  * store_strv_free(). */
 int store_branch_list(struct store *st, char ***out, size_t *n);
+/* HEAD's branch (*branch the caller's), whether it has no commit yet
+ * (*unborn: `git init` made it), and whether a working tree has it
+ * checked out (*checked_out: the repository is not bare). -ENOENT if
+ * HEAD is detached. */
+int store_head_branch(struct store *st, char **branch, bool *unborn,
+		      bool *checked_out);
 void store_strv_free(char **v, size_t n);
 /* -ENOENT if no such branch. */
 int store_branch_head(struct store *st, const char *branch,

@@ -49,6 +49,8 @@ struct store {
  * then the set's to close), false: sync it yourself now; flush: run them
  * all, 0 or the first error. */
 void store_syncset_begin(struct store *st);
+/* Does HEAD name REF ("refs/heads/X") symbolically? */
+bool store_head_is(struct store *st, const char *ref);
 bool store_syncset_take_fd(struct store *st, int fd);
 bool store_syncset_take_dir(struct store *st, const char *dir);
 int store_syncset_flush(struct store *st);

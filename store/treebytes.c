@@ -327,9 +327,11 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	else if (mode == GIT_FILEMODE_BLOB ||
 		 mode == GIT_FILEMODE_BLOB_EXECUTABLE)
 		out->kind = STORE_DOC;
+	else if (mode == GIT_FILEMODE_LINK)
+		out->kind = STORE_LINK;
 	if (out->kind == STORE_NONE)
 		return store_fail(-ENOENT, "%s: not a file or directory", path);
-	if (out->kind == STORE_DOC && size) {
+	if ((out->kind == STORE_DOC || out->kind == STORE_LINK) && size) {
 		err = git_odb_read_header(&len, &type, st->odb, &id);
 		if (err < 0)
 			return store_git_fail(err, path);

@@ -11,7 +11,7 @@ passed=0 failed=0
 # is copied to a file, not to /dev/stderr: reopening that truncates a log
 # file that stdout and stderr share.)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.unit"' EXIT
 suite() {
 	local out
 	"$@" 2>&1 | tee "$log"
@@ -26,13 +26,21 @@ suite() {
 	passed=$((passed + p)) failed=$((failed + f))
 }
 
-unit() { # meson's unit tests, summarized
-	if meson test -C "$1" --print-errorlogs; then
-		n=$(meson test -C "$1" --list 2>/dev/null | wc -l)
-		echo "unit: $n passed, 0 failed"
-	else
-		echo "unit: 0 passed, 1 failed"
+unit() { # meson's unit tests, counted from meson's own summary
+	local out ok xfail fail xpass timeout
+	meson test -C "$1" --print-errorlogs 2>&1 | tee "$log.unit"
+	out=$(cat "$log.unit")
+	# "Ok:  N", "Expected Fail:  N", "Fail:  N", "Unexpected Pass:  N",
+	# "Timeout:  N": what ran; skipped tests did not.
+	count() { sed -n "s/^$1: *\([0-9]\+\) *\$/\1/p" <<<"$out" | tail -n 1; }
+	ok=$(count Ok) xfail=$(count 'Expected Fail') fail=$(count Fail)
+	xpass=$(count 'Unexpected Pass') timeout=$(count Timeout)
+	if [ -z "$ok" ] || [ -z "$fail" ]; then
+		echo "unit: 0 passed, 1 failed (meson printed no summary)"
+		return
 	fi
+	echo "unit: $((ok + ${xfail:-0})) passed," \
+		"$((fail + ${xpass:-0} + ${timeout:-0})) failed"
 }
 
 rust() { # the Rust binding's cargo test against the plain build, summarized

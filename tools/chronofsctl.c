@@ -766,10 +766,40 @@ static int collect_def(void *ctx, const char *branch, const char *collection,
 	return v[d->n - 3] && v[d->n - 2] && v[d->n - 1] ? 0 : -ENOMEM;
 }
 
+/* A mount stopping holds the index database a moment after
+ * `fusermount3 -u` returns (the daemon writes it out and exits): a change
+ * of the indexes waits this long for it, saying so once. */
+#define BUSY_WAIT_MS 5000
+#define BUSY_STEP_MS 100
+
+static int index_change(chronofs *db, bool rebuild, const char *branch,
+			const char *collection, const char *spec)
+{
+	static bool said;
+	struct timespec step = {0, BUSY_STEP_MS * 1000000L};
+	int err;
+
+	for (int waited = 0;; waited += BUSY_STEP_MS) {
+		err = rebuild ? chronofs_index_rebuild(db, branch, collection,
+						       spec)
+			      : chronofs_index_drop(db, branch, collection,
+						    spec);
+		if (err != -EBUSY || waited >= BUSY_WAIT_MS)
+			return err;
+		if (!said)
+			fprintf(stderr, "chronofsctl: the index is held by "
+				"another process (a mount still stopping?); "
+				"waiting up to %d s for it\n",
+				BUSY_WAIT_MS / 1000);
+		said = true;
+		nanosleep(&step, NULL);
+	}
+}
+
 static int rebuild_one(chronofs *db, const char *branch,
 		       const char *collection, const char *spec)
 {
-	int err = chronofs_index_rebuild(db, branch, collection, spec);
+	int err = index_change(db, true, branch, collection, spec);
 
 	if (err < 0)
 		return fail(db, err);
@@ -803,7 +833,7 @@ static int cmd_index(int argc, char **argv)
 	} else if (!strcmp(argv[1], "create")) {
 		err = chronofs_index_create(db, argv[3], argv[4], argv[5]);
 	} else if (!strcmp(argv[1], "drop")) {
-		err = chronofs_index_drop(db, argv[3], argv[4], argv[5]);
+		err = index_change(db, false, argv[3], argv[4], argv[5]);
 	} else if (argc == 6) {
 		err = 0;
 		failed = rebuild_one(db, argv[3], argv[4], argv[5]);

@@ -194,7 +194,8 @@ class WorkTreeReflogTests(ChronofsTestCase):
         subprocess.run(["git", "init", "-q", "-b", "main", wt], check=True, env=env)
         subprocess.run(["git", "-C", wt, "commit", "-q", "--allow-empty", "-m", "first"], check=True, env=env)
         self.repo = os.path.join(wt, ".git")
-        self.mount()
+        # The checked-out branch is read-only without this (README).
+        self.mount(options=("allow_checked_out",))
         os.mkdir(self.doc("c"))
         self.save("c/a.json", '{"a": 1}')
         branch = self.git("reflog", "show", "--format=%gs", "refs/heads/main").splitlines()

@@ -2,7 +2,8 @@
  * (a reference implementation of the SPEC's rule against the library's
  * verdict on thousands of hostile paths, then git fsck --strict), the
  * error record, time resolution, and the ref compare-and-swap against a
- * racing writer and a stale lock. */
+ * racing writer and a stale lock, and the first commit of an unborn
+ * branch. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -414,6 +415,56 @@ static void test_tx_misuse(void)
 	chronofs_close(db);
 }
 
+/* An empty `git init --bare`: HEAD's branch is unborn; the first put makes
+ * its root commit (no parent) and the ref, and the second builds on it. A
+ * branch that is neither there nor HEAD's stays unknown. */
+static void test_unborn_branch(void)
+{
+	char repo[512], cmd[1200], out[256] = "";
+	char *branch = NULL;
+	bool unborn = false, checked_out = true;
+	chronofs *db;
+	FILE *p;
+	int err;
+
+	snprintf(repo, sizeof(repo), "%s/empty.git", tmpdir);
+	snprintf(cmd, sizeof(cmd), "git init -q --bare -b master '%s'", repo);
+	if (system(cmd) != 0) {
+		CHECK(0, "git init --bare failed");
+		return;
+	}
+	err = chronofs_open(&db, repo, NULL);
+	CHECK(err == 0, "open %s: %s", repo, chronofs_errmsg(NULL));
+	if (err < 0)
+		return;
+	err = cfs_head_branch(db, &branch, &unborn, &checked_out);
+	CHECK(err == 0 && branch && !strcmp(branch, "master") && unborn &&
+		      !checked_out,
+	      "HEAD branch: %d %s unborn=%d checked_out=%d", err,
+	      branch ? branch : "(null)", unborn, checked_out);
+	free(branch);
+	err = chronofs_put(db, "master", "a.json", "{}", 2, NULL);
+	CHECK(err == 0, "first put: %s", chronofs_errmsg(db));
+	err = chronofs_put(db, "master", "b.json", "[]", 2, NULL);
+	CHECK(err == 0, "second put: %s", chronofs_errmsg(db));
+	err = chronofs_put(db, "other", "a.json", "{}", 2, NULL);
+	CHECK(err == -ENOENT, "put on a branch that is not there: %d", err);
+	chronofs_close(db);
+	snprintf(cmd, sizeof(cmd),
+		 "git --git-dir='%s' rev-list --parents master | "
+		 "awk '{print NF}' | tr '\\n' ' '", repo);
+	p = popen(cmd, "r");
+	if (p) {
+		if (!fgets(out, sizeof(out), p))
+			out[0] = '\0';
+		pclose(p);
+	}
+	/* Newest first: the second commit has one parent, the root none. */
+	CHECK(!strcmp(out, "2 1 "), "commits' parent counts: '%s'", out);
+	snprintf(cmd, sizeof(cmd), "git --git-dir='%s' fsck --strict --no-progress", repo);
+	CHECK(system(cmd) == 0, "git fsck --strict");
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -427,6 +478,7 @@ int main(void)
 	test_ref_cas();
 	test_tx_misuse();
 	test_path_rule();
+	test_unborn_branch();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
