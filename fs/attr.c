@@ -142,6 +142,7 @@ int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		return 0;
 	case FS_SNAP:
 	case FS_HISTORY:
+	case FS_CONFLICTS:
 		return fs_history_stat(fs, loc, st);
 	case FS_ORDER:
 		return fs_order_stat(fs, loc, st);

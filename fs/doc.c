@@ -29,6 +29,9 @@ struct fs_doc {
 	bool created; /* new: not in Git, a placeholder in scratch */
 	bool has_mtime; /* a client set the time: the next save keeps it */
 	bool has_blob;	/* the committed blob the buffer was loaded from */
+	bool failed;	/* a write failed (past max_doc_size): the buffer is
+			 * not what the writer meant, so no save of it until
+			 * the last close drops it */
 	struct cfs_oid blob;
 	struct timespec mtime;
 };
@@ -235,13 +238,18 @@ int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf,
 
 	if (!d)
 		return -EBADF;
-	if (off < 0 || (size_t)off > fs->cfg.max_doc_size ||
-	    size > fs->cfg.max_doc_size - (size_t)off)
-		return -EFBIG;
-	end = (size_t)off + size;
 	pthread_mutex_lock(&d->lock);
+	if (off < 0 || (size_t)off > fs->cfg.max_doc_size ||
+	    size > fs->cfg.max_doc_size - (size_t)off) {
+		d->failed = true;
+		pthread_mutex_unlock(&d->lock);
+		return -EFBIG;
+	}
+	end = (size_t)off + size;
 	if (end > d->len)
 		err = resize(fs, d, end);
+	if (err < 0)
+		d->failed = true;
 	if (err == 0) {
 		memcpy(d->buf + off, buf, size);
 		d->dirty = d->written = true;
@@ -324,6 +332,17 @@ int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
 		return 0;
 	pthread_mutex_lock(&d->save_lock);
 	pthread_mutex_lock(&d->lock);
+	/* A write that failed makes the whole save fail: a prefix of a
+	 * document that happens to be JSON must not replace it. */
+	if (d->failed) {
+		pthread_mutex_unlock(&d->lock);
+		pthread_mutex_unlock(&d->save_lock);
+		fs_log(LOG_WARNING, "%s: a write past max_doc_size %zu failed: "
+		       "nothing committed%s", loc->full, fs->cfg.max_doc_size,
+		       d->committed ? "; the last committed version is kept"
+				    : "");
+		return -EFBIG;
+	}
 	/* Emptied and not yet written: the shell's open-dup2-close before
 	 * `echo` writes closes once here. Wait for the writes (or the last
 	 * close, which drops the emptying), never commit an empty text. */

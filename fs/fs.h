@@ -81,6 +81,7 @@ enum fs_where {
 	FS_LIVE,   /* inside a branch: branch + path ("" is the branch root) */
 	FS_SNAP,   /* BRANCH@WHEN or BRANCH@COMMIT: commit + path, read-only */
 	FS_HISTORY, /* BRANCH@history: branch + path, read-only */
+	FS_CONFLICTS, /* BRANCH@conflicts: branch + path, read-only */
 	FS_ORDER,   /* COLLECTION/@by/SPEC[/STEP...][/ENTRY], read-only */
 };
 
@@ -108,6 +109,7 @@ static inline bool fs_loc_frozen(const struct fs_loc *loc)
 static inline bool fs_loc_readonly(const struct fs_loc *loc)
 {
 	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
+	       loc->where == FS_CONFLICTS ||
 	       loc->where == FS_ORDER;
 }
 
@@ -162,6 +164,14 @@ int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
 typedef int (*fs_list_cb)(void *ctx, const char *name, mode_t type);
 int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		    void *ctx);
+
+/* conflicts.c: BRANCH@conflicts (history.c's functions dispatch here). */
+int fs_conflicts_stat(struct fs *fs, const struct fs_loc *loc,
+		      struct stat *st);
+int fs_conflicts_read(struct fs *fs, const struct fs_loc *loc, char **out,
+		      size_t *len);
+int fs_conflicts_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
+		      void *ctx);
 
 /* order.c: ordered views COLLECTION/@by/SPEC/. */
 int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);

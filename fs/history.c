@@ -180,6 +180,8 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 
 int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
+	if (loc->where == FS_CONFLICTS)
+		return fs_conflicts_stat(fs, loc, st);
 	return loc->where == FS_SNAP ? stat_snap(fs, loc, st)
 				     : stat_history(fs, loc, st);
 }
@@ -187,6 +189,8 @@ int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
 		    size_t *len)
 {
+	if (loc->where == FS_CONFLICTS)
+		return fs_conflicts_read(fs, loc, out, len);
 	struct cfs_entry e;
 	struct versions v;
 	int err;
@@ -221,6 +225,8 @@ static int snap_entry_cb(void *ctx, const char *name,
 int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		    void *ctx)
 {
+	if (loc->where == FS_CONFLICTS)
+		return fs_conflicts_list(fs, loc, cb, ctx);
 	struct snap_list sl = {cb, ctx};
 	struct versions v = {.cb = cb, .ctx = ctx};
 	struct names n = {.cb = cb, .ctx = ctx};

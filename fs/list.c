@@ -190,7 +190,8 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 		err = fs_order_list(fs, &loc, list_add_cb, l);
 		goto out;
 	}
-	if (loc.where == FS_SNAP || loc.where == FS_HISTORY) {
+	if (loc.where == FS_SNAP || loc.where == FS_HISTORY ||
+	    loc.where == FS_CONFLICTS) {
 		err = fs_history_list(fs, &loc, list_add_cb, l);
 		goto out;
 	}
@@ -210,7 +211,8 @@ out:
 	if (err == 0) {
 		/* History lists versions oldest first, views in index
 		 * order: not by name. */
-		if (loc.where != FS_HISTORY && loc.where != FS_ORDER)
+		if (loc.where != FS_HISTORY && loc.where != FS_ORDER &&
+		    loc.where != FS_CONFLICTS)
 			list_unique(l);
 		l->full = NULL;
 		err = fs_fh_open(fs, NULL, fi, -1);

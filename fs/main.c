@@ -152,6 +152,11 @@ static void log_store(const char *msg)
 	fs_log(LOG_ERR, "%s", msg);
 }
 
+static void log_info(const char *msg)
+{
+	fs_log(LOG_INFO, "%s", msg);
+}
+
 /* What can be opened before daemonizing: no threads may start here, as
  * fork() keeps only the calling one. */
 static int fs_open_store(struct fs *fs)
@@ -159,7 +164,8 @@ static int fs_open_store(struct fs *fs)
 	struct cfs_opts o = {.author = fs->cfg.author,
 			     .fsync = fs->cfg.fsync,
 			     .max_doc_size = fs->cfg.max_doc_size,
-			     .log = log_store};
+			     .log = log_store,
+			     .info = log_info};
 	struct cfs_oid head;
 	int err;
 

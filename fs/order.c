@@ -1,9 +1,9 @@
 /* order.c - ordered views: COLLECTION/@by/SPEC[/STEP...]/ lists the
  * collection's documents in index order as <rank>_<id>.json, each reading
  * as the document. STEPs bound the first field (ge=V, gt=V, lt=V, le=V,
- * V a JSON value, or a bare string) and cut the list (first=N). On a live
- * branch the first lookup builds a persistent index (index/order.c); in a
- * snapshot the rows are computed in memory from that commit's tree. */
+ * V a JSON value, or a bare string) and cut the list (first=N). The rows
+ * are the core's (cfs_order_rows): from a persistent index where there is
+ * one, else computed from the tree (when one is made is the core's rule). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,26 +94,6 @@ static int entry_doc(struct fs *fs, const struct fs_loc *loc, const char *id,
 	return err;
 }
 
-/* A live view's index exists and is current (built on first use). A
- * SPEC the core refuses names nothing. */
-static int ensure(struct fs *fs, const struct fs_loc *loc,
-		  const struct view *v)
-{
-	bool built = false;
-	int err = cfs_order_ensure(fs->db, loc->branch, loc->collection,
-				   v->spec, &built);
-
-	if (err == -EINVAL)
-		return -ENOENT;
-	if (err < 0)
-		fs_log(LOG_ERR, "index %s/@by/%s: %s", loc->collection,
-		       v->spec, chronofs_errmsg(fs->db));
-	else if (built)
-		fs_log(LOG_INFO, "built index %s of %s/%s", v->spec,
-		       loc->branch, loc->collection);
-	return err;
-}
-
 int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
 	struct cfs_entry e;
@@ -129,8 +109,6 @@ int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 		err = entry_doc(fs, loc, v.entry, &e);
 		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, fs->started,
 			     (off_t)e.size);
-	} else if (!loc->snap) {
-		err = ensure(fs, loc, &v);
 	}
 	view_release(&v);
 	return err;

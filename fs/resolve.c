@@ -190,6 +190,10 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 	if (!out->branch)
 		return -ENOMEM;
 	out->path = spec[slen] ? spec + slen + 1 : spec + slen;
+	if (slen == 9 && !strncmp(spec, "conflicts", 9)) {
+		out->where = FS_CONFLICTS;
+		return 0;
+	}
 	if (slen == 7 && !strncmp(spec, "history", 7)) {
 		out->where = FS_HISTORY;
 		err = fs_history_catchup(fs, out->branch);

@@ -104,6 +104,22 @@ int idx_db_flush(struct idx_db *db)
 	return e ? idx_rocks_fail(e, "flush") : 0;
 }
 
+/* Past this much in memory a guest's close writes it out: the next open
+ * (the next library call) would replay it from the log otherwise. */
+#define CLOSE_FLUSH_BYTES (1u << 20)
+
+void idx_db_close_flushed(struct idx_db *db)
+{
+	uint64_t bytes = 0;
+
+	if (db && !db->readonly &&
+	    rocksdb_property_int(db->db, "rocksdb.cur-size-all-mem-tables",
+				 &bytes) == 0 &&
+	    bytes > CLOSE_FLUSH_BYTES && idx_db_flush(db) < 0)
+		store_error_clear(); /* the log still holds it all */
+	idx_db_close(db);
+}
+
 bool idx_db_readonly(const struct idx_db *db)
 {
 	return db->readonly;

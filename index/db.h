@@ -25,6 +25,9 @@ struct idx_mtime {
  * *out and frees it with idx_db_close(). SYNC: write durably. */
 int idx_db_open(struct idx_db **out, const char *dir, bool sync);
 void idx_db_close(struct idx_db *db);
+/* Close, writing the in-memory part out first when it is large (a
+ * catch-up of many commits), so the next open replays little. */
+void idx_db_close_flushed(struct idx_db *db);
 /* Write the in-memory part out, so the next open replays no log (seconds
  * for an index of 100,000 commits). The daemon does it at unmount. */
 int idx_db_flush(struct idx_db *db);

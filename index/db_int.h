@@ -95,4 +95,11 @@ static inline int idx_key_be64(struct idx_key *k, uint64_t v)
 	return idx_key_add(k, b, 8);
 }
 
+/* A committer time as an order-preserving key part: the sign bit
+ * flipped, so that big-endian bytes sort as the signed times do. */
+static inline uint64_t idx_time_bits(int64_t t)
+{
+	return (uint64_t)t ^ (1ull << 63);
+}
+
 #endif

@@ -73,6 +73,10 @@ int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
 			  const char *collection, const struct idx_spec *spec,
 			  const struct idx_range *range, idx_row_cb cb,
 			  void *ctx);
+/* Is CANON an index of COLLECTION on BRANCH, and how many has it? */
+int idx_order_defined(struct idx_db *db, const char *branch,
+		      const char *collection, const char *canon, bool *exists,
+		      size_t *count);
 int idx_order_drop(struct idx_db *db, const char *branch,
 		   const char *collection, const char *canon);
 typedef int (*idx_def_cb)(void *ctx, const char *branch,

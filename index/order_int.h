@@ -1,5 +1,5 @@
-/* order_int.h - private to index/: what the catch-up in history.c needs
- * of the ordered indexes. */
+/* order_int.h - private to index/: what the catch-up (catchup.c) needs
+ * of the ordered indexes' row upkeep (order_maint.c, order.c). */
 #ifndef CHRONOFS_INDEX_ORDER_INT_H
 #define CHRONOFS_INDEX_ORDER_INT_H
 
@@ -57,8 +57,5 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 		     const char *collection, const struct idx_spec *spec,
 		     idx_tree_row_cb cb, void *ctx);
 
-/* Caller holds db->catchup_lock. */
-int idx_catchup_locked(struct idx_db *db, struct store *st,
-		       const char *branch, uint64_t *added);
 
 #endif

@@ -299,53 +299,23 @@ int idx_order_apply(struct idx_db *db, struct store *st,
 	return err;
 }
 
-int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
-		     const char *collection, const struct idx_spec *spec,
-		     bool *built)
+int idx_order_defined(struct idx_db *db, const char *branch,
+		      const char *collection, const char *canon, bool *exists,
+		      size_t *count)
 {
-	struct idx_key dk = {0};
-	struct store_oid head;
-	rocksdb_writebatch_t *wb = NULL;
-	uint64_t seq;
-	char *val, *e = NULL;
-	size_t vlen;
-	int err;
+	struct idx_defs d = {0};
+	int err = idx_defs_load(db, branch, &d);
 
-	*built = false;
-	if (db->readonly)
-		return 0;
-	pthread_mutex_lock(&db->catchup_lock);
-	if ((err = idx_catchup_locked(db, st, branch, NULL)) < 0 ||
-	    (err = idx_order_prefix(&dk, 'D', branch, collection, spec->canon,
-				    false)) < 0)
-		goto out;
-	val = rocksdb_get(db->db, db->ropts, (char *)dk.p, dk.len, &vlen, &e);
-	if (e) {
-		err = idx_rocks_fail(e, "get index");
-		goto out;
+	*exists = false;
+	*count = 0;
+	for (size_t i = 0; err == 0 && i < d.n; i++) {
+		if (strcmp(d.v[i].collection, collection))
+			continue;
+		(*count)++;
+		if (!strcmp(d.v[i].spec.canon, canon))
+			*exists = true;
 	}
-	rocksdb_free(val);
-	if (val)
-		goto out;
-	/* Built from the head the history indexes reflect, under the same
-	 * lock, so later catch-ups continue from exactly there. */
-	if ((err = idx_head_read(db, branch, &head, &seq)) < 0)
-		goto out;
-	wb = rocksdb_writebatch_create();
-	err = idx_order_build(db, st, wb, branch, &head, collection, spec);
-	if (err == 0) {
-		rocksdb_write(db->db, db->wopts, wb, &e);
-		if (e)
-			err = idx_rocks_fail(e, "write index");
-		else
-			*built = true;
-		idx_defs_forget(db);
-	}
-out:
-	pthread_mutex_unlock(&db->catchup_lock);
-	if (wb)
-		rocksdb_writebatch_destroy(wb);
-	free(dk.p);
+	idx_defs_release(&d);
 	return err;
 }
 

@@ -164,12 +164,81 @@ int chronofs_iter_next(chronofs_iter *it, const char **id, const char **json,
 		       size_t *len);
 void chronofs_iter_free(chronofs_iter *it);
 
+/* Merge branch FROM into branch INTO: a fast-forward when INTO has
+ * nothing of its own, else a merge commit (parents INTO's head, FROM's
+ * head) by the merge rules (chronofs(1), "Merging"): every document
+ * changed on one side only takes that side, changed on both merges member
+ * by member, conflicts go to the newer change and are listed in the
+ * commit's message. CHRONOFS_MERGE_SQUASH: one ordinary commit on INTO
+ * instead. Compare-and-swap on INTO (safe beside a mount and other
+ * writers). MESSAGE may be NULL. -EINVAL merging a branch into itself,
+ * -ENOENT an unknown branch. Histories with no common commit merge
+ * against an empty base (*res says so). */
+#define CHRONOFS_MERGE_SQUASH 1u
+typedef struct chronofs_merge_result {
+	char commit[CHRONOFS_COMMIT_HEXSZ + 1]; /* INTO's new head; "" if
+						 * nothing was to merge */
+	int fast_forward;			/* 1: INTO moved to FROM */
+	int unrelated;				/* 1: no merge base */
+	size_t conflicts;			/* conflicted documents */
+} chronofs_merge_result;
+int chronofs_merge(chronofs *db, const char *from, const char *into,
+		   const char *message, unsigned flags,
+		   chronofs_merge_result *res);
+
+/* The documents that differ from A to B (each a branch, BRANCH@WHEN or
+ * a commit id), under PATH (NULL: all): one JSON line each,
+ * {"path","op":"add"|"delete"|"modify","patch":[RFC 6902 operations]}
+ * ("patch" null for a file that is not JSON). Its cost follows the
+ * changed documents (unchanged subtrees are skipped by id). *out is the
+ * caller's: chronofs_diff_free(). next: 1 with *line (NUL-terminated, no
+ * newline, borrowed until the next call), 0 at the end, or -errno. */
+typedef struct chronofs_diff chronofs_diff;
+int chronofs_diff_open(chronofs_diff **out, chronofs *db, const char *a,
+		       const char *b, const char *path);
+int chronofs_diff_next(chronofs_diff *d, const char **line, size_t *len);
+void chronofs_diff_free(chronofs_diff *d);
+
+/* Transactions: puts, deletes and renames held by the transaction and
+ * committed as ONE commit on BRANCH. tx_get sees the transaction's own
+ * writes (else the branch as it was at begin). tx_commit validates every
+ * document first (one bad document: -EINVAL or -EFBIG naming it, nothing
+ * written); if the branch moved since begin, the changes are merged onto
+ * the new head by the merge rules (the transaction's changes are the
+ * newest: they win conflicts), or with CHRONOFS_TX_STRICT the commit
+ * fails with -EBUSY if another commit touched one of its documents.
+ * COMMIT (may be NULL) gets the new commit, "" if nothing changed. After
+ * commit or abort the transaction takes no more calls (-EINVAL); free it
+ * with chronofs_tx_free(). One thread at a time (-EBUSY otherwise). */
+#define CHRONOFS_TX_STRICT 1u
+typedef struct chronofs_tx chronofs_tx;
+int chronofs_tx_begin(chronofs_tx **out, chronofs *db, const char *branch);
+int chronofs_tx_begin_flags(chronofs_tx **out, chronofs *db,
+			    const char *branch, unsigned flags);
+int chronofs_tx_put(chronofs_tx *tx, const char *path, const char *json,
+		    size_t len);
+int chronofs_tx_delete(chronofs_tx *tx, const char *path);
+int chronofs_tx_rename(chronofs_tx *tx, const char *from, const char *to);
+/* *json (NUL-terminated) is the caller's: chronofs_free(). */
+int chronofs_tx_get(chronofs_tx *tx, const char *path, char **json,
+		    size_t *len);
+int chronofs_tx_commit(chronofs_tx *tx, const char *message,
+		       char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+void chronofs_tx_abort(chronofs_tx *tx);
+void chronofs_tx_free(chronofs_tx *tx);
+
 /* The persistent ordered indexes: CB gets each one's branch, collection
  * ("" the branch root), canonical spec and row count. */
 typedef int (*chronofs_index_cb)(void *ctx, const char *branch,
 				 const char *collection, const char *spec,
 				 uint64_t rows);
 int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx);
+/* Make the persistent index of SPEC on COLLECTION now. Without it a
+ * query computes its rows from the branch head's tree; a SPEC queried 3
+ * times through one handle gets its index by itself, at most 16 per
+ * collection (a reader must not leave a cost on every later save). */
+int chronofs_index_create(chronofs *db, const char *branch,
+			  const char *collection, const char *spec);
 /* Drop one index, or drop and build it again from the branch head. Both
  * need the index database to themselves (-EBUSY while a mount holds it). */
 int chronofs_index_drop(chronofs *db, const char *branch,

@@ -61,6 +61,9 @@ struct cfs_opts {
 	size_t max_doc_size; /* 0: CFS_MAX_DOC_SIZE */
 	/* Where background work reports failures; may be NULL. */
 	void (*log)(const char *msg);
+	/* Where the core reports what it did by itself (an index built by
+	 * the rule of query.c); may be NULL. */
+	void (*info)(const char *msg);
 };
 
 /* Open REPO as the owner's handle, without the index yet (no thread is
@@ -156,6 +159,8 @@ int cfs_names(chronofs *db, const char *branch, const char *dir,
  * BLOB), borrowed for the call. */
 /* -EINVAL (with the reason) if SPEC is not a valid ordering. */
 int cfs_spec_check(const char *spec);
+/* Make the persistent index of SPEC (now, whatever the rule of
+ * query.c says) and bring it up to BRANCH's head. */
 int cfs_order_ensure(chronofs *db, const char *branch, const char *collection,
 		     const char *spec, bool *built);
 typedef int (*cfs_row_cb)(void *ctx, const char *id,
@@ -165,5 +170,28 @@ int cfs_order_rows(chronofs *db, const char *branch,
 		   const struct cfs_oid *commit, const char *collection,
 		   const char *spec, const chronofs_range *range,
 		   cfs_row_cb cb, void *ctx);
+
+/* BRANCH@conflicts: every document conflicted in a merge on BRANCH's
+ * first-parent chain, newest merge first (a document in several merges
+ * once per merge). CB's PATH and MERGE are borrowed for the call. */
+typedef int (*cfs_conflict_cb)(void *ctx, const char *path,
+			       const struct cfs_oid *merge, int64_t time);
+int cfs_conflicts(chronofs *db, const char *branch, cfs_conflict_cb cb,
+		  void *ctx);
+/* The files of one conflicted document of one merge, derived from Git:
+ * base (the merge base's version), ours and theirs (the parents'), merged
+ * (the merge's), conflicts (conflicts.json: each conflicting member's
+ * JSON Pointer, both values and the winner). -ENOENT where a side has no
+ * such document. *out is the caller's (free()). */
+enum cfs_conflict_part {
+	CFS_CONFLICT_BASE,
+	CFS_CONFLICT_OURS,
+	CFS_CONFLICT_THEIRS,
+	CFS_CONFLICT_MERGED,
+	CFS_CONFLICTS_JSON,
+};
+int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
+		      const char *path, enum cfs_conflict_part part, char **out,
+		      size_t *len);
 
 #endif

@@ -86,6 +86,12 @@ static int handle_open(chronofs **out, const char *path,
 		free(db);
 		return lib_fail(-ENOMEM, path);
 	}
+	if (lib_uses_new(db) < 0) {
+		free(db->index_dir);
+		store_close(db->st);
+		free(db);
+		return lib_fail(-ENOMEM, path);
+	}
 	db->sync = so->fsync;
 	db->log = so->log;
 	db->max_doc_size = max_doc_size ? max_doc_size : CFS_MAX_DOC_SIZE;
@@ -109,8 +115,10 @@ int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
 
 	lib_enter();
 	err = handle_open(out, repo, &so, o->max_doc_size);
-	if (err == 0)
+	if (err == 0) {
 		(*out)->owner = true;
+		(*out)->info = o->info;
+	}
 	return err;
 }
 
@@ -118,6 +126,8 @@ void chronofs_close(chronofs *db)
 {
 	if (!db)
 		return;
+	lib_conflicts_free(db);
+	lib_uses_free(db);
 	idx_db_close(db->idx);
 	store_close(db->st);
 	free(db->index_dir);
@@ -171,7 +181,7 @@ int lib_index_get(chronofs *db, struct idx_db **out)
 void lib_index_put(chronofs *db, struct idx_db *idx)
 {
 	if (!db->owner)
-		idx_db_close(idx);
+		idx_db_close_flushed(idx);
 }
 
 void cfs_prepare_writes(chronofs *db)

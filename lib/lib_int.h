@@ -24,7 +24,15 @@ struct chronofs {
 	bool sync;	     /* write the index durably */
 	size_t max_doc_size;
 	void (*log)(const char *msg); /* the owner's log, or NULL */
+	void (*info)(const char *msg); /* its log of what it did, or NULL */
+	struct cfs_conflicts *conflicts; /* conflicts.c's memo */
+	struct lib_uses *uses;		 /* query.c: uses of unindexed specs */
 };
+
+int lib_uses_new(chronofs *db); /* at open: the handle's threads share it */
+void lib_uses_free(chronofs *db);
+
+void lib_conflicts_free(chronofs *db);
 
 /* Every public entry point starts with this: a call's message is its
  * own. */
@@ -80,5 +88,9 @@ int lib_read_at(chronofs *db, const struct store_oid *commit,
  * first path, or NULL). 0 committed, 1 nothing changed. */
 int lib_apply(chronofs *db, const char *branch, const struct store_change *c,
 	      const struct idx_mtime *mtime, struct store_oid *out);
+
+/* Bring BRANCH's indexes up to its head after a commit made here from
+ * a whole tree (a transaction, a merge): best effort, as after a save. */
+void lib_index_catchup(chronofs *db, const char *branch);
 
 #endif

@@ -4,6 +4,7 @@
  * persistent index (built on first use), or, where the index cannot be
  * current here (another process holds it), from the head's tree. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "history.h"
@@ -106,8 +107,13 @@ int cfs_spec_check(const char *spec)
 	return 0;
 }
 
-int cfs_order_ensure(chronofs *db, const char *branch, const char *collection,
-		     const char *spec, bool *built)
+static int index_for(chronofs *db, struct idx_db *idx, const char *branch,
+		     const char *collection, const struct idx_spec *spec,
+		     bool create, bool *built);
+
+static int order_ensure(chronofs *db, const char *branch,
+			const char *collection, const char *spec, bool create,
+			bool *built)
 {
 	struct idx_spec s;
 	struct idx_db *idx;
@@ -118,11 +124,27 @@ int cfs_order_ensure(chronofs *db, const char *branch, const char *collection,
 	if ((err = idx_spec_parse(&s, spec)) < 0)
 		return lib_fail(err, spec);
 	if ((err = lib_index_get(db, &idx)) == 0 && idx)
-		err = idx_order_ensure(idx, db->st, branch, collection, &s,
-				       built);
+		err = index_for(db, idx, branch, collection, &s, create,
+				built);
 	lib_index_put(db, idx);
 	idx_spec_release(&s);
+	if (err == -ENOENT && !create)
+		err = 0; /* none yet: rows come from the tree */
 	return err < 0 ? lib_fail(err, collection) : 0;
+}
+
+int cfs_order_ensure(chronofs *db, const char *branch, const char *collection,
+		     const char *spec, bool *built)
+{
+	return order_ensure(db, branch, collection, spec, true, built);
+}
+
+int chronofs_index_create(chronofs *db, const char *branch,
+			  const char *collection, const char *spec)
+{
+	bool built;
+
+	return order_ensure(db, branch, collection, spec, true, &built);
 }
 
 struct rows_ctx {
@@ -139,8 +161,104 @@ static int rows_cb(void *ctx, const char *id, const struct store_oid *blob,
 	return r->cb(r->ctx, id, &b, doc, len);
 }
 
-/* The head's rows from its index; -ENOENT where this process cannot
- * have a current one. */
+/* When a persistent index is made: a SPEC read this many times through
+ * one handle (a mount's, a program's), or made by chronofs_index_create,
+ * and at most LIB_INDEX_MAX of them per collection. Until then its rows
+ * are computed from the head's tree: a lookup of any spec must not leave
+ * a cost on every later save (a reader could make thousands). */
+#define LIB_INDEX_AFTER_USES 3
+#define LIB_INDEX_MAX 16
+#define LIB_USES_SLOTS 64
+
+struct lib_uses {
+	pthread_mutex_t lock;
+	struct {
+		char *key; /* branch \0 collection \0 canon */
+		size_t len;
+		unsigned n;
+	} v[LIB_USES_SLOTS];
+	unsigned next;
+};
+
+void lib_uses_free(chronofs *db)
+{
+	if (!db->uses)
+		return;
+	for (size_t i = 0; i < LIB_USES_SLOTS; i++)
+		free(db->uses->v[i].key);
+	pthread_mutex_destroy(&db->uses->lock);
+	free(db->uses);
+	db->uses = NULL;
+}
+
+int lib_uses_new(chronofs *db)
+{
+	if (!(db->uses = calloc(1, sizeof(*db->uses))))
+		return -ENOMEM;
+	pthread_mutex_init(&db->uses->lock, NULL);
+	return 0;
+}
+
+/* Count one use of SPEC on BRANCH's COLLECTION; the uses so far. */
+static unsigned use(chronofs *db, const char *branch, const char *collection,
+		    const char *canon)
+{
+	size_t bl = strlen(branch) + 1, cl = strlen(collection) + 1,
+	       sl = strlen(canon), len = bl + cl + sl;
+	struct lib_uses *u = db->uses;
+	unsigned n = 0;
+	char *key;
+
+	if (!(key = malloc(len)))
+		return 0;
+	memcpy(key, branch, bl);
+	memcpy(key + bl, collection, cl);
+	memcpy(key + bl + cl, canon, sl);
+	pthread_mutex_lock(&u->lock);
+	for (size_t i = 0; i < LIB_USES_SLOTS && !n; i++)
+		if (u->v[i].key && u->v[i].len == len &&
+		    !memcmp(u->v[i].key, key, len))
+			n = ++u->v[i].n;
+	if (!n) {
+		size_t i = u->next++ % LIB_USES_SLOTS;
+
+		free(u->v[i].key);
+		u->v[i].key = key;
+		u->v[i].len = len;
+		n = u->v[i].n = 1;
+		key = NULL;
+	}
+	pthread_mutex_unlock(&u->lock);
+	free(key);
+	return n;
+}
+
+/* Make the index of SPEC current, building it if the rule above (or
+ * CREATE) allows: -ENOENT if there is none to be. */
+static int index_for(chronofs *db, struct idx_db *idx, const char *branch,
+		     const char *collection, const struct idx_spec *spec,
+		     bool create, bool *built)
+{
+	size_t count;
+	bool exists;
+	int err;
+
+	*built = false;
+	if (idx_db_readonly(idx))
+		return -ENOENT;
+	err = idx_order_defined(idx, branch, collection, spec->canon, &exists,
+				&count);
+	if (err < 0)
+		return err;
+	if (!exists && !create &&
+	    (use(db, branch, collection, spec->canon) < LIB_INDEX_AFTER_USES ||
+	     count >= LIB_INDEX_MAX))
+		return -ENOENT;
+	return idx_order_ensure(idx, db->st, branch, collection, spec, built);
+}
+
+/* The head's rows from its index; -ENOENT where there is none (yet), or
+ * where this process cannot have a current one. */
 static int rows_indexed(chronofs *db, const char *branch,
 			const char *collection, const struct query *q,
 			struct rows_ctx *r)
@@ -151,8 +269,15 @@ static int rows_indexed(chronofs *db, const char *branch,
 
 	if (err < 0 || !idx)
 		return -ENOENT;
-	err = idx_order_ensure(idx, db->st, branch, collection, &q->spec,
-			       &built);
+	err = index_for(db, idx, branch, collection, &q->spec, false, &built);
+	if (built && db->info) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "built index %s of %s/%s after %d "
+			 "uses", q->spec.canon, branch, collection,
+			 LIB_INDEX_AFTER_USES);
+		db->info(msg);
+	}
 	if (err == 0 && !idx_history_fresh(idx, db->st, branch))
 		err = -ENOENT;
 	if (err == 0)

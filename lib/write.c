@@ -54,6 +54,21 @@ static void index_commit(chronofs *db, const char *branch,
 	store_error_clear(); /* the call itself succeeded */
 }
 
+void lib_index_catchup(chronofs *db, const char *branch)
+{
+	struct idx_db *idx;
+	char msg[1200];
+
+	if (lib_index_get(db, &idx) == 0 && idx &&
+	    idx_history_catchup(idx, db->st, branch, NULL) < 0 && db->log) {
+		snprintf(msg, sizeof(msg), "index of branch %s: %s", branch,
+			 store_errmsg());
+		db->log(msg);
+	}
+	lib_index_put(db, idx);
+	store_error_clear();
+}
+
 int lib_apply(chronofs *db, const char *branch, const struct store_change *c,
 	      const struct idx_mtime *mtime, struct store_oid *out)
 {

@@ -419,8 +419,8 @@ int store_apply_info(struct store *st, const char *branch,
 	pthread_mutex_lock(&st->write_lock);
 	pthread_mutex_lock(&st->lock);
 	pool_once(st);
+	store_syncset_begin(st); /* other threads read st->syncset under lock */
 	pthread_mutex_unlock(&st->lock);
-	store_syncset_begin(st);
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
 	     i < CAS_RETRIES; i++) {
 		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
@@ -465,7 +465,9 @@ int store_apply_info(struct store *st, const char *branch,
 		 * outside git): back off a little, then try on the new head. */
 		nanosleep(&pause, NULL);
 	}
+	pthread_mutex_lock(&st->lock);
 	store_syncset_end(st);
+	pthread_mutex_unlock(&st->lock);
 	pthread_mutex_unlock(&st->write_lock);
 	if (err == 0)
 		store_pack_note_commit(st);

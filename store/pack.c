@@ -1,18 +1,24 @@
 /* pack.c - keeping the repository compact: every PACK_EVERY commits the
- * store packs in a background thread, so no save waits for it.
+ * store looks at the loose objects in a background thread, so no save
+ * waits for it.
  *
- * First the loose objects are packed as they are: their ids go to `git
- * pack-objects` (no history walk: the cost follows the number of loose
- * objects, not the size of the history; trees of one collection delta
- * well against each other), and once the pack is there the loose files
- * are not unlinked but moved to the file pool's trash (pool.c), to come
- * back as the empty files later saves write: an inode freed on ext4 makes
- * the next allocations slower, one reused costs nothing. Then `git gc
- * --auto` does the rest git would do (merge packs past gc.autoPackLimit,
- * expire reflogs, and pack loose objects itself past gc.auto if the first
- * step could not). Both are safe beside our writers: objects are only
- * removed once they are in a pack, and gc prunes only objects unreachable
- * for two weeks. */
+ * Past LOOSE_KB of loose files (a save of a document in a big collection
+ * writes a collection tree of tens of KiB; packed as a delta of its last
+ * version it takes tens of bytes) or LOOSE_MIN of them, they are packed
+ * as git's own incremental repack does: `git pack-objects --revs
+ * --unpacked` walks from the branch tips to the tips it packed the last
+ * time (kept in chronofs/packed-tips), so the cost follows the new
+ * commits, not the history, and every object comes with its path: trees
+ * and documents delta against their own earlier versions. Once the pack
+ * is there, the loose files of the objects in it are unlinked, as git's
+ * prune-packed does. Never reused: a reader may hold a loose object's file
+ * open (a backup, a slow clone, an mmap) for as long as it likes, and must
+ * read that object's bytes throughout; git never rewrites a loose object,
+ * and neither do we. Then `git gc --auto` does the rest git would do
+ * (merge packs past gc.autoPackLimit, expire reflogs, and pack loose
+ * objects no branch reaches past gc.auto). Both are safe beside our
+ * writers: objects are only removed once they are in a pack, and gc
+ * prunes only objects unreachable for two weeks. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,24 +28,32 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "store_int.h"
 #include "banned.h"
 
-#define PACK_EVERY 256
-/* Fewer loose objects than this stay loose (git's gc.auto default): a
- * pack costs CPU (delta search, compression) that saves on a small
- * machine feel, so it is done in big batches, as git does. */
+#define PACK_EVERY 64
+/* Loose objects are packed once they take this much disk, or are this
+ * many (git's gc.auto default); below both a pack costs more CPU (a git
+ * process, a delta search) than the disk it saves. */
+#define LOOSE_KB 4096
 #define LOOSE_MIN 6700
+/* At close, what is left loose past this is packed too: a mount that
+ * ends after a burst of saves leaves a compact repository. */
+#define LOOSE_KB_AT_CLOSE 256
+#define TIPS_MAX (1 << 20) /* bytes of branch tips read from git */
 
 extern char **environ;
 
-/* The loose objects now: their ids, as "xx" + the file name. */
+/* The loose objects now: their ids, as "xx" + the file name, and the
+ * disk they take. */
 struct loose {
 	char (*ids)[GIT_OID_HEXSZ + 1];
 	size_t n, cap;
+	unsigned long long kb;
 };
 
 static bool hex_name(const char *s, size_t len)
@@ -64,8 +78,13 @@ static int list_loose(const char *gitdir, struct loose *l)
 		if (!(d = opendir(dir)))
 			continue;
 		while ((e = readdir(d)) != NULL) {
+			struct stat sb;
+
 			if (!hex_name(e->d_name, GIT_OID_HEXSZ - 2))
 				continue;
+			if (fstatat(dirfd(d), e->d_name, &sb,
+				    AT_SYMLINK_NOFOLLOW) == 0)
+				l->kb += (unsigned long long)sb.st_blocks / 2;
 			if (l->n == l->cap) {
 				size_t cap = l->cap ? l->cap * 2 : 1024;
 				void *v = realloc(l->ids, cap * sizeof(*l->ids));
@@ -85,9 +104,10 @@ static int list_loose(const char *gitdir, struct loose *l)
 	return 0;
 }
 
-/* Run git ARGV (with --git-dir) with stdin from IN (or /dev/null) and
- * the rest to /dev/null; its exit status, or -1. */
-static int run_git(const char *const *argv, int in, pid_t *child)
+/* Start git ARGV (with --git-dir) with stdin from IN (or /dev/null),
+ * stdout to OUT (or /dev/null) and stderr to /dev/null: 0 with *CHILD, or
+ * -1. */
+static int run_git(const char *const *argv, int in, int out, pid_t *child)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -99,7 +119,11 @@ static int run_git(const char *const *argv, int in, pid_t *child)
 	else
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
 						 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (out >= 0)
+		posix_spawn_file_actions_adddup2(&fa, out, 1);
+	else
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
+						 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	rc = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv,
 			  environ);
@@ -119,67 +143,226 @@ static int wait_git(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Pack L's objects into a new pack: 0 once it is in place. */
-static int pack_ids(struct store *st, const struct loose *l)
+/* Up to MAX - 1 bytes of FD into BUF, NUL-terminated: their number, or
+ * -1 (an error, or more than fits). */
+static ssize_t read_all(int fd, char *buf, size_t max)
 {
-	char dir[4200], base[4300];
-	const char *argv[] = {"git", dir, "pack-objects", "-q",
-			      "--delta-base-offset", "--non-empty", base, NULL};
-	int sv[2], rc = 0;
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + n, max - 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == max - 1)
+			return -1;
+	}
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* Run git ARGV with LEN bytes of IN as its stdin; its stdout into OUT
+ * (OUTMAX bytes at most). 0 if it succeeded. */
+static int git_io(const char *const *argv, const char *in, size_t len,
+		  char *out, size_t outmax)
+{
+	int sin[2], sout[2], rc = 0;
 	pid_t pid;
 
-	snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
-	snprintf(base, sizeof(base), "%s/objects/pack/pack", st->gitdir);
-	/* A socket, not a pipe: MSG_NOSIGNAL, so a git that dies early
-	 * costs an error here, not a SIGPIPE. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	/* Sockets, not pipes: MSG_NOSIGNAL, so a git that dies early costs
+	 * an error here, not a SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sin) < 0)
 		return -errno;
-	if (run_git(argv, sv[1], &pid) < 0) {
-		close(sv[0]), close(sv[1]);
+	if (pipe2(sout, O_CLOEXEC) < 0) {
+		rc = -errno;
+		close(sin[0]), close(sin[1]);
+		return rc;
+	}
+	rc = run_git(argv, sin[1], sout[1], &pid);
+	close(sin[1]), close(sout[1]);
+	if (rc < 0) {
+		close(sin[0]), close(sout[0]);
 		return -EIO;
 	}
-	close(sv[1]);
-	for (size_t i = 0; i < l->n && rc == 0; i++) {
-		char line[GIT_OID_HEXSZ + 2];
-		size_t len = (size_t)snprintf(line, sizeof(line), "%s\n",
-					      l->ids[i]);
+	/* Git reads all its input before it writes (a line or two). */
+	for (size_t off = 0; off < len && rc == 0;) {
+		ssize_t w = send(sin[0], in + off, len - off, MSG_NOSIGNAL);
 
-		for (size_t off = 0; off < len && rc == 0;) {
-			ssize_t w = send(sv[0], line + off, len - off,
-					 MSG_NOSIGNAL);
-
-			if (w < 0 && errno != EINTR)
-				rc = -errno;
-			else if (w > 0)
-				off += (size_t)w;
-		}
+		if (w < 0 && errno != EINTR)
+			rc = -errno;
+		else if (w > 0)
+			off += (size_t)w;
 	}
-	close(sv[0]);
+	close(sin[0]);
+	if (read_all(sout[0], out, outmax) < 0 && rc == 0)
+		rc = -EIO;
+	close(sout[0]);
 	if (wait_git(pid) != 0 && rc == 0)
 		rc = -EIO;
-	if (rc == 0 && st->fsync) {
-		snprintf(base, sizeof(base), "%s/objects/pack", st->gitdir);
-		rc = store_fsync_dir(base);
-	}
 	return rc;
 }
 
-/* Pack the loose objects and give their files to the pool. */
-static void pack_loose(struct store *st)
+/* The tips packed the last time, one id a line ("" if none). */
+static void old_tips(struct store *st, char *buf, size_t max)
+{
+	char path[4300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/chronofs/packed-tips", st->gitdir);
+	buf[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (read_all(fd, buf, max) < 0)
+		buf[0] = '\0'; /* too many: walk it all once */
+	close(fd);
+}
+
+static void save_tips(struct store *st, const char *tips)
+{
+	char path[4300], tmp[4400];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/chronofs/packed-tips", st->gitdir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	err = store_write_all(fd, tips, strlen(tips));
+	if (close(fd) < 0 || err < 0 || rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+/* Pack the objects new since the last pack, each with its path: 0 once
+ * the pack is in place, 1 if there was nothing to pack, or -errno. */
+static int pack_new(struct store *st)
+{
+	char dir[4200], base[4300], out[256];
+	const char *refs[] = {"git", dir, "for-each-ref",
+			      "--format=%(objectname)", NULL};
+	/* From the tips packed last time: every object of the new commits
+	 * not in a pack yet (--incremental), even of a commit in a pack
+	 * already (an outside repack may have packed a commit but not a tree
+	 * a save was writing meanwhile). With no tips yet, the history
+	 * walk stops at commits in packs (--unpacked). */
+	const char *argv[] = {"git", dir, "pack-objects", "-q", "--revs",
+			      "--incremental", "--delta-base-offset",
+			      "--non-empty", base, NULL};
+	char *tips = malloc(TIPS_MAX), *old = malloc(TIPS_MAX), *in = NULL;
+	size_t n = 0;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
+	snprintf(base, sizeof(base), "%s/objects/pack/pack", st->gitdir);
+	if (!tips || !old || !(in = malloc(3 * TIPS_MAX))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = git_io(refs, "", 0, tips, TIPS_MAX);
+	if (rc < 0)
+		goto out;
+	old_tips(st, old, TIPS_MAX);
+	if (!old[0])
+		argv[5] = "--unpacked";
+	n = (size_t)snprintf(in, TIPS_MAX, "%s", tips);
+	for (char *l = old, *e; *l; l = e + 1) {
+		if (!(e = strchr(l, '\n')))
+			break;
+		in[n++] = '^';
+		memcpy(in + n, l, (size_t)(e - l + 1));
+		n += (size_t)(e - l + 1);
+	}
+	rc = git_io(argv, in, n, out, sizeof(out));
+	/* A tip packed last time may be gone since (a gc pruned it): walk
+	 * from the tips alone, as the first time. */
+	if (rc < 0 && old[0]) {
+		argv[5] = "--unpacked";
+		rc = git_io(argv, tips, strlen(tips), out, sizeof(out));
+	}
+	if (rc < 0)
+		goto out;
+	if (!out[0]) {
+		rc = 1; /* nothing new */
+		save_tips(st, tips);
+		goto out;
+	}
+	if (strspn(out, "0123456789abcdef") != GIT_OID_HEXSZ) {
+		rc = -EIO; /* no pack name */
+		goto out;
+	}
+	if (st->fsync) {
+		snprintf(base, sizeof(base), "%s/objects/pack", st->gitdir);
+		rc = store_fsync_dir(base);
+	}
+	if (rc == 0)
+		save_tips(st, tips);
+out:
+	free(in);
+	free(old);
+	free(tips);
+	return rc;
+}
+
+/* Unlink the loose files of L's objects that are in a pack now (some
+ * may have gone in a pack of an earlier round: written while it ran). */
+static void drop_packed(struct store *st, const struct loose *l)
+{
+	char path[4400];
+	git_odb_backend *be = NULL;
+	git_odb *odb = NULL;
+	git_oid id;
+
+	snprintf(path, sizeof(path), "%s/objects", st->gitdir);
+	if (git_odb_new(&odb) < 0)
+		return;
+	if (git_odb_backend_pack(&be, path) < 0 ||
+	    git_odb_add_backend(odb, be, 1) < 0) {
+		if (be)
+			be->free(be);
+		git_odb_free(odb);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (git_oid_fromstr(&id, l->ids[i]) < 0 ||
+		    !git_odb_exists(odb, &id))
+			continue;
+		snprintf(path, sizeof(path), "%s/objects/%.2s/%s", st->gitdir,
+			 l->ids[i], l->ids[i] + 2);
+		unlink(path);
+	}
+	git_odb_free(odb);
+}
+
+/* Remove the empty objects/xx/ directories, as git's prune-packed does:
+ * 256 of them take 1 MiB. A writer that finds its directory gone makes it
+ * again (objwrite.c). */
+static void drop_empty_dirs(struct store *st)
+{
+	char dir[4400];
+
+	for (int i = 0; i < 256; i++) {
+		snprintf(dir, sizeof(dir), "%s/objects/%02x", st->gitdir, i);
+		rmdir(dir);
+	}
+}
+
+/* Pack the new objects once the loose ones take MIN_KB of disk (or are
+ * LOOSE_MIN), and unlink the files of those packed. */
+static void pack_loose(struct store *st, unsigned long long min_kb)
 {
 	struct loose l = {0};
-	char path[4400];
 	int err = list_loose(st->gitdir, &l);
 
-	if (err == 0 && l.n >= LOOSE_MIN && (err = pack_ids(st, &l)) == 0)
-		for (size_t i = 0; i < l.n; i++) {
-			snprintf(path, sizeof(path), "%s/objects/%.2s/%s",
-				 st->gitdir, l.ids[i], l.ids[i] + 2);
-			if (store_pool_trash(st, path, true) < 0)
-				unlink(path);
-		}
+	if (err == 0 && (l.n >= LOOSE_MIN || l.kb >= min_kb) &&
+	    (err = pack_new(st)) >= 0)
+		drop_packed(st, &l);
 	if (err < 0 && st->log)
-		st->log("background packing: loose objects not packed by id; "
+		st->log("background packing: new objects not packed; "
 			"git gc --auto packs them instead");
 	free(l.ids);
 }
@@ -197,9 +380,9 @@ static void *pack_thread(void *arg)
 
 	/* Saves first; git inherits this thread's priority. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
-	pack_loose(st);
+	pack_loose(st, LOOSE_KB);
 	snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
-	rc = run_git(argv, -1, &pid);
+	rc = run_git(argv, -1, -1, &pid);
 	if (rc == 0)
 		rc = wait_git(pid);
 	if (st->log && rc != 0)
@@ -232,10 +415,17 @@ void store_pack_note_commit(struct store *st)
 
 void store_pack_wait(struct store *st)
 {
+	bool wrote;
+
 	pthread_mutex_lock(&st->pack_lock);
 	st->closing = true;
+	wrote = st->pack_started || st->commits_since_pack > 0;
 	pthread_mutex_unlock(&st->pack_lock);
 	if (st->pack_started)
 		pthread_join(st->pack_tid, NULL);
 	st->pack_started = false;
+	if (wrote && st->gitdir) {
+		pack_loose(st, LOOSE_KB_AT_CLOSE);
+		drop_empty_dirs(st);
+	}
 }

@@ -11,10 +11,11 @@
  * changes the pool directory, so it never waits for the thread's slow
  * creations in it). The inode a ref update would free is linked into
  * trash/ first and, after a quarantine long enough for any reader that
- * opened the old ref to have read it, emptied and reused as a pool file;
- * so are loose objects once the background packing (pack.c) has put them
- * in a pack: the files saves make come back to the pool, and in a steady
- * stream of saves the pool makes no new inode at all.
+ * opened the old ref to have read it, emptied and reused as a pool file,
+ * but only if no descriptor or mapping of it is open anywhere (a write
+ * lease is granted only then): whoever still holds an old file keeps its
+ * bytes. Loose objects are never reused (pack.c unlinks them once
+ * packed).
  *
  * Pool files are empty and read-only (0444, as loose objects are): the
  * next ones to be taken are held open for writing (a descriptor opened
@@ -24,7 +25,9 @@
  * f<lo>..f<oh-1> with a descriptor open; f<ulo>..f<lo-1> are taken and
  * unlinked once released; trash is trash/t<tlo>..t<thi-1>. A pool
  * directory left by a process that is gone is adopted (renamed) by the
- * next one, so nothing leaks. */
+ * next one, so nothing leaks. Its owner holds flock(2) on it for as long
+ * as it lives: a process id alone cannot tell (kill(pid, 0) answers ESRCH
+ * for a live owner in another pid namespace, and a pid is reused). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,6 +59,7 @@
 #define DONE_RING 1024	   /* taken files awaiting their unlink */
 #define FD_AHEAD 64	   /* free files held open, the next to be taken */
 #define IDLE_UNLINK_S 1	   /* released names left at most this long */
+#define KEEP_AT_STOP POOL_START /* free files left for the next process */
 
 struct store_pool {
 	pthread_mutex_t mu;
@@ -64,6 +69,8 @@ struct store_pool {
 	char adopt[4200]; /* a dead process's directory we took over */
 	char refs[4200];  /* <gitdir>/refs */
 	char top[4200];	  /* <gitdir>/chronofs/pool */
+	int own_fd;	  /* dir, flock(2)ed while we live */
+	int adopt_fd;	  /* adopt, flock(2)ed until taken over; or -1 */
 	unsigned long ulo, lo, hi; /* see the top of the file */
 	unsigned long oh;	   /* f<lo>..f<oh-1> are open: fds[n % FD_AHEAD] */
 	int fds[FD_AHEAD];
@@ -88,7 +95,10 @@ static void name_of(const struct store_pool *p, char *buf, size_t sz,
 /* Empty the file at PATH for reuse; false if it cannot be used. A file
  * with another name too is never emptied: that name is a published object
  * or ref (a pool name whose unlink was still due when its process died,
- * trash whose rename over the ref did not happen). Through a file
+ * trash whose rename over the ref did not happen). Nor is one that anyone
+ * else holds open or mapped: the kernel grants a write lease only on a
+ * file open by no other descriptor (its one name left is ours, so no one
+ * new can open it but through our private directory). Through a file
  * descriptor, so its close also clears ext4's flush-on-close mark. */
 static bool empty_file(const char *path)
 {
@@ -98,23 +108,38 @@ static bool empty_file(const char *path)
 
 	if (fd < 0)
 		return false;
+	/* An open(2) during the lease signals its holder: SIGIO would end
+	 * the process, SIGWINCH is ignored unless asked for. */
 	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 1 &&
-	     ftruncate(fd, 0) == 0;
+	     fcntl(fd, F_SETSIG, SIGWINCH) == 0 &&
+	     fcntl(fd, F_SETLEASE, F_WRLCK) == 0;
+	if (ok) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		ok = ftruncate(fd, 0) == 0;
+	}
 	close(fd);
 	return ok;
 }
 
-/* The pool directory of PID-STAMP if its process is gone, so we may take
- * it over; a directory of a live process (or of another pid namespace we
- * cannot tell apart) is left alone. */
-static bool dead_owner(const char *name)
+/* Pool directory TOP/NAME (PID-STAMP) if its owner is gone, so we may
+ * take it over: a descriptor of it holding its flock(2), or -1 (the owner
+ * lives and holds the lock, or NAME is no pool directory). */
+static int lock_dead(const char *top, const char *name)
 {
-	char *end;
+	char path[4600], *end;
 	long pid = strtol(name, &end, 10);
+	int fd;
 
 	if (pid <= 0 || *end != '-')
-		return false;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", top, name);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	close(fd);
+	return -1;
 }
 
 /* Move the files of the claimed directory P->adopt into ours as f<N>..,
@@ -216,12 +241,16 @@ static void clear_dead_locks(struct store_pool *p)
 	ino_t *inos = NULL;
 	size_t n = 0;
 
-	linked_inodes(p->adopt, &inos, &n);
+	if (p->adopt_fd >= 0)
+		linked_inodes(p->adopt, &inos, &n);
 	while (d && (e = readdir(d)) != NULL) {
-		if (!dead_owner(e->d_name))
+		int fd = lock_dead(p->top, e->d_name);
+
+		if (fd < 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", p->top, e->d_name);
 		linked_inodes(path, &inos, &n);
+		close(fd);
 	}
 	if (d)
 		closedir(d);
@@ -238,6 +267,8 @@ static void adopt_files(struct store_pool *p)
 	snprintf(trash, sizeof(trash), "%s/trash", p->adopt);
 	n = adopt_dir(p, trash, 0);
 	adopt_dir(p, p->adopt, n);
+	close(p->adopt_fd);
+	p->adopt_fd = -1;
 }
 
 void store_spread_subdirs(const char *dir)
@@ -254,17 +285,67 @@ void store_spread_subdirs(const char *dir)
 	close(fd);
 }
 
+/* Make P->dir under a private name, lock it, then give it its name, so no
+ * one ever sees it unlocked; NOREPLACE: a process of another pid namespace
+ * may have the same pid, second and sequence number. */
+static int make_own(struct store_pool *p, const char *top)
+{
+	static _Atomic unsigned seq; /* several stores in one process */
+	long pid = (long)getpid(), now = (long)time(NULL);
+	char tmp[4400], sub[4500];
+
+	for (int tries = 0; tries < 64; tries++) {
+		unsigned n = seq++;
+		int err;
+
+		if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid,
+			     now, n) >= (int)sizeof(p->dir) ||
+		    snprintf(p->adopt, sizeof(p->adopt), "%s-adopt", p->dir) >=
+			    (int)sizeof(p->adopt))
+			return -ENAMETOOLONG;
+		snprintf(tmp, sizeof(tmp), "%s/.new-%ld-%ld-%u", top, pid, now,
+			 n);
+		if (mkdir(tmp, 0755) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return -errno;
+		}
+		p->own_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (p->own_fd < 0 || flock(p->own_fd, LOCK_EX | LOCK_NB) < 0) {
+			err = -errno;
+			if (p->own_fd >= 0)
+				close(p->own_fd);
+			p->own_fd = -1;
+			rmdir(tmp);
+			return err;
+		}
+		snprintf(sub, sizeof(sub), "%s/trash", tmp);
+		if (mkdir(sub, 0755) < 0 ||
+		    renameat2(AT_FDCWD, tmp, AT_FDCWD, p->dir,
+			      RENAME_NOREPLACE) < 0) {
+			err = -errno;
+			close(p->own_fd);
+			p->own_fd = -1;
+			rmdir(sub);
+			rmdir(tmp);
+			if (err == -EEXIST)
+				continue;
+			return err;
+		}
+		snprintf(p->adopt, sizeof(p->adopt), "%s-adopt", p->dir);
+		return 0;
+	}
+	return -EEXIST;
+}
+
 /* Make P->dir, and claim a directory a dead process left (P->adopt, its
  * files to be taken over by the thread): 1 if there is one. */
 static int make_dir(struct store_pool *p, const char *gitdir)
 {
-	static _Atomic unsigned seq; /* several stores in one process */
 	char top[4096], old[4400];
-	long pid = (long)getpid(), now = (long)time(NULL);
-	unsigned n = seq++;
 	DIR *d;
 	struct dirent *e;
-	int found = 0;
+	int found = 0, err;
 
 	snprintf(p->refs, sizeof(p->refs), "%s/refs", gitdir);
 	snprintf(top, sizeof(top), "%s/chronofs", gitdir);
@@ -275,22 +356,23 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	if (mkdir(top, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	store_spread_subdirs(top);
-	if (snprintf(p->dir, sizeof(p->dir), "%s/%ld-%ld-%u", top, pid, now,
-		     n) >= (int)sizeof(p->dir) ||
-	    snprintf(p->adopt, sizeof(p->adopt), "%s/%ld-%ld-%u-adopt", top,
-		     pid, now, n) >= (int)sizeof(p->adopt))
-		return -ENAMETOOLONG;
-	if (mkdir(p->dir, 0755) < 0)
-		return -errno;
-	snprintf(old, sizeof(old), "%s/trash", p->dir);
-	if (mkdir(old, 0755) < 0)
-		return -errno;
+	if ((err = make_own(p, top)) < 0)
+		return err;
 	d = opendir(top);
 	while (d && !found && (e = readdir(d)) != NULL) {
-		if (!dead_owner(e->d_name))
+		int fd = lock_dead(top, e->d_name);
+
+		if (fd < 0)
 			continue;
 		snprintf(old, sizeof(old), "%s/%s", top, e->d_name);
-		found = rename(old, p->adopt) == 0; /* atomic: one claimant */
+		/* Atomic: one claimant; it keeps the lock while it takes the
+		 * files over. */
+		found = renameat2(AT_FDCWD, old, AT_FDCWD, p->adopt,
+				  RENAME_NOREPLACE) == 0;
+		if (found)
+			p->adopt_fd = fd;
+		else
+			close(fd);
 	}
 	if (d)
 		closedir(d);
@@ -435,7 +517,10 @@ static void *pool_thread(void *arg)
 		 * names they released meanwhile are unlinked then, or after
 		 * IDLE_UNLINK_S when saves stop. */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		if (p->tlo < p->thi) {
+		if (p->tlo < p->thi &&
+		    (p->ulo == p->lo ||
+		     p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S - now <
+			     IDLE_UNLINK_S)) {
 			ts.tv_sec += p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S -
 				     now;
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
@@ -470,6 +555,7 @@ int store_pool_start(struct store *st)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->own_fd = p->adopt_fd = -1;
 	err = make_dir(p, st->gitdir);
 	if (err < 0) {
 		free(p);
@@ -487,11 +573,36 @@ int store_pool_start(struct store *st)
 	if (pthread_create(&p->tid, NULL, pool_main, p) != 0) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
+		if (p->adopt_fd >= 0)
+			close(p->adopt_fd);
+		close(p->own_fd); /* the next process takes the files over */
 		free(p);
 		return -EAGAIN;
 	}
 	st->pool = p;
 	return 0;
+}
+
+/* Leave only a few empty files behind (the next process takes them
+ * over): the names of files saves took, the trash (old refs; no one will
+ * reuse them now) and the free files past KEEP_AT_STOP go. Nothing else
+ * runs on the pool now. */
+static void trim(struct store_pool *p)
+{
+	char path[4400];
+
+	for (unsigned long n = p->ulo; n < p->lo; n++) {
+		name_of(p, path, sizeof(path), 'f', n);
+		unlink(path);
+	}
+	for (unsigned long t = p->tlo; t < p->thi; t++) {
+		name_of(p, path, sizeof(path), 't', t);
+		unlink(path);
+	}
+	for (unsigned long n = p->lo + KEEP_AT_STOP; n < p->hi; n++) {
+		name_of(p, path, sizeof(path), 'f', n);
+		unlink(path);
+	}
 }
 
 void store_pool_stop(struct store *st)
@@ -508,8 +619,10 @@ void store_pool_stop(struct store *st)
 	for (unsigned long n = p->lo; n < p->oh; n++)
 		if (p->fds[n % FD_AHEAD] >= 0)
 			close(p->fds[n % FD_AHEAD]);
+	trim(p);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	close(p->own_fd); /* the next process takes the files over */
 	free(p);
 	st->pool = NULL;
 }
@@ -561,7 +674,7 @@ void store_pool_release(struct store *st, unsigned long ticket)
 	unlink(path);
 }
 
-int store_pool_trash(struct store *st, const char *victim, bool move)
+int store_pool_trash(struct store *st, const char *victim)
 {
 	struct store_pool *p = st->pool;
 	char path[4400];
@@ -577,7 +690,7 @@ int store_pool_trash(struct store *st, const char *victim, bool move)
 		return -EAGAIN;
 	}
 	name_of(p, path, sizeof(path), 't', p->thi);
-	if ((move ? rename(victim, path) : link(victim, path)) == 0) {
+	if (link(victim, path) == 0) {
 		p->ttime[p->thi % TRASH_CAP] = time(NULL);
 		if (p->thi++ == p->tlo)
 			pthread_cond_signal(&p->cv);

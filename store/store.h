@@ -186,6 +186,37 @@ typedef int (*store_diff_cb)(void *ctx, const char *path,
 int store_diff_parent(struct store *st, const struct store_oid *commit,
 		      store_diff_cb cb, void *ctx);
 
+/* Write sessions: whole-tree commits (transactions, merges). While a
+ * session is open the handle's saves wait, and every object the calling
+ * thread writes is synced together with the others right before a ref
+ * moves (fsync=on). */
+void store_write_begin(struct store *st);
+void store_write_end(struct store *st);
+/* Write DATA as a blob (in a session: synced before the next commit). */
+int store_blob_write(struct store *st, const void *data, size_t len,
+		     struct store_oid *out);
+#define STORE_MAX_PARENTS 2
+/* store_commit_tree and store_branch_cas (treemerge.h) are committree.c's:
+ * in a write session their objects are synced together before the ref
+ * moves; the compare-and-swap holds no store lock across its syncs. */
+/* The commit whose id begins with HEX (7-40 digits): -ENOENT if none,
+ * -EINVAL if several do. */
+int store_commit_lookup_prefix(struct store *st, const char *hex,
+			       struct store_oid *out);
+/* COMMIT's whole message; *out is the caller's (free()). */
+int store_commit_message(struct store *st, const struct store_oid *commit,
+			 char **out);
+/* The two parents of merge COMMIT (-EINVAL if it is not one). */
+int store_commit_parents(struct store *st, const struct store_oid *commit,
+			 struct store_oid out[2]);
+/* The merge commits (two parents) of FROM's first-parent chain, newest
+ * first; CB is called without the store lock (it may call the store). */
+int store_walk_merges(struct store *st, const struct store_oid *from,
+		      store_walk_cb cb, void *ctx);
+/* The root tree of COMMIT. */
+int store_commit_tree_of(struct store *st, const struct store_oid *commit,
+			 struct store_oid *tree);
+
 /* Parse 40 hex digits. */
 int store_oid_parse(struct store_oid *out, const char *hex);
 

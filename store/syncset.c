@@ -28,6 +28,9 @@ struct sync_item {
 };
 
 struct store_syncset {
+	/* The saving thread: objects other threads write meanwhile (a
+	 * merge's, under st->lock only) are synced by their writer. */
+	pthread_t owner;
 	struct sync_item *v;
 	size_t n, cap;
 	atomic_size_t next;
@@ -36,8 +39,11 @@ struct store_syncset {
 
 void store_syncset_begin(struct store *st)
 {
-	if (st->fsync && !st->syncset)
+	if (st->fsync && !st->syncset) {
 		st->syncset = calloc(1, sizeof(*st->syncset));
+		if (st->syncset)
+			st->syncset->owner = pthread_self();
+	}
 }
 
 static int add(struct store_syncset *s, int fd, char *dir)
@@ -56,14 +62,23 @@ static int add(struct store_syncset *s, int fd, char *dir)
 	return 0;
 }
 
+static struct store_syncset *mine(struct store *st)
+{
+	struct store_syncset *s = st->syncset;
+
+	return s && pthread_equal(s->owner, pthread_self()) ? s : NULL;
+}
+
 bool store_syncset_take_fd(struct store *st, int fd)
 {
-	return st->syncset && add(st->syncset, fd, NULL) == 0;
+	struct store_syncset *s = mine(st);
+
+	return s && add(s, fd, NULL) == 0;
 }
 
 bool store_syncset_take_dir(struct store *st, const char *dir)
 {
-	struct store_syncset *s = st->syncset;
+	struct store_syncset *s = mine(st);
 	char *copy;
 
 	if (!s)

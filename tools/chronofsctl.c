@@ -217,6 +217,70 @@ static int cmd_query(int argc, char **argv)
 	return err;
 }
 
+static int cmd_merge(int argc, char **argv)
+{
+	const char *pos[3], *msg = NULL;
+	chronofs_merge_result r;
+	unsigned flags = 0;
+	chronofs *db;
+	int npos = 0, err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--squash"))
+			flags |= CHRONOFS_MERGE_SQUASH;
+		else if (!strcmp(argv[i], "-m") && i + 1 < argc)
+			msg = argv[++i];
+		else if (argv[i][0] == '-' || npos == 3)
+			return -1;
+		else
+			pos[npos++] = argv[i];
+	}
+	if (npos != 3)
+		return -1;
+	if (open_repo(&db, pos[0]))
+		return 1;
+	err = chronofs_merge(db, pos[1], pos[2], msg, flags, &r);
+	if (err < 0) {
+		err = fail(db, err);
+	} else if (!r.commit[0]) {
+		printf("%s: already up to date with %s\n", pos[2], pos[1]);
+	} else if (r.fast_forward) {
+		printf("%s: fast-forward to %s\n", pos[2], r.commit);
+	} else {
+		printf("%s: %s %s as %s, %zu conflict%s%s\n", pos[2],
+		       flags ? "squashed" : "merged", pos[1], r.commit,
+		       r.conflicts, r.conflicts == 1 ? "" : "s",
+		       r.unrelated ? " (no common history: merged against "
+				     "an empty base)"
+				   : "");
+	}
+	chronofs_close(db);
+	return err;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	chronofs_diff *d = NULL;
+	const char *line;
+	chronofs *db;
+	size_t len;
+	int err;
+
+	if (argc != 4 && argc != 5)
+		return -1;
+	if (open_repo(&db, argv[1]))
+		return 1;
+	err = chronofs_diff_open(&d, db, argv[2], argv[3],
+				 argc == 5 ? argv[4] : NULL);
+	if (err == 0)
+		while ((err = chronofs_diff_next(d, &line, &len)) == 1)
+			printf("%.*s\n", (int)len, line);
+	err = err < 0 ? fail(db, err) : 0;
+	chronofs_diff_free(d);
+	chronofs_close(db);
+	return err;
+}
+
 static int print_def(void *ctx, const char *branch, const char *collection,
 		     const char *spec, uint64_t rows)
 {
@@ -268,7 +332,9 @@ static int cmd_index(int argc, char **argv)
 	if (argc < 3)
 		return -1;
 	if (strcmp(argv[1], "list") && strcmp(argv[1], "drop") &&
-	    strcmp(argv[1], "rebuild"))
+	    strcmp(argv[1], "rebuild") && strcmp(argv[1], "create"))
+		return -1;
+	if (!strcmp(argv[1], "create") && argc != 6)
 		return -1;
 	if (!strcmp(argv[1], "list") && argc != 3)
 		return -1;
@@ -280,6 +346,8 @@ static int cmd_index(int argc, char **argv)
 		return 1;
 	if (!strcmp(argv[1], "list")) {
 		err = chronofs_index_list(db, print_def, NULL);
+	} else if (!strcmp(argv[1], "create")) {
+		err = chronofs_index_create(db, argv[3], argv[4], argv[5]);
 	} else if (!strcmp(argv[1], "drop")) {
 		err = chronofs_index_drop(db, argv[3], argv[4], argv[5]);
 	} else if (argc == 6) {
@@ -313,10 +381,19 @@ static const struct cmd cmds[] = {
 	 "documents in index order as JSON lines {rank, id, doc};\n"
 	 "bounds on the first field of SPEC: V is JSON, else a bare\n"
 	 "string; --from, --to, --limit are --ge, --lt, --first"},
+	{"merge", cmd_merge, "merge REPO FROM INTO [-m MSG] [--squash]",
+	 "merge branch FROM into branch INTO (works while mounted):\n"
+	 "a fast-forward, or a merge commit by the JSON merge rules;\n"
+	 "--squash: one ordinary commit of FROM's changes"},
+	{"diff", cmd_diff, "diff REPO A B [PATH]",
+	 "one JSON line per document changed from A to B (each a\n"
+	 "branch, BRANCH@WHEN or commit): path, op, RFC 6902 patch"},
 	{"index", cmd_index,
-	 "index list|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
+	 "index list|create|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
 	 "the ordered indexes: list them (branch, collection, spec,\n"
-	 "rows), drop one, rebuild one or all (not while mounted)"},
+	 "rows), make one now, drop one, rebuild one or all (create,\n"
+	 "drop and rebuild not while mounted); a spec queried 3 times\n"
+	 "gets its index by itself, at most 16 per collection"},
 	{"help", cmd_help, "help [COMMAND]", "this list, or one command's"},
 };
 

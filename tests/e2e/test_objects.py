@@ -2,6 +2,7 @@
 by compare-and-swap under git's own lock, the reflog when git would write
 one (README, "How a save is written")."""
 
+import glob
 import os
 import shutil
 import subprocess
@@ -204,8 +205,37 @@ class WorkTreeReflogTests(ChronofsTestCase):
 
 
 class PackingTests(ChronofsTestCase):
-    """Background packing (README, "How a save is written"): loose objects
-    go into a pack by their ids, and their files come back to the pool."""
+    """Background packing (README, "How a save is written"): the objects of
+    new commits go into a pack with their paths, so trees and documents
+    delta against their earlier versions, and their loose files are
+    unlinked, never reused (a reader may hold one: test_held_files.py)."""
+
+    def test_unmount_leaves_a_compact_repository(self):
+        # A burst of saves into a 300-document collection (each save writes
+        # a ~12 KiB collection tree), then a clean unmount: nothing left
+        # loose, the trees stored as deltas of each other, and only a few
+        # hundred empty files in the pool.
+        os.mkdir(self.doc("c"))
+        for i in range(900):
+            self.save("c/d%03d.json" % (i % 300), '{"n": %d, "pad": "%s"}' % (i, "x" * 40))
+        self.unmount()
+        self.assertEqual(self.loose(), {}, "loose objects left after the unmount")
+        trees = deltas = 0
+        out = self.git("cat-file", "--batch-all-objects", "--batch-check=%(objecttype) %(objectsize) %(deltabase)")
+        for line in out.splitlines():
+            kind, size, base = line.split()
+            if kind == "tree" and int(size) > 1000:  # c/, not the root
+                trees += 1
+                deltas += base != "0" * 40
+        self.assertGreater(trees, 800)
+        self.assertGreater(deltas, 0.8 * trees, "trees not stored as deltas")
+        pool = os.path.join(self.repo, "chronofs", "pool")
+        files = [os.path.join(top, f) for top, _, fs in os.walk(pool) for f in fs]
+        self.assertLessEqual(len(files), 300, "files left in the pool")
+        self.assertEqual([f for f in files if os.path.getsize(f)], [], "non-empty files left in the pool")
+        size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(self.repo, "objects", "pack", "*")))
+        self.assertLess(size, 1 << 20, "900 saves take %d bytes of packs" % size)
+        self.mount()
 
     def loose(self):
         objects = os.path.join(self.repo, "objects")
@@ -216,11 +246,12 @@ class PackingTests(ChronofsTestCase):
                     out[d + f] = os.path.join(objects, d, f)
         return out
 
-    def test_loose_objects_are_packed_and_their_files_reused(self):
+    def test_loose_objects_are_packed_and_their_files_unlinked(self):
         import hashlib
         import zlib
         # Past git's gc.auto threshold (6700), as many saves would leave.
-        ids = []
+        # In a tree of branch "side": packing packs what a branch reaches.
+        ids, lines = [], []
         for i in range(7000):
             data = b'{"filler": %d}\n' % i
             raw = b"blob %d\0" % len(data) + data
@@ -230,7 +261,14 @@ class PackingTests(ChronofsTestCase):
             with open(os.path.join(d, oid[2:]), "wb") as f:
                 f.write(zlib.compress(raw, 1))
             ids.append(oid)
-        inodes = {os.stat(p).st_ino for oid, p in self.loose().items() if oid in set(ids)}
+            lines.append("100644 blob %s\tf%d.json" % (oid, i))
+        tree = subprocess.run(["git", "--git-dir=" + self.repo, "mktree"], input="\n".join(lines) + "\n",
+                              capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(["git", "--git-dir=" + self.repo, "commit-tree", "-m", "fillers", tree],
+                                capture_output=True, text=True, check=True,
+                                env=dict(self.env, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x",
+                                         GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x")).stdout.strip()
+        self.git("update-ref", "refs/heads/side", commit)
         os.mkdir(self.doc("c"))
         for i in range(260):  # packing is looked at every 256 commits
             self.save("c/d%d.json" % (i % 10), '{"i": %d}' % i)
@@ -241,16 +279,25 @@ class PackingTests(ChronofsTestCase):
                                check=True).stdout
         self.assertNotIn("missing", check)
         self.assertEqual(len(check.splitlines()), len(ids))
-        # The files were moved into the pool (trash, then free files), not
-        # unlinked: their inodes are there.
+        # Their files are unlinked: none left loose, and the pool keeps no
+        # non-empty file (it would be a packed object kept for reuse) once
+        # it has dropped the names of files saves took (within a second).
+        self.assertFalse(set(ids) & set(self.loose()), "packed objects left loose")
         pool = os.path.join(self.repo, "chronofs", "pool")
-        found = set()
-        for top, _, files in os.walk(pool):
-            for f in files:
-                try:
-                    found.add(os.lstat(os.path.join(top, f)).st_ino)
-                except FileNotFoundError:
-                    pass  # the pool thread renamed it meanwhile
-        self.assertGreater(len(inodes & found), 0.9 * len(inodes),
-                           "packed objects' files kept for reuse")
+
+        def kept():
+            out = []
+            for top, _, files in os.walk(pool):
+                for f in files:
+                    try:
+                        st = os.lstat(os.path.join(top, f))
+                    except FileNotFoundError:
+                        continue  # the pool thread renamed it meanwhile
+                    if st.st_size > 41 and st.st_nlink == 1:  # not a ref
+                        out.append(f)
+            return out
+        deadline = time.monotonic() + 15  # the names of taken files go within the quarantine (10 s)
+        while kept() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(kept(), [], "packed objects' files kept in the pool")
         self.assertEqual(self.git("cat-file", "-p", "main:c/d9.json"), '{"i": 259}')

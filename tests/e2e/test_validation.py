@@ -2,6 +2,7 @@
 
 import errno
 import os
+import subprocess
 import re
 import time
 
@@ -167,3 +168,28 @@ class MaxDocSizeTests(ChronofsTestCase):
         self.assertEqual(self.commit_count(), before)
         self.assertEqual(self.show("x.json"), b"[1]")
         self.assertEqual(read_file(self.doc("x.json")), b"[1]")
+
+
+class ShortWriteTests(ChronofsTestCase):
+    """A write that failed makes the whole save fail: cp of a document one
+    byte over max_doc_size whose allowed prefix is valid JSON commits
+    nothing and keeps the good version (issue "Hardened", item 5)."""
+
+    mount_options = ("max_doc_size=65536",)
+
+    def test_copy_one_byte_over_commits_nothing(self):
+        self.save("doc.json", b'{"good": true}')
+        before = self.head()
+        src = os.path.join(self.work, "over.json")
+        with open(src, "wb") as f:
+            f.write(b"1" + b" " * 65535 + b"2")  # its first 64 KiB: valid JSON
+        # In 4 KiB writes, as the original report's cp did in its own
+        # chunks: sixteen succeed, the last one fails.
+        r = subprocess.run(["dd", "if=" + src, "of=" + self.doc("doc.json"), "bs=4096"],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0, "dd of an oversized document succeeded")
+        self.assertIn("too large", r.stderr.lower())
+        self.assertEqual(self.head(), before, "a prefix was committed")
+        self.assertEqual(read_file(self.doc("doc.json")), b'{"good": true}')
+        self.expect_log("nothing committed")
+        self.assertIn("nothing committed", self.daemon_log())

@@ -341,6 +341,79 @@ static void test_ref_cas(void)
 	chronofs_close(db);
 }
 
+struct racer {
+	chronofs_tx *tx;
+	int busy, ok;
+};
+
+static void *tx_racer(void *arg)
+{
+	struct racer *r = arg;
+	char path[64];
+
+	for (int i = 0; i < 2000; i++) {
+		int err;
+
+		snprintf(path, sizeof(path), "race/%d.json", i);
+		err = chronofs_tx_put(r->tx, path, "{}", 2);
+		if (err == -EBUSY)
+			r->busy++;
+		else if (err == 0)
+			r->ok++;
+	}
+	return NULL;
+}
+
+/* Misuse of a transaction gets a clear error and loses nothing. */
+static void test_tx_misuse(void)
+{
+	char repo[512], c[CHRONOFS_COMMIT_HEXSZ + 1];
+	struct racer r[2];
+	pthread_t t[2];
+	chronofs_tx *tx;
+	chronofs *db;
+	int err;
+
+	make_repo(repo, sizeof(repo), "txmisuse");
+	chronofs_open(&db, repo, NULL);
+	/* Used from two threads at once: each call is whole or refused. */
+	CHECK(chronofs_tx_begin(&tx, db, "main") == 0, "begin");
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct racer){.tx = tx};
+		pthread_create(&t[i], NULL, tx_racer, &r[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK(r[0].ok + r[1].ok + r[0].busy + r[1].busy == 4000,
+	      "every call either done or refused with EBUSY");
+	CHECK(chronofs_tx_commit(tx, "race", c) == 0 && c[0],
+	      "commit: %s", chronofs_errmsg(db));
+	chronofs_tx_free(tx);
+	/* A commit after abort, and after commit. */
+	CHECK(chronofs_tx_begin(&tx, db, "main") == 0, "begin");
+	chronofs_tx_put(tx, "a.json", "{}", 2);
+	chronofs_tx_abort(tx);
+	err = chronofs_tx_commit(tx, NULL, c);
+	CHECK(err == -EINVAL && strstr(chronofs_errmsg(db), "aborted"),
+	      "commit after abort: %d %s", err, chronofs_errmsg(db));
+	chronofs_tx_free(tx);
+	/* The branch deleted under the transaction. */
+	CHECK(chronofs_branch_create(db, "gone") == 0, "branch");
+	CHECK(chronofs_tx_begin(&tx, db, "gone") == 0, "begin");
+	chronofs_tx_put(tx, "a.json", "{}", 2);
+	CHECK(chronofs_branch_delete(db, "gone") == 0, "delete");
+	err = chronofs_tx_commit(tx, NULL, c);
+	CHECK(err == -ENOENT && strstr(chronofs_errmsg(db), "gone"),
+	      "commit on a deleted branch: %d %s", err, chronofs_errmsg(db));
+	err = chronofs_tx_put(tx, "b.json", "{}", 2);
+	CHECK(err == 0, "a failed commit leaves the transaction open: %d",
+	      err);
+	chronofs_tx_free(tx);
+	CHECK(chronofs_tx_begin(&tx, db, "nosuch") == -ENOENT,
+	      "begin on no branch");
+	chronofs_close(db);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -352,6 +425,7 @@ int main(void)
 	test_error_record();
 	test_time_resolution();
 	test_ref_cas();
+	test_tx_misuse();
 	test_path_rule();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -40,7 +40,8 @@ import json
 import os
 from typing import Any, Iterator, List, Optional, Tuple, TypedDict, Union
 
-__all__ = ["ChronoFS", "ChronoFSError", "IndexDef", "LogEntry", "Revision", "init", "version"]
+__all__ = ["ChronoFS", "ChronoFSError", "IndexDef", "LogEntry", "Revision", "Transaction",
+           "init", "version"]
 
 SONAME = "libchronofs.so.0"
 
@@ -102,6 +103,11 @@ class _Range(_c.Structure):
     _fields_ = [("ge", _s), ("gt", _s), ("lt", _s), ("le", _s), ("first", _c.c_size_t)]
 
 
+class _MergeResult(_c.Structure):
+    _fields_ = [("commit", _c.c_char * 41), ("fast_forward", _c.c_int),
+                ("unrelated", _c.c_int), ("conflicts", _c.c_size_t)]
+
+
 _LogCb = _c.CFUNCTYPE(_c.c_int, _p, _s, _c.c_int64, _s)
 _IndexCb = _c.CFUNCTYPE(_c.c_int, _p, _s, _s, _s, _c.c_uint64)
 
@@ -141,6 +147,20 @@ _query_range = _sig("chronofs_query_range", _c.c_int, _p, _s, _s, _s, _c.POINTER
 _index_list = _sig("chronofs_index_list", _c.c_int, _p, _IndexCb, _p)
 _index_drop = _sig("chronofs_index_drop", _c.c_int, _p, _s, _s, _s)
 _index_rebuild = _sig("chronofs_index_rebuild", _c.c_int, _p, _s, _s, _s)
+_index_create = _sig("chronofs_index_create", _c.c_int, _p, _s, _s, _s)
+_range_step = _sig("chronofs_range_step", _c.c_int, _c.POINTER(_Range), _c.c_char_p)
+_merge = _sig("chronofs_merge", _c.c_int, _p, _s, _s, _s, _c.c_uint, _c.POINTER(_MergeResult))
+_diff_open = _sig("chronofs_diff_open", _c.c_int, _c.POINTER(_p), _p, _s, _s, _s)
+_diff_next = _sig("chronofs_diff_next", _c.c_int, _p, _pp, _c.POINTER(_sz))
+_diff_free = _sig("chronofs_diff_free", None, _p)
+_tx_begin = _sig("chronofs_tx_begin_flags", _c.c_int, _c.POINTER(_p), _p, _s, _c.c_uint)
+_tx_put = _sig("chronofs_tx_put", _c.c_int, _p, _s, _s, _sz)
+_tx_delete = _sig("chronofs_tx_delete", _c.c_int, _p, _s)
+_tx_rename = _sig("chronofs_tx_rename", _c.c_int, _p, _s, _s)
+_tx_get = _sig("chronofs_tx_get", _c.c_int, _p, _s, _c.POINTER(_p), _c.POINTER(_sz))
+_tx_commit = _sig("chronofs_tx_commit", _c.c_int, _p, _s, _c.c_char_p)
+_tx_abort = _sig("chronofs_tx_abort", None, _p)
+_tx_free = _sig("chronofs_tx_free", None, _p)
 
 
 def _b(s: Text) -> bytes:
@@ -406,6 +426,59 @@ class ChronoFS:
         self._check(_query_range(self._h, _b(branch), _b(collection), _b(spec), _c.byref(r), _c.byref(it)))
         yield from self._rows(it)
 
+    def query_steps(self, branch: str, collection: str, spec: str,
+                    *steps: str) -> Iterator[Tuple[str, Any]]:
+        """As query_range, with the range given as the mount's path steps
+        themselves ("ge=V", "gt=V", "lt=V", "le=V": V JSON text, else a bare
+        string; "first=N"), handed to the library's one grammar."""
+        r = _Range()
+        keep = [_c.create_string_buffer(_b(step)) for step in steps]
+        for buf in keep:
+            self._check(_range_step(_c.byref(r), buf))
+        it = _p()
+        self._check(_query_range(self._h, _b(branch), _b(collection), _b(spec),
+                                 _c.byref(r), _c.byref(it)))
+        yield from self._rows(it)
+
+    def index_create(self, branch: str, collection: str, spec: str) -> None:
+        """Make the persistent index of SPEC now (else a spec gets one by
+        itself on its third query). Raises ChronoFSError: EBUSY while a
+        mount holds the index database."""
+        self._check(_index_create(self._h, _b(branch), _b(collection), _b(spec)))
+
+    def merge(self, src: str, into: str, message: Optional[str] = None,
+              squash: bool = False) -> dict:
+        """Merge branch SRC into INTO: a dict with commit (None if there was
+        nothing to merge), fast_forward, unrelated (no common history) and
+        conflicts (conflicted documents). Raises ChronoFSError: EINVAL for a
+        branch into itself, ENOENT for no such branch."""
+        r = _MergeResult()
+        self._check(_merge(self._h, _b(src), _b(into), _b(message) if message else None,
+                           1 if squash else 0, _c.byref(r)))
+        return {"commit": r.commit.decode() or None, "fast_forward": bool(r.fast_forward),
+                "unrelated": bool(r.unrelated), "conflicts": r.conflicts}
+
+    def diff(self, a: str, b: str, path: Optional[str] = None) -> Iterator[dict]:
+        """The documents changed from A to B (branch, BRANCH@WHEN or commit),
+        as dicts {path, op, patch}: RFC 6902 operations from A's document to
+        B's. A generator."""
+        d = _p()
+        self._check(_diff_open(_c.byref(d), self._h, _b(a), _b(b), _b(path) if path else None))
+        try:
+            line, n = _c.c_char_p(), _sz()
+            while self._check(_diff_next(d, _c.byref(line), _c.byref(n))) == 1:
+                yield json.loads(_c.string_at(line, n.value))
+        finally:
+            _diff_free(d)
+
+    def transaction(self, branch: str, message: Optional[str] = None,
+                    strict: bool = False) -> "Transaction":
+        """A transaction on BRANCH as a context manager: its puts, deletes and
+        renames are ONE commit at the end of the block (a normal exit), and
+        nothing at all if the block raises. strict: the commit fails with
+        EBUSY if another commit touched one of its documents meanwhile."""
+        return Transaction(self, branch, message, strict)
+
     def _rows(self, it: Any) -> Iterator[Tuple[str, Any]]:
         try:
             doc_id, text, n = _c.c_char_p(), _c.c_char_p(), _sz()
@@ -438,3 +511,58 @@ class ChronoFS:
         hi = json.dumps(stop).encode() if stop is not None else None
         self._check(_query(self._h, _b(branch), _b(collection), _b(spec), lo, hi, limit, _c.byref(it)))
         yield from self._rows(it)
+
+
+class Transaction:
+    """One commit's worth of changes (ChronoFS.transaction). After the block,
+    commit_id is the commit made (None if nothing changed)."""
+
+    def __init__(self, db: ChronoFS, branch: str, message: Optional[str] = None,
+                 strict: bool = False) -> None:
+        self._db, self.message = db, message
+        self.commit_id: Optional[str] = None
+        self._h = _p()
+        db._check(_tx_begin(_c.byref(self._h), db._h, _b(branch), 1 if strict else 0))
+
+    def __enter__(self) -> "Transaction":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        try:
+            if exc_type is None:
+                self.commit(self.message)
+            else:
+                _tx_abort(self._h)
+        finally:
+            _tx_free(self._h)
+            self._h = None
+        return False
+
+    def put(self, path: str, value: Any) -> None:
+        """Put VALUE (any JSON value) as document PATH."""
+        data = json.dumps(value).encode()
+        self._db._check(_tx_put(self._h, _b(path), data, len(data)))
+
+    def put_raw(self, path: str, text: Text) -> None:
+        """Put JSON TEXT as document PATH, bytes as given."""
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        self._db._check(_tx_put(self._h, _b(path), data, len(data)))
+
+    def delete(self, path: str) -> None:
+        self._db._check(_tx_delete(self._h, _b(path)))
+
+    def rename(self, src: str, dst: str) -> None:
+        self._db._check(_tx_rename(self._h, _b(src), _b(dst)))
+
+    def get(self, path: str) -> Any:
+        """PATH as the transaction sees it (its own writes first)."""
+        ptr, n = _p(), _sz()
+        self._db._check(_tx_get(self._h, _b(path), _c.byref(ptr), _c.byref(n)))
+        return json.loads(self._db._bytes(ptr, n))
+
+    def commit(self, message: Optional[str] = None) -> Optional[str]:
+        """Commit now (the with block does it at its end)."""
+        out = _c.create_string_buffer(41)
+        self._db._check(_tx_commit(self._h, _b(message) if message else None, out))
+        self.commit_id = out.value.decode() or None
+        return self.commit_id

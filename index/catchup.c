@@ -1,0 +1,509 @@
+/* catchup.c - bringing a branch's indexes up to its head: the time and
+ * path-history indexes and every ordered index defined on the branch, in
+ * one write batch per group of commits (a walk back to the newest indexed
+ * commit, then one tree diff per new commit; a rewritten history from its
+ * root), a save's own commit from what the save did, building an ordered
+ * index where it is first used, and dropping a branch's indexes. Reading
+ * them is history.c's and order.c's; row upkeep order_maint.c's. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+#include "history.h"
+#include "order_int.h"
+#include "banned.h"
+
+/* Caller holds db->catchup_lock. */
+static int idx_catchup_locked(struct idx_db *db, struct store *st,
+			      const char *branch, uint64_t *added);
+
+#define BATCH_COMMITS 1024
+
+struct catchup {
+	struct idx_db *db;
+	struct store *st;
+	const char *branch;
+	struct store_oid stop; /* the indexed head, if any */
+	bool have_stop;
+	struct store_oid *v; /* new commits, newest first */
+	int64_t *times;
+	size_t n, cap;
+	uint64_t base_seq; /* seq of stop + 1, or 0 */
+	bool found;
+	rocksdb_writebatch_t *wb;
+	struct idx_key k;
+	uint64_t seq;
+	struct store_oid commit;
+	int64_t time;
+	int64_t last_time; /* of the newest indexed commit */
+	bool have_last;
+	const struct idx_defs *defs; /* ordered indexes on this branch */
+	char **paths;	      /* this commit's changed documents, for them */
+	struct store_oid *blobs;
+	bool *deleted;
+	size_t npaths, cappaths;
+};
+
+/* Remember a changed path for the ordered indexes (applied after the
+ * diff, which holds the store lock that reading blobs needs). */
+static int remember(struct catchup *c, const char *path,
+		    const struct store_oid *new)
+{
+	if (c->npaths == c->cappaths) {
+		size_t cap = c->cappaths ? c->cappaths * 2 : 16;
+		char **p = realloc(c->paths, cap * sizeof(*p));
+		struct store_oid *b;
+		bool *d;
+
+		if (!p)
+			return -ENOMEM;
+		c->paths = p;
+		if (!(b = realloc(c->blobs, cap * sizeof(*b))))
+			return -ENOMEM;
+		c->blobs = b;
+		if (!(d = realloc(c->deleted, cap * sizeof(*d))))
+			return -ENOMEM;
+		c->deleted = d;
+		c->cappaths = cap;
+	}
+	c->paths[c->npaths] = strdup(path);
+	if (!c->paths[c->npaths])
+		return -ENOMEM;
+	c->deleted[c->npaths] = !new;
+	if (new)
+		c->blobs[c->npaths] = *new;
+	c->npaths++;
+	return 0;
+}
+
+static int apply_orders(struct catchup *c)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < c->npaths; i++) {
+		if (err == 0)
+			err = idx_order_apply(c->db, c->st, c->wb, c->defs,
+					      c->branch, c->paths[i],
+					      c->deleted[i] ? NULL
+							    : &c->blobs[i]);
+		free(c->paths[i]);
+	}
+	c->npaths = 0;
+	return err;
+}
+
+
+/* The committer time of the commit at SEQ, from its 'S' record. */
+static int read_time(struct idx_db *db, const char *branch, uint64_t seq,
+		     int64_t *out)
+{
+	struct idx_key k = {0};
+	char *val, *e = NULL;
+	size_t vlen;
+	int err;
+
+	if ((err = idx_key_start(&k, 'S', branch)) < 0 ||
+	    (err = idx_key_be64(&k, seq)) < 0) {
+		free(k.p);
+		return err;
+	}
+	val = rocksdb_get(db->db, db->ropts, (char *)k.p, k.len, &vlen, &e);
+	free(k.p);
+	if (e)
+		return idx_rocks_fail(e, "get seq");
+	err = val && vlen == 28 ? 0 : -ENOENT;
+	if (err == 0)
+		*out = (int64_t)idx_get_be64((unsigned char *)val + 20);
+	rocksdb_free(val);
+	return err;
+}
+
+static int collect(void *ctx, const struct store_oid *commit, int64_t time)
+{
+	struct catchup *c = ctx;
+
+	if (c->have_stop && store_oid_equal(commit, &c->stop)) {
+		c->found = true;
+		return 1;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct store_oid *v = realloc(c->v, cap * sizeof(*v));
+		int64_t *t = v ? realloc(c->times, cap * sizeof(*t)) : NULL;
+
+		if (v)
+			c->v = v;
+		if (!v || !t)
+			return -ENOMEM;
+		c->times = t;
+		c->cap = cap;
+	}
+	c->v[c->n] = *commit;
+	c->times[c->n++] = time;
+	return 0;
+}
+
+static int put_path(void *ctx, const char *path, const struct store_oid *old,
+		    const struct store_oid *new)
+{
+	struct catchup *c = ctx;
+	unsigned char val[48] = {0};
+
+	if (idx_key_start(&c->k, 'P', c->branch) < 0 ||
+	    idx_key_add(&c->k, path, strlen(path) + 1) < 0 ||
+	    idx_key_be64(&c->k, c->seq) < 0)
+		return -ENOMEM;
+	memcpy(val, c->commit.id, 20);
+	idx_put_be64(val + 20, (uint64_t)c->time);
+	if (new)
+		memcpy(val + 28, new->id, 20);
+	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
+			       (char *)val, sizeof(val));
+	return c->defs->n ? remember(c, path, new) : 0;
+}
+
+static int flush(struct catchup *c);
+
+/* A commit dated before its predecessors (clock skew, an outside commit
+ * with an old date): every indexed commit keyed by a time above T gets T,
+ * so T keys stay the suffix minimum (see history.h). They are the newest
+ * entries, so this touches only the commits after the skew. */
+static int lower_tail(struct catchup *c, int64_t t)
+{
+	struct idx_key lo = {0}, hi = {0}, nk = {0};
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	char *e = NULL;
+	int err;
+
+	if ((err = flush(c)) < 0 ||
+	    (err = idx_key_start(&lo, 'T', c->branch)) < 0 ||
+	    (err = idx_key_be64(&lo, idx_time_bits(t) + 1)) < 0 ||
+	    (err = idx_key_start(&hi, 'T', c->branch)) < 0) {
+		rocksdb_readoptions_destroy(ro);
+		goto out;
+	}
+	hi.p[hi.len - 1] = 1;
+	rocksdb_readoptions_set_iterate_upper_bound(ro, (char *)hi.p, hi.len);
+	it = rocksdb_create_iterator(c->db->db, ro);
+	for (rocksdb_iter_seek(it, (char *)lo.p, lo.len);
+	     rocksdb_iter_valid(it) && err == 0; rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+
+		if (klen < 16)
+			continue;
+		rocksdb_writebatch_delete(c->wb, k, klen);
+		if ((err = idx_key_start(&nk, 'T', c->branch)) < 0 ||
+		    (err = idx_key_be64(&nk, idx_time_bits(t))) < 0 ||
+		    (err = idx_key_add(&nk, k + klen - 8, 8)) < 0)
+			break;
+		rocksdb_writebatch_put(c->wb, (char *)nk.p, nk.len, v, vlen);
+	}
+	rocksdb_iter_get_error(it, &e);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	if (e)
+		err = idx_rocks_fail(e, "lower tail");
+	if (err == 0)
+		err = flush(c);
+out:
+	free(lo.p);
+	free(hi.p);
+	free(nk.p);
+	return err;
+}
+
+static int put_commit(struct catchup *c)
+{
+	unsigned char val[28];
+	char hex[STORE_OID_HEXSZ + 1];
+	int err;
+
+	if (c->have_last && c->time < c->last_time &&
+	    (err = lower_tail(c, c->time)) < 0)
+		return err;
+	c->last_time = c->time;
+	c->have_last = true;
+	if (idx_key_start(&c->k, 'T', c->branch) < 0 ||
+	    idx_key_be64(&c->k, idx_time_bits(c->time)) < 0 ||
+	    idx_key_be64(&c->k, c->seq) < 0)
+		return -ENOMEM;
+	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
+			       (char *)c->commit.id, 20);
+	memcpy(val, c->commit.id, 20);
+	idx_put_be64(val + 20, (uint64_t)c->time);
+	if (idx_key_start(&c->k, 'S', c->branch) < 0 ||
+	    idx_key_be64(&c->k, c->seq) < 0)
+		return -ENOMEM;
+	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
+			       28);
+	store_oid_fmt(hex, &c->commit);
+	idx_put_be64(val, c->seq);
+	idx_put_be64(val + 8, (uint64_t)c->time);
+	if (idx_key_start(&c->k, 'C', c->branch) < 0 ||
+	    idx_key_add(&c->k, hex, STORE_OID_HEXSZ) < 0)
+		return -ENOMEM;
+	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
+			       16);
+	/* The head record goes in the same batch as the commit it names. */
+	memcpy(val, c->commit.id, 20);
+	idx_put_be64(val + 20, c->seq);
+	if (idx_key_start(&c->k, 'H', c->branch) < 0)
+		return -ENOMEM;
+	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1,
+			       (char *)val, 28);
+	return 0;
+}
+
+static int flush(struct catchup *c)
+{
+	char *e = NULL;
+
+	rocksdb_write(c->db->db, c->db->wopts, c->wb, &e);
+	rocksdb_writebatch_clear(c->wb);
+	return e ? idx_rocks_fail(e, "write history") : 0;
+}
+
+/* Delete every key of FAMILY for BRANCH. */
+static void drop_family(rocksdb_writebatch_t *wb, char family,
+			const char *branch)
+{
+	struct idx_key lo = {0}, hi = {0};
+
+	if (idx_key_start(&lo, family, branch) == 0 &&
+	    idx_key_start(&hi, family, branch) == 0) {
+		hi.p[hi.len - 1] = 1; /* just past every "F B \0 ..." */
+		rocksdb_writebatch_delete_range(wb, (char *)lo.p, lo.len,
+						(char *)hi.p, hi.len);
+		rocksdb_writebatch_delete(wb, (char *)lo.p, lo.len - 1);
+	}
+	free(lo.p);
+	free(hi.p);
+}
+
+/* Everything derived from the branch's history; the definitions of its
+ * ordered indexes too when DEFS. */
+static void drop_all(rocksdb_writebatch_t *wb, const char *branch, bool defs)
+{
+	drop_family(wb, 'H', branch);
+	drop_family(wb, 'T', branch);
+	drop_family(wb, 'S', branch);
+	drop_family(wb, 'C', branch);
+	drop_family(wb, 'P', branch);
+	drop_family(wb, 'O', branch);
+	drop_family(wb, 'R', branch);
+	if (defs)
+		drop_family(wb, 'D', branch);
+}
+
+int idx_history_drop(struct idx_db *db, const char *branch)
+{
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	char *e = NULL;
+
+	pthread_mutex_lock(&db->catchup_lock);
+	drop_all(wb, branch, true);
+	rocksdb_write(db->db, db->wopts, wb, &e);
+	idx_defs_forget(db);
+	pthread_mutex_unlock(&db->catchup_lock);
+	rocksdb_writebatch_destroy(wb);
+	return e ? idx_rocks_fail(e, "drop history") : 0;
+}
+
+static int index_new(struct catchup *c)
+{
+	int err = 0;
+
+	for (size_t i = c->n; i-- > 0 && err == 0;) {
+		c->commit = c->v[i];
+		c->time = c->times[i];
+		c->seq = c->base_seq + (c->n - 1 - i);
+		err = store_diff_parent(c->st, &c->commit, put_path, c);
+		if (err == 0)
+			err = apply_orders(c);
+		if (err == 0)
+			err = put_commit(c);
+		/* With ordered indexes, one batch per commit: a row changed
+		 * twice must see its first change (see order_int.h). */
+		if (err == 0 && (c->defs->n || i % BATCH_COMMITS == 0))
+			err = flush(c);
+	}
+	return err;
+}
+
+int idx_history_catchup(struct idx_db *db, struct store *st,
+			const char *branch, uint64_t *added)
+{
+	int err;
+
+	if (added)
+		*added = 0;
+	if (db->readonly)
+		return 0; /* the process holding the database catches up */
+	pthread_mutex_lock(&db->catchup_lock);
+	err = idx_catchup_locked(db, st, branch, added);
+	pthread_mutex_unlock(&db->catchup_lock);
+	return err;
+}
+
+static void catchup_release(struct catchup *c)
+{
+	if (c->wb)
+		rocksdb_writebatch_destroy(c->wb);
+	for (size_t i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
+	free(c->paths);
+	free(c->blobs);
+	free(c->deleted);
+	free(c->k.p);
+	free(c->v);
+	free(c->times);
+}
+
+int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
+		    const struct store_commit_info *info,
+		    const struct idx_mtime *mtime)
+{
+	struct catchup c = {.db = db, .st = st, .branch = branch};
+	struct store_oid head;
+	uint64_t seq;
+	/* The mtime goes with the first path's new content. */
+	bool timed = mtime && info->n && !info->paths[0].deleted;
+	int err;
+
+	if (db->readonly)
+		return 0;
+	pthread_mutex_lock(&db->catchup_lock);
+	err = idx_head_read(db, branch, &head, &seq);
+	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
+		err = idx_catchup_locked(db, st, branch, NULL);
+		if (err == 0 && timed)
+			err = idx_mtime_set(db, branch, info->paths[0].path,
+					    info->paths[0].blob.id, mtime);
+		goto out;
+	}
+	c.wb = rocksdb_writebatch_create();
+	c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
+	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
+		goto out;
+	c.commit = info->commit;
+	c.time = info->time;
+	c.seq = seq + 1;
+	for (size_t i = 0; i < info->n && err == 0; i++)
+		if (store_is_document_path(info->paths[i].path))
+			err = put_path(&c, info->paths[i].path, NULL,
+				       info->paths[i].deleted
+					       ? NULL
+					       : &info->paths[i].blob);
+	if (err == 0)
+		err = apply_orders(&c);
+	if (err == 0)
+		err = put_commit(&c);
+	if (err == 0 && timed)
+		err = idx_mtime_put(c.wb, branch, info->paths[0].path,
+				    info->paths[0].blob.id, mtime);
+	if (err == 0)
+		err = flush(&c);
+out:
+	catchup_release(&c);
+	pthread_mutex_unlock(&db->catchup_lock);
+	return err;
+}
+
+static int idx_catchup_locked(struct idx_db *db, struct store *st,
+		       const char *branch, uint64_t *added)
+{
+	struct catchup c = {.db = db, .st = st, .branch = branch};
+	struct store_oid head;
+	uint64_t seq = 0;
+	int err;
+
+	err = store_branch_head(st, branch, &head);
+	if (err < 0)
+		return err;
+	err = idx_head_read(db, branch, &c.stop, &seq);
+	if (err == 0 && store_oid_equal(&c.stop, &head))
+		goto out;
+	if (err < 0 && err != -ENOENT)
+		goto out;
+	c.have_stop = err == 0;
+	err = store_walk(st, &head, collect, &c);
+	if (err < 0)
+		goto out;
+	c.wb = rocksdb_writebatch_create();
+	if (c.have_stop && c.found) {
+		c.base_seq = seq + 1;
+		c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
+	} else if (c.have_stop) {
+		/* The indexed head is not on the chain any more: history was
+		 * rewritten. Index it again from the root (the ordered
+		 * indexes too, from the root commit's diff on). */
+		drop_all(c.wb, branch, false);
+		if ((err = flush(&c)) < 0)
+			goto out;
+	}
+	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
+		goto out;
+	err = index_new(&c);
+	if (err == 0)
+		err = flush(&c);
+	if (err == 0 && added)
+		*added = c.n;
+out:
+	catchup_release(&c);
+	return err;
+}
+
+
+int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
+		     const char *collection, const struct idx_spec *spec,
+		     bool *built)
+{
+	struct idx_key dk = {0};
+	struct store_oid head;
+	rocksdb_writebatch_t *wb = NULL;
+	uint64_t seq;
+	char *val, *e = NULL;
+	size_t vlen;
+	int err;
+
+	*built = false;
+	if (db->readonly)
+		return 0;
+	pthread_mutex_lock(&db->catchup_lock);
+	if ((err = idx_catchup_locked(db, st, branch, NULL)) < 0 ||
+	    (err = idx_order_prefix(&dk, 'D', branch, collection, spec->canon,
+				    false)) < 0)
+		goto out;
+	val = rocksdb_get(db->db, db->ropts, (char *)dk.p, dk.len, &vlen, &e);
+	if (e) {
+		err = idx_rocks_fail(e, "get index");
+		goto out;
+	}
+	rocksdb_free(val);
+	if (val)
+		goto out;
+	/* Built from the head the history indexes reflect, under the same
+	 * lock, so later catch-ups continue from exactly there. */
+	if ((err = idx_head_read(db, branch, &head, &seq)) < 0)
+		goto out;
+	wb = rocksdb_writebatch_create();
+	err = idx_order_build(db, st, wb, branch, &head, collection, spec);
+	if (err == 0) {
+		rocksdb_write(db->db, db->wopts, wb, &e);
+		if (e)
+			err = idx_rocks_fail(e, "write index");
+		else
+			*built = true;
+		idx_defs_forget(db);
+	}
+out:
+	pthread_mutex_unlock(&db->catchup_lock);
+	if (wb)
+		rocksdb_writebatch_destroy(wb);
+	free(dk.p);
+	return err;
+}

@@ -1,0 +1,278 @@
+/* mergebuild.c - the root tree of a merge (store_merge_build_tree,
+ * treemerge.h): ours' tree with the merge's files put in, each
+ * collection laid out by the threshold rule of layout.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "treemerge.h"
+
+struct updates {
+	git_tree_update *up;
+	size_t n;
+	char **paths;
+	size_t np;
+};
+
+static void updates_release(struct updates *u)
+{
+	for (size_t i = 0; i < u->np; i++)
+		free(u->paths[i]);
+	free(u->paths);
+	free(u->up);
+}
+
+/* Append an update of git path PATH (taken: freed with U). */
+static int add(struct updates *u, git_tree_update_t action, const git_oid *id,
+	       unsigned mode, char *path)
+{
+	git_tree_update *up =
+	    path ? realloc(u->up, (u->n + 1) * sizeof(*up)) : NULL;
+	char **p = up ? realloc(u->paths, (u->np + 1) * sizeof(*p)) : NULL;
+
+	if (up)
+		u->up = up;
+	if (p)
+		u->paths = p;
+	if (!p) {
+		free(path);
+		return -ENOMEM;
+	}
+	u->paths[u->np++] = path;
+	u->up[u->n++] = (git_tree_update){action, id ? *id : (git_oid){{0}},
+					  (git_filemode_t)mode, path};
+	return 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static size_t dir_len(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? (size_t)(s - path) : 0;
+}
+
+static int cmp_by_dir(const void *a, const void *b)
+{
+	const struct store_merge_entry *x = *(const void *const *)a;
+	const struct store_merge_entry *y = *(const void *const *)b;
+	size_t dx = dir_len(x->path), dy = dir_len(y->path);
+	int c = memcmp(x->path, y->path, dx < dy ? dx : dy);
+
+	if (c || dx != dy)
+		return c ? c : dx < dy ? -1 : 1;
+	return strcmp(base_name(x->path), base_name(y->path));
+}
+
+static bool regular(unsigned mode)
+{
+	return mode == GIT_FILEMODE_BLOB ||
+	       mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+}
+
+static bool result_present(const struct store_merge_entry *e)
+{
+	return e->action != STORE_MERGE_DELETE;
+}
+
+/* The blob and mode the result has at E's path. */
+static int result_blob(struct store *st, const struct store_merge_entry *e,
+		       git_oid *id, unsigned *mode)
+{
+	int i = e->has[STORE_MERGE_OURS_I] ? STORE_MERGE_OURS_I
+					   : STORE_MERGE_THEIRS_I;
+	int err;
+
+	if (e->action == STORE_MERGE_THEIRS)
+		i = STORE_MERGE_THEIRS_I;
+	*mode = e->mode[i] ? e->mode[i] : GIT_FILEMODE_BLOB;
+	if (e->action != STORE_MERGE_BYTES) {
+		memcpy(id->id, e->blob[i].id, STORE_OID_RAWSZ);
+		return 0;
+	}
+	*mode = regular(e->mode[i]) ? e->mode[i] : GIT_FILEMODE_BLOB;
+	err = git_blob_create_from_buffer(id, st->repo, e->bytes, e->len);
+	return err < 0 ? store_git_fail(err, e->path) : 0;
+}
+
+/* The git path of E's file in a collection laid out FANOUT. */
+static char *git_path(const char *dir, const char *name, bool fanout)
+{
+	char bucket[3], *p;
+
+	store_layout_bucket(name, bucket);
+	if (asprintf(&p, "%s%s%s%s%s", dir, *dir ? "/" : "",
+		     fanout ? bucket : "", fanout ? "/" : "", name) < 0)
+		return NULL;
+	return p;
+}
+
+/* DIR's tree in ROOT, or NULL if there is none. */
+static int dir_tree(struct store *st, git_tree *root, const char *dir,
+		    git_tree **out)
+{
+	int err = store_layout_dir(st, root, dir, out);
+
+	return err == -ENOENT || err == -ENOTDIR ? 0 : err;
+}
+
+/* Updates that make flat collection DIR (tree T; NULL: none yet) a fanout
+ * one; from U->n on, its files' upserts into buckets. */
+static int reshard(struct store *st, const char *dir, git_tree *t,
+		   struct updates *u)
+{
+	git_treebuilder *tb = NULL;
+	git_tree *empty = NULL;
+	git_oid id;
+	int err = 0;
+
+	if (!t) {
+		/* Only the marker: reshard an empty tree. */
+		if ((err = git_treebuilder_new(&tb, st->repo, NULL)) < 0 ||
+		    (err = git_treebuilder_write(&id, tb)) < 0 ||
+		    (err = git_tree_lookup(&empty, st->repo, &id)) < 0)
+			err = store_git_fail(err, "empty tree");
+		t = empty;
+	}
+	if (err == 0)
+		err = store_layout_reshard(st, dir, t, "", &u->up, &u->n,
+					   &u->paths, &u->np);
+	git_tree_free(empty);
+	git_treebuilder_free(tb);
+	return err;
+}
+
+/* The updates of collection DIR for entries E[0..N). */
+static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
+		     const char *dir, struct store_merge_entry **e, size_t n,
+		     struct updates *u)
+{
+	git_tree *od = NULL, *td = NULL;
+	bool ofan, fanout;
+	long files = 0;
+	size_t from;
+	int err;
+
+	if ((err = dir_tree(st, ours, dir, &od)) < 0 ||
+	    (err = dir_tree(st, theirs, dir, &td)) < 0)
+		goto out;
+	ofan = store_layout_is_fanout(od);
+	for (size_t i = 0, k = od ? git_tree_entrycount(od) : 0; i < k; i++)
+		files += git_tree_entry_type(git_tree_entry_byindex(od, i)) ==
+			 GIT_OBJECT_BLOB;
+	for (size_t i = 0; i < n; i++)
+		files += (long)result_present(e[i]) -
+			 (long)e[i]->has[STORE_MERGE_OURS_I];
+	fanout =
+	    ofan || store_layout_is_fanout(td) || files >= LAYOUT_FANOUT_AT;
+	from = u->n;
+	if (fanout && !ofan && (err = reshard(st, dir, od, u)) < 0)
+		goto out;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		bool had = e[i]->has[STORE_MERGE_OURS_I];
+		char *gp = git_path(dir, base_name(e[i]->path), fanout);
+		git_oid id;
+		unsigned mode;
+		size_t k = u->n;
+
+		if (!gp) {
+			err = -ENOMEM;
+			break;
+		}
+		/* Resharded: the file's move into its bucket is planned. */
+		for (size_t j = from; fanout && !ofan && had && j < u->n; j++)
+			if (u->up[j].action == GIT_TREE_UPDATE_UPSERT &&
+			    !strcmp(u->up[j].path, gp))
+				k = j;
+		if (!result_present(e[i])) {
+			/* Resharded: its move is dropped, the flat file's
+			 * removal stays; else removed where it is. */
+			if (k < u->n) {
+				u->up[k] = u->up[--u->n];
+			} else if (had && !(fanout && !ofan)) {
+				err =
+				    add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0, gp);
+				continue; /* GP is U's now */
+			}
+			free(gp);
+			continue;
+		}
+		err = result_blob(st, e[i], &id, &mode);
+		if (err == 0 && k < u->n) {
+			u->up[k].id = id;
+			u->up[k].filemode = (git_filemode_t)mode;
+			free(gp);
+		} else if (err == 0) {
+			err = add(u, GIT_TREE_UPDATE_UPSERT, &id, mode, gp);
+		} else {
+			free(gp);
+		}
+	}
+out:
+	git_tree_free(od);
+	git_tree_free(td);
+	return err;
+}
+
+int store_merge_build_tree(struct store *st, const struct store_merge *m,
+			   struct store_oid *tree_out)
+{
+	struct store_merge_entry **v = calloc(m->n + 1, sizeof(*v));
+	git_tree *ours = NULL, *theirs = NULL;
+	struct updates u = {0};
+	size_t n = 0;
+	git_oid id;
+	int err = v ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < m->n && v; i++) {
+		const struct store_merge_entry *e = &m->v[i];
+
+		/* Ours is the starting point: nothing to do for it, nor
+		 * for a deletion of what ours does not have. */
+		if (e->action != STORE_MERGE_OURS &&
+		    (result_present(e) || e->has[STORE_MERGE_OURS_I]))
+			v[n++] = (struct store_merge_entry *)e;
+	}
+	if (v)
+		qsort(v, n, sizeof(*v), cmp_by_dir);
+	pthread_mutex_lock(&st->lock);
+	if (err == 0 &&
+	    ((err = git_tree_lookup(&ours, st->repo,
+				    store_goid(&m->ours_tree))) < 0 ||
+	     (err = git_tree_lookup(&theirs, st->repo,
+				    store_goid(&m->theirs_tree))) < 0))
+		err = store_git_fail(err, "tree");
+	for (size_t i = 0; i < n && err == 0;) {
+		size_t j = i + 1, dl = dir_len(v[i]->path);
+		char *dir = strndup(v[i]->path, dl);
+
+		while (j < n && dir_len(v[j]->path) == dl &&
+		       !memcmp(v[j]->path, v[i]->path, dl))
+			j++;
+		err = dir ? build_dir(st, ours, theirs, dir, v + i, j - i, &u)
+			  : -ENOMEM;
+		free(dir);
+		i = j;
+	}
+	if (err == 0) {
+		err = git_tree_create_updated(&id, st->repo, ours, u.n, u.up);
+		if (err < 0)
+			err = store_git_fail(err, "merged tree");
+		else
+			memcpy(tree_out->id, id.id, STORE_OID_RAWSZ);
+	}
+	git_tree_free(ours);
+	git_tree_free(theirs);
+	pthread_mutex_unlock(&st->lock);
+	updates_release(&u);
+	free(v);
+	return err;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""bench-merge.py - merge and diff cost against collection size.
+
+    python3 tools/bench-merge.py [--build BUILD] [--sizes 1000,100000] [--reps 5]
+
+For each size N: a repository whose collection c holds N documents (made
+with git fast-import, so the 100,000 case takes seconds), branches ours and
+theirs from it, each with 100 documents changed in one commit (different
+documents, plus 10 changed on both sides in different members). Then,
+side by side in one run: `chronofsctl merge REPO theirs ours` (ours put
+back and its index caught up, untimed, before each rep, as a mount keeps
+it) and `chronofsctl diff REPO ours theirs`;
+median wall time per size and the ratio of the largest size to the
+smallest. The goal (issue "Merge, transactions and diffs"): the 100,000
+case at most 1.5x the 1,000 case, for both: the cost follows the changed
+documents, not the collection.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def fast_import(repo, commands):
+    subprocess.run(["git", "--git-dir=" + repo, "fast-import", "--quiet"],
+                   input=commands, check=True)
+
+
+def doc(i, extra=""):
+    return ('{"i": %d, "name": "d%d", "age": %d%s}\n' % (i, i, i % 97, extra)).encode()
+
+
+FANOUT_AT = 2048  # README "Storage layout in Git"
+
+
+def bucket(name):
+    h = 2166136261
+    for b in name.encode():
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return "%02x" % (h & 0xff)
+
+
+def git_path(n, i):
+    """Where chronofs keeps c/d<i>.json in a collection of N documents:
+    flat below the threshold, in its hash bucket above it."""
+    name = "d%d.json" % i
+    return "c/%s/%s" % (bucket(name), name) if n >= FANOUT_AT else "c/" + name
+
+
+def make_repo(work, ctl, n):
+    repo = os.path.join(work, "r%d.git" % n)
+    subprocess.run([ctl, "init", repo], check=True, capture_output=True)
+    head = subprocess.run(["git", "--git-dir=" + repo, "rev-parse", "main"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    out = [b"commit refs/heads/main\ncommitter b <b@x> 1700000000 +0000\n",
+           b"data 4\nbase\nfrom " + head.encode() + b"\n"]
+    for i in range(n):
+        d = doc(i)
+        out.append(b"M 100644 inline %s\ndata %d\n%s\n" % (git_path(n, i).encode(), len(d), d))
+    if n >= FANOUT_AT:
+        out.append(b"M 100644 inline c/.chronofs-fanout\ndata 7\nfanout\n\n")
+    fast_import(repo, b"".join(out))
+
+    def side(branch, first, member, t):
+        cmds = [b"commit refs/heads/%s\ncommitter b <b@x> %d +0000\n" % (branch.encode(), t),
+                b"data 5\nside\nfrom refs/heads/main\n"]
+        for i in list(range(first, first + 100)) + list(range(n - 10, n)):
+            d = doc(i, ', "%s": 1' % member)
+            cmds.append(b"M 100644 inline %s\ndata %d\n%s\n" % (git_path(n, i).encode(), len(d), d))
+        return b"".join(cmds)
+
+    fast_import(repo, side("ours", 0, "o", 1700000100))
+    fast_import(repo, side("theirs", n // 2, "t", 1700000200))
+    return repo
+
+
+def timed(cmd, env):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--sizes", default="1000,100000")
+    ap.add_argument("--reps", type=int, default=5)
+    a = ap.parse_args()
+    ctl = os.path.join(a.build, "tools", "chronofsctl")
+    sizes = [int(s) for s in a.sizes.split(",")]
+    work = tempfile.mkdtemp(prefix="chronofs-bench-merge-")
+    env = dict(os.environ)
+    res = {}
+    try:
+        repos = {n: make_repo(work, ctl, n) for n in sizes}
+        for n, repo in repos.items():
+            git = ["git", "--git-dir=" + repo]
+            ours = subprocess.run(git + ["rev-parse", "ours"], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+            merges, diffs = [], []
+            for _ in range(a.reps):
+                subprocess.run(git + ["update-ref", "refs/heads/ours", ours], check=True)
+                # Untimed: the index of ours caught up (as a mount keeps
+                # it), so the merge's own catch-up indexes one commit.
+                subprocess.run([ctl, "log", repo, "ours", "--at", "2100-01-01"],
+                               check=True, capture_output=True)
+                merges.append(timed([ctl, "merge", repo, "theirs", "ours"], env))
+                diffs.append(timed([ctl, "diff", repo, ours, "theirs"], env))
+            res[n] = (statistics.median(merges), statistics.median(diffs))
+        print("%-12s %12s %12s" % ("documents", "merge (s)", "diff (s)"))
+        for n in sizes:
+            print("%-12d %12.4f %12.4f" % (n, res[n][0], res[n][1]))
+        lo, hi = sizes[0], sizes[-1]
+        print("ratio %dk/%dk: merge %.2fx, diff %.2fx (goal <= 1.5x)" %
+              (hi // 1000, lo // 1000, res[hi][0] / res[lo][0], res[hi][1] / res[lo][1]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
