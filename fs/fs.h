@@ -60,6 +60,9 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 
+	pthread_t indexer; /* catches every branch up once mounted */
+	bool indexing;	   /* the indexer was started (join it at close) */
+
 	pthread_mutex_t open_lock; /* guards open_files */
 	struct fs_fh *open_files;  /* every open file, for teardown */
 

@@ -19,11 +19,16 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = cfs_catchup(fs->db, branch, &added);
-	if (err < 0) {
+	if (err == -ECANCELED) /* an unmount stopped it: the next goes on */
+		fs_log(LOG_INFO, "index of branch %s: %s", branch,
+		       chronofs_errmsg(fs->db));
+	else if (err == -EAGAIN) /* the first indexing is still running */
+		fs_log(LOG_WARNING, "%s", chronofs_errmsg(fs->db));
+	else if (err < 0)
 		fs_log(LOG_ERR, "index of branch %s: %s", branch,
-		       chronofs_errmsg(NULL));
+		       chronofs_errmsg(fs->db));
+	if (err < 0)
 		return err;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (added > 100)
 		fs_log(LOG_INFO, "indexed %llu commits of branch %s in %.1f s",

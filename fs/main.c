@@ -121,6 +121,31 @@ static int check_config(struct fs_config *cfg)
 	return 0;
 }
 
+/* The repository as the mount's source (as sshfs shows host:path), so
+ * /proc/mounts and chronofsctl status tell which repository is mounted
+ * where. fuse_opt escapes: ',' and '\\' with a backslash. */
+static void add_fsname(struct fuse_args *args, const char *repo)
+{
+	char *abs = realpath(repo, NULL), *opt;
+	const char *p = abs ? abs : repo;
+	size_t n = strlen(p), k = 0;
+
+	opt = malloc(2 * n + sizeof("-ofsname="));
+	if (opt) {
+		memcpy(opt, "-ofsname=", sizeof("-ofsname=") - 1);
+		k = sizeof("-ofsname=") - 1;
+		for (; *p; p++) {
+			if (*p == ',' || *p == '\\')
+				opt[k++] = '\\';
+			opt[k++] = *p;
+		}
+		opt[k] = '\0';
+		fuse_opt_add_arg(args, opt);
+	}
+	free(opt);
+	free(abs);
+}
+
 static void config_release(struct fs_config *cfg)
 {
 	free(cfg->repo);
@@ -131,9 +156,13 @@ static void config_release(struct fs_config *cfg)
 	free(cfg->max_doc_size_opt);
 }
 
-/* The indexes catch up with every branch head before the mount serves. */
-static int catch_up_all(struct fs *fs)
+/* The indexes catch up with every branch head in the background: the live
+ * view needs none of them, so the mount serves at once (a long history's
+ * first indexing takes minutes). A snapshot or history lookup meanwhile
+ * waits for it (at most IDX_CATCHUP_WAIT_S, then EAGAIN); saves never do. */
+static void *catch_up_all(void *arg)
 {
+	struct fs *fs = arg;
 	char **v;
 	size_t n;
 	int err = chronofs_branches(fs->db, &v, &n);
@@ -143,8 +172,9 @@ static int catch_up_all(struct fs *fs)
 	 * rest. */
 	for (size_t i = 0; err == 0 && i < n; i++)
 		fs_history_catchup(fs, v[i]);
-	chronofs_strings_free(v, n);
-	return err;
+	if (err == 0)
+		chronofs_strings_free(v, n);
+	return NULL;
 }
 
 static void log_store(const char *msg)
@@ -211,11 +241,19 @@ static int fs_open_index(struct fs *fs)
 		cfs_prepare_writes(fs->db);
 	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
 		return err;
-	return catch_up_all(fs);
+	if ((err = pthread_create(&fs->indexer, NULL, catch_up_all, fs)) != 0)
+		return -err;
+	fs->indexing = true;
+	return 0;
 }
 
 static void fs_close(struct fs *fs)
 {
+	if (fs->indexing) {
+		/* Stopped at its next batch; the next mount goes on. */
+		cfs_index_cancel(fs->db);
+		pthread_join(fs->indexer, NULL);
+	}
 	fs_pending_free(fs->pending); /* commits what is still pending */
 	fs_ops_release_all(fs);	      /* files the kernel did not release */
 	fs_nodes_release(&fs->nodes);
@@ -297,6 +335,7 @@ int main(int argc, char *argv[])
 		fuse_opt_add_arg(&args, "-d");
 	}
 	fuse_opt_add_arg(&args, "-osubtype=chronofs");
+	add_fsname(&args, fs.cfg.repo);
 	/* stderr until daemonized: mount errors reach the terminal. */
 	fs_log_setup(false, fs.cfg.debug);
 	err = fs_open_store(&fs);

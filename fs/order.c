@@ -5,6 +5,7 @@
  * are the core's (cfs_order_rows): from a persistent index where there is
  * one, else computed from the tree (when one is made is the core's rule). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,9 +183,16 @@ int fs_order_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 	for (size_t n = r.n; n >= 1000000; n /= 10)
 		width++;
 	for (size_t i = 0; i < r.n; i++) {
-		if (err == 0 &&
-		    snprintf(name, sizeof(name), "%0*zu_%s.json", width, i + 1,
-			     r.ids[i]) < (int)sizeof(name))
+		int len = snprintf(name, sizeof(name), "%0*zu_%s.json", width,
+				   i + 1, r.ids[i]);
+
+		/* A name no program could open is not listed; the rank
+		 * stays taken, so the others keep theirs. */
+		if (err == 0 && len > NAME_MAX)
+			fs_log(LOG_WARNING, "%s: the entry of %s.json is not "
+			       "listed: its name would be %d bytes, over %d",
+			       loc->full, r.ids[i], len, NAME_MAX);
+		else if (err == 0)
 			err = cb(ctx, name, S_IFREG);
 		free(r.ids[i]);
 	}

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db_int.h"
 #include "history.h"
@@ -39,6 +40,7 @@ struct catchup {
 	int64_t last_time; /* of the newest indexed commit */
 	bool have_last;
 	const struct idx_defs *defs; /* ordered indexes on this branch */
+	time_t reported;      /* last progress call */
 	char **paths;	      /* this commit's changed documents, for them */
 	struct store_oid *blobs;
 	bool *deleted;
@@ -127,6 +129,8 @@ static int collect(void *ctx, const struct store_oid *commit, int64_t time)
 		c->found = true;
 		return 1;
 	}
+	if (c->n % BATCH_COMMITS == 0 && atomic_load(&c->db->cancel))
+		return idx_fail(-ECANCELED, "index of %s: stopped", c->branch);
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 256;
 		struct store_oid *v = realloc(c->v, cap * sizeof(*v));
@@ -313,6 +317,23 @@ int idx_history_drop(struct idx_db *db, const char *branch)
 	return e ? idx_rocks_fail(e, "drop history") : 0;
 }
 
+/* Tell the progress hook, at most every IDX_PROGRESS_S seconds. */
+static void progress(struct catchup *c, size_t done)
+{
+	time_t now = time(NULL);
+
+	if (!c->db->progress || c->n < BATCH_COMMITS)
+		return;
+	if (!c->reported) {
+		c->reported = now;
+		return;
+	}
+	if (now - c->reported < IDX_PROGRESS_S && done < c->n)
+		return;
+	c->reported = now;
+	c->db->progress(c->db->progress_ctx, c->branch, done, c->n);
+}
+
 static int index_new(struct catchup *c)
 {
 	int err = 0;
@@ -328,10 +349,44 @@ static int index_new(struct catchup *c)
 			err = put_commit(c);
 		/* With ordered indexes, one batch per commit: a row changed
 		 * twice must see its first change (see order_int.h). */
-		if (err == 0 && (c->defs->n || i % BATCH_COMMITS == 0))
+		if (err == 0 && (c->defs->n || i % BATCH_COMMITS == 0)) {
 			err = flush(c);
+			progress(c, c->n - i);
+		}
+		/* Stopped (an unmount): what is flushed, head record
+		 * included, is where the next catch-up goes on. */
+		if (err == 0 && i % BATCH_COMMITS == 0 &&
+		    atomic_load(&c->db->cancel))
+			err = idx_fail(-ECANCELED, "index of %s: stopped",
+				       c->branch);
 	}
 	return err;
+}
+
+void idx_db_cancel(struct idx_db *db)
+{
+	if (db)
+		atomic_store(&db->cancel, true);
+}
+
+void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx)
+{
+	db->progress = fn;
+	db->progress_ctx = ctx;
+}
+
+/* The catch-up lock, waited for at most IDX_CATCHUP_WAIT_S. */
+static int lock_bounded(struct idx_db *db, const char *branch)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += IDX_CATCHUP_WAIT_S;
+	if (pthread_mutex_timedlock(&db->catchup_lock, &until) == 0)
+		return 0;
+	return idx_fail(-EAGAIN, "index of %s: still being built after "
+			"%d s (a long history's first indexing); try again",
+			branch, IDX_CATCHUP_WAIT_S);
 }
 
 int idx_history_catchup(struct idx_db *db, struct store *st,
@@ -343,7 +398,8 @@ int idx_history_catchup(struct idx_db *db, struct store *st,
 		*added = 0;
 	if (db->readonly)
 		return 0; /* the process holding the database catches up */
-	pthread_mutex_lock(&db->catchup_lock);
+	if ((err = lock_bounded(db, branch)) < 0)
+		return err;
 	err = idx_catchup_locked(db, st, branch, added);
 	pthread_mutex_unlock(&db->catchup_lock);
 	return err;
@@ -376,7 +432,13 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 
 	if (db->readonly)
 		return 0;
-	pthread_mutex_lock(&db->catchup_lock);
+	/* A catch-up is running (a long history being indexed): the save
+	 * does not wait; that catch-up, or the next, indexes its commit
+	 * from Git. Its mtime is kept now. */
+	if (pthread_mutex_trylock(&db->catchup_lock) != 0)
+		return timed ? idx_mtime_set(db, branch, info->paths[0].path,
+					     info->paths[0].blob.id, mtime)
+			     : 0;
 	err = idx_head_read(db, branch, &head, &seq);
 	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
 		err = idx_catchup_locked(db, st, branch, NULL);
@@ -473,7 +535,8 @@ int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 	*built = false;
 	if (db->readonly)
 		return 0;
-	pthread_mutex_lock(&db->catchup_lock);
+	if ((err = lock_bounded(db, branch)) < 0)
+		return err;
 	if ((err = idx_catchup_locked(db, st, branch, NULL)) < 0 ||
 	    (err = idx_order_prefix(&dk, 'D', branch, collection, spec->canon,
 				    false)) < 0)

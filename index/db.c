@@ -15,18 +15,6 @@
 /* Key prefixes: one byte per record family. */
 #define FAMILY_MTIME 'm'
 
-/* The index writes the store's one error record (store/error.c). */
-int idx_fail(int err, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return store_fail(err, "%s", buf);
-}
-
 int idx_rocks_fail(char *e, const char *what)
 {
 	int err = idx_fail(-EIO, "rocksdb %s: %s", what, e);

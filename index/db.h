@@ -16,6 +16,10 @@
 
 struct idx_db;
 
+/* A long catch-up's progress (history.h's idx_db_set_progress). */
+typedef void (*idx_progress_fn)(void *ctx, const char *branch,
+				uint64_t done, uint64_t total);
+
 struct idx_mtime {
 	int64_t sec;
 	uint32_t nsec;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,10 @@ struct idx_db {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
 	pthread_mutex_t catchup_lock; /* one catch-up at a time */
+	atomic_bool cancel; /* idx_db_cancel: catch-ups stop at their next
+			     * batch (what they wrote is kept) */
+	idx_progress_fn progress; /* idx_db_set_progress, or NULL */
+	void *progress_ctx;
 	bool readonly; /* another process (a mount) holds it */
 	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
 };
@@ -30,8 +35,8 @@ int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,
 /* order_maint.c: drop the kept index definitions (idx_db_close). */
 void idx_defs_memo_free(struct idx_db *db);
 
-int idx_fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* The index's failures go to the core's one record (store/error.c). */
+#define idx_fail store_fail
 /* Translate and free a RocksDB error string. */
 int idx_rocks_fail(char *e, const char *what);
 

@@ -33,6 +33,19 @@ int idx_parse_when(const char *s, size_t len, int64_t *out);
 #define IDX_WHEN_SZ 21
 void idx_format_when(char out[IDX_WHEN_SZ], int64_t when);
 
+/* How long a catch-up waits for another one (a mount's first indexing of
+ * a long history, in the background) before it gives up with -EAGAIN. A
+ * save never waits: its commit is indexed by the catch-up after. */
+#define IDX_CATCHUP_WAIT_S 30
+
+/* Catch-ups stop at their next batch (-ECANCELED), keeping what they
+ * wrote: the next one goes on from there. For an unmount. */
+void idx_db_cancel(struct idx_db *db);
+/* FN gets BRANCH and DONE of TOTAL commits now and then while a long
+ * catch-up runs (at most every IDX_PROGRESS_S seconds). */
+#define IDX_PROGRESS_S 5
+void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx);
+
 /* Bring BRANCH's indexes up to its head: a walk back to the newest commit
  * already indexed, then one tree diff per new commit. A rewritten history
  * (reset, force push) is indexed again from the root. *added (if not NULL)

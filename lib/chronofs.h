@@ -111,6 +111,15 @@ int chronofs_branch_delete(chronofs *db, const char *name);
 /* Rename branch FROM to TO (-EEXIST if TO exists); its indexes follow. */
 int chronofs_branch_rename(chronofs *db, const char *from, const char *to);
 
+/* BRANCH's head commit (one read of its ref, no index). */
+int chronofs_head(chronofs *db, const char *branch,
+		  char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+
+/* The commit BRANCH's indexes reflect ("" if it has none yet): equal to
+ * its head once caught up. Reads the index as it is (no catch-up). */
+int chronofs_index_head(chronofs *db, const char *branch,
+			char commit[CHRONOFS_COMMIT_HEXSZ + 1]);
+
 /* BRANCH@WHEN (as chronofs_get_at) as a commit id and its committer
  * time (TIME may be NULL). -ENOENT if it names no commit. */
 int chronofs_resolve(chronofs *db, const char *branch, const char *when,
@@ -239,6 +248,15 @@ int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx);
  * collection (a reader must not leave a cost on every later save). */
 int chronofs_index_create(chronofs *db, const char *branch,
 			  const char *collection, const char *spec);
+/* Check every index against Git (each branch's time index holds its
+ * first-parent chain, its path index gives each document at the head its
+ * content, each ordered index holds exactly the head's rows); CB gets a
+ * line per problem, *problems their count. REPAIR: build what is wrong
+ * again from Git (needs the index database alone: -EBUSY beside a
+ * mount). */
+typedef void (*chronofs_fsck_cb)(void *ctx, const char *problem);
+int chronofs_fsck(chronofs *db, int repair, chronofs_fsck_cb cb, void *ctx,
+		  size_t *problems);
 /* Drop one index, or drop and build it again from the branch head. Both
  * need the index database to themselves (-EBUSY while a mount holds it). */
 int chronofs_index_drop(chronofs *db, const char *branch,

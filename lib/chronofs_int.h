@@ -73,6 +73,10 @@ int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o);
  * WAIT_MS for another process to let it go; then it is served read-only
  * (*readonly true: no new indexes, mtimes not kept). */
 int cfs_index_attach(chronofs *db, unsigned wait_ms, bool *readonly);
+/* Stop catch-ups at their next batch (what they wrote is kept, the next
+ * one goes on from there): for an unmount while a long history is being
+ * indexed in the background. */
+void cfs_index_cancel(chronofs *db);
 /* Write the index's memory out (at unmount: the next open replays less). */
 int cfs_index_flush(chronofs *db);
 /* Start making the files saves use (a read-write mount, once mounted). */

@@ -175,7 +175,7 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 	if (part == CFS_CONFLICT_MERGED)
 		return blob_at(db, &m, path, out, len) < 0
 			       ? lib_fail(-EIO, path)
-			       : *out ? 0 : lib_failf(-ENOENT, "%s: not in "
+			       : *out ? 0 : store_fail(-ENOENT, "%s: not in "
 						      "the merge", path);
 	err = store_commit_parents(db->st, &m, parents);
 	if (err < 0)
@@ -194,7 +194,7 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 	if (part != CFS_CONFLICTS_JSON) {
 		if (err < 0)
 			return lib_fail(err, path);
-		return *out ? 0 : lib_failf(-ENOENT, "%s: absent on that side",
+		return *out ? 0 : store_fail(-ENOENT, "%s: absent on that side",
 					    path);
 	}
 	/* conflicts.json: the document's merge done again. */

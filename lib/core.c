@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "history.h"
 #include "lib_int.h"
 #include "banned.h"
 
@@ -28,17 +29,6 @@ int lib_fail(int err, const char *what)
 	if (what && *what && !strstr(m, what))
 		return store_fail(err, "%s: %s", what, m);
 	return err;
-}
-
-int lib_failf(int err, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return store_fail(err, "%s", buf);
 }
 
 const char *chronofs_version(void)
@@ -92,7 +82,10 @@ static int handle_open(chronofs **out, const char *path,
 		free(db);
 		return lib_fail(-ENOMEM, path);
 	}
-	db->sync = so->fsync;
+	/* The index is derived from Git and caught up from it after a
+	 * crash: its writes need no device flush of their own (with
+	 * fsync=on that was one more flush per save, one after another). */
+	db->sync = false;
 	db->log = so->log;
 	db->max_doc_size = max_doc_size ? max_doc_size : CFS_MAX_DOC_SIZE;
 	*out = db;
@@ -134,6 +127,20 @@ void chronofs_close(chronofs *db)
 	free(db);
 }
 
+/* A long catch-up's progress, on the owner's info channel. */
+static void progress(void *ctx, const char *branch, uint64_t done,
+		     uint64_t total)
+{
+	chronofs *db = ctx;
+	char msg[512];
+
+	if (!db->info)
+		return;
+	snprintf(msg, sizeof(msg), "indexing branch %s: %llu of %llu commits",
+		 branch, (unsigned long long)done, (unsigned long long)total);
+	db->info(msg);
+}
+
 int cfs_index_attach(chronofs *db, unsigned wait_ms, bool *readonly)
 {
 	int err = 0;
@@ -150,7 +157,13 @@ int cfs_index_attach(chronofs *db, unsigned wait_ms, bool *readonly)
 	if (err < 0)
 		return lib_fail(err, db->index_dir);
 	*readonly = idx_db_readonly(db->idx);
+	idx_db_set_progress(db->idx, progress, db);
 	return 0;
+}
+
+void cfs_index_cancel(chronofs *db)
+{
+	idx_db_cancel(db->idx);
 }
 
 int cfs_index_flush(chronofs *db)
@@ -171,7 +184,7 @@ int lib_index_get(chronofs *db, struct idx_db **out)
 	*out = NULL;
 	if (db->owner) {
 		*out = db->idx;
-		return db->idx ? 0 : lib_failf(-EIO, "%s: index not open",
+		return db->idx ? 0 : store_fail(-EIO, "%s: index not open",
 					      db->index_dir);
 	}
 	err = idx_db_open(out, db->index_dir, db->sync);

@@ -45,9 +45,8 @@ static inline void lib_enter(void)
  * failed; WHAT (a path, a branch) is put in front only when that message
  * does not name it already, and strerror(ERR) stands in for none. */
 int lib_fail(int err, const char *what);
-/* Fail with ERR and a message of our own. */
-int lib_failf(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* A message of the library's own: store_fail() (store.h), the record's
+ * one setter. */
 
 /* The index database for one call: the owner's, or one opened now. NULL
  * with 0 if a guest finds it unusable (the caller answers from Git). */

@@ -35,7 +35,7 @@ static int name_commit(chronofs *db, const char *name, struct store_oid *out)
 	if (hex == strlen(name) && hex >= 7 && hex <= 40 &&
 	    store_commit_lookup_prefix(db->st, name, out) == 0)
 		return 0;
-	return lib_failf(-ENOENT, "%s: no such branch, snapshot or commit",
+	return store_fail(-ENOENT, "%s: no such branch, snapshot or commit",
 			 name);
 }
 
@@ -49,7 +49,7 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 	lib_enter();
 	memset(res, 0, sizeof(*res));
 	if (flags & ~(unsigned)CHRONOFS_MERGE_SQUASH)
-		return lib_failf(-EINVAL, "unknown merge flags %#x", flags);
+		return store_fail(-EINVAL, "unknown merge flags %#x", flags);
 	/* A write session: saves of this handle wait, the merge's objects
 	 * are synced together before INTO moves. */
 	store_write_begin(db->st);
@@ -60,9 +60,9 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 				 NULL);
 	store_write_end(db->st);
 	if (err == -ENOENT && store_branch_head(db->st, from, &o.commit) < 0)
-		return lib_failf(err, "%s: no such branch", from);
+		return store_fail(err, "%s: no such branch", from);
 	if (err == -ENOENT)
-		return lib_failf(err, "%s: no such branch", into);
+		return store_fail(err, "%s: no such branch", into);
 	if (err < 0)
 		return lib_fail(err, into);
 	if (o.kind != STORE_MERGED_NOTHING) {

@@ -22,32 +22,32 @@ int cfs_path_check(const char *path)
 	const char *p = path;
 
 	if (!*path)
-		return lib_failf(-EINVAL, "empty document path");
+		return store_fail(-EINVAL, "empty document path");
 	if (*path == '/')
-		return lib_failf(-EINVAL, "%s: document paths are relative to "
+		return store_fail(-EINVAL, "%s: document paths are relative to "
 				 "the branch", path);
 	for (;;) {
 		size_t len = strcspn(p, "/");
 
 		if (len == 0)
-			return lib_failf(-EINVAL, "%s: empty path component",
+			return store_fail(-EINVAL, "%s: empty path component",
 					 path);
 		if (p[0] == '.')
-			return lib_failf(-EINVAL, "%s: a component begins "
+			return store_fail(-EINVAL, "%s: a component begins "
 					 "with '.' (a scratch name, never "
 					 "committed)", path);
 		if (cfs_name_reserved(p))
-			return lib_failf(-EINVAL, "%s: names beginning with "
+			return store_fail(-EINVAL, "%s: names beginning with "
 					 "'@' are reserved", path);
 		if (len > NAME_MAX)
-			return lib_failf(-ENAMETOOLONG, "%s: a component is "
+			return store_fail(-ENAMETOOLONG, "%s: a component is "
 					 "over %d bytes", path, NAME_MAX);
 		if (!p[len])
 			break;
 		p += len + 1;
 	}
 	if (!cfs_is_document_path(path))
-		return lib_failf(-EINVAL, "%s: not a document name (*.json)",
+		return store_fail(-EINVAL, "%s: not a document name (*.json)",
 				 path);
 	return 0;
 }

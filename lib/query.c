@@ -25,7 +25,7 @@ int chronofs_range_step(chronofs_range *r, const char *step)
 		n = strtoull(step + 6, &end, 10);
 		if (step[6] < '0' || step[6] > '9' || *end || n == 0 ||
 		    errno == ERANGE || n > SIZE_MAX || r->first)
-			return lib_failf(-EINVAL, "%s: first=N takes a "
+			return store_fail(-EINVAL, "%s: first=N takes a "
 					 "positive integer, once", step);
 		r->first = (size_t)n;
 		return 0;
@@ -34,12 +34,12 @@ int chronofs_range_step(chronofs_range *r, const char *step)
 		if (strncmp(step, names[i], 3))
 			continue;
 		if (*slots[i])
-			return lib_failf(-EINVAL, "%s: %.2s given twice", step,
+			return store_fail(-EINVAL, "%s: %.2s given twice", step,
 					 step);
 		*slots[i] = step + 3;
 		return 0;
 	}
-	return lib_failf(-EINVAL, "%s: not a range step (ge=V, gt=V, lt=V, "
+	return store_fail(-EINVAL, "%s: not a range step (ge=V, gt=V, lt=V, "
 			 "le=V, first=N)", step);
 }
 
@@ -54,7 +54,7 @@ static int bound(const char *text, json_t **out)
 	*out = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 	if (!*out)
 		*out = json_string(text);
-	return *out ? 0 : lib_failf(-EINVAL, "%s: a bound is JSON or UTF-8 "
+	return *out ? 0 : store_fail(-EINVAL, "%s: a bound is JSON or UTF-8 "
 				    "text", text);
 }
 
@@ -467,7 +467,7 @@ static int index_writable(chronofs *db, struct idx_db **idx)
 	if (idx_db_readonly(*idx)) {
 		lib_index_put(db, *idx);
 		*idx = NULL;
-		return lib_failf(-EBUSY, "%s: held by another process (a "
+		return store_fail(-EBUSY, "%s: held by another process (a "
 				 "mount of this repository?)", db->index_dir);
 	}
 	return 0;

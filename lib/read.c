@@ -216,11 +216,46 @@ int cfs_resolve(chronofs *db, const char *branch, const char *spec,
 	err = idx_history_resolve(idx, db->st, branch, spec, len, &c);
 	lib_index_put(db, idx);
 	if (err == -ENOENT)
-		return lib_failf(err, "%s@%.*s: no such commit", branch,
+		return store_fail(err, "%s@%.*s: no such commit", branch,
 				 (int)len, spec);
 	if (err < 0)
 		return lib_fail(err, branch);
 	*out = lib_coid(&c);
+	return 0;
+}
+
+int chronofs_head(chronofs *db, const char *branch,
+		  char commit[CHRONOFS_COMMIT_HEXSZ + 1])
+{
+	struct cfs_oid h;
+	int err = cfs_head(db, branch, &h);
+
+	if (err == 0)
+		cfs_oid_fmt(commit, &h);
+	return err;
+}
+
+int chronofs_index_head(chronofs *db, const char *branch,
+			char commit[CHRONOFS_COMMIT_HEXSZ + 1])
+{
+	struct store_oid h;
+	struct idx_db *idx;
+	uint64_t seq;
+	int err;
+
+	lib_enter();
+	commit[0] = '\0';
+	if ((err = lib_index_get(db, &idx)) < 0)
+		return err;
+	err = idx_head_read(idx, branch, &h, &seq);
+	lib_index_put(db, idx);
+	if (err == -ENOENT) {
+		store_error_clear();
+		return 0;
+	}
+	if (err < 0)
+		return lib_fail(err, branch);
+	store_oid_fmt(commit, &h);
 	return 0;
 }
 

@@ -35,11 +35,11 @@ static int tx_enter(chronofs_tx *tx)
 {
 	lib_enter();
 	if (atomic_flag_test_and_set(&tx->busy))
-		return lib_failf(-EBUSY, "transaction on %s: used from two "
+		return store_fail(-EBUSY, "transaction on %s: used from two "
 				 "threads at once", tx->branch);
 	if (tx->state != TX_OPEN) {
 		atomic_flag_clear(&tx->busy);
-		return lib_failf(-EINVAL, "transaction on %s: already %s",
+		return store_fail(-EINVAL, "transaction on %s: already %s",
 				 tx->branch, tx->state == TX_COMMITTED
 						     ? "committed"
 						     : "aborted");
@@ -62,7 +62,7 @@ int chronofs_tx_begin_flags(chronofs_tx **out, chronofs *db,
 	lib_enter();
 	*out = NULL;
 	if (flags & ~(unsigned)CHRONOFS_TX_STRICT)
-		return lib_failf(-EINVAL, "unknown transaction flags %#x",
+		return store_fail(-EINVAL, "unknown transaction flags %#x",
 				 flags);
 	tx = calloc(1, sizeof(*tx));
 	if (!tx || !(tx->branch = strdup(branch))) {
@@ -179,7 +179,7 @@ static int view(chronofs_tx *tx, const char *path, char **json, size_t *len)
 	if (!c)
 		return lib_read_at(tx->db, &tx->base, path, json, len);
 	if (!c->bytes)
-		return lib_failf(-ENOENT, "%s: deleted in this transaction",
+		return store_fail(-ENOENT, "%s: deleted in this transaction",
 				 path);
 	if (!(*json = malloc(c->len + 1)))
 		return lib_fail(-ENOMEM, path);
@@ -240,12 +240,12 @@ static int validate(chronofs_tx *tx)
 		if (!c->bytes)
 			continue;
 		if (c->len > tx->db->max_doc_size)
-			return lib_failf(-EFBIG, "%s: %zu bytes is over "
+			return store_fail(-EFBIG, "%s: %zu bytes is over "
 					 "max_doc_size %zu; nothing committed",
 					 c->path, c->len,
 					 tx->db->max_doc_size);
 		if (store_json_validate(c->bytes, c->len, &e) < 0)
-			return lib_failf(-EINVAL, "%s: invalid JSON at line "
+			return store_fail(-EINVAL, "%s: invalid JSON at line "
 					 "%u, column %u: %s; nothing committed",
 					 c->path, e.line, e.column, e.reason);
 	}
@@ -290,7 +290,7 @@ int chronofs_tx_commit(chronofs_tx *tx, const char *message,
 	free(v);
 	if (err == -ENOENT && store_branch_head(tx->db->st, tx->branch,
 						&out) < 0)
-		return tx_leave(tx, lib_failf(err, "transaction on %s: the "
+		return tx_leave(tx, store_fail(err, "transaction on %s: the "
 					      "branch is gone; nothing "
 					      "committed", tx->branch));
 	if (err < 0)

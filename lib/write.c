@@ -17,13 +17,13 @@ static int path_sane(const char *path)
 	const char *p = path;
 
 	if (!*path || *path == '/')
-		return lib_failf(-EINVAL, "'%s': not a path in a branch", path);
+		return store_fail(-EINVAL, "'%s': not a path in a branch", path);
 	for (;;) {
 		size_t len = strcspn(p, "/");
 
 		if (len == 0 || (len == 1 && p[0] == '.') ||
 		    (len == 2 && p[0] == '.' && p[1] == '.'))
-			return lib_failf(-EINVAL, "%s: empty, '.' or '..' "
+			return store_fail(-EINVAL, "%s: empty, '.' or '..' "
 					 "component", path);
 		if (!p[len])
 			return 0;
@@ -105,10 +105,10 @@ int cfs_save(chronofs *db, const char *branch, const char *path,
 	if ((err = cfs_path_check(path)) < 0)
 		return err;
 	if (len > db->max_doc_size)
-		return lib_failf(-EFBIG, "%s: %zu bytes is over max_doc_size "
+		return store_fail(-EFBIG, "%s: %zu bytes is over max_doc_size "
 				 "%zu", path, len, db->max_doc_size);
 	if (store_json_validate(buf, len, &e) < 0)
-		return lib_failf(-EINVAL, "%s: invalid JSON at line %u, "
+		return store_fail(-EINVAL, "%s: invalid JSON at line %u, "
 				 "column %u: %s", path, e.line, e.column,
 				 e.reason);
 	/* A save's mtime is the client's, or now, recorded with the

@@ -12,8 +12,8 @@
 #include "store_int.h"
 #include "banned.h"
 
-#define CAS_RETRIES 1000
-#define IO_RETRIES 5
+#define CAS_RETRIES STORE_CAS_RETRIES
+#define IO_RETRIES STORE_IO_RETRIES
 
 int store_init(const char *path)
 {
@@ -241,7 +241,7 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 	return store_fail(-EINVAL, "unknown operation");
 }
 
-static void message(char *buf, size_t sz, const struct store_change *c)
+void store_change_message(char *buf, size_t sz, const struct store_change *c)
 {
 	switch (c->op) {
 	case STORE_PUT:
@@ -274,13 +274,15 @@ static void describe(const struct store_change *c, const git_oid *blob,
 	}
 }
 
-/* The objects of one attempt against the current head (caller holds
- * st->lock): the new commit in *OUT, its parent in *HEAD, and *INFO but
- * for the commit itself. 1 if the change changes nothing. */
-static int build(struct store *st, const char *ref,
-		 const struct store_change *c, const git_oid *blob,
-		 const char *msg, git_oid *head, git_oid *out,
-		 struct store_commit_info *info)
+/* The objects of one attempt (caller holds st->lock) on PARENT, or on
+ * the current head if PARENT is NULL: the new commit in *OUT, its parent
+ * in *HEAD, and *INFO but for the commit itself. 1 if the change changes
+ * nothing. */
+int store_build_commit(struct store *st, const char *ref,
+		       const struct store_change *c, const git_oid *blob,
+		       const char *msg, const git_oid *parent_in,
+		       git_oid *head, git_oid *out,
+		       struct store_commit_info *info)
 {
 	struct store_entry from;
 	git_oid tree_id;
@@ -293,8 +295,9 @@ static int build(struct store *st, const char *ref,
 
 	/* Through the ref memo (one stat): the compare-and-swap below
 	 * checks the value again under the lock. */
-	err = store_ref_read(st, ref, head);
-	if (err < 0)
+	if (parent_in)
+		*head = *parent_in;
+	else if ((err = store_ref_read(st, ref, head)) < 0)
 		return err;
 	err = git_commit_lookup(&parent, st->repo, head);
 	if (err < 0) {
@@ -361,7 +364,7 @@ out:
  * older than STALE_LOCK_S is taken as dead and removed. Returns true if it
  * removed one. */
 #define STALE_LOCK_S 5
-static bool clear_stale_lock(struct store *st, const char *ref)
+bool store_clear_stale_lock(struct store *st, const char *ref)
 {
 	char path[4200];
 	struct stat sb;
@@ -377,7 +380,7 @@ static bool clear_stale_lock(struct store *st, const char *ref)
 }
 
 /* Start the file pool once (caller holds st->lock). */
-static void pool_once(struct store *st)
+void store_pool_once(struct store *st)
 {
 	if (st->pool_tried)
 		return;
@@ -389,7 +392,7 @@ static void pool_once(struct store *st)
 void store_prepare_writes(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
-	pool_once(st);
+	store_pool_once(st);
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -415,10 +418,13 @@ int store_apply_info(struct store *st, const char *branch,
 	if (snprintf(ref, sizeof(ref), "refs/heads/%s", branch) >=
 	    (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
-	message(msg, sizeof(msg), c);
+	/* fsync=on: saves waiting meanwhile share one flush (group.c). */
+	if (st->fsync)
+		return store_group_apply(st, branch, c, info);
+	store_change_message(msg, sizeof(msg), c);
 	pthread_mutex_lock(&st->write_lock);
 	pthread_mutex_lock(&st->lock);
-	pool_once(st);
+	store_pool_once(st);
 	store_syncset_begin(st); /* other threads read st->syncset under lock */
 	pthread_mutex_unlock(&st->lock);
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
@@ -437,14 +443,12 @@ int store_apply_info(struct store *st, const char *branch,
 						 GIT_OBJECT_BLOB);
 		need_blob = 0;
 		if (err == 0)
-			err = build(st, ref, c, &blob, msg, &head, &commit,
-				    info);
+			err = store_build_commit(st, ref, c, &blob, msg, NULL,
+						 &head, &commit, info);
 		pthread_mutex_unlock(&st->lock);
-		/* fsync=on: every object durable before the ref names them;
-		 * neither the syncs nor the ref update hold st->lock. */
-		if (err == 0 && (err = store_syncset_flush(st)) < 0)
-			err = store_fail(err, "sync objects: %s",
-					 strerror(-err));
+		/* fsync=on: every object durable before the ref names them
+		 * (the compare-and-swap syncs them with the ref lock's new
+		 * value); neither holds st->lock. */
 		if (err == 0)
 			err = store_ref_cas(st, ref, &head, &commit, msg);
 		if (err == 0)
@@ -460,7 +464,7 @@ int store_apply_info(struct store *st, const char *branch,
 		if (err != -EAGAIN)
 			break;
 		if (i % 50 == 49)
-			clear_stale_lock(st, ref);
+			store_clear_stale_lock(st, ref);
 		/* The head moved, or another writer holds the ref lock (an
 		 * outside git): back off a little, then try on the new head. */
 		nanosleep(&pause, NULL);

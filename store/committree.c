@@ -108,8 +108,7 @@ int store_commit_tree(struct store *st, const char *branch,
 	pthread_mutex_lock(&st->lock);
 	err = write_commit(st, tree, parents, nparents, msg, &id, &time);
 	pthread_mutex_unlock(&st->lock);
-	if (err == 0 && (err = store_syncset_flush(st)) < 0)
-		err = store_fail(err, "sync objects: %s", strerror(-err));
+	/* The objects are synced with the ref lock's value (store_ref_cas). */
 	if (err == 0)
 		err = store_ref_cas(st, ref, store_goid(&parents[0]), &id, msg);
 	if (err == 0) {

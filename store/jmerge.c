@@ -61,24 +61,6 @@ static int add_conflict(struct mctx *m, enum jmerge_kind kind,
 	return 0;
 }
 
-/* Append "/" and KEY's decoded name, escaped by RFC 6901. */
-static int ptr_push(struct jt_buf *p, const struct jt_value *key)
-{
-	const char *s = key->u.s.dec;
-	size_t n = key->u.s.dlen, from = 0;
-	int err = jt_buf_put(p, "/", 1);
-
-	for (size_t i = 0; i < n && err == 0; i++) {
-		if (s[i] != '~' && s[i] != '/')
-			continue;
-		err = jt_buf_put(p, s + from, i - from);
-		if (err == 0)
-			err = jt_buf_put(p, s[i] == '~' ? "~0" : "~1", 2);
-		from = i + 1;
-	}
-	return err ? err : jt_buf_put(p, s + from, n - from);
-}
-
 static int merge(struct mctx *m, const struct jt_value *b,
 		 const struct jt_value *o, const struct jt_value *t,
 		 struct jt_value **out, unsigned depth);
@@ -91,7 +73,7 @@ static int merge_member(struct mctx *m, struct jt_value *res,
 {
 	size_t mark = m->ptr.len;
 	struct jt_value *r = NULL;
-	int err = ptr_push(&m->ptr, key);
+	int err = jt_pointer_push(&m->ptr, key);
 
 	if (err == 0)
 		err = merge(m, b, o, t, &r, depth + 1);

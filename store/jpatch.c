@@ -12,23 +12,6 @@ struct pctx {
 	size_t nops;
 };
 
-static int seg_key(struct jt_buf *p, const struct jt_value *key)
-{
-	const char *s = key->u.s.dec;
-	size_t n = key->u.s.dlen, from = 0;
-	int err = jt_buf_put(p, "/", 1);
-
-	for (size_t i = 0; i < n && err == 0; i++) {
-		if (s[i] != '~' && s[i] != '/')
-			continue;
-		err = jt_buf_put(p, s + from, i - from);
-		if (err == 0)
-			err = jt_buf_put(p, s[i] == '~' ? "~0" : "~1", 2);
-		from = i + 1;
-	}
-	return err ? err : jt_buf_put(p, s + from, n - from);
-}
-
 static int seg_index(struct jt_buf *p, size_t i)
 {
 	char num[32];
@@ -74,7 +57,7 @@ static int diff_objects(struct pctx *c, const struct jt_value *a,
 
 		if (jt_object_find(b, k->u.s.dec, k->u.s.dlen) >= 0)
 			continue;
-		err = seg_key(&c->ptr, k);
+		err = jt_pointer_push(&c->ptr, k);
 		if (err == 0)
 			err = emit(c, "remove", NULL);
 		c->ptr.len = mark;
@@ -84,7 +67,7 @@ static int diff_objects(struct pctx *c, const struct jt_value *a,
 		const struct jt_value *av =
 		    jt_object_get(a, k->u.s.dec, k->u.s.dlen);
 
-		err = seg_key(&c->ptr, k);
+		err = jt_pointer_push(&c->ptr, k);
 		if (err == 0)
 			err = av ? diff(c, av, b->u.o.m[i].value, depth + 1)
 				 : emit(c, "add", b->u.o.m[i].value);

@@ -766,3 +766,20 @@ int jt_write(struct jt_buf *out, const struct jt_value *v, enum jt_style style)
 		err = jt_buf_put(out, "\n", 1);
 	return err;
 }
+
+int jt_pointer_push(struct jt_buf *p, const struct jt_value *key)
+{
+	const char *s = key->u.s.dec;
+	size_t n = key->u.s.dlen, from = 0;
+	int err = jt_buf_put(p, "/", 1);
+
+	for (size_t i = 0; i < n && err == 0; i++) {
+		if (s[i] != '~' && s[i] != '/')
+			continue;
+		err = jt_buf_put(p, s + from, i - from);
+		if (err == 0)
+			err = jt_buf_put(p, s[i] == '~' ? "~0" : "~1", 2);
+		from = i + 1;
+	}
+	return err ? err : jt_buf_put(p, s + from, n - from);
+}

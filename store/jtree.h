@@ -140,6 +140,9 @@ bool jt_equal(const struct jt_value *a, const struct jt_value *b);
 int jt_write(struct jt_buf *out, const struct jt_value *v, enum jt_style style);
 
 int jt_buf_put(struct jt_buf *b, const void *data, size_t n);
+/* Append "/" and object key KEY's decoded name escaped by RFC 6901 ("~"
+ * as "~0", "/" as "~1"): one step of a JSON Pointer. */
+int jt_pointer_push(struct jt_buf *p, const struct jt_value *key);
 int jt_buf_puts(struct jt_buf *b, const char *s);
 /* Append DEC (decoded bytes, as in jt_value.u.s.dec) as a JSON string
  * literal: quotes, \" \\ and control characters escaped, a lone

@@ -381,6 +381,38 @@ static void lock_names_drop(struct store *st, const struct ref_lock *l)
 	store_pool_unhold(st, l->held);
 }
 
+/* With fsync=on: FD (the ref lock) synced together with this thread's
+ * objects if it has a set of them, else on its own. */
+static int sync_with_objects(struct store *st, int fd)
+{
+	int dup_fd = dup(fd);
+	bool taken;
+
+	pthread_mutex_lock(&st->lock);
+	taken = dup_fd >= 0 && store_syncset_take_fd(st, dup_fd);
+	pthread_mutex_unlock(&st->lock);
+	if (taken)
+		return store_syncset_flush(st);
+	if (dup_fd >= 0)
+		close(dup_fd);
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* libgit2's ref update, for refs we cannot lock ourselves: the objects
+ * first. Caller holds st->lock; it is let go across the syncs. */
+static int synced_slow_path(struct store *st, const char *ref,
+			    const git_oid *old, const git_oid *new,
+			    const char *msg)
+{
+	int err;
+
+	pthread_mutex_unlock(&st->lock);
+	err = store_syncset_flush(st);
+	pthread_mutex_lock(&st->lock);
+	return err < 0 ? store_fail(err, "sync objects: %s", strerror(-err))
+		       : slow_path(st, ref, old, new, msg);
+}
+
 /* Called without st->lock: it is taken for the memo and libgit2 parts
  * only, so the fsyncs (of the lock file, the reflogs and refs/heads/)
  * never hold up readers of the store. The ref lock file excludes other
@@ -403,7 +435,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	pthread_mutex_lock(&st->lock);
 	err = lock(st, lockpath, &l);
 	if (err == FALLBACK) {
-		err = slow_path(st, ref, old, new, msg);
+		err = synced_slow_path(st, ref, old, new, msg);
 		pthread_mutex_unlock(&st->lock);
 		return err;
 	}
@@ -418,8 +450,9 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		close(l.fd);
 		unlink(lockpath);
 		lock_names_drop(st, &l);
-		err = err == FALLBACK ? slow_path(st, ref, old, new, msg)
-				      : store_fail(-EAGAIN, "%s moved", ref);
+		err = err == FALLBACK
+			      ? synced_slow_path(st, ref, old, new, msg)
+			      : store_fail(-EAGAIN, "%s moved", ref);
 		pthread_mutex_unlock(&st->lock);
 		return err;
 	}
@@ -429,8 +462,10 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, new);
 	hex[GIT_OID_HEXSZ] = '\n';
 	err = store_write_all(l.fd, hex, GIT_OID_HEXSZ + 1);
-	if (err == 0 && st->fsync && fsync(l.fd) < 0)
-		err = -errno;
+	/* fsync=on: the objects the ref will name (this thread's set) and
+	 * the lock file's new value are synced together, one flush. */
+	if (err == 0 && st->fsync)
+		err = sync_with_objects(st, l.fd);
 	/* The reflog is written under the lock, before the ref moves, as
 	 * git does; a failed reflog line does not undo a save. */
 	if (err == 0 && log_ref)

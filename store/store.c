@@ -111,6 +111,11 @@ int store_open(struct store **out, const char *path,
 	if (!st)
 		return -ENOMEM;
 	pthread_mutex_init(&st->write_lock, NULL);
+	if (store_group_new(st) < 0) {
+		pthread_mutex_destroy(&st->write_lock);
+		free(st);
+		return store_fail(-ENOMEM, "%s: out of memory", path);
+	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_mutex_init(&st->pack_lock, NULL);
 	st->log = opts->log;
@@ -161,6 +166,7 @@ void store_close(struct store *st)
 	git_repository_free(st->repo);
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->write_lock);
+	store_group_free(st);
 	free(st->gitdir);
 	free(st->author_name);
 	free(st->author_email);

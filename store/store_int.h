@@ -40,6 +40,7 @@ struct store {
 	struct store_refmemo *refmemo;	 /* refs.c; under lock */
 	struct store_syncset *syncset;	 /* syncset.c; under write_lock */
 	bool pool_tried;
+	struct store_group *group; /* group.c */
 };
 
 /* syncset.c: with fsync=on, the fsyncs of one save's objects and their
@@ -176,6 +177,29 @@ int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
 int store_write_all(int fd, const void *buf, size_t n);
 /* fsync(2) of directory PATH, or -errno. */
 int store_fsync_dir(const char *path);
+/* commit.c: the pieces of a save group.c puts together. */
+#define STORE_CAS_RETRIES 1000
+#define STORE_IO_RETRIES 5
+int store_build_commit(struct store *st, const char *ref,
+		       const struct store_change *c, const git_oid *blob,
+		       const char *msg, const git_oid *parent_in,
+		       git_oid *head, git_oid *out,
+		       struct store_commit_info *info);
+void store_change_message(char *buf, size_t sz, const struct store_change *c);
+bool store_clear_stale_lock(struct store *st, const char *ref);
+void store_pool_once(struct store *st); /* caller holds st->lock */
+
+/* group.c: with fsync=on, the saves waiting for a save in progress are
+ * made together by the next one: each its own commit (a chain on the
+ * head), their objects synced in one set, the ref moved once to the
+ * last, so one flush serves them all. */
+struct store_group;
+int store_group_new(struct store *st);
+void store_group_free(struct store *st);
+int store_group_apply(struct store *st, const char *branch,
+		      const struct store_change *c,
+		      struct store_commit_info *info);
+
 /* refs.c: move REF from OLD to NEW as git does (lock, check, write, reflog,
  * rename); -EAGAIN if REF is not at OLD or another writer holds it. */
 int store_ref_cas(struct store *st, const char *ref, const git_oid *old,

@@ -35,7 +35,15 @@ struct store_syncset {
 	size_t n, cap;
 	atomic_size_t next;
 	atomic_int err;
+	/* Past SYNC_MAX items (a transaction or an import of thousands of
+	 * documents) the set stops holding descriptors, and its flush syncs
+	 * the whole file system of the repository instead: one flush, as
+	 * git's core.fsyncMethod=batch does, without thousands of open
+	 * files. */
+	bool whole;
 };
+
+#define SYNC_MAX 1024
 
 void store_syncset_begin(struct store *st)
 {
@@ -48,6 +56,13 @@ void store_syncset_begin(struct store *st)
 
 static int add(struct store_syncset *s, int fd, char *dir)
 {
+	if (s->whole || s->n >= SYNC_MAX) {
+		s->whole = true;
+		if (fd >= 0)
+			close(fd);
+		free(dir);
+		return 0;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		struct sync_item *v = realloc(s->v, cap * sizeof(*v));
@@ -127,11 +142,27 @@ static void clear(struct store_syncset *s)
 
 int store_syncset_flush(struct store *st)
 {
-	struct store_syncset *s = st->syncset;
+	/* Only the saving thread's own set: another thread's ref update
+	 * (libgit2's, a fast-forward) has no objects in it. Caller does not
+	 * hold st->lock (it guards the pointer; the set is then ours). */
+	struct store_syncset *s;
 	pthread_t tids[SYNC_THREADS];
 	size_t started = 0, want;
 	int err;
 
+	pthread_mutex_lock(&st->lock);
+	s = mine(st);
+	pthread_mutex_unlock(&st->lock);
+	if (s && s->whole) {
+		int fd = open(st->gitdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		err = fd < 0 || syncfs(fd) < 0 ? -errno : 0;
+		if (fd >= 0)
+			close(fd);
+		clear(s);
+		s->whole = false;
+		return err;
+	}
 	if (!s || s->n == 0)
 		return 0;
 	atomic_store(&s->next, 0);

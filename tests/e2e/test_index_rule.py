@@ -48,3 +48,14 @@ class IndexRuleTests(ChronofsTestCase):
         self.mount()
         write_file(self.doc("c/d7.json"), json.dumps({"b": 100}).encode())
         self.assertEqual(sorted(os.listdir(self.doc("c/@by/-b")))[0], "000001_d7.json")
+
+
+class LongEntryNameTests(ChronofsTestCase):
+    def test_entry_name_over_name_max_is_skipped_with_a_log_line(self):
+        os.mkdir(self.doc("c"))
+        long_id = "x" * 249  # the document's name is 254 bytes; its entry 261
+        write_file(self.doc("c/%s.json" % long_id), b'{"a": 1}')
+        write_file(self.doc("c/short.json"), b'{"a": 2}')
+        self.expect_log("is not listed: its name would be 261 bytes")
+        self.assertEqual(os.listdir(self.doc("c/@by/a")), ["000002_short.json"])
+        self.assertIn("is not listed", self.daemon_log())

@@ -1,0 +1,237 @@
+/* group.c - group commit: with fsync=on a save costs a few device
+ * flushes, and saves from several writers used to queue for the write
+ * lock, each paying its own. Here a save that finds another in progress
+ * waits; the next one to run (the leader) makes every waiting save of
+ * the same branch: each its own commit, chained on the head in the order
+ * they came, their objects synced in one set, then the ref moved once,
+ * by compare-and-swap, to the last. Each save returns when its commit is
+ * durable and the branch names it (or with its own error). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_int.h"
+#include "banned.h"
+
+/* Saves made by one flush at most (a burst of writers beyond it waits
+ * for the next). */
+#define GROUP_MAX 64
+
+struct waiter {
+	const char *branch;
+	const struct store_change *c;
+	struct store_commit_info *info;
+	git_oid blob, commit;
+	bool have_blob;
+	bool made; /* a commit of the current attempt */
+	int err;
+	bool done;
+	struct waiter *next;
+};
+
+struct store_group {
+	pthread_mutex_t lock; /* guards everything below; taken alone or
+			       * under write_lock, never under st->lock */
+	pthread_cond_t cond;  /* a batch finished, or no leader */
+	struct waiter *head, **tail;
+	bool leading;
+};
+
+int store_group_new(struct store *st)
+{
+	struct store_group *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	g->tail = &g->head;
+	st->group = g;
+	return 0;
+}
+
+void store_group_free(struct store *st)
+{
+	if (!st->group)
+		return;
+	pthread_cond_destroy(&st->group->cond);
+	pthread_mutex_destroy(&st->group->lock);
+	free(st->group);
+	st->group = NULL;
+}
+
+/* The first waiter's branch and every later one of the same branch, up
+ * to GROUP_MAX, out of the queue (caller holds g->lock). */
+static size_t take(struct store_group *g, struct waiter **batch)
+{
+	struct waiter **pp = &g->head;
+	size_t n = 0;
+
+	while (*pp && n < GROUP_MAX) {
+		struct waiter *w = *pp;
+
+		if (n && strcmp(w->branch, batch[0]->branch)) {
+			pp = &w->next;
+			continue;
+		}
+		batch[n++] = w;
+		*pp = w->next;
+	}
+	g->tail = &g->head;
+	while (*g->tail)
+		g->tail = &(*g->tail)->next;
+	return n;
+}
+
+/* One attempt: every save of the batch built on the head in order (under
+ * st->lock), then synced and the ref moved once (without it). 0, -EAGAIN
+ * (the head moved: again), or an error of the whole batch. */
+static int attempt(struct store *st, const char *ref, struct waiter **v,
+		   size_t n)
+{
+	git_oid first, prev, parent;
+	char msg[2048];
+	size_t made = 0;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = store_ref_read(st, ref, &first);
+	prev = first;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		struct waiter *w = v[i];
+
+		w->made = false;
+		if (w->done)
+			continue;
+		if (w->c->op == STORE_PUT && !w->have_blob) {
+			w->err = git_odb_hash(&w->blob, w->c->data, w->c->len,
+					      GIT_OBJECT_BLOB);
+			w->err = w->err < 0 ? store_git_fail(w->err, w->c->path)
+					    : store_object_write(st, &w->blob,
+							w->c->data, w->c->len,
+							GIT_OBJECT_BLOB);
+			w->have_blob = w->err == 0;
+			if (w->err < 0)
+				continue;
+		}
+		store_change_message(msg, sizeof(msg), w->c);
+		w->err = store_build_commit(st, ref, w->c, &w->blob, msg,
+					    &prev, &parent, &w->commit,
+					    w->info);
+		if (w->err == 0) {
+			w->made = true;
+			prev = w->commit;
+			made++;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (err < 0 || made == 0)
+		return err;
+	/* Every object durable before the ref names them: the
+	 * compare-and-swap syncs the set with the ref lock's new value. */
+	snprintf(msg, sizeof(msg), "%zu saves", made);
+	if (made == 1)
+		for (size_t i = 0; i < n; i++)
+			if (v[i]->made)
+				store_change_message(msg, sizeof(msg), v[i]->c);
+	return store_ref_cas(st, ref, &first, &prev, msg);
+}
+
+/* Make batch V[0..N) of one branch; each waiter's err is its outcome. */
+static void run(struct store *st, struct waiter **v, size_t n)
+{
+	char ref[1024];
+	int err = 0, eio = 0;
+
+	if (snprintf(ref, sizeof(ref), "refs/heads/%s", v[0]->branch) >=
+	    (int)sizeof(ref))
+		err = store_fail(-ENAMETOOLONG, "branch name too long");
+	pthread_mutex_lock(&st->lock);
+	store_pool_once(st);
+	store_syncset_begin(st);
+	pthread_mutex_unlock(&st->lock);
+	for (int i = 0; err == 0 && i < STORE_CAS_RETRIES; i++) {
+		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
+
+		err = attempt(st, ref, v, n);
+		/* A gc beside us may have removed an objects/xx/ directory
+		 * under a new object: nothing was published, write again. */
+		if (err == -EIO && eio++ < STORE_IO_RETRIES) {
+			for (size_t k = 0; k < n; k++)
+				v[k]->have_blob = false;
+			err = 0;
+			continue;
+		}
+		if (err != -EAGAIN)
+			break;
+		if (i % 50 == 49)
+			store_clear_stale_lock(st, ref);
+		nanosleep(&pause, NULL);
+		err = 0;
+		if (i + 1 == STORE_CAS_RETRIES)
+			err = -EAGAIN;
+	}
+	pthread_mutex_lock(&st->lock);
+	store_syncset_end(st);
+	pthread_mutex_unlock(&st->lock);
+	for (size_t k = 0; k < n; k++) {
+		struct waiter *w = v[k];
+
+		if (!w->made)
+			continue; /* its own error, or no change (1) */
+		if (err < 0) {
+			w->err = err;
+			continue;
+		}
+		memcpy(w->info->commit.id, w->commit.id, STORE_OID_RAWSZ);
+		store_pack_note_commit(st);
+	}
+}
+
+/* Take the write lock and make the next batch. */
+static void lead(struct store *st)
+{
+	struct store_group *g = st->group;
+	struct waiter *v[GROUP_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&st->write_lock);
+	pthread_mutex_lock(&g->lock);
+	n = take(g, v);
+	pthread_mutex_unlock(&g->lock);
+	if (n)
+		run(st, v, n);
+	pthread_mutex_unlock(&st->write_lock);
+	pthread_mutex_lock(&g->lock);
+	for (size_t k = 0; k < n; k++)
+		v[k]->done = true;
+	pthread_mutex_unlock(&g->lock);
+}
+
+int store_group_apply(struct store *st, const char *branch,
+		      const struct store_change *c,
+		      struct store_commit_info *info)
+{
+	struct store_group *g = st->group;
+	struct waiter w = {.branch = branch, .c = c, .info = info};
+
+	pthread_mutex_lock(&g->lock);
+	*g->tail = &w;
+	g->tail = &w.next;
+	while (!w.done) {
+		if (g->leading) {
+			pthread_cond_wait(&g->cond, &g->lock);
+			continue;
+		}
+		g->leading = true;
+		pthread_mutex_unlock(&g->lock);
+		lead(st);
+		pthread_mutex_lock(&g->lock);
+		g->leading = false;
+		pthread_cond_broadcast(&g->cond);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return w.err;
+}

@@ -1,0 +1,59 @@
+"""Mount at once (issue "Scale and durability", first indexing): the live
+view answers while a long history is indexed in the background; a
+snapshot read meanwhile waits for the commits it needs and is right; saves
+go on; an unmount stops the indexing and the next mount goes on from
+where it stopped."""
+
+import json
+import os
+import subprocess
+import time
+
+from harness import ROOT, ChronofsTestCase, write_file
+
+GEN = os.path.join(ROOT, "tools", "gen-history.py")
+COMMITS, DOCS, START, STEP = 40000, 100, 1700000000, 10
+
+
+class MountAtOnceTests(ChronofsTestCase):
+    mount_on_setup = False
+
+    def setUp(self):
+        super().setUp()
+        gen = subprocess.run(["python3", GEN, "--commits", str(COMMITS), "--docs", str(DOCS),
+                              "--start", str(START), "--step", str(STEP)],
+                             capture_output=True, check=True).stdout
+        self.run_cmd("git", "--git-dir=" + self.repo, "fast-import", "--quiet", input=gen,
+                     stdin=None)
+
+    def test_live_view_at_once_snapshots_right_during_indexing(self):
+        t0 = time.monotonic()
+        self.mount()
+        self.assertEqual(len(os.listdir(self.doc("c"))), DOCS)
+        live = time.monotonic() - t0
+        # A save goes on while the history is indexed.
+        write_file(self.doc("c/new.json"), b'{"new": 1}')
+        # The version of d5 at commit 9,000's time: commit 8,905 wrote it.
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + 9000 * STEP))
+        with open(os.path.join(self.mnt, "main@" + when, "c", "d5.json")) as f:
+            self.assertEqual(json.load(f)["v"], 8905)
+        log = self.daemon_log()
+        self.assertIn("indexed 40001 commits", log)
+        self.assertLess(live, 5.0, "the live view waited for the history")
+        # Indexing went on in the background (progress, not before the mount).
+        self.assertLess(log.index("mounted"), log.index("indexed 40001"))
+
+    def test_unmount_stops_indexing_and_the_next_mount_goes_on(self):
+        self.mount()
+        os.listdir(self.doc("c"))
+        self.unmount()  # while the 40,001 commits are being indexed
+        first = self.daemon_log()
+        self.mount()
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + 39990 * STEP))
+        with open(os.path.join(self.mnt, "main@" + when, "c", "d90.json")) as f:
+            self.assertEqual(json.load(f)["v"], 39990)
+        second = self.daemon_log()
+        if "stopped" in first:  # the unmount came before the end
+            done = [int(w) for w in second.split() if w.isdigit()]
+            self.assertIn("indexed", second)
+            self.assertTrue(any(0 < n < 40001 for n in done), second)
