@@ -253,6 +253,28 @@ mod ffi {
         pub fn chronofs_tx_free(tx: *mut Tx);
     }
 
+    extern "C" {
+        pub fn chronofs_head(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            commit: *mut c_char,
+        ) -> c_int;
+        pub fn chronofs_index_head(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            commit: *mut c_char,
+        ) -> c_int;
+        pub fn chronofs_fsck(
+            db: *mut Chronofs,
+            repair: c_int,
+            cb: FsckCb,
+            ctx: *mut c_void,
+            problems: *mut usize,
+        ) -> c_int;
+    }
+
+    pub type FsckCb = extern "C" fn(ctx: *mut c_void, problem: *const c_char);
+
     pub const MERGE_SQUASH: u32 = 1;
     pub const TX_STRICT: u32 = 1;
 
@@ -478,6 +500,12 @@ extern "C" fn index_cb(
         rows,
     });
     0
+}
+
+extern "C" fn fsck_cb(ctx: *mut c_void, problem: *const c_char) {
+    // SAFETY: CTX is the Vec that ChronoFS::fsck passed.
+    let v = unsafe { &mut *(ctx as *mut Vec<String>) };
+    v.push(lossy(problem));
 }
 
 const EINVAL: i32 = 22;
@@ -894,6 +922,49 @@ impl ChronoFS {
             ffi::chronofs_index_rebuild(self.raw(), b.as_ptr(), c.as_ptr(), s.as_ptr())
         })
         .map(|_| ())
+    }
+
+    /// BRANCH's head commit (one read of its ref, no index). `ENOENT` for
+    /// no such branch.
+    pub fn head(&self, branch: &str) -> Result<String> {
+        let b = cstr("branch", branch)?;
+        let mut commit: Commit = [0; ffi::COMMIT_HEXSZ + 1];
+        // SAFETY: a valid C string; COMMIT has room for 41.
+        self.check(unsafe { ffi::chronofs_head(self.raw(), b.as_ptr(), commit.as_mut_ptr()) })?;
+        Ok(lossy(commit.as_ptr()))
+    }
+
+    /// The commit BRANCH's indexes reflect, `None` if it has none yet:
+    /// the head once they caught up. Reads the index as it is.
+    pub fn index_head(&self, branch: &str) -> Result<Option<String>> {
+        let b = cstr("branch", branch)?;
+        let mut commit: Commit = [0; ffi::COMMIT_HEXSZ + 1];
+        // SAFETY: a valid C string; COMMIT has room for 41.
+        self.check(unsafe {
+            ffi::chronofs_index_head(self.raw(), b.as_ptr(), commit.as_mut_ptr())
+        })?;
+        Ok(commit_id(&commit))
+    }
+
+    /// Check every index against Git: one line per problem found (none:
+    /// all is well). REPAIR builds what is wrong again from Git, which
+    /// needs the index database alone (`EBUSY` beside a mount).
+    pub fn fsck(&self, repair: bool) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut n = 0usize;
+        // SAFETY: the callback only appends to OUT, which outlives the call.
+        let rc = unsafe {
+            ffi::chronofs_fsck(
+                self.raw(),
+                repair as c_int,
+                fsck_cb,
+                &mut out as *mut Vec<String> as *mut c_void,
+                &mut n,
+            )
+        };
+        self.check(rc)?;
+        debug_assert_eq!(n, out.len());
+        Ok(out)
     }
 
     /// Make the persistent index of SPEC on COLLECTION now (without one a
