@@ -1,11 +1,21 @@
 /* db.c - opening the RocksDB mirror and the mtime records; the one place
- * where RocksDB's errptr strings become -errno codes. */
+ * where RocksDB's errptr strings become -errno codes.
+ *
+ * The index is derived data: one RocksDB cannot open for corruption is
+ * moved aside and made anew (the catch-up rebuilds it from Git), and a
+ * full disk must not stop the repository from mounting, so the files
+ * RocksDB makes are sized for an index, not for its defaults (a 64 MiB
+ * memtable, whose write-ahead log it preallocates at 1.1 times that, and
+ * a 4 MiB MANIFEST preallocation: 70 MiB at the first write). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 
 #include <rocksdb/c.h>
 
@@ -15,10 +25,64 @@
 /* Key prefixes: one byte per record family. */
 #define FAMILY_MTIME 'm'
 
+/* A memtable (and so the write-ahead log before it is flushed) of 4 MiB:
+ * an index of 100,000 commits flushes a few times while it is built. */
+#define WRITE_BUFFER (4u << 20)
+#define WAL_MAX (16u << 20)
+#define MANIFEST_PREALLOC (64u << 10)
+/* With less free space than this the database is opened read-only: a
+ * RocksDB that runs out of space while it opens aborts the process. */
+#define OPEN_MIN_FREE (2 * WRITE_BUFFER)
+
+static atomic_bool io_failed; /* a RocksDB write failed for its disk */
+
+static void log_stderr(int level, const char *msg)
+{
+	fprintf(stderr, "chronofs: %s: %s\n",
+		level == IDX_LOG_WARNING ? "WARNING" : "ERROR", msg);
+}
+
+static void (*log_fn)(int level, const char *msg) = log_stderr;
+
+void idx_set_logger(void (*fn)(int level, const char *msg))
+{
+	log_fn = fn ? fn : log_stderr;
+}
+
+static void idx_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void idx_log(int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_fn(level, line);
+}
+
+/* RocksDB's status strings name their kind first ("IO error: No space
+ * left on device: ..."). */
+static int rocks_errno(const char *e)
+{
+	if (strstr(e, "No space left on device"))
+		return -ENOSPC;
+	if (strstr(e, "Disk quota exceeded"))
+		return -EDQUOT;
+	return -EIO;
+}
+
 int idx_rocks_fail(char *e, const char *what)
 {
-	int err = idx_fail(-EIO, "rocksdb %s: %s", what, e);
+	const char *msg = e ? e : "unknown error";
+	int err = idx_fail(rocks_errno(msg), "rocksdb %s: %s", what, msg);
 
+	/* Past a failed write RocksDB refuses writes (until it recovers by
+	 * itself) and its own flush may abort the process: idx_db_flush
+	 * skips it. */
+	if (!strncmp(msg, "IO error", 8) || err != -EIO)
+		atomic_store(&io_failed, true);
 	rocksdb_free(e);
 	return err;
 }
@@ -41,6 +105,67 @@ static int make_parent(const char *dir)
 	return err;
 }
 
+/* Free bytes on the filesystem of DIR (or of its parent, before it
+ * exists); (unsigned long long)-1 if unknown. */
+static unsigned long long free_bytes(const char *dir)
+{
+	struct statvfs sv;
+	char *copy, *slash;
+	int rc = statvfs(dir, &sv);
+
+	if (rc < 0 && (copy = strdup(dir)) != NULL) {
+		if ((slash = strrchr(copy, '/')) != NULL && slash != copy)
+			*slash = '\0';
+		rc = statvfs(copy, &sv);
+		free(copy);
+	}
+	if (rc < 0)
+		return (unsigned long long)-1;
+	return (unsigned long long)sv.f_bavail * sv.f_frsize;
+}
+
+/* Move the database in DIR aside (DIR.broken-TIME), keeping it for a
+ * look; 0, or -errno. */
+static int move_aside(const char *dir, const char *why)
+{
+	char to[4400];
+
+	snprintf(to, sizeof(to), "%s.broken-%lld", dir, (long long)time(NULL));
+	if (rename(dir, to) < 0 && errno != ENOENT) {
+		int err = -errno;
+
+		idx_log(IDX_LOG_ERROR, "index %s cannot be opened (%s) nor "
+			"moved aside: %s", dir, why, strerror(errno));
+		return err;
+	}
+	idx_log(IDX_LOG_WARNING, "index %s cannot be opened (%s): moved to %s; "
+		"it is rebuilt from Git (mtimes set by clients are lost)",
+		dir, why, to);
+	return 0;
+}
+
+static int try_open(struct idx_db *db, const char *dir, char **e)
+{
+	bool low = free_bytes(dir) < OPEN_MIN_FREE;
+
+	*e = NULL;
+	db->readonly = false;
+	if (!low)
+		db->db = rocksdb_open(db->opts, dir, e);
+	if (low || (*e && strstr(*e, "lock"))) {
+		/* A mount holds the database: read what it keeps current.
+		 * Or the disk is (nearly) full: read what is there. */
+		rocksdb_free(*e);
+		*e = NULL;
+		db->readonly = true;
+		db->db = rocksdb_open_for_read_only(db->opts, dir, 0, e);
+		if (low && !*e)
+			idx_log(IDX_LOG_WARNING, "index %s: %llu bytes free: "
+				"opened read-only", dir, free_bytes(dir));
+	}
+	return *e ? -1 : 0;
+}
+
 int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 {
 	struct idx_db *db;
@@ -56,18 +181,29 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	pthread_mutex_init(&db->catchup_lock, NULL);
 	db->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(db->opts, 1);
+	/* Its info LOG only for what is fatal (and the options, at open):
+	 * RocksDB (as Debian builds it, with assertions) aborts the process
+	 * at the first line it logs after one it could not write for a full
+	 * disk. Our own lines say what matters. */
+	rocksdb_options_set_info_log_level(db->opts, 4 /* FATAL_LEVEL */);
 	rocksdb_options_set_keep_log_file_num(db->opts, 2);
+	rocksdb_options_set_max_log_file_size(db->opts, 1u << 20);
 	rocksdb_options_set_max_open_files(db->opts, 256);
+	rocksdb_options_set_write_buffer_size(db->opts, WRITE_BUFFER);
+	rocksdb_options_set_max_total_wal_size(db->opts, WAL_MAX);
+	rocksdb_options_set_target_file_size_base(db->opts, 2 * WRITE_BUFFER);
+	rocksdb_options_set_manifest_preallocation_size(db->opts,
+							MANIFEST_PREALLOC);
 	db->ropts = rocksdb_readoptions_create();
 	db->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wopts, sync);
-	db->db = rocksdb_open(db->opts, dir, &e);
-	if (e && strstr(e, "lock")) {
-		/* A mount holds the database: read what it keeps current. */
+	if (try_open(db, dir, &e) < 0 && !strncmp(e, "Corruption", 10)) {
+		/* Derived data: set it aside and start anew. */
+		err = move_aside(dir, e);
 		rocksdb_free(e);
 		e = NULL;
-		db->readonly = true;
-		db->db = rocksdb_open_for_read_only(db->opts, dir, 0, &e);
+		if (err == 0)
+			try_open(db, dir, &e);
 	}
 	if (e) {
 		err = idx_rocks_fail(e, dir);
@@ -85,6 +221,9 @@ int idx_db_flush(struct idx_db *db)
 
 	if (db->readonly)
 		return 0;
+	if (atomic_load(&io_failed))
+		return idx_fail(-EIO, "index not flushed: a write failed "
+				"(the next mount replays or rebuilds it)");
 	fo = rocksdb_flushoptions_create();
 	rocksdb_flushoptions_set_wait(fo, 1);
 	rocksdb_flush(db->db, fo, &e);

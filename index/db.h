@@ -25,8 +25,19 @@ struct idx_mtime {
 	uint32_t nsec;
 };
 
+/* Where the index's own log lines go (a database moved aside, opened
+ * read-only for a full disk); default: stderr as "chronofs: LEVEL: msg".
+ * NULL restores the default. */
+#define IDX_LOG_ERROR 3	  /* syslog's LOG_ERR */
+#define IDX_LOG_WARNING 4 /* syslog's LOG_WARNING */
+void idx_set_logger(void (*fn)(int level, const char *msg));
+
 /* Open (creating if missing) the database in directory DIR. Caller owns
- * *out and frees it with idx_db_close(). SYNC: write durably. */
+ * *out and frees it with idx_db_close(). SYNC: write durably. A database
+ * RocksDB reports corrupt is moved to DIR.broken-TIME (a log line) and an
+ * empty one made; one held by another process, or on a filesystem with
+ * less than a few MiB free, is opened read-only. A write that fails
+ * returns -ENOSPC, -EDQUOT or -EIO, never aborts. */
 int idx_db_open(struct idx_db **out, const char *dir, bool sync);
 void idx_db_close(struct idx_db *db);
 /* Close, writing the in-memory part out first when it is large (a

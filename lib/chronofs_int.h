@@ -29,6 +29,8 @@
 #define CFS_OID_HEXSZ CHRONOFS_COMMIT_HEXSZ
 /* "YYYY-MM-DDTHH:MM:SSZ" and its NUL. */
 #define CFS_WHEN_SZ 21
+/* The deepest path a document may have, in components (store.h's). */
+#define CFS_MAX_DEPTH 64
 /* Largest document by default (max_doc_size). */
 #define CFS_MAX_DOC_SIZE (16u << 20)
 

@@ -100,6 +100,19 @@ int chronofs_open(chronofs **out, const char *path, const char *author)
 	return handle_open(out, path, &so, 0);
 }
 
+/* The index's own log lines (a database moved aside, a full disk) go to
+ * the owner's channels: one daemon per process. */
+static void (*owner_log)(const char *msg), (*owner_info)(const char *msg);
+
+static void index_log(int level, const char *msg)
+{
+	void (*fn)(const char *) = level <= IDX_LOG_ERROR ? owner_log
+							  : owner_info;
+
+	if (fn)
+		fn(msg);
+}
+
 int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
 {
 	struct store_opts so = {.author = o->author, .fsync = o->fsync,
@@ -111,6 +124,9 @@ int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
 	if (err == 0) {
 		(*out)->owner = true;
 		(*out)->info = o->info;
+		owner_log = o->log;
+		owner_info = o->info ? o->info : o->log;
+		idx_set_logger(index_log);
 	}
 	return err;
 }

@@ -15,6 +15,7 @@
 
 _Static_assert(CFS_OID_RAWSZ == STORE_OID_RAWSZ, "one object id size");
 _Static_assert(CFS_OID_RAWSZ == IDX_OID_RAWSZ, "one object id size");
+_Static_assert(CFS_MAX_DEPTH == STORE_MAX_DEPTH, "one depth limit");
 
 struct chronofs {
 	struct store *st;

@@ -20,6 +20,7 @@ bool cfs_name_reserved(const char *name)
 int cfs_path_check(const char *path)
 {
 	const char *p = path;
+	size_t depth = 0;
 
 	if (!*path)
 		return store_fail(-EINVAL, "empty document path");
@@ -42,6 +43,10 @@ int cfs_path_check(const char *path)
 		if (len > NAME_MAX)
 			return store_fail(-ENAMETOOLONG, "%s: a component is "
 					 "over %d bytes", path, NAME_MAX);
+		if (++depth > CFS_MAX_DEPTH)
+			return store_fail(-ENAMETOOLONG, "%.200s...: deeper "
+					  "than %d components", path,
+					  CFS_MAX_DEPTH);
 		if (!p[len])
 			break;
 		p += len + 1;

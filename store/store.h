@@ -14,6 +14,11 @@
 #include <stdint.h>
 
 #define STORE_OID_RAWSZ 20
+/* The deepest document path (components, the document's name included):
+ * the one limit of saves, of the path rule and of the mount's mkdir and
+ * create, which refuse deeper names at once (ENAMETOOLONG), never at a
+ * close. */
+#define STORE_MAX_DEPTH 64
 #define STORE_OID_HEXSZ 40
 
 struct store;

@@ -19,7 +19,7 @@
 #include "store_int.h"
 #include "banned.h"
 
-#define MAX_DEPTH 64
+#define MAX_DEPTH STORE_MAX_DEPTH
 
 /* Tree ID (NULL: a new tree) with entry NAME set to ENTRY/MODE, or
  * removed if ENTRY is NULL, written; *out its id, *empty if it has no

@@ -1,0 +1,151 @@
+"""The index database is derived data (issue 20, item 3): a repository
+mounts on a small filesystem, a full disk under the index aborts nothing,
+and an index RocksDB reports corrupt is moved aside and rebuilt from Git."""
+
+import glob
+import os
+import shutil
+import subprocess
+import threading
+
+from harness import ChronofsTestCase
+
+
+def can_loop_mount():
+    return os.geteuid() == 0 and shutil.which("mkfs.ext4") and shutil.which("losetup")
+
+
+class SmallDiskTests(ChronofsTestCase):
+    """A repository on a 64 MiB ext4 filesystem of its own (loop device,
+    no blocks reserved for root, so root sees the disk full too)."""
+
+    mount_on_setup = False
+    check_fsck = False  # done before the small filesystem goes
+
+    def setUp(self):
+        super().setUp()
+        if not can_loop_mount():
+            self.skipTest("needs root, mkfs.ext4 and a loop device")
+        img = os.path.join(self.work, "small.img")
+        self.small = os.path.join(self.work, "small")
+        os.mkdir(self.small)
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        self.run_cmd("mkfs.ext4", "-q", "-F", "-m", "0", img)
+        r = subprocess.run(["mount", "-o", "loop", img, self.small], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot loop-mount: %s" % r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", self.small], capture_output=True)
+        self.repo = os.path.join(self.small, "repo.git")
+        self.ctl("init", self.repo)
+
+    def free(self):
+        st = os.statvfs(self.small)
+        return st.f_bavail * st.f_frsize
+
+    def fsck(self):
+        r = subprocess.run(["git", "--git-dir=" + self.repo, "fsck", "--strict", "--no-progress"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def by(self, spec):
+        return sorted(os.listdir(os.path.join(self.doc("c"), "@by", spec)))
+
+    def test_repository_mounts_and_saves_on_a_64_mib_filesystem(self):
+        before = self.free()
+        self.mount()
+        os.mkdir(self.doc("c"))
+        for i in range(200):
+            self.save("c/d%03d.json" % i, '{"v": %d}' % (199 - i))
+        self.assertEqual(self.by("v")[0], "000001_d199.json")
+        # The index takes what it holds, not tens of MiB made ahead.
+        self.assertGreater(self.free(), before - (12 << 20), "the mount took %d bytes" % (before - self.free()))
+        self.unmount()
+        self.fsck()
+
+    def test_full_disk_under_the_index_aborts_nothing(self):
+        self.expect_log(r"rocksdb|index")
+        self.expect_log(r"save failed|No space left|background packing|no file pool")
+        self.mount()
+        os.mkdir(self.doc("c"))
+        for i in range(300):
+            self.save("c/d%03d.json" % i, '{"v": %d, "k%d": 1, "pad": "%s"}' % (i, i, "y" * 300))
+        self.assertEqual(len(self.by("v")), 300)
+        stop = threading.Event()
+        fills = []
+
+        def fill():  # keep the disk full, whatever is freed
+            while not stop.is_set():
+                a = self.free()
+                if a > 0:
+                    p = os.path.join(self.small, "fill-%d" % len(fills))
+                    fills.append(p)
+                    subprocess.run(["fallocate", "-l", str(a), p], capture_output=True)
+                stop.wait(0.05)
+        t = threading.Thread(target=fill)
+        t.start()
+        try:
+            failed = 0
+            for k in range(150):  # each a new index: writes to RocksDB
+                try:
+                    self.by("k%d" % k)
+                except OSError:
+                    failed += 1
+            self.assertEqual(self.by("v")[0], "000001_d000.json")
+            self.assertGreater(failed, 0, "the disk never filled")
+            self.unmount()  # exit status 0: no abort
+            self.mount()  # on the full disk: mounts, the index read-only
+            self.assertEqual(self.by("v")[0], "000001_d000.json")
+            self.unmount()
+        finally:
+            stop.set()
+            t.join()
+        for p in fills:
+            os.unlink(p)
+        self.mount()  # space is back: new indexes are built again
+        self.assertEqual(len(self.by("pad,v")), 300)
+        self.assertIn("built index pad,v of main/c", self.daemon_log())
+        self.save("c/new.json", '{"v": -1}')
+        self.assertEqual(self.by("v")[0], "000001_new.json")
+        self.unmount()
+        self.fsck()
+
+
+class CorruptIndexTests(ChronofsTestCase):
+    """A corrupt index is moved aside with a log line and rebuilt."""
+
+    def corrupt_and_remount(self, damage):
+        os.mkdir(self.doc("c"))
+        for i in range(30):
+            self.save("c/d%02d.json" % i, '{"v": %d}' % (29 - i))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.doc("c"), "@by", "v")))[0], "000001_d29.json")
+        self.unmount()
+        index = os.path.join(self.repo, "chronofs", "index")
+        damage(index)
+        self.expect_log(r"index .* cannot be opened")
+        self.mount()
+        self.assertRegex(self.daemon_log(), r"WARNING: index .*cannot be opened \(Corruption.*moved to .*index\.broken-")
+        self.assertEqual(len(glob.glob(index + ".broken-*")), 1)
+        by = sorted(os.listdir(os.path.join(self.doc("c"), "@by", "v")))
+        self.assertEqual(len(by), 30)
+        self.assertEqual(by[0], "000001_d29.json")
+        self.save("c/d00.json", '{"v": -5}')
+        self.assertEqual(sorted(os.listdir(os.path.join(self.doc("c"), "@by", "v")))[0], "000001_d00.json")
+
+    def test_truncated_sst(self):
+        def damage(index):
+            ssts = glob.glob(os.path.join(index, "*.sst"))
+            self.assertTrue(ssts, os.listdir(index))
+            for p in ssts:
+                os.truncate(p, 100)
+        self.corrupt_and_remount(damage)
+
+    def test_deleted_current(self):
+        self.corrupt_and_remount(lambda index: os.unlink(os.path.join(index, "CURRENT")))
+
+    def test_garbage_manifest(self):
+        def damage(index):
+            for p in glob.glob(os.path.join(index, "MANIFEST-*")):
+                with open(p, "wb") as f:
+                    f.write(os.urandom(300))
+        self.corrupt_and_remount(damage)
