@@ -31,8 +31,9 @@
 //! kept per thread); share it with `Arc` or scoped threads. A [`Query`]
 //! borrows its handle and stays on the thread that made it.
 //!
-//! Transactions (several changes as one commit) are not in the C library
-//! yet, so not here either: every put, delete and rename is its own commit.
+//! Several changes as one commit: [`ChronoFS::transaction`] (a guard that
+//! aborts when dropped uncommitted) or [`ChronoFS::with_transaction`] (a
+//! closure, committed when it returns `Ok`).
 
 use std::ffi::{CStr, CString};
 use std::fmt;
@@ -199,6 +200,102 @@ mod ffi {
         ) -> c_int;
     }
 
+    extern "C" {
+        pub fn chronofs_index_create(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            collection: *const c_char,
+            spec: *const c_char,
+        ) -> c_int;
+        pub fn chronofs_merge(
+            db: *mut Chronofs,
+            from: *const c_char,
+            into: *const c_char,
+            message: *const c_char,
+            flags: u32,
+            res: *mut MergeResult,
+        ) -> c_int;
+        pub fn chronofs_diff_open(
+            out: *mut *mut Diff,
+            db: *mut Chronofs,
+            a: *const c_char,
+            b: *const c_char,
+            path: *const c_char,
+        ) -> c_int;
+        pub fn chronofs_diff_next(d: *mut Diff, line: *mut *const c_char, len: *mut usize)
+            -> c_int;
+        pub fn chronofs_diff_free(d: *mut Diff);
+        pub fn chronofs_tx_begin_flags(
+            out: *mut *mut Tx,
+            db: *mut Chronofs,
+            branch: *const c_char,
+            flags: u32,
+        ) -> c_int;
+        pub fn chronofs_tx_put(
+            tx: *mut Tx,
+            path: *const c_char,
+            json: *const c_char,
+            len: usize,
+        ) -> c_int;
+        pub fn chronofs_tx_delete(tx: *mut Tx, path: *const c_char) -> c_int;
+        pub fn chronofs_tx_rename(tx: *mut Tx, from: *const c_char, to: *const c_char) -> c_int;
+        pub fn chronofs_tx_get(
+            tx: *mut Tx,
+            path: *const c_char,
+            json: *mut *mut c_char,
+            len: *mut usize,
+        ) -> c_int;
+        pub fn chronofs_tx_commit(
+            tx: *mut Tx,
+            message: *const c_char,
+            commit: *mut c_char,
+        ) -> c_int;
+        pub fn chronofs_tx_free(tx: *mut Tx);
+    }
+
+    extern "C" {
+        pub fn chronofs_head(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            commit: *mut c_char,
+        ) -> c_int;
+        pub fn chronofs_index_head(
+            db: *mut Chronofs,
+            branch: *const c_char,
+            commit: *mut c_char,
+        ) -> c_int;
+        pub fn chronofs_fsck(
+            db: *mut Chronofs,
+            repair: c_int,
+            cb: FsckCb,
+            ctx: *mut c_void,
+            problems: *mut usize,
+        ) -> c_int;
+    }
+
+    pub type FsckCb = extern "C" fn(ctx: *mut c_void, problem: *const c_char);
+
+    pub const MERGE_SQUASH: u32 = 1;
+    pub const TX_STRICT: u32 = 1;
+
+    #[repr(C)]
+    pub struct Diff {
+        _private: [u8; 0],
+    }
+
+    #[repr(C)]
+    pub struct Tx {
+        _private: [u8; 0],
+    }
+
+    #[repr(C)]
+    pub struct MergeResult {
+        pub commit: [c_char; COMMIT_HEXSZ + 1],
+        pub fast_forward: c_int,
+        pub unrelated: c_int,
+        pub conflicts: usize,
+    }
+
     pub type LogCb = extern "C" fn(
         ctx: *mut c_void,
         commit: *const c_char,
@@ -293,6 +390,19 @@ pub struct LogEntry {
     pub time: i64,
     /// The first line of the commit's message.
     pub summary: String,
+}
+
+/// What [`ChronoFS::merge`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeResult {
+    /// INTO's new head, or `None` if there was nothing to merge.
+    pub commit: Option<String>,
+    /// INTO moved to FROM's head.
+    pub fast_forward: bool,
+    /// The histories had no common commit (merged against an empty base).
+    pub unrelated: bool,
+    /// How many documents conflicted (each won by the newer change).
+    pub conflicts: usize,
 }
 
 /// One persistent ordered index, as [`ChronoFS::index_list`] returns it.
@@ -390,6 +500,12 @@ extern "C" fn index_cb(
         rows,
     });
     0
+}
+
+extern "C" fn fsck_cb(ctx: *mut c_void, problem: *const c_char) {
+    // SAFETY: CTX is the Vec that ChronoFS::fsck passed.
+    let v = unsafe { &mut *(ctx as *mut Vec<String>) };
+    v.push(lossy(problem));
 }
 
 const EINVAL: i32 = 22;
@@ -808,6 +924,175 @@ impl ChronoFS {
         .map(|_| ())
     }
 
+    /// BRANCH's head commit (one read of its ref, no index). `ENOENT` for
+    /// no such branch.
+    pub fn head(&self, branch: &str) -> Result<String> {
+        let b = cstr("branch", branch)?;
+        let mut commit: Commit = [0; ffi::COMMIT_HEXSZ + 1];
+        // SAFETY: a valid C string; COMMIT has room for 41.
+        self.check(unsafe { ffi::chronofs_head(self.raw(), b.as_ptr(), commit.as_mut_ptr()) })?;
+        Ok(lossy(commit.as_ptr()))
+    }
+
+    /// The commit BRANCH's indexes reflect, `None` if it has none yet:
+    /// the head once they caught up. Reads the index as it is.
+    pub fn index_head(&self, branch: &str) -> Result<Option<String>> {
+        let b = cstr("branch", branch)?;
+        let mut commit: Commit = [0; ffi::COMMIT_HEXSZ + 1];
+        // SAFETY: a valid C string; COMMIT has room for 41.
+        self.check(unsafe {
+            ffi::chronofs_index_head(self.raw(), b.as_ptr(), commit.as_mut_ptr())
+        })?;
+        Ok(commit_id(&commit))
+    }
+
+    /// Check every index against Git: one line per problem found (none:
+    /// all is well). REPAIR builds what is wrong again from Git, which
+    /// needs the index database alone (`EBUSY` beside a mount).
+    pub fn fsck(&self, repair: bool) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut n = 0usize;
+        // SAFETY: the callback only appends to OUT, which outlives the call.
+        let rc = unsafe {
+            ffi::chronofs_fsck(
+                self.raw(),
+                repair as c_int,
+                fsck_cb,
+                &mut out as *mut Vec<String> as *mut c_void,
+                &mut n,
+            )
+        };
+        self.check(rc)?;
+        debug_assert_eq!(n, out.len());
+        Ok(out)
+    }
+
+    /// Make the persistent index of SPEC on COLLECTION now (without one a
+    /// query computes its rows from the head's tree; a SPEC queried 3 times
+    /// gets one by itself). `EBUSY` while a mount holds the index database.
+    pub fn index_create(&self, branch: &str, collection: &str, spec: &str) -> Result<()> {
+        let (b, c, s) = (
+            cstr("branch", branch)?,
+            cstr("collection", collection)?,
+            cstr("spec", spec)?,
+        );
+        // SAFETY: valid C strings.
+        self.check(unsafe {
+            ffi::chronofs_index_create(self.raw(), b.as_ptr(), c.as_ptr(), s.as_ptr())
+        })
+        .map(|_| ())
+    }
+
+    /// Merge branch FROM into branch INTO: a fast-forward when INTO has
+    /// nothing of its own, else a merge commit by the merge rules
+    /// (chronofs(1), MERGING) whose message is MESSAGE (or the default)
+    /// followed by the conflicted documents; SQUASH makes one ordinary
+    /// commit instead. `EINVAL` merging a branch into itself, `ENOENT` an
+    /// unknown branch.
+    pub fn merge(
+        &self,
+        from: &str,
+        into: &str,
+        message: Option<&str>,
+        squash: bool,
+    ) -> Result<MergeResult> {
+        let (f, i) = (cstr("from", from)?, cstr("into", into)?);
+        let m = message.map(|m| cstr("message", m)).transpose()?;
+        let mut res = ffi::MergeResult {
+            commit: [0; ffi::COMMIT_HEXSZ + 1],
+            fast_forward: 0,
+            unrelated: 0,
+            conflicts: 0,
+        };
+        let flags = if squash { ffi::MERGE_SQUASH } else { 0 };
+        // SAFETY: valid C strings (or NULL) and out-struct.
+        let rc = unsafe {
+            ffi::chronofs_merge(
+                self.raw(),
+                f.as_ptr(),
+                i.as_ptr(),
+                m.as_ref().map_or(ptr::null(), |m| m.as_ptr()),
+                flags,
+                &mut res,
+            )
+        };
+        self.check(rc)?;
+        Ok(MergeResult {
+            commit: commit_id(&res.commit),
+            fast_forward: res.fast_forward != 0,
+            unrelated: res.unrelated != 0,
+            conflicts: res.conflicts,
+        })
+    }
+
+    /// The documents that differ from A to B (each a branch, `BRANCH@WHEN`
+    /// or a commit id), under PATH (`None`: all), as an iterator of JSON
+    /// lines `{"path","op":"add"|"delete"|"modify","patch":[RFC 6902]}`.
+    /// `ENOENT` if A or B names nothing.
+    pub fn diff(&self, a: &str, b: &str, path: Option<&str>) -> Result<Diff<'_>> {
+        let (ca, cb) = (cstr("a", a)?, cstr("b", b)?);
+        let p = path.map(|p| cstr("path", p)).transpose()?;
+        let mut d = ptr::null_mut();
+        // SAFETY: valid C strings (or NULL) and out-pointer.
+        let rc = unsafe {
+            ffi::chronofs_diff_open(
+                &mut d,
+                self.raw(),
+                ca.as_ptr(),
+                cb.as_ptr(),
+                p.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
+            )
+        };
+        self.check(rc)?;
+        let d = NonNull::new(d)
+            .ok_or_else(|| Error::new(EINVAL, "chronofs_diff_open returned NULL"))?;
+        Ok(Diff {
+            db: self,
+            d,
+            done: false,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Begin a transaction on BRANCH: its puts, deletes and renames become
+    /// ONE commit at [`Transaction::commit`]; dropped uncommitted, it is
+    /// aborted. If the branch moves meanwhile, the changes are merged onto
+    /// the new head (they win their conflicts). `ENOENT` for no such branch.
+    pub fn transaction(&self, branch: &str) -> Result<Transaction<'_>> {
+        self.begin(branch, 0)
+    }
+
+    /// As [`ChronoFS::transaction`], but the commit fails with `EBUSY` if
+    /// another commit touched one of its documents since it began.
+    pub fn transaction_strict(&self, branch: &str) -> Result<Transaction<'_>> {
+        self.begin(branch, ffi::TX_STRICT)
+    }
+
+    fn begin(&self, branch: &str, flags: u32) -> Result<Transaction<'_>> {
+        let b = cstr("branch", branch)?;
+        let mut tx = ptr::null_mut();
+        // SAFETY: valid C string and out-pointer.
+        let rc = unsafe { ffi::chronofs_tx_begin_flags(&mut tx, self.raw(), b.as_ptr(), flags) };
+        self.check(rc)?;
+        let tx = NonNull::new(tx)
+            .ok_or_else(|| Error::new(EINVAL, "chronofs_tx_begin returned NULL"))?;
+        Ok(Transaction { db: self, tx })
+    }
+
+    /// Run F in a transaction on BRANCH: committed (with MESSAGE) when F
+    /// returns `Ok`, aborted when it returns `Err`, which is passed on.
+    /// The commit id, or `None` if nothing changed, with F's value.
+    pub fn with_transaction<T>(
+        &self,
+        branch: &str,
+        message: Option<&str>,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<(T, Option<String>)> {
+        let tx = self.transaction(branch)?;
+        let value = f(&tx)?;
+        Ok((value, tx.commit(message)?))
+    }
+
     /// The documents of COLLECTION on BRANCH in the order of SPEC within
     /// RANGE, as [`ChronoFS::query`] does with `ge`, `lt` and `first`.
     pub fn query_range(
@@ -913,6 +1198,162 @@ impl fmt::Debug for ChronoFS {
         f.debug_struct("ChronoFS")
             .field("handle", &self.db)
             .finish()
+    }
+}
+
+/// The lines of [`ChronoFS::diff`]: `Ok(json_line)` per changed document,
+/// or one `Err` and then the end. Freed when dropped.
+pub struct Diff<'a> {
+    db: &'a ChronoFS,
+    d: NonNull<ffi::Diff>,
+    done: bool,
+    _not_send: PhantomData<*const c_void>,
+}
+
+impl Iterator for Diff<'_> {
+    type Item = Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let (mut line, mut len): (*const c_char, usize) = (ptr::null(), 0);
+        // SAFETY: the diff is live; LINE is borrowed until the next call and
+        // copied before it.
+        let rc = unsafe { ffi::chronofs_diff_next(self.d.as_ptr(), &mut line, &mut len) };
+        match self.db.check(rc) {
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Ok(0) => {
+                self.done = true;
+                None
+            }
+            Ok(_) => {
+                // SAFETY: LEN bytes at LINE.
+                let bytes = unsafe { std::slice::from_raw_parts(line as *const u8, len) }.to_vec();
+                Some(utf8("diff line", bytes))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Diff<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Diff")
+            .field("diff", &self.d)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Drop for Diff<'_> {
+    fn drop(&mut self) {
+        // SAFETY: ours, freed once.
+        unsafe { ffi::chronofs_diff_free(self.d.as_ptr()) }
+    }
+}
+
+/// A transaction of [`ChronoFS::transaction`]: changes held until
+/// [`Transaction::commit`], which makes them one commit. Dropped
+/// uncommitted, it is aborted and nothing is written. Used by one thread at
+/// a time (it is `Send`, not `Sync`).
+pub struct Transaction<'a> {
+    db: &'a ChronoFS,
+    tx: NonNull<ffi::Tx>,
+}
+
+// SAFETY: the C library allows a transaction to be used by one thread at a
+// time, whichever; &mut-free methods on a !Sync type keep it to one.
+unsafe impl Send for Transaction<'_> {}
+
+impl Transaction<'_> {
+    fn raw(&self) -> *mut ffi::Tx {
+        self.tx.as_ptr()
+    }
+
+    /// Hold JSON as PATH. `EINVAL` for an invalid path; the JSON itself is
+    /// validated at commit.
+    pub fn put(&self, path: &str, json: &str) -> Result<()> {
+        let p = cstr("path", path)?;
+        // SAFETY: JSON passed with its length.
+        let rc = unsafe {
+            ffi::chronofs_tx_put(
+                self.raw(),
+                p.as_ptr(),
+                json.as_ptr() as *const c_char,
+                json.len(),
+            )
+        };
+        self.db.check(rc).map(|_| ())
+    }
+
+    /// Hold the deletion of PATH. `ENOENT` if the transaction does not see it.
+    pub fn delete(&self, path: &str) -> Result<()> {
+        let p = cstr("path", path)?;
+        // SAFETY: a valid C string.
+        self.db
+            .check(unsafe { ffi::chronofs_tx_delete(self.raw(), p.as_ptr()) })
+            .map(|_| ())
+    }
+
+    /// Hold the rename of FROM to TO. `ENOENT` if the transaction does not
+    /// see FROM.
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (f, t) = (cstr("from", from)?, cstr("to", to)?);
+        // SAFETY: valid C strings.
+        self.db
+            .check(unsafe { ffi::chronofs_tx_rename(self.raw(), f.as_ptr(), t.as_ptr()) })
+            .map(|_| ())
+    }
+
+    /// PATH as the transaction sees it: its own writes, else the branch as
+    /// it was at begin. `ENOENT` if there is none.
+    pub fn get(&self, path: &str) -> Result<String> {
+        let p = cstr("path", path)?;
+        let (mut out, mut len) = (ptr::null_mut(), 0usize);
+        // SAFETY: valid C string and out-pointers.
+        let rc = unsafe { ffi::chronofs_tx_get(self.raw(), p.as_ptr(), &mut out, &mut len) };
+        utf8(path, self.db.take_bytes(rc, out, len)?)
+    }
+
+    /// Commit everything held as one commit (MESSAGE, or the default): the
+    /// new commit's id, or `None` if nothing changed. Every document is
+    /// validated first: one bad document fails with `EINVAL` or `EFBIG`
+    /// naming it, and nothing is written. A strict transaction fails with
+    /// `EBUSY` if another commit touched one of its documents.
+    pub fn commit(self, message: Option<&str>) -> Result<Option<String>> {
+        let m = message.map(|m| cstr("message", m)).transpose()?;
+        let mut commit: Commit = [0; ffi::COMMIT_HEXSZ + 1];
+        // SAFETY: valid C string (or NULL); COMMIT has room for 41. The
+        // transaction is freed by Drop either way.
+        let rc = unsafe {
+            ffi::chronofs_tx_commit(
+                self.raw(),
+                m.as_ref().map_or(ptr::null(), |m| m.as_ptr()),
+                commit.as_mut_ptr(),
+            )
+        };
+        self.db.check(rc)?;
+        Ok(commit_id(&commit))
+    }
+
+    /// Drop everything held; nothing is written.
+    pub fn abort(self) {}
+}
+
+impl fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transaction").field("tx", &self.tx).finish()
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        // SAFETY: ours, freed once; freeing an uncommitted transaction
+        // drops what it holds, which is an abort.
+        unsafe { ffi::chronofs_tx_free(self.raw()) }
     }
 }
 
