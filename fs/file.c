@@ -153,6 +153,12 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 			err = -errno;
 		else
 			err = fs_fh_open(fs, n, fi, fd);
+		/* The name the kernel holds is gone (an outside commit
+		 * deleted the document): ESTALE makes it look the name up
+		 * again, so `echo > x.json` creates it now instead of
+		 * failing until the cached entry expires. */
+		if (err == -ENOENT)
+			err = -ESTALE;
 	}
 	free(real);
 	fs_loc_release(&loc);
