@@ -40,7 +40,8 @@ static int do_mkdir(struct fs *fs, const struct fuse_ctx *who,
 		return err;
 	if ((err = fs_writable(fs, &ploc)) < 0 ||
 	    (err = fs_child_full(fs, parent, name, &full)) < 0 ||
-	    (err = fs_refuse_reserved(ploc.full, name)) < 0)
+	    (err = fs_refuse_reserved(ploc.full, name)) < 0 ||
+	    (err = fs_refuse_deep(&ploc, name)) < 0)
 		goto out;
 	if (ploc.where != FS_LIVE) {
 		/* mkdir at the root makes a branch at HEAD's head. */

@@ -193,7 +193,8 @@ static int do_create(struct fs *fs, const struct fuse_ctx *who,
 	if (err < 0)
 		return err;
 	if ((err = fs_writable(fs, &ploc)) < 0 ||
-	    (err = fs_refuse_reserved(ploc.full, name)) < 0)
+	    (err = fs_refuse_reserved(ploc.full, name)) < 0 ||
+	    (err = fs_refuse_deep(&ploc, name)) < 0)
 		goto out;
 	if (ploc.where != FS_LIVE) {
 		err = -EPERM; /* only branches live at the root */

@@ -85,6 +85,22 @@ int fs_refuse_reserved(const char *where, const char *name)
 	return -EINVAL;
 }
 
+int fs_refuse_deep(const struct fs_loc *parent, const char *name)
+{
+	size_t depth = 1; /* NAME */
+
+	if (parent->where != FS_LIVE)
+		return 0;
+	for (const char *p = parent->path; *p; p++)
+		depth += p == parent->path || *p == '/';
+	if (depth <= CFS_MAX_DEPTH)
+		return 0;
+	fs_log_op(LOG_WARNING, "create", parent->full, ENAMETOOLONG,
+		  "%s: deeper than %d levels, the most a document may have",
+		  name, CFS_MAX_DEPTH);
+	return -ENAMETOOLONG;
+}
+
 /* Changes inside snapshots and history fail with EROFS, as on a
  * read-only mount. */
 int fs_writable(struct fs *fs, const struct fs_loc *loc)

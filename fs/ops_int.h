@@ -50,6 +50,9 @@ int fs_child_full(struct fs *fs, struct fs_node *n, const char *name,
 		  char **out);
 /* -EINVAL (logged) for a reserved NAME created in WHERE. */
 int fs_refuse_reserved(const char *where, const char *name);
+/* -ENAMETOOLONG (logged) for NAME in PARENT deeper than a document may
+ * be (CFS_MAX_DEPTH): mkdir and create refuse it, never a later close. */
+int fs_refuse_deep(const struct fs_loc *parent, const char *name);
 /* -EROFS for changes in read-only views or mounts. */
 int fs_writable(struct fs *fs, const struct fs_loc *loc);
 int fs_scratch_of(struct fs *fs, const struct fs_loc *loc, char **out);
