@@ -15,6 +15,9 @@
 #include "order_int.h"
 #include "banned.h"
 
+static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
+		     const struct store_oid *head);
+
 /* Caller holds db->catchup_lock. */
 static int idx_catchup_locked(struct idx_db *db, struct store *st,
 			      const char *branch, uint64_t *added);
@@ -334,6 +337,48 @@ static void progress(struct catchup *c, size_t done)
 	c->db->progress(c->db->progress_ctx, c->branch, done, c->n);
 }
 
+/* Ordered indexes of collections the head no longer has (deleted with
+ * all their documents, renamed away): dropped, so no save keeps them and
+ * no listing shows them with 0 rows. Caller holds db->catchup_lock. */
+static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
+		     const struct store_oid *head)
+{
+	const struct idx_defs *defs;
+	struct store_entry e;
+	int err = idx_defs_get(db, branch, &defs);
+	char **gone = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; err == 0 && i < defs->n; i++) {
+		const char *coll = defs->v[i].collection;
+		char **v;
+
+		if (!*coll || store_stat(st, head, coll, &e) == 0)
+			continue;
+		store_error_clear();
+		if (!(v = realloc(gone, (n + 2) * sizeof(*v)))) {
+			err = -ENOMEM;
+			break;
+		}
+		gone = v;
+		gone[n] = strdup(coll);
+		gone[n + 1] = strdup(defs->v[i].spec.canon);
+		n += 2;
+		if (!gone[n - 2] || !gone[n - 1])
+			err = -ENOMEM;
+	}
+	/* Collected first: a drop forgets the definitions iterated. */
+	for (size_t i = 0; i < n; i += 2) {
+		if (err == 0 && gone[i] && gone[i + 1])
+			err = idx_order_drop_locked(db, branch, gone[i],
+						    gone[i + 1]);
+		free(gone[i]);
+		free(gone[i + 1]);
+	}
+	free(gone);
+	return err;
+}
+
 static int index_new(struct catchup *c)
 {
 	int err = 0;
@@ -469,6 +514,9 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 				    info->paths[0].blob.id, mtime);
 	if (err == 0)
 		err = flush(&c);
+	/* A deletion may have taken a collection's last document. */
+	if (err == 0 && c.defs->n && info->n && info->paths[0].deleted)
+		err = drop_gone(db, st, branch, &info->commit);
 out:
 	catchup_release(&c);
 	pthread_mutex_unlock(&db->catchup_lock);
@@ -512,6 +560,8 @@ static int idx_catchup_locked(struct idx_db *db, struct store *st,
 	err = index_new(&c);
 	if (err == 0)
 		err = flush(&c);
+	if (err == 0 && c.n)
+		err = drop_gone(db, st, branch, &head);
 	if (err == 0 && added)
 		*added = c.n;
 out:

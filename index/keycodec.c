@@ -20,7 +20,7 @@ _Static_assert(sizeof(json_int_t) == 8, "json_int_t is not 64 bits");
 
 enum tag {
 	TAG_END = 0x00,
-	TAG_MISSING = 0x10,
+	TAG_MISSING = IDX_KEY_TAG_MISSING,
 	TAG_NULL = 0x20,
 	TAG_FALSE = 0x30,
 	TAG_TRUE = 0x31,

@@ -230,4 +230,9 @@ int idx_key_decode(json_t **values, char **doc_id, size_t *doc_id_len,
 int idx_key_format(char **out, const unsigned char *key, size_t len,
 		   const bool *desc, size_t n);
 
+/* The first byte of a component whose field is missing (inverted in a
+ * descending component): how a row says "no such field" without
+ * decoding. */
+#define IDX_KEY_TAG_MISSING 0x10
+
 #endif

@@ -73,6 +73,10 @@ int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
 			  const char *collection, const struct idx_spec *spec,
 			  const struct idx_range *range, idx_row_cb cb,
 			  void *ctx);
+/* The rows of an index, and how many of them have the first field. */
+int idx_order_count(struct idx_db *db, const char *branch,
+		    const char *collection, const char *canon, uint64_t *rows,
+		    uint64_t *with_field);
 /* Is CANON an index of COLLECTION on BRANCH, and how many has it? */
 int idx_order_defined(struct idx_db *db, const char *branch,
 		      const char *collection, const char *canon, bool *exists,

@@ -36,6 +36,10 @@ int idx_order_apply(struct idx_db *db, struct store *st,
 		    const char *branch, const char *path,
 		    const struct store_oid *new_blob);
 
+/* idx_order_drop for a caller that holds db->catchup_lock. */
+int idx_order_drop_locked(struct idx_db *db, const char *branch,
+			  const char *collection, const char *canon);
+
 /* Build the index from COMMIT's tree into WB (with its 'D' record). */
 int idx_order_build(struct idx_db *db, struct store *st,
 		    rocksdb_writebatch_t *wb, const char *branch,

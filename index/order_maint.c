@@ -319,7 +319,7 @@ int idx_order_defined(struct idx_db *db, const char *branch,
 	return err;
 }
 
-int idx_order_drop(struct idx_db *db, const char *branch,
+int idx_order_drop_locked(struct idx_db *db, const char *branch,
 		   const char *collection, const char *canon)
 {
 	struct idx_key k = {0}, hi = {0};
@@ -328,7 +328,6 @@ int idx_order_drop(struct idx_db *db, const char *branch,
 	const char fam[2] = {'O', 'R'};
 	int err = 0;
 
-	pthread_mutex_lock(&db->catchup_lock);
 	for (int i = 0; i < 2 && err == 0; i++) {
 		if (idx_order_prefix(&k, fam[i], branch, collection, canon,
 				     true) < 0 ||
@@ -350,10 +349,20 @@ int idx_order_drop(struct idx_db *db, const char *branch,
 			err = idx_rocks_fail(e, "drop index");
 		idx_defs_forget(db);
 	}
-	pthread_mutex_unlock(&db->catchup_lock);
 	rocksdb_writebatch_destroy(wb);
 	free(k.p);
 	free(hi.p);
+	return err;
+}
+
+int idx_order_drop(struct idx_db *db, const char *branch,
+		   const char *collection, const char *canon)
+{
+	int err;
+
+	pthread_mutex_lock(&db->catchup_lock);
+	err = idx_order_drop_locked(db, branch, collection, canon);
+	pthread_mutex_unlock(&db->catchup_lock);
 	return err;
 }
 
@@ -368,6 +377,41 @@ static int count_cb(void *ctx, const char *tail, size_t len, const char *val,
 {
 	(*(uint64_t *)ctx)++;
 	return 0;
+}
+
+/* Rows, and rows whose document has the first field. */
+struct counts {
+	uint64_t rows, with_field;
+};
+
+static int field_cb(void *ctx, const char *tail, size_t len, const char *val,
+		    size_t vlen)
+{
+	struct counts *c = ctx;
+	/* The codec's version byte, then the first component's tag. */
+	unsigned char t = len > 1 ? (unsigned char)tail[1]
+				  : IDX_KEY_TAG_MISSING;
+
+	c->rows++;
+	c->with_field += t != IDX_KEY_TAG_MISSING &&
+			 t != (unsigned char)~IDX_KEY_TAG_MISSING;
+	return 0;
+}
+
+int idx_order_count(struct idx_db *db, const char *branch,
+		    const char *collection, const char *canon, uint64_t *rows,
+		    uint64_t *with_field)
+{
+	struct idx_key k = {0};
+	struct counts c = {0};
+	int err = idx_order_prefix(&k, 'O', branch, collection, canon, true);
+
+	if (err == 0)
+		err = scan_prefix(db, &k, field_cb, &c);
+	free(k.p);
+	*rows = c.rows;
+	*with_field = c.with_field;
+	return err;
 }
 
 static int list_def_cb(void *ctx, const char *tail, size_t len,

@@ -242,6 +242,12 @@ typedef int (*chronofs_index_cb)(void *ctx, const char *branch,
 				 const char *collection, const char *spec,
 				 uint64_t rows);
 int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx);
+/* The rows of one persistent index and how many of them have the first
+ * field of SPEC (0: no document ever had it; such an index orders
+ * nothing). -ENOENT if there is no such index. */
+int chronofs_index_stats(chronofs *db, const char *branch,
+			 const char *collection, const char *spec,
+			 uint64_t *rows, uint64_t *with_field);
 /* Make the persistent index of SPEC on COLLECTION now. Without it a
  * query computes its rows from the branch head's tree; a SPEC queried 3
  * times through one handle gets its index by itself, at most 16 per

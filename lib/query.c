@@ -447,6 +447,35 @@ void chronofs_iter_free(chronofs_iter *it)
 	free(it);
 }
 
+int chronofs_index_stats(chronofs *db, const char *branch,
+			 const char *collection, const char *spec,
+			 uint64_t *rows, uint64_t *with_field)
+{
+	struct idx_spec s;
+	struct idx_db *idx;
+	size_t count;
+	bool exists = false;
+	int err;
+
+	lib_enter();
+	*rows = *with_field = 0;
+	if ((err = idx_spec_parse(&s, spec)) < 0)
+		return lib_fail(err, spec);
+	if ((err = lib_index_get(db, &idx)) == 0) {
+		err = idx_order_defined(idx, branch, collection, s.canon,
+					&exists, &count);
+		if (err == 0 && !exists)
+			err = store_fail(-ENOENT, "%s/%s: no index %s", branch,
+					 collection, s.canon);
+		if (err == 0)
+			err = idx_order_count(idx, branch, collection, s.canon,
+					      rows, with_field);
+		lib_index_put(db, idx);
+	}
+	idx_spec_release(&s);
+	return err < 0 ? lib_fail(err, spec) : 0;
+}
+
 int chronofs_index_list(chronofs *db, chronofs_index_cb cb, void *ctx)
 {
 	struct idx_db *idx;

@@ -735,12 +735,21 @@ static int cmd_fsck(int argc, char **argv)
 	return err;
 }
 
-static int print_def(void *ctx, const char *branch, const char *collection,
-		     const char *spec, uint64_t rows)
+/* One line of index list: branch, collection, spec, rows, and a note
+ * when no document has the spec's first field (it orders nothing). */
+static void print_def(chronofs *db, const char *branch,
+		      const char *collection, const char *spec)
 {
-	printf("%s\t%s\t%s\t%llu\n", branch, *collection ? collection : ".",
-	       spec, (unsigned long long)rows);
-	return 0;
+	uint64_t rows = 0, with_field = 0;
+	int err = chronofs_index_stats(db, branch, collection, spec, &rows,
+				       &with_field);
+
+	printf("%s\t%s\t%s\t%llu%s\n", branch, *collection ? collection : ".",
+	       spec, (unsigned long long)rows,
+	       err < 0		       ? "\t(rows unknown)"
+	       : rows && !with_field ? "\t(no document has the field)"
+	       : !rows		       ? "\t(empty)"
+				       : "");
 }
 
 /* Definitions are collected first: rebuilding while iterating them would
@@ -829,7 +838,9 @@ static int cmd_index(int argc, char **argv)
 	if (open_repo(&db, argv[2]))
 		return 1;
 	if (!strcmp(argv[1], "list")) {
-		err = chronofs_index_list(db, print_def, NULL);
+		err = chronofs_index_list(db, collect_def, &d);
+		for (size_t i = 0; err == 0 && i < d.n; i += 3)
+			print_def(db, d.v[i], d.v[i + 1], d.v[i + 2]);
 	} else if (!strcmp(argv[1], "create")) {
 		err = chronofs_index_create(db, argv[3], argv[4], argv[5]);
 	} else if (!strcmp(argv[1], "drop")) {

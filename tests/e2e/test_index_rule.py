@@ -59,3 +59,24 @@ class LongEntryNameTests(ChronofsTestCase):
         self.expect_log("is not listed: its name would be 261 bytes")
         self.assertEqual(os.listdir(self.doc("c/@by/a")), ["000002_short.json"])
         self.assertIn("is not listed", self.daemon_log())
+
+
+class IndexUpkeepTests(ChronofsTestCase):
+    def test_list_says_when_no_document_has_the_field_and_gone_collections_go(self):
+        os.mkdir(self.doc("c"))
+        os.mkdir(self.doc("g"))
+        write_file(self.doc("c/a.json"), b'{"x": 1}')
+        write_file(self.doc("g/a.json"), b'{"x": 1}')
+        for _ in range(3):
+            os.listdir(self.doc("c/@by/nosuchfield"))
+            os.listdir(self.doc("g/@by/x"))
+        self.unmount()
+        out = self.ctl("index", "list", self.repo).stdout
+        self.assertIn("main\tc\tnosuchfield\t1\t(no document has the field)", out)
+        self.assertIn("main\tg\tx\t1\n", out)
+        self.mount()
+        os.unlink(self.doc("g/a.json"))  # the collection's last document
+        self.unmount()
+        out = self.ctl("index", "list", self.repo).stdout
+        self.assertNotIn("\tg\t", out)
+        self.assertIn("\tc\tnosuchfield", out)
