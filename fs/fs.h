@@ -31,6 +31,7 @@ struct fs_config {
 	char *max_doc_size_opt;
 	int ro;
 	int allow_checked_out; /* write to a working tree's branch */
+	char *logfile;	       /* logfile=PATH, or chosen when detached */
 	int foreground;
 	int debug;
 	int show_help;

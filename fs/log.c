@@ -2,6 +2,7 @@
  * and the recent warnings and errors kept in a ring for MNT/@log (a
  * detached daemon's syslog may go nowhere: a container often has none). */
 #include <errno.h>
+#include <fcntl.h>
 #include <paths.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +22,9 @@
 
 static bool use_syslog;
 static bool keep_debug;
+static char *log_path;	/* logfile, or NULL */
+static int log_fd = -1; /* appended, by whole lines */
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One entry of MNT/@log. */
 struct ring_entry {
@@ -36,7 +41,7 @@ static size_t ring_next, ring_count; /* guarded by ring_lock */
 /* Is there a syslog socket to send to? glibc tries to connect again at
  * every line while there is none (a container without a syslog daemon):
  * three system calls per save, for nothing. Looked at once in a while. */
-static bool syslog_there(void)
+bool fs_log_syslog_there(void)
 {
 	static _Atomic long checked = -1;
 	static atomic_bool there;
@@ -48,6 +53,60 @@ static bool syslog_there(void)
 		checked = now.tv_sec;
 	}
 	return there;
+}
+
+int fs_log_to_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&file_lock);
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	free(log_path);
+	log_path = strdup(path);
+	pthread_mutex_unlock(&file_lock);
+	return 0;
+}
+
+/* One line to the file, with its time; a full file starts anew. */
+static void file_line(const char *level, const char *line)
+{
+	char buf[LINE_MAX_LEN + 96], when[32];
+	struct timespec now;
+	struct stat st;
+	struct tm tm;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(buf, sizeof(buf), "%s chronofs[%d]: %s: %s\n", when,
+		     (int)getpid(), level, line);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+	pthread_mutex_lock(&file_lock);
+	if (log_path && fstat(log_fd, &st) == 0 && st.st_size > FS_LOG_FILE_MAX) {
+		char old[4200];
+		int fd;
+
+		snprintf(old, sizeof(old), "%s.1", log_path);
+		rename(log_path, old);
+		fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			  0640);
+		if (fd >= 0) {
+			close(log_fd);
+			log_fd = fd;
+		}
+	}
+	if (write(log_fd, buf, (size_t)n) < 0) {
+		/* A log that cannot be written is not logged about. */
+	}
+	pthread_mutex_unlock(&file_lock);
 }
 
 void fs_log_setup(bool to_syslog, bool debug)
@@ -74,8 +133,10 @@ static const char *level_word(int level)
 
 static void emit(int level, const char *line)
 {
-	if (use_syslog) {
-		if (syslog_there())
+	if (log_fd >= 0) {
+		file_line(level_word(level), line);
+	} else if (use_syslog) {
+		if (fs_log_syslog_there())
 			syslog(level, "%s", line);
 	} else {
 		fprintf(stderr, "chronofs: %s: %s\n", level_word(level), line);

@@ -12,6 +12,13 @@
 
 /* Where to log, and whether LOG_DEBUG lines are kept. */
 void fs_log_setup(bool to_syslog, bool debug);
+/* From now on to the file PATH instead (appended; past FS_LOG_FILE_MAX
+ * it is renamed PATH.1 and begun anew). -1 with errno if it cannot be
+ * opened. */
+#define FS_LOG_FILE_MAX (8 << 20)
+int fs_log_to_file(const char *path);
+/* Is there a syslog socket to send to? */
+bool fs_log_syslog_there(void);
 /* A line that concerns no one path (startup, the mount itself). */
 void fs_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

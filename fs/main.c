@@ -27,6 +27,7 @@ static const struct fuse_opt opts[] = {
 	OPT("author=%s", author),
 	OPT("branch=%s", branch),
 	OPT("allow_checked_out", allow_checked_out),
+	OPT("logfile=%s", logfile),
 	OPT("fsync=%s", fsync_opt),
 	OPT("max_doc_size=%s", max_doc_size_opt),
 	OPT("-f", foreground),
@@ -63,6 +64,10 @@ static void usage(const char *prog)
 	       "close returns (default on)\n"
 	       "    -o max_doc_size=BYTES  largest document (default "
 	       "16777216)\n"
+	       "    -o logfile=PATH      log to PATH (default: stderr with -f,"
+	       "\n"
+	       "                         else syslog, else "
+	       "GITDIR/chronofs/chronofs.log)\n"
 	       "    -h, --help           this help\n"
 	       "    -V, --version        print the version\n\n"
 	       "libfuse options (allow_other, default_permissions, ...) "
@@ -232,6 +237,7 @@ static void add_fsname(struct fuse_args *args, const char *repo)
 
 static void config_release(struct fs_config *cfg)
 {
+	free(cfg->logfile);
 	free(cfg->repo);
 	free(cfg->mountpoint);
 	free(cfg->author);
@@ -376,9 +382,19 @@ static int run(struct fs *fs, struct fuse_args *args)
 		goto out_destroy;
 	if (fuse_session_mount(se, fs->cfg.mountpoint) != 0)
 		goto out_signals;
+	/* Detached with no syslog to send to (a container): a file beside
+	 * the repository, said here while stderr still reaches someone. */
+	if (!fs->cfg.foreground && !fs->cfg.logfile && !fs_log_syslog_there() &&
+	    asprintf(&fs->cfg.logfile, "%s/chronofs/chronofs.log",
+		     cfs_gitdir(fs->db)) > 0)
+		fs_log(LOG_INFO, "no syslog here: logging to %s",
+		       fs->cfg.logfile);
 	if (fuse_daemonize(fs->cfg.foreground) != 0)
 		goto out_unmount;
 	fs_log_setup(!fs->cfg.foreground, fs->cfg.debug);
+	if (fs->cfg.logfile && fs_log_to_file(fs->cfg.logfile) < 0)
+		fs_log(LOG_ERR, "logfile=%s: %s", fs->cfg.logfile,
+		       strerror(errno));
 	if (fs_scratch_enter(fs) < 0) {
 		fs_log(LOG_ERR, "scratch area %s: %s", fs->scratch_root,
 		       strerror(errno));
