@@ -14,7 +14,9 @@ class IndexHolderTests(ChronofsTestCase):
         super().setUp()
         os.mkdir(self.doc("users"))
         write_file(self.doc("users/a.json"), b'{"age": 3}')
-        self.assertEqual(os.listdir(self.doc("users/@by/age")), ["000001_a.json"])
+        # A spec's third use makes its persistent index (the core's rule).
+        for _ in range(3):
+            self.assertEqual(os.listdir(self.doc("users/@by/age")), ["000001_a.json"])
 
     def test_rebuild_waits_for_the_mount_to_let_go(self):
         p = subprocess.Popen([CTL, "index", "rebuild", self.repo], stdout=subprocess.PIPE,
