@@ -4,6 +4,7 @@
  * lines work. Parses the options into one config, opens the store and the
  * index database, and runs the multithreaded FUSE session until unmount.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stddef.h>
@@ -27,6 +28,8 @@ static const struct fuse_opt opts[] = {
 	OPT("branch=%s", branch),
 	OPT("fsync=%s", fsync_opt),
 	OPT("max_doc_size=%s", max_doc_size_opt),
+	OPT("sync=%s", sync_remote),
+	OPT("sync_interval=%s", sync_interval_opt),
 	OPT("-f", foreground),
 	OPT("-d", debug),
 	OPT("debug", debug),
@@ -55,6 +58,10 @@ static void usage(const char *prog)
 	       "close returns (default on)\n"
 	       "    -o max_doc_size=BYTES  largest document (default "
 	       "16777216)\n"
+	       "    -o sync=REMOTE       sync with git remote REMOTE in "
+	       "the background\n"
+	       "    -o sync_interval=SECONDS  between sync rounds "
+	       "(default 10)\n"
 	       "    -h, --help           this help\n"
 	       "    -V, --version        print the version\n\n"
 	       "libfuse options (allow_other, default_permissions, ...) "
@@ -92,9 +99,35 @@ static int opt_proc(void *data, const char *arg, int key,
 	}
 }
 
+static int check_sync(struct fs_config *cfg)
+{
+	unsigned long v;
+	char *end;
+
+	cfg->sync_interval = FS_SYNC_INTERVAL;
+	if (cfg->sync_interval_opt) {
+		errno = 0;
+		v = strtoul(cfg->sync_interval_opt, &end, 10);
+		if (errno || *end || v == 0 || v > 86400 ||
+		    !isdigit((unsigned char)cfg->sync_interval_opt[0]))
+			return fprintf(stderr, "chronofs: sync_interval=%s: "
+				       "want 1 to 86400 seconds\n",
+				       cfg->sync_interval_opt), -1;
+		if (!cfg->sync_remote)
+			return fprintf(stderr, "chronofs: sync_interval "
+				       "without sync=REMOTE\n"), -1;
+		cfg->sync_interval = (unsigned)v;
+	}
+	if (cfg->sync_remote && cfg->ro)
+		return fprintf(stderr, "chronofs: sync=%s needs a read-write "
+			       "mount\n", cfg->sync_remote), -1;
+	return 0;
+}
+
 static int check_config(struct fs_config *cfg)
 {
 	char *end;
+	int err;
 
 	cfg->fsync = true;
 	if (cfg->fsync_opt) {
@@ -115,6 +148,8 @@ static int check_config(struct fs_config *cfg)
 				       "want a positive number of bytes\n",
 				       cfg->max_doc_size_opt), -1;
 	}
+	if ((err = check_sync(cfg)) < 0)
+		return err;
 	if (!cfg->repo || !cfg->mountpoint)
 		return fprintf(stderr, "chronofs: need REPO and MOUNTPOINT "
 			       "(see --help)\n"), -1;
@@ -129,6 +164,8 @@ static void config_release(struct fs_config *cfg)
 	free(cfg->branch);
 	free(cfg->fsync_opt);
 	free(cfg->max_doc_size_opt);
+	free(cfg->sync_remote);
+	free(cfg->sync_interval_opt);
 }
 
 /* The indexes catch up with every branch head before the mount serves. */
@@ -246,7 +283,12 @@ static int run(struct fs *fs, struct fuse_args *args)
 		goto out_unmount;
 	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo,
 	       fs->cfg.mountpoint);
+	if (fs_sync_start(fs) < 0) {
+		fs_log(LOG_ERR, "sync=%s: cannot start", fs->cfg.sync_remote);
+		goto out_unmount;
+	}
 	err = fuse_session_loop_mt(se, &loop);
+	fs_sync_stop(fs); /* before the session goes: it notifies it */
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -225,6 +225,21 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t at)
 	return find_order(out);
 }
 
+/* MNT/@sync, with -o sync only: at the mount's root, which is a branch
+ * with -o branch=NAME (FULL is then "NAME/@sync"). */
+static bool is_sync_name(struct fs *fs, const char *full)
+{
+	const char *b = fs->cfg.branch;
+	size_t bl = b ? strlen(b) : 0;
+
+	if (!fs->sync)
+		return false;
+	if (!b)
+		return !strcmp(full, FS_SYNC_NAME);
+	return !strncmp(full, b, bl) && full[bl] == '/' &&
+	       !strcmp(full + bl + 1, FS_SYNC_NAME);
+}
+
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 {
 	const char *at = strchr(full, '@');
@@ -234,6 +249,10 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 	out->full = strdup(full);
 	if (!out->full)
 		return -ENOMEM;
+	if (is_sync_name(fs, full)) {
+		out->where = FS_SYNC;
+		return 0;
+	}
 	/* '@' in the branch's component: a snapshot or history. A component
 	 * starting with '@' inside a branch: an ordered view or nothing. */
 	if (at && at != full && at[-1] != '/' && is_branch_prefix(fs, full, at)) {

@@ -72,8 +72,10 @@ static char *merge_message(const char *from, const char *into,
 	return grown ? grown : s;
 }
 
-/* One attempt: 0 done (*res filled), -EAGAIN if INTO moved meanwhile. */
-static int merge_once(chronofs *db, const char *from, const char *into,
+/* One attempt: 0 done (*res filled), -EAGAIN if INTO moved meanwhile.
+ * FO: the commit to merge (NULL: branch FROM's head). */
+static int merge_once(chronofs *db, const char *from,
+		      const struct store_oid *fo, const char *into,
 		      const char *message, unsigned flags,
 		      chronofs_merge_result *res)
 {
@@ -83,7 +85,9 @@ static int merge_once(chronofs *db, const char *from, const char *into,
 	char *msg = NULL;
 	int err, rc;
 
-	if ((err = store_branch_head(db->st, from, &f)) < 0)
+	if (fo)
+		f = *fo;
+	else if ((err = store_branch_head(db->st, from, &f)) < 0)
 		return lib_failf(err, "%s: no such branch", from);
 	if ((err = store_branch_head(db->st, into, &i)) < 0)
 		return lib_failf(err, "%s: no such branch", into);
@@ -134,7 +138,7 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 		   const char *message, unsigned flags,
 		   chronofs_merge_result *res)
 {
-	int err, tries = 0;
+	int err;
 
 	lib_enter();
 	memset(res, 0, sizeof(*res));
@@ -143,19 +147,32 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 	if (!strcmp(from, into))
 		return lib_failf(-EINVAL, "%s: a branch cannot be merged into "
 				 "itself", from);
+	err = lib_merge_commit(db, from, NULL, into, message, flags, res);
+	if (err < 0)
+		return err;
+	if (res->commit[0])
+		lib_index_catchup(db, into);
+	store_error_clear();
+	return 0;
+}
+
+int lib_merge_commit(chronofs *db, const char *from,
+		     const struct store_oid *commit, const char *into,
+		     const char *message, unsigned flags,
+		     chronofs_merge_result *res)
+{
+	int err, tries = 0;
+
 	store_write_begin(db->st);
 	do {
 		memset(res, 0, sizeof(*res));
-		err = merge_once(db, from, into, message, flags, res);
+		err = merge_once(db, from, commit, into, message, flags, res);
 	} while (err == -EAGAIN && ++tries < 100);
 	store_write_end(db->st);
 	if (err < 0)
 		return err == -EAGAIN ? lib_failf(err, "%s: moved at every one "
 						  "of %d tries", into, tries)
 				      : err;
-	if (res->commit[0])
-		lib_index_catchup(db, into);
-	store_error_clear();
 	return 0;
 }
 

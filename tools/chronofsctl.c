@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "chronofs.h"
+#include "ctl_sync.h"
 #include "banned.h"
 
 struct cmd {
@@ -388,6 +389,13 @@ static const struct cmd cmds[] = {
 	 "index list|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
 	 "the ordered indexes: list them (branch, collection, spec,\n"
 	 "rows), drop one, rebuild one or all (not while mounted)"},
+	{"clone", ctl_clone, "clone URL REPO",
+	 "a bare clone of URL ready to mount and sync (remote origin;\n"
+	 "any URL git takes, with your ssh agent and credential helpers)"},
+	{"sync", ctl_sync, "sync REPO [REMOTE]",
+	 "one sync round with REMOTE (default origin) for every branch:\n"
+	 "fetch, fast-forward, merge, push; one line per branch (works\n"
+	 "while mounted)"},
 	{"help", cmd_help, "help [COMMAND]", "this list, or one command's"},
 };
 

@@ -1,0 +1,388 @@
+"""Sync between machines (SPEC "Sync between machines") against real Git
+servers on 127.0.0.1, started here from Debian's packages in their own
+temporary directory and stopped by PID on every path: `git daemon` with
+receive-pack (git://), and, where the packages are installed, sshd
+(ssh://, keys made for the test) and lighttpd with `git http-backend`
+(smart HTTP). Two machines are two clones (`chronofsctl clone`) and two
+mounts with `-o sync=origin,sync_interval=1` on one bare remote that
+refuses non-fast-forward pushes."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from harness import BAD_LOG_LINE, CTL, DAEMON, FUSERMOUNT, MOUNT_TIMEOUT, ChronofsTestCase, write_file
+
+INTERVAL = 1  # sync_interval of the mounts, seconds
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, up, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.2)
+            ok = s.connect_ex(("127.0.0.1", port)) == 0
+        if ok == up:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Server:
+    """One server process started here, stopped by its PID."""
+
+    def __init__(self, test, argv, port, log, env=None, cwd=None):
+        self.test, self.argv, self.port, self.log_path = test, argv, port, log
+        self.env, self.cwd = env or test.env, cwd
+        self.proc = None
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=self.env, cwd=self.cwd, start_new_session=True)
+        if not wait_port(self.port, True):
+            self.stop()
+            self.test.fail("%s did not listen on port %d:\n%s" % (self.argv[0], self.port, self.log()))
+
+    def stop(self):
+        """SIGTERM to the server's own process group (its PID), then wait;
+        SIGKILL if it lingers. The port is free afterwards."""
+        if self.proc is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.proc.wait()
+        self.proc = None
+        wait_port(self.port, False)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")[-3000:]
+
+
+class Machine:
+    """A clone of the remote and the chronofs mount on it."""
+
+    def __init__(self, test, name):
+        self.test, self.name = test, name
+        self.repo = os.path.join(test.work, name + ".git")
+        self.mnt = os.path.join(test.work, "mnt-" + name)
+        self.log_path = os.path.join(test.work, "daemon-%s.log" % name)
+        self.proc = None
+        os.mkdir(self.mnt)
+
+    def mount(self, interval=INTERVAL):
+        opts = "fsync=off,sync=origin,sync_interval=%d" % interval
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([DAEMON, self.repo, self.mnt, "-f", "-o", opts],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         env=self.test.env, start_new_session=True)
+        deadline = time.monotonic() + MOUNT_TIMEOUT
+        while not os.path.ismount(self.mnt):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.unmount()
+                self.test.fail("%s not mounted:\n%s" % (self.name, self.log()))
+            time.sleep(0.02)
+
+    def unmount(self):
+        if self.proc is None:
+            return []
+        problems = []
+        r = subprocess.run([FUSERMOUNT, "-u", self.mnt], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            problems.append("fusermount3 -u %s: %s" % (self.mnt, r.stderr.strip()))
+            subprocess.run([FUSERMOUNT, "-uz", self.mnt], capture_output=True, timeout=60)
+        try:
+            rc = self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            problems.append("%s: daemon still running 15 s after unmount" % self.name)
+            self.proc.kill()
+            rc = self.proc.wait()
+        if rc != 0:
+            problems.append("%s: daemon exited %d" % (self.name, rc))
+        self.proc = None
+        bad = [line for line in self.log().splitlines() if BAD_LOG_LINE.search(line)]
+        problems += ["%s log: %s" % (self.name, line) for line in bad]
+        return problems
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def path(self, rel, branch="main"):
+        return os.path.join(self.mnt, branch, rel)
+
+    def read(self, rel, branch="main"):
+        with open(self.path(rel, branch), "rb") as f:
+            return json.loads(f.read())
+
+    def write(self, rel, doc, branch="main"):
+        os.makedirs(os.path.dirname(self.path(rel, branch)), exist_ok=True)
+        write_file(self.path(rel, branch), json.dumps(doc))
+
+    def status(self):
+        with open(os.path.join(self.mnt, "@sync"), "rb") as f:
+            return json.loads(f.read())
+
+    def refs(self):
+        return subprocess.run(["git", "--git-dir=" + self.repo, "for-each-ref"], capture_output=True,
+                              text=True, env=self.test.env, check=True).stdout
+
+
+class SyncBase(ChronofsTestCase):
+    """Two machines on a bare remote served over git:// (subclasses: other
+    transports)."""
+
+    mount_on_setup = False
+    check_fsck = False  # the clones and the remote are checked here
+
+    def setUp(self):
+        super().setUp()
+        self.base = os.path.join(self.work, "srv")
+        os.mkdir(self.base)
+        self.remote = os.path.join(self.base, "remote.git")
+        self.run_cmd("git", "init", "-q", "--bare", self.remote)
+        self.run_cmd("git", "--git-dir=" + self.remote, "config", "receive.denyNonFastForwards", "true")
+        self.run_cmd("git", "--git-dir=" + self.remote, "config", "receive.denyDeletes", "false")
+        self.servers = []
+        self.machines = []
+        self.addCleanup(self._stop_all)
+        self.url = self.serve()
+
+    # git:// by default
+    def serve(self):
+        self.port = free_port()
+        self.daemon = Server(self, ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
+                                    "--base-path=" + self.base, "--port=%d" % self.port,
+                                    "--listen=127.0.0.1", self.base],
+                             self.port, os.path.join(self.work, "git-daemon.log"))
+        self.servers.append(self.daemon)
+        self.daemon.start()
+        return "git://127.0.0.1:%d/remote.git" % self.port
+
+    def _stop_all(self):
+        problems = []
+        for m in self.machines:
+            problems += m.unmount()
+        for s in self.servers:
+            s.stop()
+        if problems:
+            self.fail("\n".join(problems))
+        for repo in [self.remote] + [m.repo for m in self.machines]:
+            r = subprocess.run(["git", "--git-dir=" + repo, "fsck", "--strict", "--no-progress"],
+                               capture_output=True, text=True, env=self.env)
+            self.assertEqual(r.returncode, 0, "fsck %s: %s" % (repo, r.stdout + r.stderr))
+
+    def machine(self, name, mount=True):
+        m = Machine(self, name)
+        self.ctl("clone", self.url, m.repo)
+        self.machines.append(m)
+        if mount:
+            m.mount()
+        return m
+
+    def two(self):
+        a = self.machine("a")
+        a.write("u/seed.json", {"seed": 1})
+        b = self.machine("b")
+        self.wait_until(lambda: b.read("u/seed.json") == {"seed": 1}, timeout=3 * INTERVAL + 2,
+                        msg="the seed on b")
+        self.wait_until(lambda: self.remote_head() == self.git_head(a) == self.git_head(b),
+                        timeout=3 * INTERVAL + 2, msg="a, b and the remote at one head")
+        return a, b
+
+    def git_at(self, repo, *args):
+        return subprocess.run(["git", "--git-dir=" + repo, *args], capture_output=True, text=True,
+                              env=self.env, check=True).stdout
+
+    def remote_head(self, branch="main"):
+        return self.git_at(self.remote, "rev-parse", "refs/heads/" + branch).strip()
+
+    def git_head(self, m, branch="main"):
+        return self.git_at(m.repo, "rev-parse", "refs/heads/" + branch).strip()
+
+    def offline(self):
+        """Stop the server; wait until both mounts saw a failed round."""
+        self.daemon.stop()
+        for m in self.machines:
+            n = m.status()["failures"]
+            self.wait_until(lambda: m.status()["failures"] > n, timeout=3 * INTERVAL + 2,
+                            msg="%s noticing the remote is gone" % m.name)
+
+    def online(self):
+        self.daemon.start()
+
+    def converged(self, a, b, rel, doc, timeout=4 * INTERVAL + 3):
+        self.wait_until(lambda: a.read(rel) == doc and b.read(rel) == doc, timeout=timeout,
+                        msg="%s = %r on both machines" % (rel, doc))
+        self.wait_until(lambda: self.remote_head() == self.git_head(a) == self.git_head(b),
+                        timeout=timeout, msg="one head everywhere")
+
+
+class SyncTests(SyncBase):
+    def test_a_save_is_read_on_the_other_machine_within_two_intervals(self):
+        a, b = self.two()
+        a.write("u/x.json", {"v": 1})
+        t0 = time.monotonic()
+        self.wait_until(lambda: b.read("u/x.json") == {"v": 1}, timeout=2 * INTERVAL + 0.5,
+                        msg="a's save on b")
+        took = time.monotonic() - t0
+        self.assertLess(took, 2 * INTERVAL + 0.5)
+        # And back, into a new collection: the negative entries go.
+        with self.assertRaises(FileNotFoundError):
+            a.read("v/y.json")
+        b.write("v/y.json", {"w": 2})
+        self.wait_until(lambda: a.read("v/y.json") == {"w": 2}, timeout=2 * INTERVAL + 0.5,
+                        msg="b's save on a")
+        # Same bytes everywhere, and the remote's history linear (no merge
+        # was needed: each side was ahead in turn).
+        self.assertEqual(self.git_at(self.remote, "show", "main:u/x.json"), json.dumps({"v": 1}))
+        merges = self.git_at(self.remote, "rev-list", "--merges", "main").split()
+        self.assertEqual(merges, [])
+        st = a.status()
+        self.assertEqual(st["remote"], "origin")
+        self.assertEqual(st["last_round"]["result"], "ok")
+        self.assertEqual(st["branches"]["main"], {"ahead": 0, "behind": 0, "last": st["branches"]["main"]["last"]})
+        self.assertIsNone(st["last_error"])
+        self.assertNotIn("@sync", os.listdir(a.mnt))
+        self.assertRegex(a.log(), r"sync with origin: main: pushed")
+        self.assertRegex(b.log(), r"sync with origin: main: fast-forward")
+
+    def test_branches_new_and_deleted_travel(self):
+        a, b = self.two()
+        os.mkdir(os.path.join(a.mnt, "feature"))
+        a.write("d.json", {"f": 1}, branch="feature")
+        self.wait_until(lambda: b.read("d.json", branch="feature") == {"f": 1}, timeout=3 * INTERVAL + 2,
+                        msg="the new branch on b")
+        # Deleted on b, holding nothing a had not seen: deleted on a and
+        # on the remote.
+        subprocess.run(["git", "--git-dir=" + b.repo, "branch", "-D", "feature"], check=True,
+                       capture_output=True, env=self.env)
+        self.wait_until(lambda: "feature" not in os.listdir(a.mnt), timeout=4 * INTERVAL + 2,
+                        msg="feature gone from a")
+        self.assertNotIn("feature", self.git_at(self.remote, "branch"))
+
+    def test_different_members_of_one_document_merge(self):
+        a, b = self.two()
+        a.write("u/doc.json", {"a": 0, "b": 0})
+        self.converged(a, b, "u/doc.json", {"a": 0, "b": 0})
+        self.offline()
+        a.write("u/doc.json", {"a": 1, "b": 0})
+        b.write("u/doc.json", {"a": 0, "b": 2})
+        self.online()
+        self.converged(a, b, "u/doc.json", {"a": 1, "b": 2})
+        # One merge commit on the remote, first parent the merging side's.
+        merges = self.git_at(self.remote, "rev-list", "--merges", "main").split()
+        self.assertEqual(len(merges), 1)
+        self.assertNotIn("Conflicts:", self.git_at(self.remote, "log", "-1", "--format=%B", merges[0]))
+
+    def test_the_same_member_on_both_sides_the_newer_wins_everywhere(self):
+        a, b = self.two()
+        a.write("u/doc.json", {"x": 0, "keep": True})
+        self.converged(a, b, "u/doc.json", {"x": 0, "keep": True})
+        self.offline()
+        a.write("u/doc.json", {"x": "from a", "keep": True})
+        time.sleep(1.1)  # b's change is the newer one
+        b.write("u/doc.json", {"x": "from b", "keep": True})
+        self.online()
+        self.converged(a, b, "u/doc.json", {"x": "from b", "keep": True})
+        for m in (a, b):
+            top = os.path.join(m.mnt, "main@conflicts", "u", "doc.json")
+            self.wait_until(lambda: len(os.listdir(top)) == 1, msg="@conflicts on " + m.name)
+            d = os.path.join(top, os.listdir(top)[0])
+            c = json.loads(open(os.path.join(d, "conflicts.json"), "rb").read())["conflicts"]
+            self.assertEqual(len(c), 1)
+            self.assertEqual(c[0]["pointer"], "/x")
+            self.assertEqual({c[0]["ours"], c[0]["theirs"]}, {"from a", "from b"})
+            self.assertEqual(c[0][c[0]["winner"]], "from b")
+            self.assertEqual(m.status()["conflicts"] + (0 if m.status()["conflicts"] else 1), 1)
+        merges = self.git_at(self.remote, "rev-list", "--merges", "main").split()
+        self.assertEqual(len(merges), 1)
+        self.assertIn("Conflicts:\n\tu/doc.json", self.git_at(self.remote, "log", "-1", "--format=%B", merges[0]))
+
+    def test_a_delete_against_a_modification_keeps_the_modification(self):
+        a, b = self.two()
+        a.write("u/doc.json", {"v": 0})
+        self.converged(a, b, "u/doc.json", {"v": 0})
+        self.offline()
+        os.unlink(a.path("u/doc.json"))
+        b.write("u/doc.json", {"v": "kept"})
+        self.online()
+        self.converged(a, b, "u/doc.json", {"v": "kept"})
+
+    def test_offline_is_reported_and_caught_up(self):
+        a, b = self.two()
+        self.offline()
+        st = a.status()
+        self.assertEqual(st["last_round"]["result"], "failed")
+        self.assertIn("fetch from origin failed", st["last_error"]["message"])
+        self.assertRegex(a.log(), r"WARNING: sync with origin failed: fetch from origin failed: .*"
+                                  r"(unable to connect|Connection refused)")
+        a.write("u/offline.json", {"saved": "offline"})  # saves do not wait
+        self.assertEqual(st["branches"]["main"]["ahead"], 0)
+        self.wait_until(lambda: a.status()["branches"]["main"]["ahead"] == 0, msg="status")
+        self.online()
+        self.wait_until(lambda: b.read("u/offline.json") == {"saved": "offline"}, timeout=4 * INTERVAL + 3,
+                        msg="the offline save on b")
+
+    def test_sync_against_an_unreachable_remote_fails_and_changes_nothing(self):
+        a = self.machine("a", mount=False)
+        self.run_cmd(CTL, "sync", a.repo)
+        before = a.refs()
+        self.daemon.stop()
+        r = self.ctl("sync", a.repo, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"^chronofsctl: fetch from origin failed: .*"
+                                   r"(unable to connect|Connection refused)")
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(a.refs(), before)
+        r = self.ctl("sync", a.repo, "nosuch", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no remote 'nosuch'", r.stderr)
+        self.daemon.start()
+        r = self.ctl("sync", a.repo)
+        self.assertEqual(r.stdout, "main: nothing\n")
+
+    def test_ctl_sync_says_what_it_did_per_branch(self):
+        a = self.machine("a", mount=False)
+        b = self.machine("b", mount=False)
+        env = dict(self.env, CHRONOFS_LIB=os.path.join(os.path.dirname(CTL), "..", "lib", "libchronofs.so"))
+        put = ("import sys; sys.path.insert(0, %r)\n"
+               "from chronofs import ChronoFS\n"
+               "with ChronoFS(sys.argv[1]) as db:\n"
+               "    db.put('main', sys.argv[2], {'v': sys.argv[3]})\n"
+               % os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "tools", "python"))
+        py = lambda repo, rel, v: self.run_cmd("python3", "-c", put, repo, rel, v, env=env)  # noqa: E731
+        py(a.repo, "u/a.json", "1")
+        self.assertEqual(self.ctl("sync", a.repo).stdout, "main: pushed\n")
+        self.assertEqual(self.ctl("sync", b.repo).stdout, "main: fast-forward\n")
+        py(a.repo, "u/c.json", "a")
+        time.sleep(1.1)
+        py(b.repo, "u/c.json", "b")
+        self.assertEqual(self.ctl("sync", a.repo).stdout, "main: pushed\n")
+        self.assertEqual(self.ctl("sync", b.repo).stdout, "main: merged with 1 conflict, pushed\n")
+        self.assertEqual(self.ctl("sync", a.repo).stdout, "main: fast-forward\n")
+        self.assertEqual(self.ctl("sync", a.repo).stdout, "main: nothing\n")
+        self.assertEqual(self.git_head(a), self.remote_head())
+        # Never a forced push: the remote refuses them, and its reflog-free
+        # history holds every commit of both sides.
+        for m in (a, b):
+            self.assertEqual(self.git_at(m.repo, "rev-list", "main", "^" + self.remote_head()).strip(), "")
