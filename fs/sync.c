@@ -226,14 +226,14 @@ static void log_round(struct fs_sync *s, const chronofs_sync_result *r)
 }
 
 /* The status @sync shows, after a round (ERR < 0: it could not run). */
-static void record(struct fs_sync *s, int64_t started, int err,
+static void record(struct fs_sync *s, int64_t started, const char *failure,
 		   const chronofs_sync_result *r)
 {
 	json_t *branches = json_object();
 	char *error = NULL;
 
-	if (err < 0)
-		error = strdup(chronofs_errmsg(s->fs->db));
+	if (failure)
+		error = strdup(failure);
 	for (size_t i = 0; r && i < r->n; i++) {
 		const chronofs_sync_branch *b = &r->v[i];
 
@@ -253,10 +253,10 @@ static void record(struct fs_sync *s, int64_t started, int err,
 	s->rounds++;
 	s->last_time = started;
 	free(s->last_result);
-	s->last_result = strdup(err < 0 || (r && r->failed) ? "failed" : "ok");
+	s->last_result = strdup(failure || (r && r->failed) ? "failed" : "ok");
 	for (size_t i = 0; r && i < r->n; i++)
 		s->conflicts += r->v[i].conflicts;
-	if (err == 0) {
+	if (r) {
 		json_decref(s->branches);
 		s->branches = branches;
 		branches = NULL;
@@ -302,17 +302,24 @@ static void *run(void *arg)
 		int64_t started = (int64_t)time(NULL);
 		int err = cfs_sync(s->fs->db, s->remote, &s->stop, &r);
 		bool failed = err < 0 || r->failed;
+		char *failure = NULL;
 
 		if (err == -ECANCELED)
 			break;
-		if (err < 0)
+		if (err < 0) {
+			failure = strdup(chronofs_errmsg(s->fs->db));
 			fs_log(LOG_WARNING, "sync with %s failed: %s", s->remote,
-			       chronofs_errmsg(s->fs->db));
-		else
+			       failure ? failure : "?");
+			/* Offline: the status still counts what waits. */
+			if (cfs_sync_state(s->fs->db, s->remote, &r) < 0)
+				r = NULL;
+		} else {
 			log_round(s, r);
-		if (r && r->changed)
+		}
+		if (err == 0 && r->changed)
 			invalidate(s, r);
-		record(s, started, err, r);
+		record(s, started, failure, r);
+		free(failure);
 		chronofs_sync_result_free(r);
 		if (failed)
 			backoff = backoff ? backoff * 2 : BACKOFF_FIRST_MS;

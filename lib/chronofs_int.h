@@ -193,6 +193,10 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
  * child killed, -ECANCELED) once *STOP is true. */
 int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
 	     chronofs_sync_result **out);
+/* Without the network: every local branch with its commits ahead of and
+ * behind REMOTE's as last fetched (done 0, before = after). */
+int cfs_sync_state(chronofs *db, const char *remote,
+		   chronofs_sync_result **out);
 /* The logical paths that differ between commits A and B (hex ids), in
  * byte order (DELETED: not in B); CB's nonzero return stops the walk and
  * is returned. */

@@ -903,6 +903,43 @@ out:
 	return 0;
 }
 
+int cfs_sync_state(chronofs *db, const char *remote,
+		   chronofs_sync_result **out)
+{
+	struct round rd = {.db = db, .remote = remote};
+	int err = 0;
+
+	lib_enter();
+	*out = NULL;
+	if (!(rd.res = calloc(1, sizeof(*rd.res))))
+		return lib_fail(-ENOMEM, remote);
+	rd.res->time = (int64_t)time(NULL);
+	if ((err = refs_load(db, "refs/heads/", &rd.l)) < 0) {
+		chronofs_sync_result_free(rd.res);
+		return lib_fail(err, "branches");
+	}
+	for (size_t i = 0; i < rd.l.n; i++) {
+		chronofs_sync_branch *b = entry(&rd, rd.l.names[i], NULL);
+
+		if (!b) {
+			err = lib_fail(-ENOMEM, remote);
+			break;
+		}
+		store_oid_fmt(b->before, &rd.l.oids[i]);
+	}
+	if (err == 0)
+		finish(&rd);
+	refs_free(&rd.l);
+	refs_free(&rd.r);
+	if (err < 0) {
+		chronofs_sync_result_free(rd.res);
+		return err;
+	}
+	store_error_clear();
+	*out = rd.res;
+	return 0;
+}
+
 int chronofs_sync(chronofs *db, const char *remote, chronofs_sync_result **out)
 {
 	return cfs_sync(db, remote, NULL, out);
