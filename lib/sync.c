@@ -293,7 +293,8 @@ struct push {
 	size_t b;
 	struct store_oid oid;
 	bool del;
-	int outcome; /* 0 not yet, 1 done, -1 rejected (fetch first) */
+	int outcome; /* 0 not yet, 1 done, -1 rejected */
+	char why[256]; /* the rejection */
 };
 
 struct round {
@@ -637,15 +638,13 @@ static void push_parse(struct round *rd, char *out)
 			p->outcome = 1;
 			break;
 		case '!':
-			/* "[rejected] (fetch first)", "(non-fast-forward)",
-			 * "(stale info)": the remote moved; fetch and merge
-			 * again. "[remote rejected]": its own refusal. */
-			if (strstr(tab2, "[rejected]")) {
-				p->outcome = -1;
-			} else {
-				p->outcome = 2;
-				fail_branch(rd, &rd->res->v[p->b], tab2 + 1);
-			}
+			/* "[rejected] (fetch first)": the remote moved before
+			 * the push began; "[remote rejected] (failed to update
+			 * ref)": while it ran. Either way: fetch and merge
+			 * again; a refusal of the remote's own (a hook) stays
+			 * one and fails the branch after the last try. */
+			p->outcome = -1;
+			snprintf(p->why, sizeof(p->why), "%s", tab2 + 1);
 			break;
 		default: /* '+' never happens: no push here is forced */
 			break;
@@ -884,7 +883,7 @@ int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
 	for (size_t i = 0; again && i < rd.npush; i++)
 		if (rd.push[i].outcome == -1)
 			fail_branch(&rd, &rd.res->v[rd.push[i].b],
-				    "the remote moved at every try");
+				    rd.push[i].why);
 	finish(&rd);
 	err = 0;
 out:

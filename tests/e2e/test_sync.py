@@ -394,3 +394,37 @@ class SyncTests(SyncBase):
         # history holds every commit of both sides.
         for m in (a, b):
             self.assertEqual(self.git_at(m.repo, "rev-list", "main", "^" + self.remote_head()).strip(), "")
+
+    def test_a_push_refused_by_a_racing_writer_is_fetched_merged_and_pushed_again(self):
+        a = self.machine("a", mount=False)
+        # The remote's first push after this lands a racing writer's commit
+        # on main while the push runs: the ref's compare-and-swap on the
+        # server refuses ours ("[remote rejected] (failed to update ref)").
+        hook = os.path.join(self.remote, "hooks", "pre-receive")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "cat >/dev/null\n"
+                    "[ -e \"$GIT_DIR/raced\" ] && exit 0\n"
+                    "touch \"$GIT_DIR/raced\"\n"
+                    "unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n"
+                    "export GIT_AUTHOR_NAME=racer GIT_AUTHOR_EMAIL=r@x GIT_COMMITTER_NAME=racer "
+                    "GIT_COMMITTER_EMAIL=r@x\n"
+                    "blob=$(echo '{\"racer\": 1}' | git hash-object -w --stdin)\n"
+                    "tree=$(printf '100644 blob %s\\tracer.json\\n' $blob | git mktree)\n"
+                    "c=$(git commit-tree -p refs/heads/main -m racer $tree)\n"
+                    "git update-ref refs/heads/main $c\n")
+        os.chmod(hook, 0o755)
+        env = dict(self.env, CHRONOFS_LIB=LIB, PYTHONPATH=BINDING, **sanitizer_env())
+        self.run_cmd(sys.executable, "-c", "import sys\nfrom chronofs import ChronoFS\n"
+                     "with ChronoFS(sys.argv[1]) as db: db.put('main', 'u/mine.json', {'mine': 1})\n",
+                     a.repo, env=env)
+        mine = self.git_head(a)
+        out = self.ctl("sync", a.repo).stdout
+        self.assertEqual(out, "main: merged with 0 conflicts, pushed\n")
+        head = self.remote_head()
+        self.assertEqual(head, self.git_head(a))
+        parents = self.git_at(self.remote, "rev-list", "--parents", "-n", "1", head).split()
+        self.assertEqual(parents[1], mine)  # first parent: the local head
+        self.assertEqual(self.git_at(self.remote, "log", "-1", "--format=%s", parents[2]).strip(), "racer")
+        self.assertEqual(self.git_at(self.remote, "show", "main:racer.json").strip(), '{"racer": 1}')
+        self.assertEqual(self.git_at(self.remote, "show", "main:u/mine.json"), json.dumps({"mine": 1}))
