@@ -175,6 +175,14 @@ static void invalidate(struct fs_sync *s, const chronofs_sync_result *r)
 	}
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
 /* What B's round did, in chronofsctl sync's words, into OUT. */
 static void words(const chronofs_sync_branch *b, char *out, size_t sz)
 {
@@ -198,7 +206,8 @@ static void words(const chronofs_sync_branch *b, char *out, size_t sz)
 }
 
 /* One log line per round that did something, and per failure. */
-static void log_round(struct fs_sync *s, const chronofs_sync_result *r)
+static void log_round(struct fs_sync *s, const chronofs_sync_result *r,
+		      uint64_t started_ms)
 {
 	char line[2048], w[256];
 	size_t len = 0;
@@ -222,7 +231,8 @@ static void log_round(struct fs_sync *s, const chronofs_sync_result *r)
 						b->name, w);
 	}
 	if (len)
-		fs_log(LOG_INFO, "sync with %s:%s", s->remote, line);
+		fs_log(LOG_INFO, "sync with %s:%s (%.2f s)", s->remote, line,
+		       (double)(now_ms() - started_ms) / 1000.0);
 }
 
 /* The status @sync shows, after a round (ERR < 0: it could not run). */
@@ -292,6 +302,14 @@ static bool nap(struct fs_sync *s, unsigned ms)
 	return stop || atomic_load(&s->stop);
 }
 
+/* What is left of the interval that began at STARTED. */
+static unsigned until_next(uint64_t started, unsigned interval_ms)
+{
+	uint64_t spent = now_ms() - started;
+
+	return spent >= interval_ms ? 0 : (unsigned)(interval_ms - spent);
+}
+
 static void *run(void *arg)
 {
 	struct fs_sync *s = arg;
@@ -300,6 +318,7 @@ static void *run(void *arg)
 	while (!atomic_load(&s->stop)) {
 		chronofs_sync_result *r = NULL;
 		int64_t started = (int64_t)time(NULL);
+		uint64_t started_ms = now_ms();
 		int err = cfs_sync(s->fs->db, s->remote, &s->stop, &r);
 		bool failed = err < 0 || r->failed;
 		char *failure = NULL;
@@ -314,7 +333,7 @@ static void *run(void *arg)
 			if (cfs_sync_state(s->fs->db, s->remote, &r) < 0)
 				r = NULL;
 		} else {
-			log_round(s, r);
+			log_round(s, r, started_ms);
 		}
 		if (err == 0 && r->changed)
 			invalidate(s, r);
@@ -327,7 +346,9 @@ static void *run(void *arg)
 			backoff = 0;
 		if (backoff > interval_ms)
 			backoff = interval_ms;
-		if (nap(s, failed ? backoff : interval_ms))
+		/* Rounds start every interval (a round's own time is not
+		 * added to it); after a failure, the backoff. */
+		if (nap(s, failed ? backoff : until_next(started_ms, interval_ms)))
 			break;
 	}
 	return NULL;

@@ -5,7 +5,8 @@
 set -eu
 PKGS="build-essential meson ninja-build pkg-config git ca-certificates
 libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev zlib1g-dev libssl-dev
-python3 rsync vim sed diffutils procps clang"
+python3 rsync vim sed diffutils procps clang
+openssh-client openssh-server lighttpd"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox sqlite3 libsqlite3-dev"
 missing=
 for p in $PKGS; do

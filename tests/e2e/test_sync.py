@@ -193,6 +193,15 @@ class SyncBase(ChronofsTestCase):
                                capture_output=True, text=True, env=self.env)
             self.assertEqual(r.returncode, 0, "fsck %s: %s" % (repo, r.stdout + r.stderr))
 
+    def wait_until(self, predicate, timeout=3.0, interval=0.05, msg="condition"):
+        """The harness's, with the machines' logs on a timeout."""
+        try:
+            super().wait_until(predicate, timeout=timeout, interval=interval, msg=msg)
+        except AssertionError as e:
+            logs = "".join("\n--- %s ---\n%s" % (m.name, "\n".join(m.log().splitlines()[-15:]))
+                           for m in self.machines)
+            raise AssertionError("%s%s" % (e, logs)) from None
+
     def machine(self, name, mount=True):
         m = Machine(self, name)
         self.ctl("clone", self.url, m.repo)
@@ -239,34 +248,95 @@ class SyncBase(ChronofsTestCase):
                         timeout=timeout, msg="one head everywhere")
 
 
-class SyncTests(SyncBase):
-    def test_a_save_is_read_on_the_other_machine_within_two_intervals(self):
-        a, b = self.two()
+class TwoMachines:
+    """The two-machine scenarios, each on its own documents (so one pair of
+    machines can run them all in turn)."""
+
+    def save_travels(self, a, b):
         a.write("u/x.json", {"v": 1})
         t0 = time.monotonic()
-        self.wait_until(lambda: b.read("u/x.json") == {"v": 1}, timeout=2 * INTERVAL + 0.5,
+        self.wait_until(lambda: b.read("u/x.json") == {"v": 1}, timeout=2 * INTERVAL + 1.0,
                         msg="a's save on b")
-        took = time.monotonic() - t0
-        self.assertLess(took, 2 * INTERVAL + 0.5)
+        self.assertLess(time.monotonic() - t0, 2 * INTERVAL + 1.0)
         # And back, into a new collection: the negative entries go.
         with self.assertRaises(FileNotFoundError):
             a.read("v/y.json")
         b.write("v/y.json", {"w": 2})
-        self.wait_until(lambda: a.read("v/y.json") == {"w": 2}, timeout=2 * INTERVAL + 0.5,
+        self.wait_until(lambda: a.read("v/y.json") == {"w": 2}, timeout=2 * INTERVAL + 1.0,
                         msg="b's save on a")
-        # Same bytes everywhere, and the remote's history linear (no merge
-        # was needed: each side was ahead in turn).
+        self.converged(a, b, "v/y.json", {"w": 2})
         self.assertEqual(self.git_at(self.remote, "show", "main:u/x.json"), json.dumps({"v": 1}))
-        merges = self.git_at(self.remote, "rev-list", "--merges", "main").split()
-        self.assertEqual(merges, [])
         st = a.status()
         self.assertEqual(st["remote"], "origin")
         self.assertEqual(st["last_round"]["result"], "ok")
-        self.assertEqual(st["branches"]["main"], {"ahead": 0, "behind": 0, "last": st["branches"]["main"]["last"]})
+        self.assertEqual((st["branches"]["main"]["ahead"], st["branches"]["main"]["behind"]), (0, 0))
         self.assertIsNone(st["last_error"])
         self.assertNotIn("@sync", os.listdir(a.mnt))
         self.assertRegex(a.log(), r"sync with origin: main: pushed")
         self.assertRegex(b.log(), r"sync with origin: main: fast-forward")
+
+    def members_merge(self, a, b):
+        a.write("m/doc.json", {"a": 0, "b": 0})
+        self.converged(a, b, "m/doc.json", {"a": 0, "b": 0})
+        merges = len(self.git_at(self.remote, "rev-list", "--merges", "main").split())
+        self.offline()
+        a.write("m/doc.json", {"a": 1, "b": 0})
+        b.write("m/doc.json", {"a": 0, "b": 2})
+        self.online()
+        self.converged(a, b, "m/doc.json", {"a": 1, "b": 2})
+        # A merge commit (two if both sides merged at once), no conflict.
+        new = self.git_at(self.remote, "rev-list", "--merges", "main").split()
+        self.assertGreater(len(new), merges)
+        for c in new[:len(new) - merges]:
+            self.assertNotIn("Conflicts:", self.git_at(self.remote, "log", "-1", "--format=%B", c))
+
+    def newer_wins(self, a, b):
+        a.write("c/doc.json", {"x": 0, "keep": True})
+        self.converged(a, b, "c/doc.json", {"x": 0, "keep": True})
+        conflicts = sum(m.status()["conflicts"] for m in (a, b))
+        self.offline()
+        a.write("c/doc.json", {"x": "from a", "keep": True})
+        time.sleep(1.1)  # b's change is the newer one
+        b.write("c/doc.json", {"x": "from b", "keep": True})
+        self.online()
+        self.converged(a, b, "c/doc.json", {"x": "from b", "keep": True})
+        for m in (a, b):
+            top = os.path.join(m.mnt, "main@conflicts", "c", "doc.json")
+            self.wait_until(lambda: len(os.listdir(top)) >= 1, msg="@conflicts on " + m.name)
+            for merge in os.listdir(top):
+                with open(os.path.join(top, merge, "conflicts.json"), "rb") as f:
+                    c = json.loads(f.read())["conflicts"]
+                self.assertEqual(len(c), 1)
+                self.assertEqual(c[0]["pointer"], "/x")
+                self.assertEqual({c[0]["ours"], c[0]["theirs"]}, {"from a", "from b"})
+                self.assertEqual(c[0][c[0]["winner"]], "from b")
+        self.assertGreater(sum(m.status()["conflicts"] for m in (a, b)), conflicts)
+        head = self.remote_head()
+        self.assertIn("Conflicts:\n\tc/doc.json",
+                      self.git_at(self.remote, "log", "--merges", "--format=%B", head))
+
+    def delete_against_modify(self, a, b):
+        a.write("d/doc.json", {"v": 0})
+        self.converged(a, b, "d/doc.json", {"v": 0})
+        self.offline()
+        os.unlink(a.path("d/doc.json"))
+        b.write("d/doc.json", {"v": "kept"})
+        self.online()
+        self.converged(a, b, "d/doc.json", {"v": "kept"})
+
+
+class SyncTests(TwoMachines, SyncBase):
+    def test_a_save_is_read_on_the_other_machine_within_two_intervals(self):
+        self.save_travels(*self.two())
+
+    def test_different_members_of_one_document_merge(self):
+        self.members_merge(*self.two())
+
+    def test_the_same_member_on_both_sides_the_newer_wins_everywhere(self):
+        self.newer_wins(*self.two())
+
+    def test_a_delete_against_a_modification_keeps_the_modification(self):
+        self.delete_against_modify(*self.two())
 
     def test_branches_new_and_deleted_travel(self):
         a, b = self.two()
@@ -281,55 +351,6 @@ class SyncTests(SyncBase):
         self.wait_until(lambda: "feature" not in os.listdir(a.mnt), timeout=4 * INTERVAL + 2,
                         msg="feature gone from a")
         self.assertNotIn("feature", self.git_at(self.remote, "branch"))
-
-    def test_different_members_of_one_document_merge(self):
-        a, b = self.two()
-        a.write("u/doc.json", {"a": 0, "b": 0})
-        self.converged(a, b, "u/doc.json", {"a": 0, "b": 0})
-        self.offline()
-        a.write("u/doc.json", {"a": 1, "b": 0})
-        b.write("u/doc.json", {"a": 0, "b": 2})
-        self.online()
-        self.converged(a, b, "u/doc.json", {"a": 1, "b": 2})
-        # One merge commit on the remote, first parent the merging side's.
-        merges = self.git_at(self.remote, "rev-list", "--merges", "main").split()
-        self.assertEqual(len(merges), 1)
-        self.assertNotIn("Conflicts:", self.git_at(self.remote, "log", "-1", "--format=%B", merges[0]))
-
-    def test_the_same_member_on_both_sides_the_newer_wins_everywhere(self):
-        a, b = self.two()
-        a.write("u/doc.json", {"x": 0, "keep": True})
-        self.converged(a, b, "u/doc.json", {"x": 0, "keep": True})
-        self.offline()
-        a.write("u/doc.json", {"x": "from a", "keep": True})
-        time.sleep(1.1)  # b's change is the newer one
-        b.write("u/doc.json", {"x": "from b", "keep": True})
-        self.online()
-        self.converged(a, b, "u/doc.json", {"x": "from b", "keep": True})
-        for m in (a, b):
-            top = os.path.join(m.mnt, "main@conflicts", "u", "doc.json")
-            self.wait_until(lambda: len(os.listdir(top)) == 1, msg="@conflicts on " + m.name)
-            d = os.path.join(top, os.listdir(top)[0])
-            c = json.loads(open(os.path.join(d, "conflicts.json"), "rb").read())["conflicts"]
-            self.assertEqual(len(c), 1)
-            self.assertEqual(c[0]["pointer"], "/x")
-            self.assertEqual({c[0]["ours"], c[0]["theirs"]}, {"from a", "from b"})
-            self.assertEqual(c[0][c[0]["winner"]], "from b")
-        # One side merged (1 conflict), the other fast-forwarded to it.
-        self.assertEqual(sorted(m.status()["conflicts"] for m in (a, b)), [0, 1])
-        merges = self.git_at(self.remote, "rev-list", "--merges", "main").split()
-        self.assertEqual(len(merges), 1)
-        self.assertIn("Conflicts:\n\tu/doc.json", self.git_at(self.remote, "log", "-1", "--format=%B", merges[0]))
-
-    def test_a_delete_against_a_modification_keeps_the_modification(self):
-        a, b = self.two()
-        a.write("u/doc.json", {"v": 0})
-        self.converged(a, b, "u/doc.json", {"v": 0})
-        self.offline()
-        os.unlink(a.path("u/doc.json"))
-        b.write("u/doc.json", {"v": "kept"})
-        self.online()
-        self.converged(a, b, "u/doc.json", {"v": "kept"})
 
     def test_offline_is_reported_and_caught_up(self):
         a, b = self.two()
@@ -428,3 +449,82 @@ class SyncTests(SyncBase):
         self.assertEqual(self.git_at(self.remote, "log", "-1", "--format=%s", parents[2]).strip(), "racer")
         self.assertEqual(self.git_at(self.remote, "show", "main:racer.json").strip(), '{"racer": 1}')
         self.assertEqual(self.git_at(self.remote, "show", "main:u/mine.json"), json.dumps({"mine": 1}))
+
+
+class SshSyncTests(TwoMachines, SyncBase):
+    """The same two machines over ssh://: sshd from openssh-server on a free
+    port with a host key and a client key made here; the client reaches it
+    through an ssh config file (GIT_SSH_COMMAND="ssh -F FILE")."""
+
+    def serve(self):
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        if not os.access(sshd, os.X_OK):
+            self.skipTest("sshd not installed (openssh-server, tools/deps.sh)")
+        d = os.path.join(self.work, "ssh")
+        os.mkdir(d, 0o700)
+        for key in ("host", "client"):
+            self.run_cmd("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, key))
+        shutil.copy(os.path.join(d, "client.pub"), os.path.join(d, "authorized_keys"))
+        port = free_port()
+        conf = os.path.join(d, "sshd_config")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\nPidFile %s/sshd.pid\n"
+                    "AuthorizedKeysFile %s/authorized_keys\nStrictModes no\nUsePAM no\n"
+                    "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                    "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n" % (port, d, d, d))
+        client = os.path.join(d, "ssh_config")
+        with open(client, "w") as f:
+            f.write("Host chronofs-remote\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  IdentityFile %s/client\n"
+                    "  IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking no\n"
+                    "  UserKnownHostsFile %s/known_hosts\n  LogLevel ERROR\n"
+                    % (port, os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True,
+                                                                       text=True).stdout.strip(), d, d))
+        # sshd's privilege separation directory (made by its service unit).
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self.daemon = Server(self, [sshd, "-D", "-e", "-f", conf], port, os.path.join(self.work, "sshd.log"))
+        self.servers.append(self.daemon)
+        self.daemon.start()
+        self.env["GIT_SSH_COMMAND"] = "ssh -F " + client
+        return "ssh://chronofs-remote" + self.remote
+
+    def test_two_machines_over_ssh(self):
+        a, b = self.two()
+        self.save_travels(a, b)
+        self.members_merge(a, b)
+        self.newer_wins(a, b)
+        self.delete_against_modify(a, b)
+
+
+class HttpSyncTests(TwoMachines, SyncBase):
+    """The same two machines over smart HTTP: git http-backend behind
+    lighttpd (CGI) on a free port."""
+
+    def serve(self):
+        lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+        backend = "/usr/lib/git-core/git-http-backend"
+        if not os.access(lighttpd, os.X_OK):
+            self.skipTest("lighttpd not installed (tools/deps.sh)")
+        self.run_cmd("git", "--git-dir=" + self.remote, "config", "http.receivepack", "true")
+        d = os.path.join(self.work, "http")
+        os.mkdir(d)
+        port = free_port()
+        conf = os.path.join(d, "lighttpd.conf")
+        with open(conf, "w") as f:
+            f.write('server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = %d\n'
+                    'server.errorlog = "%s/error.log"\n'
+                    'server.modules = ("mod_alias", "mod_setenv", "mod_cgi")\n'
+                    'alias.url = ("/git" => "%s")\n'
+                    '$HTTP["url"] =~ "^/git" {\n  cgi.assign = ("" => "")\n'
+                    '  setenv.add-environment = ("GIT_PROJECT_ROOT" => "%s", "GIT_HTTP_EXPORT_ALL" => "1")\n}\n'
+                    % (d, port, d, backend, self.base))
+        self.daemon = Server(self, [lighttpd, "-D", "-f", conf], port, os.path.join(self.work, "lighttpd.log"))
+        self.servers.append(self.daemon)
+        self.daemon.start()
+        return "http://127.0.0.1:%d/git/remote.git" % port
+
+    def test_two_machines_over_smart_http(self):
+        a, b = self.two()
+        self.save_travels(a, b)
+        self.members_merge(a, b)
+        self.newer_wins(a, b)
+        self.delete_against_modify(a, b)
