@@ -451,6 +451,28 @@ class SyncTests(TwoMachines, SyncBase):
         self.assertEqual(self.git_at(self.remote, "show", "main:u/mine.json"), json.dumps({"mine": 1}))
 
 
+    def test_a_push_the_remote_refuses_fails_that_branch_and_says_why(self):
+        a = self.machine("a", mount=False)
+        hook = os.path.join(self.remote, "hooks", "pre-receive")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\ncat >/dev/null\necho 'frozen: no pushes today' >&2\nexit 1\n")
+        os.chmod(hook, 0o755)
+        env = dict(self.env, CHRONOFS_LIB=LIB, PYTHONPATH=BINDING, **sanitizer_env())
+        self.run_cmd(sys.executable, "-c", "import sys\nfrom chronofs import ChronoFS\n"
+                     "with ChronoFS(sys.argv[1]) as db: db.put('main', 'u/mine.json', {'mine': 1})\n",
+                     a.repo, env=env)
+        mine = self.git_head(a)
+        before = self.remote_head()
+        r = self.ctl("sync", a.repo, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stdout, r"^main: failed: \[remote rejected\] \(pre-receive hook declined\)"
+                                   r" \(1 ahead, 0 behind\)\n$")
+        self.assertIn("sync with origin: 1 branch failed", r.stderr)
+        # Nothing lost, nothing forced: the local commit stays, the remote
+        # is as it was.
+        self.assertEqual(self.git_head(a), mine)
+        self.assertEqual(self.remote_head(), before)
+
 class SshSyncTests(TwoMachines, SyncBase):
     """The same two machines over ssh://: sshd from openssh-server on a free
     port with a host key and a client key made here; the client reaches it
