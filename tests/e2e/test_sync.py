@@ -550,3 +550,112 @@ class HttpSyncTests(TwoMachines, SyncBase):
         self.members_merge(a, b)
         self.newer_wins(a, b)
         self.delete_against_modify(a, b)
+
+
+class SyncStormTests(SyncBase):
+    """A short storm on git://: writers on two mounts, one daemon killed
+    with kill -9 and mounted again, the server gone for a while, a plain
+    git writer pushing to the remote now and then. Afterwards every
+    machine and the remote hold one tree, and every save whose close
+    returned 0 is in the remote's history with its exact bytes."""
+
+    def test_storm(self):
+        import random
+        import threading
+
+        a, b = self.two()
+        a.write("s/keep.json", {"collection": "s"})
+        self.converged(a, b, "s/keep.json", {"collection": "s"})
+        saved = []  # (path, bytes) of every write that returned
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def writer(m, tag, seed):
+            rnd = random.Random(seed)
+            i = 0
+            while not stop.is_set():
+                i += 1
+                rel = "s/%s%d.json" % (tag, rnd.randrange(6))
+                try:
+                    if rnd.random() < 0.15:
+                        os.unlink(m.path(rel))
+                    else:
+                        data = json.dumps({"w": tag, "i": i}).encode()
+                        # No makedirs: under a dead mount's mountpoint it
+                        # would make a plain directory to write into.
+                        write_file(m.path(rel), data)
+                        with lock:
+                            saved.append((rel, data))
+                except OSError:
+                    pass  # a dead mount (kill -9) or a deleted document
+                time.sleep(0.02)
+
+        work = os.path.join(self.work, "plain")
+        self.run_cmd("git", "clone", "-q", self.url, work)
+        plain_env = dict(self.env, GIT_AUTHOR_NAME="plain", GIT_AUTHOR_EMAIL="p@x",
+                         GIT_COMMITTER_NAME="plain", GIT_COMMITTER_EMAIL="p@x")
+
+        def plain_push(n):
+            os.makedirs(os.path.join(work, "g"), exist_ok=True)
+            data = json.dumps({"plain": n}).encode()
+            with open(os.path.join(work, "g", "p%d.json" % n), "wb") as f:
+                f.write(data)
+            git = lambda *args: subprocess.run(["git", "-C", work, *args], capture_output=True,  # noqa: E731
+                                                env=plain_env)
+            git("add", "-A")
+            git("commit", "-q", "-m", "plain %d" % n)
+            for _ in range(10):
+                if git("push", "-q", "origin", "HEAD:main").returncode == 0:
+                    saved.append(("g/p%d.json" % n, data))
+                    return
+                git("pull", "-q", "--rebase", "origin", "main")
+                time.sleep(0.2)
+
+        threads = [threading.Thread(target=writer, args=(m, m.name + str(k), hash((m.name, k))))
+                   for m in (a, b) for k in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(2)
+            plain_push(1)
+            a.proc.kill()  # kill -9 during rounds
+            a.proc.wait()
+            a.proc = None
+            subprocess.run([FUSERMOUNT, "-uz", a.mnt], capture_output=True)
+            time.sleep(0.5)
+            a.mount()
+            time.sleep(1.5)
+            self.daemon.stop()  # the server gone for a while
+            time.sleep(2.5)
+            self.daemon.start()
+            plain_push(2)
+            time.sleep(2)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        # Converged: both mounts and the remote at one head.
+        self.wait_until(lambda: self.remote_head() == self.git_head(a) == self.git_head(b),
+                        timeout=8 * INTERVAL + 5, msg="one head everywhere")
+        tree = self.git_at(self.remote, "ls-tree", "-r", "main")
+        for m in (a, b):
+            self.assertEqual(self.git_at(m.repo, "ls-tree", "-r", "main"), tree)
+            for line in tree.splitlines():
+                _, _, oid_path = line.partition(" blob ")
+                oid, path = oid_path.split("\t")
+                if path.endswith(".chronofs-fanout"):
+                    continue
+                with open(os.path.join(m.mnt, "main", path), "rb") as f:
+                    self.assertEqual(f.read(), self.git_at(self.remote, "cat-file", "-p", oid).encode())
+        # Every save that returned is reachable in the remote's history.
+        objects = set(line.split()[0] for line in self.git_at(self.remote, "rev-list", "--objects", "main")
+                      .splitlines())
+        self.assertGreater(len(saved), 50)
+        for rel, data in saved:
+            oid = subprocess.run(["git", "hash-object", "--stdin"], input=data, capture_output=True,
+                                 check=True).stdout.decode().strip()
+            self.assertTrue(oid in objects, "%s %r (blob %s) lost" % (rel, data, oid))
+        # No push was forced: the remote refuses them, and every local
+        # commit of both machines is in the remote's history.
+        for m in (a, b):
+            self.assertEqual(self.git_at(m.repo, "rev-list", "main", "^" + self.remote_head()).strip(), "")
