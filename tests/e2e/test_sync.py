@@ -155,6 +155,10 @@ class SyncBase(ChronofsTestCase):
 
     mount_on_setup = False
     check_fsck = False  # the clones and the remote are checked here
+    # How soon a save is read on the other machine: two intervals and the
+    # rounds' own time (over git://; a round over ssh or HTTP opens more
+    # connections, each slow on a loaded machine under ASan).
+    travel = 2 * INTERVAL + 1.0
 
     def setUp(self):
         super().setUp()
@@ -214,10 +218,10 @@ class SyncBase(ChronofsTestCase):
         a = self.machine("a")
         a.write("u/seed.json", {"seed": 1})
         b = self.machine("b")
-        self.wait_until(lambda: b.read("u/seed.json") == {"seed": 1}, timeout=3 * INTERVAL + 2,
+        self.wait_until(lambda: b.read("u/seed.json") == {"seed": 1}, timeout=self.travel + 2,
                         msg="the seed on b")
         self.wait_until(lambda: self.remote_head() == self.git_head(a) == self.git_head(b),
-                        timeout=3 * INTERVAL + 2, msg="a, b and the remote at one head")
+                        timeout=self.travel + 2, msg="a, b and the remote at one head")
         return a, b
 
     def git_at(self, repo, *args):
@@ -241,7 +245,8 @@ class SyncBase(ChronofsTestCase):
     def online(self):
         self.daemon.start()
 
-    def converged(self, a, b, rel, doc, timeout=4 * INTERVAL + 3):
+    def converged(self, a, b, rel, doc, timeout=None):
+        timeout = timeout or 2 * self.travel + 3
         self.wait_until(lambda: a.read(rel) == doc and b.read(rel) == doc, timeout=timeout,
                         msg="%s = %r on both machines" % (rel, doc))
         self.wait_until(lambda: self.remote_head() == self.git_head(a) == self.git_head(b),
@@ -255,14 +260,14 @@ class TwoMachines:
     def save_travels(self, a, b):
         a.write("u/x.json", {"v": 1})
         t0 = time.monotonic()
-        self.wait_until(lambda: b.read("u/x.json") == {"v": 1}, timeout=2 * INTERVAL + 1.0,
+        self.wait_until(lambda: b.read("u/x.json") == {"v": 1}, timeout=self.travel,
                         msg="a's save on b")
-        self.assertLess(time.monotonic() - t0, 2 * INTERVAL + 1.0)
+        self.assertLess(time.monotonic() - t0, self.travel)
         # And back, into a new collection: the negative entries go.
         with self.assertRaises(FileNotFoundError):
             a.read("v/y.json")
         b.write("v/y.json", {"w": 2})
-        self.wait_until(lambda: a.read("v/y.json") == {"w": 2}, timeout=2 * INTERVAL + 1.0,
+        self.wait_until(lambda: a.read("v/y.json") == {"w": 2}, timeout=self.travel,
                         msg="b's save on a")
         self.converged(a, b, "v/y.json", {"w": 2})
         self.assertEqual(self.git_at(self.remote, "show", "main:u/x.json"), json.dumps({"v": 1}))
@@ -478,6 +483,8 @@ class SshSyncTests(TwoMachines, SyncBase):
     port with a host key and a client key made here; the client reaches it
     through an ssh config file (GIT_SSH_COMMAND="ssh -F FILE")."""
 
+    travel = 2 * INTERVAL + 6.0
+
     def serve(self):
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
         if not os.access(sshd, os.X_OK):
@@ -520,6 +527,8 @@ class SshSyncTests(TwoMachines, SyncBase):
 class HttpSyncTests(TwoMachines, SyncBase):
     """The same two machines over smart HTTP: git http-backend behind
     lighttpd (CGI) on a free port."""
+
+    travel = 2 * INTERVAL + 6.0
 
     def serve(self):
         lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
