@@ -478,6 +478,30 @@ class SyncTests(TwoMachines, SyncBase):
         self.assertEqual(self.git_head(a), mine)
         self.assertEqual(self.remote_head(), before)
 
+    def test_python_binding_clones_and_syncs(self):
+        env = dict(self.env, CHRONOFS_LIB=LIB, PYTHONPATH=BINDING, **sanitizer_env())
+        a, b = os.path.join(self.work, "pa.git"), os.path.join(self.work, "pb.git")
+        script = ("import json, sys\nimport chronofs\n"
+                  "url, a, b = sys.argv[1:]\n"
+                  "chronofs.clone(url, a)\nchronofs.clone(url, b)\n"
+                  "with chronofs.ChronoFS(a) as db:\n"
+                  "    db.put('main', 'p/x.json', {'from': 'python'})\n"
+                  "    print(json.dumps(db.sync()))\n"
+                  "with chronofs.ChronoFS(b) as db:\n"
+                  "    print(json.dumps(db.sync('origin')))\n"
+                  "    print(json.dumps(db.get('main', 'p/x.json')))\n"
+                  "try:\n"
+                  "    chronofs.clone(url + '-nosuch', a + '-2')\n"
+                  "except chronofs.ChronoFSError as e:\n"
+                  "    print(e.errno, e)\n")
+        out = self.run_cmd(sys.executable, "-c", script, self.url, a, b, env=env).stdout.decode().splitlines()
+        self.assertEqual(json.loads(out[0])["main"], {"done": ["pushed"], "conflicts": 0, "ahead": 0,
+                                                       "behind": 0, "message": None})
+        self.assertEqual(json.loads(out[1])["main"]["done"], ["fast_forward"])
+        self.assertEqual(json.loads(out[2]), {"from": "python"})
+        self.assertRegex(out[3], r"^5 .*clone git://.*-nosuch: .*")
+        self.assertFalse(os.path.exists(a + "-2"))
+
 class SshSyncTests(TwoMachines, SyncBase):
     """The same two machines over ssh://: sshd from openssh-server on a free
     port with a host key and a client key made here; the client reaches it
