@@ -259,6 +259,8 @@ int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		return fs_order_stat(fs, loc, st);
 	case FS_LOG:
 		return stat_log(fs, loc, st);
+	case FS_SYNC:
+		return fs_sync_stat(fs, loc, st);
 	}
 	return -ENOENT;
 }

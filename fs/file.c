@@ -123,6 +123,8 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 			fh_of(fi)->data = data;
 			fh_of(fi)->len = len;
 			fi->keep_cache = fs_frozen_cache_ok(fs, n, &loc);
+			/* @sync changes size between stat and read. */
+			fi->direct_io = loc.where == FS_SYNC;
 		} else {
 			free(data);
 		}

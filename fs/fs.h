@@ -29,6 +29,9 @@ struct fs_config {
 	char *branch; /* branch=NAME: that branch at the root */
 	char *fsync_opt;
 	char *max_doc_size_opt;
+	char *sync_remote;	 /* sync=REMOTE */
+	char *sync_interval_opt; /* sync_interval=SECONDS */
+	unsigned sync_interval;
 	int ro;
 	int allow_checked_out; /* write to a working tree's branch */
 	char *logfile;	       /* logfile=PATH, or chosen when detached */
@@ -49,6 +52,7 @@ struct fs_snap_memo {
 };
 
 struct fs_pending; /* renamed-away documents, see pending.c */
+struct fs_sync;	   /* the sync thread, see sync.c */
 struct fs_fh;	    /* an open file, see ops.c */
 
 struct fs {
@@ -57,6 +61,7 @@ struct fs {
 	chronofs *db; /* the core's owner handle */
 	struct fs_nodes nodes;
 	struct fs_pending *pending;
+	struct fs_sync *sync; /* -o sync=REMOTE, else NULL */
 	char *scratch_root; /* <gitdir>/chronofs/scratch */
 	time_t started; /* mtime of the root and branch-prefix dirs */
 	uid_t uid;
@@ -91,6 +96,7 @@ enum fs_where {
 	FS_CONFLICTS, /* BRANCH@conflicts: branch + path, read-only */
 	FS_ORDER,   /* COLLECTION/@by/SPEC[/STEP...][/ENTRY], read-only */
 	FS_LOG,	    /* @log at the mount's root: recent warnings, read-only */
+	FS_SYNC,    /* @sync at the mount's root: sync status, read-only */
 };
 
 struct fs_loc {
@@ -118,7 +124,8 @@ static inline bool fs_loc_readonly(const struct fs_loc *loc)
 {
 	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
 	       loc->where == FS_CONFLICTS ||
-	       loc->where == FS_ORDER || loc->where == FS_LOG;
+	       loc->where == FS_ORDER || loc->where == FS_LOG ||
+	       loc->where == FS_SYNC;
 }
 
 /* The virtual file of recent warnings and errors at the mount's root. */
@@ -130,6 +137,16 @@ static inline bool fs_loc_readonly(const struct fs_loc *loc)
 /* ops.c: free the open files the kernel never released (unmount races
  * RELEASE against DESTROY). */
 void fs_ops_release_all(struct fs *fs);
+
+/* sync.c: -o sync=REMOTE. start: the thread (after mounting); stop:
+ * end it and free everything (before the session goes). */
+#define FS_SYNC_NAME "@sync"
+#define FS_SYNC_INTERVAL 10
+int fs_sync_start(struct fs *fs);
+void fs_sync_stop(struct fs *fs);
+/* @sync: its attributes and its JSON (*out the caller's: free()). */
+int fs_sync_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
+int fs_sync_read(struct fs *fs, char **out, size_t *len);
 
 /* resolve.c */
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out);

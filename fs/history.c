@@ -201,6 +201,8 @@ int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
 {
 	if (loc->where == FS_CONFLICTS)
 		return fs_conflicts_read(fs, loc, out, len);
+	if (loc->where == FS_SYNC)
+		return fs_sync_read(fs, out, len);
 	struct cfs_entry e;
 	struct versions v;
 	int err;

@@ -4,6 +4,7 @@
  * lines work. Parses the options into one config, opens the store and the
  * index database, and runs the multithreaded FUSE session until unmount.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -30,6 +31,8 @@ static const struct fuse_opt opts[] = {
 	OPT("logfile=%s", logfile),
 	OPT("fsync=%s", fsync_opt),
 	OPT("max_doc_size=%s", max_doc_size_opt),
+	OPT("sync=%s", sync_remote),
+	OPT("sync_interval=%s", sync_interval_opt),
 	OPT("-f", foreground),
 	OPT("-d", debug),
 	OPT("debug", debug),
@@ -68,6 +71,10 @@ static void usage(const char *prog)
 	       "\n"
 	       "                         else syslog, else "
 	       "GITDIR/chronofs/chronofs.log)\n"
+	       "    -o sync=REMOTE       sync with git remote REMOTE in "
+	       "the background\n"
+	       "    -o sync_interval=SECONDS  between sync rounds "
+	       "(default 10)\n"
 	       "    -h, --help           this help\n"
 	       "    -V, --version        print the version\n\n"
 	       "libfuse options (allow_other, default_permissions, ...) "
@@ -177,9 +184,35 @@ static bool fuse_mounted_on(const char *mnt, char *type, size_t size)
 	return found;
 }
 
+static int check_sync(struct fs_config *cfg)
+{
+	unsigned long v;
+	char *end;
+
+	cfg->sync_interval = FS_SYNC_INTERVAL;
+	if (cfg->sync_interval_opt) {
+		errno = 0;
+		v = strtoul(cfg->sync_interval_opt, &end, 10);
+		if (errno || *end || v == 0 || v > 86400 ||
+		    !isdigit((unsigned char)cfg->sync_interval_opt[0]))
+			return fprintf(stderr, "chronofs: sync_interval=%s: "
+				       "want 1 to 86400 seconds\n",
+				       cfg->sync_interval_opt), -1;
+		if (!cfg->sync_remote)
+			return fprintf(stderr, "chronofs: sync_interval "
+				       "without sync=REMOTE\n"), -1;
+		cfg->sync_interval = (unsigned)v;
+	}
+	if (cfg->sync_remote && cfg->ro)
+		return fprintf(stderr, "chronofs: sync=%s needs a read-write "
+			       "mount\n", cfg->sync_remote), -1;
+	return 0;
+}
+
 static int check_config(struct fs_config *cfg)
 {
 	char *end, type[64];
+	int err;
 
 	cfg->fsync = true;
 	if (cfg->fsync_opt) {
@@ -200,6 +233,8 @@ static int check_config(struct fs_config *cfg)
 				       "want a positive number of bytes\n",
 				       cfg->max_doc_size_opt), -1;
 	}
+	if ((err = check_sync(cfg)) < 0)
+		return err;
 	if (!cfg->repo || !cfg->mountpoint)
 		return fprintf(stderr, "chronofs: need REPO and MOUNTPOINT "
 			       "(see --help)\n"), -1;
@@ -244,6 +279,8 @@ static void config_release(struct fs_config *cfg)
 	free(cfg->branch);
 	free(cfg->fsync_opt);
 	free(cfg->max_doc_size_opt);
+	free(cfg->sync_remote);
+	free(cfg->sync_interval_opt);
 }
 
 /* The indexes catch up with every branch head in the background: the live
@@ -404,11 +441,16 @@ static int run(struct fs *fs, struct fuse_args *args)
 		goto out_unmount;
 	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo,
 	       fs->cfg.mountpoint);
+	if (fs_sync_start(fs) < 0) {
+		fs_log(LOG_ERR, "sync=%s: cannot start", fs->cfg.sync_remote);
+		goto out_unmount;
+	}
 	err = fuse_session_loop_mt(se, &loop);
 	/* Stopped by a signal (Ctrl-C on a -f mount, kill): a clean stop,
 	 * unmounted below. libfuse returns the signal's number. */
 	if (err == SIGINT || err == SIGTERM || err == SIGHUP)
 		err = 0;
+	fs_sync_stop(fs); /* before the session goes: it notifies it */
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

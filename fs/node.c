@@ -93,6 +93,30 @@ static struct fs_node *find(struct fs_nodes *t, struct fs_node *parent,
 	return n;
 }
 
+size_t fs_node_walk(struct fs_nodes *t, const char *rel, fuse_ino_t *inos,
+		    size_t max)
+{
+	struct fs_node *cur = &t->root;
+	char name[1024];
+	size_t k = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (const char *p = rel; *p && k < max;) {
+		size_t len = strcspn(p, "/");
+
+		if (len >= sizeof(name))
+			break;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		cur = cur ? find(t, cur, name) : NULL;
+		inos[k++] = cur ? fs_node_ino(t, cur) : 0;
+		p += len;
+		p += *p == '/';
+	}
+	pthread_mutex_unlock(&t->lock);
+	return k;
+}
+
 static void unhash(struct fs_nodes *t, struct fs_node *n)
 {
 	struct fs_node **pp = &t->buckets[bucket(t, n->parent, n->name)];

@@ -91,6 +91,14 @@ struct fs_doc *fs_node_doc_acquire(struct fs_nodes *t, struct fs_node *n,
  * caller to free (else NULL). */
 struct fs_doc *fs_node_doc_put(struct fs_nodes *t, struct fs_node *n);
 
+/* The nodes along REL (a path below the mount's root): INOS[i] for its
+ * first i+1 components, 0 from the first one the table does not hold.
+ * Returns the components seen (at most MAX). Numbers only: the nodes may
+ * be forgotten once the lock is let go (for notifications to the kernel,
+ * which ignores numbers it does not know). */
+size_t fs_node_walk(struct fs_nodes *t, const char *rel, fuse_ino_t *inos,
+		    size_t max);
+
 /* The stable st_ino for PATH. */
 uint64_t fs_path_ino(const char *path);
 

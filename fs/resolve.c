@@ -314,6 +314,21 @@ static bool is_mounted_branch_virtual(const struct fs *fs, const char *full,
 	       full[bl] == '/' && !by && at[1] != '\0' && at[1] != '/';
 }
 
+/* MNT/@sync, with -o sync only: at the mount's root, which is a branch
+ * with -o branch=NAME (FULL is then "NAME/@sync"). */
+static bool is_sync_name(struct fs *fs, const char *full)
+{
+	const char *b = fs->cfg.branch;
+	size_t bl = b ? strlen(b) : 0;
+
+	if (!fs->sync)
+		return false;
+	if (!b)
+		return !strcmp(full, FS_SYNC_NAME);
+	return !strncmp(full, b, bl) && full[bl] == '/' &&
+	       !strcmp(full + bl + 1, FS_SYNC_NAME);
+}
+
 int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 {
 	const char *at = strchr(full, '@');
@@ -325,6 +340,10 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 		return -ENOMEM;
 	if (at && is_log(fs, full)) {
 		out->where = FS_LOG;
+		return 0;
+	}
+	if (at && is_sync_name(fs, full)) {
+		out->where = FS_SYNC;
 		return 0;
 	}
 	/* '@' in the branch's component: a snapshot or history. A component

@@ -27,7 +27,7 @@ int chronofs_branch_create(chronofs *db, const char *name)
 /* The indexes of a name that no longer names the branch they reflect.
  * Best effort: a later catch-up of a new branch of that name sees a
  * rewritten history and indexes it again from its root. */
-static void drop_indexes(chronofs *db, const char *branch)
+void lib_index_drop_branch(chronofs *db, const char *branch)
 {
 	struct idx_db *idx;
 
@@ -46,7 +46,7 @@ int chronofs_branch_delete(chronofs *db, const char *name)
 	err = store_branch_delete(db->st, name);
 	if (err < 0)
 		return lib_fail(err, name);
-	drop_indexes(db, name);
+	lib_index_drop_branch(db, name);
 	return 0;
 }
 
@@ -58,7 +58,7 @@ int chronofs_branch_rename(chronofs *db, const char *from, const char *to)
 	err = store_branch_rename(db->st, from, to);
 	if (err < 0)
 		return lib_fail(err, from);
-	drop_indexes(db, from);
+	lib_index_drop_branch(db, from);
 	return 0;
 }
 

@@ -270,6 +270,64 @@ int chronofs_index_drop(chronofs *db, const char *branch,
 int chronofs_index_rebuild(chronofs *db, const char *branch,
 			   const char *collection, const char *spec);
 
+/* Sync between machines (chronofs(1), "Sync"): every machine has its own
+ * clone; clones meet through an ordinary Git remote reached by any URL
+ * git takes (a path, ssh://, git://, https://), with the user's own
+ * credentials: the network is the git command's, run as a child process
+ * (no store lock is held meanwhile, so saves never wait for it).
+ *
+ * chronofs_clone: a bare clone of URL at PATH, ready to mount and sync
+ * (every branch, remote "origin"; a remote with no branch gets main).
+ * -EIO with git's own words if git fails (unreachable, no such
+ * repository, PATH not empty). */
+int chronofs_clone(const char *url, const char *path);
+
+/* What one round did to one branch: a set of these bits (0: nothing). */
+#define CHRONOFS_SYNC_FAST_FORWARD 0x01u /* here moved up to the remote */
+#define CHRONOFS_SYNC_MERGED 0x02u	 /* diverged: merged here */
+#define CHRONOFS_SYNC_PUSHED 0x04u	 /* the remote moved up to here */
+#define CHRONOFS_SYNC_CREATED 0x08u	 /* new there, made here */
+#define CHRONOFS_SYNC_DELETED 0x10u	 /* deleted there, deleted here */
+#define CHRONOFS_SYNC_DELETED_REMOTE 0x20u /* deleted here, and there */
+#define CHRONOFS_SYNC_KEPT 0x40u /* deleted on one side but holding what
+				  * that side never had: kept (warning) */
+#define CHRONOFS_SYNC_FAILED 0x80u /* see message */
+typedef struct chronofs_sync_branch {
+	char *name;
+	unsigned done;	  /* CHRONOFS_SYNC_* */
+	size_t conflicts; /* conflicted documents of the merge */
+	/* After the round: commits here not on the remote, and there not
+	 * here (as far as the last fetch saw). */
+	size_t ahead, behind;
+	/* The local head before and after the round ("" if none). */
+	char before[CHRONOFS_COMMIT_HEXSZ + 1], after[CHRONOFS_COMMIT_HEXSZ + 1];
+	char *message; /* the failure or the warning, else NULL */
+} chronofs_sync_branch;
+typedef struct chronofs_sync_result {
+	chronofs_sync_branch *v; /* every branch on either side, sorted */
+	size_t n;
+	size_t failed;	 /* branches with CHRONOFS_SYNC_FAILED */
+	size_t changed;	 /* branches whose local head moved or went */
+	int64_t time;	 /* when the round started */
+} chronofs_sync_result;
+
+/* One round against REMOTE (a remote's name, "origin"), for every branch
+ * on either side: fetch (into refs/remotes/REMOTE/); equal: nothing;
+ * the remote ahead: fast-forward here (compare-and-swap: a save landing
+ * meanwhile makes it a merge); here ahead: push; diverged: merge (ours =
+ * here, first parent = the local head, conflicts to the newer change and
+ * listed in the message, as chronofs_merge), then push. A rejected push
+ * is followed by another fetch and merge (a few times). A branch new on
+ * one side is made on the other; deleted on one side, it is deleted on
+ * the other only if it holds nothing the deleting side had not seen, else
+ * kept (CHRONOFS_SYNC_KEPT). Never a forced push, never a reset, never a
+ * dropped local commit. 0: the round ran (*out says per branch what it
+ * did, failures included; chronofs_sync_result_free()); -ENOENT: no such
+ * remote; -EIO: the fetch failed (message: git's words), nothing changed
+ * here. */
+int chronofs_sync(chronofs *db, const char *remote, chronofs_sync_result **out);
+void chronofs_sync_result_free(chronofs_sync_result *r);
+
 #ifdef __cplusplus
 }
 #endif

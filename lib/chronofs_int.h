@@ -211,4 +211,19 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 		      const char *path, enum cfs_conflict_part part, char **out,
 		      size_t *len);
 
+/* Sync (lib/sync.c). cfs_sync: chronofs_sync, stopping early (the git
+ * child killed, -ECANCELED) once *STOP is true. */
+int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
+	     chronofs_sync_result **out);
+/* Without the network: every local branch with its commits ahead of and
+ * behind REMOTE's as last fetched (done 0, before = after). */
+int cfs_sync_state(chronofs *db, const char *remote,
+		   chronofs_sync_result **out);
+/* The logical paths that differ between commits A and B (hex ids), in
+ * byte order (DELETED: not in B); CB's nonzero return stops the walk and
+ * is returned. */
+typedef int (*cfs_path_cb)(void *ctx, const char *path, int deleted);
+int cfs_changed_paths(chronofs *db, const char *a, const char *b,
+		      cfs_path_cb cb, void *ctx);
+
 #endif

@@ -94,4 +94,15 @@ int lib_apply(chronofs *db, const char *branch, const struct store_change *c,
  * a whole tree (a transaction, a merge): best effort, as after a save. */
 void lib_index_catchup(chronofs *db, const char *branch);
 
+/* merge.c: merge COMMIT (NULL: branch FROM's head) into INTO, FROM
+ * naming it in the message; a write session, retried while INTO moves.
+ * No index catch-up (the caller's). */
+int lib_merge_commit(chronofs *db, const char *from,
+		     const struct store_oid *commit, const char *into,
+		     const char *message, unsigned flags,
+		     chronofs_merge_result *res);
+
+/* branch.c: drop the indexes of BRANCH, deleted (best effort). */
+void lib_index_drop_branch(chronofs *db, const char *branch);
+
 #endif

@@ -39,27 +39,26 @@ static int name_commit(chronofs *db, const char *name, struct store_oid *out)
 			 name);
 }
 
-int chronofs_merge(chronofs *db, const char *from, const char *into,
-		   const char *message, unsigned flags,
-		   chronofs_merge_result *res)
+int lib_merge_commit(chronofs *db, const char *from,
+		     const struct store_oid *commit, const char *into,
+		     const char *message, unsigned flags,
+		     chronofs_merge_result *res)
 {
 	struct store_merge_outcome o;
 	int err;
 
-	lib_enter();
 	memset(res, 0, sizeof(*res));
-	if (flags & ~(unsigned)CHRONOFS_MERGE_SQUASH)
-		return store_fail(-EINVAL, "unknown merge flags %#x", flags);
 	/* A write session: saves of this handle wait, the merge's objects
 	 * are synced together before INTO moves. */
 	store_write_begin(db->st);
-	err = store_merge_branch(&o, db->st, from, into, message,
+	err = store_merge_commit(&o, db->st, from, commit, into, message,
 				 flags & CHRONOFS_MERGE_SQUASH
 					 ? STORE_MERGE_SQUASH
 					 : 0,
 				 NULL);
 	store_write_end(db->st);
-	if (err == -ENOENT && store_branch_head(db->st, from, &o.commit) < 0)
+	if (err == -ENOENT && !commit &&
+	    store_branch_head(db->st, from, &o.commit) < 0)
 		return store_fail(err, "%s: no such branch", from);
 	if (err == -ENOENT)
 		return store_fail(err, "%s: no such branch", into);
@@ -70,9 +69,29 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 		res->fast_forward = o.kind == STORE_MERGED_FAST_FORWARD;
 		res->unrelated = !o.has_base;
 		res->conflicts = o.merge.nconflicted;
-		lib_index_catchup(db, into);
 	}
 	store_merge_outcome_release(&o);
+	return 0;
+}
+
+int chronofs_merge(chronofs *db, const char *from, const char *into,
+		   const char *message, unsigned flags,
+		   chronofs_merge_result *res)
+{
+	int err;
+
+	lib_enter();
+	memset(res, 0, sizeof(*res));
+	if (flags & ~(unsigned)CHRONOFS_MERGE_SQUASH)
+		return store_fail(-EINVAL, "unknown merge flags %#x", flags);
+	if (!strcmp(from, into))
+		return store_fail(-EINVAL, "%s: a branch cannot be merged into "
+				  "itself", from);
+	if ((err = lib_merge_commit(db, from, NULL, into, message, flags,
+				    res)) < 0)
+		return err;
+	if (res->commit[0])
+		lib_index_catchup(db, into);
 	store_error_clear();
 	return 0;
 }

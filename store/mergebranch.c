@@ -79,16 +79,20 @@ static int ancestor(struct store *st, const struct store_oid *a,
 
 /* One attempt on the current heads; -EAGAIN if INTO moved. */
 static int attempt(struct store_merge_outcome *o, struct store *st,
-		   const char *from, const char *into, const char *msg,
-		   unsigned flags, const struct store_merge_opts *opts)
+		   const char *from, const struct store_oid *from_commit,
+		   const char *into, const char *msg, unsigned flags,
+		   const struct store_merge_opts *opts)
 {
 	bool squash = flags & STORE_MERGE_SQUASH, done, ff;
 	struct store_oid parents[2], tree;
 	int err;
 
 	store_merge_outcome_release(o);
-	if ((err = store_branch_head(st, from, &o->from_head)) < 0 ||
-	    (err = store_branch_head(st, into, &o->old_head)) < 0)
+	if (from_commit)
+		o->from_head = *from_commit;
+	else if ((err = store_branch_head(st, from, &o->from_head)) < 0)
+		return err;
+	if ((err = store_branch_head(st, into, &o->old_head)) < 0)
 		return err;
 	/* FROM already in INTO: nothing to do. */
 	if ((err = ancestor(st, &o->from_head, &o->old_head, &done)) < 0)
@@ -131,16 +135,26 @@ int store_merge_branch(struct store_merge_outcome *out, struct store *st,
 		       const char *from, const char *into, const char *msg,
 		       unsigned flags, const struct store_merge_opts *opts)
 {
-	int err = -EAGAIN;
-
 	memset(out, 0, sizeof(*out));
 	if (!strcmp(from, into))
 		return store_fail(-EINVAL,
 				  "%s: cannot merge a branch into "
 				  "itself",
 				  from);
+	return store_merge_commit(out, st, from, NULL, into, msg, flags, opts);
+}
+
+int store_merge_commit(struct store_merge_outcome *out, struct store *st,
+		       const char *from, const struct store_oid *from_commit,
+		       const char *into, const char *msg, unsigned flags,
+		       const struct store_merge_opts *opts)
+{
+	int err = -EAGAIN;
+
+	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < MERGE_RETRIES && err == -EAGAIN; i++)
-		err = attempt(out, st, from, into, msg, flags, opts);
+		err = attempt(out, st, from, from_commit, into, msg, flags,
+			      opts);
 	if (err < 0)
 		store_merge_outcome_release(out);
 	return err;

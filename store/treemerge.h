@@ -190,6 +190,12 @@ int store_merge_branch(struct store_merge_outcome *out, struct store *st,
 		       const char *from, const char *into, const char *msg,
 		       unsigned flags, const struct store_merge_opts *opts);
 void store_merge_outcome_release(struct store_merge_outcome *o);
+/* The same with FROM_COMMIT (not NULL) merged instead of branch FROM's
+ * head, FROM naming it in the message (a remote's branch, for sync). */
+int store_merge_commit(struct store_merge_outcome *out, struct store *st,
+		       const char *from, const struct store_oid *from_commit,
+		       const char *into, const char *msg, unsigned flags,
+		       const struct store_merge_opts *opts);
 
 /* ---- many changes, one commit ---- */
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "chronofs.h"
+#include "ctl_sync.h"
 #include "banned.h"
 
 struct cmd {
@@ -904,6 +905,13 @@ static const struct cmd cmds[] = {
 	 "rows), make one now, drop one, rebuild one or all (create,\n"
 	 "drop and rebuild not while mounted); a spec queried 3 times\n"
 	 "gets its index by itself, at most 16 per collection"},
+	{"clone", ctl_clone, "clone URL REPO",
+	 "a bare clone of URL ready to mount and sync (remote origin;\n"
+	 "any URL git takes, with your ssh agent and credential helpers)"},
+	{"sync", ctl_sync, "sync REPO [REMOTE]",
+	 "one sync round with REMOTE (default origin) for every branch:\n"
+	 "fetch, fast-forward, merge, push; one line per branch (works\n"
+	 "while mounted)"},
 	{"help", cmd_help, "help [COMMAND]", "this list, or one command's"},
 };
 

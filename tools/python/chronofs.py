@@ -41,7 +41,7 @@ import os
 from typing import Any, Iterator, List, Optional, Tuple, TypedDict, Union
 
 __all__ = ["ChronoFS", "ChronoFSError", "IndexDef", "LogEntry", "Revision", "Transaction",
-           "init", "version"]
+           "clone", "init", "version"]
 
 SONAME = "libchronofs.so.0"
 
@@ -163,6 +163,24 @@ _tx_abort = _sig("chronofs_tx_abort", None, _p)
 _tx_free = _sig("chronofs_tx_free", None, _p)
 
 
+class _SyncBranch(_c.Structure):
+    _fields_ = [("name", _c.c_char_p), ("done", _c.c_uint), ("conflicts", _sz), ("ahead", _sz),
+                ("behind", _sz), ("before", _c.c_char * 41), ("after", _c.c_char * 41),
+                ("message", _c.c_char_p)]
+
+
+class _SyncResult(_c.Structure):
+    _fields_ = [("v", _c.POINTER(_SyncBranch)), ("n", _sz), ("failed", _sz), ("changed", _sz),
+                ("time", _c.c_int64)]
+
+
+_clone = _sig("chronofs_clone", _c.c_int, _s, _s)
+_sync = _sig("chronofs_sync", _c.c_int, _p, _s, _c.POINTER(_c.POINTER(_SyncResult)))
+_sync_free = _sig("chronofs_sync_result_free", None, _c.POINTER(_SyncResult))
+_SYNC_WORDS = [(0x08, "created"), (0x01, "fast_forward"), (0x02, "merged"), (0x04, "pushed"),
+               (0x10, "deleted"), (0x20, "deleted_remote"), (0x40, "kept"), (0x80, "failed")]
+
+
 def _b(s: Text) -> bytes:
     return s.encode("utf-8") if isinstance(s, str) else s
 
@@ -180,6 +198,13 @@ def init(path: Text) -> None:
     rc = _init(_b(path))
     if rc < 0:
         raise ChronoFSError(-rc, "%s: %s" % (os.fsdecode(path), os.strerror(-rc)))
+
+
+def clone(url, path):
+    """A bare clone of URL at PATH, ready to mount and sync (remote origin)."""
+    rc = _clone(_b(url), _b(path))
+    if rc < 0:
+        raise ChronoFSError(-rc, _errmsg(None).decode("utf-8", "replace") or os.strerror(-rc))
 
 
 class ChronoFS:
@@ -457,6 +482,24 @@ class ChronoFS:
                            1 if squash else 0, _c.byref(r)))
         return {"commit": r.commit.decode() or None, "fast_forward": bool(r.fast_forward),
                 "unrelated": bool(r.unrelated), "conflicts": r.conflicts}
+
+    def sync(self, remote="origin"):
+        """One sync round with REMOTE: {branch: {"done": [words], "conflicts",
+        "ahead", "behind", "message"}}; words from created, fast_forward,
+        merged, pushed, deleted, deleted_remote, kept, failed."""
+        r = _c.POINTER(_SyncResult)()
+        self._check(_sync(self._h, _b(remote), _c.byref(r)))
+        try:
+            out = {}
+            for i in range(r.contents.n):
+                b = r.contents.v[i]
+                out[b.name.decode()] = {
+                    "done": [w for bit, w in _SYNC_WORDS if b.done & bit],
+                    "conflicts": b.conflicts, "ahead": b.ahead, "behind": b.behind,
+                    "message": b.message.decode() if b.message else None}
+            return out
+        finally:
+            _sync_free(r)
 
     def diff(self, a: str, b: str, path: Optional[str] = None) -> Iterator[dict]:
         """The documents changed from A to B (branch, BRANCH@WHEN or commit),
