@@ -29,8 +29,8 @@ int fs_live_entry(struct fs *fs, const char *branch, const char *path,
 	return 0;
 }
 
-void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
-		  mode_t mode, time_t mtime, off_t size)
+void fs_stat_fill(struct fs *fs, struct stat *st, const char *full, mode_t mode,
+		  time_t mtime, off_t size)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_path_ino(full);
@@ -62,8 +62,8 @@ static time_t head_time(struct fs *fs, const struct cfs_oid *head)
 }
 
 static void doc_mtime(struct fs *fs, const struct fs_loc *loc,
-		      const struct cfs_entry *e,
-		      const struct cfs_oid *head, struct stat *st)
+		      const struct cfs_entry *e, const struct cfs_oid *head,
+		      struct stat *st)
 {
 	struct cfs_mtime t;
 
@@ -135,8 +135,8 @@ int fs_stat_open(struct fs *fs, struct fs_node *n, int fd, struct stat *st)
 	return 0;
 }
 
-static int stat_live(struct fs *fs, const struct fs_loc *loc,
-		     struct fs_node *n, struct stat *st)
+static int stat_live(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
+		     struct stat *st)
 {
 	struct cfs_entry e;
 	struct cfs_oid head;
@@ -173,13 +173,12 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc,
 	}
 	if (err == 0) {
 		fs_stat_fill(fs, st, loc->full,
-			     S_IFREG | (cfs_is_document_path(loc->path) ? 0644
-									: 0444),
+			     S_IFREG | (cfs_is_document_path(loc->path) ? 0644 :
+									  0444),
 			     0, (off_t)e.size);
 		doc_mtime(fs, loc, &e, &head, st);
 	} else if (serr == 0) {
-		fs_stat_fill(fs, st, loc->full, real.st_mode, 0,
-			     real.st_size);
+		fs_stat_fill(fs, st, loc->full, real.st_mode, 0, real.st_size);
 		if (S_ISREG(real.st_mode) && cfs_is_document_path(loc->path)) {
 			/* A new document's placeholder: a document. */
 			st->st_mode = S_IFREG | 0644;

@@ -40,11 +40,11 @@ struct find {
 	enum { F_NONE, F_DIR, F_MERGE, F_FILE } what;
 	struct cfs_oid merge;
 	int64_t time;
-	char *doc;	 /* F_MERGE, F_FILE: the document's path */
-	int part;	 /* F_FILE */
-	fs_list_cb cb;	 /* listing: names directly below PATH */
+	char *doc; /* F_MERGE, F_FILE: the document's path */
+	int part; /* F_FILE */
+	fs_list_cb cb; /* listing: names directly below PATH */
 	void *ctx;
-	char **seen;	 /* names listed already (dirs of collections) */
+	char **seen; /* names listed already (dirs of collections) */
 	size_t nseen;
 };
 
@@ -140,10 +140,9 @@ static int find(struct fs *fs, const struct fs_loc *loc, struct find *f)
 	return err;
 }
 
-int fs_conflicts_stat(struct fs *fs, const struct fs_loc *loc,
-		      struct stat *st)
+int fs_conflicts_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
-	struct find f = {0};
+	struct find f = { 0 };
 	char *data = NULL;
 	size_t len = 0;
 	int err = find(fs, loc, &f);
@@ -154,9 +153,9 @@ int fs_conflicts_stat(struct fs *fs, const struct fs_loc *loc,
 	if (err == 0)
 		fs_stat_fill(fs, st, loc->full,
 			     f.what == F_FILE ? S_IFREG | 0444 : S_IFDIR | 0555,
-			     f.what == F_NONE || f.what == F_DIR
-				     ? fs->started
-				     : (time_t)f.time,
+			     f.what == F_NONE || f.what == F_DIR ?
+				     fs->started :
+				     (time_t)f.time,
 			     (off_t)len);
 	free(data);
 	free(f.doc);
@@ -166,7 +165,7 @@ int fs_conflicts_stat(struct fs *fs, const struct fs_loc *loc,
 int fs_conflicts_read(struct fs *fs, const struct fs_loc *loc, char **out,
 		      size_t *len)
 {
-	struct find f = {0};
+	struct find f = { 0 };
 	int err = find(fs, loc, &f);
 
 	if (err == 0 && f.what != F_FILE)
@@ -181,7 +180,7 @@ int fs_conflicts_read(struct fs *fs, const struct fs_loc *loc, char **out,
 int fs_conflicts_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		      void *ctx)
 {
-	struct find f = {.cb = cb, .ctx = ctx};
+	struct find f = { .cb = cb, .ctx = ctx };
 	char *data;
 	size_t len;
 	int err = find(fs, loc, &f);

@@ -14,7 +14,7 @@
 
 /* After a create: look the new name up for the reply. */
 int fs_entry_for(struct fs *fs, struct fs_node *parent, const char *name,
-		     struct fuse_entry_param *e, struct fs_node **out)
+		 struct fuse_entry_param *e, struct fs_node **out)
 {
 	int err = fs_lookup_entry(fs, parent, name, e);
 
@@ -47,8 +47,9 @@ static int do_mkdir(struct fs *fs, const struct fuse_ctx *who,
 		/* mkdir at the root makes a branch at HEAD's head. */
 		err = chronofs_branch_create(fs->db, full);
 		if (err < 0) {
-			fs_log_op(err == -EINVAL || err == -ENOENT ? LOG_WARNING
-								   : LOG_ERR,
+			fs_log_op(err == -EINVAL || err == -ENOENT ?
+					  LOG_WARNING :
+					  LOG_ERR,
 				  "mkdir", full, err, "branch not created: %s",
 				  chronofs_errmsg(NULL));
 			goto out;
@@ -77,7 +78,7 @@ out:
 }
 
 void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-		     mode_t mode)
+		 mode_t mode)
 {
 	struct fuse_entry_param e;
 	int err = do_mkdir(fs_of(req), fuse_req_ctx(req), node_of(req, parent),
@@ -218,7 +219,8 @@ static int do_rmdir(struct fs *fs, struct fs_node *parent, const char *name)
 			err = -ENOENT;
 		else if (err == 0)
 			err = e.kind == CFS_DIR ? -ENOTEMPTY : -ENOTDIR;
-		else if (err == -ENOENT && (err = fs_scratch_of(fs, &loc, &real)) == 0 &&
+		else if (err == -ENOENT &&
+			 (err = fs_scratch_of(fs, &loc, &real)) == 0 &&
 			 rmdir(real) < 0 && errno != ENOENT)
 			err = -errno;
 		/* A collection whose documents were all deleted is gone from

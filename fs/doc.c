@@ -20,20 +20,20 @@ struct fs_doc {
 	 * and stats of the document go on meanwhile. */
 	pthread_mutex_t save_lock;
 	pthread_mutex_t lock; /* guards everything below */
-	uint64_t gen;	      /* bumped by every write and truncate */
-	bool committed;	      /* has a committed version (for the log) */
+	uint64_t gen; /* bumped by every write and truncate */
+	bool committed; /* has a committed version (for the log) */
 	char *buf;
 	size_t len, cap;
 	bool loaded;
-	bool dirty;   /* written or truncated since the last save */
+	bool dirty; /* written or truncated since the last save */
 	bool written; /* written (not only truncated) since the last save */
 	bool created; /* new: not in Git, a placeholder in scratch */
 	bool has_mtime; /* a client set the time: the next save keeps it */
-	bool has_blob;	/* the committed blob the buffer was loaded from */
-	bool failed;	/* a write failed (past max_doc_size): the buffer is
+	bool has_blob; /* the committed blob the buffer was loaded from */
+	bool failed; /* a write failed (past max_doc_size): the buffer is
 			 * not what the writer meant, so no save of it until
 			 * the last close drops it */
-	bool refused;	/* the save of generation refused_gen was refused */
+	bool refused; /* the save of generation refused_gen was refused */
 	uint64_t refused_gen;
 	struct cfs_oid blob;
 	struct timespec mtime;
@@ -74,9 +74,8 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
 		} else if (e.kind != CFS_DOC) {
 			return -EISDIR;
 		} else {
-			err = trunc ? 0
-				    : cfs_blob_read(fs->db, &e.oid, &buf,
-						      &len);
+			err = trunc ? 0 :
+				      cfs_blob_read(fs->db, &e.oid, &buf, &len);
 			if (err < 0) {
 				fs_log_op(LOG_ERR, "open", loc->full, err,
 					  "read: %s", chronofs_errmsg(NULL));
@@ -146,8 +145,8 @@ static void unsaved(struct fs *fs, struct fs_node *n, const struct fs_doc *d)
 	} else {
 		fs_log_op(LOG_WARNING, "close", full, 0,
 			  "closed with changes that were not saved; %s",
-			  d->committed ? "the last committed version is kept"
-				       : "nothing is committed");
+			  d->committed ? "the last committed version is kept" :
+					 "nothing is committed");
 	}
 	free(full);
 }
@@ -169,8 +168,8 @@ bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing)
 	if (n->doc) {
 		pthread_mutex_lock(&n->doc->lock);
 		if (!writing && n->doc->has_blob && !n->doc->dirty) {
-			keep = n->paged &&
-			       !memcmp(n->pages, n->doc->blob.id, sizeof(n->pages));
+			keep = n->paged && !memcmp(n->pages, n->doc->blob.id,
+						   sizeof(n->pages));
 			memcpy(n->pages, n->doc->blob.id, sizeof(n->pages));
 			n->paged = true;
 		} else {
@@ -226,8 +225,8 @@ int fs_doc_read(struct fs_node *n, char *buf, size_t size, off_t off,
 		return -EBADF;
 	pthread_mutex_lock(&d->lock);
 	if ((size_t)off < d->len) {
-		*got = d->len - (size_t)off < size ? d->len - (size_t)off
-						   : size;
+		*got = d->len - (size_t)off < size ? d->len - (size_t)off :
+						     size;
 		memcpy(buf, d->buf + off, *got);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -258,8 +257,8 @@ static int resize(struct fs *fs, struct fs_doc *d, size_t len)
 	return 0;
 }
 
-int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf,
-		 size_t size, off_t off)
+int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf, size_t size,
+		 off_t off)
 {
 	struct fs_doc *d = n->doc;
 	size_t end;
@@ -315,8 +314,8 @@ static void refused(int level, const char *full, int err, const char *why,
 	char *msg;
 
 	if (asprintf(&msg, "%s; %s", why,
-		     had_version ? "the last committed version is kept"
-				 : "nothing is committed (the document has no "
+		     had_version ? "the last committed version is kept" :
+				   "nothing is committed (the document has no "
 				   "committed version)") < 0)
 		msg = NULL;
 	fs_log_op(level, "save", full, err, "save %s: %s",
@@ -343,9 +342,9 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 	rc = cfs_save(fs->db, branch, path, buf, len, mtime ? &t : NULL,
 		      &commit);
 	if (rc < 0) {
-		refused(rc == -EINVAL || rc == -EFBIG || rc == -ENAMETOOLONG
-				? LOG_WARNING
-				: LOG_ERR,
+		refused(rc == -EINVAL || rc == -EFBIG || rc == -ENAMETOOLONG ?
+				LOG_WARNING :
+				LOG_ERR,
 			full, rc, chronofs_errmsg(fs->db), had_version);
 		free(full);
 		return rc;
@@ -384,10 +383,12 @@ int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
 	if (d->failed) {
 		pthread_mutex_unlock(&d->lock);
 		pthread_mutex_unlock(&d->save_lock);
-		fs_log(LOG_WARNING, "%s: a write past max_doc_size %zu failed: "
-		       "nothing committed%s", loc->full, fs->cfg.max_doc_size,
-		       d->committed ? "; the last committed version is kept"
-				    : "");
+		fs_log(LOG_WARNING,
+		       "%s: a write past max_doc_size %zu failed: "
+		       "nothing committed%s",
+		       loc->full, fs->cfg.max_doc_size,
+		       d->committed ? "; the last committed version is kept" :
+				      "");
 		return -EFBIG;
 	}
 	/* Emptied and not yet written: the shell's open-dup2-close before
@@ -408,8 +409,8 @@ int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
 	committed = d->committed;
 	pthread_mutex_unlock(&d->lock);
 	err = copy ? fs_save_bytes(fs, loc->branch, loc->path, copy, len,
-				   timed ? &mtime : NULL, committed)
-		   : -ENOMEM;
+				   timed ? &mtime : NULL, committed) :
+		     -ENOMEM;
 	free(copy);
 	/* A refused save keeps the buffer: a close of a duplicate
 	 * descriptor mid-write must not lose the writes still to come on

@@ -13,8 +13,8 @@
 #include "ops_int.h"
 #include "banned.h"
 
-int fs_fh_open(struct fs *fs, struct fs_node *n,
-		   struct fuse_file_info *fi, int fd)
+int fs_fh_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi,
+	       int fd)
 {
 	struct fs_fh *fh = calloc(1, sizeof(*fh));
 
@@ -71,15 +71,15 @@ void fs_ops_release_all(struct fs *fs)
  * that now resolves elsewhere. Then its attributes are dropped too (only
  * attributes: this takes no lock an open holds). */
 bool fs_frozen_cache_ok(struct fs *fs, struct fs_node *n,
-			    const struct fs_loc *loc)
+			const struct fs_loc *loc)
 {
 	if (loc->where != FS_SNAP)
 		return false;
 	if (fs_node_same_commit(&fs->nodes, n, loc->commit.id))
 		return loc->frozen;
 	if (fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se,
-						 fs_node_ino(&fs->nodes, n), -1, 0);
+		fuse_lowlevel_notify_inval_inode(
+			fs->se, fs_node_ino(&fs->nodes, n), -1, 0);
 	return false;
 }
 
@@ -217,7 +217,8 @@ static int do_create(struct fs *fs, const struct fuse_ctx *who,
 		goto out;
 	}
 	if (!doc && !existed &&
-	    (err = fs_scratch_adopt(fs, real, fd, mode, who->uid, who->gid)) < 0)
+	    (err = fs_scratch_adopt(fs, real, fd, mode, who->uid, who->gid)) <
+		    0)
 		goto out;
 	if (doc) {
 		close(fd);
@@ -243,7 +244,7 @@ out:
 }
 
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      mode_t mode, struct fuse_file_info *fi)
+		  mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
 	int err = do_create(fs_of(req), fuse_req_ctx(req), node_of(req, parent),
@@ -256,7 +257,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 }
 
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+		struct fuse_file_info *fi)
 {
 	struct fs_fh *fh = fh_of(fi);
 	char *buf = malloc(size ? size : 1);
@@ -297,8 +298,8 @@ static void write_too_big(struct fs *fs, struct fs_node *n)
 	free(full);
 }
 
-void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		 off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_fh *fh = fh_of(fi);
@@ -336,8 +337,7 @@ static int save(struct fs *fs, struct fs_node *n)
 	return err;
 }
 
-void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int err = 0;
 
@@ -349,14 +349,15 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
 }
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi)
+		 struct fuse_file_info *fi)
 {
 	struct fs_fh *fh = fh_of(fi);
 	int err;
 
 	if (fh->fd >= 0)
-		err = (datasync ? fdatasync(fh->fd) : fsync(fh->fd)) < 0 ? -errno
-									  : 0;
+		err = (datasync ? fdatasync(fh->fd) : fsync(fh->fd)) < 0 ?
+			      -errno :
+			      0;
 	else if (fh->data || !fh->writable)
 		err = 0;
 	else
@@ -364,8 +365,7 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, -err);
 }
 
-void fs_op_release(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs_fh_close(fs_of(req), fh_of(fi));
 	fuse_reply_err(req, 0);

@@ -29,12 +29,12 @@ struct fs_config {
 	char *branch; /* branch=NAME: that branch at the root */
 	char *fsync_opt;
 	char *max_doc_size_opt;
-	char *sync_remote;	 /* sync=REMOTE */
+	char *sync_remote; /* sync=REMOTE */
 	char *sync_interval_opt; /* sync_interval=SECONDS */
 	unsigned sync_interval;
 	int ro;
 	int allow_checked_out; /* write to a working tree's branch */
-	char *logfile;	       /* logfile=PATH, or chosen when detached */
+	char *logfile; /* logfile=PATH, or chosen when detached */
 	int foreground;
 	int debug;
 	int show_help;
@@ -52,8 +52,8 @@ struct fs_snap_memo {
 };
 
 struct fs_pending; /* renamed-away documents, see pending.c */
-struct fs_sync;	   /* the sync thread, see sync.c */
-struct fs_fh;	    /* an open file, see ops.c */
+struct fs_sync; /* the sync thread, see sync.c */
+struct fs_fh; /* an open file, see ops.c */
 
 struct fs {
 	struct fs_config cfg;
@@ -68,10 +68,10 @@ struct fs {
 	gid_t gid;
 
 	pthread_t indexer; /* catches every branch up once mounted */
-	bool indexing;	   /* the indexer was started (join it at close) */
+	bool indexing; /* the indexer was started (join it at close) */
 
 	pthread_mutex_t open_lock; /* guards open_files */
-	struct fs_fh *open_files;  /* every open file, for teardown */
+	struct fs_fh *open_files; /* every open file, for teardown */
 
 	pthread_mutex_t snaps_lock; /* guards the snapshot names' memo */
 	struct fs_snap_memo snaps[FS_SNAP_MEMO];
@@ -82,33 +82,33 @@ struct fs {
 	size_t nbranches;
 	struct timespec branches_at;
 	bool branches_stale;
-	char *unborn;	   /* HEAD's branch while it has no commit, or NULL */
+	char *unborn; /* HEAD's branch while it has no commit, or NULL */
 	char *checked_out; /* a working tree's branch: read-only, or NULL */
 };
 
 /* Where a mount path points. */
 enum fs_where {
-	FS_ROOT,   /* the list of branches */
+	FS_ROOT, /* the list of branches */
 	FS_PREFIX, /* "feature" when branch "feature/x" exists */
-	FS_LIVE,   /* inside a branch: branch + path ("" is the branch root) */
-	FS_SNAP,   /* BRANCH@WHEN or BRANCH@COMMIT: commit + path, read-only */
+	FS_LIVE, /* inside a branch: branch + path ("" is the branch root) */
+	FS_SNAP, /* BRANCH@WHEN or BRANCH@COMMIT: commit + path, read-only */
 	FS_HISTORY, /* BRANCH@history: branch + path, read-only */
 	FS_CONFLICTS, /* BRANCH@conflicts: branch + path, read-only */
-	FS_ORDER,   /* COLLECTION/@by/SPEC[/STEP...][/ENTRY], read-only */
-	FS_LOG,	    /* @log at the mount's root: recent warnings, read-only */
-	FS_SYNC,    /* @sync at the mount's root: sync status, read-only */
+	FS_ORDER, /* COLLECTION/@by/SPEC[/STEP...][/ENTRY], read-only */
+	FS_LOG, /* @log at the mount's root: recent warnings, read-only */
+	FS_SYNC, /* @sync at the mount's root: sync status, read-only */
 };
 
 struct fs_loc {
 	enum fs_where where;
-	char *full;   /* the whole path below the mount (owned) */
+	char *full; /* the whole path below the mount (owned) */
 	char *branch; /* owned; NULL for FS_ROOT and FS_PREFIX */
 	const char *path; /* inside the branch, points into full */
 	struct cfs_oid commit; /* FS_SNAP, and FS_ORDER in a snapshot */
-	bool snap;		 /* FS_ORDER: in a snapshot (at commit) */
-	bool frozen;		 /* FS_SNAP: can never change (cache it) */
-	char *collection;	 /* FS_ORDER: owned */
-	const char *order;	 /* FS_ORDER: "SPEC/STEP.../ENTRY", into full */
+	bool snap; /* FS_ORDER: in a snapshot (at commit) */
+	bool frozen; /* FS_SNAP: can never change (cache it) */
+	char *collection; /* FS_ORDER: owned */
+	const char *order; /* FS_ORDER: "SPEC/STEP.../ENTRY", into full */
 };
 
 /* Views the kernel may cache long: snapshots that can never change (a
@@ -116,16 +116,16 @@ struct fs_loc {
  * snapshot grow with new commits. */
 static inline bool fs_loc_frozen(const struct fs_loc *loc)
 {
-	return (loc->where == FS_SNAP || (loc->where == FS_ORDER && loc->snap)) &&
+	return (loc->where == FS_SNAP ||
+		(loc->where == FS_ORDER && loc->snap)) &&
 	       loc->frozen;
 }
 
 static inline bool fs_loc_readonly(const struct fs_loc *loc)
 {
 	return loc->where == FS_SNAP || loc->where == FS_HISTORY ||
-	       loc->where == FS_CONFLICTS ||
-	       loc->where == FS_ORDER || loc->where == FS_LOG ||
-	       loc->where == FS_SYNC;
+	       loc->where == FS_CONFLICTS || loc->where == FS_ORDER ||
+	       loc->where == FS_LOG || loc->where == FS_SYNC;
 }
 
 /* The virtual file of recent warnings and errors at the mount's root. */
@@ -185,11 +185,11 @@ int fs_scratch_branch_rename(struct fs *fs, const char *from, const char *to);
 
 /* attr.c: stat of a location. */
 #define FS_BLKSIZE 4096 /* st_blksize of everything shown */
-#define FS_SECTOR 512	/* st_blocks' unit */
+#define FS_SECTOR 512 /* st_blocks' unit */
 /* The one way a struct stat is made: inode from FULL (the path below the
  * mount), the mounting user, MTIME as all three times, SIZE in blocks. */
-void fs_stat_fill(struct fs *fs, struct stat *st, const char *full,
-		  mode_t mode, time_t mtime, off_t size);
+void fs_stat_fill(struct fs *fs, struct stat *st, const char *full, mode_t mode,
+		  time_t mtime, off_t size);
 int fs_stat_loc(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		struct stat *st);
 /* The inode number shown for node N: its own (a hash of the path it was
@@ -221,8 +221,7 @@ int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		    void *ctx);
 
 /* conflicts.c: BRANCH@conflicts (history.c's functions dispatch here). */
-int fs_conflicts_stat(struct fs *fs, const struct fs_loc *loc,
-		      struct stat *st);
+int fs_conflicts_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
 int fs_conflicts_read(struct fs *fs, const struct fs_loc *loc, char **out,
 		      size_t *len);
 int fs_conflicts_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
@@ -260,8 +259,8 @@ int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
 void fs_doc_release(struct fs *fs, struct fs_node *n);
 int fs_doc_read(struct fs_node *n, char *buf, size_t size, off_t off,
 		size_t *got);
-int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf,
-		 size_t size, off_t off);
+int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf, size_t size,
+		 off_t off);
 int fs_doc_truncate(struct fs *fs, struct fs_node *n, off_t size);
 /* Validate and commit the buffer if it changed; 0, -EINVAL, -EFBIG... */
 int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc);

@@ -121,7 +121,6 @@ static int find_version(struct fs *fs, const struct fs_loc *loc,
 	return v->found ? 0 : -ENOENT;
 }
 
-
 static int stat_snap(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
 	struct cfs_entry e;
@@ -146,8 +145,8 @@ static int stat_snap(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 static int stat_history(struct fs *fs, const struct fs_loc *loc,
 			struct stat *st)
 {
-	struct versions v = {0};
-	struct names n = {0};
+	struct versions v = { 0 };
+	struct names n = { 0 };
 	struct cfs_entry e;
 	const char *slash;
 	char *dir;
@@ -157,8 +156,7 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 		return 0;
 	}
-	err = cfs_versions(fs->db, loc->branch, loc->path, version_cb,
-				   &v);
+	err = cfs_versions(fs->db, loc->branch, loc->path, version_cb, &v);
 	if (err < 0)
 		return err;
 	if (v.n > 0) {
@@ -192,8 +190,8 @@ int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 {
 	if (loc->where == FS_CONFLICTS)
 		return fs_conflicts_stat(fs, loc, st);
-	return loc->where == FS_SNAP ? stat_snap(fs, loc, st)
-				     : stat_history(fs, loc, st);
+	return loc->where == FS_SNAP ? stat_snap(fs, loc, st) :
+				       stat_history(fs, loc, st);
 }
 
 int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
@@ -226,15 +224,14 @@ struct snap_list {
 	void *ctx;
 };
 
-static int snap_entry_cb(void *ctx, const char *name,
-			 const struct cfs_entry *e)
+static int snap_entry_cb(void *ctx, const char *name, const struct cfs_entry *e)
 {
 	struct snap_list *l = ctx;
 
 	return l->cb(l->ctx, name,
-		     e->kind == CFS_DIR    ? S_IFDIR
-		     : e->kind == CFS_LINK ? S_IFLNK
-					   : S_IFREG);
+		     e->kind == CFS_DIR	 ? S_IFDIR :
+		     e->kind == CFS_LINK ? S_IFLNK :
+					   S_IFREG);
 }
 
 int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
@@ -242,23 +239,23 @@ int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 {
 	if (loc->where == FS_CONFLICTS)
 		return fs_conflicts_list(fs, loc, cb, ctx);
-	struct snap_list sl = {cb, ctx};
-	struct versions v = {.cb = cb, .ctx = ctx};
-	struct names n = {.cb = cb, .ctx = ctx};
-	struct versions count = {0};
+	struct snap_list sl = { cb, ctx };
+	struct versions v = { .cb = cb, .ctx = ctx };
+	struct names n = { .cb = cb, .ctx = ctx };
+	struct versions count = { 0 };
 	int err;
 
 	if (loc->where == FS_SNAP)
 		return cfs_readdir(fs->db, &loc->commit, loc->path,
-				     snap_entry_cb, &sl);
+				   snap_entry_cb, &sl);
 	if (*loc->path) {
-		err = cfs_versions(fs->db, loc->branch, loc->path,
-					   version_cb, &count);
+		err = cfs_versions(fs->db, loc->branch, loc->path, version_cb,
+				   &count);
 		if (err < 0)
 			return err;
 		if (count.n > 0)
-			return cfs_versions(fs->db, loc->branch,
-						    loc->path, version_cb, &v);
+			return cfs_versions(fs->db, loc->branch, loc->path,
+					    version_cb, &v);
 	}
 	return cfs_names(fs->db, loc->branch, loc->path, name_cb, &n);
 }

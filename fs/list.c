@@ -136,8 +136,7 @@ struct git_list_ctx {
 	struct listing *l;
 };
 
-static int git_entry_cb(void *ctx, const char *name,
-			const struct cfs_entry *e)
+static int git_entry_cb(void *ctx, const char *name, const struct cfs_entry *e)
 {
 	struct git_list_ctx *c = ctx;
 	char *path;
@@ -153,9 +152,9 @@ static int git_entry_cb(void *ctx, const char *name,
 	if (gone)
 		return 0;
 	return list_add(c->l, name,
-			e->kind == CFS_DIR    ? S_IFDIR
-			: e->kind == CFS_LINK ? S_IFLNK
-					      : S_IFREG);
+			e->kind == CFS_DIR  ? S_IFDIR :
+			e->kind == CFS_LINK ? S_IFLNK :
+					      S_IFREG);
 }
 
 static int list_scratch(struct fs *fs, const struct fs_loc *loc,
@@ -176,8 +175,8 @@ static int list_scratch(struct fs *fs, const struct fs_loc *loc,
 	if (fstat(dirfd(d), &dst) < 0)
 		dst.st_dev = 0;
 	while (err == 0 && (de = readdir(d))) {
-		mode_t type = de->d_type == DT_UNKNOWN ? S_IFREG
-						       : DTTOIF(de->d_type);
+		mode_t type = de->d_type == DT_UNKNOWN ? S_IFREG :
+							 DTTOIF(de->d_type);
 		uint64_t ino = 0;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -232,7 +231,7 @@ static int do_opendir(struct fs *fs, struct fs_node *n,
 		err = list_branches(fs, &loc, l);
 		goto out;
 	}
-	ctx = (struct git_list_ctx){fs, &loc, l};
+	ctx = (struct git_list_ctx){ fs, &loc, l };
 	err = cfs_head(fs->db, loc.branch, &head);
 	if (err == 0)
 		err = cfs_readdir(fs->db, &head, loc.path, git_entry_cb, &ctx);
@@ -264,8 +263,7 @@ out:
 	return err;
 }
 
-void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int err = do_opendir(fs_of(req), node_of(req, ino), fi);
 
@@ -293,12 +291,14 @@ static void list_page(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	for (size_t i = (size_t)off; i < l->n; i++) {
 		const char *name = l->v[i].name;
-		struct fuse_entry_param e = {.attr = {.st_ino = l->v[i].ino,
-						      .st_mode = l->v[i].type}};
-		size_t need = plus ? fuse_add_direntry_plus(req, NULL, 0, name,
-							    NULL, 0)
-				   : fuse_add_direntry(req, NULL, 0, name,
-						       NULL, 0);
+		struct fuse_entry_param e = {
+			.attr = { .st_ino = l->v[i].ino,
+				  .st_mode = l->v[i].type }
+		};
+		size_t need =
+			plus ? fuse_add_direntry_plus(req, NULL, 0, name, NULL,
+						      0) :
+			       fuse_add_direntry(req, NULL, 0, name, NULL, 0);
 
 		if (need > size - used)
 			break;
@@ -307,7 +307,8 @@ static void list_page(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					  &e.attr, (off_t)(i + 1));
 		} else {
 			if (strcmp(name, ".") && strcmp(name, "..") &&
-			    fs_lookup_entry(fs, node_of(req, ino), name, &e) < 0) {
+			    fs_lookup_entry(fs, node_of(req, ino), name, &e) <
+				    0) {
 				memset(&e, 0, sizeof(e));
 				e.attr.st_ino = l->v[i].ino;
 				e.attr.st_mode = l->v[i].type;
@@ -322,19 +323,18 @@ static void list_page(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+		   struct fuse_file_info *fi)
 {
 	list_page(req, ino, size, off, fi, false);
 }
 
-void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, struct fuse_file_info *fi)
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	list_page(req, ino, size, off, fi, true);
 }
 
-void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
-			  struct fuse_file_info *fi)
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs_fh_close(fs_of(req), fh_of(fi));
 	fuse_reply_err(req, 0);

@@ -22,7 +22,7 @@
 
 static bool use_syslog;
 static bool keep_debug;
-static char *log_path;	/* logfile, or NULL */
+static char *log_path; /* logfile, or NULL */
 static int log_fd = -1; /* appended, by whole lines */
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -90,7 +90,8 @@ static void file_line(const char *level, const char *line)
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
 	pthread_mutex_lock(&file_lock);
-	if (log_path && fstat(log_fd, &st) == 0 && st.st_size > FS_LOG_FILE_MAX) {
+	if (log_path && fstat(log_fd, &st) == 0 &&
+	    st.st_size > FS_LOG_FILE_MAX) {
 		char old[4200];
 		int fd;
 
@@ -147,7 +148,7 @@ static void emit(int level, const char *line)
 static void ring_add(int level, const char *op, const char *path, int err,
 		     const char *msg)
 {
-	struct ring_entry e = {.level = level, .err = err < 0 ? -err : err};
+	struct ring_entry e = { .level = level, .err = err < 0 ? -err : err };
 
 	clock_gettime(CLOCK_REALTIME, &e.time);
 	e.op = strdup(op ? op : "");

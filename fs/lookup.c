@@ -46,7 +46,7 @@
 
 /* Resolve node N (or its child NAME). */
 int fs_loc_of(struct fs *fs, struct fs_node *n, const char *name,
-		  struct fs_loc *loc)
+	      struct fs_loc *loc)
 {
 	char *full;
 	int err;
@@ -64,7 +64,7 @@ int fs_loc_of(struct fs *fs, struct fs_node *n, const char *name,
 
 /* The full path of child NAME of N, for names that do not exist yet. */
 int fs_child_full(struct fs *fs, struct fs_node *n, const char *name,
-		      char **out)
+		  char **out)
 {
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
@@ -134,8 +134,8 @@ static double entry_timeout(const struct fs_loc *loc)
 		return ENTRY_TIMEOUT;
 	if (fs_loc_frozen(loc))
 		return FS_SNAP_TIMEOUT;
-	return loc->where == FS_LIVE && *loc->path ? LIVE_TIMEOUT
-						   : ENTRY_TIMEOUT;
+	return loc->where == FS_LIVE && *loc->path ? LIVE_TIMEOUT :
+						     ENTRY_TIMEOUT;
 }
 
 static double attr_timeout(const struct fs_loc *loc, const struct stat *st)
@@ -160,7 +160,7 @@ int fs_scratch_of(struct fs *fs, const struct fs_loc *loc, char **out)
 /* Is LOC a document: in Git, or a new one held in scratch? */
 /* *E is its entry when it is in Git (*created false). */
 bool fs_is_doc(struct fs *fs, const struct fs_loc *loc, bool *created,
-		   struct cfs_entry *e)
+	       struct cfs_entry *e)
 {
 	struct stat st;
 	char *real;
@@ -171,7 +171,8 @@ bool fs_is_doc(struct fs *fs, const struct fs_loc *loc, bool *created,
 		return false;
 	if (fs_live_entry(fs, loc->branch, loc->path, e, NULL) == 0)
 		return e->kind == CFS_DOC;
-	if (!cfs_is_document_path(loc->path) || fs_scratch_of(fs, loc, &real) < 0)
+	if (!cfs_is_document_path(loc->path) ||
+	    fs_scratch_of(fs, loc, &real) < 0)
 		return false;
 	found = lstat(real, &st) == 0 && S_ISREG(st.st_mode);
 	free(real);
@@ -193,7 +194,7 @@ static void fill_entry(struct fs *fs, struct fs_node *n, const struct stat *st,
 
 /* Look NAME up in PARENT and count the kernel's reference. */
 int fs_lookup_entry(struct fs *fs, struct fs_node *parent, const char *name,
-		     struct fuse_entry_param *e)
+		    struct fuse_entry_param *e)
 {
 	struct fs_loc loc;
 	struct fs_node *n;
@@ -236,11 +237,11 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 }
 
 void fs_op_forget_multi(fuse_req_t req, size_t count,
-			    struct fuse_forget_data *forgets)
+			struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		fs_node_forget(&fs_of(req)->nodes,
-			       node_of(req, forgets[i].ino), forgets[i].nlookup);
+		fs_node_forget(&fs_of(req)->nodes, node_of(req, forgets[i].ino),
+			       forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -284,8 +285,7 @@ static int do_getattr(struct fs *fs, struct fs_node *n, struct stat *st,
 	return err;
 }
 
-void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
 	double timeout = ATTR_TIMEOUT;

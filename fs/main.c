@@ -23,7 +23,10 @@
  * for it rather than serve with a read-only index. */
 #define INDEX_WAIT_MS 5000
 
-#define OPT(t, p) {t, offsetof(struct fs_config, p), 1}
+#define OPT(t, p)                                   \
+	{                                           \
+		t, offsetof(struct fs_config, p), 1 \
+	}
 static const struct fuse_opt opts[] = {
 	OPT("author=%s", author),
 	OPT("branch=%s", branch),
@@ -105,12 +108,13 @@ static int opt_proc(void *data, const char *arg, int key,
 			 * dead mount). */
 			cfg->mountpoint = realpath(arg, NULL);
 			if (!cfg->mountpoint) {
-				fprintf(stderr, "chronofs: mountpoint %s: %s%s\n",
-					arg, strerror(errno),
-					errno == ENOTCONN
-						? " (a dead mount: fusermount3 "
-						  "-u it first)"
-						: "");
+				fprintf(stderr,
+					"chronofs: mountpoint %s: %s%s\n", arg,
+					strerror(errno),
+					errno == ENOTCONN ?
+						" (a dead mount: fusermount3 "
+						"-u it first)" :
+						"");
 				return -1;
 			}
 			return 0;
@@ -131,8 +135,8 @@ static void unescape(char *s)
 	char *w = s;
 
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
 			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
 				      (s[3] - '0'));
 			s += 3;
@@ -195,17 +199,23 @@ static int check_sync(struct fs_config *cfg)
 		v = strtoul(cfg->sync_interval_opt, &end, 10);
 		if (errno || *end || v == 0 || v > 86400 ||
 		    !isdigit((unsigned char)cfg->sync_interval_opt[0]))
-			return fprintf(stderr, "chronofs: sync_interval=%s: "
+			return fprintf(stderr,
+				       "chronofs: sync_interval=%s: "
 				       "want 1 to 86400 seconds\n",
-				       cfg->sync_interval_opt), -1;
+				       cfg->sync_interval_opt),
+			       -1;
 		if (!cfg->sync_remote)
 			return fprintf(stderr, "chronofs: sync_interval "
-				       "without sync=REMOTE\n"), -1;
+					       "without sync=REMOTE\n"),
+			       -1;
 		cfg->sync_interval = (unsigned)v;
 	}
 	if (cfg->sync_remote && cfg->ro)
-		return fprintf(stderr, "chronofs: sync=%s needs a read-write "
-			       "mount\n", cfg->sync_remote), -1;
+		return fprintf(stderr,
+			       "chronofs: sync=%s needs a read-write "
+			       "mount\n",
+			       cfg->sync_remote),
+		       -1;
 	return 0;
 }
 
@@ -221,27 +231,35 @@ static int check_config(struct fs_config *cfg)
 		else if (!strcmp(cfg->fsync_opt, "off"))
 			cfg->fsync = false;
 		else
-			return fprintf(stderr, "chronofs: fsync=%s: want on "
-				       "or off\n", cfg->fsync_opt), -1;
+			return fprintf(stderr,
+				       "chronofs: fsync=%s: want on "
+				       "or off\n",
+				       cfg->fsync_opt),
+			       -1;
 	}
 	cfg->max_doc_size = CFS_MAX_DOC_SIZE;
 	if (cfg->max_doc_size_opt) {
 		errno = 0;
 		cfg->max_doc_size = strtoull(cfg->max_doc_size_opt, &end, 10);
 		if (errno || *end || cfg->max_doc_size == 0)
-			return fprintf(stderr, "chronofs: max_doc_size=%s: "
+			return fprintf(stderr,
+				       "chronofs: max_doc_size=%s: "
 				       "want a positive number of bytes\n",
-				       cfg->max_doc_size_opt), -1;
+				       cfg->max_doc_size_opt),
+			       -1;
 	}
 	if ((err = check_sync(cfg)) < 0)
 		return err;
 	if (!cfg->repo || !cfg->mountpoint)
 		return fprintf(stderr, "chronofs: need REPO and MOUNTPOINT "
-			       "(see --help)\n"), -1;
+				       "(see --help)\n"),
+		       -1;
 	if (fuse_mounted_on(cfg->mountpoint, type, sizeof(type)))
-		return fprintf(stderr, "chronofs: %s is already mounted (%s); "
+		return fprintf(stderr,
+			       "chronofs: %s is already mounted (%s); "
 			       "unmount it first (fusermount3 -u %s)\n",
-			       cfg->mountpoint, type, cfg->mountpoint), -1;
+			       cfg->mountpoint, type, cfg->mountpoint),
+		       -1;
 	return 0;
 }
 
@@ -323,12 +341,12 @@ static void log_warn(const char *msg)
  * fork() keeps only the calling one. */
 static int fs_open_store(struct fs *fs)
 {
-	struct cfs_opts o = {.author = fs->cfg.author,
-			     .fsync = fs->cfg.fsync,
-			     .max_doc_size = fs->cfg.max_doc_size,
-			     .log = log_store,
-			     .info = log_info,
-			     .warn = log_warn};
+	struct cfs_opts o = { .author = fs->cfg.author,
+			      .fsync = fs->cfg.fsync,
+			      .max_doc_size = fs->cfg.max_doc_size,
+			      .log = log_store,
+			      .info = log_info,
+			      .warn = log_warn };
 	struct cfs_oid head;
 	int err;
 
@@ -369,7 +387,8 @@ static int fs_open_index(struct fs *fs)
 		return err;
 	}
 	if (readonly)
-		fs_log(LOG_WARNING, "index database held by another process: "
+		fs_log(LOG_WARNING,
+		       "index database held by another process: "
 		       "serving it read-only (no new indexes, mtimes not kept)");
 	if (!fs->cfg.ro)
 		cfs_prepare_writes(fs->db);
@@ -389,7 +408,7 @@ static void fs_close(struct fs *fs)
 		pthread_join(fs->indexer, NULL);
 	}
 	fs_pending_free(fs->pending); /* commits what is still pending */
-	fs_ops_release_all(fs);	      /* files the kernel did not release */
+	fs_ops_release_all(fs); /* files the kernel did not release */
 	fs_nodes_release(&fs->nodes);
 	if (fs->db && cfs_index_flush(fs->db) < 0)
 		fs_log(LOG_ERR, "index: %s", chronofs_errmsg(fs->db));
@@ -408,7 +427,8 @@ static void fs_close(struct fs *fs)
 static int run(struct fs *fs, struct fuse_args *args)
 {
 	struct fuse_session *se;
-	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 10};
+	struct fuse_loop_config loop = { .clone_fd = 0,
+					 .max_idle_threads = 10 };
 	int err = -1;
 
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
@@ -439,8 +459,7 @@ static int run(struct fs *fs, struct fuse_args *args)
 	}
 	if (fs_open_index(fs) < 0)
 		goto out_unmount;
-	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo,
-	       fs->cfg.mountpoint);
+	fs_log(LOG_INFO, "mounted %s on %s", fs->cfg.repo, fs->cfg.mountpoint);
 	if (fs_sync_start(fs) < 0) {
 		fs_log(LOG_ERR, "sync=%s: cannot start", fs->cfg.sync_remote);
 		goto out_unmount;

@@ -73,8 +73,8 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
 
 struct fs_node *fs_node_get(struct fs_nodes *t, fuse_ino_t ino)
 {
-	return ino == FUSE_ROOT_ID ? &t->root
-				   : (struct fs_node *)(uintptr_t)ino;
+	return ino == FUSE_ROOT_ID ? &t->root :
+				     (struct fs_node *)(uintptr_t)ino;
 }
 
 fuse_ino_t fs_node_ino(struct fs_nodes *t, struct fs_node *n)
@@ -293,9 +293,8 @@ void fs_node_forget(struct fs_nodes *t, struct fs_node *n, uint64_t count)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void fs_node_move(struct fs_nodes *t, struct fs_node *parent,
-		  const char *name, struct fs_node *newparent,
-		  const char *newname)
+void fs_node_move(struct fs_nodes *t, struct fs_node *parent, const char *name,
+		  struct fs_node *newparent, const char *newname)
 {
 	struct fs_node *n, *victim;
 	char *copy = strdup(newname);

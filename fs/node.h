@@ -26,7 +26,7 @@ struct fs_node {
 	struct fs_node *next;
 	struct fs_doc *doc; /* open document buffer, see doc.c */
 	unsigned doc_opens; /* open files sharing doc */
-	bool paged;	    /* the kernel holds the pages of blob `pages` */
+	bool paged; /* the kernel holds the pages of blob `pages` */
 	unsigned char pages[20];
 	/* Inside snapshots: the commit the kernel's entry, attributes and
 	 * pages for this node came from. */
@@ -74,9 +74,8 @@ void fs_node_forget(struct fs_nodes *t, struct fs_node *n, uint64_t count);
 
 /* A rename succeeded: move child NAME of PARENT to NEWNAME of NEWPARENT,
  * detaching whatever node was there. */
-void fs_node_move(struct fs_nodes *t, struct fs_node *parent,
-		  const char *name, struct fs_node *newparent,
-		  const char *newname);
+void fs_node_move(struct fs_nodes *t, struct fs_node *parent, const char *name,
+		  struct fs_node *newparent, const char *newname);
 
 /* Child NAME of PARENT was unlinked: its node keeps serving the files
  * open on it, under no reachable name. */

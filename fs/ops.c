@@ -49,4 +49,3 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.getxattr = fs_op_getxattr,
 	.listxattr = fs_op_listxattr,
 };
-

@@ -17,11 +17,11 @@ struct listing; /* list.c */
 /* An open file: a document (shared buffer on the node), a scratch fd, or
  * the bytes of a read-only view. All are on fs->open_files. */
 struct fs_fh {
-	int fd;	    /* scratch file, or -1 */
+	int fd; /* scratch file, or -1 */
 	char *data; /* a snapshot's or a version's bytes (immutable) */
 	size_t len;
 	struct listing *listing; /* an open directory */
-	bool writable;		 /* opened for writing: its close saves */
+	bool writable; /* opened for writing: its close saves */
 	struct fs_node *node;
 	struct fs_fh *prev, *next;
 };
@@ -100,8 +100,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode, struct fuse_file_info *fi);
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
-void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		 size_t size, off_t off, struct fuse_file_info *fi);
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		 off_t off, struct fuse_file_info *fi);
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi);
@@ -109,8 +109,8 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);
-void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi);
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
 void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 mode_t mode, dev_t rdev);
 void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,

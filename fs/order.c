@@ -68,8 +68,8 @@ static int view_parse(const char *order, struct view *v)
 			err = -ENOENT;
 		else if (!(v->steps[v->nsteps] = strndup(p, len)))
 			err = -ENOMEM;
-		else if (chronofs_range_step(&v->range,
-					     v->steps[v->nsteps++]) < 0)
+		else if (chronofs_range_step(&v->range, v->steps[v->nsteps++]) <
+			 0)
 			err = -ENOENT;
 	}
 	if (err < 0)
@@ -87,8 +87,8 @@ static int entry_doc(struct fs *fs, const struct fs_loc *loc, const char *id,
 	if (asprintf(&path, "%s%s%s.json", loc->collection,
 		     *loc->collection ? "/" : "", id) < 0)
 		return -ENOMEM;
-	err = loc->snap ? cfs_stat(fs->db, &loc->commit, path, e)
-			: fs_live_entry(fs, loc->branch, path, e, NULL);
+	err = loc->snap ? cfs_stat(fs->db, &loc->commit, path, e) :
+			  fs_live_entry(fs, loc->branch, path, e, NULL);
 	free(path);
 	if (err == 0 && e->kind != CFS_DOC)
 		err = -ENOENT;
@@ -162,7 +162,7 @@ static int row_cb(void *ctx, const char *id, const struct cfs_oid *blob,
 int fs_order_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		  void *ctx)
 {
-	struct rows r = {0};
+	struct rows r = { 0 };
 	struct view v;
 	int err, width = RANK_WIDTH;
 	char name[ENTRY_NAME_MAX];
@@ -189,7 +189,8 @@ int fs_order_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		/* A name no program could open is not listed; the rank
 		 * stays taken, so the others keep theirs. */
 		if (err == 0 && len > NAME_MAX)
-			fs_log(LOG_WARNING, "%s: the entry of %s.json is not "
+			fs_log(LOG_WARNING,
+			       "%s: the entry of %s.json is not "
 			       "listed: its name would be %d bytes, over %d",
 			       loc->full, r.ids[i], len, NAME_MAX);
 		else if (err == 0)

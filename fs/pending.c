@@ -217,8 +217,7 @@ bool fs_pending_has(struct fs_pending *p, const char *branch, const char *path)
 	return found;
 }
 
-void fs_pending_drop(struct fs_pending *p, const char *branch,
-		     const char *path)
+void fs_pending_drop(struct fs_pending *p, const char *branch, const char *path)
 {
 	struct entry **pp, *gone = NULL;
 

@@ -53,7 +53,7 @@ out:
 static int write_file(const char *path, const char *buf, size_t len,
 		      const struct timespec *mtime)
 {
-	struct timespec ts[2] = {*mtime, *mtime};
+	struct timespec ts[2] = { *mtime, *mtime };
 	int fd, err = fs_scratch_mkparents(path);
 	size_t done = 0;
 	ssize_t w;
@@ -171,13 +171,14 @@ static int rename_live(struct fs *fs, const struct fs_loc *from,
 		err = -EXDEV;
 	} else {
 		/* scratch to scratch, or a new document's placeholder. */
-		if ((err = fs_scratch_mkparents(dst)) == 0 && rename(src, dst) < 0)
+		if ((err = fs_scratch_mkparents(dst)) == 0 &&
+		    rename(src, dst) < 0)
 			err = -errno;
 	}
 out:
 	if (err < 0 && err != -EEXIST && err != -EXDEV && err != -ENOENT)
-		fs_log_op(err == -EINVAL || err == -EFBIG ? LOG_WARNING
-							  : LOG_ERR,
+		fs_log_op(err == -EINVAL || err == -EFBIG ? LOG_WARNING :
+							    LOG_ERR,
 			  "rename", from->full, err, "rename to %s: %s",
 			  to->full, strerror(-err));
 	free(src);
@@ -234,9 +235,9 @@ static int do_rename(struct fs *fs, struct fs_node *parent, const char *name,
 		goto out;
 	}
 	err = fs_resolve(fs, full, &to);
-	if (err == 0 && (from.where != FS_LIVE || to.where != FS_LIVE ||
-			 !*from.path || !*to.path ||
-			 strcmp(from.branch, to.branch) != 0))
+	if (err == 0 &&
+	    (from.where != FS_LIVE || to.where != FS_LIVE || !*from.path ||
+	     !*to.path || strcmp(from.branch, to.branch) != 0))
 		err = -EXDEV;
 	if (err == 0)
 		err = rename_live(fs, &from, &to, flags);
@@ -251,10 +252,9 @@ out:
 }
 
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname,
-		      unsigned int flags)
+		  fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	fuse_reply_err(req, -do_rename(fs_of(req), node_of(req, parent), name,
-				       node_of(req, newparent), newname,
-				       flags));
+	fuse_reply_err(req,
+		       -do_rename(fs_of(req), node_of(req, parent), name,
+				  node_of(req, newparent), newname, flags));
 }

@@ -21,7 +21,8 @@ void fs_branches_changed(struct fs *fs)
 
 static long elapsed_ns(const struct timespec *a, const struct timespec *b)
 {
-	return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+	return (b->tv_sec - a->tv_sec) * 1000000000L +
+	       (b->tv_nsec - a->tv_nsec);
 }
 
 /* HEAD's branch: listed while unborn (git init made no commit: its first
@@ -261,7 +262,8 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t blen,
 		out->where = FS_HISTORY;
 		err = fs_history_catchup(fs, out->branch);
 		/* No '@' names inside history: documents only. */
-		if (err == 0 && (out->path[0] == '@' || strstr(out->path, "/@")))
+		if (err == 0 &&
+		    (out->path[0] == '@' || strstr(out->path, "/@")))
 			err = -ENOENT;
 		return err;
 	}
@@ -348,7 +350,8 @@ int fs_resolve(struct fs *fs, const char *full, struct fs_loc *out)
 	}
 	/* '@' in the branch's component: a snapshot or history. A component
 	 * starting with '@' inside a branch: an ordered view or nothing. */
-	if (at && at != full && at[-1] != '/' && is_branch_prefix(fs, full, at)) {
+	if (at && at != full && at[-1] != '/' &&
+	    is_branch_prefix(fs, full, at)) {
 		err = resolve_virtual(fs, out, (size_t)(at - full),
 				      (size_t)(at - full));
 		if (err < 0)

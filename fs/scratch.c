@@ -106,16 +106,19 @@ int fs_scratch_adopt(struct fs *fs, const char *real, int fd, mode_t mode,
 		return -errno;
 	/* A symbolic link's own mode is always 0777 on Linux. */
 	if (!S_ISLNK(st.st_mode) && (st.st_mode & 07777) != (mode & 07777) &&
-	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) < 0)
+	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) <
+		    0)
 		return -errno;
 	if (geteuid() != 0 || (st.st_uid == uid && st.st_gid == gid))
 		return 0;
-	if ((fd >= 0 ? fchown(fd, uid, gid)
-		     : fchownat(AT_FDCWD, real, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
+	if ((fd >= 0 ? fchown(fd, uid, gid) :
+		       fchownat(AT_FDCWD, real, uid, gid,
+				AT_SYMLINK_NOFOLLOW)) < 0)
 		return -errno;
 	/* chown clears set-id bits: put back what the caller asked for. */
 	if (!S_ISLNK(st.st_mode) && (mode & 06000) &&
-	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) < 0)
+	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) <
+		    0)
 		return -errno;
 	return 0;
 }

@@ -15,7 +15,7 @@
 static struct timespec set_time(const struct stat *attr, int to_set,
 				int which_set, int which_now, bool mtime)
 {
-	struct timespec t = {.tv_nsec = UTIME_OMIT};
+	struct timespec t = { .tv_nsec = UTIME_OMIT };
 
 	if (to_set & which_now)
 		t.tv_nsec = UTIME_NOW;
@@ -136,12 +136,13 @@ static int setattr_scratch(struct fs *fs, const struct fs_loc *loc,
 	/* The owner shown is the one held: a chown the daemon may not do
 	 * (it does not run as root) fails as it would on disk. */
 	if (err == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
-	    lchown(real, (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
+	    lchown(real,
+		   (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
 		   (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1) < 0)
 		err = -errno;
 	if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
-		if ((fh && fh->fd >= 0 ? ftruncate(fh->fd, attr->st_size)
-				       : truncate(real, attr->st_size)) < 0)
+		if ((fh && fh->fd >= 0 ? ftruncate(fh->fd, attr->st_size) :
+					 truncate(real, attr->st_size)) < 0)
 			err = -errno;
 	}
 	ts[0] = set_time(attr, to_set, FUSE_SET_ATTR_ATIME,
@@ -171,8 +172,8 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 	 * cannot change (EPERM, as for a file one does not own); times may
 	 * be set and change nothing. */
 	if ((loc.where != FS_LIVE || !*loc.path) &&
-	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-		       FUSE_SET_ATTR_GID))) {
+	    (to_set &
+	     (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		err = -EPERM;
 		goto out;
 	}
@@ -180,12 +181,12 @@ static int do_setattr(struct fs *fs, struct fs_node *n, struct stat *attr,
 		/* A link committed by others is shown read-only. */
 		if (fs_live_entry(fs, loc.branch, loc.path, &e, NULL) == 0 &&
 		    e.kind == CFS_LINK)
-			err = (to_set & ~(FUSE_SET_ATTR_ATIME |
-					  FUSE_SET_ATTR_ATIME_NOW |
-					  FUSE_SET_ATTR_MTIME |
-					  FUSE_SET_ATTR_MTIME_NOW))
-				      ? -EPERM
-				      : 0;
+			err = (to_set &
+			       ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
+				 FUSE_SET_ATTR_MTIME |
+				 FUSE_SET_ATTR_MTIME_NOW)) ?
+				      -EPERM :
+				      0;
 		else if (fs_is_doc(fs, &loc, &created, &e))
 			err = setattr_doc(fs, n, &loc, attr, to_set, created);
 		else
@@ -201,7 +202,7 @@ out:
 }
 
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi)
+		   int to_set, struct fuse_file_info *fi)
 {
 	int err = do_setattr(fs_of(req), node_of(req, ino), attr, to_set, fi);
 

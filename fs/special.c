@@ -205,12 +205,11 @@ static int do_link(struct fs *fs, struct fs_node *n, struct fs_node *newparent,
 	if (from.where != FS_LIVE || !*from.path ||
 	    fs_is_doc(fs, &from, &created, &ce) ||
 	    fs_live_entry(fs, from.branch, from.path, &ce, NULL) == 0 ||
-	    cfs_is_document_path(to.path) ||
-	    strcmp(from.branch, to.branch)) {
+	    cfs_is_document_path(to.path) || strcmp(from.branch, to.branch)) {
 		err = from.where == FS_LIVE && to.where == FS_LIVE &&
-				      strcmp(from.branch, to.branch)
-			      ? -EXDEV
-			      : -EPERM;
+				      strcmp(from.branch, to.branch) ?
+			      -EXDEV :
+			      -EPERM;
 		goto out;
 	}
 	if ((err = fs_scratch_of(fs, &from, &src)) < 0)

@@ -38,10 +38,10 @@ struct fs_sync {
 	pthread_mutex_t lock; /* guards what follows; a leaf */
 	pthread_cond_t wake;
 	uint64_t rounds, failures, conflicts;
-	int64_t last_time;    /* start of the last round; 0: none yet */
-	char *last_result;    /* "ok", "failed" */
-	json_t *branches;     /* name -> {ahead, behind, last} */
-	char *last_error;     /* NULL: none */
+	int64_t last_time; /* start of the last round; 0: none yet */
+	char *last_result; /* "ok", "failed" */
+	json_t *branches; /* name -> {ahead, behind, last} */
+	char *last_error; /* NULL: none */
 	int64_t last_error_time;
 };
 
@@ -60,14 +60,14 @@ static json_t *did(const chronofs_sync_branch *b)
 		unsigned bit;
 		const char *word;
 	} words[] = {
-		{CHRONOFS_SYNC_CREATED, "new from the remote"},
-		{CHRONOFS_SYNC_FAST_FORWARD, "fast-forward"},
-		{CHRONOFS_SYNC_MERGED, "merged"},
-		{CHRONOFS_SYNC_PUSHED, "pushed"},
-		{CHRONOFS_SYNC_DELETED, "deleted"},
-		{CHRONOFS_SYNC_DELETED_REMOTE, "deleted on the remote"},
-		{CHRONOFS_SYNC_KEPT, "kept"},
-		{CHRONOFS_SYNC_FAILED, "failed"},
+		{ CHRONOFS_SYNC_CREATED, "new from the remote" },
+		{ CHRONOFS_SYNC_FAST_FORWARD, "fast-forward" },
+		{ CHRONOFS_SYNC_MERGED, "merged" },
+		{ CHRONOFS_SYNC_PUSHED, "pushed" },
+		{ CHRONOFS_SYNC_DELETED, "deleted" },
+		{ CHRONOFS_SYNC_DELETED_REMOTE, "deleted on the remote" },
+		{ CHRONOFS_SYNC_KEPT, "kept" },
+		{ CHRONOFS_SYNC_FAILED, "failed" },
 	};
 	json_t *a = json_array();
 
@@ -112,10 +112,11 @@ static void inval_rel(struct fs *fs, const char *rel, const char *branch,
 			}
 		}
 		if (drop) {
-			fuse_lowlevel_notify_inval_entry(fs->se, parent, p, len);
+			fuse_lowlevel_notify_inval_entry(fs->se, parent, p,
+							 len);
 			if (inos[i])
-				fuse_lowlevel_notify_inval_inode(fs->se, inos[i],
-								 0, 0);
+				fuse_lowlevel_notify_inval_inode(fs->se,
+								 inos[i], 0, 0);
 			return;
 		}
 		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], -1, 0);
@@ -155,7 +156,7 @@ static void invalidate(struct fs_sync *s, const chronofs_sync_result *r)
 
 	for (size_t i = 0; i < r->n; i++) {
 		const chronofs_sync_branch *b = &r->v[i];
-		struct inval v = {.fs = fs, .branch = b->name};
+		struct inval v = { .fs = fs, .branch = b->name };
 
 		if (!strcmp(b->before, b->after))
 			continue;
@@ -253,11 +254,11 @@ static void record(struct fs_sync *s, int64_t started, const char *failure,
 			error = NULL;
 		if (!b->after[0])
 			continue; /* gone here */
-		json_object_set_new(
-			branches, b->name,
-			json_pack("{s:I,s:I,s:o}", "ahead", (json_int_t)b->ahead,
-				  "behind", (json_int_t)b->behind, "last",
-				  did(b)));
+		json_object_set_new(branches, b->name,
+				    json_pack("{s:I,s:I,s:o}", "ahead",
+					      (json_int_t)b->ahead, "behind",
+					      (json_int_t)b->behind, "last",
+					      did(b)));
 	}
 	pthread_mutex_lock(&s->lock);
 	s->rounds++;
@@ -327,8 +328,8 @@ static void *run(void *arg)
 			break;
 		if (err < 0) {
 			failure = strdup(chronofs_errmsg(s->fs->db));
-			fs_log(LOG_WARNING, "sync with %s failed: %s", s->remote,
-			       failure ? failure : "?");
+			fs_log(LOG_WARNING, "sync with %s failed: %s",
+			       s->remote, failure ? failure : "?");
 			/* Offline: the status still counts what waits. */
 			if (cfs_sync_state(s->fs->db, s->remote, &r) < 0)
 				r = NULL;
@@ -348,7 +349,8 @@ static void *run(void *arg)
 			backoff = interval_ms;
 		/* Rounds start every interval (a round's own time is not
 		 * added to it); after a failure, the backoff. */
-		if (nap(s, failed ? backoff : until_next(started_ms, interval_ms)))
+		if (nap(s,
+			failed ? backoff : until_next(started_ms, interval_ms)))
 			break;
 	}
 	return NULL;
@@ -416,10 +418,9 @@ int fs_sync_read(struct fs *fs, char **out, size_t *len)
 	if (!s)
 		return -ENOENT;
 	pthread_mutex_lock(&s->lock);
-	o = json_pack("{s:s,s:I,s:I,s:I,s:I}", "remote", s->remote,
-		      "interval", (json_int_t)s->interval, "rounds",
-		      (json_int_t)s->rounds, "failures",
-		      (json_int_t)s->failures, "conflicts",
+	o = json_pack("{s:s,s:I,s:I,s:I,s:I}", "remote", s->remote, "interval",
+		      (json_int_t)s->interval, "rounds", (json_int_t)s->rounds,
+		      "failures", (json_int_t)s->failures, "conflicts",
 		      (json_int_t)s->conflicts);
 	if (o && s->last_time) {
 		t = when(s->last_time);

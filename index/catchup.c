@@ -43,8 +43,8 @@ struct catchup {
 	int64_t last_time; /* of the newest indexed commit */
 	bool have_last;
 	const struct idx_defs *defs; /* ordered indexes on this branch */
-	time_t reported;      /* last progress call */
-	char **paths;	      /* this commit's changed documents, for them */
+	time_t reported; /* last progress call */
+	char **paths; /* this commit's changed documents, for them */
 	struct store_oid *blobs;
 	bool *deleted;
 	size_t npaths, cappaths;
@@ -90,20 +90,19 @@ static int apply_orders(struct catchup *c)
 		if (err == 0)
 			err = idx_order_apply(c->db, c->st, c->wb, c->defs,
 					      c->branch, c->paths[i],
-					      c->deleted[i] ? NULL
-							    : &c->blobs[i]);
+					      c->deleted[i] ? NULL :
+							      &c->blobs[i]);
 		free(c->paths[i]);
 	}
 	c->npaths = 0;
 	return err;
 }
 
-
 /* The committer time of the commit at SEQ, from its 'S' record. */
 static int read_time(struct idx_db *db, const char *branch, uint64_t seq,
 		     int64_t *out)
 {
-	struct idx_key k = {0};
+	struct idx_key k = { 0 };
 	char *val, *e = NULL;
 	size_t vlen;
 	int err;
@@ -155,7 +154,7 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 		    const struct store_oid *new)
 {
 	struct catchup *c = ctx;
-	unsigned char val[48] = {0};
+	unsigned char val[48] = { 0 };
 
 	if (idx_key_start(&c->k, 'P', c->branch) < 0 ||
 	    idx_key_add(&c->k, path, strlen(path) + 1) < 0 ||
@@ -165,8 +164,8 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 	idx_put_be64(val + 20, (uint64_t)c->time);
 	if (new)
 		memcpy(val + 28, new->id, 20);
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
-			       (char *)val, sizeof(val));
+	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
+			       sizeof(val));
 	return c->defs->n ? remember(c, path, new) : 0;
 }
 
@@ -178,7 +177,7 @@ static int flush(struct catchup *c);
  * entries, so this touches only the commits after the skew. */
 static int lower_tail(struct catchup *c, int64_t t)
 {
-	struct idx_key lo = {0}, hi = {0}, nk = {0};
+	struct idx_key lo = { 0 }, hi = { 0 }, nk = { 0 };
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
 	char *e = NULL;
@@ -260,8 +259,8 @@ static int put_commit(struct catchup *c)
 	idx_put_be64(val + 20, c->seq);
 	if (idx_key_start(&c->k, 'H', c->branch) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1,
-			       (char *)val, 28);
+	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1, (char *)val,
+			       28);
 	return 0;
 }
 
@@ -278,7 +277,7 @@ static int flush(struct catchup *c)
 static void drop_family(rocksdb_writebatch_t *wb, char family,
 			const char *branch)
 {
-	struct idx_key lo = {0}, hi = {0};
+	struct idx_key lo = { 0 }, hi = { 0 };
 
 	if (idx_key_start(&lo, family, branch) == 0 &&
 	    idx_key_start(&hi, family, branch) == 0) {
@@ -429,13 +428,14 @@ static int lock_bounded(struct idx_db *db, const char *branch)
 	until.tv_sec += IDX_CATCHUP_WAIT_S;
 	if (pthread_mutex_timedlock(&db->catchup_lock, &until) == 0)
 		return 0;
-	return idx_fail(-EAGAIN, "index of %s: still being built after "
+	return idx_fail(-EAGAIN,
+			"index of %s: still being built after "
 			"%d s (a long history's first indexing); try again",
 			branch, IDX_CATCHUP_WAIT_S);
 }
 
-int idx_history_catchup(struct idx_db *db, struct store *st,
-			const char *branch, uint64_t *added)
+int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
+			uint64_t *added)
 {
 	int err;
 
@@ -468,7 +468,7 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 		    const struct store_commit_info *info,
 		    const struct idx_mtime *mtime)
 {
-	struct catchup c = {.db = db, .st = st, .branch = branch};
+	struct catchup c = { .db = db, .st = st, .branch = branch };
 	struct store_oid head;
 	uint64_t seq;
 	/* The mtime goes with the first path's new content. */
@@ -482,8 +482,8 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	 * from Git. Its mtime is kept now. */
 	if (pthread_mutex_trylock(&db->catchup_lock) != 0)
 		return timed ? idx_mtime_set(db, branch, info->paths[0].path,
-					     info->paths[0].blob.id, mtime)
-			     : 0;
+					     info->paths[0].blob.id, mtime) :
+			       0;
 	err = idx_head_read(db, branch, &head, &seq);
 	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
 		err = idx_catchup_locked(db, st, branch, NULL);
@@ -502,9 +502,9 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	for (size_t i = 0; i < info->n && err == 0; i++)
 		if (store_is_document_path(info->paths[i].path))
 			err = put_path(&c, info->paths[i].path, NULL,
-				       info->paths[i].deleted
-					       ? NULL
-					       : &info->paths[i].blob);
+				       info->paths[i].deleted ?
+					       NULL :
+					       &info->paths[i].blob);
 	if (err == 0)
 		err = apply_orders(&c);
 	if (err == 0)
@@ -524,9 +524,9 @@ out:
 }
 
 static int idx_catchup_locked(struct idx_db *db, struct store *st,
-		       const char *branch, uint64_t *added)
+			      const char *branch, uint64_t *added)
 {
-	struct catchup c = {.db = db, .st = st, .branch = branch};
+	struct catchup c = { .db = db, .st = st, .branch = branch };
 	struct store_oid head;
 	uint64_t seq = 0;
 	int err;
@@ -569,12 +569,11 @@ out:
 	return err;
 }
 
-
 int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 		     const char *collection, const struct idx_spec *spec,
 		     bool *built)
 {
-	struct idx_key dk = {0};
+	struct idx_key dk = { 0 };
 	struct store_oid head;
 	rocksdb_writebatch_t *wb = NULL;
 	uint64_t seq;

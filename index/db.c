@@ -135,11 +135,14 @@ static int move_aside(const char *dir, const char *why)
 	if (rename(dir, to) < 0 && errno != ENOENT) {
 		int err = -errno;
 
-		idx_log(IDX_LOG_ERROR, "index %s cannot be opened (%s) nor "
-			"moved aside: %s", dir, why, strerror(errno));
+		idx_log(IDX_LOG_ERROR,
+			"index %s cannot be opened (%s) nor "
+			"moved aside: %s",
+			dir, why, strerror(errno));
 		return err;
 	}
-	idx_log(IDX_LOG_WARNING, "index %s cannot be opened (%s): moved to %s; "
+	idx_log(IDX_LOG_WARNING,
+		"index %s cannot be opened (%s): moved to %s; "
 		"it is rebuilt from Git (mtimes set by clients are lost)",
 		dir, why, to);
 	return 0;
@@ -161,8 +164,10 @@ static int try_open(struct idx_db *db, const char *dir, char **e)
 		db->readonly = true;
 		db->db = rocksdb_open_for_read_only(db->opts, dir, 0, e);
 		if (low && !*e)
-			idx_log(IDX_LOG_WARNING, "index %s: %llu bytes free: "
-				"opened read-only", dir, free_bytes(dir));
+			idx_log(IDX_LOG_WARNING,
+				"index %s: %llu bytes free: "
+				"opened read-only",
+				dir, free_bytes(dir));
 	}
 	return *e ? -1 : 0;
 }
@@ -233,7 +238,8 @@ int idx_db_flush(struct idx_db *db)
 	if (db->readonly)
 		return 0;
 	if (atomic_load(&io_failed))
-		return idx_fail(-EIO, "index not flushed: a write failed "
+		return idx_fail(-EIO,
+				"index not flushed: a write failed "
 				"(the next mount replays or rebuilds it)");
 	fo = rocksdb_flushoptions_create();
 	rocksdb_flushoptions_set_wait(fo, 1);

@@ -17,8 +17,8 @@
 struct idx_db;
 
 /* A long catch-up's progress (history.h's idx_db_set_progress). */
-typedef void (*idx_progress_fn)(void *ctx, const char *branch,
-				uint64_t done, uint64_t total);
+typedef void (*idx_progress_fn)(void *ctx, const char *branch, uint64_t done,
+				uint64_t total);
 
 struct idx_mtime {
 	int64_t sec;
@@ -28,7 +28,7 @@ struct idx_mtime {
 /* Where the index's own log lines go (a database moved aside, opened
  * read-only for a full disk); default: stderr as "chronofs: LEVEL: msg".
  * NULL restores the default. */
-#define IDX_LOG_ERROR 3	  /* syslog's LOG_ERR */
+#define IDX_LOG_ERROR 3 /* syslog's LOG_ERR */
 #define IDX_LOG_WARNING 4 /* syslog's LOG_WARNING */
 void idx_set_logger(void (*fn)(int level, const char *msg));
 

@@ -83,7 +83,8 @@ static inline int idx_key_add(struct idx_key *k, const void *data, size_t n)
 }
 
 /* F B \0, the prefix of every key of one family and branch. */
-static inline int idx_key_start(struct idx_key *k, char family, const char *branch)
+static inline int idx_key_start(struct idx_key *k, char family,
+				const char *branch)
 {
 	k->len = 0;
 	if (idx_key_add(k, &family, 1) < 0 ||

@@ -10,18 +10,17 @@
 #include "order_int.h"
 #include "banned.h"
 
-int idx_head_read(struct idx_db *db, const char *branch,
-		     struct store_oid *head, uint64_t *seq)
+int idx_head_read(struct idx_db *db, const char *branch, struct store_oid *head,
+		  uint64_t *seq)
 {
-	struct idx_key k = {0};
+	struct idx_key k = { 0 };
 	char *val, *e = NULL;
 	size_t vlen;
 	int err = idx_key_start(&k, 'H', branch);
 
 	if (err < 0)
 		return err;
-	val = rocksdb_get(db->db, db->ropts, (char *)k.p, k.len - 1, &vlen,
-			  &e);
+	val = rocksdb_get(db->db, db->ropts, (char *)k.p, k.len - 1, &vlen, &e);
 	free(k.p);
 	if (e)
 		return idx_rocks_fail(e, "get head");
@@ -55,8 +54,8 @@ static int scan_open(struct scan *s, struct idx_db *db,
 		s->hi.p[s->hi.len - 1]++;
 	s->ro = rocksdb_readoptions_create();
 	if (s->hi.len > 0)
-		rocksdb_readoptions_set_iterate_upper_bound(s->ro, (char *)s->hi.p,
-							    s->hi.len);
+		rocksdb_readoptions_set_iterate_upper_bound(
+			s->ro, (char *)s->hi.p, s->hi.len);
 	s->it = rocksdb_create_iterator(db->db, s->ro);
 	return 0;
 }
@@ -78,7 +77,7 @@ static int scan_close(struct scan *s)
 int idx_history_at(struct idx_db *db, const char *branch, int64_t when,
 		   struct store_oid *out)
 {
-	struct idx_key k = {0};
+	struct idx_key k = { 0 };
 	struct scan s;
 	const char *key, *val;
 	size_t klen, vlen, plen;
@@ -97,7 +96,8 @@ int idx_history_at(struct idx_db *db, const char *branch, int64_t when,
 	if (rocksdb_iter_valid(s.it)) {
 		key = rocksdb_iter_key(s.it, &klen);
 		val = rocksdb_iter_value(s.it, &vlen);
-		if (klen == plen + 16 && !memcmp(key, k.p, plen) && vlen == 20) {
+		if (klen == plen + 16 && !memcmp(key, k.p, plen) &&
+		    vlen == 20) {
 			memcpy(out->id, val, 20);
 			err = 0;
 		}
@@ -113,13 +113,14 @@ int idx_history_commit(struct idx_db *db, const char *branch, const char *hex,
 		       struct store_oid *out)
 {
 	char full[STORE_OID_HEXSZ + 1];
-	struct idx_key k = {0};
-	struct scan s = {0};
+	struct idx_key k = { 0 };
+	struct scan s = { 0 };
 	const char *key;
 	size_t klen, n = strlen(hex), plen, found = 0;
 	int err;
 
-	if (n < 7 || n > STORE_OID_HEXSZ || strspn(hex, "0123456789abcdef") != n)
+	if (n < 7 || n > STORE_OID_HEXSZ ||
+	    strspn(hex, "0123456789abcdef") != n)
 		return -ENOENT;
 	if ((err = idx_key_start(&k, 'C', branch)) < 0)
 		return err;
@@ -147,8 +148,8 @@ out:
 int idx_history_versions(struct idx_db *db, const char *branch,
 			 const char *path, idx_version_cb cb, void *ctx)
 {
-	struct idx_key k = {0};
-	struct scan s = {0};
+	struct idx_key k = { 0 };
+	struct scan s = { 0 };
 	const unsigned char *val;
 	static const unsigned char zero[20];
 	struct store_oid commit, blob;
@@ -179,8 +180,8 @@ out:
 int idx_history_names(struct idx_db *db, const char *branch, const char *dir,
 		      idx_name_cb cb, void *ctx)
 {
-	struct idx_key k = {0};
-	struct scan s = {0};
+	struct idx_key k = { 0 };
+	struct scan s = { 0 };
 	char *last = NULL;
 	size_t plen;
 	int err;
@@ -227,8 +228,7 @@ out:
 	return err;
 }
 
-bool idx_history_fresh(struct idx_db *db, struct store *st,
-		       const char *branch)
+bool idx_history_fresh(struct idx_db *db, struct store *st, const char *branch)
 {
 	struct store_oid head, indexed;
 	uint64_t seq;
@@ -263,11 +263,10 @@ static int walk_cb(void *ctx, const struct store_oid *commit, int64_t time)
 	return w->found ? 1 : 0;
 }
 
-int idx_history_resolve(struct idx_db *db, struct store *st,
-			const char *branch, const char *spec, size_t len,
-			struct store_oid *out)
+int idx_history_resolve(struct idx_db *db, struct store *st, const char *branch,
+			const char *spec, size_t len, struct store_oid *out)
 {
-	struct walk w = {0};
+	struct walk w = { 0 };
 	struct store_oid head;
 	char hex[STORE_OID_HEXSZ + 1];
 	bool is_hex = len >= 7 && len <= STORE_OID_HEXSZ;
@@ -277,8 +276,10 @@ int idx_history_resolve(struct idx_db *db, struct store *st,
 		is_hex = (spec[i] >= '0' && spec[i] <= '9') ||
 			 (spec[i] >= 'a' && spec[i] <= 'f');
 	if (!is_hex && idx_parse_when(spec, len, &w.when) < 0)
-		return idx_fail(-EINVAL, "'%.*s' is neither an ISO-8601 time "
-				"nor a commit id", (int)len, spec);
+		return idx_fail(-EINVAL,
+				"'%.*s' is neither an ISO-8601 time "
+				"nor a commit id",
+				(int)len, spec);
 	err = idx_history_catchup(db, st, branch, NULL);
 	if (err < 0)
 		return err;
@@ -287,8 +288,8 @@ int idx_history_resolve(struct idx_db *db, struct store *st,
 		hex[len] = '\0';
 	}
 	if (idx_history_fresh(db, st, branch))
-		return is_hex ? idx_history_commit(db, branch, hex, out)
-			      : idx_history_at(db, branch, w.when, out);
+		return is_hex ? idx_history_commit(db, branch, hex, out) :
+				idx_history_at(db, branch, w.when, out);
 	w.hex = is_hex ? hex : NULL;
 	w.hexlen = len;
 	err = store_branch_head(st, branch, &head);
@@ -301,4 +302,3 @@ int idx_history_resolve(struct idx_db *db, struct store *st,
 	*out = w.commit;
 	return 0;
 }
-

@@ -50,8 +50,8 @@ void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx);
  * already indexed, then one tree diff per new commit. A rewritten history
  * (reset, force push) is indexed again from the root. *added (if not NULL)
  * is the number of commits indexed. */
-int idx_history_catchup(struct idx_db *db, struct store *st,
-			const char *branch, uint64_t *added);
+int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
+			uint64_t *added);
 
 /* Index the commit INFO describes (one the caller just made on BRANCH)
  * from INFO alone when its parent is the indexed head, the common case of
@@ -63,8 +63,8 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 		    const struct idx_mtime *mtime);
 
 /* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
-int idx_head_read(struct idx_db *db, const char *branch,
-		  struct store_oid *head, uint64_t *seq);
+int idx_head_read(struct idx_db *db, const char *branch, struct store_oid *head,
+		  uint64_t *seq);
 
 /* Forget BRANCH's indexes (branch deleted or renamed). */
 int idx_history_drop(struct idx_db *db, const char *branch);
@@ -84,13 +84,11 @@ int idx_history_commit(struct idx_db *db, const char *branch, const char *hex,
  * if neither). Catches the index up first; where the index cannot be
  * current (held read-only by another process while the head moved), the
  * answer comes from a walk of the chain instead. -ENOENT if none. */
-int idx_history_resolve(struct idx_db *db, struct store *st,
-			const char *branch, const char *spec, size_t len,
-			struct store_oid *out);
+int idx_history_resolve(struct idx_db *db, struct store *st, const char *branch,
+			const char *spec, size_t len, struct store_oid *out);
 
 /* Does the index reflect BRANCH's current head? */
-bool idx_history_fresh(struct idx_db *db, struct store *st,
-		       const char *branch);
+bool idx_history_fresh(struct idx_db *db, struct store *st, const char *branch);
 
 /* The versions of document PATH, oldest first. BLOB is NULL where the
  * document was deleted. */

@@ -24,8 +24,8 @@ int idx_spec_parse(struct idx_spec *out, const char *text)
 		/* One direction sign; a field name never starts with one,
 		 * so the canonical text parses back to the same spec. */
 		if (len == 0 || out->n == IDX_SPEC_MAX_FIELDS || p[0] == '.' ||
-		    p[0] == '+' || p[0] == '-' ||
-		    p[len - 1] == '.' || memchr(p, '/', len)) {
+		    p[0] == '+' || p[0] == '-' || p[len - 1] == '.' ||
+		    memchr(p, '/', len)) {
 			idx_spec_release(out);
 			return idx_fail(-EINVAL, "bad index spec '%s'", text);
 		}
@@ -118,8 +118,8 @@ int idx_order_prefix(struct idx_key *k, char family, const char *branch,
 	return 0;
 }
 
-static int key_cmp(const unsigned char *a, size_t alen,
-		   const unsigned char *b, size_t blen)
+static int key_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
+		   size_t blen)
 {
 	size_t n = alen < blen ? alen : blen;
 	int c = n ? memcmp(a, b, n) : 0;
@@ -136,10 +136,10 @@ static int bounds(const struct idx_spec *spec, const struct idx_range *r,
 		const json_t *v;
 		bool upper, succ; /* which bound, and past V's keys or not */
 	} b[4] = {
-		{r->ge, d, d},	/* asc: lo = P(V)    desc: hi = S(P(V)) */
-		{r->gt, d, !d}, /* asc: lo = S(P(V)) desc: hi = P(V) */
-		{r->lt, !d, d}, /* asc: hi = P(V)    desc: lo = S(P(V)) */
-		{r->le, !d, !d},
+		{ r->ge, d, d }, /* asc: lo = P(V)    desc: hi = S(P(V)) */
+		{ r->gt, d, !d }, /* asc: lo = S(P(V)) desc: hi = P(V) */
+		{ r->lt, !d, d }, /* asc: hi = P(V)    desc: lo = S(P(V)) */
+		{ r->le, !d, !d },
 	};
 	struct idx_buf one;
 	int err = 0;
@@ -157,8 +157,8 @@ static int bounds(const struct idx_spec *spec, const struct idx_range *r,
 		    (b[i].succ && (err = idx_key_prefix_successor(&one)) < 0))
 			break;
 		/* Bounds on the same side intersect: keep the tighter. */
-		c = out->len ? key_cmp(one.data, one.len, out->data, out->len)
-			     : 0;
+		c = out->len ? key_cmp(one.data, one.len, out->data, out->len) :
+			       0;
 		if (!out->len || (b[i].upper ? c < 0 : c > 0)) {
 			out->len = 0;
 			err = idx_buf_append(out, one.data, one.len);
@@ -181,8 +181,8 @@ static int key_id(const unsigned char *k, size_t len,
 {
 	json_t *values[IDX_SPEC_MAX_FIELDS];
 	size_t idlen;
-	int err = idx_key_decode(values, id, &idlen, k, len, spec->desc,
-				 spec->n);
+	int err =
+		idx_key_decode(values, id, &idlen, k, len, spec->desc, spec->n);
 
 	if (err < 0)
 		return err;
@@ -208,7 +208,7 @@ int idx_order_scan(struct idx_db *db, const char *branch,
 		   const char *collection, const struct idx_spec *spec,
 		   const struct idx_range *range, idx_row_cb cb, void *ctx)
 {
-	struct idx_key k = {0};
+	struct idx_key k = { 0 };
 	struct idx_buf lo, hi, upper;
 	rocksdb_readoptions_t *ro = NULL;
 	rocksdb_iterator_t *it = NULL;
@@ -348,7 +348,7 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 		     const char *collection, const struct idx_spec *spec,
 		     idx_tree_row_cb cb, void *ctx)
 {
-	struct mem_rows m = {0};
+	struct mem_rows m = { 0 };
 	struct idx_buf key;
 	int err;
 
@@ -430,7 +430,7 @@ int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
 			  const struct idx_range *range, idx_row_cb cb,
 			  void *ctx)
 {
-	struct mem_rows m = {0};
+	struct mem_rows m = { 0 };
 	struct idx_buf lo, hi;
 	size_t rows = 0;
 	int err;

@@ -40,7 +40,7 @@ void idx_spec_release(struct idx_spec *s);
 /* A range on the first field, and a limit. Values are borrowed. */
 struct idx_range {
 	const json_t *ge, *gt, *lt, *le; /* NULL: no such bound */
-	size_t limit;			 /* 0: none */
+	size_t limit; /* 0: none */
 };
 
 /* Documents up to this size are carried in their index rows. */
@@ -83,9 +83,8 @@ int idx_order_defined(struct idx_db *db, const char *branch,
 		      size_t *count);
 int idx_order_drop(struct idx_db *db, const char *branch,
 		   const char *collection, const char *canon);
-typedef int (*idx_def_cb)(void *ctx, const char *branch,
-			  const char *collection, const char *canon,
-			  uint64_t rows);
+typedef int (*idx_def_cb)(void *ctx, const char *branch, const char *collection,
+			  const char *canon, uint64_t rows);
 int idx_order_list(struct idx_db *db, idx_def_cb cb, void *ctx);
 
 /* Parse a document for indexing; NULL if it is not JSON jansson can hold

@@ -61,5 +61,4 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 		     const char *collection, const struct idx_spec *spec,
 		     idx_tree_row_cb cb, void *ctx);
 
-
 #endif

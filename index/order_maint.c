@@ -19,8 +19,8 @@ void idx_defs_release(struct idx_defs *d)
 }
 
 /* Iterate the keys starting with PREFIX; CB gets the rest of each key. */
-typedef int (*tail_cb)(void *ctx, const char *tail, size_t len,
-		       const char *val, size_t vlen);
+typedef int (*tail_cb)(void *ctx, const char *tail, size_t len, const char *val,
+		       size_t vlen);
 static int scan_prefix(struct idx_db *db, const struct idx_key *prefix,
 		       tail_cb cb, void *ctx)
 {
@@ -123,7 +123,7 @@ int idx_defs_get(struct idx_db *db, const char *branch,
 
 int idx_defs_load(struct idx_db *db, const char *branch, struct idx_defs *out)
 {
-	struct idx_key k = {0};
+	struct idx_key k = { 0 };
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -145,8 +145,8 @@ struct build {
 static int put_row(struct build *b, const struct idx_buf *key, const char *id,
 		   const struct store_oid *blob, const char *doc, size_t len)
 {
-	const char *key_part = NULL, *val[2] = {(const char *)blob->id, doc};
-	size_t key_len, val_len[2] = {20, len <= IDX_INLINE_MAX ? len : 0};
+	const char *key_part = NULL, *val[2] = { (const char *)blob->id, doc };
+	size_t key_len, val_len[2] = { 20, len <= IDX_INLINE_MAX ? len : 0 };
 
 	b->ok.len = b->oplen;
 	b->rk.len = b->rplen;
@@ -155,8 +155,7 @@ static int put_row(struct build *b, const struct idx_buf *key, const char *id,
 		return -ENOMEM;
 	key_part = (const char *)b->ok.p;
 	key_len = b->ok.len;
-	rocksdb_writebatch_putv(b->wb, 1, &key_part, &key_len, 2, val,
-				val_len);
+	rocksdb_writebatch_putv(b->wb, 1, &key_part, &key_len, 2, val, val_len);
 	rocksdb_writebatch_put(b->wb, (char *)b->rk.p, b->rk.len,
 			       (char *)key->data, key->len);
 	return 0;
@@ -195,7 +194,7 @@ int idx_order_build(struct idx_db *db, struct store *st,
 		    const struct store_oid *commit, const char *collection,
 		    const struct idx_spec *spec)
 {
-	struct idx_key dk = {0};
+	struct idx_key dk = { 0 };
 	struct build b;
 	int err = build_start(&b, wb, branch, collection, spec->canon);
 
@@ -203,7 +202,7 @@ int idx_order_build(struct idx_db *db, struct store *st,
 		err = idx_rows_of_tree(st, commit, collection, spec,
 				       build_row_cb, &b);
 	if (err == 0 && (err = idx_order_prefix(&dk, 'D', branch, collection,
-						 spec->canon, false)) == 0)
+						spec->canon, false)) == 0)
 		rocksdb_writebatch_put(wb, (char *)dk.p, dk.len, "", 0);
 	free(dk.p);
 	build_end(&b);
@@ -303,7 +302,7 @@ int idx_order_defined(struct idx_db *db, const char *branch,
 		      const char *collection, const char *canon, bool *exists,
 		      size_t *count)
 {
-	struct idx_defs d = {0};
+	struct idx_defs d = { 0 };
 	int err = idx_defs_load(db, branch, &d);
 
 	*exists = false;
@@ -320,12 +319,12 @@ int idx_order_defined(struct idx_db *db, const char *branch,
 }
 
 int idx_order_drop_locked(struct idx_db *db, const char *branch,
-		   const char *collection, const char *canon)
+			  const char *collection, const char *canon)
 {
-	struct idx_key k = {0}, hi = {0};
+	struct idx_key k = { 0 }, hi = { 0 };
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	char *e = NULL;
-	const char fam[2] = {'O', 'R'};
+	const char fam[2] = { 'O', 'R' };
 	int err = 0;
 
 	for (int i = 0; i < 2 && err == 0; i++) {
@@ -340,9 +339,8 @@ int idx_order_drop_locked(struct idx_db *db, const char *branch,
 		rocksdb_writebatch_delete_range(wb, (char *)k.p, k.len,
 						(char *)hi.p, hi.len);
 	}
-	if (err == 0 &&
-	    (err = idx_order_prefix(&k, 'D', branch, collection, canon,
-				    false)) == 0) {
+	if (err == 0 && (err = idx_order_prefix(&k, 'D', branch, collection,
+						canon, false)) == 0) {
 		rocksdb_writebatch_delete(wb, (char *)k.p, k.len);
 		rocksdb_write(db->db, db->wopts, wb, &e);
 		if (e)
@@ -389,8 +387,8 @@ static int field_cb(void *ctx, const char *tail, size_t len, const char *val,
 {
 	struct counts *c = ctx;
 	/* The codec's version byte, then the first component's tag. */
-	unsigned char t = len > 1 ? (unsigned char)tail[1]
-				  : IDX_KEY_TAG_MISSING;
+	unsigned char t = len > 1 ? (unsigned char)tail[1] :
+				    IDX_KEY_TAG_MISSING;
 
 	c->rows++;
 	c->with_field += t != IDX_KEY_TAG_MISSING &&
@@ -402,8 +400,8 @@ int idx_order_count(struct idx_db *db, const char *branch,
 		    const char *collection, const char *canon, uint64_t *rows,
 		    uint64_t *with_field)
 {
-	struct idx_key k = {0};
-	struct counts c = {0};
+	struct idx_key k = { 0 };
+	struct counts c = { 0 };
 	int err = idx_order_prefix(&k, 'O', branch, collection, canon, true);
 
 	if (err == 0)
@@ -414,18 +412,18 @@ int idx_order_count(struct idx_db *db, const char *branch,
 	return err;
 }
 
-static int list_def_cb(void *ctx, const char *tail, size_t len,
-		       const char *val, size_t vlen)
+static int list_def_cb(void *ctx, const char *tail, size_t len, const char *val,
+		       size_t vlen)
 {
 	struct list_ctx *l = ctx;
 	const char *branch = tail, *coll, *canon;
-	struct idx_key k = {0};
+	struct idx_key k = { 0 };
 	uint64_t rows = 0;
 	int err;
 
 	coll = memchr(branch, '\0', len);
-	canon = coll ? memchr(coll + 1, '\0', len - (size_t)(coll + 1 - tail))
-		     : NULL;
+	canon = coll ? memchr(coll + 1, '\0', len - (size_t)(coll + 1 - tail)) :
+		       NULL;
 	if (!canon)
 		return 0;
 	coll++;
@@ -446,8 +444,8 @@ static int list_def_cb(void *ctx, const char *tail, size_t len,
 
 int idx_order_list(struct idx_db *db, idx_def_cb cb, void *ctx)
 {
-	struct idx_key k = {.p = (unsigned char *)"D", .len = 1};
-	struct list_ctx l = {db, cb, ctx};
+	struct idx_key k = { .p = (unsigned char *)"D", .len = 1 };
+	struct list_ctx l = { db, cb, ctx };
 
 	return scan_prefix(db, &k, list_def_cb, &l);
 }

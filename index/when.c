@@ -21,7 +21,7 @@ static int num(const char *s, int n)
 
 int idx_parse_when(const char *s, size_t len, int64_t *out)
 {
-	struct tm tm = {0};
+	struct tm tm = { 0 };
 	const char *p = s, *end = s + len;
 	int off = 0, year;
 
@@ -32,8 +32,8 @@ int idx_parse_when(const char *s, size_t len, int64_t *out)
 	tm.tm_year = year - 1900;
 	tm.tm_mon = num(s + 5, 2) - 1;
 	tm.tm_mday = num(s + 8, 2);
-	if (year < 0 || tm.tm_mon < 0 || tm.tm_mon > 11 ||
-	    tm.tm_mday < 1 || tm.tm_mday > 31)
+	if (year < 0 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31)
 		return -EINVAL;
 	p += 10;
 	if (p < end && (*p == 'T' || *p == 't' || *p == ' ')) {
@@ -51,7 +51,8 @@ int idx_parse_when(const char *s, size_t len, int64_t *out)
 				return -EINVAL;
 			p += 3;
 			if (p < end && *p == '.') /* fractions: <= WHEN still */
-				for (p++; p < end && *p >= '0' && *p <= '9'; p++)
+				for (p++; p < end && *p >= '0' && *p <= '9';
+				     p++)
 					;
 		}
 	}

@@ -42,7 +42,7 @@ typedef struct chronofs_iter chronofs_iter;
 typedef struct chronofs_rev {
 	char commit[CHRONOFS_COMMIT_HEXSZ + 1];
 	int64_t time; /* committer time, seconds since the epoch */
-	int deleted;  /* 1: this commit deleted the document */
+	int deleted; /* 1: this commit deleted the document */
 } chronofs_rev;
 
 /* The library's version, "MAJOR.MINOR.PATCH" (borrowed, static). */
@@ -187,9 +187,9 @@ void chronofs_iter_free(chronofs_iter *it);
 typedef struct chronofs_merge_result {
 	char commit[CHRONOFS_COMMIT_HEXSZ + 1]; /* INTO's new head; "" if
 						 * nothing was to merge */
-	int fast_forward;			/* 1: INTO moved to FROM */
-	int unrelated;				/* 1: no merge base */
-	size_t conflicts;			/* conflicted documents */
+	int fast_forward; /* 1: INTO moved to FROM */
+	int unrelated; /* 1: no merge base */
+	size_t conflicts; /* conflicted documents */
 } chronofs_merge_result;
 int chronofs_merge(chronofs *db, const char *from, const char *into,
 		   const char *message, unsigned flags,
@@ -222,8 +222,8 @@ void chronofs_diff_free(chronofs_diff *d);
 #define CHRONOFS_TX_STRICT 1u
 typedef struct chronofs_tx chronofs_tx;
 int chronofs_tx_begin(chronofs_tx **out, chronofs *db, const char *branch);
-int chronofs_tx_begin_flags(chronofs_tx **out, chronofs *db,
-			    const char *branch, unsigned flags);
+int chronofs_tx_begin_flags(chronofs_tx **out, chronofs *db, const char *branch,
+			    unsigned flags);
 int chronofs_tx_put(chronofs_tx *tx, const char *path, const char *json,
 		    size_t len);
 int chronofs_tx_delete(chronofs_tx *tx, const char *path);
@@ -284,31 +284,33 @@ int chronofs_clone(const char *url, const char *path);
 
 /* What one round did to one branch: a set of these bits (0: nothing). */
 #define CHRONOFS_SYNC_FAST_FORWARD 0x01u /* here moved up to the remote */
-#define CHRONOFS_SYNC_MERGED 0x02u	 /* diverged: merged here */
-#define CHRONOFS_SYNC_PUSHED 0x04u	 /* the remote moved up to here */
-#define CHRONOFS_SYNC_CREATED 0x08u	 /* new there, made here */
-#define CHRONOFS_SYNC_DELETED 0x10u	 /* deleted there, deleted here */
+#define CHRONOFS_SYNC_MERGED 0x02u /* diverged: merged here */
+#define CHRONOFS_SYNC_PUSHED 0x04u /* the remote moved up to here */
+#define CHRONOFS_SYNC_CREATED 0x08u /* new there, made here */
+#define CHRONOFS_SYNC_DELETED 0x10u /* deleted there, deleted here */
 #define CHRONOFS_SYNC_DELETED_REMOTE 0x20u /* deleted here, and there */
-#define CHRONOFS_SYNC_KEPT 0x40u /* deleted on one side but holding what
+#define CHRONOFS_SYNC_KEPT \
+	0x40u /* deleted on one side but holding what
 				  * that side never had: kept (warning) */
 #define CHRONOFS_SYNC_FAILED 0x80u /* see message */
 typedef struct chronofs_sync_branch {
 	char *name;
-	unsigned done;	  /* CHRONOFS_SYNC_* */
+	unsigned done; /* CHRONOFS_SYNC_* */
 	size_t conflicts; /* conflicted documents of the merge */
 	/* After the round: commits here not on the remote, and there not
 	 * here (as far as the last fetch saw). */
 	size_t ahead, behind;
 	/* The local head before and after the round ("" if none). */
-	char before[CHRONOFS_COMMIT_HEXSZ + 1], after[CHRONOFS_COMMIT_HEXSZ + 1];
+	char before[CHRONOFS_COMMIT_HEXSZ + 1],
+		after[CHRONOFS_COMMIT_HEXSZ + 1];
 	char *message; /* the failure or the warning, else NULL */
 } chronofs_sync_branch;
 typedef struct chronofs_sync_result {
 	chronofs_sync_branch *v; /* every branch on either side, sorted */
 	size_t n;
-	size_t failed;	 /* branches with CHRONOFS_SYNC_FAILED */
-	size_t changed;	 /* branches whose local head moved or went */
-	int64_t time;	 /* when the round started */
+	size_t failed; /* branches with CHRONOFS_SYNC_FAILED */
+	size_t changed; /* branches whose local head moved or went */
+	int64_t time; /* when the round started */
 } chronofs_sync_result;
 
 /* One round against REMOTE (a remote's name, "origin"), for every branch

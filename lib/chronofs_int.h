@@ -49,7 +49,7 @@ enum cfs_kind {
 struct cfs_entry {
 	enum cfs_kind kind;
 	struct cfs_oid oid; /* blob or tree id */
-	uint64_t size;	    /* blob size; 0 for directories */
+	uint64_t size; /* blob size; 0 for directories */
 };
 
 /* A document's modification time as a client set it or a save made it. */
@@ -59,8 +59,8 @@ struct cfs_mtime {
 };
 
 struct cfs_opts {
-	const char *author;  /* "NAME <EMAIL>" or NULL */
-	bool fsync;	     /* each commit durable before it returns */
+	const char *author; /* "NAME <EMAIL>" or NULL */
+	bool fsync; /* each commit durable before it returns */
 	size_t max_doc_size; /* 0: CFS_MAX_DOC_SIZE */
 	/* Where background work reports failures; may be NULL. */
 	void (*log)(const char *msg);
@@ -121,8 +121,7 @@ int cfs_readdir(chronofs *db, const struct cfs_oid *commit, const char *path,
 /* A blob's bytes; *out is the caller's (free()). */
 int cfs_blob_read(chronofs *db, const struct cfs_oid *blob, char **out,
 		  size_t *len);
-int cfs_commit_time(chronofs *db, const struct cfs_oid *commit,
-		    int64_t *out);
+int cfs_commit_time(chronofs *db, const struct cfs_oid *commit, int64_t *out);
 bool cfs_oid_equal(const struct cfs_oid *a, const struct cfs_oid *b);
 void cfs_oid_fmt(char out[CFS_OID_HEXSZ + 1], const struct cfs_oid *o);
 void cfs_format_when(char out[CFS_WHEN_SZ], int64_t when);
@@ -155,8 +154,8 @@ size_t cfs_max_doc_size(chronofs *db);
 int cfs_catchup(chronofs *db, const char *branch, uint64_t *added);
 /* BRANCH@SPEC for SPEC[0..LEN) (a time or 7-40 hex digits). -ENOENT if
  * it names nothing, -EINVAL if it is neither. */
-int cfs_resolve(chronofs *db, const char *branch, const char *spec,
-		size_t len, struct cfs_oid *out);
+int cfs_resolve(chronofs *db, const char *branch, const char *spec, size_t len,
+		struct cfs_oid *out);
 /* The versions of PATH, oldest first (BLOB NULL: a deletion). */
 typedef int (*cfs_version_cb)(void *ctx, int64_t time,
 			      const struct cfs_oid *commit,
@@ -165,8 +164,8 @@ int cfs_versions(chronofs *db, const char *branch, const char *path,
 		 cfs_version_cb cb, void *ctx);
 /* Every name that ever existed directly in DIR, once, in byte order. */
 typedef int (*cfs_name_cb)(void *ctx, const char *name, int is_dir);
-int cfs_names(chronofs *db, const char *branch, const char *dir,
-	      cfs_name_cb cb, void *ctx);
+int cfs_names(chronofs *db, const char *branch, const char *dir, cfs_name_cb cb,
+	      void *ctx);
 
 /* Ordered views. cfs_order_ensure: the index of SPEC exists and is
  * current with BRANCH's head (*built: made now). cfs_order_rows: the rows
@@ -180,13 +179,12 @@ int cfs_spec_check(const char *spec);
  * query.c says) and bring it up to BRANCH's head. */
 int cfs_order_ensure(chronofs *db, const char *branch, const char *collection,
 		     const char *spec, bool *built);
-typedef int (*cfs_row_cb)(void *ctx, const char *id,
-			  const struct cfs_oid *blob, const char *doc,
-			  size_t len);
+typedef int (*cfs_row_cb)(void *ctx, const char *id, const struct cfs_oid *blob,
+			  const char *doc, size_t len);
 int cfs_order_rows(chronofs *db, const char *branch,
 		   const struct cfs_oid *commit, const char *collection,
-		   const char *spec, const chronofs_range *range,
-		   cfs_row_cb cb, void *ctx);
+		   const char *spec, const chronofs_range *range, cfs_row_cb cb,
+		   void *ctx);
 
 /* BRANCH@conflicts: every document conflicted in a merge on BRANCH's
  * first-parent chain, newest merge first (a document in several merges

@@ -95,18 +95,18 @@ static int walk_cb(void *ctx, const struct store_oid *commit, int64_t time)
 }
 
 /* The records of BRANCH's head, newest first: the memo's, or walked. */
-static int records(chronofs *db, const char *branch,
-		   struct cfs_conflicts **out)
+static int records(chronofs *db, const char *branch, struct cfs_conflicts **out)
 {
 	struct cfs_conflicts *c = db->conflicts;
 	struct store_oid head;
-	struct walk w = {db, NULL};
+	struct walk w = { db, NULL };
 	int err = store_branch_head(db->st, branch, &head);
 
 	*out = NULL;
 	if (err < 0)
 		return lib_fail(err, branch);
-	if (c && !strcmp(c->branch, branch) && store_oid_equal(&c->head, &head)) {
+	if (c && !strcmp(c->branch, branch) &&
+	    store_oid_equal(&c->head, &head)) {
 		*out = c;
 		return 0;
 	}
@@ -164,8 +164,8 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 	struct store_oid m = lib_soid(merge), parents[2], base;
 	char *b = NULL, *o = NULL, *t = NULL;
 	size_t bl, ol, tl;
-	struct jmerge_doc d = {0};
-	struct jt_buf buf = {0};
+	struct jmerge_doc d = { 0 };
+	struct jt_buf buf = { 0 };
 	enum jmerge_side w;
 	int err, rc;
 
@@ -173,10 +173,13 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 	*out = NULL;
 	*len = 0;
 	if (part == CFS_CONFLICT_MERGED)
-		return blob_at(db, &m, path, out, len) < 0
-			       ? lib_fail(-EIO, path)
-			       : *out ? 0 : store_fail(-ENOENT, "%s: not in "
-						      "the merge", path);
+		return blob_at(db, &m, path, out, len) < 0 ?
+			       lib_fail(-EIO, path) :
+		       *out ? 0 :
+			      store_fail(-ENOENT,
+					 "%s: not in "
+					 "the merge",
+					 path);
 	err = store_commit_parents(db->st, &m, parents);
 	if (err < 0)
 		return lib_fail(err, path);
@@ -194,15 +197,16 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
 	if (part != CFS_CONFLICTS_JSON) {
 		if (err < 0)
 			return lib_fail(err, path);
-		return *out ? 0 : store_fail(-ENOENT, "%s: absent on that side",
-					    path);
+		return *out ? 0 :
+			      store_fail(-ENOENT, "%s: absent on that side",
+					 path);
 	}
 	/* conflicts.json: the document's merge done again. */
 	if ((rc == 0 && (err = blob_at(db, &base, path, &b, &bl)) < 0) ||
 	    (err = blob_at(db, &parents[0], path, &o, &ol)) < 0 ||
 	    (err = blob_at(db, &parents[1], path, &t, &tl)) < 0 ||
 	    (err = store_merge_winner(db->st, &parents[0], &parents[1], path,
-					 &w)) < 0 ||
+				      &w)) < 0 ||
 	    (err = jmerge_doc(&d, b, bl, o, ol, t, tl, w, 0)) < 0 ||
 	    (err = jmerge_conflicts_render(&buf, path, d.conflicts, d.n)) < 0)
 		err = lib_fail(err, path);

@@ -94,7 +94,7 @@ static int handle_open(chronofs **out, const char *path,
 
 int chronofs_open(chronofs **out, const char *path, const char *author)
 {
-	struct store_opts so = {.author = author, .fsync = true};
+	struct store_opts so = { .author = author, .fsync = true };
 
 	lib_enter();
 	return handle_open(out, path, &so, 0);
@@ -106,8 +106,8 @@ static void (*owner_log)(const char *msg), (*owner_warn)(const char *msg);
 
 static void index_log(int level, const char *msg)
 {
-	void (*fn)(const char *) = level <= IDX_LOG_ERROR ? owner_log
-							  : owner_warn;
+	void (*fn)(const char *) = level <= IDX_LOG_ERROR ? owner_log :
+							    owner_warn;
 
 	if (fn)
 		fn(msg);
@@ -115,8 +115,9 @@ static void index_log(int level, const char *msg)
 
 int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
 {
-	struct store_opts so = {.author = o->author, .fsync = o->fsync,
-				.log = o->log};
+	struct store_opts so = { .author = o->author,
+				 .fsync = o->fsync,
+				 .log = o->log };
 	int err;
 
 	lib_enter();
@@ -201,8 +202,9 @@ int lib_index_get(chronofs *db, struct idx_db **out)
 	*out = NULL;
 	if (db->owner) {
 		*out = db->idx;
-		return db->idx ? 0 : store_fail(-EIO, "%s: index not open",
-					      db->index_dir);
+		return db->idx ? 0 :
+				 store_fail(-EIO, "%s: index not open",
+					    db->index_dir);
 	}
 	err = idx_db_open(out, db->index_dir, db->sync);
 	return err < 0 ? lib_fail(err, db->index_dir) : 0;

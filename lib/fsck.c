@@ -80,9 +80,10 @@ static int check_time(struct fsck *f)
 		return err;
 	if (!store_oid_equal(&ihead, &f->head) || seq + 1 != f->n) {
 		store_oid_fmt(hex, &ihead);
-		problem(f, "%s: the index reflects %.12s (%llu commits), the "
-			"branch has %zu commits", f->branch, hex,
-			(unsigned long long)seq + 1, f->n);
+		problem(f,
+			"%s: the index reflects %.12s (%llu commits), the "
+			"branch has %zu commits",
+			f->branch, hex, (unsigned long long)seq + 1, f->n);
 		f->history_bad = true;
 	}
 	for (size_t i = 0; i < f->n; i++) {
@@ -90,9 +91,12 @@ static int check_time(struct fsck *f)
 
 		store_oid_fmt(hex, want);
 		err = idx_history_commit(f->idx, f->branch, hex, &c);
-		if (err == -ENOENT || (err == 0 && !store_oid_equal(&c, want))) {
-			problem(f, "%s: commit %.12s is missing from the time "
-				"index", f->branch, hex);
+		if (err == -ENOENT ||
+		    (err == 0 && !store_oid_equal(&c, want))) {
+			problem(f,
+				"%s: commit %.12s is missing from the time "
+				"index",
+				f->branch, hex);
 			f->history_bad = true;
 			break;
 		}
@@ -135,7 +139,7 @@ static int check_dir(struct fsck *f, const char *dir);
 static int dir_cb(void *ctx, const char *name, const struct store_entry *e)
 {
 	struct walk_dir *w = ctx;
-	struct last_version l = {0};
+	struct last_version l = { 0 };
 	char *path;
 	int err;
 
@@ -146,14 +150,16 @@ static int dir_cb(void *ctx, const char *name, const struct store_entry *e)
 		free(path);
 		return 0;
 	}
-	err = store_is_document_path(path)
-		      ? idx_history_versions(w->f->idx, w->f->branch, path,
-					     last_cb, &l)
-		      : 0;
+	err = store_is_document_path(path) ?
+		      idx_history_versions(w->f->idx, w->f->branch, path,
+					   last_cb, &l) :
+		      0;
 	if (err == 0 && store_is_document_path(path) &&
 	    (!l.have || l.deleted || !store_oid_equal(&l.blob, &e->oid))) {
-		problem(w->f, "%s: %s: the path index does not give its "
-			"content at the head", w->f->branch, path);
+		problem(w->f,
+			"%s: %s: the path index does not give its "
+			"content at the head",
+			w->f->branch, path);
 		w->f->history_bad = true;
 	}
 	free(path);
@@ -180,8 +186,8 @@ static int subdir_cb(void *ctx, const char *name, const struct store_entry *e)
 
 static int check_dir(struct fsck *f, const char *dir)
 {
-	struct walk_dir w = {f, dir, 0};
-	struct subdirs s = {0};
+	struct walk_dir w = { f, dir, 0 };
+	struct subdirs s = { 0 };
 	int err = store_readdir(f->db->st, &f->head, dir, dir_cb, &w);
 
 	if (err == 0)
@@ -189,8 +195,8 @@ static int check_dir(struct fsck *f, const char *dir)
 	for (size_t i = 0; i < s.n; i++) {
 		char *sub = NULL;
 
-		if (err == 0 && asprintf(&sub, "%s%s%s", dir, *dir ? "/" : "",
-					 s.v[i]) < 0)
+		if (err == 0 &&
+		    asprintf(&sub, "%s%s%s", dir, *dir ? "/" : "", s.v[i]) < 0)
 			err = -ENOMEM;
 		if (err == 0)
 			err = check_dir(f, sub);
@@ -218,8 +224,8 @@ static int row_cb(void *ctx, const char *id, const struct store_oid *blob,
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
 		char **ids = realloc(r->ids, cap * sizeof(*ids));
-		struct store_oid *b = ids ? realloc(r->blobs, cap * sizeof(*b))
-					  : NULL;
+		struct store_oid *b =
+			ids ? realloc(r->blobs, cap * sizeof(*b)) : NULL;
 
 		if (ids)
 			r->ids = ids;
@@ -268,8 +274,8 @@ static int def_cb(void *ctx, const char *branch, const char *collection,
 	struct fsck *f = d->f;
 	struct range0 {
 		struct idx_range r;
-	} q = {{0}};
-	struct rows have = {0}, want = {0};
+	} q = { { 0 } };
+	struct rows have = { 0 }, want = { 0 };
 	struct idx_spec spec;
 	bool same;
 	int err;
@@ -289,11 +295,13 @@ static int def_cb(void *ctx, const char *branch, const char *collection,
 		same = !strcmp(have.ids[i], want.ids[i]) &&
 		       store_oid_equal(&have.blobs[i], &want.blobs[i]);
 	if (err == 0 && !same) {
-		problem(f, "%s: ordered index %s of %s: %zu rows, the head's "
-			"tree gives %zu%s", branch, canon,
-			*collection ? collection : ".", have.n, want.n,
-			have.n == want.n ? " (in another order or content)"
-					 : "");
+		problem(f,
+			"%s: ordered index %s of %s: %zu rows, the head's "
+			"tree gives %zu%s",
+			branch, canon, *collection ? collection : ".", have.n,
+			want.n,
+			have.n == want.n ? " (in another order or content)" :
+					   "");
 		err = remember(d, collection, canon);
 	}
 	rows_free(&have);
@@ -341,14 +349,15 @@ int chronofs_fsck(chronofs *db, int repair_it, chronofs_fsck_cb cb, void *ctx,
 		return err;
 	if (repair_it && idx_db_readonly(idx)) {
 		lib_index_put(db, idx);
-		return store_fail(-EBUSY, "%s: held by another process (a "
+		return store_fail(-EBUSY,
+				  "%s: held by another process (a "
 				  "mount?): fsck --repair needs it alone",
 				  db->index_dir);
 	}
 	err = store_branch_list(db->st, &names, &nb);
 	for (size_t i = 0; err == 0 && i < nb; i++) {
-		struct fsck f = {db, idx, names[i], .cb = cb, .ctx = ctx};
-		struct def_check d = {&f, 0, NULL, 0};
+		struct fsck f = { db, idx, names[i], .cb = cb, .ctx = ctx };
+		struct def_check d = { &f, 0, NULL, 0 };
 
 		if ((err = store_branch_head(db->st, names[i], &f.head)) < 0)
 			break;

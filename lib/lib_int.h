@@ -19,15 +19,15 @@ _Static_assert(CFS_MAX_DEPTH == STORE_MAX_DEPTH, "one depth limit");
 
 struct chronofs {
 	struct store *st;
-	char *index_dir;     /* <gitdir>/chronofs/index, decided in core.c */
-	struct idx_db *idx;  /* an owner's, for the handle's life; else NULL */
-	bool owner;	     /* cfs_open: the index is ours (or read-only) */
-	bool sync;	     /* write the index durably */
+	char *index_dir; /* <gitdir>/chronofs/index, decided in core.c */
+	struct idx_db *idx; /* an owner's, for the handle's life; else NULL */
+	bool owner; /* cfs_open: the index is ours (or read-only) */
+	bool sync; /* write the index durably */
 	size_t max_doc_size;
 	void (*log)(const char *msg); /* the owner's log, or NULL */
 	void (*info)(const char *msg); /* its log of what it did, or NULL */
 	struct cfs_conflicts *conflicts; /* conflicts.c's memo */
-	struct lib_uses *uses;		 /* query.c: uses of unindexed specs */
+	struct lib_uses *uses; /* query.c: uses of unindexed specs */
 };
 
 int lib_uses_new(chronofs *db); /* at open: the handle's threads share it */
@@ -73,17 +73,17 @@ static inline struct cfs_oid lib_coid(const struct store_oid *o)
 static inline void lib_centry(struct cfs_entry *out,
 			      const struct store_entry *e)
 {
-	out->kind = e->kind == STORE_DIR    ? CFS_DIR
-		    : e->kind == STORE_DOC  ? CFS_DOC
-		    : e->kind == STORE_LINK ? CFS_LINK
-					    : CFS_NONE;
+	out->kind = e->kind == STORE_DIR  ? CFS_DIR :
+		    e->kind == STORE_DOC  ? CFS_DOC :
+		    e->kind == STORE_LINK ? CFS_LINK :
+					    CFS_NONE;
 	out->oid = lib_coid(&e->oid);
 	out->size = e->size;
 }
 
 /* The blob of PATH at COMMIT, NUL-terminated; -EISDIR for a collection. */
-int lib_read_at(chronofs *db, const struct store_oid *commit,
-		const char *path, char **json, size_t *len);
+int lib_read_at(chronofs *db, const struct store_oid *commit, const char *path,
+		char **json, size_t *len);
 
 /* write.c: one change as one commit, then the indexes (MTIME for its
  * first path, or NULL). 0 committed, 1 nothing changed. */

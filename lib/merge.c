@@ -36,7 +36,7 @@ static int name_commit(chronofs *db, const char *name, struct store_oid *out)
 	    store_commit_lookup_prefix(db->st, name, out) == 0)
 		return 0;
 	return store_fail(-ENOENT, "%s: no such branch, snapshot or commit",
-			 name);
+			  name);
 }
 
 int lib_merge_commit(chronofs *db, const char *from,
@@ -51,11 +51,9 @@ int lib_merge_commit(chronofs *db, const char *from,
 	/* A write session: saves of this handle wait, the merge's objects
 	 * are synced together before INTO moves. */
 	store_write_begin(db->st);
-	err = store_merge_commit(&o, db->st, from, commit, into, message,
-				 flags & CHRONOFS_MERGE_SQUASH
-					 ? STORE_MERGE_SQUASH
-					 : 0,
-				 NULL);
+	err = store_merge_commit(
+		&o, db->st, from, commit, into, message,
+		flags & CHRONOFS_MERGE_SQUASH ? STORE_MERGE_SQUASH : 0, NULL);
 	store_write_end(db->st);
 	if (err == -ENOENT && !commit &&
 	    store_branch_head(db->st, from, &o.commit) < 0)
@@ -85,8 +83,10 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 	if (flags & ~(unsigned)CHRONOFS_MERGE_SQUASH)
 		return store_fail(-EINVAL, "unknown merge flags %#x", flags);
 	if (!strcmp(from, into))
-		return store_fail(-EINVAL, "%s: a branch cannot be merged into "
-				  "itself", from);
+		return store_fail(-EINVAL,
+				  "%s: a branch cannot be merged into "
+				  "itself",
+				  from);
 	if ((err = lib_merge_commit(db, from, NULL, into, message, flags,
 				    res)) < 0)
 		return err;

@@ -25,34 +25,43 @@ int cfs_path_check(const char *path)
 	if (!*path)
 		return store_fail(-EINVAL, "empty document path");
 	if (*path == '/')
-		return store_fail(-EINVAL, "%s: document paths are relative to "
-				 "the branch", path);
+		return store_fail(-EINVAL,
+				  "%s: document paths are relative to "
+				  "the branch",
+				  path);
 	for (;;) {
 		size_t len = strcspn(p, "/");
 
 		if (len == 0)
 			return store_fail(-EINVAL, "%s: empty path component",
-					 path);
+					  path);
 		if (p[0] == '.')
-			return store_fail(-EINVAL, "%s: a component begins "
-					 "with '.' (a scratch name, never "
-					 "committed)", path);
+			return store_fail(-EINVAL,
+					  "%s: a component begins "
+					  "with '.' (a scratch name, never "
+					  "committed)",
+					  path);
 		if (cfs_name_reserved(p))
-			return store_fail(-EINVAL, "%s: names beginning with "
-					 "'@' are reserved", path);
+			return store_fail(-EINVAL,
+					  "%s: names beginning with "
+					  "'@' are reserved",
+					  path);
 		if (len > NAME_MAX)
-			return store_fail(-ENAMETOOLONG, "%s: a component is "
-					 "over %d bytes", path, NAME_MAX);
+			return store_fail(-ENAMETOOLONG,
+					  "%s: a component is "
+					  "over %d bytes",
+					  path, NAME_MAX);
 		if (++depth > CFS_MAX_DEPTH)
-			return store_fail(-ENAMETOOLONG, "%.200s...: deeper "
-					  "than %d components", path,
-					  CFS_MAX_DEPTH);
+			return store_fail(-ENAMETOOLONG,
+					  "%.200s...: deeper "
+					  "than %d components",
+					  path, CFS_MAX_DEPTH);
 		if (!p[len])
 			break;
 		p += len + 1;
 	}
 	if (!cfs_is_document_path(path))
 		return store_fail(-EINVAL, "%s: not a document name (*.json)",
-				 path);
+				  path);
 	return 0;
 }

@@ -17,8 +17,8 @@
 
 int chronofs_range_step(chronofs_range *r, const char *step)
 {
-	static const char *const names[4] = {"ge=", "gt=", "lt=", "le="};
-	const char **slots[4] = {&r->ge, &r->gt, &r->lt, &r->le};
+	static const char *const names[4] = { "ge=", "gt=", "lt=", "le=" };
+	const char **slots[4] = { &r->ge, &r->gt, &r->lt, &r->le };
 	unsigned long long n;
 	char *end;
 
@@ -28,8 +28,10 @@ int chronofs_range_step(chronofs_range *r, const char *step)
 		n = strtoull(step + 6, &end, 10);
 		if (step[6] < '0' || step[6] > '9' || *end || n == 0 ||
 		    errno == ERANGE || n > SIZE_MAX || r->first)
-			return store_fail(-EINVAL, "%s: first=N takes a "
-					 "positive integer, once", step);
+			return store_fail(-EINVAL,
+					  "%s: first=N takes a "
+					  "positive integer, once",
+					  step);
 		r->first = (size_t)n;
 		return 0;
 	}
@@ -38,12 +40,14 @@ int chronofs_range_step(chronofs_range *r, const char *step)
 			continue;
 		if (*slots[i])
 			return store_fail(-EINVAL, "%s: %.2s given twice", step,
-					 step);
+					  step);
 		*slots[i] = step + 3;
 		return 0;
 	}
-	return store_fail(-EINVAL, "%s: not a range step (ge=V, gt=V, lt=V, "
-			 "le=V, first=N)", step);
+	return store_fail(-EINVAL,
+			  "%s: not a range step (ge=V, gt=V, lt=V, "
+			  "le=V, first=N)",
+			  step);
 }
 
 /* A bound: a JSON value, else the text as a string ("bob"). */
@@ -57,8 +61,11 @@ static int bound(const char *text, json_t **out)
 	*out = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 	if (!*out)
 		*out = json_string(text);
-	return *out ? 0 : store_fail(-EINVAL, "%s: a bound is JSON or UTF-8 "
-				    "text", text);
+	return *out ? 0 :
+		      store_fail(-EINVAL,
+				 "%s: a bound is JSON or UTF-8 "
+				 "text",
+				 text);
 }
 
 struct query {
@@ -127,8 +134,7 @@ static int order_ensure(chronofs *db, const char *branch,
 	if ((err = idx_spec_parse(&s, spec)) < 0)
 		return lib_fail(err, spec);
 	if ((err = lib_index_get(db, &idx)) == 0 && idx)
-		err = index_for(db, idx, branch, collection, &s, create,
-				built);
+		err = index_for(db, idx, branch, collection, &s, create, built);
 	lib_index_put(db, idx);
 	idx_spec_release(&s);
 	if (err == -ENOENT && !create)
@@ -276,8 +282,10 @@ static int rows_indexed(chronofs *db, const char *branch,
 	if (built && db->info) {
 		char msg[512];
 
-		snprintf(msg, sizeof(msg), "built index %s of %s/%s after %d "
-			 "uses", q->spec.canon, branch, collection,
+		snprintf(msg, sizeof(msg),
+			 "built index %s of %s/%s after %d "
+			 "uses",
+			 q->spec.canon, branch, collection,
 			 LIB_INDEX_AFTER_USES);
 		db->info(msg);
 	}
@@ -292,10 +300,10 @@ static int rows_indexed(chronofs *db, const char *branch,
 
 int cfs_order_rows(chronofs *db, const char *branch,
 		   const struct cfs_oid *commit, const char *collection,
-		   const char *spec, const chronofs_range *range,
-		   cfs_row_cb cb, void *ctx)
+		   const char *spec, const chronofs_range *range, cfs_row_cb cb,
+		   void *ctx)
 {
-	struct rows_ctx r = {cb, ctx};
+	struct rows_ctx r = { cb, ctx };
 	struct store_oid at;
 	struct query q;
 	int err;
@@ -395,7 +403,7 @@ int chronofs_query(chronofs *db, const char *branch, const char *collection,
 		   const char *spec, const char *from, const char *to,
 		   size_t limit, chronofs_iter **out)
 {
-	chronofs_range r = {.ge = from, .lt = to, .first = limit};
+	chronofs_range r = { .ge = from, .lt = to, .first = limit };
 
 	return chronofs_query_range(db, branch, collection, spec, &r, out);
 }
@@ -499,8 +507,8 @@ static bool index_holder(const char *dir, char *out, size_t size)
 	struct dirent *p, *f;
 	bool found = false;
 
-	if (!proc || snprintf(lock, sizeof(lock), "%s/LOCK", dir) >=
-			     (int)sizeof(lock)) {
+	if (!proc ||
+	    snprintf(lock, sizeof(lock), "%s/LOCK", dir) >= (int)sizeof(lock)) {
 		if (proc)
 			closedir(proc);
 		return false;
@@ -551,11 +559,14 @@ static int index_writable(chronofs *db, struct idx_db **idx)
 		lib_index_put(db, *idx);
 		*idx = NULL;
 		if (index_holder(db->index_dir, who, sizeof(who)))
-			return store_fail(-EBUSY, "%s: held by another process "
-					 "(%s: a mount of this repository?)",
-					 db->index_dir, who);
-		return store_fail(-EBUSY, "%s: held by another process (a "
-				 "mount of this repository?)", db->index_dir);
+			return store_fail(-EBUSY,
+					  "%s: held by another process "
+					  "(%s: a mount of this repository?)",
+					  db->index_dir, who);
+		return store_fail(-EBUSY,
+				  "%s: held by another process (a "
+				  "mount of this repository?)",
+				  db->index_dir);
 	}
 	return 0;
 }

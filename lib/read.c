@@ -54,7 +54,7 @@ int cfs_readdir(chronofs *db, const struct cfs_oid *commit, const char *path,
 		cfs_dir_cb cb, void *ctx)
 {
 	struct store_oid c = lib_soid(commit);
-	struct dir_ctx d = {cb, ctx};
+	struct dir_ctx d = { cb, ctx };
 	int err;
 
 	lib_enter();
@@ -100,8 +100,8 @@ void cfs_format_when(char out[CFS_WHEN_SZ], int64_t when)
 	idx_format_when(out, when);
 }
 
-int lib_read_at(chronofs *db, const struct store_oid *commit,
-		const char *path, char **json, size_t *len)
+int lib_read_at(chronofs *db, const struct store_oid *commit, const char *path,
+		char **json, size_t *len)
 {
 	struct store_entry e;
 	char *buf, *grown;
@@ -171,7 +171,7 @@ static int name_cb(void *ctx, const char *name, const struct store_entry *e)
 int chronofs_list(chronofs *db, const char *branch, const char *collection,
 		  char ***names, size_t *n)
 {
-	struct names l = {0};
+	struct names l = { 0 };
 	struct store_oid head;
 	int err;
 
@@ -205,8 +205,8 @@ int cfs_catchup(chronofs *db, const char *branch, uint64_t *added)
 	return err < 0 ? lib_fail(err, branch) : 0;
 }
 
-int cfs_resolve(chronofs *db, const char *branch, const char *spec,
-		size_t len, struct cfs_oid *out)
+int cfs_resolve(chronofs *db, const char *branch, const char *spec, size_t len,
+		struct cfs_oid *out)
 {
 	struct store_oid c;
 	struct idx_db *idx;
@@ -219,7 +219,7 @@ int cfs_resolve(chronofs *db, const char *branch, const char *spec,
 	lib_index_put(db, idx);
 	if (err == -ENOENT)
 		return store_fail(err, "%s@%.*s: no such commit", branch,
-				 (int)len, spec);
+				  (int)len, spec);
 	if (err < 0)
 		return lib_fail(err, branch);
 	*out = lib_coid(&c);
@@ -308,7 +308,7 @@ static int versions_cb(void *ctx, int64_t time, const struct store_oid *commit,
 int cfs_versions(chronofs *db, const char *branch, const char *path,
 		 cfs_version_cb cb, void *ctx)
 {
-	struct versions_ctx v = {cb, ctx};
+	struct versions_ctx v = { cb, ctx };
 	struct idx_db *idx;
 	int err;
 
@@ -320,8 +320,8 @@ int cfs_versions(chronofs *db, const char *branch, const char *path,
 	return err < 0 ? lib_fail(err, path) : err;
 }
 
-int cfs_names(chronofs *db, const char *branch, const char *dir,
-	      cfs_name_cb cb, void *ctx)
+int cfs_names(chronofs *db, const char *branch, const char *dir, cfs_name_cb cb,
+	      void *ctx)
 {
 	struct idx_db *idx;
 	int err;
@@ -369,7 +369,7 @@ static int log_cb(void *ctx, const struct store_oid *commit, int64_t time,
 int chronofs_log(chronofs *db, const char *branch, const char *path,
 		 chronofs_log_cb cb, void *ctx)
 {
-	struct log_ctx l = {cb, ctx};
+	struct log_ctx l = { cb, ctx };
 	int err;
 
 	lib_enter();
@@ -444,7 +444,7 @@ static int logged_cb(void *ctx, const struct store_oid *commit, int64_t time,
 static int history_by_walk(chronofs *db, const char *branch, const char *path,
 			   struct revs *l)
 {
-	struct logged g = {0};
+	struct logged g = { 0 };
 	struct store_entry e;
 	int err = store_log(db->st, branch, path, logged_cb, &g);
 
@@ -463,7 +463,7 @@ static int history_by_walk(chronofs *db, const char *branch, const char *path,
 int chronofs_history(chronofs *db, const char *branch, const char *path,
 		     chronofs_rev **versions, size_t *n)
 {
-	struct revs l = {0};
+	struct revs l = { 0 };
 	struct idx_db *idx;
 	int err;
 

@@ -56,10 +56,16 @@ static void git_run_free(struct git_run *r)
 static char **git_env(void)
 {
 	static const char *const drop[] = {
-		"GIT_DIR=",	     "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
-		"GIT_OBJECT_DIRECTORY=", "GIT_ALTERNATE_OBJECT_DIRECTORIES=",
-		"GIT_NAMESPACE=",    "GIT_TERMINAL_PROMPT=", "LC_ALL=",
-		"GIT_ASKPASS=", "SSH_ASKPASS=",
+		"GIT_DIR=",
+		"GIT_WORK_TREE=",
+		"GIT_INDEX_FILE=",
+		"GIT_OBJECT_DIRECTORY=",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES=",
+		"GIT_NAMESPACE=",
+		"GIT_TERMINAL_PROMPT=",
+		"LC_ALL=",
+		"GIT_ASKPASS=",
+		"SSH_ASKPASS=",
 	};
 	size_t n = 0, k = 0;
 	char **env;
@@ -104,7 +110,7 @@ static int git_spawn(char *const argv[], const char *what,
 		     const _Atomic bool *stop, struct git_run *r)
 {
 	posix_spawn_file_actions_t fa;
-	int po[2] = {-1, -1}, pe[2] = {-1, -1}, err = 0, status;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, err = 0, status;
 	char **env = git_env();
 	time_t idle_since = time(NULL);
 	bool killed = false;
@@ -133,7 +139,8 @@ static int git_spawn(char *const argv[], const char *what,
 		goto out;
 	}
 	for (int open_fds = 2; open_fds > 0;) {
-		struct pollfd p[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+		struct pollfd p[2] = { { po[0], POLLIN, 0 },
+				       { pe[0], POLLIN, 0 } };
 		char buf[8192];
 		int rc = poll(p, 2, 200);
 
@@ -141,8 +148,8 @@ static int git_spawn(char *const argv[], const char *what,
 				time(NULL) - idle_since > GIT_IDLE_S)) {
 			kill(pid, SIGTERM);
 			killed = true;
-			err = stop && atomic_load(stop) ? -ECANCELED
-							: -ETIMEDOUT;
+			err = stop && atomic_load(stop) ? -ECANCELED :
+							  -ETIMEDOUT;
 		}
 		if (rc < 0 && errno != EINTR)
 			break;
@@ -165,7 +172,8 @@ static int git_spawn(char *const argv[], const char *what,
 			idle_since = time(NULL);
 			if (buf_add(i ? &r->err : &r->out,
 				    i ? &r->errlen : &r->outlen, buf,
-				    (size_t)n) < 0 && err == 0)
+				    (size_t)n) < 0 &&
+			    err == 0)
 				err = -ENOMEM;
 		}
 		if (po[0] < 0 && pe[0] < 0)
@@ -173,13 +181,12 @@ static int git_spawn(char *const argv[], const char *what,
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status)
-				      : 128 + WTERMSIG(status);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) :
+					128 + WTERMSIG(status);
 	if (err == -ECANCELED)
 		store_fail(err, "git %s: stopped", what);
 	else if (err == -ETIMEDOUT)
-		store_fail(err, "git %s: no answer for %d s", what,
-			  GIT_IDLE_S);
+		store_fail(err, "git %s: no answer for %d s", what, GIT_IDLE_S);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (po[i] >= 0)
@@ -268,8 +275,7 @@ static int refs_load(chronofs *db, const char *prefix, struct refs *r)
 	return store_refs_list(db->st, prefix, &r->names, &r->oids, &r->n);
 }
 
-static const struct store_oid *refs_get(const struct refs *r,
-					const char *name)
+static const struct store_oid *refs_get(const struct refs *r, const char *name)
 {
 	size_t lo = 0, hi = r->n;
 
@@ -393,8 +399,7 @@ static void tracking(struct round *rd, const char *branch,
 
 	if (ref_name(&ref, "refs/remotes/", rd->remote, branch) < 0)
 		return;
-	if (store_ref_set(rd->db->st, ref, to, "sync: push") < 0 &&
-	    rd->db->log)
+	if (store_ref_set(rd->db->st, ref, to, "sync: push") < 0 && rd->db->log)
 		rd->db->log(store_errmsg());
 	free(ref);
 }
@@ -411,7 +416,8 @@ static int push_add(struct round *rd, size_t b, const struct store_oid *oid,
 		rd->push = p;
 		rd->cap = cap;
 	}
-	rd->push[rd->npush++] = (struct push){.b = b, .oid = *oid, .del = del};
+	rd->push[rd->npush++] =
+		(struct push){ .b = b, .oid = *oid, .del = del };
 	return 0;
 }
 
@@ -487,11 +493,14 @@ static int here_only(struct round *rd, size_t bi, const struct store_oid *l,
 		if (rc != -EBUSY && rc != -EAGAIN)
 			return rc;
 		note(b, "deleted on %s, but %s here: kept and pushed again",
-		     rd->remote, rc == -EBUSY ? "it is the default branch"
-					      : "it changed meanwhile");
+		     rd->remote,
+		     rc == -EBUSY ? "it is the default branch" :
+				    "it changed meanwhile");
 	} else {
-		note(b, "deleted on %s, but it holds commits %s never had: "
-		     "kept and pushed again", rd->remote, rd->remote);
+		note(b,
+		     "deleted on %s, but it holds commits %s never had: "
+		     "kept and pushed again",
+		     rd->remote, rd->remote);
 	}
 	store_error_clear();
 	b->done |= CHRONOFS_SYNC_KEPT;
@@ -511,8 +520,10 @@ static int there_only(struct round *rd, size_t bi, const struct store_oid *r,
 			return rc;
 		if (rc == 1)
 			return push_add(rd, bi, r, true);
-		note(b, "deleted here, but %s has commits this side never "
-		     "had: kept", rd->remote);
+		note(b,
+		     "deleted here, but %s has commits this side never "
+		     "had: kept",
+		     rd->remote);
 		b->done |= CHRONOFS_SYNC_KEPT;
 	}
 	rc = store_branch_create_at(rd->db->st, b->name, r, "sync: new branch");
@@ -541,9 +552,11 @@ static int decide(struct round *rd)
 
 		if (il < rd->l.n)
 			name = rd->l.names[il];
-		if (ir < rd->r.n && (!name || strcmp(rd->r.names[ir], name) < 0))
+		if (ir < rd->r.n &&
+		    (!name || strcmp(rd->r.names[ir], name) < 0))
 			name = rd->r.names[ir];
-		if (is < rd->s.n && (!name || strcmp(rd->s.names[is], name) < 0))
+		if (is < rd->s.n &&
+		    (!name || strcmp(rd->s.names[is], name) < 0))
 			name = rd->s.names[is];
 		if (il < rd->l.n && !strcmp(rd->l.names[il], name))
 			l = &rd->l.oids[il++];
@@ -585,14 +598,20 @@ static int fetch(struct round *rd)
 
 	if (asprintf(&spec, "+refs/heads/*:refs/remotes/%s/*", rd->remote) < 0)
 		return lib_fail(-ENOMEM, "fetch");
-	const char *args[] = {"fetch", "--quiet", "--prune", "--no-tags",
-			      "--no-write-fetch-head", "--", rd->remote, spec,
-			      NULL};
+	const char *args[] = { "fetch",
+			       "--quiet",
+			       "--prune",
+			       "--no-tags",
+			       "--no-write-fetch-head",
+			       "--",
+			       rd->remote,
+			       spec,
+			       NULL };
 	err = git_run(gitdir, args, rd->stop, &g);
 	free(spec);
 	if (err == 0 && g.status != 0)
 		err = store_fail(-EIO, "fetch from %s failed: %s", rd->remote,
-				git_words(&g));
+				 git_words(&g));
 	git_run_free(&g);
 	return err;
 }
@@ -603,7 +622,8 @@ static struct push *push_of(struct round *rd, const char *dst, size_t len)
 	for (size_t i = 0; i < rd->npush; i++) {
 		const char *name = rd->res->v[rd->push[i].b].name;
 
-		if (len == 11 + strlen(name) && !strncmp(dst, "refs/heads/", 11) &&
+		if (len == 11 + strlen(name) &&
+		    !strncmp(dst, "refs/heads/", 11) &&
 		    !strncmp(dst + 11, name, len - 11))
 			return &rd->push[i];
 	}
@@ -658,7 +678,7 @@ static int push_run(struct round *rd, bool del, const char **why)
 	const char **args = calloc(2 * rd->npush + 6, sizeof(*args));
 	char **own = calloc(2 * rd->npush + 1, sizeof(*own));
 	size_t k = 0, o = 0, n = 0;
-	struct git_run g = {0};
+	struct git_run g = { 0 };
 	int err = 0;
 
 	if (!args || !own) {
@@ -677,8 +697,10 @@ static int push_run(struct round *rd, bool del, const char **why)
 		store_oid_fmt(hex, &p->oid);
 		/* A deletion only while the remote still holds what we saw:
 		 * the lease is a compare-and-swap (nothing is overwritten). */
-		if (del && asprintf(&own[o++], "--force-with-lease=refs/heads/"
-				    "%s:%s", name, hex) < 0)
+		if (del && asprintf(&own[o++],
+				    "--force-with-lease=refs/heads/"
+				    "%s:%s",
+				    name, hex) < 0)
 			err = -ENOMEM;
 		if (err == 0 && asprintf(&own[o++], "%s:refs/heads/%s",
 					 del ? "" : hex, name) < 0)
@@ -745,16 +767,17 @@ static int push_all(struct round *rd)
 		chronofs_sync_branch *b = &rd->res->v[p->b];
 
 		if (p->outcome == 1) {
-			b->done |= p->del ? CHRONOFS_SYNC_DELETED_REMOTE
-					  : CHRONOFS_SYNC_PUSHED;
+			b->done |= p->del ? CHRONOFS_SYNC_DELETED_REMOTE :
+					    CHRONOFS_SYNC_PUSHED;
 			tracking(rd, b->name, p->del ? NULL : &p->oid);
 			agreed(rd, b->name, p->del ? NULL : &p->oid);
 		} else if (p->outcome == -1) {
 			again = true;
 		} else if (p->outcome == 0) {
-			fail_branch(rd, b, err < 0 ? chronofs_errmsg(rd->db)
-					   : why ? why
-						 : "push: no answer for it");
+			fail_branch(rd, b,
+				    err < 0 ? chronofs_errmsg(rd->db) :
+				    why	    ? why :
+					      "push: no answer for it");
 		}
 	}
 	return err < 0 ? err : again;
@@ -826,7 +849,7 @@ void chronofs_sync_result_free(chronofs_sync_result *r)
 int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
 	     chronofs_sync_result **out)
 {
-	struct round rd = {.db = db, .remote = remote, .stop = stop};
+	struct round rd = { .db = db, .remote = remote, .stop = stop };
 	char *url = NULL, *tprefix = NULL, *sprefix = NULL;
 	int err, again = 0, tries = 0;
 
@@ -865,7 +888,8 @@ int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
 				goto out;
 			for (size_t i = 0; i < rd.npush; i++)
 				if (rd.push[i].outcome == -1)
-					fail_branch(&rd, &rd.res->v[rd.push[i].b],
+					fail_branch(&rd,
+						    &rd.res->v[rd.push[i].b],
 						    chronofs_errmsg(db));
 			break;
 		}
@@ -902,10 +926,9 @@ out:
 	return 0;
 }
 
-int cfs_sync_state(chronofs *db, const char *remote,
-		   chronofs_sync_result **out)
+int cfs_sync_state(chronofs *db, const char *remote, chronofs_sync_result **out)
 {
-	struct round rd = {.db = db, .remote = remote};
+	struct round rd = { .db = db, .remote = remote };
 	int err = 0;
 
 	lib_enter();
@@ -946,10 +969,10 @@ int chronofs_sync(chronofs *db, const char *remote, chronofs_sync_result **out)
 
 int chronofs_clone(const char *url, const char *path)
 {
-	const char *clone[] = {"clone", "--bare", "--quiet", "--", url, path,
-			       NULL};
-	const char *conf[] = {"config", "remote.origin.fetch",
-			      "+refs/heads/*:refs/remotes/origin/*", NULL};
+	const char *clone[] = { "clone", "--bare", "--quiet", "--",
+				url,	 path,	   NULL };
+	const char *conf[] = { "config", "remote.origin.fetch",
+			       "+refs/heads/*:refs/remotes/origin/*", NULL };
 	chronofs_sync_result *res = NULL;
 	struct git_run g;
 	chronofs *db = NULL;
@@ -964,7 +987,7 @@ int chronofs_clone(const char *url, const char *path)
 		err = git_run(path, conf, NULL, &g);
 		if (err == 0 && g.status != 0)
 			err = store_fail(-EIO, "%s: git config: %s", path,
-					git_words(&g));
+					 git_words(&g));
 		git_run_free(&g);
 	}
 	if (err == 0 && (err = store_init_branch(path)) < 0)
@@ -978,8 +1001,8 @@ int chronofs_clone(const char *url, const char *path)
 			for (size_t i = 0; i < res->n && err == 0; i++)
 				if (res->v[i].message)
 					err = store_fail(-EIO, "%s: %s",
-							res->v[i].name,
-							res->v[i].message);
+							 res->v[i].name,
+							 res->v[i].message);
 		chronofs_sync_result_free(res);
 		chronofs_close(db);
 	}
@@ -1001,8 +1024,7 @@ int cfs_changed_paths(chronofs *db, const char *a, const char *b,
 	if ((err = store_tdiff_new(&d, db->st, &oa, &ob, NULL)) < 0)
 		return lib_fail(err, b);
 	while ((err = store_tdiff_next(d, &e)) == 0)
-		if ((err = cb(ctx, e->path,
-			      e->op == STORE_TDIFF_DELETE)) != 0)
+		if ((err = cb(ctx, e->path, e->op == STORE_TDIFF_DELETE)) != 0)
 			break;
 	store_tdiff_free(d);
 	if (err == 1)

@@ -35,14 +35,15 @@ static int tx_enter(chronofs_tx *tx)
 {
 	lib_enter();
 	if (atomic_flag_test_and_set(&tx->busy))
-		return store_fail(-EBUSY, "transaction on %s: used from two "
-				 "threads at once", tx->branch);
+		return store_fail(-EBUSY,
+				  "transaction on %s: used from two "
+				  "threads at once",
+				  tx->branch);
 	if (tx->state != TX_OPEN) {
 		atomic_flag_clear(&tx->busy);
-		return store_fail(-EINVAL, "transaction on %s: already %s",
-				 tx->branch, tx->state == TX_COMMITTED
-						     ? "committed"
-						     : "aborted");
+		return store_fail(
+			-EINVAL, "transaction on %s: already %s", tx->branch,
+			tx->state == TX_COMMITTED ? "committed" : "aborted");
 	}
 	return 0;
 }
@@ -53,8 +54,8 @@ static int tx_leave(chronofs_tx *tx, int rc)
 	return rc;
 }
 
-int chronofs_tx_begin_flags(chronofs_tx **out, chronofs *db,
-			    const char *branch, unsigned flags)
+int chronofs_tx_begin_flags(chronofs_tx **out, chronofs *db, const char *branch,
+			    unsigned flags)
 {
 	chronofs_tx *tx;
 	int err;
@@ -63,7 +64,7 @@ int chronofs_tx_begin_flags(chronofs_tx **out, chronofs *db,
 	*out = NULL;
 	if (flags & ~(unsigned)CHRONOFS_TX_STRICT)
 		return store_fail(-EINVAL, "unknown transaction flags %#x",
-				 flags);
+				  flags);
 	tx = calloc(1, sizeof(*tx));
 	if (!tx || !(tx->branch = strdup(branch))) {
 		free(tx);
@@ -180,7 +181,7 @@ static int view(chronofs_tx *tx, const char *path, char **json, size_t *len)
 		return lib_read_at(tx->db, &tx->base, path, json, len);
 	if (!c->bytes)
 		return store_fail(-ENOENT, "%s: deleted in this transaction",
-				 path);
+				  path);
 	if (!(*json = malloc(c->len + 1)))
 		return lib_fail(-ENOMEM, path);
 	memcpy(*json, c->bytes, c->len);
@@ -189,8 +190,7 @@ static int view(chronofs_tx *tx, const char *path, char **json, size_t *len)
 	return 0;
 }
 
-int chronofs_tx_get(chronofs_tx *tx, const char *path, char **json,
-		    size_t *len)
+int chronofs_tx_get(chronofs_tx *tx, const char *path, char **json, size_t *len)
 {
 	int err = tx_enter(tx);
 
@@ -240,14 +240,17 @@ static int validate(chronofs_tx *tx)
 		if (!c->bytes)
 			continue;
 		if (c->len > tx->db->max_doc_size)
-			return store_fail(-EFBIG, "%s: %zu bytes is over "
-					 "max_doc_size %zu; nothing committed",
-					 c->path, c->len,
-					 tx->db->max_doc_size);
+			return store_fail(-EFBIG,
+					  "%s: %zu bytes is over "
+					  "max_doc_size %zu; nothing committed",
+					  c->path, c->len,
+					  tx->db->max_doc_size);
 		if (store_json_validate(c->bytes, c->len, &e) < 0)
-			return store_fail(-EINVAL, "%s: invalid JSON at line "
-					 "%u, column %u: %s; nothing committed",
-					 c->path, e.line, e.column, e.reason);
+			return store_fail(
+				-EINVAL,
+				"%s: invalid JSON at line "
+				"%u, column %u: %s; nothing committed",
+				c->path, e.line, e.column, e.reason);
 	}
 	return 0;
 }
@@ -279,20 +282,19 @@ int chronofs_tx_commit(chronofs_tx *tx, const char *message,
 	 * transaction's changes are the newest: they win), or with STRICT
 	 * refuses when a commit since touched one of its paths. */
 	store_write_begin(tx->db->st);
-	err = store_commit_changes(tx->db->st, tx->branch, &tx->base, v, tx->n,
-				   message && *message ? message
-						       : "transaction",
-				   tx->flags & CHRONOFS_TX_STRICT
-					   ? STORE_TX_STRICT
-					   : 0,
-				   &out);
+	err = store_commit_changes(
+		tx->db->st, tx->branch, &tx->base, v, tx->n,
+		message && *message ? message : "transaction",
+		tx->flags & CHRONOFS_TX_STRICT ? STORE_TX_STRICT : 0, &out);
 	store_write_end(tx->db->st);
 	free(v);
-	if (err == -ENOENT && store_branch_head(tx->db->st, tx->branch,
-						&out) < 0)
-		return tx_leave(tx, store_fail(err, "transaction on %s: the "
-					      "branch is gone; nothing "
-					      "committed", tx->branch));
+	if (err == -ENOENT &&
+	    store_branch_head(tx->db->st, tx->branch, &out) < 0)
+		return tx_leave(tx, store_fail(err,
+					       "transaction on %s: the "
+					       "branch is gone; nothing "
+					       "committed",
+					       tx->branch));
 	if (err < 0)
 		return tx_leave(tx, lib_fail(err, tx->branch));
 	if (err == 0) {

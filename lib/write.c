@@ -17,14 +17,17 @@ static int path_sane(const char *path)
 	const char *p = path;
 
 	if (!*path || *path == '/')
-		return store_fail(-EINVAL, "'%s': not a path in a branch", path);
+		return store_fail(-EINVAL, "'%s': not a path in a branch",
+				  path);
 	for (;;) {
 		size_t len = strcspn(p, "/");
 
 		if (len == 0 || (len == 1 && p[0] == '.') ||
 		    (len == 2 && p[0] == '.' && p[1] == '.'))
-			return store_fail(-EINVAL, "%s: empty, '.' or '..' "
-					 "component", path);
+			return store_fail(-EINVAL,
+					  "%s: empty, '.' or '..' "
+					  "component",
+					  path);
 		if (!p[len])
 			return 0;
 		p += len + 1;
@@ -92,8 +95,9 @@ int cfs_save(chronofs *db, const char *branch, const char *path,
 	     const char *buf, size_t len, const struct cfs_mtime *mtime,
 	     struct cfs_oid *commit)
 {
-	struct store_change c = {.op = STORE_PUT, .path = path, .data = buf,
-				 .len = len};
+	struct store_change c = {
+		.op = STORE_PUT, .path = path, .data = buf, .len = len
+	};
 	struct store_json_error e;
 	struct store_oid out, blob;
 	struct idx_mtime t;
@@ -105,12 +109,15 @@ int cfs_save(chronofs *db, const char *branch, const char *path,
 	if ((err = cfs_path_check(path)) < 0)
 		return err;
 	if (len > db->max_doc_size)
-		return store_fail(-EFBIG, "%s: %zu bytes is over max_doc_size "
-				 "%zu", path, len, db->max_doc_size);
+		return store_fail(-EFBIG,
+				  "%s: %zu bytes is over max_doc_size "
+				  "%zu",
+				  path, len, db->max_doc_size);
 	if (store_json_validate(buf, len, &e) < 0)
-		return store_fail(-EINVAL, "%s: invalid JSON at line %u, "
-				 "column %u: %s", path, e.line, e.column,
-				 e.reason);
+		return store_fail(-EINVAL,
+				  "%s: invalid JSON at line %u, "
+				  "column %u: %s",
+				  path, e.line, e.column, e.reason);
 	/* A save's mtime is the client's, or now, recorded with the
 	 * commit's indexes in one write. */
 	if (mtime) {
@@ -140,7 +147,7 @@ int cfs_save(chronofs *db, const char *branch, const char *path,
 int cfs_delete(chronofs *db, const char *branch, const char *path,
 	       struct cfs_oid *commit)
 {
-	struct store_change c = {.op = STORE_DELETE, .path = path};
+	struct store_change c = { .op = STORE_DELETE, .path = path };
 	struct store_oid out;
 	int rc;
 
@@ -156,8 +163,8 @@ int cfs_delete(chronofs *db, const char *branch, const char *path,
 int cfs_rename(chronofs *db, const char *branch, const char *from,
 	       const char *to, struct cfs_oid *commit)
 {
-	struct store_change c = {.op = STORE_RENAME, .path = from, .to = to};
-	struct store_entry e = {0};
+	struct store_change c = { .op = STORE_RENAME, .path = from, .to = to };
+	struct store_entry e = { 0 };
 	struct store_oid head, out;
 	struct idx_mtime t;
 	struct idx_db *idx;
@@ -251,7 +258,7 @@ int cfs_mtime_get(chronofs *db, const char *branch, const char *path,
 int cfs_mtime_set(chronofs *db, const char *branch, const char *path,
 		  const struct cfs_oid *blob, const struct cfs_mtime *t)
 {
-	struct idx_mtime m = {.sec = t->sec, .nsec = t->nsec};
+	struct idx_mtime m = { .sec = t->sec, .nsec = t->nsec };
 	struct idx_db *idx;
 	int err;
 

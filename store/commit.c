@@ -125,9 +125,9 @@ static int plan_add(struct store *st, git_tree *tree, struct plan *p,
 		err = (v[p->npaths] = strdup(path)) ? 0 : -ENOMEM;
 	if (err < 0)
 		return err;
-	u[p->n++] = (git_tree_update){action, id ? *id : (git_oid){{0}},
-				      id ? GIT_FILEMODE_BLOB : 0,
-				      v[p->npaths++]};
+	u[p->n++] = (git_tree_update){ action, id ? *id : (git_oid){ { 0 } },
+				       id ? GIT_FILEMODE_BLOB : 0,
+				       v[p->npaths++] };
 	return 0;
 }
 
@@ -194,7 +194,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 		const git_oid *blob, struct plan *p, struct store_entry *fromp)
 {
-	struct store_entry from = {0}, to;
+	struct store_entry from = { 0 }, to;
 	int err;
 
 	err = store_stat_tree_locked(st, tree, c->path, &from, false);
@@ -294,16 +294,15 @@ static int empty_tree(struct store *st, git_tree **out)
  * nothing. */
 int store_build_commit(struct store *st, const char *ref,
 		       const struct store_change *c, const git_oid *blob,
-		       const char *msg, const git_oid *parent_in,
-		       git_oid *head, git_oid *out,
-		       struct store_commit_info *info)
+		       const char *msg, const git_oid *parent_in, git_oid *head,
+		       git_oid *out, struct store_commit_info *info)
 {
 	struct store_entry from;
 	git_oid tree_id;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL, *newtree = NULL;
 	git_signature *sig = NULL;
-	struct plan p = {0};
+	struct plan p = { 0 };
 	git_buf cbuf = GIT_BUF_INIT;
 	int err;
 
@@ -335,15 +334,15 @@ int store_build_commit(struct store *st, const char *ref,
 	if (err != 0)
 		goto out;
 	if (p.n == 1) {
-		err = store_tree_patch(st, git_tree_id(tree), p.up[0].path,
-				       p.up[0].action == GIT_TREE_UPDATE_UPSERT
-					       ? &p.up[0].id
-					       : NULL,
-				       p.up[0].filemode, &tree_id);
+		err = store_tree_patch(
+			st, git_tree_id(tree), p.up[0].path,
+			p.up[0].action == GIT_TREE_UPDATE_UPSERT ? &p.up[0].id :
+								   NULL,
+			p.up[0].filemode, &tree_id);
 		if (err < 0)
 			goto out;
-	} else if ((err = git_tree_create_updated(&tree_id, st->repo, tree,
-						  p.n, p.up)) < 0) {
+	} else if ((err = git_tree_create_updated(&tree_id, st->repo, tree, p.n,
+						  p.up)) < 0) {
 		err = store_git_fail(err, "tree update");
 		goto out;
 	}
@@ -353,12 +352,11 @@ int store_build_commit(struct store *st, const char *ref,
 	}
 	err = git_tree_lookup(&newtree, st->repo, &tree_id);
 	if (err < 0 ||
-	    (err = git_signature_now(&sig, st->author_name,
-				     st->author_email)) < 0 ||
-	    (err = git_commit_create_buffer(&cbuf, st->repo, sig, sig, NULL,
-					    msg, newtree, parent ? 1 : 0,
-					    (const git_commit **)&parent)) <
-		    0) {
+	    (err = git_signature_now(&sig, st->author_name, st->author_email)) <
+		    0 ||
+	    (err = git_commit_create_buffer(
+		     &cbuf, st->repo, sig, sig, NULL, msg, newtree,
+		     parent ? 1 : 0, (const git_commit **)&parent)) < 0) {
 		err = store_git_fail(err, "commit");
 		goto out;
 	}
@@ -434,7 +432,7 @@ int store_apply_info(struct store *st, const char *branch,
 		     struct store_commit_info *info)
 {
 	char ref[1024], msg[2048];
-	git_oid blob = {{0}}, commit;
+	git_oid blob = { { 0 } }, commit;
 	int err;
 
 	if (snprintf(ref, sizeof(ref), "refs/heads/%s", branch) >=
@@ -451,14 +449,13 @@ int store_apply_info(struct store *st, const char *branch,
 	pthread_mutex_unlock(&st->lock);
 	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
 	     i < CAS_RETRIES; i++) {
-		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
+		struct timespec pause = { 0, 100000L * (i < 100 ? i : 100) };
 		git_oid head;
 
 		err = 0;
 		pthread_mutex_lock(&st->lock);
-		if (need_blob &&
-		    (err = git_odb_hash(&blob, c->data, c->len,
-					GIT_OBJECT_BLOB)) < 0)
+		if (need_blob && (err = git_odb_hash(&blob, c->data, c->len,
+						     GIT_OBJECT_BLOB)) < 0)
 			err = store_git_fail(err, c->path);
 		else if (need_blob)
 			err = store_object_write(st, &blob, c->data, c->len,
@@ -505,7 +502,7 @@ static int touches(struct store *st, git_commit *c, const char *path)
 {
 	git_commit *p = NULL;
 	git_tree *t = NULL, *pt = NULL;
-	struct store_entry a = {0}, b = {0};
+	struct store_entry a = { 0 }, b = { 0 };
 	int changed = 1;
 
 	if (git_commit_tree(&t, c) < 0)
@@ -516,8 +513,7 @@ static int touches(struct store *st, git_commit *c, const char *path)
 	    git_commit_tree(&pt, p) == 0) {
 		if (store_stat_tree_locked(st, pt, path, &b, false) < 0)
 			b.kind = STORE_NONE;
-		changed = a.kind != b.kind ||
-			  !store_oid_equal(&a.oid, &b.oid);
+		changed = a.kind != b.kind || !store_oid_equal(&a.oid, &b.oid);
 	} else {
 		changed = a.kind != STORE_NONE;
 	}

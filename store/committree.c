@@ -49,8 +49,8 @@ static int write_commit(struct store *st, const struct store_oid *tree,
 			const struct store_oid *parents, size_t nparents,
 			const char *msg, git_oid *out, int64_t *time)
 {
-	const git_commit *pv[STORE_MAX_PARENTS] = {0};
-	git_commit *owned[STORE_MAX_PARENTS] = {0};
+	const git_commit *pv[STORE_MAX_PARENTS] = { 0 };
+	git_commit *owned[STORE_MAX_PARENTS] = { 0 };
 	git_signature *sig = NULL;
 	git_tree *t = NULL;
 	git_buf buf = GIT_BUF_INIT;
@@ -103,8 +103,10 @@ int store_commit_tree(struct store *st, const char *branch,
 	    (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	if (nparents == 0)
-		return store_fail(-EINVAL, "%s: a commit of a tree needs the "
-				  "head as its first parent", branch);
+		return store_fail(-EINVAL,
+				  "%s: a commit of a tree needs the "
+				  "head as its first parent",
+				  branch);
 	pthread_mutex_lock(&st->lock);
 	err = write_commit(st, tree, parents, nparents, msg, &id, &time);
 	pthread_mutex_unlock(&st->lock);
@@ -177,8 +179,9 @@ int store_commit_message(struct store *st, const struct store_oid *commit,
 		err = -ENOMEM;
 	git_commit_free(c);
 	pthread_mutex_unlock(&st->lock);
-	return err == -ENOMEM ? err : err < 0 ? store_git_fail(err, "commit")
-					      : 0;
+	return err == -ENOMEM ? err :
+	       err < 0	      ? store_git_fail(err, "commit") :
+				0;
 }
 
 int store_commit_parents(struct store *st, const struct store_oid *commit,
@@ -208,7 +211,7 @@ struct merges {
 int store_walk_merges(struct store *st, const struct store_oid *from,
 		      store_walk_cb cb, void *ctx)
 {
-	struct merges m = {0};
+	struct merges m = { 0 };
 	git_revwalk *walk = NULL;
 	git_oid id;
 	int err;
@@ -228,8 +231,9 @@ int store_walk_merges(struct store *st, const struct store_oid *from,
 				size_t cap = m.cap ? m.cap * 2 : 16;
 				struct store_oid *v =
 					realloc(m.v, cap * sizeof(*v));
-				int64_t *t = v ? realloc(m.t, cap * sizeof(*t))
-					       : NULL;
+				int64_t *t =
+					v ? realloc(m.t, cap * sizeof(*t)) :
+					    NULL;
 
 				if (v)
 					m.v = v;

@@ -25,7 +25,7 @@ struct waiter {
 	struct store_commit_info *info;
 	git_oid blob, commit;
 	bool have_blob;
-	bool made;  /* a commit of the current attempt */
+	bool made; /* a commit of the current attempt */
 	bool tried; /* its own outcome is in err (else the batch's is) */
 	int err;
 	bool done;
@@ -35,7 +35,7 @@ struct waiter {
 struct store_group {
 	pthread_mutex_t lock; /* guards everything below; taken alone or
 			       * under write_lock, never under st->lock */
-	pthread_cond_t cond;  /* a batch finished, or no leader */
+	pthread_cond_t cond; /* a batch finished, or no leader */
 	struct waiter *head, **tail;
 	bool leading;
 };
@@ -118,10 +118,12 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 		if (w->c->op == STORE_PUT && !w->have_blob) {
 			w->err = git_odb_hash(&w->blob, w->c->data, w->c->len,
 					      GIT_OBJECT_BLOB);
-			w->err = w->err < 0 ? store_git_fail(w->err, w->c->path)
-					    : store_object_write(st, &w->blob,
-							w->c->data, w->c->len,
-							GIT_OBJECT_BLOB);
+			w->err = w->err < 0 ?
+					 store_git_fail(w->err, w->c->path) :
+					 store_object_write(st, &w->blob,
+							    w->c->data,
+							    w->c->len,
+							    GIT_OBJECT_BLOB);
 			w->have_blob = w->err == 0;
 			if (w->err < 0)
 				continue;
@@ -163,7 +165,7 @@ static void run(struct store *st, struct waiter **v, size_t n)
 	store_syncset_begin(st);
 	pthread_mutex_unlock(&st->lock);
 	for (int i = 0; err == 0 && i < STORE_CAS_RETRIES; i++) {
-		struct timespec pause = {0, 100000L * (i < 100 ? i : 100)};
+		struct timespec pause = { 0, 100000L * (i < 100 ? i : 100) };
 
 		err = attempt(st, ref, v, n);
 		/* A gc beside us may have removed an objects/xx/ directory
@@ -228,7 +230,7 @@ int store_group_apply(struct store *st, const char *branch,
 		      struct store_commit_info *info)
 {
 	struct store_group *g = st->group;
-	struct waiter w = {.branch = branch, .c = c, .info = info};
+	struct waiter w = { .branch = branch, .c = c, .info = info };
 
 	pthread_mutex_lock(&g->lock);
 	*g->tail = &w;

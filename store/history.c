@@ -19,8 +19,8 @@ int store_oid_parse(struct store_oid *out, const char *hex)
 	return 0;
 }
 
-int store_walk(struct store *st, const struct store_oid *from,
-	       store_walk_cb cb, void *ctx)
+int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
+	       void *ctx)
 {
 	git_commit *c = NULL, *parent;
 	struct store_oid o;
@@ -53,7 +53,8 @@ out:
 
 static bool is_blob(unsigned mode)
 {
-	return mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+	return mode == GIT_FILEMODE_BLOB ||
+	       mode == GIT_FILEMODE_BLOB_EXECUTABLE;
 }
 
 /* The engine's tree diff (treemerge.c): logical paths, the fanout marker

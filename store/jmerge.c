@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jmerge.h"
+#include "banned.h"
 
 struct mctx {
 	enum jmerge_side winner;
@@ -111,9 +112,10 @@ static int merge_objects(struct mctx *m, const struct jt_value *b,
 		const char *d = k->u.s.dec;
 		size_t dl = k->u.s.dlen;
 
-		err = merge_member(
-		    m, res, k, b ? jt_object_get(b, d, dl) : NULL,
-		    o->u.o.m[i].value, jt_object_get(t, d, dl), depth);
+		err = merge_member(m, res, k,
+				   b ? jt_object_get(b, d, dl) : NULL,
+				   o->u.o.m[i].value, jt_object_get(t, d, dl),
+				   depth);
 	}
 	for (size_t i = 0; i < t->n && err == 0; i++) {
 		struct jt_value *k = t->u.o.m[i].key;
@@ -122,9 +124,9 @@ static int merge_objects(struct mctx *m, const struct jt_value *b,
 
 		if (jt_object_find(o, d, dl) >= 0)
 			continue;
-		err =
-		    merge_member(m, res, k, b ? jt_object_get(b, d, dl) : NULL,
-				 NULL, t->u.o.m[i].value, depth);
+		err = merge_member(m, res, k,
+				   b ? jt_object_get(b, d, dl) : NULL, NULL,
+				   t->u.o.m[i].value, depth);
 	}
 	if (err < 0) {
 		jt_unref(res);
@@ -133,8 +135,8 @@ static int merge_objects(struct mctx *m, const struct jt_value *b,
 	/* Identical to one side (its very member values, keys spelt alike,
 	 * in its order): that side, so its exact bytes can be kept. */
 	if (same_members(res, o) || same_members(res, t)) {
-		*out =
-		    jt_ref((struct jt_value *)(same_members(res, o) ? o : t));
+		*out = jt_ref(
+			(struct jt_value *)(same_members(res, o) ? o : t));
 		jt_unref(res);
 		return 0;
 	}
@@ -178,8 +180,8 @@ static int merge(struct mctx *m, const struct jt_value *b,
 				   JMERGE_THEIRS);
 		w = t;
 	} else if (!t) {
-		err =
-		    add_conflict(m, JMERGE_MODIFY_DELETE, b, o, t, JMERGE_OURS);
+		err = add_conflict(m, JMERGE_MODIFY_DELETE, b, o, t,
+				   JMERGE_OURS);
 		w = o;
 	} else {
 		err = add_conflict(m,
@@ -206,7 +208,7 @@ int jmerge_values(struct jmerge_result *out, const struct jt_value *base,
 		  const struct jt_value *ours, const struct jt_value *theirs,
 		  enum jmerge_side winner)
 {
-	struct mctx m = {.winner = winner};
+	struct mctx m = { .winner = winner };
 	struct jt_value *v = NULL;
 	int err;
 
@@ -221,9 +223,9 @@ int jmerge_values(struct jmerge_result *out, const struct jt_value *base,
 	}
 	out->value = v;
 	if (v)
-		out->whole = v == ours	   ? JMERGE_WHOLE_OURS
-			     : v == theirs ? JMERGE_WHOLE_THEIRS
-					   : JMERGE_MERGED;
+		out->whole = v == ours	 ? JMERGE_WHOLE_OURS :
+			     v == theirs ? JMERGE_WHOLE_THEIRS :
+					   JMERGE_MERGED;
 	else
 		out->whole = ours ? JMERGE_WHOLE_THEIRS : JMERGE_WHOLE_OURS;
 	out->conflicts = m.c;
@@ -251,20 +253,20 @@ static bool same_bytes(const char *a, size_t alen, const char *b, size_t blen)
 
 static void take(struct jmerge_doc *d, const char *side, bool theirs)
 {
-	d->action = !side    ? JMERGE_DOC_DELETE
-		    : theirs ? JMERGE_DOC_THEIRS
-			     : JMERGE_DOC_OURS;
+	d->action = !side  ? JMERGE_DOC_DELETE :
+		    theirs ? JMERGE_DOC_THEIRS :
+			     JMERGE_DOC_OURS;
 }
 
 /* Whole-document merge of texts that are not all JSON. */
 static int merge_raw(struct jmerge_doc *d, const char *b, const char *o,
 		     const char *t, enum jmerge_side winner)
 {
-	struct mctx m = {.winner = winner};
-	enum jmerge_kind kind = !o   ? JMERGE_DELETE_MODIFY
-				: !t ? JMERGE_MODIFY_DELETE
-				: b  ? JMERGE_BOTH_MODIFIED
-				     : JMERGE_BOTH_ADDED;
+	struct mctx m = { .winner = winner };
+	enum jmerge_kind kind = !o ? JMERGE_DELETE_MODIFY :
+				!t ? JMERGE_MODIFY_DELETE :
+				b  ? JMERGE_BOTH_MODIFIED :
+				     JMERGE_BOTH_ADDED;
 	enum jmerge_side w = !o ? JMERGE_THEIRS : !t ? JMERGE_OURS : winner;
 	int err = add_conflict(&m, kind, NULL, NULL, NULL, w);
 
@@ -284,8 +286,8 @@ int jmerge_doc(struct jmerge_doc *d, const char *base, size_t blen,
 	       enum jmerge_side winner, unsigned flags)
 {
 	struct jt_value *b = NULL, *o = NULL, *t = NULL;
-	struct jmerge_result r = {0};
-	struct jt_buf out = {0};
+	struct jmerge_result r = { 0 };
+	struct jt_buf out = { 0 };
 	int err = 0;
 
 	memset(d, 0, sizeof(*d));
@@ -309,11 +311,11 @@ int jmerge_doc(struct jmerge_doc *d, const char *base, size_t blen,
 	if (b && (!o || !t)) {
 		/* Deleted on one side, its bytes changed on the other: even
 		 * a change of layout only is kept (nothing is lost). */
-		struct mctx m = {.winner = winner};
+		struct mctx m = { .winner = winner };
 
 		err = add_conflict(
-		    &m, o ? JMERGE_MODIFY_DELETE : JMERGE_DELETE_MODIFY, b, o,
-		    t, o ? JMERGE_OURS : JMERGE_THEIRS);
+			&m, o ? JMERGE_MODIFY_DELETE : JMERGE_DELETE_MODIFY, b,
+			o, t, o ? JMERGE_OURS : JMERGE_THEIRS);
 		if (err < 0) {
 			free_conflicts(m.c, m.n);
 			goto out;
@@ -363,7 +365,7 @@ void jmerge_doc_release(struct jmerge_doc *d)
 /* A string value from decoded bytes. */
 static struct jt_value *string_value(const char *dec, size_t dlen)
 {
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 	struct jt_value *v = NULL;
 
 	if (jt_buf_string(&b, dec, dlen) == 0)
@@ -390,14 +392,14 @@ static int put(struct jt_value *obj, const char *name, struct jt_value *v,
 
 static int render_one(struct jt_value *list, const struct jmerge_conflict *c)
 {
-	static const char *const side[] = {"ours", "theirs"};
+	static const char *const side[] = { "ours", "theirs" };
 	struct jt_value *e = jt_new_object();
 	const char *kind = jmerge_kind_name(c->kind);
 	int err = e ? 0 : -ENOMEM;
 
 	if (err == 0)
-		err =
-		    put(e, "pointer", string_value(c->pointer, c->plen), true);
+		err = put(e, "pointer", string_value(c->pointer, c->plen),
+			  true);
 	if (err == 0)
 		err = put(e, "kind", string_value(kind, strlen(kind)), true);
 	if (err == 0 && c->raw)
@@ -409,10 +411,10 @@ static int render_one(struct jt_value *list, const struct jmerge_conflict *c)
 	if (err == 0)
 		err = put(e, "theirs", jt_ref(c->theirs), false);
 	if (err == 0)
-		err =
-		    put(e, "winner",
-			string_value(side[c->winner], strlen(side[c->winner])),
-			true);
+		err = put(e, "winner",
+			  string_value(side[c->winner],
+				       strlen(side[c->winner])),
+			  true);
 	if (err < 0) {
 		jt_unref(e);
 		return err;

@@ -41,7 +41,7 @@ enum jmerge_side {
 
 enum jmerge_kind {
 	JMERGE_BOTH_MODIFIED, /* base present, two different new values */
-	JMERGE_BOTH_ADDED,    /* base absent, two different values */
+	JMERGE_BOTH_ADDED, /* base absent, two different values */
 	JMERGE_MODIFY_DELETE, /* ours modified, theirs deleted */
 	JMERGE_DELETE_MODIFY, /* ours deleted, theirs modified */
 };
@@ -63,13 +63,13 @@ struct jmerge_conflict {
 
 /* Where a merged value came from. */
 enum jmerge_whole {
-	JMERGE_MERGED,	    /* built from both: write it out again */
-	JMERGE_WHOLE_OURS,  /* ours, exactly (value and text) */
+	JMERGE_MERGED, /* built from both: write it out again */
+	JMERGE_WHOLE_OURS, /* ours, exactly (value and text) */
 	JMERGE_WHOLE_THEIRS /* theirs, exactly */
 };
 
 struct jmerge_result {
-	struct jt_value *value;	 /* a reference; NULL if the result is absent */
+	struct jt_value *value; /* a reference; NULL if the result is absent */
 	enum jmerge_whole whole; /* for an absent result: WHOLE_OURS if ours
 				  * is absent, else WHOLE_THEIRS */
 	struct jmerge_conflict *conflicts;
@@ -86,7 +86,7 @@ void jmerge_result_release(struct jmerge_result *r);
 
 /* What to do with one document's bytes. */
 enum jmerge_doc_action {
-	JMERGE_DOC_OURS,   /* keep ours' bytes (also: both absent) */
+	JMERGE_DOC_OURS, /* keep ours' bytes (also: both absent) */
 	JMERGE_DOC_THEIRS, /* take theirs' bytes exactly */
 	JMERGE_DOC_DELETE, /* the document is deleted */
 	JMERGE_DOC_MERGED, /* write bytes (JT_PRETTY) */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jpatch.h"
+#include "banned.h"
 
 struct pctx {
 	struct jt_buf *out;
@@ -65,12 +66,12 @@ static int diff_objects(struct pctx *c, const struct jt_value *a,
 	for (size_t i = 0; i < b->n && err == 0; i++) {
 		const struct jt_value *k = b->u.o.m[i].key;
 		const struct jt_value *av =
-		    jt_object_get(a, k->u.s.dec, k->u.s.dlen);
+			jt_object_get(a, k->u.s.dec, k->u.s.dlen);
 
 		err = jt_pointer_push(&c->ptr, k);
 		if (err == 0)
-			err = av ? diff(c, av, b->u.o.m[i].value, depth + 1)
-				 : emit(c, "add", b->u.o.m[i].value);
+			err = av ? diff(c, av, b->u.o.m[i].value, depth + 1) :
+				   emit(c, "add", b->u.o.m[i].value);
 		c->ptr.len = mark;
 	}
 	return err;
@@ -132,7 +133,7 @@ static int diff(struct pctx *c, const struct jt_value *a,
 int jpatch_diff(struct jt_buf *out, const struct jt_value *a,
 		const struct jt_value *b, size_t *nops)
 {
-	struct pctx c = {.out = out};
+	struct pctx c = { .out = out };
 	int err = jt_buf_put(out, "[", 1);
 
 	if (err == 0)

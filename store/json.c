@@ -112,8 +112,8 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 static bool hex4(struct scan *s)
 {
 	for (int i = 0; i < 4; i++, s->p++) {
-		if (s->p >= s->end || !strchr("0123456789abcdefABCDEF", *s->p) ||
-		    !*s->p)
+		if (s->p >= s->end ||
+		    !strchr("0123456789abcdefABCDEF", *s->p) || !*s->p)
 			return fail(s, "invalid \\u escape");
 	}
 	return true;
@@ -171,7 +171,7 @@ static bool push(struct scan *s, bool object)
 	if (object)
 		s->stack[s->depth / 8] |= (uint8_t)(1u << (s->depth % 8));
 	else
-		s->stack[s->depth / 8] &= (uint8_t)~(1u << (s->depth % 8));
+		s->stack[s->depth / 8] &= (uint8_t) ~(1u << (s->depth % 8));
 	s->depth++;
 	return true;
 }
@@ -208,7 +208,7 @@ static bool value_start(struct scan *s, bool *opened)
 		/* Editors that write one call it a byte-order mark; say so. */
 		if (s->end - s->p >= 3 && !memcmp(s->p, "\xef\xbb\xbf", 3))
 			return fail(s, "a byte-order mark (U+FEFF): JSON text "
-				    "must not begin with one");
+				       "must not begin with one");
 		return fail(s, "expected a value");
 	}
 }
@@ -236,7 +236,8 @@ static bool after_value(struct scan *s, bool *need_value)
 
 	skip_ws(s);
 	if (s->p >= s->end)
-		return fail(s, obj ? "unterminated object" : "unterminated array");
+		return fail(s,
+			    obj ? "unterminated object" : "unterminated array");
 	if (*s->p == ',') {
 		s->p++;
 		if (obj && !member_key(s))

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 struct store_json_error {
-	unsigned line;	 /* 1-based */
+	unsigned line; /* 1-based */
 	unsigned column; /* 1-based, in bytes */
 	const char *reason;
 };

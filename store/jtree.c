@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jtree.h"
+#include "banned.h"
 
 /* Values being freed are chained through this, so freeing needs no
  * memory (the field is otherwise unused). */
@@ -105,8 +106,8 @@ struct jt_value *jt_new_literal(enum jt_type type)
 
 static unsigned hexval(char c)
 {
-	return c <= '9' ? (unsigned)(c - '0')
-			: (unsigned)((c | 0x20) - 'a' + 10);
+	return c <= '9' ? (unsigned)(c - '0') :
+			  (unsigned)((c | 0x20) - 'a' + 10);
 }
 
 static size_t put_utf8(char *out, uint32_t cp)
@@ -340,7 +341,7 @@ int jt_object_set(struct jt_value *o, struct jt_value *key,
 		o->u.o.m = m;
 		o->u.o.cap = cap;
 	}
-	o->u.o.m[o->n++] = (struct jt_member){key, value};
+	o->u.o.m[o->n++] = (struct jt_member){ key, value };
 	if (o->u.o.slots && 2 * o->n > o->u.o.nslots) {
 		if (index_build(o, o->n) < 0) {
 			free(o->u.o.slots);
@@ -486,7 +487,7 @@ static int push(struct parse *ps, struct jt_value *c)
 		ps->st = st;
 		ps->cap = cap;
 	}
-	ps->st[ps->depth++] = (struct frame){c, NULL};
+	ps->st[ps->depth++] = (struct frame){ c, NULL };
 	return 0;
 }
 
@@ -556,7 +557,7 @@ static int parse_loop(struct parse *ps)
 int jt_parse(struct jt_value **out, const char *buf, size_t len,
 	     struct store_json_error *jerr)
 {
-	struct parse ps = {.p = buf, .end = buf + len};
+	struct parse ps = { .p = buf, .end = buf + len };
 	struct store_json_error e;
 	int err;
 
@@ -612,7 +613,7 @@ static int push_pair(struct pair **st, size_t *n, size_t *cap,
 		*st = p;
 		*cap = c;
 	}
-	(*st)[(*n)++] = (struct pair){a, b};
+	(*st)[(*n)++] = (struct pair){ a, b };
 	return 0;
 }
 
@@ -639,15 +640,15 @@ int jt_compare(bool *out, const struct jt_value *a, const struct jt_value *b)
 			for (size_t i = 0; i < p.a->n && err == 0 && *out;
 			     i++) {
 				const struct jt_value *k = p.a->u.o.m[i].key;
-				const struct jt_value *bv =
-				    jt_object_get(p.b, k->u.s.dec, k->u.s.dlen);
+				const struct jt_value *bv = jt_object_get(
+					p.b, k->u.s.dec, k->u.s.dlen);
 
 				if (!bv)
 					*out = false;
 				else
-					err =
-					    push_pair(&st, &n, &cap,
-						      p.a->u.o.m[i].value, bv);
+					err = push_pair(&st, &n, &cap,
+							p.a->u.o.m[i].value,
+							bv);
 			}
 		} else {
 			*out = scalar_equal(p.a, p.b);
@@ -740,7 +741,7 @@ static int write_step(struct jt_buf *out, struct wframe **st, size_t *depth,
 		*cap = c;
 	}
 	if (err == 0)
-		(*st)[(*depth)++] = (struct wframe){v, 0};
+		(*st)[(*depth)++] = (struct wframe){ v, 0 };
 	return err;
 }
 
@@ -757,7 +758,7 @@ int jt_write(struct jt_buf *out, const struct jt_value *v, enum jt_style style)
 		err = -ENOMEM;
 	} else {
 		err = jt_buf_put(out, v->type == JT_OBJECT ? "{" : "[", 1);
-		st[depth++] = (struct wframe){v, 0};
+		st[depth++] = (struct wframe){ v, 0 };
 		while (err == 0 && depth)
 			err = write_step(out, &st, &depth, &cap, pretty);
 	}

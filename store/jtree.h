@@ -67,7 +67,7 @@ struct jt_value {
 	size_t n; /* elements or members */
 	union {
 		struct {
-			char *raw;  /* the text as written (with quotes) */
+			char *raw; /* the text as written (with quotes) */
 			size_t len; /* of raw */
 			/* JT_STRING: the decoded bytes (UTF-8; a lone
 			 * surrogate escape as its 3-byte generalized UTF-8
@@ -120,7 +120,7 @@ int jt_object_set(struct jt_value *object, struct jt_value *key,
 		  struct jt_value *value);
 
 struct jt_value *jt_ref(struct jt_value *v); /* NULL-safe; returns v */
-void jt_unref(struct jt_value *v);	     /* NULL-safe */
+void jt_unref(struct jt_value *v); /* NULL-safe */
 
 /* Index of the member named DEC (DLEN decoded bytes), or -1. Builds the
  * object's hash index on first use (so: not concurrently). */

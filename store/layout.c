@@ -31,7 +31,8 @@ bool store_layout_bucket_name(const char *name)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	return strlen(name) == 2 && strchr(hex, name[0]) && strchr(hex, name[1]);
+	return strlen(name) == 2 && strchr(hex, name[0]) &&
+	       strchr(hex, name[1]);
 }
 
 void store_layout_bucket(const char *name, char out[3])
@@ -133,7 +134,7 @@ int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 
 		if (store_layout_bucketed(true,
 					  te && git_tree_entry_type(te) ==
-							GIT_OBJECT_TREE)) {
+							  GIT_OBJECT_TREE)) {
 			*fanout = true;
 			store_layout_bucket_path(dirpath, strlen(dirpath), name,
 						 out);
@@ -211,19 +212,22 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 			if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "",
 				     name) < 0)
 				return -ENOMEM;
-			u[k++] = (git_tree_update){GIT_TREE_UPDATE_REMOVE,
-						   {{0}}, 0, v[p++]};
+			u[k++] = (git_tree_update){
+				GIT_TREE_UPDATE_REMOVE, { { 0 } }, 0, v[p++]
+			};
 			continue;
 		}
 		if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", name) < 0)
 			return -ENOMEM;
-		u[k++] = (git_tree_update){GIT_TREE_UPDATE_REMOVE, {{0}}, 0,
-					   v[p++]};
+		u[k++] = (git_tree_update){
+			GIT_TREE_UPDATE_REMOVE, { { 0 } }, 0, v[p++]
+		};
 		if (store_layout_bucket_path(dir, strlen(dir), name, &v[p]) < 0)
 			return -ENOMEM;
-		u[k++] = (git_tree_update){GIT_TREE_UPDATE_UPSERT,
-					   *git_tree_entry_id(e),
-					   git_tree_entry_filemode(e), v[p++]};
+		u[k++] = (git_tree_update){ GIT_TREE_UPDATE_UPSERT,
+					    *git_tree_entry_id(e),
+					    git_tree_entry_filemode(e),
+					    v[p++] };
 	}
 	err = git_blob_create_from_buffer(&marker, st->repo, marker_text,
 					  sizeof(marker_text) - 1);
@@ -231,8 +235,8 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 		return store_git_fail(err, "fanout marker");
 	if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", LAYOUT_MARKER) < 0)
 		return -ENOMEM;
-	u[k++] = (git_tree_update){GIT_TREE_UPDATE_UPSERT, marker,
-				   GIT_FILEMODE_BLOB, v[p++]};
+	u[k++] = (git_tree_update){ GIT_TREE_UPDATE_UPSERT, marker,
+				    GIT_FILEMODE_BLOB, v[p++] };
 	*nup = k;
 	*npaths = p;
 	return 0;

@@ -9,6 +9,7 @@
 
 #include "store_int.h"
 #include "treemerge.h"
+#include "banned.h"
 
 #define MERGE_RETRIES 100
 
@@ -25,7 +26,7 @@ void store_merge_outcome_release(struct store_merge_outcome *o)
 static int message(struct store_merge_outcome *o, const char *from,
 		   const char *into, const char *msg, bool squash)
 {
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 	char line[512];
 	int err;
 

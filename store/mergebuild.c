@@ -8,6 +8,7 @@
 
 #include "store_int.h"
 #include "treemerge.h"
+#include "banned.h"
 
 struct updates {
 	git_tree_update *up;
@@ -28,8 +29,8 @@ static void updates_release(struct updates *u)
 static int add(struct updates *u, git_tree_update_t action, const git_oid *id,
 	       unsigned mode, char *path)
 {
-	git_tree_update *up =
-	    path ? realloc(u->up, (u->n + 1) * sizeof(*up)) : NULL;
+	git_tree_update *up = path ? realloc(u->up, (u->n + 1) * sizeof(*up)) :
+				     NULL;
 	char **p = up ? realloc(u->paths, (u->np + 1) * sizeof(*p)) : NULL;
 
 	if (up)
@@ -41,8 +42,9 @@ static int add(struct updates *u, git_tree_update_t action, const git_oid *id,
 		return -ENOMEM;
 	}
 	u->paths[u->np++] = path;
-	u->up[u->n++] = (git_tree_update){action, id ? *id : (git_oid){{0}},
-					  (git_filemode_t)mode, path};
+	u->up[u->n++] = (git_tree_update){ action,
+					   id ? *id : (git_oid){ { 0 } },
+					   (git_filemode_t)mode, path };
 	return 0;
 }
 
@@ -87,8 +89,8 @@ static bool result_present(const struct store_merge_entry *e)
 static int result_blob(struct store *st, const struct store_merge_entry *e,
 		       git_oid *id, unsigned *mode)
 {
-	int i = e->has[STORE_MERGE_OURS_I] ? STORE_MERGE_OURS_I
-					   : STORE_MERGE_THEIRS_I;
+	int i = e->has[STORE_MERGE_OURS_I] ? STORE_MERGE_OURS_I :
+					     STORE_MERGE_THEIRS_I;
 	int err;
 
 	if (e->action == STORE_MERGE_THEIRS)
@@ -171,8 +173,8 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 	for (size_t i = 0; i < n; i++)
 		files += (long)result_present(e[i]) -
 			 (long)e[i]->has[STORE_MERGE_OURS_I];
-	fanout =
-	    ofan || store_layout_is_fanout(td) || files >= LAYOUT_FANOUT_AT;
+	fanout = ofan || store_layout_is_fanout(td) ||
+		 files >= LAYOUT_FANOUT_AT;
 	from = u->n;
 	if (fanout && !ofan && (err = reshard(st, dir, od, u)) < 0)
 		goto out;
@@ -198,8 +200,8 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 			if (k < u->n) {
 				u->up[k] = u->up[--u->n];
 			} else if (had && !(fanout && !ofan)) {
-				err =
-				    add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0, gp);
+				err = add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0,
+					  gp);
 				continue; /* GP is U's now */
 			}
 			free(gp);
@@ -227,7 +229,7 @@ int store_merge_build_tree(struct store *st, const struct store_merge *m,
 {
 	struct store_merge_entry **v = calloc(m->n + 1, sizeof(*v));
 	git_tree *ours = NULL, *theirs = NULL;
-	struct updates u = {0};
+	struct updates u = { 0 };
 	size_t n = 0;
 	git_oid id;
 	int err = v ? 0 : -ENOMEM;
@@ -257,8 +259,8 @@ int store_merge_build_tree(struct store *st, const struct store_merge *m,
 		while (j < n && dir_len(v[j]->path) == dl &&
 		       !memcmp(v[j]->path, v[i]->path, dl))
 			j++;
-		err = dir ? build_dir(st, ours, theirs, dir, v + i, j - i, &u)
-			  : -ENOMEM;
+		err = dir ? build_dir(st, ours, theirs, dir, v + i, j - i, &u) :
+			    -ENOMEM;
 		free(dir);
 		i = j;
 	}

@@ -34,11 +34,12 @@ int store_object_hash(git_oid *out, const void *data, size_t len,
 
 	pthread_once(&sha1_once, sha1_fetch);
 	if (!sha1) /* no provider: libgit2's own */
-		return git_odb_hash(out, data, len, type) < 0
-			       ? store_git_fail(-1, "object hash")
-			       : 0;
+		return git_odb_hash(out, data, len, type) < 0 ?
+			       store_git_fail(-1, "object hash") :
+			       0;
 	hlen = snprintf(hdr, sizeof(hdr), "%s %zu",
-			git_object_type2string(type), len) + 1;
+			git_object_type2string(type), len) +
+	       1;
 	if (!(ctx = EVP_MD_CTX_new()))
 		return store_fail(-ENOMEM, "object hash");
 	ok = EVP_DigestInit_ex2(ctx, sha1, NULL) &&

@@ -104,10 +104,10 @@ static size_t stored_iov(struct iovec *iov, unsigned char *frame,
 
 	frame[f++] = 0x78; /* deflate, 32 KiB window, no dictionary */
 	frame[f++] = 0x01;
-	iov[n++] = (struct iovec){frame, 2};
+	iov[n++] = (struct iovec){ frame, 2 };
 	do {
-		size_t blk = total - done < STORED_BLOCK ? total - done
-							 : STORED_BLOCK;
+		size_t blk = total - done < STORED_BLOCK ? total - done :
+							   STORED_BLOCK;
 		unsigned char *b = frame + f;
 
 		b[0] = done + blk == total; /* BFINAL, BTYPE 00 */
@@ -116,18 +116,20 @@ static size_t stored_iov(struct iovec *iov, unsigned char *frame,
 		b[3] = (unsigned char)(~blk & 0xff);
 		b[4] = (unsigned char)((~blk >> 8) & 0xff);
 		f += 5;
-		iov[n++] = (struct iovec){b, 5};
+		iov[n++] = (struct iovec){ b, 5 };
 		/* The block's bytes: a slice of header, then data. */
 		for (size_t at = done, end = done + blk; at < end;) {
 			size_t take;
 
 			if (at < hlen) {
 				take = (end < hlen ? end : hlen) - at;
-				iov[n++] = (struct iovec){(char *)hdr + at, take};
+				iov[n++] = (struct iovec){ (char *)hdr + at,
+							   take };
 			} else {
 				take = end - at;
 				iov[n++] = (struct iovec){
-					(char *)data + (at - hlen), take};
+					(char *)data + (at - hlen), take
+				};
 			}
 			at += take;
 		}
@@ -137,7 +139,7 @@ static size_t stored_iov(struct iovec *iov, unsigned char *frame,
 	frame[f + 1] = (unsigned char)(adler >> 16);
 	frame[f + 2] = (unsigned char)(adler >> 8);
 	frame[f + 3] = (unsigned char)adler;
-	iov[n++] = (struct iovec){frame + f, 4};
+	iov[n++] = (struct iovec){ frame + f, 4 };
 	return n;
 }
 
@@ -206,9 +208,9 @@ static int place(struct store *st, const char *tmp, const char *dst,
 	*slash = '\0';
 	for (int i = 0; i < 5; i++) {
 		if (link(tmp, dst) == 0)
-			return durable && !store_syncset_take_dir(st, dir)
-				       ? store_fsync_dir(dir)
-				       : 0;
+			return durable && !store_syncset_take_dir(st, dir) ?
+				       store_fsync_dir(dir) :
+				       0;
 		if (errno == EEXIST)
 			return 0;
 		if (errno != ENOENT)
@@ -239,8 +241,9 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	bool pooled, ready;
 	int hlen, fd, err;
 
-	hlen = snprintf(hdr, sizeof(hdr), "%s %zu", git_object_type2string(type),
-			len) + 1; /* the NUL is part of the header */
+	hlen = snprintf(hdr, sizeof(hdr), "%s %zu",
+			git_object_type2string(type), len) +
+	       1; /* the NUL is part of the header */
 	git_oid_tostr(hex, sizeof(hex), oid);
 	snprintf(dst, sizeof(dst), "%s/objects/%.2s/%s", st->gitdir, hex,
 		 hex + 2);
@@ -314,14 +317,14 @@ static int ow_read(void **data, size_t *len, git_object_t *type,
 	return err < 0 ? GIT_ENOTFOUND : 0;
 }
 
-static int ow_read_header(size_t *len, git_object_t *type,
-			  git_odb_backend *be, const git_oid *oid)
+static int ow_read_header(size_t *len, git_object_t *type, git_odb_backend *be,
+			  const git_oid *oid)
 {
 	struct objwrite *ow = (struct objwrite *)be;
 
-	return store_recent_get(&ow->recent, oid, be, NULL, len, type) < 0
-		       ? GIT_ENOTFOUND
-		       : 0;
+	return store_recent_get(&ow->recent, oid, be, NULL, len, type) < 0 ?
+		       GIT_ENOTFOUND :
+		       0;
 }
 
 static int ow_exists(git_odb_backend *be, const git_oid *oid)

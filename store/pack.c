@@ -61,7 +61,8 @@ static bool hex_name(const char *s, size_t len)
 	if (strlen(s) != len)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
 }
@@ -87,7 +88,8 @@ static int list_loose(const char *gitdir, struct loose *l)
 				l->kb += (unsigned long long)sb.st_blocks / 2;
 			if (l->n == l->cap) {
 				size_t cap = l->cap ? l->cap * 2 : 1024;
-				void *v = realloc(l->ids, cap * sizeof(*l->ids));
+				void *v =
+					realloc(l->ids, cap * sizeof(*l->ids));
 
 				if (!v) {
 					closedir(d);
@@ -125,8 +127,7 @@ static int run_git(const char *const *argv, int in, int out, pid_t *child)
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
 						 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv,
-			  environ);
+	rc = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
 		return -1;
@@ -243,16 +244,23 @@ static void save_tips(struct store *st, const char *tips)
 static int pack_new(struct store *st)
 {
 	char dir[4200], base[4300], out[256];
-	const char *refs[] = {"git", dir, "for-each-ref",
-			      "--format=%(objectname)", NULL};
+	const char *refs[] = { "git", dir, "for-each-ref",
+			       "--format=%(objectname)", NULL };
 	/* From the tips packed last time: every object of the new commits
 	 * not in a pack yet (--incremental), even of a commit in a pack
 	 * already (an outside repack may have packed a commit but not a tree
 	 * a save was writing meanwhile). With no tips yet, the history
 	 * walk stops at commits in packs (--unpacked). */
-	const char *argv[] = {"git", dir, "pack-objects", "-q", "--revs",
-			      "--incremental", "--delta-base-offset",
-			      "--non-empty", base, NULL};
+	const char *argv[] = { "git",
+			       dir,
+			       "pack-objects",
+			       "-q",
+			       "--revs",
+			       "--incremental",
+			       "--delta-base-offset",
+			       "--non-empty",
+			       base,
+			       NULL };
 	char *tips = malloc(TIPS_MAX), *old = malloc(TIPS_MAX), *in = NULL;
 	size_t n = 0;
 	int rc;
@@ -355,7 +363,7 @@ static void drop_empty_dirs(struct store *st)
  * LOOSE_MIN), and unlink the files of those packed. */
 static void pack_loose(struct store *st, unsigned long long min_kb)
 {
-	struct loose l = {0};
+	struct loose l = { 0 };
 	int err = list_loose(st->gitdir, &l);
 
 	if (err == 0 && (l.n >= LOOSE_MIN || l.kb >= min_kb) &&
@@ -372,9 +380,11 @@ static void *pack_thread(void *arg)
 	struct store *st = arg;
 	char dir[4200];
 	/* pack-refs would take the ref locks our saves compare-and-swap. */
-	const char *argv[] = {"git", dir, "-c", "gc.autoDetach=false", "-c",
-			      "gc.packRefs=false", "gc", "--auto", "--quiet",
-			      NULL};
+	const char *argv[] = { "git",	  dir,
+			       "-c",	  "gc.autoDetach=false",
+			       "-c",	  "gc.packRefs=false",
+			       "gc",	  "--auto",
+			       "--quiet", NULL };
 	pid_t pid;
 	int rc;
 
@@ -386,8 +396,8 @@ static void *pack_thread(void *arg)
 	if (rc == 0)
 		rc = wait_git(pid);
 	if (st->log && rc != 0)
-		st->log(rc < 0 ? "background packing: cannot run git"
-			       : "background packing: git gc --auto failed");
+		st->log(rc < 0 ? "background packing: cannot run git" :
+				 "background packing: git gc --auto failed");
 	pthread_mutex_lock(&st->pack_lock);
 	st->packing = false;
 	pthread_mutex_unlock(&st->pack_lock);

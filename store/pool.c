@@ -53,12 +53,12 @@
  * saves. */
 #define POOL_START 256
 #define POOL_MAX 4096
-#define TRASH_CAP 16384	   /* trash entries waiting; past this, free inline */
-#define FREE_MAX 8192	   /* free files kept; trash past this is freed */
-#define QUARANTINE_S 10	   /* trash is reused after this many seconds */
-#define DONE_RING 1024	   /* taken files awaiting their unlink */
-#define FD_AHEAD 64	   /* free files held open, the next to be taken */
-#define IDLE_UNLINK_S 1	   /* released names left at most this long */
+#define TRASH_CAP 16384 /* trash entries waiting; past this, free inline */
+#define FREE_MAX 8192 /* free files kept; trash past this is freed */
+#define QUARANTINE_S 10 /* trash is reused after this many seconds */
+#define DONE_RING 1024 /* taken files awaiting their unlink */
+#define FD_AHEAD 64 /* free files held open, the next to be taken */
+#define IDLE_UNLINK_S 1 /* released names left at most this long */
 #define KEEP_AT_STOP POOL_START /* free files left for the next process */
 
 struct store_pool {
@@ -67,24 +67,24 @@ struct store_pool {
 	pthread_t tid;
 	char dir[4096];
 	char adopt[4200]; /* a dead process's directory we took over */
-	char refs[4200];  /* <gitdir>/refs */
-	char top[4200];	  /* <gitdir>/chronofs/pool */
-	int own_fd;	  /* dir, flock(2)ed while we live */
-	int adopt_fd;	  /* adopt, flock(2)ed until taken over; or -1 */
+	char refs[4200]; /* <gitdir>/refs */
+	char top[4200]; /* <gitdir>/chronofs/pool */
+	int own_fd; /* dir, flock(2)ed while we live */
+	int adopt_fd; /* adopt, flock(2)ed until taken over; or -1 */
 	unsigned long ulo, lo, hi; /* see the top of the file */
-	unsigned long oh;	   /* f<lo>..f<oh-1> are open: fds[n % FD_AHEAD] */
+	unsigned long oh; /* f<lo>..f<oh-1> are open: fds[n % FD_AHEAD] */
 	int fds[FD_AHEAD];
-	bool done[DONE_RING];	   /* f<n> released: done[n % DONE_RING] */
+	bool done[DONE_RING]; /* f<n> released: done[n % DONE_RING] */
 	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
-	unsigned long held;	/* last h<n>: locks made without the pool */
+	unsigned long held; /* last h<n>: locks made without the pool */
 	time_t ttime[TRASH_CAP]; /* when each trash entry came */
-	unsigned long target;	   /* refill up to this many free files */
+	unsigned long target; /* refill up to this many free files */
 	bool adopting, refilling, stop;
 };
 
 /* f<n> free, t<n> trash, h<n> a lock made while the pool was dry. */
-static void name_of(const struct store_pool *p, char *buf, size_t sz,
-		    char kind, unsigned long n)
+static void name_of(const struct store_pool *p, char *buf, size_t sz, char kind,
+		    unsigned long n)
 {
 	if (kind == 't')
 		snprintf(buf, sz, "%s/trash/t%lu", p->dir, n);
@@ -176,8 +176,7 @@ static unsigned long adopt_dir(struct store_pool *p, const char *dir,
 /* Remove every ref lock under DIR whose inode is in INOS: locks the dead
  * owner of the adopted directory held (refs.c keeps a lock's pool name
  * while it holds the lock; git's own locks have one name). */
-static void clear_locks(const char *dir, const ino_t *inos, size_t n,
-			int depth)
+static void clear_locks(const char *dir, const ino_t *inos, size_t n, int depth)
 {
 	DIR *d = depth < 16 ? opendir(dir) : NULL;
 	struct dirent *e;
@@ -219,7 +218,8 @@ static void linked_inodes(const char *dir, ino_t **inos, size_t *n)
 
 	while (d && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' ||
-		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
 		    !S_ISREG(sb.st_mode) || sb.st_nlink < 2)
 			continue;
 		if (!(v = realloc(*inos, (*n + 1) * sizeof(*v))))
@@ -521,8 +521,8 @@ static void *pool_thread(void *arg)
 		    (p->ulo == p->lo ||
 		     p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S - now <
 			     IDLE_UNLINK_S)) {
-			ts.tv_sec += p->ttime[p->tlo % TRASH_CAP] + QUARANTINE_S -
-				     now;
+			ts.tv_sec += p->ttime[p->tlo % TRASH_CAP] +
+				     QUARANTINE_S - now;
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		} else if (p->ulo < p->lo) {
 			ts.tv_sec += IDLE_UNLINK_S;
@@ -701,8 +701,7 @@ int store_pool_trash(struct store *st, const char *victim)
 	return err;
 }
 
-int store_pool_fresh(struct store *st, char *path, size_t sz,
-		     unsigned long *n)
+int store_pool_fresh(struct store *st, char *path, size_t sz, unsigned long *n)
 {
 	struct store_pool *p = st->pool;
 	int fd;

@@ -47,8 +47,7 @@ void store_recent_put(struct store_recent *r, const git_oid *id,
 }
 
 /* Caller holds r->lock. */
-static struct store_recent_obj *find(struct store_recent *r,
-				     const git_oid *id)
+static struct store_recent_obj *find(struct store_recent *r, const git_oid *id)
 {
 	/* Newest first: a save reads back what it wrote last. */
 	for (size_t k = 1; k <= RECENT_N; k++) {

@@ -31,7 +31,7 @@
 
 #define FALLBACK 1 /* internal: let libgit2 do it */
 #define SETTLED_NS 50000000L /* a ref file this old keeps its times */
-#define LOG_RECHECK_S 1	     /* whether a reflog exists, kept this long */
+#define LOG_RECHECK_S 1 /* whether a reflog exists, kept this long */
 
 struct store_refmemo {
 	struct ref_value {
@@ -114,9 +114,9 @@ static void memo_drop(struct store *st, const char *ref)
 /* Was the file SB describes last written long enough before NOW? */
 static bool settled(const struct stat *sb, const struct timespec *now)
 {
-	long long age = (long long)(now->tv_sec - sb->st_mtim.tv_sec) *
-				1000000000LL +
-			(now->tv_nsec - sb->st_mtim.tv_nsec);
+	long long age =
+		(long long)(now->tv_sec - sb->st_mtim.tv_sec) * 1000000000LL +
+		(now->tv_nsec - sb->st_mtim.tv_nsec);
 
 	return age > SETTLED_NS;
 }
@@ -145,8 +145,8 @@ static int current(struct store *st, const char *ref, const char *path,
 	if (fd >= 0) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		if (n < GIT_OID_HEXSZ || (n > GIT_OID_HEXSZ &&
-					  buf[GIT_OID_HEXSZ] != '\n'))
+		if (n < GIT_OID_HEXSZ ||
+		    (n > GIT_OID_HEXSZ && buf[GIT_OID_HEXSZ] != '\n'))
 			return FALLBACK;
 		buf[GIT_OID_HEXSZ] = '\0';
 		return git_oid_fromstr(cur, buf) == 0 ? 0 : FALLBACK;
@@ -271,8 +271,9 @@ static int append_log(struct store *st, const char *path, const git_oid *old,
 	off = tm.tm_gmtoff / 60;
 	git_oid_tostr(a, sizeof(a), old);
 	git_oid_tostr(b, sizeof(b), new);
-	n = snprintf(line, sizeof(line), "%s %s %s <%s> %lld %c%02ld%02ld\t%s\n",
-		     a, b, st->author_name, st->author_email, (long long)now,
+	n = snprintf(line, sizeof(line),
+		     "%s %s %s <%s> %lld %c%02ld%02ld\t%s\n", a, b,
+		     st->author_name, st->author_email, (long long)now,
 		     off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60, msg);
 	if (n < 0 || n >= (int)sizeof(line))
 		return -ENAMETOOLONG;
@@ -317,9 +318,9 @@ bool store_head_is(struct store *st, const char *ref)
  * directory (see lock()). */
 struct ref_lock {
 	int fd;
-	bool pooled;	      /* a pool file: TICKET to release */
+	bool pooled; /* a pool file: TICKET to release */
 	unsigned long ticket;
-	unsigned long held;   /* made there while the pool was dry: h<held> */
+	unsigned long held; /* made there while the pool was dry: h<held> */
 };
 
 /* Take REF's lock: 0 with L's descriptor open, -EAGAIN if another writer
@@ -356,8 +357,7 @@ static int lock(struct store *st, const char *lockpath, struct ref_lock *l)
 		store_pool_release(st, l->ticket);
 		return FALLBACK;
 	}
-	if ((l->fd = store_pool_fresh(st, pool, sizeof(pool), &l->held)) >=
-	    0) {
+	if ((l->fd = store_pool_fresh(st, pool, sizeof(pool), &l->held)) >= 0) {
 		int rc = link(pool, lockpath), e = errno;
 
 		if (rc == 0)
@@ -409,8 +409,8 @@ static int synced_slow_path(struct store *st, const char *ref,
 	pthread_mutex_unlock(&st->lock);
 	err = store_syncset_flush(st);
 	pthread_mutex_lock(&st->lock);
-	return err < 0 ? store_fail(err, "sync objects: %s", strerror(-err))
-		       : slow_path(st, ref, old, new, msg);
+	return err < 0 ? store_fail(err, "sync objects: %s", strerror(-err)) :
+			 slow_path(st, ref, old, new, msg);
 }
 
 /* Called without st->lock: it is taken for the memo and libgit2 parts
@@ -455,9 +455,9 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		close(l.fd);
 		unlink(lockpath);
 		lock_names_drop(st, &l);
-		err = err == FALLBACK
-			      ? synced_slow_path(st, ref, old, new, msg)
-			      : store_fail(-EAGAIN, "%s moved", ref);
+		err = err == FALLBACK ?
+			      synced_slow_path(st, ref, old, new, msg) :
+			      store_fail(-EAGAIN, "%s moved", ref);
 		pthread_mutex_unlock(&st->lock);
 		return err;
 	}

@@ -44,7 +44,7 @@ static int reflist_add(struct reflist *l, const char *name, const git_oid *id)
 int store_refs_list(struct store *st, const char *prefix, char ***names,
 		    struct store_oid **oids, size_t *n)
 {
-	struct reflist l = {0};
+	struct reflist l = { 0 };
 	git_reference_iterator *it = NULL;
 	git_reference *ref = NULL;
 	char glob[1100];
@@ -75,15 +75,14 @@ int store_refs_list(struct store *st, const char *prefix, char ***names,
 	if (err < 0) {
 		store_strv_free(l.names, l.n);
 		free(l.oids);
-		return err == -ENOMEM ? store_fail(err, "%s: out of memory",
-						   prefix)
-				      : store_git_fail(err, prefix);
+		return err == -ENOMEM ?
+			       store_fail(err, "%s: out of memory", prefix) :
+			       store_git_fail(err, prefix);
 	}
 	/* Sorted by name (the iterator's order is the backend's). */
 	for (size_t i = 1; i < l.n; i++)
-		for (size_t j = i; j > 0 &&
-				   strcmp(l.names[j - 1], l.names[j]) > 0;
-		     j--) {
+		for (size_t j = i;
+		     j > 0 && strcmp(l.names[j - 1], l.names[j]) > 0; j--) {
 			char *tn = l.names[j];
 			struct store_oid to = l.oids[j];
 
@@ -142,9 +141,9 @@ int store_branch_delete_at(struct store *st, const char *branch,
 		err = store_fail(-EBUSY, "'%s' is the default branch", branch);
 		goto out;
 	}
-	if (err == 0 && (!git_reference_target(ref) ||
-			 !git_oid_equal(git_reference_target(ref),
-					store_goid(old)))) {
+	if (err == 0 &&
+	    (!git_reference_target(ref) ||
+	     !git_oid_equal(git_reference_target(ref), store_goid(old)))) {
 		err = store_fail(-EAGAIN, "%s moved", branch);
 		goto out;
 	}
@@ -161,15 +160,17 @@ out:
 	return err;
 }
 
-int store_ref_set(struct store *st, const char *ref,
-		  const struct store_oid *to, const char *msg)
+int store_ref_set(struct store *st, const char *ref, const struct store_oid *to,
+		  const char *msg)
 {
 	git_reference *r = NULL;
 	int err;
 
 	if (!strncmp(ref, "refs/heads/", 11))
-		return store_fail(-EINVAL, "%s: branches move by "
-				  "compare-and-swap only", ref);
+		return store_fail(-EINVAL,
+				  "%s: branches move by "
+				  "compare-and-swap only",
+				  ref);
 	pthread_mutex_lock(&st->lock);
 	if (to) {
 		err = git_reference_create(&r, st->repo, ref, store_goid(to), 1,
@@ -198,8 +199,7 @@ int store_is_ancestor(struct store *st, const struct store_oid *a,
 }
 
 int store_ahead_behind(struct store *st, const struct store_oid *a,
-		       const struct store_oid *b, size_t *ahead,
-		       size_t *behind)
+		       const struct store_oid *b, size_t *ahead, size_t *behind)
 {
 	int err;
 
@@ -218,18 +218,21 @@ int store_remote_url(struct store *st, const char *remote, char **url)
 	*url = NULL;
 	pthread_mutex_lock(&st->lock);
 	err = git_remote_lookup(&r, st->repo, remote);
-	if (err == 0 && git_remote_url(r) && !(*url = strdup(git_remote_url(r))))
+	if (err == 0 && git_remote_url(r) &&
+	    !(*url = strdup(git_remote_url(r))))
 		err = -ENOMEM;
 	git_remote_free(r);
 	pthread_mutex_unlock(&st->lock);
 	if (err == GIT_ENOTFOUND || err == GIT_EINVALIDSPEC)
-		return store_fail(-ENOENT, "no remote '%s' (git remote add "
-				  "%s URL)", remote, remote);
+		return store_fail(-ENOENT,
+				  "no remote '%s' (git remote add "
+				  "%s URL)",
+				  remote, remote);
 	if (err == 0 && !*url)
 		return store_fail(-ENOENT, "remote '%s' has no URL", remote);
-	return err == -ENOMEM ? store_fail(err, "out of memory")
-	       : err < 0      ? store_git_fail(err, remote)
-			      : 0;
+	return err == -ENOMEM ? store_fail(err, "out of memory") :
+	       err < 0	      ? store_git_fail(err, remote) :
+				0;
 }
 
 /* HEAD to main if there is one, else the first branch. */
@@ -254,7 +257,7 @@ int store_init_branch(const char *path)
 	git_signature *sig = NULL;
 	git_treebuilder *tb = NULL;
 	git_tree *tree = NULL;
-	git_strarray refs = {0};
+	git_strarray refs = { 0 };
 	git_oid tree_id, commit_id;
 	int err;
 

@@ -22,8 +22,8 @@ int store_branch_create_at(struct store *st, const char *branch,
 int store_branch_delete_at(struct store *st, const char *branch,
 			   const struct store_oid *old);
 /* Set REF (not a branch) to TO, or remove it if TO is NULL. */
-int store_ref_set(struct store *st, const char *ref,
-		  const struct store_oid *to, const char *msg);
+int store_ref_set(struct store *st, const char *ref, const struct store_oid *to,
+		  const char *msg);
 /* 1 if A is B or an ancestor of B, else 0. */
 int store_is_ancestor(struct store *st, const struct store_oid *a,
 		      const struct store_oid *b);

@@ -39,16 +39,16 @@ static void read_reflog_config(struct store *st)
 	git_buf v = GIT_BUF_INIT;
 	int b;
 
-	st->reflog = git_repository_is_bare(st->repo) ? STORE_REFLOG_NONE
-						       : STORE_REFLOG_BRANCHES;
+	st->reflog = git_repository_is_bare(st->repo) ? STORE_REFLOG_NONE :
+							STORE_REFLOG_BRANCHES;
 	if (git_repository_config_snapshot(&cfg, st->repo) < 0)
 		return;
 	if (git_config_get_string_buf(&v, cfg, "core.logAllRefUpdates") == 0) {
 		if (!strcasecmp(v.ptr, "always"))
 			st->reflog = STORE_REFLOG_ALWAYS;
 		else if (git_config_parse_bool(&b, v.ptr) == 0)
-			st->reflog = b ? STORE_REFLOG_BRANCHES
-				       : STORE_REFLOG_NONE;
+			st->reflog = b ? STORE_REFLOG_BRANCHES :
+					 STORE_REFLOG_NONE;
 	}
 	git_buf_dispose(&v);
 	git_config_free(cfg);
@@ -209,7 +209,7 @@ static int cmp_str(const void *a, const void *b)
 
 int store_branch_list(struct store *st, char ***out, size_t *n)
 {
-	git_strarray refs = {0};
+	git_strarray refs = { 0 };
 	char **v = NULL;
 	size_t cnt = 0;
 	int err;
@@ -342,9 +342,11 @@ int store_branch_create(struct store *st, const char *name)
 	pthread_mutex_lock(&st->lock);
 	err = git_repository_head(&head, st->repo);
 	if (err == GIT_EUNBORNBRANCH) {
-		err = store_fail(-ENOENT, "HEAD's branch has no commit yet "
+		err = store_fail(-ENOENT,
+				 "HEAD's branch has no commit yet "
 				 "to start '%s' from: save a document in it "
-				 "first", name);
+				 "first",
+				 name);
 		goto out;
 	}
 	if (err < 0) {
@@ -557,9 +559,9 @@ static int list_entries(git_tree *t, bool skip_buckets, store_dir_cb cb,
 		memset(&e, 0, sizeof(e));
 		e.kind = entry_kind(te);
 		if (e.kind == STORE_NONE ||
-		    (skip_buckets && (!strcmp(name, LAYOUT_MARKER) ||
-				      (e.kind == STORE_DIR &&
-				       store_layout_bucket_name(name)))))
+		    (skip_buckets &&
+		     (!strcmp(name, LAYOUT_MARKER) ||
+		      (e.kind == STORE_DIR && store_layout_bucket_name(name)))))
 			continue;
 		memcpy(e.oid.id, git_tree_entry_id(te)->id, STORE_OID_RAWSZ);
 		if ((err = cb(ctx, name, &e)))
@@ -625,8 +627,8 @@ out:
 	return err;
 }
 
-int store_blob_read(struct store *st, const struct store_oid *blob,
-		    char **out, size_t *len)
+int store_blob_read(struct store *st, const struct store_oid *blob, char **out,
+		    size_t *len)
 {
 	git_blob *b = NULL;
 	int err;

@@ -29,7 +29,7 @@ struct store_oid {
 
 struct store_opts {
 	const char *author; /* "NAME <EMAIL>", or NULL for the default */
-	bool fsync;	    /* make each commit durable before returning */
+	bool fsync; /* make each commit durable before returning */
 	/* Where background work (packing) reports failures; may be NULL. */
 	void (*log)(const char *msg);
 };
@@ -45,11 +45,11 @@ enum store_kind {
 struct store_entry {
 	enum store_kind kind;
 	struct store_oid oid; /* blob or tree id */
-	uint64_t size;	      /* blob size; 0 for directories */
+	uint64_t size; /* blob size; 0 for directories */
 };
 
 enum store_op {
-	STORE_PUT,    /* path <- data */
+	STORE_PUT, /* path <- data */
 	STORE_DELETE, /* remove path */
 	STORE_RENAME, /* path -> to (overwrites to) */
 };
@@ -116,8 +116,8 @@ int store_readdir(struct store *st, const struct store_oid *commit,
 		  const char *path, store_dir_cb cb, void *ctx);
 
 /* Blob contents. Caller frees *out with free(). */
-int store_blob_read(struct store *st, const struct store_oid *blob,
-		    char **out, size_t *len);
+int store_blob_read(struct store *st, const struct store_oid *blob, char **out,
+		    size_t *len);
 
 /* Committer time (seconds since the epoch) of COMMIT. */
 int store_commit_time(struct store *st, const struct store_oid *commit,
@@ -187,8 +187,8 @@ int store_blob_hash(const void *data, size_t len, struct store_oid *out);
  * stops the walk and is returned. */
 typedef int (*store_walk_cb)(void *ctx, const struct store_oid *commit,
 			     int64_t time);
-int store_walk(struct store *st, const struct store_oid *from,
-	       store_walk_cb cb, void *ctx);
+int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
+	       void *ctx);
 
 /* The documents COMMIT changed against its first parent (every document,
  * for a root commit). OLD or NEW is NULL for an added or deleted path. */

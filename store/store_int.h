@@ -28,17 +28,17 @@ struct store {
 	unsigned commits_since_pack;
 	bool packing, pack_started, closing;
 	pthread_t pack_tid;
-	bool fsync;		   /* fsync objects, ref and dirs (fsync=on) */
+	bool fsync; /* fsync objects, ref and dirs (fsync=on) */
 	enum {
-		STORE_REFLOG_NONE,     /* only refs that have a log already */
+		STORE_REFLOG_NONE, /* only refs that have a log already */
 		STORE_REFLOG_BRANCHES, /* core.logAllRefUpdates=true */
 		STORE_REFLOG_ALWAYS,
 	} reflog;
 	struct store_pool *pool; /* pool.c; NULL until started */
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
 	struct store_treememo *treememo; /* treepatch.c; under lock */
-	struct store_refmemo *refmemo;	 /* refs.c; under lock */
-	struct store_syncset *syncset;	 /* syncset.c; under write_lock */
+	struct store_refmemo *refmemo; /* refs.c; under lock */
+	struct store_syncset *syncset; /* syncset.c; under write_lock */
 	bool pool_tried;
 	struct store_group *group; /* group.c */
 };
@@ -81,8 +81,7 @@ int store_pool_open(const char *path);
  * lock, it is known as ours if this process dies (a file made at the
  * lock's own name would not be); unhold: unlink it once the lock is
  * gone. */
-int store_pool_fresh(struct store *st, char *path, size_t sz,
-		     unsigned long *n);
+int store_pool_fresh(struct store *st, char *path, size_t sz, unsigned long *n);
 void store_pool_unhold(struct store *st, unsigned long n);
 int store_pool_trash(struct store *st, const char *victim);
 /* objhash.c: the id of an object chronofs serialized (a tree or a
@@ -184,9 +183,8 @@ int store_fsync_dir(const char *path);
 #define STORE_IO_RETRIES 5
 int store_build_commit(struct store *st, const char *ref,
 		       const struct store_change *c, const git_oid *blob,
-		       const char *msg, const git_oid *parent_in,
-		       git_oid *head, git_oid *out,
-		       struct store_commit_info *info);
+		       const char *msg, const git_oid *parent_in, git_oid *head,
+		       git_oid *out, struct store_commit_info *info);
 void store_change_message(char *buf, size_t sz, const struct store_change *c);
 bool store_clear_stale_lock(struct store *st, const char *ref);
 void store_pool_once(struct store *st); /* caller holds st->lock */

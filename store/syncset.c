@@ -23,7 +23,7 @@
 #define SYNC_THREADS 8
 
 struct sync_item {
-	int fd;	   /* an object file, or -1 */
+	int fd; /* an object file, or -1 */
 	char *dir; /* a directory to sync, or NULL */
 };
 
@@ -117,8 +117,8 @@ static void *worker(void *arg)
 
 	while ((i = atomic_fetch_add(&s->next, 1)) < s->n) {
 		struct sync_item *it = &s->v[i];
-		int err = it->dir ? store_fsync_dir(it->dir)
-				  : (fsync(it->fd) < 0 ? -errno : 0);
+		int err = it->dir ? store_fsync_dir(it->dir) :
+				    (fsync(it->fd) < 0 ? -errno : 0);
 
 		if (err < 0) {
 			int none = 0;

@@ -6,6 +6,7 @@
 
 #include "jpatch.h"
 #include "treemerge.h"
+#include "banned.h"
 
 /* The parsed version of BLOB (NULL if absent); *json false if it is not
  * JSON. */
@@ -35,9 +36,9 @@ int store_tdiff_line(struct store *st, const struct store_tdiff_entry *e,
 		     struct jt_buf *out)
 {
 	static const char *const ops[] = {
-	    [STORE_TDIFF_ADD] = "add",
-	    [STORE_TDIFF_DELETE] = "delete",
-	    [STORE_TDIFF_MODIFY] = "modify",
+		[STORE_TDIFF_ADD] = "add",
+		[STORE_TDIFF_DELETE] = "delete",
+		[STORE_TDIFF_MODIFY] = "modify",
 	};
 	struct jt_value *a = NULL, *b = NULL;
 	bool json = true;
@@ -58,8 +59,8 @@ int store_tdiff_line(struct store *st, const struct store_tdiff_entry *e,
 	if (err == 0)
 		err = jt_buf_puts(out, "\",\"patch\":");
 	if (err == 0)
-		err = json ? jpatch_diff(out, a, b, NULL)
-			   : jt_buf_puts(out, "null");
+		err = json ? jpatch_diff(out, a, b, NULL) :
+			     jt_buf_puts(out, "null");
 	if (err == 0)
 		err = jt_buf_puts(out, "}\n");
 	jt_unref(a);

@@ -112,8 +112,7 @@ void store_treememo_free(struct store *st)
 	st->treememo = NULL;
 }
 
-const struct tree_bytes *store_tb_find_memo(struct store *st,
-					    const git_oid *id)
+const struct tree_bytes *store_tb_find_memo(struct store *st, const git_oid *id)
 {
 	struct store_treememo *m = st->treememo;
 	const struct tree_bytes *t = m ? &m->v[slot(id)] : NULL;
@@ -125,7 +124,7 @@ const struct tree_bytes *store_tb_find_memo(struct store *st,
 static int serialize(const git_tree *t, struct tree_bytes *out)
 {
 	size_t n = git_tree_entrycount(t);
-	struct store_tb_buf b = {0};
+	struct store_tb_buf b = { 0 };
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -241,8 +240,8 @@ static int lookup(struct store *st, const git_oid *tree, const char *name,
 
 /* The tree of directory COMP[0..n-1] under ROOT (0, -ENOENT, -ENOTDIR,
  * or 1: not all in the memo). */
-static int dir_of(struct store *st, const git_oid *root, char **comp,
-		  size_t n, git_oid *out)
+static int dir_of(struct store *st, const git_oid *root, char **comp, size_t n,
+		  git_oid *out)
 {
 	unsigned mode;
 	int err;
@@ -304,7 +303,8 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	fanout = lookup(st, &dir, LAYOUT_MARKER, &dummy, &dmode) == 0;
 	err = lookup(st, &dir, comp[depth - 1], &id, &mode);
 	if ((err == 0 || err == -ENOENT) &&
-	    store_layout_bucketed(fanout, err == 0 && mode == GIT_FILEMODE_TREE)) {
+	    store_layout_bucketed(fanout,
+				  err == 0 && mode == GIT_FILEMODE_TREE)) {
 		git_oid b;
 
 		store_layout_bucket(comp[depth - 1], bucket);
@@ -321,9 +321,10 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	memcpy(out->oid.id, id.id, STORE_OID_RAWSZ);
 	if (mode == GIT_FILEMODE_TREE)
 		/* A bucket of a fanout collection is not a collection. */
-		out->kind = fanout && store_layout_bucket_name(comp[depth - 1])
-				    ? STORE_NONE
-				    : STORE_DIR;
+		out->kind =
+			fanout && store_layout_bucket_name(comp[depth - 1]) ?
+				STORE_NONE :
+				STORE_DIR;
 	else if (mode == GIT_FILEMODE_BLOB ||
 		 mode == GIT_FILEMODE_BLOB_EXECUTABLE)
 		out->kind = STORE_DOC;
@@ -363,11 +364,12 @@ int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
 		const char *name = store_tb_name(t, i, &isdir);
 
 		store_tb_entry(t, i, &dummy, &mode);
-		if (!store_layout_count(name,
-					mode == GIT_FILEMODE_BLOB ||
-						mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
-						mode == GIT_FILEMODE_LINK,
-					files))
+		if (!store_layout_count(
+			    name,
+			    mode == GIT_FILEMODE_BLOB ||
+				    mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
+				    mode == GIT_FILEMODE_LINK,
+			    files))
 			return *files = 0, 0;
 	}
 	return 0;
@@ -396,8 +398,8 @@ int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
 		err = lookup(st, &dir, name, &id, &mode);
 		if (err == 1)
 			return 1;
-		if (store_layout_bucketed(true,
-					  err == 0 && mode == GIT_FILEMODE_TREE))
+		if (store_layout_bucketed(
+			    true, err == 0 && mode == GIT_FILEMODE_TREE))
 			return store_layout_bucket_path(
 				path, slash ? (size_t)(slash - path) : 0, name,
 				out);

@@ -8,6 +8,7 @@
 
 #include "store_int.h"
 #include "treemerge.h"
+#include "banned.h"
 
 /* One file that differs between two trees. */
 struct tchange {
@@ -211,10 +212,10 @@ static int diff_lists(struct walk *w, const char *dir, const struct listing *la,
 	int err = 0;
 
 	while (err == 0 && (i < la->n || j < lb->n)) {
-		int c = i == la->n   ? 1
-			: j == lb->n ? -1
-				     : strcmp(git_tree_entry_name(la->v[i]),
-					      git_tree_entry_name(lb->v[j]));
+		int c = i == la->n ? 1 :
+			j == lb->n ? -1 :
+				     strcmp(git_tree_entry_name(la->v[i]),
+					    git_tree_entry_name(lb->v[j]));
 
 		if (c == 0)
 			err = diff_pair(w, dir, la->v[i++], lb->v[j++]);
@@ -237,9 +238,9 @@ static int diff_buckets(struct walk *w, const char *dir, const git_tree *a,
 
 	while (err == 0 && (i < na || j < nb)) {
 		const git_tree_entry *ea =
-		    i < na ? git_tree_entry_byindex(a, i) : NULL;
+			i < na ? git_tree_entry_byindex(a, i) : NULL;
 		const git_tree_entry *eb =
-		    j < nb ? git_tree_entry_byindex(b, j) : NULL;
+			j < nb ? git_tree_entry_byindex(b, j) : NULL;
 		int c;
 
 		if (is_tree(ea) || is_tree(eb)) {
@@ -248,10 +249,10 @@ static int diff_buckets(struct walk *w, const char *dir, const git_tree *a,
 			j += is_tree(eb);
 			continue;
 		}
-		c = !ea	  ? 1
-		    : !eb ? -1
-			  : strcmp(git_tree_entry_name(ea),
-				   git_tree_entry_name(eb));
+		c = !ea ? 1 :
+		    !eb ? -1 :
+			  strcmp(git_tree_entry_name(ea),
+				 git_tree_entry_name(eb));
 		err = emit(w, dir, git_tree_entry_name(c <= 0 ? ea : eb),
 			   c <= 0 ? ea : NULL, c >= 0 ? eb : NULL);
 		i += c <= 0;
@@ -265,7 +266,7 @@ static int diff_buckets(struct walk *w, const char *dir, const git_tree *a,
 static int diff_fanouts(struct walk *w, const char *dir, git_tree *ta,
 			git_tree *tb)
 {
-	struct listing la = {0}, lb = {0};
+	struct listing la = { 0 }, lb = { 0 };
 	int err;
 
 	err = list_logical(w, ta, false, &la);
@@ -305,7 +306,7 @@ static int diff_dir(struct walk *w, const char *dir, const git_oid *a,
 		    const git_oid *b)
 {
 	git_tree *ta = NULL, *tb = NULL;
-	struct listing la = {0}, lb = {0};
+	struct listing la = { 0 }, lb = { 0 };
 	int err;
 
 	if (a && b && git_oid_equal(a, b))
@@ -429,8 +430,8 @@ static int diff_prefix(struct walk *w, const git_oid *a, const git_oid *b,
 		err = find_file(w->st, b, prefix, &fb);
 	if (err == 0 && (fa || fb)) {
 		dir = strndup(prefix, slash ? (size_t)(slash - prefix) : 0);
-		err = dir ? emit(w, dir, slash ? slash + 1 : prefix, fa, fb)
-			  : -ENOMEM;
+		err = dir ? emit(w, dir, slash ? slash + 1 : prefix, fa, fb) :
+			    -ENOMEM;
 		free(dir);
 	}
 	git_tree_entry_free(fa);
@@ -509,9 +510,9 @@ int store_tdiff_next(struct store_tdiff *d, const struct store_tdiff_entry **e)
 	c = &d->w.v[d->next++];
 	memset(&d->cur, 0, sizeof(d->cur));
 	d->cur.path = c->path;
-	d->cur.op = !c->has_old	  ? STORE_TDIFF_ADD
-		    : !c->has_new ? STORE_TDIFF_DELETE
-				  : STORE_TDIFF_MODIFY;
+	d->cur.op = !c->has_old ? STORE_TDIFF_ADD :
+		    !c->has_new ? STORE_TDIFF_DELETE :
+				  STORE_TDIFF_MODIFY;
 	if (c->has_old)
 		memcpy(d->cur.old_blob.id, c->old.id, STORE_OID_RAWSZ);
 	if (c->has_new)
@@ -638,10 +639,10 @@ int store_merge_winner(struct store *st, const struct store_oid *ours,
 		err = store_merge_latest_change(st, theirs, path, &tt, &ct);
 	if (err < 0)
 		return err;
-	*out =
-	    tt > to || (tt == to && memcmp(ct.id, co.id, STORE_OID_RAWSZ) > 0)
-		? JMERGE_THEIRS
-		: JMERGE_OURS;
+	*out = tt > to || (tt == to &&
+			   memcmp(ct.id, co.id, STORE_OID_RAWSZ) > 0) ?
+		       JMERGE_THEIRS :
+		       JMERGE_OURS;
 	return 0;
 }
 
@@ -660,9 +661,9 @@ static bool regular(bool has, unsigned mode)
 /* Merge entry E, changed on both sides to different files. */
 static int merge_entry(struct merge_ctx *m, struct store_merge_entry *e)
 {
-	char *data[3] = {NULL, NULL, NULL};
-	size_t len[3] = {0, 0, 0};
-	struct jmerge_doc d = {0};
+	char *data[3] = { NULL, NULL, NULL };
+	size_t len[3] = { 0, 0, 0 };
+	struct jmerge_doc d = { 0 };
 	enum jmerge_side w = JMERGE_OURS;
 	unsigned flags = 0;
 	int err = 0;
@@ -690,9 +691,9 @@ static int merge_entry(struct merge_ctx *m, struct store_merge_entry *e)
 		err = jmerge_doc(&d, data[0], len[0], data[1], len[1], data[2],
 				 len[2], w, flags);
 	if (err == 0 && d.n) {
-		err = m->opts && m->opts->winner
-			  ? m->opts->winner(m->opts->ctx, e->path, &w)
-			  : winner_by_time(m, e->path, &w);
+		err = m->opts && m->opts->winner ?
+			      m->opts->winner(m->opts->ctx, e->path, &w) :
+			      winner_by_time(m, e->path, &w);
 		if (err == 0 && w == JMERGE_THEIRS) {
 			jmerge_doc_release(&d);
 			err = jmerge_doc(&d, data[0], len[0], data[1], len[1],
@@ -701,10 +702,10 @@ static int merge_entry(struct merge_ctx *m, struct store_merge_entry *e)
 	}
 	if (err == 0) {
 		static const enum store_merge_action act[] = {
-		    [JMERGE_DOC_OURS] = STORE_MERGE_OURS,
-		    [JMERGE_DOC_THEIRS] = STORE_MERGE_THEIRS,
-		    [JMERGE_DOC_DELETE] = STORE_MERGE_DELETE,
-		    [JMERGE_DOC_MERGED] = STORE_MERGE_BYTES,
+			[JMERGE_DOC_OURS] = STORE_MERGE_OURS,
+			[JMERGE_DOC_THEIRS] = STORE_MERGE_THEIRS,
+			[JMERGE_DOC_DELETE] = STORE_MERGE_DELETE,
+			[JMERGE_DOC_MERGED] = STORE_MERGE_BYTES,
 		};
 
 		e->action = act[d.action];
@@ -758,8 +759,8 @@ static int make_entry(struct merge_ctx *m, struct store_merge_entry *e,
 	if (!t)
 		e->action = o->has_new ? STORE_MERGE_OURS : STORE_MERGE_DELETE;
 	else if (!o)
-		e->action =
-		    t->has_new ? STORE_MERGE_THEIRS : STORE_MERGE_DELETE;
+		e->action = t->has_new ? STORE_MERGE_THEIRS :
+					 STORE_MERGE_DELETE;
 	else if (o->has_new == t->has_new &&
 		 (!o->has_new || (git_oid_equal(&o->new, &t->new) &&
 				  o->new_mode == t->new_mode)))
@@ -775,7 +776,7 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 		      const struct store_oid *theirs,
 		      const struct store_merge_opts *opts)
 {
-	struct merge_ctx m = {st, ours, theirs, opts};
+	struct merge_ctx m = { st, ours, theirs, opts };
 	struct walk wo, wt;
 	git_oid to, tt;
 	size_t i = 0, j = 0;
@@ -797,9 +798,9 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 	if (!out->v)
 		err = -ENOMEM;
 	while (err == 0 && (i < wo.n || j < wt.n)) {
-		int c = i == wo.n   ? 1
-			: j == wt.n ? -1
-				    : strcmp(wo.v[i].path, wt.v[j].path);
+		int c = i == wo.n ? 1 :
+			j == wt.n ? -1 :
+				    strcmp(wo.v[i].path, wt.v[j].path);
 		struct store_merge_entry *e = &out->v[out->n];
 
 		err = make_entry(&m, e, c <= 0 ? &wo.v[i] : NULL,
@@ -823,9 +824,9 @@ void store_merge_release(struct store_merge *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->n; i++) {
-		struct jmerge_doc d = {.bytes = m->v[i].bytes,
-				       .conflicts = m->v[i].conflicts,
-				       .n = m->v[i].n};
+		struct jmerge_doc d = { .bytes = m->v[i].bytes,
+					.conflicts = m->v[i].conflicts,
+					.n = m->v[i].n };
 
 		jmerge_doc_release(&d);
 		free(m->v[i].path);

@@ -38,7 +38,7 @@ struct store_tdiff_entry {
 	const char *path; /* logical path */
 	enum store_tdiff_op op;
 	struct store_oid old_blob, new_blob; /* zero where absent */
-	unsigned old_mode, new_mode;	     /* Git file modes; 0: absent */
+	unsigned old_mode, new_mode; /* Git file modes; 0: absent */
 };
 
 struct store_tdiff;
@@ -71,10 +71,10 @@ int store_tdiff_line(struct store *st, const struct store_tdiff_entry *e,
 /* ---- three-way merge ---- */
 
 enum store_merge_action {
-	STORE_MERGE_OURS,   /* ours' file stays (exact bytes) */
+	STORE_MERGE_OURS, /* ours' file stays (exact bytes) */
 	STORE_MERGE_THEIRS, /* theirs' blob, exact bytes, theirs' mode */
 	STORE_MERGE_DELETE, /* the path is gone from the result */
-	STORE_MERGE_BYTES,  /* a new blob: BYTES (members merged) */
+	STORE_MERGE_BYTES, /* a new blob: BYTES (members merged) */
 };
 
 enum { STORE_MERGE_BASE_I, STORE_MERGE_OURS_I, STORE_MERGE_THEIRS_I };
@@ -162,15 +162,15 @@ int store_branch_cas(struct store *st, const char *branch,
 
 struct store_merge_outcome {
 	enum {
-		STORE_MERGED_NOTHING,	   /* FROM was already in INTO */
+		STORE_MERGED_NOTHING, /* FROM was already in INTO */
 		STORE_MERGED_FAST_FORWARD, /* INTO moved to FROM's head */
-		STORE_MERGED_COMMIT,	   /* a merge (or squash) commit */
+		STORE_MERGED_COMMIT, /* a merge (or squash) commit */
 	} kind;
-	struct store_oid commit;    /* INTO's head now */
-	struct store_oid old_head;  /* INTO's head before */
+	struct store_oid commit; /* INTO's head now */
+	struct store_oid old_head; /* INTO's head before */
 	struct store_oid from_head; /* FROM's head merged */
-	bool has_base;		    /* false: unrelated histories */
-	struct store_oid base;	    /* a fast-forward: OLD_HEAD */
+	bool has_base; /* false: unrelated histories */
+	struct store_oid base; /* a fast-forward: OLD_HEAD */
 	/* STORE_MERGED_COMMIT: the paths changed and their conflicts
 	 * (for a fast-forward, store_tdiff from OLD_HEAD to COMMIT). */
 	struct store_merge merge;

@@ -30,8 +30,8 @@ static int patch(struct store *st, const git_oid *id, const char *name,
 		 const git_oid *entry, git_filemode_t mode, bool root,
 		 git_oid *out, bool *empty)
 {
-	struct tree_bytes src, dst = {0};
-	struct store_tb_buf ent = {0};
+	struct tree_bytes src, dst = { 0 };
+	struct store_tb_buf ent = { 0 };
 	bool borrowed = false;
 	size_t rem, ins = 0, r0 = 0, r1 = 0, at, k = 0;
 	int err = store_tb_get(st, id, &src, &borrowed);
@@ -97,7 +97,7 @@ int store_tree_patch(struct store *st, const git_oid *root, const char *path,
 		     const git_oid *id, git_filemode_t mode, git_oid *out)
 {
 	git_oid trees[MAX_DEPTH];
-	bool there[MAX_DEPTH] = {true};
+	bool there[MAX_DEPTH] = { true };
 	char *comp[MAX_DEPTH];
 	char *copy = strdup(path), *c;
 	size_t depth = 0;

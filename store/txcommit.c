@@ -8,6 +8,7 @@
 
 #include "store_int.h"
 #include "treemerge.h"
+#include "banned.h"
 
 #define TX_RETRIES 100
 
@@ -164,7 +165,7 @@ static int entries(struct store *st, struct states *s, git_tree *root,
 		struct store_merge_entry *e = &m->v[m->n];
 		struct store_entry was;
 		int err =
-		    store_stat_tree_locked(st, root, p->path, &was, false);
+			store_stat_tree_locked(st, root, p->path, &was, false);
 		bool had = err == 0 && was.kind == STORE_DOC;
 
 		if (err < 0 && err != -ENOENT)
@@ -182,8 +183,8 @@ static int entries(struct store *st, struct states *s, git_tree *root,
 			e->mode[STORE_MERGE_OURS_I] = GIT_FILEMODE_BLOB;
 		}
 		e->has[STORE_MERGE_THEIRS_I] = p->present;
-		e->action =
-		    p->present ? STORE_MERGE_THEIRS : STORE_MERGE_DELETE;
+		e->action = p->present ? STORE_MERGE_THEIRS :
+					 STORE_MERGE_DELETE;
 		if (p->present) {
 			memcpy(e->blob[STORE_MERGE_THEIRS_I].id, p->blob.id,
 			       STORE_OID_RAWSZ);
@@ -198,7 +199,7 @@ int store_tree_apply(struct store *st, const struct store_oid *base,
 		     struct store_oid *tree_out)
 {
 	struct states s;
-	struct store_merge m = {0};
+	struct store_merge m = { 0 };
 	git_commit *bc = NULL;
 	git_tree *root = NULL;
 	int err = states_init(&s, n);
@@ -258,7 +259,7 @@ static int onto(struct store *st, const struct store_oid *begin,
 		const struct store_oid *head, const struct store_oid *tree,
 		struct store_oid *out)
 {
-	struct store_merge_opts opts = {tx_wins, NULL};
+	struct store_merge_opts opts = { tx_wins, NULL };
 	struct store_merge m;
 	int err;
 

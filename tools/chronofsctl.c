@@ -100,7 +100,7 @@ static int log_at(chronofs *db, const char *branch, const char *when)
 
 static int cmd_log(int argc, char **argv)
 {
-	const char *at = NULL, *pos[3] = {NULL, NULL, NULL};
+	const char *at = NULL, *pos[3] = { NULL, NULL, NULL };
 	chronofs *db;
 	int err, npos = 0;
 
@@ -133,8 +133,7 @@ static int cmd_log(int argc, char **argv)
 /* One line: {"rank":N,"id":"...","doc":DOC} with DOC's exact text (a
  * document's line breaks can only be whitespace between tokens: they
  * become spaces, so the line stays one line and the text stays JSON). */
-static int print_row(size_t rank, const char *id, const char *doc,
-		     size_t len)
+static int print_row(size_t rank, const char *id, const char *doc, size_t len)
 {
 	json_t *jid = json_string(id);
 	char *idtext = jid ? json_dumps(jid, JSON_ENCODE_ANY) : NULL;
@@ -157,9 +156,9 @@ static int range_opt(chronofs_range *r, const char *opt, const char *val,
 		     char **steps, size_t *n)
 {
 	static const char *const map[][2] = {
-		{"--ge", "ge"},	      {"--gt", "gt"},	  {"--lt", "lt"},
-		{"--le", "le"},	      {"--first", "first"}, {"--from", "ge"},
-		{"--to", "lt"},	      {"--limit", "first"},
+		{ "--ge", "ge" }, { "--gt", "gt" },	  { "--lt", "lt" },
+		{ "--le", "le" }, { "--first", "first" }, { "--from", "ge" },
+		{ "--to", "lt" }, { "--limit", "first" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -174,7 +173,7 @@ static int range_opt(chronofs_range *r, const char *opt, const char *val,
 
 static int cmd_query(int argc, char **argv)
 {
-	chronofs_range range = {0};
+	chronofs_range range = { 0 };
 	chronofs_iter *it = NULL;
 	const char *pos[4], *id, *doc;
 	char *steps[16];
@@ -255,8 +254,8 @@ static int cmd_merge(int argc, char **argv)
 		       flags ? "squashed" : "merged", pos[1], r.commit,
 		       r.conflicts, r.conflicts == 1 ? "" : "s",
 		       r.unrelated ? " (no common history: merged against "
-				     "an empty base)"
-				   : "");
+				     "an empty base)" :
+				     "");
 	}
 	chronofs_close(db);
 	return err;
@@ -378,7 +377,7 @@ static int cmd_import(int argc, char **argv)
 {
 	const char *pos[3], *msg = NULL;
 	char commit[CHRONOFS_COMMIT_HEXSZ + 1], dflt[512];
-	struct import im = {0};
+	struct import im = { 0 };
 	struct timespec t0, t1;
 	int npos = 0, err;
 
@@ -414,14 +413,15 @@ static int cmd_import(int argc, char **argv)
 		 im.docs);
 	/* Every document validated by the commit: one bad one and nothing
 	 * is written; the message names it. */
-	if (!im.err && (err = chronofs_tx_commit(im.tx, msg ? msg : dflt,
-						 commit)) < 0)
+	if (!im.err &&
+	    (err = chronofs_tx_commit(im.tx, msg ? msg : dflt, commit)) < 0)
 		im.err = fail(im.db, err);
 	chronofs_tx_free(im.tx);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!im.err)
 		printf("imported %zu documents into %s as %s (%zu other files "
-		       "skipped) in %.1f s\n", im.docs, pos[1],
+		       "skipped) in %.1f s\n",
+		       im.docs, pos[1],
 		       commit[0] ? commit : "no commit: nothing changed",
 		       im.skipped,
 		       (double)(t1.tv_sec - t0.tv_sec) +
@@ -465,7 +465,7 @@ static int newer_cb(void *ctx, const char *commit, int64_t time,
 		return 1;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
-		char (*v)[CHRONOFS_COMMIT_HEXSZ + 1] =
+		char(*v)[CHRONOFS_COMMIT_HEXSZ + 1] =
 			realloc(w->v, cap * sizeof(*v));
 		int64_t *t = v ? realloc(w->t, cap * sizeof(*t)) : NULL;
 
@@ -494,13 +494,14 @@ static int print_commit(chronofs *db, const char *branch, const char *parent,
 
 	if (parent)
 		err = chronofs_diff_open(&d, db, parent, commit, NULL);
-	while (err == 0 && d && (err = chronofs_diff_next(d, &text, &len)) == 1) {
+	while (err == 0 && d &&
+	       (err = chronofs_diff_next(d, &text, &len)) == 1) {
 		json_t *l = json_loadb(text, len, 0, NULL);
 
-		json_array_append_new(paths,
-				      json_pack("{s:O?, s:O?}", "path",
-						json_object_get(l, "path"), "op",
-						json_object_get(l, "op")));
+		json_array_append_new(
+			paths, json_pack("{s:O?, s:O?}", "path",
+					 json_object_get(l, "path"), "op",
+					 json_object_get(l, "op")));
 		json_decref(l);
 		err = 0;
 	}
@@ -521,14 +522,15 @@ static int print_commit(chronofs *db, const char *branch, const char *parent,
 static int report(chronofs *db, const char *branch, const char *old,
 		  const char *new)
 {
-	struct newer w = {.old = old};
+	struct newer w = { .old = old };
 	int err = chronofs_log(db, branch, NULL, newer_cb, &w);
 
 	if (err == 1)
 		err = 0;
 	if (!old) {
 		printf("{\"branch\":\"%s\",\"event\":\"created\","
-		       "\"commit\":\"%s\"}\n", branch, new);
+		       "\"commit\":\"%s\"}\n",
+		       branch, new);
 		w.n = 0; /* its history is the branch it came from */
 	}
 	for (size_t i = w.n; err == 0 && i-- > 0;)
@@ -539,8 +541,7 @@ static int report(chronofs *db, const char *branch, const char *old,
 	return err;
 }
 
-static int heads(chronofs *db, const char *only, struct head **out,
-		 size_t *n)
+static int heads(chronofs *db, const char *only, struct head **out, size_t *n)
 {
 	char **names = NULL;
 	size_t k = 0;
@@ -586,7 +587,8 @@ static int cmd_watch(int argc, char **argv)
 	err = heads(db, argc == 3 ? argv[2] : NULL, &was, &nwas);
 	while (err == 0 && !watch_stop) {
 		usleep(WATCH_POLL_MS * 1000);
-		if ((err = heads(db, argc == 3 ? argv[2] : NULL, &now, &nnow)) < 0)
+		if ((err = heads(db, argc == 3 ? argv[2] : NULL, &now, &nnow)) <
+		    0)
 			break;
 		for (size_t i = 0; i < nnow && err == 0; i++) {
 			const char *old = NULL;
@@ -608,7 +610,8 @@ static int cmd_watch(int argc, char **argv)
 				gone = strcmp(was[j].branch, now[i].branch);
 			if (gone)
 				printf("{\"branch\":\"%s\",\"event\":"
-				       "\"deleted\"}\n", was[j].branch);
+				       "\"deleted\"}\n",
+				       was[j].branch);
 		}
 		heads_free(was, nwas);
 		was = now;
@@ -688,10 +691,10 @@ static int cmd_status(int argc, char **argv)
 		if (chronofs_index_head(db, names[i], ix) < 0)
 			snprintf(ix, sizeof(ix), "?");
 		printf("branch %s: head %.12s, index %s\n", names[i], head,
-		       !ix[0]		   ? "not built yet"
-		       : !strcmp(ix, head) ? "at the head"
-					   : "behind (a mount or the next "
-					     "call catches it up)");
+		       !ix[0]		 ? "not built yet" :
+		       !strcmp(ix, head) ? "at the head" :
+					   "behind (a mount or the next "
+					   "call catches it up)");
 	}
 	chronofs_strings_free(names, n);
 	if (err < 0) {
@@ -727,9 +730,9 @@ static int cmd_fsck(int argc, char **argv)
 		err = fail(db, err);
 	} else {
 		printf("%zu problem%s%s\n", problems, problems == 1 ? "" : "s",
-		       !repair || !problems ? ""
-		       : left		    ? ", not all repaired"
-					    : ", repaired");
+		       !repair || !problems ? "" :
+		       left		    ? ", not all repaired" :
+					      ", repaired");
 		err = problems ? 1 : 0;
 	}
 	chronofs_close(db);
@@ -738,8 +741,8 @@ static int cmd_fsck(int argc, char **argv)
 
 /* One line of index list: branch, collection, spec, rows, and a note
  * when no document has the spec's first field (it orders nothing). */
-static void print_def(chronofs *db, const char *branch,
-		      const char *collection, const char *spec)
+static void print_def(chronofs *db, const char *branch, const char *collection,
+		      const char *spec)
 {
 	uint64_t rows = 0, with_field = 0;
 	int err = chronofs_index_stats(db, branch, collection, spec, &rows,
@@ -747,10 +750,10 @@ static void print_def(chronofs *db, const char *branch,
 
 	printf("%s\t%s\t%s\t%llu%s\n", branch, *collection ? collection : ".",
 	       spec, (unsigned long long)rows,
-	       err < 0		       ? "\t(rows unknown)"
-	       : rows && !with_field ? "\t(no document has the field)"
-	       : !rows		       ? "\t(empty)"
-				       : "");
+	       err < 0		   ? "\t(rows unknown)" :
+	       rows && !with_field ? "\t(no document has the field)" :
+	       !rows		   ? "\t(empty)" :
+				     "");
 }
 
 /* Definitions are collected first: rebuilding while iterating them would
@@ -786,18 +789,19 @@ static int index_change(chronofs *db, bool rebuild, const char *branch,
 			const char *collection, const char *spec)
 {
 	static bool said;
-	struct timespec step = {0, BUSY_STEP_MS * 1000000L};
+	struct timespec step = { 0, BUSY_STEP_MS * 1000000L };
 	int err;
 
 	for (int waited = 0;; waited += BUSY_STEP_MS) {
-		err = rebuild ? chronofs_index_rebuild(db, branch, collection,
-						       spec)
-			      : chronofs_index_drop(db, branch, collection,
-						    spec);
+		err = rebuild ?
+			      chronofs_index_rebuild(db, branch, collection,
+						     spec) :
+			      chronofs_index_drop(db, branch, collection, spec);
 		if (err != -EBUSY || waited >= BUSY_WAIT_MS)
 			return err;
 		if (!said)
-			fprintf(stderr, "chronofsctl: the index is held by "
+			fprintf(stderr,
+				"chronofsctl: the index is held by "
 				"another process (a mount still stopping?); "
 				"waiting up to %d s for it\n",
 				BUSY_WAIT_MS / 1000);
@@ -806,8 +810,8 @@ static int index_change(chronofs *db, bool rebuild, const char *branch,
 	}
 }
 
-static int rebuild_one(chronofs *db, const char *branch,
-		       const char *collection, const char *spec)
+static int rebuild_one(chronofs *db, const char *branch, const char *collection,
+		       const char *spec)
 {
 	int err = index_change(db, true, branch, collection, spec);
 
@@ -819,7 +823,7 @@ static int rebuild_one(chronofs *db, const char *branch,
 
 static int cmd_index(int argc, char **argv)
 {
-	struct defs d = {0};
+	struct defs d = { 0 };
 	chronofs *db;
 	int err, failed = 0;
 
@@ -852,8 +856,8 @@ static int cmd_index(int argc, char **argv)
 	} else {
 		err = chronofs_index_list(db, collect_def, &d);
 		for (size_t i = 0; err == 0 && i < d.n; i += 3)
-			failed |= rebuild_one(db, d.v[i], d.v[i + 1],
-					      d.v[i + 2]);
+			failed |=
+				rebuild_one(db, d.v[i], d.v[i + 1], d.v[i + 2]);
 	}
 	for (size_t i = 0; i < d.n; i++)
 		free(d.v[i]);
@@ -865,54 +869,54 @@ static int cmd_index(int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{"init", cmd_init, "init REPO",
-	 "make a bare repository with branch main and an empty commit"},
-	{"log", cmd_log, "log REPO [BRANCH] [PATH] [--at WHEN]",
-	 "one line per commit, newest first: time, id, message;\n"
-	 "--at WHEN: only the commit BRANCH@WHEN resolves to\n"
-	 "(WHEN: ISO-8601 time or 7-40 hex digits)"},
-	{"query", cmd_query,
-	 "query REPO BRANCH COLLECTION SPEC [--ge V] [--gt V] [--lt V] "
-	 "[--le V] [--first N]",
-	 "documents in index order as JSON lines {rank, id, doc};\n"
-	 "bounds on the first field of SPEC: V is JSON, else a bare\n"
-	 "string; --from, --to, --limit are --ge, --lt, --first"},
-	{"merge", cmd_merge, "merge REPO FROM INTO [-m MSG] [--squash]",
-	 "merge branch FROM into branch INTO (works while mounted):\n"
-	 "a fast-forward, or a merge commit by the JSON merge rules;\n"
-	 "--squash: one ordinary commit of FROM's changes"},
-	{"diff", cmd_diff, "diff REPO A B [PATH]",
-	 "one JSON line per document changed from A to B (each a\n"
-	 "branch, BRANCH@WHEN or commit): path, op, RFC 6902 patch"},
-	{"import", cmd_import, "import REPO BRANCH DIR [-m MSG]",
-	 "every *.json file below DIR as ONE commit on BRANCH (paths\n"
-	 "relative to DIR); all validated first: one bad file refuses\n"
-	 "the import and is named; other files are skipped and counted"},
-	{"watch", cmd_watch, "watch REPO [BRANCH]",
-	 "one JSON line per new commit (branch, commit, time, parent,\n"
-	 "changed paths), from the mount, the library, git or sync, and\n"
-	 "per branch created or deleted; until SIGINT or a closed pipe"},
-	{"status", cmd_status, "status REPO",
-	 "branches with their heads and whether the index is at them,\n"
-	 "the mounts of REPO and their recent refusals (@log)"},
-	{"fsck", cmd_fsck, "fsck REPO [--repair]",
-	 "check the indexes against Git (time, path, ordered), a line\n"
-	 "per problem; --repair builds the wrong ones again (not while\n"
-	 "mounted); exit 1 if anything was wrong"},
-	{"index", cmd_index,
-	 "index list|create|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
-	 "the ordered indexes: list them (branch, collection, spec,\n"
-	 "rows), make one now, drop one, rebuild one or all (create,\n"
-	 "drop and rebuild not while mounted); a spec queried 3 times\n"
-	 "gets its index by itself, at most 16 per collection"},
-	{"clone", ctl_clone, "clone URL REPO",
-	 "a bare clone of URL ready to mount and sync (remote origin;\n"
-	 "any URL git takes, with your ssh agent and credential helpers)"},
-	{"sync", ctl_sync, "sync REPO [REMOTE]",
-	 "one sync round with REMOTE (default origin) for every branch:\n"
-	 "fetch, fast-forward, merge, push; one line per branch (works\n"
-	 "while mounted)"},
-	{"help", cmd_help, "help [COMMAND]", "this list, or one command's"},
+	{ "init", cmd_init, "init REPO",
+	  "make a bare repository with branch main and an empty commit" },
+	{ "log", cmd_log, "log REPO [BRANCH] [PATH] [--at WHEN]",
+	  "one line per commit, newest first: time, id, message;\n"
+	  "--at WHEN: only the commit BRANCH@WHEN resolves to\n"
+	  "(WHEN: ISO-8601 time or 7-40 hex digits)" },
+	{ "query", cmd_query,
+	  "query REPO BRANCH COLLECTION SPEC [--ge V] [--gt V] [--lt V] "
+	  "[--le V] [--first N]",
+	  "documents in index order as JSON lines {rank, id, doc};\n"
+	  "bounds on the first field of SPEC: V is JSON, else a bare\n"
+	  "string; --from, --to, --limit are --ge, --lt, --first" },
+	{ "merge", cmd_merge, "merge REPO FROM INTO [-m MSG] [--squash]",
+	  "merge branch FROM into branch INTO (works while mounted):\n"
+	  "a fast-forward, or a merge commit by the JSON merge rules;\n"
+	  "--squash: one ordinary commit of FROM's changes" },
+	{ "diff", cmd_diff, "diff REPO A B [PATH]",
+	  "one JSON line per document changed from A to B (each a\n"
+	  "branch, BRANCH@WHEN or commit): path, op, RFC 6902 patch" },
+	{ "import", cmd_import, "import REPO BRANCH DIR [-m MSG]",
+	  "every *.json file below DIR as ONE commit on BRANCH (paths\n"
+	  "relative to DIR); all validated first: one bad file refuses\n"
+	  "the import and is named; other files are skipped and counted" },
+	{ "watch", cmd_watch, "watch REPO [BRANCH]",
+	  "one JSON line per new commit (branch, commit, time, parent,\n"
+	  "changed paths), from the mount, the library, git or sync, and\n"
+	  "per branch created or deleted; until SIGINT or a closed pipe" },
+	{ "status", cmd_status, "status REPO",
+	  "branches with their heads and whether the index is at them,\n"
+	  "the mounts of REPO and their recent refusals (@log)" },
+	{ "fsck", cmd_fsck, "fsck REPO [--repair]",
+	  "check the indexes against Git (time, path, ordered), a line\n"
+	  "per problem; --repair builds the wrong ones again (not while\n"
+	  "mounted); exit 1 if anything was wrong" },
+	{ "index", cmd_index,
+	  "index list|create|drop|rebuild REPO [BRANCH COLLECTION SPEC]",
+	  "the ordered indexes: list them (branch, collection, spec,\n"
+	  "rows), make one now, drop one, rebuild one or all (create,\n"
+	  "drop and rebuild not while mounted); a spec queried 3 times\n"
+	  "gets its index by itself, at most 16 per collection" },
+	{ "clone", ctl_clone, "clone URL REPO",
+	  "a bare clone of URL ready to mount and sync (remote origin;\n"
+	  "any URL git takes, with your ssh agent and credential helpers)" },
+	{ "sync", ctl_sync, "sync REPO [REMOTE]",
+	  "one sync round with REMOTE (default origin) for every branch:\n"
+	  "fetch, fast-forward, merge, push; one line per branch (works\n"
+	  "while mounted)" },
+	{ "help", cmd_help, "help [COMMAND]", "this list, or one command's" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -964,7 +968,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;
 		if (wants_help(argc - 1, argv + 1)) {
-			char *v[] = {"help", argv[1]};
+			char *v[] = { "help", argv[1] };
 
 			return cmd_help(2, v);
 		}

@@ -84,9 +84,10 @@ int ctl_sync(int argc, char **argv)
 	for (size_t i = 0; i < r->n; i++)
 		print_branch(&r->v[i]);
 	if (r->failed)
-		fprintf(stderr, "chronofsctl: sync with %s: %zu branch%s "
-			"failed\n", remote, r->failed,
-			r->failed == 1 ? "" : "es");
+		fprintf(stderr,
+			"chronofsctl: sync with %s: %zu branch%s "
+			"failed\n",
+			remote, r->failed, r->failed == 1 ? "" : "es");
 	err = r->failed ? 1 : 0;
 	chronofs_sync_result_free(r);
 	chronofs_close(db);

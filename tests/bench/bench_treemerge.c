@@ -35,16 +35,16 @@ static void make_base(struct store *st, size_t n, struct store_oid *out)
 	git_commit *parent = NULL;
 	git_tree *base = NULL, *t = NULL;
 	git_signature *sig = NULL;
-	struct store_change ch = {STORE_PUT, "c/d0.json", NULL,
-				  "{\"v\": 0, \"w\": 0}", 15};
+	struct store_change ch = { STORE_PUT, "c/d0.json", NULL,
+				   "{\"v\": 0, \"w\": 0}", 15 };
 
 	git_blob_create_from_buffer(&blob, st->repo, "{\"v\": 0, \"w\": 0}",
 				    15);
 	for (size_t i = 0; i < n; i++) {
 		if (asprintf(&paths[i], "c/d%zu.json", i) < 0)
 			exit(1);
-		up[i] = (git_tree_update){GIT_TREE_UPDATE_UPSERT, blob,
-					  GIT_FILEMODE_BLOB, paths[i]};
+		up[i] = (git_tree_update){ GIT_TREE_UPDATE_UPSERT, blob,
+					   GIT_FILEMODE_BLOB, paths[i] };
 	}
 	if (store_head_locked(st, "main", &head) < 0 ||
 	    git_commit_lookup(&parent, st->repo, &head) < 0 ||
@@ -84,12 +84,13 @@ static void edits(struct store *st, const char *branch,
 		die("branch");
 	git_reference_free(ref);
 	for (size_t i = 0; i < 100; i++) {
-		struct store_change ch = {STORE_PUT, path, NULL, data, 0};
+		struct store_change ch = { STORE_PUT, path, NULL, data, 0 };
 
 		snprintf(path, sizeof(path), "c/d%zu.json", from + 7 * i);
-		ch.len = (size_t)snprintf(
-		    data, sizeof(data), "{\"v\": %s, \"w\": %s}",
-		    member[0] == 'v' ? "1" : "0", member[0] == 'w' ? "2" : "0");
+		ch.len = (size_t)snprintf(data, sizeof(data),
+					  "{\"v\": %s, \"w\": %s}",
+					  member[0] == 'v' ? "1" : "0",
+					  member[0] == 'w' ? "2" : "0");
 		if (store_apply(st, branch, &ch, head) < 0)
 			die("save");
 	}
@@ -98,7 +99,7 @@ static void edits(struct store *st, const char *branch,
 static void one_size(size_t n)
 {
 	char dir[] = "/tmp/chronofs-bench-merge-XXXXXX", cmd[256];
-	struct store_opts opts = {0};
+	struct store_opts opts = { 0 };
 	struct store_oid base, ours, theirs, tree;
 	struct store_merge m;
 	struct store_tdiff *d = NULL;
@@ -150,8 +151,8 @@ static void one_size(size_t n)
 		for (size_t i = 0; i < 1000; i++) {
 			if (asprintf(&names[i], "c/tx%zu.json", i) < 0)
 				exit(1);
-			c[i] = (struct store_change){STORE_PUT, names[i], NULL,
-						     "{\"tx\": 1}", 9};
+			c[i] = (struct store_change){ STORE_PUT, names[i], NULL,
+						      "{\"tx\": 1}", 9 };
 		}
 		if (store_branch_head(st, "main", &head) < 0)
 			die("head");

@@ -30,10 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int jansson_limit(const char *text)
 {
 	static const char *const limits[] = {
-		"too big",		 /* integer beyond json_int_t */
-		"overflow",		 /* real beyond double */
+		"too big", /* integer beyond json_int_t */
+		"overflow", /* real beyond double */
 		"maximum parsing depth", /* JSON_PARSER_MAX_DEPTH */
-		"Unicode",		 /* lone surrogate escape */
+		"Unicode", /* lone surrogate escape */
 		"NUL byte in object key",
 		"out of memory",
 	};
@@ -47,16 +47,16 @@ static int jansson_limit(const char *text)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
-	struct store_json_error err = {0}, err2 = {0};
+	struct store_json_error err = { 0 }, err2 = { 0 };
 	json_error_t jerr;
 	json_t *v;
 	int rc, rc2;
 
 	rc = store_json_validate(buf, size, &err);
 	rc2 = store_json_validate(buf, size, &err2);
-	if (rc != rc2 || (rc && (err.line != err2.line ||
-				 err.column != err2.column ||
-				 strcmp(err.reason, err2.reason) != 0))) {
+	if (rc != rc2 ||
+	    (rc && (err.line != err2.line || err.column != err2.column ||
+		    strcmp(err.reason, err2.reason) != 0))) {
 		fprintf(stderr, "validator not deterministic\n");
 		abort();
 	}
@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!err.reason || !*err.reason || err.line < 1 ||
 		    err.line > lines || err.column < 1 ||
 		    err.column > size + 1) {
-			fprintf(stderr, "bad error: line %u column %u reason %s\n",
+			fprintf(stderr,
+				"bad error: line %u column %u reason %s\n",
 				err.line, err.column,
 				err.reason ? err.reason : "(null)");
 			abort();

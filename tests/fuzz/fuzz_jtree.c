@@ -23,13 +23,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(c)                                                          \
-	do {                                                                \
-		if (!(c)) {                                                 \
+#define REQUIRE(c)                                                         \
+	do {                                                               \
+		if (!(c)) {                                                \
 			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                        \
-			abort();                                            \
-		}                                                           \
+				#c);                                       \
+			abort();                                           \
+		}                                                          \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf = malloc(size ? size : 1);
 	struct store_json_error e;
 	struct jt_value *v = NULL, *w = NULL, *p = NULL;
-	struct jt_buf c1 = {0}, c2 = {0}, pretty = {0}, patch = {0};
+	struct jt_buf c1 = { 0 }, c2 = { 0 }, pretty = { 0 }, patch = { 0 };
 	struct jmerge_result r;
 	int valid, err;
 

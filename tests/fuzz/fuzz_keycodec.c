@@ -38,7 +38,8 @@ static bool same_object(const json_t *a, const json_t *b)
 
 	if (json_object_size(a) != json_object_size(b))
 		return false;
-	json_object_keylen_foreach ((json_t *)a, key, len, v) {
+	json_object_keylen_foreach((json_t *)a, key, len, v)
+	{
 		if (!same_value(v, json_object_getn(b, key, len)))
 			return false;
 	}

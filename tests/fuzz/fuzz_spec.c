@@ -30,8 +30,8 @@ static void check_valid(const struct idx_spec *s, const char *text)
 		const char *f = s->fields[i];
 		size_t len = f ? strlen(f) : 0;
 
-		if (!len || strchr(f, '/') || f[0] == '.' || f[len - 1] == '.' ||
-		    strchr(f, ',')) {
+		if (!len || strchr(f, '/') || f[0] == '.' ||
+		    f[len - 1] == '.' || strchr(f, ',')) {
 			fprintf(stderr, "spec '%s': bad field %zu '%s'\n", text,
 				i, f ? f : "(null)");
 			abort();

@@ -14,14 +14,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);   \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-			failures++;                                            \
-		}                                                              \
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			failures++;                                          \
+		}                                                            \
 	} while (0)
 
 static uint64_t rng_state = 88172645463325252u;
@@ -36,34 +36,36 @@ static inline uint32_t rnd(uint32_t n)
 
 /* Keys: two spellings of "é" and of "x" name the same member. */
 static const char *const gen_keys[] = {
-    "\"a\"", "\"b\"",	    "\"c\"",	    "\"d\"",	    "\"~\"",
-    "\"/\"", "\"a/b\"",	    "\"m~0\"",	    "\"\xc3\xa9\"", "\"\\u00e9\"",
-    "\"x\"", "\"\\u0078\"", "\"\\u0000k\"", "\"\"",
+	"\"a\"", "\"b\"",	"\"c\"",	"\"d\"",	"\"~\"",
+	"\"/\"", "\"a/b\"",	"\"m~0\"",	"\"\xc3\xa9\"", "\"\\u00e9\"",
+	"\"x\"", "\"\\u0078\"", "\"\\u0000k\"", "\"\"",
 };
 static const char *const gen_scalars[] = {
-    "12345678901234567890",
-    "1.0e400",
-    "-0.0",
-    "0",
-    "1",
-    "1.0",
-    "-1E+2",
-    "3",
-    "\"\\u00e9\"",
-    "\"\xc3\xa9\"",
-    "\"x\"",
-    "\"\\u0078\"",
-    "\"\\ud83d\\ude00\"",
-    "\"\xf0\x9f\x98\x80\"",
-    "\"\\ud800\"",
-    "\"a\\\"b\\\\\"",
-    "true",
-    "false",
-    "null",
-    "\"\"",
+	"12345678901234567890",
+	"1.0e400",
+	"-0.0",
+	"0",
+	"1",
+	"1.0",
+	"-1E+2",
+	"3",
+	"\"\\u00e9\"",
+	"\"\xc3\xa9\"",
+	"\"x\"",
+	"\"\\u0078\"",
+	"\"\\ud83d\\ude00\"",
+	"\"\xf0\x9f\x98\x80\"",
+	"\"\\ud800\"",
+	"\"a\\\"b\\\\\"",
+	"true",
+	"false",
+	"null",
+	"\"\"",
 };
 /* Which of gen_keys name the same member. */
-static const int gen_key_class[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 11};
+static const int gen_key_class[] = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 11
+};
 #define NKEYS (sizeof(gen_keys) / sizeof(gen_keys[0]))
 /* Objects get no two keys of one class (no duplicate names). */
 static int gen_unique_keys;
@@ -71,7 +73,9 @@ static int gen_unique_keys;
 
 static inline void gen_ws(struct jt_buf *b)
 {
-	static const char *const ws[] = {"", "", "", " ", "\n  ", "\t", "\r\n"};
+	static const char *const ws[] = {
+		"", "", "", " ", "\n  ", "\t", "\r\n"
+	};
 
 	jt_buf_puts(b, ws[rnd(7)]);
 }
@@ -134,7 +138,7 @@ static inline struct jt_value *parse_text(const char *s, size_t n)
 
 static inline struct jt_value *gen_value(int depth, int obj_bias)
 {
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 	struct jt_value *v;
 
 	gen_text(&b, depth, obj_bias);
@@ -200,8 +204,8 @@ static inline struct jt_value *set_path(const struct jt_value *root,
 		if (mk->u.s.dlen == k->u.s.dlen &&
 		    !memcmp(mk->u.s.dec, k->u.s.dec, k->u.s.dlen)) {
 			if (i + 1 < p->n)
-				child =
-				    set_path(root->u.o.m[j].value, p, i + 1, v);
+				child = set_path(root->u.o.m[j].value, p, i + 1,
+						 v);
 			else
 				child = v;
 			if (child)

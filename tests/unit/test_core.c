@@ -21,14 +21,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);     \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fprintf(stderr, "\n");                              \
-			failures++;                                         \
-		}                                                           \
+#define CHECK(cond, ...)                                                \
+	do {                                                            \
+		if (!(cond)) {                                          \
+			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                   \
+			fprintf(stderr, "\n");                          \
+			failures++;                                     \
+		}                                                       \
 	} while (0)
 
 static char tmpdir[256];
@@ -68,10 +68,34 @@ static int reference_rule(const char *path)
 }
 
 static const char *const parts[] = {
-	"", ".", "..", ".git", ".hidden.json", "@by", "@x.json", "a", "b.json",
-	"users", "x y.json", "\xc3\xbc.json", "a\\b.json", "con.json",
-	" .json", "x@y.json", ".json", "json", "a.JSON", "2026", "5c", "-",
-	"~x.json", "a..b.json", "HEAD", "refs", "\t.json", "..json",
+	"",
+	".",
+	"..",
+	".git",
+	".hidden.json",
+	"@by",
+	"@x.json",
+	"a",
+	"b.json",
+	"users",
+	"x y.json",
+	"\xc3\xbc.json",
+	"a\\b.json",
+	"con.json",
+	" .json",
+	"x@y.json",
+	".json",
+	"json",
+	"a.JSON",
+	"2026",
+	"5c",
+	"-",
+	"~x.json",
+	"a..b.json",
+	"HEAD",
+	"refs",
+	"\t.json",
+	"..json",
 };
 
 static void random_path(char *out, size_t sz, unsigned *seed)
@@ -82,8 +106,8 @@ static void random_path(char *out, size_t sz, unsigned *seed)
 	if (rand_r(seed) % 20 == 0)
 		used += (size_t)snprintf(out, sz, "/");
 	for (size_t i = 0; i < n && used < sz - 300; i++) {
-		const char *part = parts[rand_r(seed) %
-					 (sizeof(parts) / sizeof(parts[0]))];
+		const char *part =
+			parts[rand_r(seed) % (sizeof(parts) / sizeof(parts[0]))];
 
 		if (rand_r(seed) % 200 == 0) {
 			memset(out + used, 'l', 260);
@@ -106,7 +130,7 @@ static void test_path_rule(void)
 	int agree = 0, committed = 0;
 	chronofs *db;
 
-	struct cfs_opts o = {.fsync = false};
+	struct cfs_opts o = { .fsync = false };
 	bool ro;
 
 	make_repo(repo, sizeof(repo), "paths");
@@ -132,17 +156,16 @@ static void test_path_rule(void)
 		CHECK(got == want, "put '%s': %d, the rule says %d (%s)", path,
 		      got, want, chronofs_errmsg(db));
 		if (got < 0)
-			CHECK(strstr(chronofs_errmsg(db), path) ||
-				      !*path,
+			CHECK(strstr(chronofs_errmsg(db), path) || !*path,
 			      "message of '%s' does not name it: %s", path,
 			      chronofs_errmsg(db));
 		agree += got == want;
 	}
-	printf("path rule: %d of 10000 agree, %d commits\n", agree,
-	       committed);
+	printf("path rule: %d of 10000 agree, %d commits\n", agree, committed);
 	CHECK(committed > 100, "only %d valid paths were drawn", committed);
 	chronofs_close(db);
-	snprintf(cmd, sizeof(cmd), "git --git-dir='%s' fsck --strict --no-progress --no-dangling",
+	snprintf(cmd, sizeof(cmd),
+		 "git --git-dir='%s' fsck --strict --no-progress --no-dangling",
 		 repo);
 	CHECK(system(cmd) == 0, "git fsck --strict failed on %s", repo);
 }
@@ -151,9 +174,17 @@ static void test_path_rule(void)
 static void test_refused_commits_nothing(void)
 {
 	static const char *const bad[] = {
-		"../z.json", "users/../z.json", "users/@by/x.json",
-		"notes.txt", "users/.hidden.json", "/abs.json", "a//b.json",
-		"", "./a.json", "users/", "@x.json",
+		"../z.json",
+		"users/../z.json",
+		"users/@by/x.json",
+		"notes.txt",
+		"users/.hidden.json",
+		"/abs.json",
+		"a//b.json",
+		"",
+		"./a.json",
+		"users/",
+		"@x.json",
 	};
 	char repo[512], before[41], after[41];
 	chronofs *db;
@@ -187,8 +218,8 @@ static void test_error_record(void)
 	chronofs_open(&db, repo, NULL);
 	err = chronofs_get(db, "main", "first-missing.json", &out, &len);
 	CHECK(err == -ENOENT, "get of a missing document: %d", err);
-	CHECK(strstr(chronofs_errmsg(db), "first-missing.json"),
-	      "message: %s", chronofs_errmsg(db));
+	CHECK(strstr(chronofs_errmsg(db), "first-missing.json"), "message: %s",
+	      chronofs_errmsg(db));
 	err = chronofs_get(db, "nosuchbranch", "second.json", &out, &len);
 	CHECK(err == -ENOENT, "get on a missing branch: %d", err);
 	CHECK(strstr(chronofs_errmsg(db), "nosuchbranch"), "message: %s",
@@ -201,8 +232,8 @@ static void test_error_record(void)
 	CHECK(strstr(chronofs_errmsg(db), "bad.json") &&
 		      strstr(chronofs_errmsg(db), "line 1"),
 	      "invalid JSON message: %s", chronofs_errmsg(db));
-	CHECK(!strstr(chronofs_errmsg(db), "nosuchbranch"),
-	      "stale message: %s", chronofs_errmsg(db));
+	CHECK(!strstr(chronofs_errmsg(db), "nosuchbranch"), "stale message: %s",
+	      chronofs_errmsg(db));
 	/* Its path once, not repeated by each layer. */
 	{
 		const char *m = chronofs_errmsg(db), *p = strstr(m, "bad.json");
@@ -300,13 +331,14 @@ static void test_ref_cas(void)
 	pthread_t t[2], rel;
 	char repo[512], lock[600], **names = NULL;
 	size_t n = 0;
-	struct timeval old[2] = {{time(NULL) - 60, 0}, {time(NULL) - 60, 0}};
+	struct timeval old[2] = { { time(NULL) - 60, 0 },
+				  { time(NULL) - 60, 0 } };
 	chronofs *db;
 	int fd, err;
 
 	make_repo(repo, sizeof(repo), "race");
 	for (int i = 0; i < 2; i++) {
-		w[i] = (struct writer){.repo = repo, .id = i, .n = 150};
+		w[i] = (struct writer){ .repo = repo, .id = i, .n = 150 };
 		pthread_create(&t[i], NULL, write_loop, &w[i]);
 	}
 	for (int i = 0; i < 2; i++)
@@ -380,15 +412,15 @@ static void test_tx_misuse(void)
 	/* Used from two threads at once: each call is whole or refused. */
 	CHECK(chronofs_tx_begin(&tx, db, "main") == 0, "begin");
 	for (int i = 0; i < 2; i++) {
-		r[i] = (struct racer){.tx = tx};
+		r[i] = (struct racer){ .tx = tx };
 		pthread_create(&t[i], NULL, tx_racer, &r[i]);
 	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	CHECK(r[0].ok + r[1].ok + r[0].busy + r[1].busy == 4000,
 	      "every call either done or refused with EBUSY");
-	CHECK(chronofs_tx_commit(tx, "race", c) == 0 && c[0],
-	      "commit: %s", chronofs_errmsg(db));
+	CHECK(chronofs_tx_commit(tx, "race", c) == 0 && c[0], "commit: %s",
+	      chronofs_errmsg(db));
 	chronofs_tx_free(tx);
 	/* A commit after abort, and after commit. */
 	CHECK(chronofs_tx_begin(&tx, db, "main") == 0, "begin");
@@ -407,8 +439,7 @@ static void test_tx_misuse(void)
 	CHECK(err == -ENOENT && strstr(chronofs_errmsg(db), "gone"),
 	      "commit on a deleted branch: %d %s", err, chronofs_errmsg(db));
 	err = chronofs_tx_put(tx, "b.json", "{}", 2);
-	CHECK(err == 0, "a failed commit leaves the transaction open: %d",
-	      err);
+	CHECK(err == 0, "a failed commit leaves the transaction open: %d", err);
 	chronofs_tx_free(tx);
 	CHECK(chronofs_tx_begin(&tx, db, "nosuch") == -ENOENT,
 	      "begin on no branch");
@@ -452,7 +483,8 @@ static void test_unborn_branch(void)
 	chronofs_close(db);
 	snprintf(cmd, sizeof(cmd),
 		 "git --git-dir='%s' rev-list --parents master | "
-		 "awk '{print NF}' | tr '\\n' ' '", repo);
+		 "awk '{print NF}' | tr '\\n' ' '",
+		 repo);
 	p = popen(cmd, "r");
 	if (p) {
 		if (!fgets(out, sizeof(out), p))
@@ -461,7 +493,8 @@ static void test_unborn_branch(void)
 	}
 	/* Newest first: the second commit has one parent, the root none. */
 	CHECK(!strcmp(out, "2 1 "), "commits' parent counts: '%s'", out);
-	snprintf(cmd, sizeof(cmd), "git --git-dir='%s' fsck --strict --no-progress", repo);
+	snprintf(cmd, sizeof(cmd),
+		 "git --git-dir='%s' fsck --strict --no-progress", repo);
 	CHECK(system(cmd) == 0, "git fsck --strict");
 }
 

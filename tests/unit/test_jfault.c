@@ -60,9 +60,9 @@ static const char theirs[] =
 static int run(void)
 {
 	struct jt_value *b = NULL, *o = NULL, *t = NULL;
-	struct jmerge_result r = {0};
-	struct jmerge_doc d = {0};
-	struct jt_buf out = {0};
+	struct jmerge_result r = { 0 };
+	struct jmerge_doc d = { 0 };
+	struct jt_buf out = { 0 };
 	int err;
 
 	if ((err = jt_parse(&b, base, strlen(base), NULL)) < 0 ||
@@ -71,8 +71,8 @@ static int run(void)
 		goto out;
 	if ((err = jmerge_values(&r, b, o, t, JMERGE_THEIRS)) < 0)
 		goto out;
-	if ((err = jmerge_conflicts_render(&out, "p.json", r.conflicts,
-					   r.n)) < 0)
+	if ((err = jmerge_conflicts_render(&out, "p.json", r.conflicts, r.n)) <
+	    0)
 		goto out;
 	if (r.value && (err = jt_write(&out, r.value, JT_PRETTY)) < 0)
 		goto out;

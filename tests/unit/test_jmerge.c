@@ -21,7 +21,7 @@ static void merge3(const char *b, const char *o, const char *t,
 		   enum jmerge_side w, struct jmerge_result *r, char **out)
 {
 	struct jt_value *vb = P(b), *vo = P(o), *vt = P(t);
-	struct jt_buf buf = {0};
+	struct jt_buf buf = { 0 };
 
 	CHECK(jmerge_values(r, vb, vo, vt, w) == 0, "merge failed");
 	if (r->value)
@@ -52,8 +52,8 @@ static void case_is(const char *name, const char *b, const char *o,
 	CHECK(r.n == nwc, "%s: %zu conflicts, want %zu", name, r.n, nwc);
 	for (size_t i = 0; i < r.n && i < nwc; i++)
 		CHECK(!strcmp(r.conflicts[i].pointer, wc[i].pointer) &&
-			  r.conflicts[i].kind == wc[i].kind &&
-			  r.conflicts[i].winner == wc[i].winner,
+			      r.conflicts[i].kind == wc[i].kind &&
+			      r.conflicts[i].winner == wc[i].winner,
 		      "%s: conflict %zu is %s %s %d", name, i,
 		      r.conflicts[i].pointer,
 		      jmerge_kind_name(r.conflicts[i].kind),
@@ -63,7 +63,7 @@ static void case_is(const char *name, const char *b, const char *o,
 }
 
 #define NONE NULL, 0
-#define ONE(p, k, w) (const struct want_conflict[]){{p, k, w}}, 1
+#define ONE(p, k, w) (const struct want_conflict[]){ { p, k, w } }, 1
 
 static void spec_cases(void)
 {
@@ -102,11 +102,12 @@ static void spec_cases(void)
 		JMERGE_WHOLE_OURS, ONE("", JMERGE_BOTH_ADDED, JMERGE_OURS));
 	case_is("add/add equal", NULL, "[1]", "[1]", JMERGE_THEIRS, "[1]",
 		JMERGE_WHOLE_THEIRS, NONE);
-	case_is(
-	    "three levels deep", "{\"a\":{\"b\":{\"c\":1,\"d\":1},\"e\":1}}",
-	    "{\"a\":{\"b\":{\"c\":2,\"d\":1},\"e\":1}}",
-	    "{\"a\":{\"b\":{\"c\":1,\"d\":2},\"e\":2}}", JMERGE_OURS,
-	    "{\"a\":{\"b\":{\"c\":2,\"d\":2},\"e\":2}}", JMERGE_MERGED, NONE);
+	case_is("three levels deep",
+		"{\"a\":{\"b\":{\"c\":1,\"d\":1},\"e\":1}}",
+		"{\"a\":{\"b\":{\"c\":2,\"d\":1},\"e\":1}}",
+		"{\"a\":{\"b\":{\"c\":1,\"d\":2},\"e\":2}}", JMERGE_OURS,
+		"{\"a\":{\"b\":{\"c\":2,\"d\":2},\"e\":2}}", JMERGE_MERGED,
+		NONE);
 	case_is("arrays are whole values", "{\"l\":[1,2]}", "{\"l\":[1,2,3]}",
 		"{\"l\":[0,1,2]}", JMERGE_THEIRS, "{\"l\":[0,1,2]}",
 		JMERGE_WHOLE_THEIRS,
@@ -118,13 +119,12 @@ static void spec_cases(void)
 	case_is("both changed to objects from a scalar", "{\"t\":1}",
 		"{\"t\":{\"a\":1}}", "{\"t\":{\"b\":2}}", JMERGE_OURS,
 		"{\"t\":{\"a\":1,\"b\":2}}", JMERGE_MERGED, NONE);
-	case_is(
-	    "exact text kept through a member merge",
-	    "{\"big\":1,\"s\":\"x\",\"f\":0}",
-	    "{\"big\":12345678901234567890,\"s\":\"x\",\"f\":0}",
-	    "{\"big\":1,\"s\":\"\\u00e9\",\"f\":1.0e400}", JMERGE_OURS,
-	    "{\"big\":12345678901234567890,\"s\":\"\\u00e9\",\"f\":1.0e400}",
-	    JMERGE_MERGED, NONE);
+	case_is("exact text kept through a member merge",
+		"{\"big\":1,\"s\":\"x\",\"f\":0}",
+		"{\"big\":12345678901234567890,\"s\":\"x\",\"f\":0}",
+		"{\"big\":1,\"s\":\"\\u00e9\",\"f\":1.0e400}", JMERGE_OURS,
+		"{\"big\":12345678901234567890,\"s\":\"\\u00e9\",\"f\":1.0e400}",
+		JMERGE_MERGED, NONE);
 	case_is("1 and 1.0 differ, -0 and 0 too", "{\"a\":1,\"b\":0}",
 		"{\"a\":1.0,\"b\":0}", "{\"a\":1,\"b\":-0}", JMERGE_OURS,
 		"{\"a\":1.0,\"b\":-0}", JMERGE_MERGED, NONE);
@@ -210,7 +210,7 @@ static void doc_cases(void)
 static void render(void)
 {
 	struct jmerge_result r;
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 	char *got;
 
 	merge3("{\"a\":{\"x\":1},\"d\":1,\"e\":\"\\u00e9\"}",
@@ -306,7 +306,7 @@ static void edit(struct jt_value **doc, struct jt_value **keys)
 	} else {
 		/* Set a member to one of a few small scalars (so both
 		 * sides often make equal changes). */
-		static const char *const small[] = {"1", "2", "\"s\""};
+		static const char *const small[] = { "1", "2", "\"s\"" };
 		const char *s = small[rnd(3)];
 
 		p.seg[p.n++] = keys[rnd(4)];
@@ -356,12 +356,12 @@ static void changes_of(const struct jt_value *b, const struct jt_value *s,
 							  k->u.s.dlen) >= 0))
 					continue;
 				p->seg[p->n++] = k;
-				changes_of(
-				    b ? jt_object_get(b, k->u.s.dec,
-						      k->u.s.dlen)
-				      : NULL,
-				    jt_object_get(s, k->u.s.dec, k->u.s.dlen),
-				    p, out);
+				changes_of(b ? jt_object_get(b, k->u.s.dec,
+							     k->u.s.dlen) :
+					       NULL,
+					   jt_object_get(s, k->u.s.dec,
+							 k->u.s.dlen),
+					   p, out);
 				p->n--;
 			}
 		}
@@ -389,7 +389,7 @@ static void check_side(int seed, const char *side, const struct changes *mine,
 		       const struct changes *other,
 		       const struct jmerge_result *r, bool we_are_ours)
 {
-	struct jt_buf ptr = {0};
+	struct jt_buf ptr = { 0 };
 
 	for (size_t i = 0; i < mine->n; i++) {
 		const struct change *c = &mine->v[i];
@@ -419,10 +419,10 @@ static void check_side(int seed, const char *side, const struct changes *mine,
 			if (ptr.len != cf->plen ||
 			    memcmp(ptr.p, cf->pointer, ptr.len))
 				continue;
-			found = jt_equal(
-			    get_path(we_are_ours ? cf->ours : cf->theirs, &c->p,
-				     depth),
-			    c->v);
+			found = jt_equal(get_path(we_are_ours ? cf->ours :
+								cf->theirs,
+						  &c->p, depth),
+					 c->v);
 		}
 		CHECK(found,
 		      "seed %d: %s's change at %s not in the "
@@ -441,15 +441,17 @@ static void check_conflicts(int seed, const struct jt_value *b,
 	for (size_t i = 0; i < r->n; i++) {
 		const struct jmerge_conflict *c = &r->conflicts[i];
 		const struct jt_value *won =
-		    c->winner == JMERGE_OURS ? c->ours : c->theirs;
+			c->winner == JMERGE_OURS ? c->ours : c->theirs;
 
 		CHECK(!jt_equal(c->ours, c->theirs) && won,
 		      "seed %d: conflict %s of equal values", seed, c->pointer);
 		CHECK(c->kind != JMERGE_MODIFY_DELETE ||
-			  (c->ours && !c->theirs && c->winner == JMERGE_OURS),
+			      (c->ours && !c->theirs &&
+			       c->winner == JMERGE_OURS),
 		      "seed %d: modify/delete", seed);
 		CHECK(c->kind != JMERGE_DELETE_MODIFY ||
-			  (!c->ours && c->theirs && c->winner == JMERGE_THEIRS),
+			      (!c->ours && c->theirs &&
+			       c->winner == JMERGE_THEIRS),
 		      "seed %d: delete/modify", seed);
 		(void)b, (void)o, (void)t;
 	}
@@ -465,13 +467,13 @@ static void check_origin(int seed, const struct jt_value *res,
 		const struct jt_value *k = res->u.o.m[i].key;
 		const struct jt_value *rv = res->u.o.m[i].value;
 		const struct jt_value *ov =
-		    o->type == JT_OBJECT
-			? jt_object_get(o, k->u.s.dec, k->u.s.dlen)
-			: NULL;
+			o->type == JT_OBJECT ?
+				jt_object_get(o, k->u.s.dec, k->u.s.dlen) :
+				NULL;
 		const struct jt_value *tv =
-		    t->type == JT_OBJECT
-			? jt_object_get(t, k->u.s.dec, k->u.s.dlen)
-			: NULL;
+			t->type == JT_OBJECT ?
+				jt_object_get(t, k->u.s.dec, k->u.s.dlen) :
+				NULL;
 
 		if (rv->type == JT_OBJECT && ov && tv &&
 		    ov->type == JT_OBJECT && tv->type == JT_OBJECT) {
@@ -479,7 +481,7 @@ static void check_origin(int seed, const struct jt_value *res,
 			continue;
 		}
 		CHECK(jt_equal(rv, ov) || jt_equal(rv, tv) ||
-			  rv->type == JT_OBJECT,
+			      rv->type == JT_OBJECT,
 		      "seed %d: member %.*s from nowhere", seed,
 		      (int)k->u.s.len, k->u.s.raw);
 	}
@@ -488,7 +490,7 @@ static void check_origin(int seed, const struct jt_value *res,
 /* Through text and back, spelt compactly or in the merged layout. */
 static struct jt_value *reparse(struct jt_value *v)
 {
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 	struct jt_value *w;
 
 	if (!v)
@@ -507,7 +509,7 @@ static void check_doc(int seed, const struct jt_value *b,
 		      const struct jt_value *o, const struct jt_value *t,
 		      enum jmerge_side w, const struct jmerge_result *r)
 {
-	struct jt_buf tb = {0}, to = {0}, tt = {0};
+	struct jt_buf tb = { 0 }, to = { 0 }, tt = { 0 };
 	struct jmerge_doc d;
 	struct jt_value *got = NULL;
 
@@ -518,7 +520,7 @@ static void check_doc(int seed, const struct jt_value *b,
 	if (t)
 		jt_write(&tt, t, JT_COMPACT);
 	CHECK(jmerge_doc(&d, tb.p, tb.len, to.p, to.len, tt.p, tt.len, w, 0) ==
-		  0,
+		      0,
 	      "seed %d: jmerge_doc", seed);
 	switch (d.action) {
 	case JMERGE_DOC_OURS:
@@ -535,16 +537,16 @@ static void check_doc(int seed, const struct jt_value *b,
 	case JMERGE_DOC_MERGED:
 		got = parse_text(d.bytes, d.len);
 		CHECK(jt_equal(got, r->value) && d.len &&
-			  d.bytes[d.len - 1] == '\n',
+			      d.bytes[d.len - 1] == '\n',
 		      "seed %d: merged bytes", seed);
 		break;
 	}
 	if (b && (!o || !t) && !r->value && (o || t) &&
-	    (o ? to.len != tb.len || memcmp(to.p, tb.p, tb.len)
-	       : tt.len != tb.len || memcmp(tt.p, tb.p, tb.len))) {
+	    (o ? to.len != tb.len || memcmp(to.p, tb.p, tb.len) :
+		 tt.len != tb.len || memcmp(tt.p, tb.p, tb.len))) {
 		/* Only the layout changed against a deletion: kept. */
-		CHECK(d.n == 1 &&
-			  d.action == (o ? JMERGE_DOC_OURS : JMERGE_DOC_THEIRS),
+		CHECK(d.n == 1 && d.action == (o ? JMERGE_DOC_OURS :
+						   JMERGE_DOC_THEIRS),
 		      "seed %d: relaid document deleted", seed);
 	} else {
 		CHECK(d.n == r->n,
@@ -564,8 +566,8 @@ static void one_case(int seed, struct jt_value **keys)
 	enum jmerge_side w = rnd(2) ? JMERGE_OURS : JMERGE_THEIRS;
 	struct changes *co = calloc(1, sizeof(*co));
 	struct changes *ct = calloc(1, sizeof(*ct));
-	struct jpath root = {.n = 0};
-	struct jt_buf out = {0};
+	struct jpath root = { .n = 0 };
+	struct jt_buf out = { 0 };
 	uint32_t kind = rnd(40);
 
 	o = jt_ref(b), t = jt_ref(b);
@@ -599,7 +601,7 @@ static void one_case(int seed, struct jt_value **keys)
 		      "seed %d: invalid output %s", seed, out.p);
 	}
 	if (getenv("JMERGE_DEBUG") && atoi(getenv("JMERGE_DEBUG")) == seed) {
-		struct jt_buf d = {0};
+		struct jt_buf d = { 0 };
 
 		jt_buf_puts(&d, "base: ");
 		if (b)
@@ -627,7 +629,7 @@ static void one_case(int seed, struct jt_value **keys)
 	check_doc(seed, b, o, t, w, &r1);
 	/* Modify/delete of the document keeps the modification. */
 	CHECK((o && t) || !b || r1.value || (!o && !t) ||
-		  jt_equal(o ? o : t, b),
+		      jt_equal(o ? o : t, b),
 	      "seed %d: a modified document was deleted", seed);
 	free(out.p);
 	free(co);
@@ -657,7 +659,7 @@ static void property(void)
 static struct jt_value *chain(size_t levels, const char *v, const char *w,
 			      const char *t)
 {
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 	struct jt_value *r;
 
 	jt_buf_puts(&b, "{\"t\":");
@@ -683,12 +685,12 @@ static void deep_documents(void)
 	struct jt_value *o = chain(3000, "1", "0", "0");
 	struct jt_value *t = chain(3000, "0", "2", "3");
 	struct jmerge_result r;
-	struct jt_buf out = {0};
+	struct jt_buf out = { 0 };
 
 	CHECK(jmerge_values(&r, b, o, t, JMERGE_THEIRS) == 0, "deep merge");
 	CHECK(r.n == 1 && r.conflicts[0].plen == 2 * JMERGE_MAX_DEPTH &&
-		  r.value && jt_object_get(r.value, "t", 1) &&
-		  !strcmp(jt_object_get(r.value, "t", 1)->u.s.raw, "3"),
+		      r.value && jt_object_get(r.value, "t", 1) &&
+		      !strcmp(jt_object_get(r.value, "t", 1)->u.s.raw, "3"),
 	      "deep: %zu conflicts", r.n);
 	if (r.value) {
 		jt_write(&out, r.value, JT_PRETTY);

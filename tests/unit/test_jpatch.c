@@ -110,7 +110,7 @@ static struct jt_value *apply_at(const struct jt_value *root,
 	if (k == n)
 		return jt_ref(op == OP_REMOVE ? NULL : val);
 	if (root->type == JT_OBJECT) {
-		struct jt_buf b = {0};
+		struct jt_buf b = { 0 };
 
 		jt_buf_string(&b, s->s, s->n);
 		key = jt_new_scalar(JT_STRING, b.p, b.len);
@@ -138,9 +138,9 @@ static struct jt_value *apply_at(const struct jt_value *root,
 		r = rebuild(root, (size_t)i, key, op == OP_REMOVE ? NULL : val,
 			    root->type == JT_ARRAY && op == OP_ADD);
 	} else {
-		const struct jt_value *cur = root->type == JT_ARRAY
-						 ? root->u.a.v[i]
-						 : root->u.o.m[i].value;
+		const struct jt_value *cur = root->type == JT_ARRAY ?
+						     root->u.a.v[i] :
+						     root->u.o.m[i].value;
 
 		child = apply_at(cur, seg, k + 1, n, op, val, ok);
 		r = rebuild(root, (size_t)i, key, child, false);
@@ -236,10 +236,10 @@ static struct jt_value *mutate(const struct jt_value *doc, int depth)
 			const char *k = gen_keys[rnd(NKEYS)];
 			struct jt_value *key = key_value(k);
 			struct jt_value *v = rnd(4) ? gen_value(2, 1) : NULL;
-			long i =
-			    jt_object_find(doc, key->u.s.dec, key->u.s.dlen);
+			long i = jt_object_find(doc, key->u.s.dec,
+						key->u.s.dlen);
 			struct jt_value *r = rebuild(
-			    doc, i < 0 ? doc->n : (size_t)i, key, v, false);
+				doc, i < 0 ? doc->n : (size_t)i, key, v, false);
 
 			jt_unref(key);
 			jt_unref(v);
@@ -251,8 +251,9 @@ static struct jt_value *mutate(const struct jt_value *doc, int depth)
 		return gen_value(2, 1);
 	{
 		size_t i = rnd((uint32_t)doc->n);
-		const struct jt_value *child =
-		    doc->type == JT_ARRAY ? doc->u.a.v[i] : doc->u.o.m[i].value;
+		const struct jt_value *child = doc->type == JT_ARRAY ?
+						       doc->u.a.v[i] :
+						       doc->u.o.m[i].value;
 		struct jt_value *nc = mutate(child, depth + 1);
 		struct jt_value *r = rebuild(doc, i, NULL, nc, false);
 
@@ -264,7 +265,7 @@ static struct jt_value *mutate(const struct jt_value *doc, int depth)
 static void check_pair(int seed, const struct jt_value *a,
 		       const struct jt_value *b)
 {
-	struct jt_buf patch = {0};
+	struct jt_buf patch = { 0 };
 	struct store_json_error e;
 	struct jt_value *got;
 	size_t nops;
@@ -277,7 +278,7 @@ static void check_pair(int seed, const struct jt_value *a,
 	got = apply_patch(a, patch.p, patch.len, &ok);
 	CHECK(ok, "seed %d: patch %.300s does not apply", seed, patch.p);
 	if (ok && !jt_equal(got, b)) {
-		struct jt_buf x = {0}, y = {0}, z = {0};
+		struct jt_buf x = { 0 }, y = { 0 }, z = { 0 };
 
 		if (a)
 			jt_write(&x, a, JT_COMPACT);
@@ -301,7 +302,7 @@ static struct jt_value *P(const char *s)
 static void patch_is(const char *a, const char *b, const char *want)
 {
 	struct jt_value *x = a ? P(a) : NULL, *y = b ? P(b) : NULL;
-	struct jt_buf patch = {0};
+	struct jt_buf patch = { 0 };
 
 	jpatch_diff(&patch, x, y, NULL);
 	CHECK(!strcmp(patch.p, want), "%s -> %s: %s, want %s", a, b, patch.p,
@@ -336,7 +337,7 @@ static void golden(void)
 /* [[[...{"v":V}...]]] nested LEVELS deep. */
 static struct jt_value *deep(size_t levels, const char *v)
 {
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 	struct jt_value *r;
 
 	for (size_t i = 0; i < levels; i++)

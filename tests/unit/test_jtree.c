@@ -37,8 +37,8 @@ static bool has_duplicate_keys(const char *s, size_t n)
 {
 	json_error_t e;
 	json_t *j = json_loadb(
-	    s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-	    &e);
+		s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+		&e);
 
 	json_decref(j);
 	return !j && strstr(e.text, "duplicate");
@@ -48,7 +48,8 @@ static bool has_duplicate_keys(const char *s, size_t n)
  * valid, parses equal, and compacts the same. */
 static void round_trip(const char *name, const char *s, size_t n, bool dups)
 {
-	struct jt_buf want = {0}, compact = {0}, pretty = {0}, again = {0};
+	struct jt_buf want = { 0 }, compact = { 0 }, pretty = { 0 },
+		      again = { 0 };
 	struct jt_value *v = NULL, *w = NULL;
 	struct store_json_error e;
 
@@ -62,10 +63,10 @@ static void round_trip(const char *name, const char *s, size_t n, bool dups)
 		return;
 	strip(s, n, &want);
 	jt_write(&compact, v, JT_COMPACT);
-	CHECK(
-	    (compact.len == want.len && !memcmp(compact.p, want.p, want.len)) ||
-		(dups && has_duplicate_keys(s, n)),
-	    "%s: %s came back as %s", name, want.p, compact.p);
+	CHECK((compact.len == want.len &&
+	       !memcmp(compact.p, want.p, want.len)) ||
+		      (dups && has_duplicate_keys(s, n)),
+	      "%s: %s came back as %s", name, want.p, compact.p);
 	jt_write(&pretty, v, JT_PRETTY);
 	CHECK(store_json_validate(pretty.p, pretty.len, &e) == 0,
 	      "%s: pretty form invalid: %s", name, pretty.p);
@@ -76,7 +77,7 @@ static void round_trip(const char *name, const char *s, size_t n, bool dups)
 	if (w)
 		jt_write(&again, w, JT_COMPACT);
 	CHECK(again.len == compact.len &&
-		  !memcmp(again.p, compact.p, compact.len),
+		      !memcmp(again.p, compact.p, compact.len),
 	      "%s: compact form changed through the pretty one", name);
 	jt_unref(v);
 	jt_unref(w);
@@ -125,7 +126,7 @@ static struct jt_value *P(const char *s)
 static void write_is(const char *in, enum jt_style style, const char *want)
 {
 	struct jt_value *v = P(in);
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 
 	if (!v)
 		return;
@@ -150,11 +151,11 @@ static void exact_text(void)
 {
 	/* Numbers and strings exactly as written. */
 	write_is(
-	    "[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
-	    "\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]",
-	    JT_COMPACT,
-	    "[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
-	    "\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]");
+		"[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
+		"\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]",
+		JT_COMPACT,
+		"[12345678901234567890,1.0e400,-0.0,1E-7,\"\\u00e9\",\"\xc3\xa9\","
+		"\"\\ud83d\\ude00\",\"\\/\",\"\\u0000\"]");
 	/* Duplicates: first position and key text, last value. */
 	write_is("{\"a\":1,\"b\":2,\"\\u0061\":3}", JT_COMPACT,
 		 "{\"a\":3,\"b\":2}");
@@ -190,7 +191,7 @@ static void equality(void)
 static void string_literals(void)
 {
 	struct jt_value *v = P("\"a\\ud800\\u0000\\\"\\\\\\n\\ude00z\"");
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 
 	if (!v)
 		return;
@@ -206,7 +207,7 @@ static void deep(void)
 {
 	size_t levels = 200000;
 	struct jt_value *v = NULL, *w = NULL;
-	struct jt_buf b = {0}, t = {0};
+	struct jt_buf b = { 0 }, t = { 0 };
 
 	/* Alternating {"k": and [ around a 1. */
 	for (size_t i = 0; i < levels; i++)
@@ -230,7 +231,7 @@ static void deep(void)
 /* Objects big enough for the hash index find every member. */
 static void big_object(void)
 {
-	struct jt_buf t = {0};
+	struct jt_buf t = { 0 };
 	struct jt_value *v = NULL;
 	char key[32];
 
@@ -248,9 +249,9 @@ static void big_object(void)
 
 			snprintf(key, sizeof(key), "k%d", i);
 			m = jt_object_get(v, key, strlen(key));
-			CHECK(m && (i == 17 ? m->type == JT_STRING
-					    : m->type == JT_NUMBER &&
-						  atoi(m->u.s.raw) == i),
+			CHECK(m && (i == 17 ? m->type == JT_STRING :
+					      m->type == JT_NUMBER &&
+						      atoi(m->u.s.raw) == i),
 			      "member %s", key);
 		}
 		CHECK(!jt_object_get(v, "k5000", 5), "no k5000");
@@ -267,7 +268,7 @@ static void random_texts(void)
 {
 	gen_unique_keys = 1;
 	for (int i = 0; i < 3000; i++) {
-		struct jt_buf b = {0};
+		struct jt_buf b = { 0 };
 
 		gen_text(&b, 4, i % 3);
 		round_trip("random", b.p, b.len, false);

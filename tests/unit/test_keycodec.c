@@ -151,7 +151,8 @@ static struct ref_key *ref_keys(json_t *o)
 
 	if (!k)
 		abort();
-	json_object_keylen_foreach (o, key, len, v) {
+	json_object_keylen_foreach(o, key, len, v)
+	{
 		(void)v;
 		k[i].s = key;
 		k[i++].len = len;
@@ -285,7 +286,7 @@ static const double special_reals[] = {
 	DBL_TRUE_MIN,
 	-DBL_TRUE_MIN,
 	2.2250738585072009e-308, /* largest denormal */
-	9007199254740992.0,	 /* 2^53 */
+	9007199254740992.0, /* 2^53 */
 	-9007199254740992.0,
 	9007199254740994.0,
 	9223372036854774784.0, /* largest double below 2^63 */
@@ -684,7 +685,8 @@ static bool types_canonical(const json_t *orig, const json_t *got)
 				return false;
 	}
 	if (json_is_object(orig)) {
-		json_object_keylen_foreach ((json_t *)orig, key, len, v) {
+		json_object_keylen_foreach((json_t *)orig, key, len, v)
+		{
 			if (!types_canonical(v,
 					     json_object_getn(got, key, len)))
 				return false;

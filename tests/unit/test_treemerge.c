@@ -40,7 +40,7 @@ static struct store_oid commit_at(const struct store_oid *parent, int64_t time,
 	git_treebuilder *tb = NULL;
 	git_signature *sig = NULL;
 	git_oid tid, cid, empty;
-	struct store_oid out = {{0}};
+	struct store_oid out = { { 0 } };
 	int err = 0;
 
 	if (parent) {
@@ -62,8 +62,9 @@ static struct store_oid commit_at(const struct store_oid *parent, int64_t time,
 		}
 		up[i].action = GIT_TREE_UPDATE_UPSERT;
 		up[i].filemode = GIT_FILEMODE_BLOB;
-		err = git_blob_create_from_buffer(
-		    &up[i].id, st->repo, puts[i].data, strlen(puts[i].data));
+		err = git_blob_create_from_buffer(&up[i].id, st->repo,
+						  puts[i].data,
+						  strlen(puts[i].data));
 	}
 	if (err == 0)
 		err = git_tree_create_updated(&tid, st->repo, base, n, up);
@@ -106,10 +107,10 @@ static struct store_oid merge_commit(const struct store_oid *tree,
 				     const struct store_oid *ours,
 				     const struct store_oid *theirs)
 {
-	git_commit *p[2] = {NULL, NULL};
+	git_commit *p[2] = { NULL, NULL };
 	git_tree *t = NULL;
 	git_signature *sig = NULL;
-	struct store_oid out = {{0}};
+	struct store_oid out = { { 0 } };
 	git_oid id;
 	int err;
 
@@ -179,7 +180,7 @@ static struct store_oid merge(const struct store_oid *base,
 			      const struct store_oid *theirs,
 			      struct store_merge *m)
 {
-	struct store_oid tree = {{0}};
+	struct store_oid tree = { { 0 } };
 	int err = store_merge_trees(m, st, base, ours, theirs, NULL);
 
 	CHECK(err == 0, "merge: %d %s", err, store_errmsg());
@@ -201,9 +202,10 @@ static void fsck_clean(void)
 
 static void disjoint_documents(void)
 {
-	struct put b[] = {{"x.json", "{\"v\":1}"}, {"y.json", "{\"v\":1}"}};
-	struct put o[] = {{"x.json", "{\"v\":2}"}};
-	struct put t[] = {{"y.json", "{\"v\":3}"}, {"z/n.json", "[]"}};
+	struct put b[] = { { "x.json", "{\"v\":1}" },
+			   { "y.json", "{\"v\":1}" } };
+	struct put o[] = { { "x.json", "{\"v\":2}" } };
+	struct put t[] = { { "y.json", "{\"v\":3}" }, { "z/n.json", "[]" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 2);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 2);
@@ -213,14 +215,14 @@ static void disjoint_documents(void)
 	struct store_oid mb;
 
 	CHECK(store_merge_base(st, &co, &ct, &mb) == 0 &&
-		  store_oid_equal(&mb, &cb),
+		      store_oid_equal(&mb, &cb),
 	      "the merge base is the common parent");
 	CHECK(m.n == 3 && m.nconflicted == 0, "disjoint: %zu entries", m.n);
 	CHECK(entry(&m, "x.json") &&
-		  entry(&m, "x.json")->action == STORE_MERGE_OURS,
+		      entry(&m, "x.json")->action == STORE_MERGE_OURS,
 	      "x.json ours");
 	CHECK(entry(&m, "y.json") &&
-		  entry(&m, "y.json")->action == STORE_MERGE_THEIRS,
+		      entry(&m, "y.json")->action == STORE_MERGE_THEIRS,
 	      "y.json theirs");
 	doc_is(&mc, "x.json", "{\"v\":2}");
 	doc_is(&mc, "y.json", "{\"v\":3}");
@@ -230,11 +232,13 @@ static void disjoint_documents(void)
 
 static void members_of_one_document(void)
 {
-	struct put b[] = {{"c/d.json", "{\"a\": 1, \"b\": 1, \"n\": 1.0e400}"}};
-	struct put o[] = {{"c/d.json", "{\"a\": 2, \"b\": 1, \"n\": 1.0e400}"}};
-	struct put t[] = {{"c/d.json",
-			   "{\"a\": 1, \"b\": 12345678901234567890, "
-			   "\"n\": 1.0e400}"}};
+	struct put b[] = { { "c/d.json",
+			     "{\"a\": 1, \"b\": 1, \"n\": 1.0e400}" } };
+	struct put o[] = { { "c/d.json",
+			     "{\"a\": 2, \"b\": 1, \"n\": 1.0e400}" } };
+	struct put t[] = { { "c/d.json",
+			     "{\"a\": 1, \"b\": 12345678901234567890, "
+			     "\"n\": 1.0e400}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
@@ -254,10 +258,10 @@ static void members_of_one_document(void)
  * conflict names it, both ways round. */
 static void winner_by_time(void)
 {
-	struct put b[] = {{"w.json", "{\"k\": 0, \"z\": 0}"}};
-	struct put o[] = {{"w.json", "{\"k\": 1, \"z\": 0}"}};
-	struct put t[] = {{"w.json", "{\"k\": 2, \"z\": 5}"}};
-	struct put other[] = {{"other.json", "{}"}};
+	struct put b[] = { { "w.json", "{\"k\": 0, \"z\": 0}" } };
+	struct put o[] = { { "w.json", "{\"k\": 1, \"z\": 0}" } };
+	struct put t[] = { { "w.json", "{\"k\": 2, \"z\": 5}" } };
+	struct put other[] = { { "other.json", "{}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
@@ -270,8 +274,8 @@ static void winner_by_time(void)
 	struct store_oid c;
 
 	CHECK(e && e->n == 1 && e->winner == JMERGE_THEIRS &&
-		  e->action == STORE_MERGE_THEIRS &&
-		  !strcmp(e->conflicts[0].pointer, "/k"),
+		      e->action == STORE_MERGE_THEIRS &&
+		      !strcmp(e->conflicts[0].pointer, "/k"),
 	      "theirs (t=300) beats ours (t=200, then 900 elsewhere)");
 	/* All of theirs won: theirs' exact bytes. */
 	doc_is(&mc, "w.json", "{\"k\": 2, \"z\": 5}");
@@ -283,50 +287,50 @@ static void winner_by_time(void)
 	doc_is(&mc, "w.json", "{\"k\": 2, \"z\": 5}");
 	store_merge_release(&m);
 	CHECK(store_merge_latest_change(st, &co2, "w.json", &time, &c) == 0 &&
-		  time == 200 && store_oid_equal(&c, &co),
+		      time == 200 && store_oid_equal(&c, &co),
 	      "latest change of w.json on ours");
 	CHECK(store_merge_latest_change(st, &co2, "gone.json", &time, &c) ==
-		      0 &&
-		  time == 100 && store_oid_equal(&c, &cb),
+			      0 &&
+		      time == 100 && store_oid_equal(&c, &cb),
 	      "latest change of an absent path: the oldest commit without it");
 }
 
 static void modify_delete_and_add_add(void)
 {
-	struct put b[] = {{"m.json", "{\"a\":1}"}, {"keep.json", "1"}};
-	struct put o[] = {{"m.json", "{\"a\":2}"},
-			  {"n.json", "{\"x\":1,\"s\":\"o\"}"},
-			  {"q.json", "[1]"},
-			  {"README.md", "ours\n"}};
-	struct put t[] = {{"m.json", NULL},
-			  {"n.json", "{\"y\":2,\"s\":\"t\"}"},
-			  {"q.json", "[1]"},
-			  {"README.md", "theirs\n"}};
+	struct put b[] = { { "m.json", "{\"a\":1}" }, { "keep.json", "1" } };
+	struct put o[] = { { "m.json", "{\"a\":2}" },
+			   { "n.json", "{\"x\":1,\"s\":\"o\"}" },
+			   { "q.json", "[1]" },
+			   { "README.md", "ours\n" } };
+	struct put t[] = { { "m.json", NULL },
+			   { "n.json", "{\"y\":2,\"s\":\"t\"}" },
+			   { "q.json", "[1]" },
+			   { "README.md", "theirs\n" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 2);
 	struct store_oid co = commit_at(&cb, 300, o, 4);
 	struct store_oid ct = commit_at(&cb, 200, t, 4);
 	struct store_merge m;
 	struct store_oid mc = merge(&cb, &co, &ct, &m);
 	const struct store_merge_entry *e;
-	struct jt_buf b2 = {0};
+	struct jt_buf b2 = { 0 };
 
 	e = entry(&m, "m.json");
 	CHECK(e && e->action == STORE_MERGE_OURS && e->n == 1 &&
-		  e->conflicts[0].kind == JMERGE_MODIFY_DELETE,
+		      e->conflicts[0].kind == JMERGE_MODIFY_DELETE,
 	      "modify/delete keeps the modification");
 	doc_is(&mc, "m.json", "{\"a\":2}");
 	e = entry(&m, "n.json");
 	CHECK(e && e->action == STORE_MERGE_BYTES && e->n == 1 &&
-		  e->conflicts[0].kind == JMERGE_BOTH_ADDED &&
-		  e->winner == JMERGE_OURS,
+		      e->conflicts[0].kind == JMERGE_BOTH_ADDED &&
+		      e->winner == JMERGE_OURS,
 	      "add/add merges members");
 	doc_is(&mc, "n.json",
 	       "{\n  \"x\": 1,\n  \"s\": \"o\",\n  \"y\": 2\n}\n");
 	if (e && e->n) {
 		jmerge_conflicts_render(&b2, e->path, e->conflicts, e->n);
 		CHECK(strstr(b2.p, "\"pointer\": \"/s\"") &&
-			  strstr(b2.p, "\"kind\": \"both-added\"") &&
-			  !strstr(b2.p, "\"base\""),
+			      strstr(b2.p, "\"kind\": \"both-added\"") &&
+			      !strstr(b2.p, "\"base\""),
 		      "conflicts.json: %s", b2.p);
 		free(b2.p);
 	}
@@ -335,22 +339,22 @@ static void modify_delete_and_add_add(void)
 	      "add/add of the same bytes");
 	e = entry(&m, "README.md");
 	CHECK(e && e->n == 1 && e->conflicts[0].raw &&
-		  e->action == STORE_MERGE_OURS,
+		      e->action == STORE_MERGE_OURS,
 	      "a non-document is a whole value");
 	doc_is(&mc, "keep.json", "1");
 	CHECK(!entry(&m, "keep.json"), "unchanged documents are not listed");
 	store_merge_release(&m);
 	/* Deleted on ours, modified on theirs: theirs' bytes come back. */
 	{
-		struct put o2[] = {{"m.json", NULL}};
-		struct put t2[] = {{"m.json", "{\"a\":3}"}};
+		struct put o2[] = { { "m.json", NULL } };
+		struct put t2[] = { { "m.json", "{\"a\":3}" } };
 		struct store_oid co3 = commit_at(&cb, 300, o2, 1);
 		struct store_oid ct3 = commit_at(&cb, 200, t2, 1);
 
 		mc = merge(&cb, &co3, &ct3, &m);
 		e = entry(&m, "m.json");
 		CHECK(e && e->action == STORE_MERGE_THEIRS && e->n == 1 &&
-			  e->conflicts[0].kind == JMERGE_DELETE_MODIFY,
+			      e->conflicts[0].kind == JMERGE_DELETE_MODIFY,
 		      "delete/modify");
 		doc_is(&mc, "m.json", "{\"a\":3}");
 		store_merge_release(&m);
@@ -359,8 +363,8 @@ static void modify_delete_and_add_add(void)
 
 static void no_merge_base(void)
 {
-	struct put o[] = {{"a.json", "{\"x\":1}"}, {"s.json", "{}"}};
-	struct put t[] = {{"a.json", "{\"y\":1}"}, {"s.json", "{}"}};
+	struct put o[] = { { "a.json", "{\"x\":1}" }, { "s.json", "{}" } };
+	struct put t[] = { { "a.json", "{\"y\":1}" }, { "s.json", "{}" } };
 	struct store_oid co = commit_at(NULL, 100, o, 2);
 	struct store_oid ct = commit_at(NULL, 200, t, 2);
 	struct store_merge m;
@@ -374,7 +378,7 @@ static void no_merge_base(void)
 		CHECK(store_merge_base(st, &co, &ct, &mb) == -ENOENT,
 		      "unrelated histories have no merge base");
 		CHECK(store_merge_base(st, &mc, &co, &mb) == 0 &&
-			  store_oid_equal(&mb, &co),
+			      store_oid_equal(&mb, &co),
 		      "merge base of a merge and its parent");
 	}
 	doc_is(&mc, "a.json", "{\n  \"x\": 1,\n  \"y\": 1\n}\n");
@@ -394,10 +398,10 @@ static struct store_oid big_flat(size_t n, int64_t time)
 		if (asprintf(&names[i], "users/u%04zu.json", i) < 0 ||
 		    asprintf(&data[i], "{\"id\": %zu, \"v\": 0}", i) < 0)
 			abort();
-		p[i] = (struct put){names[i], data[i]};
+		p[i] = (struct put){ names[i], data[i] };
 	}
 	/* A subcollection, which stays where it is in a fanout one. */
-	p[n] = (struct put){"users/sub/x.json", "{\"s\": 0}"};
+	p[n] = (struct put){ "users/sub/x.json", "{\"s\": 0}" };
 	c = commit_at(NULL, time, p, n + 1);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]), free(data[i]);
@@ -445,12 +449,12 @@ static size_t docs_in(const struct store_oid *commit, const char *coll)
 static void flat_against_fanout(void)
 {
 	struct store_oid base = big_flat(3000, 1000), a, b, mc;
-	struct store_change ch = {STORE_PUT, "users/u0001.json", NULL,
-				  "{\"id\": 1, \"v\": \"a\"}", 0};
-	struct put pb[] = {{"users/u0002.json", "{\"id\": 2, \"v\": \"b\"}"},
-			   {"users/new.json", "{\"new\": true}"},
-			   {"users/u0003.json", NULL},
-			   {"users/sub/x.json", "{\"s\": 1}"}};
+	struct store_change ch = { STORE_PUT, "users/u0001.json", NULL,
+				   "{\"id\": 1, \"v\": \"a\"}", 0 };
+	struct put pb[] = { { "users/u0002.json", "{\"id\": 2, \"v\": \"b\"}" },
+			    { "users/new.json", "{\"new\": true}" },
+			    { "users/u0003.json", NULL },
+			    { "users/sub/x.json", "{\"s\": 1}" } };
 	struct store_merge m;
 	struct store_tdiff *d = NULL;
 	const struct store_tdiff_entry *te;
@@ -467,8 +471,8 @@ static void flat_against_fanout(void)
 	/* The diff base -> a is one document, though every file moved. */
 	CHECK(store_tdiff_new(&d, st, &base, &a, NULL) == 0, "tdiff");
 	CHECK(d && store_tdiff_count(d) == 1 && store_tdiff_next(d, &te) == 0 &&
-		  !strcmp(te->path, "users/u0001.json") &&
-		  te->op == STORE_TDIFF_MODIFY,
+		      !strcmp(te->path, "users/u0001.json") &&
+		      te->op == STORE_TDIFF_MODIFY,
 	      "flat -> fanout diff is the one changed document");
 	store_tdiff_free(d);
 
@@ -529,8 +533,8 @@ static void flat_against_fanout(void)
 		CHECK(docs_in(&mc, "users") == 3000, "3000 documents");
 		store_merge_release(&m);
 		CHECK(store_tdiff_new(&d, st, &a, &a3, NULL) == 0 && d &&
-			  store_tdiff_count(d) == 1 &&
-			  store_tdiff_trees_read(d) <= 6,
+			      store_tdiff_count(d) == 1 &&
+			      store_tdiff_trees_read(d) <= 6,
 		      "diff of one save: %zu trees read",
 		      d ? store_tdiff_trees_read(d) : 0);
 		store_tdiff_free(d);
@@ -538,8 +542,8 @@ static void flat_against_fanout(void)
 		/* Ours flat, theirs fanout with a deletion of a document
 		 * ours has: resharded without it. */
 		{
-			struct store_change del = {STORE_DELETE,
-						   "users/u0004.json"};
+			struct store_change del = { STORE_DELETE,
+						    "users/u0004.json" };
 			struct store_oid a5;
 
 			CHECK(store_apply(st, "fa", &del, &a5) == 0, "delete");
@@ -564,7 +568,7 @@ static void merge_crosses_threshold(void)
 	struct put *po = calloc(half, sizeof(*po)),
 		   *pt = calloc(half, sizeof(*pt));
 	char **names = calloc(2 * half, sizeof(*names));
-	struct put b[] = {{"g/seed.json", "{}"}};
+	struct put b[] = { { "g/seed.json", "{}" } };
 	struct store_oid cb, co, ct, mc;
 	struct store_merge m;
 
@@ -573,9 +577,9 @@ static void merge_crosses_threshold(void)
 			     i) < 0)
 			abort();
 		if (i < half)
-			po[i] = (struct put){names[i], "{\"o\":1}"};
+			po[i] = (struct put){ names[i], "{\"o\":1}" };
 		else
-			pt[i - half] = (struct put){names[i], "{\"t\":1}"};
+			pt[i - half] = (struct put){ names[i], "{\"t\":1}" };
 	}
 	cb = commit_at(NULL, 100, b, 1);
 	co = commit_at(&cb, 200, po, half);
@@ -594,24 +598,29 @@ static void merge_crosses_threshold(void)
 
 static void diff_prefix_and_ops(void)
 {
-	struct put b[] = {{"p/a.json", "1"},
-			  {"p/b.json", "{\"k\": [1, 2], \"s\": \"\\u00e9\"}"},
-			  {"q/c.json", "3"},
-			  {"p/sub/d.json", "4"}};
-	struct put n[] = {
-	    {"p/a.json", NULL},	 {"p/b.json", "{\"k\": [1, 3], \"n\": 1e400}"},
-	    {"p/bad.json", "{"}, {"p/new.json", "6"},
-	    {"q/c.json", "7"},	 {"p/sub/d.json", NULL}};
+	struct put b[] = { { "p/a.json", "1" },
+			   { "p/b.json",
+			     "{\"k\": [1, 2], \"s\": \"\\u00e9\"}" },
+			   { "q/c.json", "3" },
+			   { "p/sub/d.json", "4" } };
+	struct put n[] = { { "p/a.json", NULL },
+			   { "p/b.json", "{\"k\": [1, 3], \"n\": 1e400}" },
+			   { "p/bad.json", "{" },
+			   { "p/new.json", "6" },
+			   { "q/c.json", "7" },
+			   { "p/sub/d.json", NULL } };
 	struct store_oid ca = commit_at(NULL, 100, b, 4);
 	struct store_oid cn = commit_at(&ca, 200, n, 6);
 	struct store_tdiff *d = NULL;
 	const struct store_tdiff_entry *e;
-	struct jt_buf lines = {0};
-	static const char *const want[] = {"p/a.json", "p/b.json", "p/bad.json",
-					   "p/new.json", "p/sub/d.json"};
+	struct jt_buf lines = { 0 };
+	static const char *const want[] = { "p/a.json", "p/b.json",
+					    "p/bad.json", "p/new.json",
+					    "p/sub/d.json" };
 	static const enum store_tdiff_op ops[] = {
-	    STORE_TDIFF_DELETE, STORE_TDIFF_MODIFY, STORE_TDIFF_ADD,
-	    STORE_TDIFF_ADD, STORE_TDIFF_DELETE};
+		STORE_TDIFF_DELETE, STORE_TDIFF_MODIFY, STORE_TDIFF_ADD,
+		STORE_TDIFF_ADD, STORE_TDIFF_DELETE
+	};
 	size_t k = 0;
 
 	CHECK(store_tdiff_new(&d, st, &ca, &cn, "p") == 0, "tdiff p");
@@ -623,33 +632,34 @@ static void diff_prefix_and_ops(void)
 	}
 	CHECK(k == 5, "%zu entries under p", k);
 	CHECK(lines.p &&
-		  !strcmp(lines.p,
-			  "{\"path\":\"p/a.json\",\"op\":\"delete\","
-			  "\"patch\":[{\"op\":\"remove\",\"path\":\"\"}]}\n"
-			  "{\"path\":\"p/b.json\",\"op\":\"modify\","
-			  "\"patch\":[{\"op\":\"remove\",\"path\":\"/s\"},"
-			  "{\"op\":\"replace\",\"path\":\"/k/1\",\"value\":3},"
-			  "{\"op\":\"add\",\"path\":\"/n\",\"value\":1e400}]}\n"
-			  "{\"path\":\"p/bad.json\",\"op\":\"add\","
-			  "\"patch\":null}\n"
-			  "{\"path\":\"p/new.json\",\"op\":\"add\","
-			  "\"patch\":[{\"op\":\"add\",\"path\":\"\","
-			  "\"value\":6}]}\n"
-			  "{\"path\":\"p/sub/d.json\",\"op\":\"delete\","
-			  "\"patch\":[{\"op\":\"remove\",\"path\":\"\"}]}\n"),
+		      !strcmp(lines.p,
+			      "{\"path\":\"p/a.json\",\"op\":\"delete\","
+			      "\"patch\":[{\"op\":\"remove\",\"path\":\"\"}]}\n"
+			      "{\"path\":\"p/b.json\",\"op\":\"modify\","
+			      "\"patch\":[{\"op\":\"remove\",\"path\":\"/s\"},"
+			      "{\"op\":\"replace\",\"path\":\"/k/1\",\"value\":3},"
+			      "{\"op\":\"add\",\"path\":\"/n\",\"value\":1e400}]}\n"
+			      "{\"path\":\"p/bad.json\",\"op\":\"add\","
+			      "\"patch\":null}\n"
+			      "{\"path\":\"p/new.json\",\"op\":\"add\","
+			      "\"patch\":[{\"op\":\"add\",\"path\":\"\","
+			      "\"value\":6}]}\n"
+			      "{\"path\":\"p/sub/d.json\",\"op\":\"delete\","
+			      "\"patch\":[{\"op\":\"remove\",\"path\":\"\"}]}\n"),
 	      "diff lines:\n%s", lines.p);
 	free(lines.p);
 	store_tdiff_free(d);
 	CHECK(store_tdiff_new(&d, st, &ca, &cn, "q/c.json") == 0 && d &&
-		  store_tdiff_count(d) == 1,
+		      store_tdiff_count(d) == 1,
 	      "diff of one document path");
 	store_tdiff_free(d);
 	CHECK(store_tdiff_new(&d, st, &cn, &cn, NULL) == 0 && d &&
-		  store_tdiff_count(d) == 0 && store_tdiff_trees_read(d) == 0,
+		      store_tdiff_count(d) == 0 &&
+		      store_tdiff_trees_read(d) == 0,
 	      "a commit against itself reads nothing");
 	store_tdiff_free(d);
 	CHECK(store_tdiff_new(&d, st, NULL, &ca, NULL) == 0 && d &&
-		  store_tdiff_count(d) == 4,
+		      store_tdiff_count(d) == 4,
 	      "against the empty tree: every file added");
 	store_tdiff_free(d);
 }
@@ -659,46 +669,46 @@ static void diff_prefix_and_ops(void)
  * branch only from where it was. */
 static void branch_commits(void)
 {
-	struct put b[] = {{"k/a.json", "{\"a\":0,\"b\":0}"}};
-	struct put o[] = {{"k/a.json", "{\"a\":1,\"b\":0}"}};
-	struct put t[] = {{"k/a.json", "{\"a\":0,\"b\":2}"}};
+	struct put b[] = { { "k/a.json", "{\"a\":0,\"b\":0}" } };
+	struct put o[] = { { "k/a.json", "{\"a\":1,\"b\":0}" } };
+	struct put t[] = { { "k/a.json", "{\"a\":0,\"b\":2}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
-	struct store_oid parents[2] = {co, ct}, tree, mc, sq, head;
+	struct store_oid parents[2] = { co, ct }, tree, mc, sq, head;
 	struct store_merge m;
 	git_commit *c = NULL;
 
 	set_branch("into", &co);
 	CHECK(store_merge_trees(&m, st, &cb, &co, &ct, NULL) == 0 &&
-		  store_merge_build_tree(st, &m, &tree) == 0,
+		      store_merge_build_tree(st, &m, &tree) == 0,
 	      "merge");
 	store_merge_release(&m);
 	CHECK(store_commit_tree(st, "into", &tree, parents, 2,
 				"merge theirs into into", &mc) == 0,
 	      "merge commit: %s", store_errmsg());
 	CHECK(store_branch_head(st, "into", &head) == 0 &&
-		  store_oid_equal(&head, &mc),
+		      store_oid_equal(&head, &mc),
 	      "the branch is at the merge");
 	doc_is(&head, "k/a.json", "{\n  \"a\": 1,\n  \"b\": 2\n}\n");
 	CHECK(git_commit_lookup(&c, st->repo, store_goid(&mc)) == 0 &&
-		  git_commit_parentcount(c) == 2 &&
-		  !memcmp(git_commit_parent_id(c, 0)->id, co.id, 20) &&
-		  !memcmp(git_commit_parent_id(c, 1)->id, ct.id, 20),
+		      git_commit_parentcount(c) == 2 &&
+		      !memcmp(git_commit_parent_id(c, 0)->id, co.id, 20) &&
+		      !memcmp(git_commit_parent_id(c, 1)->id, ct.id, 20),
 	      "parents ours, theirs");
 	git_commit_free(c);
 	CHECK(store_commit_tree(st, "into", &tree, parents, 2, "again", &sq) ==
-		  -EAGAIN,
+		      -EAGAIN,
 	      "a stale head is -EAGAIN");
 	CHECK(store_commit_tree(st, "into", &tree, &mc, 1, "squash", &sq) ==
-		      0 &&
-		  store_branch_head(st, "into", &head) == 0 &&
-		  store_oid_equal(&head, &sq),
+			      0 &&
+		      store_branch_head(st, "into", &head) == 0 &&
+		      store_oid_equal(&head, &sq),
 	      "a one-parent commit");
 	set_branch("ff", &cb);
 	CHECK(store_branch_cas(st, "ff", &cb, &ct, "fast-forward") == 0 &&
-		  store_branch_head(st, "ff", &head) == 0 &&
-		  store_oid_equal(&head, &ct),
+		      store_branch_head(st, "ff", &head) == 0 &&
+		      store_oid_equal(&head, &ct),
 	      "fast-forward");
 	CHECK(store_branch_cas(st, "ff", &cb, &co, "stale") == -EAGAIN,
 	      "a stale fast-forward is -EAGAIN");
@@ -711,11 +721,11 @@ static void branch_commits(void)
  * refusals. */
 static void branch_merges(void)
 {
-	struct put b[] = {{"bm/a.json", "{\"a\":0,\"b\":0}"}};
-	struct put o[] = {{"bm/a.json", "{\"a\":1,\"b\":0}"}};
-	struct put t[] = {{"bm/a.json", "{\"a\":2,\"b\":2}"}};
-	struct put f[] = {{"bm/f.json", "[1]"}};
-	struct put u[] = {{"bm/u.json", "{}"}};
+	struct put b[] = { { "bm/a.json", "{\"a\":0,\"b\":0}" } };
+	struct put o[] = { { "bm/a.json", "{\"a\":1,\"b\":0}" } };
+	struct put t[] = { { "bm/a.json", "{\"a\":2,\"b\":2}" } };
+	struct put f[] = { { "bm/f.json", "[1]" } };
+	struct put u[] = { { "bm/u.json", "{}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
@@ -726,20 +736,20 @@ static void branch_merges(void)
 	set_branch("mi", &co);
 	set_branch("mf", &ct);
 	CHECK(store_merge_branch(&r, st, "mf", "mi", NULL, 0, NULL) == 0 &&
-		  r.kind == STORE_MERGED_COMMIT && r.has_base &&
-		  store_oid_equal(&r.base, &cb) && r.merge.nconflicted == 1,
+		      r.kind == STORE_MERGED_COMMIT && r.has_base &&
+		      store_oid_equal(&r.base, &cb) && r.merge.nconflicted == 1,
 	      "merge: %s", store_errmsg());
 	CHECK(r.message && !strcmp(r.message, "merge mf into mi\n\n"
 					      "Conflicts:\n\tbm/a.json\n"),
 	      "message: %s", r.message);
 	CHECK(store_branch_head(st, "mi", &head) == 0 &&
-		  store_oid_equal(&head, &r.commit),
+		      store_oid_equal(&head, &r.commit),
 	      "mi is at the merge");
 	doc_is(&head, "bm/a.json", "{\"a\":2,\"b\":2}");
 	store_merge_outcome_release(&r);
 	CHECK(store_merge_branch(&r, st, "mf", "mi", NULL, 0, NULL) == 0 &&
-		  r.kind == STORE_MERGED_NOTHING &&
-		  store_oid_equal(&r.commit, &head),
+		      r.kind == STORE_MERGED_NOTHING &&
+		      store_oid_equal(&r.commit, &head),
 	      "merged twice: nothing to do");
 	store_merge_outcome_release(&r);
 
@@ -747,8 +757,8 @@ static void branch_merges(void)
 	cf = commit_at(&head, 400, f, 1);
 	set_branch("ff2", &cf);
 	CHECK(store_merge_branch(&r, st, "ff2", "mi", NULL, 0, NULL) == 0 &&
-		  r.kind == STORE_MERGED_FAST_FORWARD &&
-		  store_oid_equal(&r.commit, &cf),
+		      r.kind == STORE_MERGED_FAST_FORWARD &&
+		      store_oid_equal(&r.commit, &cf),
 	      "fast-forward");
 	store_merge_outcome_release(&r);
 
@@ -757,12 +767,12 @@ static void branch_merges(void)
 	cf = commit_at(&cf, 500, u, 1);
 	set_branch("sq", &cf);
 	CHECK(store_merge_branch(&r, st, "sq", "mi", "one change", 1, NULL) ==
-		      0 &&
-		  r.kind == STORE_MERGED_COMMIT &&
-		  !strcmp(r.message, "one change"),
+			      0 &&
+		      r.kind == STORE_MERGED_COMMIT &&
+		      !strcmp(r.message, "one change"),
 	      "squash");
 	CHECK(git_commit_lookup(&c, st->repo, store_goid(&r.commit)) == 0 &&
-		  git_commit_parentcount(c) == 1,
+		      git_commit_parentcount(c) == 1,
 	      "a squash has one parent");
 	git_commit_free(c);
 	doc_is(&r.commit, "bm/u.json", "{}");
@@ -772,9 +782,9 @@ static void branch_merges(void)
 	cu = commit_at(NULL, 600, u, 1);
 	set_branch("unrelated", &cu);
 	CHECK(store_merge_branch(&r, st, "unrelated", "mi", NULL, 0, NULL) ==
-		      0 &&
-		  r.kind == STORE_MERGED_COMMIT && !r.has_base &&
-		  strstr(r.message, "No common history"),
+			      0 &&
+		      r.kind == STORE_MERGED_COMMIT && !r.has_base &&
+		      strstr(r.message, "No common history"),
 	      "unrelated histories");
 	doc_is(&r.commit, "bm/a.json", "{\"a\":2,\"b\":2}");
 	store_merge_outcome_release(&r);
@@ -782,7 +792,7 @@ static void branch_merges(void)
 	CHECK(store_merge_branch(&r, st, "mi", "mi", NULL, 0, NULL) == -EINVAL,
 	      "into itself");
 	CHECK(store_merge_branch(&r, st, "nope", "mi", NULL, 0, NULL) ==
-		  -ENOENT,
+		      -ENOENT,
 	      "unknown branch");
 }
 
@@ -793,8 +803,8 @@ static void *saver(void *arg)
 	char data[32];
 
 	for (int i = 0; i < 200; i++) {
-		struct store_change ch = {STORE_PUT, "cc/n.json", NULL, data,
-					  0};
+		struct store_change ch = { STORE_PUT, "cc/n.json", NULL, data,
+					   0 };
 
 		ch.len = (size_t)snprintf(data, sizeof(data), "{\"n\":%d}", i);
 		CHECK(store_apply(st, "cc", &ch, NULL) == 0, "save %d", i);
@@ -805,7 +815,7 @@ static void *saver(void *arg)
 
 static void merges_beside_saves(void)
 {
-	struct put b[] = {{"cc/n.json", "{\"n\":-1}"}};
+	struct put b[] = { { "cc/n.json", "{\"n\":-1}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1), heads[20], head;
 	struct store_merge_outcome r;
 	pthread_t th;
@@ -813,7 +823,7 @@ static void merges_beside_saves(void)
 
 	heads[0] = cb;
 	for (int i = 1; i < 20; i++) {
-		struct put p = {path, want};
+		struct put p = { path, want };
 
 		snprintf(path, sizeof(path), "cc/m%d.json", i);
 		snprintf(want, sizeof(want), "{\"m\":%d}", i);
@@ -827,7 +837,7 @@ static void merges_beside_saves(void)
 		set_branch(path, &heads[i]);
 		pthread_mutex_unlock(&st->lock);
 		CHECK(store_merge_branch(&r, st, path, "cc", NULL, 0, NULL) ==
-			  0,
+			      0,
 		      "merge %d: %s", i, store_errmsg());
 		store_merge_outcome_release(&r);
 	}
@@ -843,7 +853,8 @@ static void merges_beside_saves(void)
 
 static struct store_change put(const char *path, const char *data)
 {
-	return (struct store_change){STORE_PUT, path, NULL, data, strlen(data)};
+	return (struct store_change){ STORE_PUT, path, NULL, data,
+				      strlen(data) };
 }
 
 static bool parent_is(const struct store_oid *c, const struct store_oid *p)
@@ -863,19 +874,19 @@ static bool parent_is(const struct store_oid *c, const struct store_oid *p)
  * a bad change; 2,100 new documents resharded in the one commit. */
 static void transactions(void)
 {
-	struct put b[] = {{"tx/a.json", "{\"a\":0,\"b\":0}"},
-			  {"tx/b.json", "1"},
-			  {"tx/c.json", "2"}};
+	struct put b[] = { { "tx/a.json", "{\"a\":0,\"b\":0}" },
+			   { "tx/b.json", "1" },
+			   { "tx/c.json", "2" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 3), head, c1, c2;
 	struct store_change ch[] = {
-	    put("tx/a.json", "{\"a\":1,\"b\":0}"),
-	    put("tx/n.json", "[]"),
-	    {STORE_DELETE, "tx/b.json"},
-	    {STORE_RENAME, "tx/c.json", "tx/d.json"},
+		put("tx/a.json", "{\"a\":1,\"b\":0}"),
+		put("tx/n.json", "[]"),
+		{ STORE_DELETE, "tx/b.json" },
+		{ STORE_RENAME, "tx/c.json", "tx/d.json" },
 	};
 	struct store_change other = put("tx/a.json", "{\"a\":5,\"b\":7}");
 	struct store_change elsewhere = put("tx/z.json", "{}");
-	struct store_change bad = {STORE_DELETE, "tx/none.json"};
+	struct store_change bad = { STORE_DELETE, "tx/none.json" };
 	struct store_change *many;
 	char **names;
 	size_t nmany = LAYOUT_FANOUT_AT + 52;
@@ -910,16 +921,16 @@ static void transactions(void)
 				   &c2) == -EBUSY,
 	      "strict: -EBUSY");
 	CHECK(store_branch_head(st, "tx3", &c2) == 0 &&
-		  store_oid_equal(&c2, &head),
+		      store_oid_equal(&c2, &head),
 	      "strict: nothing written");
 	CHECK(store_commit_changes(st, "tx3", &cb, ch + 1, 1, "tx",
 				   STORE_TX_STRICT, &c2) == 0,
 	      "strict, other paths: committed");
 	CHECK(store_commit_changes(st, "tx3", &c2, &bad, 1, "tx", 0, &c1) ==
-		  -ENOENT,
+		      -ENOENT,
 	      "deleting a missing document: -ENOENT");
 	CHECK(store_branch_head(st, "tx3", &c1) == 0 &&
-		  store_oid_equal(&c1, &c2),
+		      store_oid_equal(&c1, &c2),
 	      "a bad change writes nothing");
 
 	/* 2,100 documents, one commit, resharded. */
@@ -933,10 +944,11 @@ static void transactions(void)
 	CHECK(store_branch_head(st, "tx1", &head) == 0, "tx1 head");
 	CHECK(store_commit_changes(st, "tx1", &head, many, nmany, "many", 0,
 				   &c2) == 0 &&
-		  parent_is(&c2, &head),
+		      parent_is(&c2, &head),
 	      "many: %s", store_errmsg());
 	CHECK(store_branch_head(st, "tx1", &head) == 0 &&
-		  docs_in(&head, "txbig") == nmany && is_fanout(&head, "txbig"),
+		      docs_in(&head, "txbig") == nmany &&
+		      is_fanout(&head, "txbig"),
 	      "%zu documents in one commit, fanout", nmany);
 	doc_is(&head, "txbig/d02099.json", "{\"big\":true}");
 	for (size_t i = 0; i < nmany; i++)
@@ -949,11 +961,11 @@ static void transactions(void)
 
 #define NPATHS 24
 static const char *const rpaths[NPATHS] = {
-    "a/d0.json",   "a/d1.json",	  "a/d2.json",	 "a/d3.json", "a/d4.json",
-    "a/d5.json",   "a/d6.json",	  "a/d7.json",	 "b/e0.json", "b/e1.json",
-    "b/e2.json",   "b/e3.json",	  "b/e4.json",	 "b/e5.json", "a/s/f0.json",
-    "a/s/f1.json", "a/s/f2.json", "a/s/f3.json", "top0.json", "top1.json",
-    "top2.json",   "c/g0.json",	  "c/g1.json",	 "c/g2.json",
+	"a/d0.json",   "a/d1.json",   "a/d2.json",   "a/d3.json", "a/d4.json",
+	"a/d5.json",   "a/d6.json",   "a/d7.json",   "b/e0.json", "b/e1.json",
+	"b/e2.json",   "b/e3.json",   "b/e4.json",   "b/e5.json", "a/s/f0.json",
+	"a/s/f1.json", "a/s/f2.json", "a/s/f3.json", "top0.json", "top1.json",
+	"top2.json",   "c/g0.json",   "c/g1.json",   "c/g2.json",
 };
 
 /* The documents of one version: text per path (NULL: absent). */
@@ -969,7 +981,7 @@ static void version_free(struct version *v)
 
 static char *text_of(const struct jt_value *v, bool pretty)
 {
-	struct jt_buf b = {0};
+	struct jt_buf b = { 0 };
 
 	jt_write(&b, v, pretty ? JT_PRETTY : JT_COMPACT);
 	return b.p;
@@ -980,7 +992,7 @@ static char *text_of(const struct jt_value *v, bool pretty)
 static void random_edit(struct version *v, int i)
 {
 	struct jt_value *d = NULL, *nd;
-	struct jpath p = {.n = 0};
+	struct jpath p = { .n = 0 };
 	uint32_t op = rnd(10);
 
 	if (v->text[i])
@@ -1023,7 +1035,7 @@ static struct store_oid commit_version(const struct store_oid *parent,
 
 		if ((!a && !b) || (a && b && !strcmp(a, b)))
 			continue;
-		p[n++] = (struct put){rpaths[i], b};
+		p[n++] = (struct put){ rpaths[i], b };
 	}
 	return commit_at(parent, time, p, n);
 }
@@ -1070,7 +1082,7 @@ static struct jt_value *doc_value(const struct store_oid *c, const char *p)
 
 static void one_history(int seed)
 {
-	struct version bv = {{0}}, ov, tv;
+	struct version bv = { { 0 } }, ov, tv;
 	struct store_oid cb, co, ct, m1, m2;
 	struct store_merge a, b;
 
@@ -1097,16 +1109,16 @@ static void one_history(int seed)
 			  (ov.text[i] && strcmp(ov.text[i], bv.text[i]));
 		bool tc = !!tv.text[i] != !!bv.text[i] ||
 			  (tv.text[i] && strcmp(tv.text[i], bv.text[i]));
-		const char *want = oc && !tc   ? ov.text[i]
-				   : tc && !oc ? tv.text[i]
-					       : bv.text[i];
+		const char *want = oc && !tc ? ov.text[i] :
+				   tc && !oc ? tv.text[i] :
+					       bv.text[i];
 
 		CHECK(jt_equal(x, y), "seed %d: %s differs by direction", seed,
 		      p);
 		/* Changed on one side only: that side's exact bytes. */
 		if (oc != tc || (!oc && !tc))
 			CHECK((!want && !got) ||
-				  (want && got && !strcmp(want, got)),
+				      (want && got && !strcmp(want, got)),
 			      "seed %d: %s: %s, want %s", seed, p, got, want);
 		/* Modified on one side, deleted on the other: kept. */
 		if (oc && tc && (ov.text[i] || tv.text[i]))
@@ -1139,7 +1151,7 @@ static void random_histories(void)
 
 int main(void)
 {
-	struct store_opts opts = {0};
+	struct store_opts opts = { 0 };
 	char cmd[256];
 	int err;
 

@@ -17,21 +17,21 @@
 
 #define OPS 4000
 
-static const char *names[] = {"a",   "a.b", "a-",  "a0",  "a.json",
-			      "b",   "b.json", "ab", "a b", "\xc3\xa9",
-			      "5c",  LAYOUT_MARKER};
+static const char *names[] = { "a",	 "a.b",	     "a-",     "a0",
+			       "a.json", "b",	     "b.json", "ab",
+			       "a b",	 "\xc3\xa9", "5c",     LAYOUT_MARKER };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
 static int failures;
 
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
 			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fputc('\n', stderr);                                \
-			failures++;                                         \
-		}                                                           \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			failures++;                                          \
+		}                                                            \
 	} while (0)
 
 /* A random path of depth 1 to 3 over NAMES. */
@@ -81,21 +81,24 @@ static void same_stat(struct store *st, git_tree *tree, const char *path,
 	/* The files of PATH as a directory, for resharding. */
 	if (store_tb_dir_files(st, git_tree_id(tree), path, &mfiles,
 			       &mfanout) == 0) {
-		CHECK(store_layout_dir(st, tree, path, &dir) == 0,
-		      "dir %s", path);
+		CHECK(store_layout_dir(st, tree, path, &dir) == 0, "dir %s",
+		      path);
 		fanout = store_layout_is_fanout(dir);
 		for (size_t i = 0, n = dir ? git_tree_entrycount(dir) : 0;
 		     i < n; i++) {
-			const git_tree_entry *e = git_tree_entry_byindex(dir, i);
+			const git_tree_entry *e =
+				git_tree_entry_byindex(dir, i);
 
 			if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
 				files++;
-			else if (store_layout_bucket_name(git_tree_entry_name(e)))
+			else if (store_layout_bucket_name(
+					 git_tree_entry_name(e)))
 				files = 0, i = n;
 		}
 		CHECK(fanout == mfanout && files == mfiles,
 		      "files of %s: %zu%s, %zu%s", path, files,
-		      fanout ? " fanout" : "", mfiles, mfanout ? " fanout" : "");
+		      fanout ? " fanout" : "", mfiles,
+		      mfanout ? " fanout" : "");
 		git_tree_free(dir);
 	}
 }
@@ -130,7 +133,7 @@ static void paths_free(struct paths *p)
 int main(void)
 {
 	char dir[] = "/tmp/test_treepatch.XXXXXX", cmd[256];
-	struct store_opts opts = {0};
+	struct store_opts opts = { 0 };
 	struct store *st = NULL;
 	git_tree *cur = NULL;
 	git_oid empty, blobs[8];
@@ -141,7 +144,8 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if ((err = store_init(dir)) < 0 || (err = store_open(&st, dir, &opts))) {
+	if ((err = store_init(dir)) < 0 ||
+	    (err = store_open(&st, dir, &opts))) {
 		fprintf(stderr, "store: %s\n", store_errmsg());
 		return 1;
 	}
@@ -157,10 +161,10 @@ int main(void)
 	      "empty tree");
 	CHECK(git_tree_lookup(&cur, st->repo, &empty) == 0, "lookup");
 	for (int op = 0; op < OPS && failures == 0; op++) {
-		git_tree_update up = {0};
+		git_tree_update up = { 0 };
 		git_oid mine, ref;
 		git_tree *next = NULL;
-		struct paths p = {0};
+		struct paths p = { 0 };
 		char path[256];
 		bool remove = false;
 
@@ -194,7 +198,8 @@ int main(void)
 			     s = strchr(s + 1, '/')) {
 				snprintf(prefix, sizeof(prefix), "%.*s",
 					 (int)(s - path), path);
-				if (git_tree_entry_bypath(&e, cur, prefix) == 0) {
+				if (git_tree_entry_bypath(&e, cur, prefix) ==
+				    0) {
 					blocked = git_tree_entry_type(e) ==
 						  GIT_OBJECT_BLOB;
 					git_tree_entry_free(e);
@@ -211,8 +216,8 @@ int main(void)
 			if (blocked)
 				continue;
 		}
-		up.action = remove ? GIT_TREE_UPDATE_REMOVE
-				   : GIT_TREE_UPDATE_UPSERT;
+		up.action = remove ? GIT_TREE_UPDATE_REMOVE :
+				     GIT_TREE_UPDATE_UPSERT;
 		up.id = blobs[rand() % 8];
 		up.filemode = GIT_FILEMODE_BLOB;
 		up.path = path;
@@ -220,8 +225,8 @@ int main(void)
 		if (rand() % 7 == 0)
 			store_treememo_free(st);
 		err = store_tree_patch(st, git_tree_id(cur), path,
-				       remove ? NULL : &up.id, GIT_FILEMODE_BLOB,
-				       &mine);
+				       remove ? NULL : &up.id,
+				       GIT_FILEMODE_BLOB, &mine);
 		CHECK(err == 0, "patch %s: %d %s", path, err, store_errmsg());
 		CHECK(git_tree_create_updated(&ref, st->repo, cur, 1, &up) == 0,
 		      "libgit2 update %s: %s", path, git_error_last()->message);
@@ -264,15 +269,18 @@ int main(void)
 	git_tree_free(cur);
 	store_close(st);
 	/* git itself agrees the objects are well formed. */
-	snprintf(cmd, sizeof(cmd), "git --git-dir=%s fsck --strict --no-dangling"
-		 " --no-progress >&2", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "git --git-dir=%s fsck --strict --no-dangling"
+		 " --no-progress >&2",
+		 dir);
 	CHECK(system(cmd) == 0, "git fsck");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 	printf("treepatch: %d operations (%d removals, %d of them emptied a "
 	       "directory; %d into buckets), %d lookups from the memo, %d "
-	       "failures\n", done, removes, dropped, fanned, fast, failures);
+	       "failures\n",
+	       done, removes, dropped, fanned, fast, failures);
 	CHECK(done > OPS / 2 && removes > 100 && dropped > 10 && fanned > 100 &&
 		      fast > OPS,
 	      "too few operations exercised");

@@ -23,7 +23,8 @@ static void check(int err, const char *what)
 {
 	if (err < 0) {
 		const git_error *e = git_error_last();
-		fprintf(stderr, "gitsave: %s: %s\n", what, e ? e->message : "?");
+		fprintf(stderr, "gitsave: %s: %s\n", what,
+			e ? e->message : "?");
 		exit(1);
 	}
 }
@@ -38,8 +39,9 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	if (argc != 7) {
-		fprintf(stderr, "usage: gitsave GITDIR COLLECTION N flat|fanout "
-				"SAVES MAX_SECONDS\n");
+		fprintf(stderr,
+			"usage: gitsave GITDIR COLLECTION N flat|fanout "
+			"SAVES MAX_SECONDS\n");
 		return 2;
 	}
 	const char *coll = argv[2];
@@ -81,20 +83,22 @@ int main(int argc, char **argv)
 		git_commit *parent;
 		git_tree *base, *tree;
 
-		check(git_blob_create_from_buffer(&blob, repo, body, len), "blob");
-		check(git_reference_lookup(&head, repo, "refs/heads/main"), "ref");
+		check(git_blob_create_from_buffer(&blob, repo, body, len),
+		      "blob");
+		check(git_reference_lookup(&head, repo, "refs/heads/main"),
+		      "ref");
 		git_oid_cpy(&head_id, git_reference_target(head));
 		check(git_commit_lookup(&parent, repo, &head_id), "parent");
 		check(git_commit_tree(&base, parent), "tree");
-		git_tree_update upd = {GIT_TREE_UPDATE_UPSERT, blob,
-				       GIT_FILEMODE_BLOB, path};
+		git_tree_update upd = { GIT_TREE_UPDATE_UPSERT, blob,
+					GIT_FILEMODE_BLOB, path };
 		check(git_tree_create_updated(&tree_id, repo, base, 1, &upd),
 		      "tree_create_updated");
 		check(git_tree_lookup(&tree, repo, &tree_id), "tree lookup");
 		snprintf(msg, sizeof msg, "put %s", path);
-		const git_commit *parents[1] = {parent};
-		check(git_commit_create(&commit_id, repo, "refs/heads/main", sig,
-					sig, NULL, msg, tree, 1, parents),
+		const git_commit *parents[1] = { parent };
+		check(git_commit_create(&commit_id, repo, "refs/heads/main",
+					sig, sig, NULL, msg, tree, 1, parents),
 		      "commit");
 		git_tree_free(tree);
 		git_tree_free(base);

@@ -80,7 +80,7 @@ static int row(void *p, const char *id, const struct cfs_oid *blob,
 static long run_chronofs(struct ctx *c, long lo, long hi)
 {
 	char ge[32], lt[32];
-	chronofs_range r = {.ge = ge, .lt = lt};
+	chronofs_range r = { .ge = ge, .lt = lt };
 	snprintf(ge, sizeof ge, "%ld", lo);
 	snprintf(lt, sizeof lt, "%ld", hi);
 	c->rows = 0;
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	long width = atol(argv[3]);
 	int nq = atoi(argv[4]);
 	int docs = !strcmp(argv[5], "docs");
-	struct cfs_opts so = {.fsync = false};
+	struct cfs_opts so = { .fsync = false };
 	chronofs *db;
 	bool built, ro;
 	int err;
@@ -141,17 +141,19 @@ int main(int argc, char **argv)
 	}
 	sqlite3 *sq;
 	sqlite3_stmt *q;
-	if (sqlite3_open_v2(argv[2], &sq, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "rangeq: sqlite open: %s\n", sqlite3_errmsg(sq));
+	if (sqlite3_open_v2(argv[2], &sq, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "rangeq: sqlite open: %s\n",
+			sqlite3_errmsg(sq));
 		return 1;
 	}
-	const char *sql = docs
-		? "SELECT id, doc FROM docs WHERE json_extract(doc, '$.age') >= ?1"
-		  " AND json_extract(doc, '$.age') < ?2"
-		  " ORDER BY json_extract(doc, '$.age')"
-		: "SELECT id FROM docs WHERE json_extract(doc, '$.age') >= ?1"
-		  " AND json_extract(doc, '$.age') < ?2"
-		  " ORDER BY json_extract(doc, '$.age')";
+	const char *sql =
+		docs ? "SELECT id, doc FROM docs WHERE json_extract(doc, '$.age') >= ?1"
+		       " AND json_extract(doc, '$.age') < ?2"
+		       " ORDER BY json_extract(doc, '$.age')" :
+		       "SELECT id FROM docs WHERE json_extract(doc, '$.age') >= ?1"
+		       " AND json_extract(doc, '$.age') < ?2"
+		       " ORDER BY json_extract(doc, '$.age')";
 	if (sqlite3_prepare_v2(sq, sql, -1, &q, NULL) != SQLITE_OK) {
 		fprintf(stderr, "rangeq: prepare: %s\n", sqlite3_errmsg(sq));
 		return 1;
@@ -170,7 +172,7 @@ int main(int argc, char **argv)
 		sqlite3_free(esql);
 	}
 
-	struct ctx c = {.db = db, .docs = docs};
+	struct ctx c = { .db = db, .docs = docs };
 	double *tc = calloc(nq, sizeof *tc), *ts = calloc(nq, sizeof *ts);
 	size_t bytes = 0;
 	long rows = 0;
@@ -195,7 +197,8 @@ int main(int argc, char **argv)
 				t2 = t1 + (t0 - t3);
 			}
 			if (rc != rs) {
-				fprintf(stderr, "rangeq: rows differ for "
+				fprintf(stderr,
+					"rangeq: rows differ for "
 					"[%ld,%ld): chronofs %ld sqlite %ld\n",
 					lo, hi, rc, rs);
 				return 1;

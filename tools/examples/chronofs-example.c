@@ -19,11 +19,12 @@ static int check(chronofs *db, int rc, const char *what)
 int main(int argc, char **argv)
 {
 	static const char *const people[][2] = {
-		{"users/alice.json", "{\"name\": \"alice\", \"age\": 34}"},
-		{"users/bob.json", "{\"name\": \"bob\", \"age\": 27}"},
-		{"users/carol.json", "{\"name\": \"carol\", \"age\": 41}"},
+		{ "users/alice.json", "{\"name\": \"alice\", \"age\": 34}" },
+		{ "users/bob.json", "{\"name\": \"bob\", \"age\": 27}" },
+		{ "users/carol.json", "{\"name\": \"carol\", \"age\": 41}" },
 	};
-	char commit[CHRONOFS_COMMIT_HEXSZ + 1], first[CHRONOFS_COMMIT_HEXSZ + 1];
+	char commit[CHRONOFS_COMMIT_HEXSZ + 1],
+		first[CHRONOFS_COMMIT_HEXSZ + 1];
 	const char *id, *doc;
 	chronofs_iter *it;
 	chronofs *db;
@@ -46,7 +47,8 @@ int main(int argc, char **argv)
 				  strlen(people[i][1]), commit);
 		if (check(db, rc, "put") < 0)
 			goto fail;
-		printf("put %s -> %s\n", people[i][0], *commit ? commit : "(unchanged)");
+		printf("put %s -> %s\n", people[i][0],
+		       *commit ? commit : "(unchanged)");
 		if (i == 0)
 			strcpy(first, commit);
 	}
@@ -60,14 +62,17 @@ int main(int argc, char **argv)
 		goto fail;
 	printf("now: %s\n", json);
 	chronofs_free(json);
-	if (*first &&
-	    check(db, chronofs_get_at(db, "main", first, "users/alice.json",
-				      &json, &len), "get_at") == 0) {
+	if (*first && check(db,
+			    chronofs_get_at(db, "main", first,
+					    "users/alice.json", &json, &len),
+			    "get_at") == 0) {
 		printf("at %.7s: %s\n", first, json);
 		chronofs_free(json);
 	}
-	if (check(db, chronofs_query(db, "main", "users", "age", "30", NULL, 0,
-				     &it), "query") < 0)
+	if (check(db,
+		  chronofs_query(db, "main", "users", "age", "30", NULL, 0,
+				 &it),
+		  "query") < 0)
 		goto fail;
 	printf("age >= 30:\n");
 	while ((rc = chronofs_iter_next(it, &id, &doc, &len)) == 1)
