@@ -6,16 +6,9 @@
 #include <string.h>
 
 #include "chronofs.h"
+#include "ctl.h"
 #include "ctl_sync.h"
 #include "banned.h"
-
-static int fail(chronofs *db, int err)
-{
-	const char *msg = chronofs_errmsg(db);
-
-	fprintf(stderr, "chronofsctl: %s\n", *msg ? msg : strerror(-err));
-	return 1;
-}
 
 int ctl_clone(int argc, char **argv)
 {
@@ -25,7 +18,7 @@ int ctl_clone(int argc, char **argv)
 		return -1;
 	err = chronofs_clone(argv[1], argv[2]);
 	if (err < 0)
-		return fail(NULL, err);
+		return ctl_fail(NULL, err);
 	printf("cloned %s into %s (bare, remote origin)\n", argv[1], argv[2]);
 	return 0;
 }
@@ -74,10 +67,10 @@ int ctl_sync(int argc, char **argv)
 		return -1;
 	err = chronofs_open(&db, argv[1], NULL);
 	if (err < 0)
-		return fail(NULL, err);
+		return ctl_fail(NULL, err);
 	err = chronofs_sync(db, remote, &r);
 	if (err < 0) {
-		err = fail(db, err);
+		err = ctl_fail(db, err);
 		chronofs_close(db);
 		return err;
 	}
