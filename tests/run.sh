@@ -56,6 +56,9 @@ rust() { # the Rust binding's cargo test against the plain build, summarized
 		      printf "rust: %d passed, %d failed\n", p, f }' <<<"$out"
 }
 
+# Every C file in the committed .clang-format's style.
+suite bash tools/format-check.sh
+
 for variant in build build-asan; do
 	opts=
 	[ "$variant" = build-asan ] && opts="-Db_sanitize=address,undefined -Db_lundef=false"
