@@ -64,6 +64,33 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
+void ctl_progress(const char *what, size_t done, size_t total,
+		  const struct timespec *start)
+{
+	static struct timespec shown;
+	struct timespec now;
+	double secs;
+
+	if (!isatty(2))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done != total && (now.tv_sec - shown.tv_sec) * 1000000000L +
+					     (now.tv_nsec - shown.tv_nsec) <
+				     200000000L)
+		return;
+	shown = now;
+	secs = (double)(now.tv_sec - start->tv_sec) +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+	if (total)
+		fprintf(stderr, "\r%s %zu/%zu (%.0f/s)", what, done, total,
+			secs > 0 ? (double)done / secs : 0.0);
+	else
+		fprintf(stderr, "\r%s %zu (%.0f/s)", what, done,
+			secs > 0 ? (double)done / secs : 0.0);
+	if (total && done == total)
+		fputc('\n', stderr);
+}
+
 /* "YYYY-MM-DDTHH:MM:SSZ", as history names and the mount show times. */
 void ctl_format_when(char out[32], int64_t t)
 {

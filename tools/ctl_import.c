@@ -23,7 +23,7 @@ struct import {
 	size_t root_len;
 	size_t docs, skipped;
 	int err;
-	time_t shown;
+	struct timespec start;
 };
 
 static struct import *importing; /* nftw has no context argument */
@@ -97,10 +97,7 @@ static int import_one(const char *path, const struct stat *sb, int type,
 		return 1;
 	}
 	im->docs++;
-	if (isatty(2) && time(NULL) != im->shown) {
-		im->shown = time(NULL);
-		fprintf(stderr, "\rread %zu documents", im->docs);
-	}
+	ctl_progress("documents read", im->docs, 0, &im->start);
 	return 0;
 }
 
@@ -123,6 +120,7 @@ int cmd_import(int argc, char **argv)
 	if (npos != 3)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	im.start = t0;
 	if (ctl_open_repo(&im.db, pos[0]))
 		return 1;
 	if ((err = chronofs_tx_begin(&im.tx, im.db, pos[1])) < 0) {

@@ -218,10 +218,16 @@ int cmd_index(int argc, char **argv)
 		err = 0;
 		failed = rebuild_one(db, argv[3], argv[4], argv[5]);
 	} else {
+		struct timespec t0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		err = chronofs_index_list(db, collect_def, &d);
-		for (size_t i = 0; err == 0 && i < d.n; i += 3)
+		for (size_t i = 0; err == 0 && i < d.n; i += 3) {
 			failed |=
 				rebuild_one(db, d.v[i], d.v[i + 1], d.v[i + 2]);
+			ctl_progress("indexes rebuilt", i / 3 + 1, d.n / 3,
+				     &t0);
+		}
 	}
 	for (size_t i = 0; i < d.n; i++)
 		free(d.v[i]);
