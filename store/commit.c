@@ -12,9 +12,6 @@
 #include "store_int.h"
 #include "banned.h"
 
-#define CAS_RETRIES STORE_CAS_RETRIES
-#define IO_RETRIES STORE_IO_RETRIES
-
 int store_init(const char *path)
 {
 	git_repository *repo = NULL;
@@ -431,70 +428,14 @@ int store_apply_info(struct store *st, const char *branch,
 		     const struct store_change *c,
 		     struct store_commit_info *info)
 {
-	char ref[1024], msg[2048];
-	git_oid blob = { { 0 } }, commit;
-	int err;
+	char ref[1024];
 
 	if (snprintf(ref, sizeof(ref), "refs/heads/%s", branch) >=
 	    (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
-	/* fsync=on: saves waiting meanwhile share one flush (group.c). */
-	if (st->fsync)
-		return store_group_apply(st, branch, c, info);
-	store_change_message(msg, sizeof(msg), c);
-	pthread_mutex_lock(&st->write_lock);
-	pthread_mutex_lock(&st->lock);
-	store_pool_once(st);
-	store_syncset_begin(st); /* other threads read st->syncset under lock */
-	pthread_mutex_unlock(&st->lock);
-	for (int i = 0, eio = 0, need_blob = c->op == STORE_PUT;
-	     i < CAS_RETRIES; i++) {
-		struct timespec pause = { 0, 100000L * (i < 100 ? i : 100) };
-		git_oid head;
-
-		err = 0;
-		pthread_mutex_lock(&st->lock);
-		if (need_blob && (err = git_odb_hash(&blob, c->data, c->len,
-						     GIT_OBJECT_BLOB)) < 0)
-			err = store_git_fail(err, c->path);
-		else if (need_blob)
-			err = store_object_write(st, &blob, c->data, c->len,
-						 GIT_OBJECT_BLOB);
-		need_blob = 0;
-		if (err == 0)
-			err = store_build_commit(st, ref, c, &blob, msg, NULL,
-						 &head, &commit, info);
-		pthread_mutex_unlock(&st->lock);
-		/* fsync=on: every object durable before the ref names them
-		 * (the compare-and-swap syncs them with the ref lock's new
-		 * value); neither holds st->lock. */
-		if (err == 0)
-			err = store_ref_cas(st, ref, &head, &commit, msg);
-		if (err == 0)
-			memcpy(info->commit.id, commit.id, STORE_OID_RAWSZ);
-		/* A git gc beside us (ours in the background, or an outside
-		 * one) may remove an empty objects/xx/ directory while
-		 * libgit2 renames a new object into it. Writing objects is
-		 * idempotent and nothing was published: write them again. */
-		if (err == -EIO && eio++ < IO_RETRIES) {
-			need_blob = c->op == STORE_PUT;
-			continue;
-		}
-		if (err != -EAGAIN)
-			break;
-		if (i % 50 == 49)
-			store_clear_stale_lock(st, ref);
-		/* The head moved, or another writer holds the ref lock (an
-		 * outside git): back off a little, then try on the new head. */
-		nanosleep(&pause, NULL);
-	}
-	pthread_mutex_lock(&st->lock);
-	store_syncset_end(st);
-	pthread_mutex_unlock(&st->lock);
-	pthread_mutex_unlock(&st->write_lock);
-	if (err == 0)
-		store_pack_note_commit(st);
-	return err;
+	/* Every save goes through group.c: alone it is made at once; with
+	 * saves waiting, they share one set of syncs and one ref update. */
+	return store_group_apply(st, branch, c, info);
 }
 
 /* Does PATH differ between commit C and its first parent? */
