@@ -98,13 +98,14 @@ void fs_stat_ino(struct stat *st, const struct fs_node *n)
 /* What a scratch entry holds: its type and mode, owner, links, device
  * and times, as on a local file system; for files its inode number
  * (hard links share it). */
-static void scratch_attrs(struct stat *st, const struct stat *real)
+static void scratch_attrs(struct stat *st, const struct stat *real,
+			  const char *path, int fd)
 {
 	if (!S_ISDIR(real->st_mode)) {
 		st->st_ino = fs_scratch_ino(real->st_dev, real->st_ino);
 		st->st_dev = OWN_INO;
 	}
-	st->st_mode = real->st_mode;
+	st->st_mode = fs_scratch_shown_mode(path, fd, real->st_mode);
 	st->st_uid = real->st_uid;
 	st->st_gid = real->st_gid;
 	st->st_rdev = real->st_rdev;
@@ -124,7 +125,7 @@ int fs_stat_open(struct fs *fs, struct fs_node *n, int fd, struct stat *st)
 		if (fstat(fd, &real) < 0)
 			return -errno;
 		fs_stat_fill(fs, st, "", real.st_mode, 0, real.st_size);
-		scratch_attrs(st, &real);
+		scratch_attrs(st, &real, NULL, fd);
 	} else if (fs_doc_size(fs, n, &size)) {
 		fs_stat_fill(fs, st, "", S_IFREG | 0644, time(NULL), size);
 		st->st_nlink = 0; /* its name is gone */
@@ -155,14 +156,14 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 		if (serr < 0)
 			return serr;
 		serr = lstat(scratch, &real) < 0 ? -errno : 0;
-		free(scratch);
 	}
 	if (err == 0 && e.kind == CFS_DIR) {
 		fill_dir(fs, st, loc->full, head_time(fs, &head));
 		/* Its mode, owner and times, if a client set them or made
 		 * it with mkdir, are kept on its directory in scratch. */
 		if (serr == 0 && S_ISDIR(real.st_mode))
-			scratch_attrs(st, &real);
+			scratch_attrs(st, &real, scratch, -1);
+		free(scratch);
 		return 0;
 	}
 	if (err == 0 && e.kind == CFS_LINK) {
@@ -186,11 +187,13 @@ static int stat_live(struct fs *fs, const struct fs_loc *loc, struct fs_node *n,
 			st->st_ctim = real.st_ctim;
 			st->st_atim = real.st_atim;
 		} else {
-			scratch_attrs(st, &real);
+			scratch_attrs(st, &real, scratch, -1);
 		}
 	} else {
+		free(scratch);
 		return -ENOENT;
 	}
+	free(scratch);
 	if (n && S_ISREG(st->st_mode))
 		fs_doc_size(fs, n, &st->st_size);
 	return 0;

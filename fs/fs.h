@@ -33,6 +33,7 @@ struct fs_config {
 	char *sync_interval_opt; /* sync_interval=SECONDS */
 	unsigned sync_interval;
 	int ro;
+	int allow_other; /* then default_permissions too */
 	int allow_checked_out; /* write to a working tree's branch */
 	char *logfile; /* logfile=PATH, or chosen when detached */
 	int foreground;
@@ -174,6 +175,12 @@ int fs_scratch_branch_dir(struct fs *fs, const char *branch, char **out);
  * must not mask the caller's mode again; the kernel applied the caller's),
  * and, when the daemon may (it runs as root), the caller's UID and GID as
  * its owner, as a local file system does. */
+/* Give the real file REAL (or FD) the mode a client asked, as far as a
+ * file under GITDIR/chronofs may carry it; NOW is its stat. */
+int fs_scratch_chmod(const char *real, int fd, const struct stat *now,
+		     mode_t mode);
+/* The mode to show for a real file of mode MODE. */
+mode_t fs_scratch_shown_mode(const char *real, int fd, mode_t mode);
 int fs_scratch_adopt(struct fs *fs, const char *real, int fd, mode_t mode,
 		     uid_t uid, gid_t gid);
 /* Make the parent directories of a scratch path. */
@@ -282,6 +289,9 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 /* docerr.c: the reason the last save of FULL (BRANCH/PATH) was refused,
  * shown as its user.chronofs.error extended attribute. */
 #define FS_XATTR_ERROR "user.chronofs.error"
+/* On a real file in scratch: the mode a client set, when it is wider
+ * than what the file may carry (the file then has S_ISVTX). */
+#define FS_XATTR_MODE "user.chronofs.mode"
 void fs_doc_error_set(const char *full, const char *msg);
 void fs_doc_error_clear(const char *full);
 /* 0 and *out (the caller's), or -ENODATA. */

@@ -44,6 +44,7 @@ static const struct fuse_opt opts[] = {
 	OPT("-V", show_version),
 	OPT("--version", show_version),
 	FUSE_OPT_KEY("ro", 1),
+	FUSE_OPT_KEY("allow_other", 2),
 	FUSE_OPT_END,
 };
 
@@ -80,7 +81,11 @@ static void usage(const char *prog)
 	       "(default 10)\n"
 	       "    -h, --help           this help\n"
 	       "    -V, --version        print the version\n\n"
-	       "libfuse options (allow_other, default_permissions, ...) "
+	       "    -o allow_other       let other users in (implies "
+	       "default_permissions:\n"
+	       "                         the kernel checks each access "
+	       "against the modes shown)\n\n"
+	       "libfuse options (default_permissions, ...) "
 	       "pass through.\n",
 	       prog);
 }
@@ -123,6 +128,9 @@ static int opt_proc(void *data, const char *arg, int key,
 		return -1;
 	case 1: /* ro: ours, and the kernel's too */
 		cfg->ro = 1;
+		return 1;
+	case 2: /* allow_other: the kernel's, and it brings a rule */
+		cfg->allow_other = 1;
 		return 1;
 	default:
 		return 1;
@@ -513,6 +521,10 @@ int main(int argc, char *argv[])
 		fs.cfg.foreground = 1;
 		fuse_opt_add_arg(&args, "-d");
 	}
+	/* The daemon checks no permission itself: with other users let
+	 * in, the kernel must check each against the modes shown. */
+	if (fs.cfg.allow_other)
+		fuse_opt_add_arg(&args, "-odefault_permissions");
 	fuse_opt_add_arg(&args, "-osubtype=chronofs");
 	add_fsname(&args, fs.cfg.repo);
 	/* stderr until daemonized: mount errors reach the terminal. */

@@ -17,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "fs.h"
+#include "log.h"
 #include "banned.h"
 
 static int mkdir_p(char *path)
@@ -97,28 +100,88 @@ int fs_scratch_path(struct fs *fs, const char *branch, const char *path,
 	return err;
 }
 
+/* The mode a real file under GITDIR/chronofs may carry for MODE a
+ * client asked: no set-id bit, nobody but its owner writes, group and
+ * others get no more than the owner (a chmod 4755 through an
+ * allow_other mount must not make a setuid file the daemon's owner
+ * runs). */
+static mode_t real_mode(mode_t mode)
+{
+	mode_t m = mode & 01755;
+	mode_t own = (m >> 6) & 7;
+
+	return (m & 01700) | ((((m >> 3) & own) << 3)) | (m & own & 7);
+}
+
+int fs_scratch_chmod(const char *real, int fd, const struct stat *now,
+		     mode_t mode)
+{
+	mode_t want = real_mode(mode);
+	bool keep = (mode & 07777) != want && !S_ISLNK(now->st_mode) &&
+		    (S_ISREG(now->st_mode) || S_ISDIR(now->st_mode));
+	char v[16];
+	int n;
+
+	/* A symbolic link's own mode is always 0777 on Linux. */
+	if (S_ISLNK(now->st_mode))
+		return 0;
+	if (keep) {
+		n = snprintf(v, sizeof(v), "%o", (unsigned)(mode & 07777));
+		if ((fd >= 0 ? fsetxattr(fd, FS_XATTR_MODE, v, (size_t)n, 0) :
+			       setxattr(real, FS_XATTR_MODE, v, (size_t)n,
+					0)) == 0)
+			want |= S_ISVTX;
+		else
+			fs_log(LOG_WARNING,
+			       "%s: mode %o kept as %o: the scratch "
+			       "filesystem holds no user xattr (%s)",
+			       real, (unsigned)(mode & 07777), (unsigned)want,
+			       strerror(errno));
+	} else if (now->st_mode & S_ISVTX) {
+		(void)(fd >= 0 ? fremovexattr(fd, FS_XATTR_MODE) :
+				 removexattr(real, FS_XATTR_MODE));
+	}
+	if ((now->st_mode & 07777) != want &&
+	    (fd >= 0 ? fchmod(fd, want) : chmod(real, want)) < 0)
+		return -errno;
+	return 0;
+}
+
+mode_t fs_scratch_shown_mode(const char *real, int fd, mode_t mode)
+{
+	char v[16];
+	ssize_t n;
+	unsigned long m;
+	char *end;
+
+	if (!(mode & S_ISVTX) || !(S_ISREG(mode) || S_ISDIR(mode)))
+		return mode;
+	n = fd >= 0 ? fgetxattr(fd, FS_XATTR_MODE, v, sizeof(v) - 1) :
+		      getxattr(real, FS_XATTR_MODE, v, sizeof(v) - 1);
+	if (n <= 0)
+		return mode;
+	v[n] = '\0';
+	m = strtoul(v, &end, 8);
+	if (*end || m > 07777)
+		return mode;
+	return (mode & S_IFMT) | (mode_t)m;
+}
+
 int fs_scratch_adopt(struct fs *fs, const char *real, int fd, mode_t mode,
 		     uid_t uid, gid_t gid)
 {
 	struct stat st;
+	int err;
 
 	if ((fd >= 0 ? fstat(fd, &st) : lstat(real, &st)) < 0)
 		return -errno;
-	/* A symbolic link's own mode is always 0777 on Linux. */
-	if (!S_ISLNK(st.st_mode) && (st.st_mode & 07777) != (mode & 07777) &&
-	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) <
-		    0)
-		return -errno;
+	if ((err = fs_scratch_chmod(real, fd, &st, mode)) < 0)
+		return err;
 	if (geteuid() != 0 || (st.st_uid == uid && st.st_gid == gid))
 		return 0;
 	if ((fd >= 0 ? fchown(fd, uid, gid) :
 		       fchownat(AT_FDCWD, real, uid, gid,
 				AT_SYMLINK_NOFOLLOW)) < 0)
-		return -errno;
-	/* chown clears set-id bits: put back what the caller asked for. */
-	if (!S_ISLNK(st.st_mode) && (mode & 06000) &&
-	    (fd >= 0 ? fchmod(fd, mode & 07777) : chmod(real, mode & 07777)) <
-		    0)
 		return -errno;
 	return 0;
 }

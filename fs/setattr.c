@@ -130,9 +130,8 @@ static int setattr_scratch(struct fs *fs, const struct fs_loc *loc,
 		err = -EOPNOTSUPP;
 		goto out;
 	}
-	if ((to_set & FUSE_SET_ATTR_MODE) &&
-	    chmod(real, attr->st_mode & 07777) < 0)
-		err = -errno;
+	if (to_set & FUSE_SET_ATTR_MODE)
+		err = fs_scratch_chmod(real, -1, &st, attr->st_mode);
 	/* The owner shown is the one held: a chown the daemon may not do
 	 * (it does not run as root) fails as it would on disk. */
 	if (err == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&

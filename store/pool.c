@@ -349,7 +349,7 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 
 	snprintf(p->refs, sizeof(p->refs), "%s/refs", gitdir);
 	snprintf(top, sizeof(top), "%s/chronofs", gitdir);
-	if (mkdir(top, 0755) < 0 && errno != EEXIST)
+	if (mkdir(top, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	snprintf(top, sizeof(top), "%s/chronofs/pool", gitdir);
 	snprintf(p->top, sizeof(p->top), "%s", top);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -98,6 +99,23 @@ static int set_author(struct store *st, const char *opt)
 	return st->author_name && st->author_email ? 0 : -ENOMEM;
 }
 
+/* GITDIR/chronofs holds scratch files with the modes clients gave
+ * them, the index and the log: the owner's alone (made so, or made so
+ * again if an older version left it readable by all). A read-only
+ * repository of someone else is still opened: nothing is written. */
+static void private_dir(const char *gitdir)
+{
+	char dir[4096];
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s/chronofs", gitdir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return;
+	if (lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	    sb.st_uid == geteuid() && (sb.st_mode & 077))
+		(void)chmod(dir, 0700);
+}
+
 int store_open(struct store **out, const char *path,
 	       const struct store_opts *opts)
 {
@@ -143,6 +161,7 @@ int store_open(struct store **out, const char *path,
 		goto fail;
 	st->fsync = opts->fsync;
 	read_reflog_config(st);
+	private_dir(st->gitdir);
 	err = store_objwrite_add(st);
 	if (err < 0)
 		goto fail;
