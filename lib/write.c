@@ -188,8 +188,8 @@ int cfs_rename(chronofs *db, const char *branch, const char *from,
 	if (rc == 0 && timed && lib_index_get(db, &idx) == 0 && idx) {
 		idx_mtime_set(idx, branch, to, e.oid.id, &t);
 		lib_index_put(db, idx);
+		store_error_clear(); /* a lost mtime fails nothing */
 	}
-	store_error_clear();
 	return rc;
 }
 

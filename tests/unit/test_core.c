@@ -249,6 +249,25 @@ static void test_error_record(void)
 	CHECK(!*chronofs_errmsg(db), "a successful get leaves '%s'",
 	      chronofs_errmsg(db));
 	chronofs_free(out);
+	/* A failed rename and a put to a missing branch say why, by name,
+	 * and give no commit. */
+	{
+		char commit[CHRONOFS_COMMIT_HEXSZ + 1] = "x";
+
+		err = chronofs_rename(db, "main", "gone.json", "b.json",
+				      commit);
+		CHECK(err == -ENOENT && !commit[0],
+		      "rename of a missing "
+		      "document: %d",
+		      err);
+		CHECK(strstr(chronofs_errmsg(db), "gone.json"),
+		      "rename message: '%s'", chronofs_errmsg(db));
+		err = chronofs_put(db, "nobranch", "c.json", "{}", 2, commit);
+		CHECK(err == -ENOENT && !commit[0],
+		      "put to a missing branch: %d '%s'", err, commit);
+		CHECK(strstr(chronofs_errmsg(db), "nobranch"),
+		      "put message: '%s'", chronofs_errmsg(db));
+	}
 	chronofs_close(db);
 }
 
