@@ -517,6 +517,43 @@ static void test_unborn_branch(void)
 	CHECK(system(cmd) == 0, "git fsck --strict");
 }
 
+static int count_def(void *ctx, const char *branch, const char *collection,
+		     const char *spec, uint64_t rows)
+{
+	int *seen = ctx;
+
+	if (!strcmp(collection, "users") && !strcmp(spec, "age") && rows == 3)
+		seen[!strcmp(branch, "renamed") ? 1 : 0]++;
+	return 0;
+}
+
+/* A renamed branch's persistent indexes follow it (chronofs.h). */
+static void test_branch_rename_indexes(void)
+{
+	char repo[512], path[32];
+	chronofs *db;
+	int seen[2] = { 0, 0 }, err;
+
+	make_repo(repo, sizeof(repo), "rename-indexes");
+	chronofs_open(&db, repo, NULL);
+	CHECK(chronofs_branch_create(db, "old") == 0, "branch: %s",
+	      chronofs_errmsg(db));
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "users/u%d.json", i);
+		chronofs_put(db, "old", path, "{\"age\": 1}", 10, NULL);
+	}
+	err = chronofs_index_create(db, "old", "users", "age");
+	CHECK(err == 0, "index create: %s", chronofs_errmsg(db));
+	err = chronofs_branch_rename(db, "old", "renamed");
+	CHECK(err == 0, "rename: %s", chronofs_errmsg(db));
+	chronofs_index_list(db, count_def, seen);
+	CHECK(seen[0] == 0 && seen[1] == 1,
+	      "indexes after a rename: %d under the old name, %d under the "
+	      "new",
+	      seen[0], seen[1]);
+	chronofs_close(db);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -531,6 +568,7 @@ int main(void)
 	test_tx_misuse();
 	test_path_rule();
 	test_unborn_branch();
+	test_branch_rename_indexes();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
