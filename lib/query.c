@@ -121,6 +121,8 @@ static int index_for(chronofs *db, struct idx_db *idx, const char *branch,
 		     const char *collection, const struct idx_spec *spec,
 		     bool create, bool *built);
 
+static int index_writable(chronofs *db, struct idx_db **idx);
+
 static int order_ensure(chronofs *db, const char *branch,
 			const char *collection, const char *spec, bool create,
 			bool *built)
@@ -133,7 +135,15 @@ static int order_ensure(chronofs *db, const char *branch,
 	*built = false;
 	if ((err = idx_spec_parse(&s, spec)) < 0)
 		return lib_fail(err, spec);
-	if ((err = lib_index_get(db, &idx)) == 0 && idx)
+	/* Making one is a change of the index database: refused (EBUSY,
+	 * naming the holder) where another process holds it. */
+	if (create && (err = index_writable(db, &idx)) < 0) {
+		idx_spec_release(&s);
+		return err;
+	}
+	if (!create)
+		err = lib_index_get(db, &idx);
+	if (err == 0 && idx)
 		err = index_for(db, idx, branch, collection, &s, create, built);
 	lib_index_put(db, idx);
 	idx_spec_release(&s);
