@@ -1,6 +1,7 @@
 /* core.c - the handle of libchronofs: open and close (a guest opens the
  * index database per call, the daemon's owner handle holds it), the one
  * error record's entry and exit, and where the index lives. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,13 @@ int cfs_index_flush(chronofs *db)
 	return err < 0 ? lib_fail(err, db->index_dir) : 0;
 }
 
+/* A handle that does not own the index opens the database for each
+ * call. RocksDB allows one open per process: two threads (or two
+ * handles) of one process take turns, or the second open fails (EIO,
+ * or a read-only view of a database this process holds). Recursive: a
+ * call may read the index twice on one thread. */
+static pthread_mutex_t index_turn = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 int lib_index_get(chronofs *db, struct idx_db **out)
 {
 	int err;
@@ -206,14 +214,21 @@ int lib_index_get(chronofs *db, struct idx_db **out)
 				 store_fail(-EIO, "%s: index not open",
 					    db->index_dir);
 	}
+	pthread_mutex_lock(&index_turn);
 	err = idx_db_open(out, db->index_dir, db->sync);
-	return err < 0 ? lib_fail(err, db->index_dir) : 0;
+	if (err < 0) {
+		pthread_mutex_unlock(&index_turn);
+		return lib_fail(err, db->index_dir);
+	}
+	return 0;
 }
 
 void lib_index_put(chronofs *db, struct idx_db *idx)
 {
-	if (!db->owner)
-		idx_db_close_flushed(idx);
+	if (db->owner || !idx)
+		return;
+	idx_db_close_flushed(idx);
+	pthread_mutex_unlock(&index_turn);
 }
 
 void cfs_prepare_writes(chronofs *db)

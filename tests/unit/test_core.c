@@ -554,6 +554,64 @@ static void test_branch_rename_indexes(void)
 	chronofs_close(db);
 }
 
+struct turn_arg {
+	chronofs *db;
+	int k, errors;
+	char msg[256];
+};
+
+static int nothing(void *ctx, const char *branch, const char *collection,
+		   const char *spec, uint64_t rows)
+{
+	return 0;
+}
+
+static void *index_user(void *p)
+{
+	struct turn_arg *a = p;
+	char path[32];
+
+	snprintf(path, sizeof(path), "users/t%d.json", a->k);
+	for (int i = 0; i < 25; i++) {
+		if (chronofs_index_list(a->db, nothing, NULL) < 0 ||
+		    chronofs_put(a->db, "main", path, "{\"age\": 2}", 10,
+				 NULL) < 0) {
+			if (!a->errors++)
+				snprintf(a->msg, sizeof(a->msg), "%s",
+					 chronofs_errmsg(a->db));
+		}
+	}
+	return NULL;
+}
+
+/* Threads of one process, on one handle or two, use the index in turn
+ * (RocksDB opens a database once per process). */
+static void test_index_threads(void)
+{
+	char repo[512];
+	chronofs *db[2];
+	struct turn_arg a[4];
+	pthread_t t[4];
+
+	make_repo(repo, sizeof(repo), "index-threads");
+	chronofs_open(&db[0], repo, NULL);
+	chronofs_open(&db[1], repo, NULL);
+	chronofs_put(db[0], "main", "users/a.json", "{\"age\": 1}", 10, NULL);
+	CHECK(chronofs_index_create(db[0], "main", "users", "age") == 0,
+	      "index create: %s", chronofs_errmsg(db[0]));
+	for (int k = 0; k < 4; k++) {
+		a[k] = (struct turn_arg){ .db = db[k % 2], .k = k };
+		pthread_create(&t[k], NULL, index_user, &a[k]);
+	}
+	for (int k = 0; k < 4; k++) {
+		pthread_join(t[k], NULL);
+		CHECK(a[k].errors == 0, "thread %d: %d failures (%s)", k,
+		      a[k].errors, a[k].msg);
+	}
+	chronofs_close(db[0]);
+	chronofs_close(db[1]);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -569,6 +627,7 @@ int main(void)
 	test_path_rule();
 	test_unborn_branch();
 	test_branch_rename_indexes();
+	test_index_threads();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
