@@ -680,6 +680,9 @@ fn with_mount<T>(r: &Repo, f: impl FnOnce(&Path) -> T) -> T {
         thread::sleep(std::time::Duration::from_millis(50));
         tries += 1;
     }
+    // The mount serves at once and opens its index database while it
+    // catches up in the background; a snapshot lookup waits for that.
+    std::fs::metadata(mnt.join("main@2999-01-01")).expect("a snapshot of main");
     let out = f(&mnt);
     let status = Command::new("fusermount3")
         .arg("-u")
