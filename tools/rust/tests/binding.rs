@@ -187,11 +187,9 @@ fn rename_and_its_error() {
     );
 }
 
-/// Known libchronofs gap (reported): a rename of a missing document fails
-/// with ENOENT and an empty message, where every other call names the
-/// path. Run with `cargo test -- --ignored`.
+/// A rename of a missing document fails with ENOENT and names the path
+/// (its message was once empty).
 #[test]
-#[ignore]
 fn rename_error_names_the_path() {
     let r = Repo::new();
     let db = r.open();
@@ -458,14 +456,10 @@ fn scoped_threads_and_a_handle_moved_to_another_thread() {
     assert_eq!(r.git(&["rev-parse", "main"]).trim(), moved.unwrap());
 }
 
-/// Known libchronofs bug (reported): calls that open the index database
-/// (query, history, get_at) from several threads of one process at once
-/// sometimes fail with EIO ("u: Input/output error", or RocksDB's
-/// "Corruption: Can't access 000023.sst"), whether or not other threads
-/// put: the library opens the database per call, read-write in one thread
-/// and read-only in the others. Run with `cargo test -- --ignored`.
+/// Calls that open the index database (query, history, get_at) from
+/// several threads of one process at once take turns (they once failed
+/// with EIO: RocksDB opens a database once per process).
 #[test]
-#[ignore]
 fn index_calls_from_many_threads() {
     for round in 0..30 {
         let r = Repo::new();
@@ -620,11 +614,9 @@ fn index_list_drop_rebuild_and_their_errors() {
     assert!(e.message().contains("nobranch"), "{}", e);
 }
 
-/// Known libchronofs gap (reported): chronofs.h says a renamed branch's
-/// indexes follow it, but chronofs_branch_rename drops them (the next
-/// query builds them again). Run with `cargo test -- --ignored`.
+/// A renamed branch's indexes follow it, as chronofs.h says (they were
+/// once dropped).
 #[test]
-#[ignore]
 fn branch_rename_keeps_the_indexes() {
     let r = Repo::new();
     let db = r.open();
@@ -719,12 +711,9 @@ fn beside_a_running_mount() {
     assert_eq!(rows.unwrap(), ["b", "a"]);
 }
 
-/// Known libchronofs gap (reported): chronofs_index_create while a mount
-/// holds the index database fails with ENOENT "u: No such file or
-/// directory" where drop and rebuild say EBUSY. Run with
-/// `cargo test -- --ignored`.
+/// chronofs_index_create while a mount holds the index database says
+/// EBUSY, as drop and rebuild do (it once said ENOENT).
 #[test]
-#[ignore]
 fn index_create_beside_a_mount_says_ebusy() {
     let r = Repo::new();
     let db = r.open();
@@ -1060,12 +1049,9 @@ fn fsck_finds_a_broken_row_repairs_it_and_is_refused_beside_a_mount() {
     assert_eq!(errno(e).errno(), EBUSY);
 }
 
-/// Known libchronofs regression (reported; main at 6fa339b): a put to a
-/// branch that does not exist returns success and an uninitialized commit
-/// id ("ffff...70c30cac") instead of ENOENT; nothing is written. Run with
-/// `cargo test -- --ignored`.
+/// A put to a branch that does not exist is ENOENT and gives no commit
+/// id (a regression once returned success and an uninitialized id).
 #[test]
-#[ignore]
 fn put_to_a_missing_branch_is_enoent() {
     let r = Repo::new();
     let db = r.open();
