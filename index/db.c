@@ -148,12 +148,40 @@ static int move_aside(const char *dir, const char *why)
 	return 0;
 }
 
+/* A database made on a nearly full disk: its memtable, and the least
+ * free space to make one at all. */
+#define FRESH_BUFFER (256u << 10)
+#define FRESH_MIN_FREE (1u << 20)
+
+static bool exists_in(const char *dir, const char *name)
+{
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
 static int try_open(struct idx_db *db, const char *dir, char **e)
 {
 	bool low = free_bytes(dir) < OPEN_MIN_FREE;
 
 	*e = NULL;
 	db->readonly = false;
+	if (low && !exists_in(dir, "CURRENT") &&
+	    free_bytes(dir) >= FRESH_MIN_FREE) {
+		/* No database yet, so none to read: a new one with a small
+		 * memtable (and so a small log) fits where a 4 MiB one
+		 * would not; a later write that finds the disk full
+		 * degrades as any other. */
+		rocksdb_options_set_write_buffer_size(db->opts, FRESH_BUFFER);
+		rocksdb_options_set_max_total_wal_size(db->opts,
+						       4 * FRESH_BUFFER);
+		low = false;
+		idx_log(IDX_LOG_WARNING,
+			"index %s: %llu bytes free: made with a %u KiB "
+			"memtable",
+			dir, free_bytes(dir), FRESH_BUFFER >> 10);
+	}
 	if (!low)
 		db->db = rocksdb_open(db->opts, dir, e);
 	if (low || (*e && strstr(*e, "lock"))) {

@@ -37,6 +37,21 @@ int store_fail(int err, const char *fmt, ...)
 	return err;
 }
 
+/* libgit2 keeps no errno, only its text in an OS error's message: a
+ * full disk or quota is told to the writer as such (it may free space
+ * and retry), everything else is EIO. */
+static int os_errno(const git_error *e)
+{
+	static const int kept[] = { ENOSPC, EDQUOT, EROFS };
+
+	if (!e || e->klass != GIT_ERROR_OS || !e->message)
+		return -EIO;
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strstr(e->message, strerror(kept[i])))
+			return -kept[i];
+	return -EIO;
+}
+
 int store_git_fail(int gerr, const char *what)
 {
 	const git_error *e = git_error_last();
@@ -61,7 +76,7 @@ int store_git_fail(int gerr, const char *what)
 		err = -ENOBUFS;
 		break;
 	default:
-		err = -EIO;
+		err = os_errno(e);
 		break;
 	}
 	return store_fail(err, "%s: %s", what,

@@ -2,13 +2,14 @@
 mounts on a small filesystem, a full disk under the index aborts nothing,
 and an index RocksDB reports corrupt is moved aside and rebuilt from Git."""
 
+import errno
 import glob
 import os
 import shutil
 import subprocess
 import threading
 
-from harness import ChronofsTestCase
+from harness import ChronofsTestCase, write_file
 
 
 def can_loop_mount():
@@ -116,6 +117,35 @@ class SmallDiskTests(ChronofsTestCase):
         self.assertIn("built index pad,v of main/c", self.daemon_log())
         self.save("c/new.json", '{"v": -1}')
         self.assertEqual(self.by("v")[0], "000001_new.json")
+        self.unmount()
+        self.fsck()
+
+    def test_objects_on_a_full_disk_get_enospc_and_keep_the_old_version(self):
+        """A new repository on a nearly full disk mounts (its index made
+        small); a save the disk cannot hold fails with ENOSPC, not EIO,
+        keeps the last version, and saves resume once space is back."""
+        self.expect_log(r"No space left|bytes free")
+        hog = os.path.join(self.small, "hog")
+        subprocess.run(["fallocate", "-l", str(self.free() - (6 << 20)), hog], check=True)
+        self.mount()
+        self.assertRegex(self.daemon_log(), r"bytes free: made with a 256 KiB memtable")
+        self.save("keep.json", '{"v": 1}')
+        def big():  # 2 MiB that no compression shrinks below 1 MiB
+            return ('{"x": "%s"}' % os.urandom(1 << 20).hex()).encode()
+        got = None
+        for i in range(12):
+            try:
+                write_file(self.doc("big%d.json" % i), big())
+            except OSError as e:
+                got = e.errno
+                break
+        self.assertEqual(got, errno.ENOSPC, "no ENOSPC after %d saves" % i)
+        with self.assertErrno(errno.ENOSPC):
+            write_file(self.doc("keep.json"), big())
+        self.assertEqual(self.show("keep.json"), b'{"v": 1}')
+        os.unlink(hog)
+        write_file(self.doc("keep.json"), b'{"v": 2}')
+        self.assertEqual(self.show("keep.json"), b'{"v": 2}')
         self.unmount()
         self.fsck()
 
