@@ -600,20 +600,37 @@ void chronofs_sync_result_free(chronofs_sync_result *r)
 	free(r);
 }
 
-int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
-	     chronofs_sync_result **out)
+/* REMOTE names a remote of this repository (no network). */
+static int remote_check(chronofs *db, const char *remote)
 {
-	struct round rd = {.db = db, .remote = remote, .stop = stop};
-	char *url = NULL, *tprefix = NULL, *sprefix = NULL;
-	int err, again = 0, tries = 0;
+	char *url = NULL;
+	int err;
 
-	lib_enter();
-	*out = NULL;
 	if (!*remote || remote[0] == '-' || strchr(remote, '/'))
 		return lib_failf(-EINVAL, "%s: not a remote's name", remote);
 	if ((err = store_remote_url(db->st, remote, &url)) < 0)
 		return lib_fail(err, remote);
 	free(url);
+	return 0;
+}
+
+int cfs_sync_check(chronofs *db, const char *remote)
+{
+	lib_enter();
+	return remote_check(db, remote);
+}
+
+int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
+	     chronofs_sync_result **out)
+{
+	struct round rd = {.db = db, .remote = remote, .stop = stop};
+	char *tprefix = NULL, *sprefix = NULL;
+	int err, again = 0, tries = 0;
+
+	lib_enter();
+	*out = NULL;
+	if ((err = remote_check(db, remote)) < 0)
+		return err;
 	if (!(rd.res = calloc(1, sizeof(*rd.res))) ||
 	    asprintf(&tprefix, "refs/remotes/%s/", remote) < 0 ||
 	    asprintf(&sprefix, STATE_PREFIX "%s/", remote) < 0) {

@@ -502,6 +502,17 @@ class SyncTests(TwoMachines, SyncBase):
         self.assertRegex(out[3], r"^5 .*clone git://.*-nosuch: .*")
         self.assertFalse(os.path.exists(a + "-2"))
 
+    def test_mount_refuses_an_unknown_remote_and_bad_options(self):
+        a = self.machine("a", mount=False)
+        for opts, want in (("sync=nosuch", r"sync=nosuch: no remote 'nosuch' \(git remote add nosuch URL\)"),
+                           ("sync=origin,sync_interval=0", r"sync_interval=0: want 1 to 86400 seconds"),
+                           ("sync_interval=5", r"sync_interval without sync=REMOTE"),
+                           ("sync=origin,ro", r"sync=origin needs a read-write mount")):
+            r = self.run_cmd(DAEMON, a.repo, a.mnt, "-f", "-o", opts, check=False, timeout=20)
+            self.assertEqual(r.returncode, 1, opts)
+            self.assertRegex(r.stderr.decode() + r.stdout.decode(), want)
+            self.assertFalse(os.path.ismount(a.mnt))
+
 class SshSyncTests(TwoMachines, SyncBase):
     """The same two machines over ssh://: sshd from openssh-server on a free
     port with a host key and a client key made here; the client reaches it
