@@ -513,6 +513,45 @@ class SyncTests(TwoMachines, SyncBase):
             self.assertRegex(r.stderr.decode() + r.stdout.decode(), want)
             self.assertFalse(os.path.ismount(a.mnt))
 
+    def test_a_deleted_branch_holding_what_the_deleting_side_never_saw_is_kept(self):
+        a = self.machine("a", mount=False)
+        b = self.machine("b", mount=False)
+        env = dict(self.env, CHRONOFS_LIB=LIB, PYTHONPATH=BINDING, **sanitizer_env())
+        py = lambda repo, code: self.run_cmd(  # noqa: E731
+            sys.executable, "-c", "import sys\nfrom chronofs import ChronoFS\n"
+            "with ChronoFS(sys.argv[1]) as db:\n    " + code + "\n", repo, env=env)
+        delete = lambda m, br: self.run_cmd("git", "--git-dir=" + m.repo, "branch", "-D", br)  # noqa: E731
+        py(a.repo, "db.branch_create('f'); db.branch_create('g')")
+        self.assertEqual(self.ctl("sync", a.repo).stdout, "f: pushed\ng: pushed\nmain: nothing\n")
+        self.assertEqual(self.ctl("sync", b.repo).stdout,
+                         "f: new from the remote\ng: new from the remote\nmain: nothing\n")
+        # f deleted on b while a adds to it: b gets it back, with a warning.
+        delete(b, "f")
+        py(a.repo, "db.put('f', 'x.json', {'new': 1})")
+        self.ctl("sync", a.repo)
+        out = self.ctl("sync", b.repo).stdout
+        self.assertIn("f: new from the remote, kept: deleted here, but origin has commits this side "
+                      "never had: kept\n", out)
+        self.assertEqual(self.git_head(b, "f"), self.git_head(a, "f"))
+        # g deleted on b with nothing new on it: deleted on the remote,
+        # then on a.
+        delete(b, "g")
+        self.assertIn("g: deleted on the remote\n", self.ctl("sync", b.repo).stdout)
+        self.assertIn("g: deleted (deleted on the remote)\n", self.ctl("sync", a.repo).stdout)
+        self.assertNotIn("g", self.git_at(a.repo, "branch").split())
+        # f deleted on the remote by b, while a committed more to it: a
+        # keeps it and pushes it again.
+        self.ctl("sync", a.repo)
+        self.ctl("sync", b.repo)
+        delete(b, "f")
+        self.ctl("sync", b.repo)
+        self.assertNotIn("f", self.git_at(self.remote, "branch").split())
+        py(a.repo, "db.put('f', 'y.json', {'more': 1})")
+        out = self.ctl("sync", a.repo).stdout
+        self.assertIn("f: pushed, kept: deleted on origin, but it holds commits origin never had: "
+                      "kept and pushed again\n", out)
+        self.assertEqual(self.remote_head("f"), self.git_head(a, "f"))
+
 class SshSyncTests(TwoMachines, SyncBase):
     """The same two machines over ssh://: sshd from openssh-server on a free
     port with a host key and a client key made here; the client reaches it
