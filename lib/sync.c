@@ -579,9 +579,11 @@ static void finish(struct round *rd)
 			store_error_clear();
 		if (strcmp(b->before, b->after)) {
 			res->changed++;
-			if (b->after[0])
+			/* A branch new here is indexed on first use, as any
+			 * new branch: its whole history, not the round's. */
+			if (b->after[0] && b->before[0])
 				lib_index_catchup(rd->db, b->name);
-			else
+			else if (!b->after[0])
 				lib_index_drop_branch(rd->db, b->name);
 		}
 	}
