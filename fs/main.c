@@ -375,6 +375,12 @@ static int fs_open_store(struct fs *fs)
 		fs_log(LOG_ERR, "branch=%s: no such branch", fs->cfg.branch);
 		return -ENOENT;
 	}
+	if (fs->cfg.sync_remote &&
+	    (err = cfs_sync_check(fs->db, fs->cfg.sync_remote)) < 0) {
+		fs_log(LOG_ERR, "sync=%s: %s", fs->cfg.sync_remote,
+		       chronofs_errmsg(fs->db));
+		return err;
+	}
 	if ((err = fs_scratch_init(fs)) < 0) {
 		fs_log(LOG_ERR, "scratch area in %s: %s", cfs_gitdir(fs->db),
 		       strerror(-err));

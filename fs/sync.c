@@ -431,9 +431,11 @@ int fs_sync_read(struct fs *fs, char **out, size_t *len)
 	} else if (o) {
 		json_object_set_new(o, "last_round", json_null());
 	}
+	/* A copy: the text is made after the lock is let go. */
 	if (o)
-		json_object_set(o, "branches",
-				s->branches ? s->branches : json_object());
+		json_object_set_new(o, "branches",
+				    s->branches ? json_deep_copy(s->branches) :
+						  json_object());
 	if (o && s->last_error) {
 		t = when(s->last_error_time);
 		json_object_set_new(o, "last_error",

@@ -213,6 +213,9 @@ int cfs_conflict_file(chronofs *db, const struct cfs_oid *merge,
  * child killed, -ECANCELED) once *STOP is true. */
 int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
 	     chronofs_sync_result **out);
+/* 0 if REMOTE names a remote of DB's repository (no network), else
+ * -EINVAL or -ENOENT with the reason. */
+int cfs_sync_check(chronofs *db, const char *remote);
 /* Without the network: every local branch with its commits ahead of and
  * behind REMOTE's as last fetched (done 0, before = after). */
 int cfs_sync_state(chronofs *db, const char *remote,

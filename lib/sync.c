@@ -9,18 +9,13 @@
  * is kept per branch in refs/chronofs/sync/REMOTE/BRANCH: a branch missing
  * on one side is a deletion there only if that side had it, and is carried
  * out on the other only if the other holds nothing beyond it. */
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "gitrun.h"
 #include "lib_int.h"
 #include "remote.h"
 #include "treemerge.h"
@@ -28,232 +23,7 @@
 
 /* A rejected push is followed by a new fetch and merge this many times. */
 #define SYNC_TRIES 5
-/* A git child that is silent this long is stuck (a dead network with no
- * TCP reset): killed, the round fails and is retried later. */
-#define GIT_IDLE_S 300
-#define GIT_OUT_MAX (64u << 20)
 #define STATE_PREFIX "refs/chronofs/sync/"
-
-extern char **environ;
-
-struct git_run {
-	char *out, *err;
-	size_t outlen, errlen;
-	int status; /* exit status, or 128 + signal */
-};
-
-static void git_run_free(struct git_run *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-/* The environment for git: the user's, without what would point git at
- * another repository, with no terminal prompt and the C locale (the
- * porcelain output is parsed). *out is the caller's (free() the array
- * only; the strings are environ's or static). */
-static char **git_env(void)
-{
-	static const char *const drop[] = {
-		"GIT_DIR=",
-		"GIT_WORK_TREE=",
-		"GIT_INDEX_FILE=",
-		"GIT_OBJECT_DIRECTORY=",
-		"GIT_ALTERNATE_OBJECT_DIRECTORIES=",
-		"GIT_NAMESPACE=",
-		"GIT_TERMINAL_PROMPT=",
-		"LC_ALL=",
-		"GIT_ASKPASS=",
-		"SSH_ASKPASS=",
-	};
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ && environ[n])
-		n++;
-	if (!(env = calloc(n + 3, sizeof(*env))))
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		bool keep = true;
-
-		for (size_t j = 0; j < sizeof(drop) / sizeof(*drop); j++)
-			if (!strncmp(environ[i], drop[j], strlen(drop[j])))
-				keep = false;
-		if (keep)
-			env[k++] = environ[i];
-	}
-	env[k++] = (char *)"GIT_TERMINAL_PROMPT=0";
-	env[k++] = (char *)"LC_ALL=C";
-	return env;
-}
-
-static int buf_add(char **b, size_t *len, const char *data, size_t n)
-{
-	char *g;
-
-	if (*len + n + 1 > GIT_OUT_MAX)
-		return 0; /* the rest is dropped; the status still counts */
-	if (!(g = realloc(*b, *len + n + 1)))
-		return -ENOMEM;
-	memcpy(g + *len, data, n);
-	*len += n;
-	g[*len] = '\0';
-	*b = g;
-	return 0;
-}
-
-/* Run git ARGV[] (ARGV[0] "git", NULL-terminated) and collect its output.
- * 0 if it ran (R->status tells how it ended), else -errno. STOP: kill it
- * and return -ECANCELED. */
-static int git_spawn(char *const argv[], const char *what,
-		     const _Atomic bool *stop, struct git_run *r)
-{
-	posix_spawn_file_actions_t fa;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, err = 0, status;
-	char **env = git_env();
-	time_t idle_since = time(NULL);
-	bool killed = false;
-	pid_t pid;
-
-	memset(r, 0, sizeof(*r));
-	if (!env)
-		return lib_fail(-ENOMEM, "git");
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
-		err = -errno;
-		goto out;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	/* Nothing of ours (the FUSE device, the index) goes to git. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	err = -posix_spawnp(&pid, "git", &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	close(po[1]);
-	close(pe[1]);
-	po[1] = pe[1] = -1;
-	if (err < 0) {
-		store_fail(err, "cannot run git: %s", strerror(-err));
-		goto out;
-	}
-	for (int open_fds = 2; open_fds > 0;) {
-		struct pollfd p[2] = { { po[0], POLLIN, 0 },
-				       { pe[0], POLLIN, 0 } };
-		char buf[8192];
-		int rc = poll(p, 2, 200);
-
-		if (!killed && ((stop && atomic_load(stop)) ||
-				time(NULL) - idle_since > GIT_IDLE_S)) {
-			kill(pid, SIGTERM);
-			killed = true;
-			err = stop && atomic_load(stop) ? -ECANCELED :
-							  -ETIMEDOUT;
-		}
-		if (rc < 0 && errno != EINTR)
-			break;
-		for (int i = 0; rc > 0 && i < 2; i++) {
-			ssize_t n;
-
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			n = read(p[i].fd, buf, sizeof(buf));
-			if (n <= 0) {
-				p[i].fd = -1;
-				close(i ? pe[0] : po[0]);
-				if (i)
-					pe[0] = -1;
-				else
-					po[0] = -1;
-				open_fds--;
-				continue;
-			}
-			idle_since = time(NULL);
-			if (buf_add(i ? &r->err : &r->out,
-				    i ? &r->errlen : &r->outlen, buf,
-				    (size_t)n) < 0 &&
-			    err == 0)
-				err = -ENOMEM;
-		}
-		if (po[0] < 0 && pe[0] < 0)
-			break;
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) :
-					128 + WTERMSIG(status);
-	if (err == -ECANCELED)
-		store_fail(err, "git %s: stopped", what);
-	else if (err == -ETIMEDOUT)
-		store_fail(err, "git %s: no answer for %d s", what, GIT_IDLE_S);
-out:
-	for (int i = 0; i < 2; i++) {
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	free(env);
-	return err;
-}
-
-/* Git's own words on a failure: the last lines of its stderr, joined. */
-static const char *git_words(struct git_run *r)
-{
-	char *s = r->err;
-	size_t n = r->errlen;
-	int lines = 0;
-
-	if (!s || !n)
-		return r->status >= 128 ? "killed" : "failed (no message)";
-	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		s[--n] = '\0';
-	/* Up to the last three lines. */
-	for (size_t i = n; i > 0; i--)
-		if (s[i - 1] == '\n' && ++lines == 3) {
-			s += i;
-			break;
-		}
-	for (char *c = s; *c; c++)
-		if (*c == '\n')
-			*c = ' ';
-	return s;
-}
-
-/* git -c ... [--git-dir=GITDIR] ARGS... (NULL-terminated): the options
- * keep git from doing the store's work (gc, maintenance: the store packs
- * itself). */
-static int git_run(const char *gitdir, const char *const *args,
-		   const _Atomic bool *stop, struct git_run *r)
-{
-	size_t n = 0, k = 0;
-	char *dir = NULL, **argv;
-	int err;
-
-	while (args[n])
-		n++;
-	if (!(argv = calloc(n + 8, sizeof(*argv))))
-		return lib_fail(-ENOMEM, "git");
-	argv[k++] = (char *)"git";
-	argv[k++] = (char *)"-c";
-	argv[k++] = (char *)"gc.auto=0";
-	argv[k++] = (char *)"-c";
-	argv[k++] = (char *)"maintenance.auto=false";
-	if (gitdir && asprintf(&dir, "--git-dir=%s", gitdir) < 0) {
-		free(argv);
-		return lib_fail(-ENOMEM, "git");
-	}
-	if (dir)
-		argv[k++] = dir;
-	for (size_t i = 0; i < n; i++)
-		argv[k++] = (char *)args[i];
-	argv[k] = NULL;
-	err = git_spawn(argv, args[0], stop, r);
-	free(dir);
-	free(argv);
-	return err;
-}
 
 /* The refs of one namespace, sorted by name, with their values. */
 struct refs {
@@ -825,9 +595,11 @@ static void finish(struct round *rd)
 			store_error_clear();
 		if (strcmp(b->before, b->after)) {
 			res->changed++;
-			if (b->after[0])
+			/* A branch new here is indexed on first use, as any
+			 * new branch: its whole history, not the round's. */
+			if (b->after[0] && b->before[0])
 				lib_index_catchup(rd->db, b->name);
-			else
+			else if (!b->after[0])
 				lib_index_drop_branch(rd->db, b->name);
 		}
 	}
@@ -846,20 +618,37 @@ void chronofs_sync_result_free(chronofs_sync_result *r)
 	free(r);
 }
 
-int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
-	     chronofs_sync_result **out)
+/* REMOTE names a remote of this repository (no network). */
+static int remote_check(chronofs *db, const char *remote)
 {
-	struct round rd = { .db = db, .remote = remote, .stop = stop };
-	char *url = NULL, *tprefix = NULL, *sprefix = NULL;
-	int err, again = 0, tries = 0;
+	char *url = NULL;
+	int err;
 
-	lib_enter();
-	*out = NULL;
 	if (!*remote || remote[0] == '-' || strchr(remote, '/'))
 		return store_fail(-EINVAL, "%s: not a remote's name", remote);
 	if ((err = store_remote_url(db->st, remote, &url)) < 0)
 		return lib_fail(err, remote);
 	free(url);
+	return 0;
+}
+
+int cfs_sync_check(chronofs *db, const char *remote)
+{
+	lib_enter();
+	return remote_check(db, remote);
+}
+
+int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
+	     chronofs_sync_result **out)
+{
+	struct round rd = { .db = db, .remote = remote, .stop = stop };
+	char *tprefix = NULL, *sprefix = NULL;
+	int err, again = 0, tries = 0;
+
+	lib_enter();
+	*out = NULL;
+	if ((err = remote_check(db, remote)) < 0)
+		return err;
 	if (!(rd.res = calloc(1, sizeof(*rd.res))) ||
 	    asprintf(&tprefix, "refs/remotes/%s/", remote) < 0 ||
 	    asprintf(&sprefix, STATE_PREFIX "%s/", remote) < 0) {
@@ -900,8 +689,15 @@ int cfs_sync(chronofs *db, const char *remote, const _Atomic bool *stop,
 			goto out;
 		again = push_all(&rd);
 		if (again < 0) {
-			err = again;
-			goto out;
+			/* The local half is done and stays: what it moved is
+			 * reported and indexed; the pushes left failed. */
+			for (size_t i = 0; i < rd.npush; i++)
+				if (rd.push[i].outcome == -1)
+					fail_branch(&rd,
+						    &rd.res->v[rd.push[i].b],
+						    chronofs_errmsg(db));
+			again = 0;
+			break;
 		}
 	} while (again && ++tries < SYNC_TRIES);
 	for (size_t i = 0; again && i < rd.npush; i++)
