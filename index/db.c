@@ -212,8 +212,11 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	db->ropts = rocksdb_readoptions_create();
 	db->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wopts, sync);
-	if (try_open(db, dir, &e) < 0 && !strncmp(e, "Corruption", 10)) {
-		/* Derived data: set it aside and start anew. */
+	if (try_open(db, dir, &e) < 0 && !db->readonly &&
+	    !strncmp(e, "Corruption", 10)) {
+		/* Derived data: set it aside and start anew. Only when we
+		 * held its lock: a read-only open may see a live database
+		 * mid-write. */
 		err = move_aside(dir, e);
 		rocksdb_free(e);
 		e = NULL;
