@@ -385,19 +385,28 @@ static void *pack_thread(void *arg)
 			       "-c",	  "gc.packRefs=false",
 			       "gc",	  "--auto",
 			       "--quiet", NULL };
+	bool closing;
 	pid_t pid;
 	int rc;
 
 	/* Saves first; git inherits this thread's priority. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	pack_loose(st, LOOSE_KB);
-	snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
-	rc = run_git(argv, -1, -1, &pid);
-	if (rc == 0)
-		rc = wait_git(pid);
-	if (st->log && rc != 0)
-		st->log(rc < 0 ? "background packing: cannot run git" :
-				 "background packing: git gc --auto failed");
+	pthread_mutex_lock(&st->pack_lock);
+	closing = st->closing;
+	pthread_mutex_unlock(&st->pack_lock);
+	/* An unmount waits for this thread: git's upkeep waits for the
+	 * next mount instead. */
+	if (!closing) {
+		snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
+		rc = run_git(argv, -1, -1, &pid);
+		if (rc == 0)
+			rc = wait_git(pid);
+		if (st->log && rc != 0)
+			st->log(rc < 0 ? "background packing: cannot run git" :
+					 "background packing: git gc --auto "
+					 "failed");
+	}
 	pthread_mutex_lock(&st->pack_lock);
 	st->packing = false;
 	pthread_mutex_unlock(&st->pack_lock);
