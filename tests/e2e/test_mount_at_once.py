@@ -38,7 +38,13 @@ class MountAtOnceTests(ChronofsTestCase):
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + 9000 * STEP))
         with open(os.path.join(self.mnt, "main@" + when, "c", "d5.json")) as f:
             self.assertEqual(json.load(f)["v"], 8905)
+        # The indexer logs its end after the catch-up the read waited
+        # for: a moment later, on its own thread.
+        deadline = time.monotonic() + 30
         log = self.daemon_log()
+        while "indexed 40001 commits" not in log and time.monotonic() < deadline:
+            time.sleep(0.1)
+            log = self.daemon_log()
         self.assertIn("indexed 40001 commits", log)
         self.assertLess(live, 5.0, "the live view waited for the history")
         # Indexing went on in the background (progress, not before the mount).
