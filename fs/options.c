@@ -312,4 +312,3 @@ int fs_options_parse(struct fuse_args *args, struct fs_config *cfg,
 		       fuse_pkgversion());
 	return 0;
 }
-
