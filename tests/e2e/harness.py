@@ -48,6 +48,14 @@ OUTSIDE_IDENTITY = {
 }
 
 
+def unshare_propagation():
+    """The propagation for `unshare --mount`: "private", or "unchanged"
+    where no mount is shared (a chroot whose root is no mount point, as a
+    fresh Debian root: the change is refused there, and not needed)."""
+    with open("/proc/self/mountinfo") as f:
+        return "private" if "shared:" in f.read() else "unchanged"
+
+
 def git(repo, *args, raw=False, check=True, env=None):
     """Run `git --git-dir=REPO ARGS...`; return stdout (bytes if raw, else str)."""
     r = subprocess.run(

@@ -14,7 +14,7 @@ import tempfile
 import textwrap
 import unittest
 
-from harness import BUILD, CTL, DAEMON, ROOT, ChronofsTestCase, read_file
+from harness import BUILD, CTL, DAEMON, ROOT, ChronofsTestCase, read_file, unshare_propagation
 
 MAN = os.path.join(ROOT, "tools", "man")
 PAGES = ["chronofs.1", "chronofsctl.1", "libchronofs.3"]
@@ -269,7 +269,7 @@ class MountInstalledTests(ChronofsTestCase):
 
     def run_in_namespace(self, stage, prefix, script):
         wrapped = "set -eu\nmount --bind %s %s\n%s" % (stage + prefix, prefix, script)
-        return self.run_cmd("unshare", "--mount", "--propagation", "private", "sh", "-c", wrapped,
+        return self.run_cmd("unshare", "--mount", "--propagation", unshare_propagation(), "sh", "-c", wrapped,
                             text=True, check=False, timeout=120)
 
     def test_mount_t_fuse_chronofs_and_an_fstab_line(self):

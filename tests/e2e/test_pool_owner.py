@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-from harness import ChronofsTestCase
+from harness import ChronofsTestCase, unshare_propagation
 from test_library import BINDING, LIB, sanitizer_env
 
 
@@ -47,7 +47,7 @@ class PoolOwnerTests(ChronofsTestCase):
             print("ok", os.getpid())
         """).replace("DAEMON", str(self.proc.pid))
         env = dict(self.env, CHRONOFS_LIB=LIB, PYTHONPATH=BINDING, **sanitizer_env())
-        r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", script,
+        r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "--propagation", unshare_propagation(), sys.executable, "-c", script,
                             self.repo], capture_output=True, text=True, env=env, timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertTrue(r.stdout.startswith("ok "), r.stdout)
