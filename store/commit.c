@@ -12,14 +12,33 @@
 #include "store_int.h"
 #include "banned.h"
 
-int store_init(const char *path)
+int store_init_commit(git_repository *repo, const char *path)
 {
-	git_repository *repo = NULL;
-	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	git_signature *sig = NULL;
 	git_treebuilder *tb = NULL;
 	git_tree *tree = NULL;
 	git_oid tree_id, commit_id;
+	int err = 0;
+
+	if (git_signature_default(&sig, repo) < 0)
+		err = git_signature_now(&sig, "chronofs", "chronofs@localhost");
+	if (err < 0 || (err = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
+	    (err = git_treebuilder_write(&tree_id, tb)) < 0 ||
+	    (err = git_tree_lookup(&tree, repo, &tree_id)) < 0 ||
+	    (err = git_commit_create(&commit_id, repo, "refs/heads/main", sig,
+				     sig, NULL, "init: empty repository", tree,
+				     0, NULL)) < 0)
+		err = store_git_fail(err, path);
+	git_tree_free(tree);
+	git_treebuilder_free(tb);
+	git_signature_free(sig);
+	return err;
+}
+
+int store_init(const char *path)
+{
+	git_repository *repo = NULL;
+	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	int err;
 
 	git_libgit2_init();
@@ -35,19 +54,8 @@ int store_init(const char *path)
 		err = store_git_fail(err, path);
 		goto out;
 	}
-	if (git_signature_default(&sig, repo) < 0)
-		err = git_signature_now(&sig, "chronofs", "chronofs@localhost");
-	if (err < 0 || (err = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
-	    (err = git_treebuilder_write(&tree_id, tb)) < 0 ||
-	    (err = git_tree_lookup(&tree, repo, &tree_id)) < 0 ||
-	    (err = git_commit_create(&commit_id, repo, "refs/heads/main", sig,
-				     sig, NULL, "init: empty repository", tree,
-				     0, NULL)) < 0)
-		err = store_git_fail(err, path);
+	err = store_init_commit(repo, path);
 out:
-	git_tree_free(tree);
-	git_treebuilder_free(tb);
-	git_signature_free(sig);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return err;

@@ -254,11 +254,7 @@ static int set_head(git_repository *repo, const git_strarray *refs)
 int store_init_branch(const char *path)
 {
 	git_repository *repo = NULL;
-	git_signature *sig = NULL;
-	git_treebuilder *tb = NULL;
-	git_tree *tree = NULL;
 	git_strarray refs = { 0 };
-	git_oid tree_id, commit_id;
 	int err;
 
 	git_libgit2_init();
@@ -273,21 +269,13 @@ int store_init_branch(const char *path)
 				err = set_head(repo, &refs);
 			goto out;
 		}
-	if (err == 0 && git_signature_default(&sig, repo) < 0)
-		err = git_signature_now(&sig, "chronofs", "chronofs@localhost");
-	if (err < 0 || (err = git_treebuilder_new(&tb, repo, NULL)) < 0 ||
-	    (err = git_treebuilder_write(&tree_id, tb)) < 0 ||
-	    (err = git_tree_lookup(&tree, repo, &tree_id)) < 0 ||
-	    (err = git_commit_create(&commit_id, repo, "refs/heads/main", sig,
-				     sig, NULL, "init: empty repository", tree,
-				     0, NULL)) < 0 ||
-	    (err = git_repository_set_head(repo, "refs/heads/main")) < 0)
+	if (err < 0)
+		err = store_git_fail(err, path);
+	else if ((err = store_init_commit(repo, path)) == 0 &&
+		 (err = git_repository_set_head(repo, "refs/heads/main")) < 0)
 		err = store_git_fail(err, path);
 out:
 	git_strarray_dispose(&refs);
-	git_tree_free(tree);
-	git_treebuilder_free(tb);
-	git_signature_free(sig);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return err;

@@ -210,6 +210,9 @@ int store_ref_read(struct store *st, const char *ref, git_oid *out);
 #define REFMEMO_N 8
 void store_refmemo_free(struct store *st);
 /* Translate a libgit2 code (with git_error_last()) to -errno. */
+/* The empty root commit of a new repository, on refs/heads/main (the
+ * author from git config, else chronofs). */
+int store_init_commit(git_repository *repo, const char *path);
 int store_git_fail(int gerr, const char *what);
 
 /* layout.c: flat or fanout collections (see there). */
