@@ -163,12 +163,12 @@ static bool exists_in(const char *dir, const char *name)
 
 static int try_open(struct idx_db *db, const char *dir, char **e)
 {
-	bool low = free_bytes(dir) < OPEN_MIN_FREE;
+	unsigned long long avail = free_bytes(dir);
+	bool low = avail < OPEN_MIN_FREE;
 
 	*e = NULL;
 	db->readonly = false;
-	if (low && !exists_in(dir, "CURRENT") &&
-	    free_bytes(dir) >= FRESH_MIN_FREE) {
+	if (low && !exists_in(dir, "CURRENT") && avail >= FRESH_MIN_FREE) {
 		/* No database yet, so none to read: a new one with a small
 		 * memtable (and so a small log) fits where a 4 MiB one
 		 * would not; a later write that finds the disk full
@@ -180,7 +180,7 @@ static int try_open(struct idx_db *db, const char *dir, char **e)
 		idx_log(IDX_LOG_WARNING,
 			"index %s: %llu bytes free: made with a %u KiB "
 			"memtable",
-			dir, free_bytes(dir), FRESH_BUFFER >> 10);
+			dir, avail, FRESH_BUFFER >> 10);
 	}
 	if (!low)
 		db->db = rocksdb_open(db->opts, dir, e);
@@ -195,7 +195,7 @@ static int try_open(struct idx_db *db, const char *dir, char **e)
 			idx_log(IDX_LOG_WARNING,
 				"index %s: %llu bytes free: "
 				"opened read-only",
-				dir, free_bytes(dir));
+				dir, avail);
 	}
 	return *e ? -1 : 0;
 }
