@@ -117,7 +117,7 @@ int fs_scratch_chmod(const char *real, int fd, const struct stat *now,
 		     mode_t mode)
 {
 	mode_t want = real_mode(mode);
-	bool keep = (mode & 07777) != want && !S_ISLNK(now->st_mode) &&
+	bool keep = (mode & 07777) != want &&
 		    (S_ISREG(now->st_mode) || S_ISDIR(now->st_mode));
 	char v[16];
 	int n;
