@@ -6,6 +6,7 @@ Each function takes the Bench of tools/bench and adds rows (Bench.row) and
 information lines (Bench.info); nothing here asserts a time.
 """
 import os
+import random
 import re
 import subprocess
 import sys
@@ -230,3 +231,143 @@ def callgrind(b, med):
         b.row("instructions/save, %s vs %s docs" % (
               from_bench.kdocs(hi), from_bench.kdocs(lo)), out[hi],
               "at %s" % from_bench.kdocs(lo), out[lo], "Ir", "report", None)
+
+
+START, STEP = 1700000000, 10      # tools/gen-history.py's defaults
+
+
+def _expected(when, commits, docs, k):
+    """The bytes of c/d<k>.json in main@WHEN of a gen-history.py branch
+    (commit i writes document i % DOCS at START + i*STEP), None: ENOENT."""
+    i = min((when - START) // STEP, commits - 1)
+    if when < START or i < k:
+        return None
+    v = i - (i - k) % docs
+    return b'{"v": %d, "doc": %d}' % (v, k)
+
+
+def _read(path):
+    """(bytes or None for ENOENT, seconds) of open + read + close."""
+    t = time.perf_counter()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        data = None
+    return data, time.perf_counter() - t
+
+
+def _iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def commits(b, med):
+    """A long history against one commit of the same head: head saves and
+    reads, and main@WHEN reads at random times (checked against what
+    gen-history.py wrote), once the background indexing is done."""
+    a = b.a
+    n, docs = a.commits, 100
+    ctl = os.path.join(b.bin, "chronofsctl")
+    big, one = b.path("commits-%d.git" % n), b.path("commits-1.git")
+    subprocess.run([ctl, "init", big], check=True, capture_output=True)
+    t = time.perf_counter()
+    gen = subprocess.Popen([sys.executable,
+                            os.path.join(os.path.dirname(__file__), "..",
+                                         "gen-history.py"),
+                            "--commits", str(n), "--docs", str(docs)],
+                           stdout=subprocess.PIPE)
+    # glibc returns memory after every commit fast-import builds; a pad
+    # makes the import several times faster and changes nothing else.
+    env = dict(os.environ, MALLOC_TOP_PAD_="67108864",
+               MALLOC_TRIM_THRESHOLD_="134217728")
+    fi = subprocess.Popen(["git", "--git-dir=" + big, "fast-import",
+                           "--quiet", "--done"], stdin=gen.stdout, env=env)
+    gen.stdout.close()
+    if fi.wait() or gen.wait():
+        raise SystemExit("gen-history.py | git fast-import failed")
+    gen_s = time.perf_counter() - t
+    # The same head as one root commit, the objects shared (alternates).
+    tree = _git(big, "rev-parse", "main^{tree}").strip()
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", one],
+                   check=True)
+    with open(os.path.join(one, "objects", "info", "alternates"), "w") as f:
+        f.write(os.path.join(big, "objects") + "\n")
+    root = subprocess.run(["git", "--git-dir=" + big, "commit-tree", tree,
+                           "-m", "the head of %d commits" % n], check=True,
+                          capture_output=True, text=True,
+                          env=sys.modules["__main__"].GIT_ENV).stdout.strip()
+    _git(one, "update-ref", "refs/heads/main", root)
+    cm, cm2 = b.path("mnt-c"), b.path("mnt-c2")
+    per = {"big save": [], "one save": [], "big read": [], "one read": []}
+    seq = [0]
+
+    def saves(mnt, count=200):
+        t = time.perf_counter()
+        for i in range(count):
+            seq[0] += 1
+            with open(os.path.join(mnt, "main", "c", "d%d.json" % (i % docs)),
+                      "w") as f:
+                f.write('{"v": -%d, "doc": %d}' % (seq[0], i % docs))
+        return (time.perf_counter() - t) / count
+
+    def reads(mnt):
+        t = time.perf_counter()
+        for k in range(docs):
+            _read(os.path.join(mnt, "main", "c", "d%d.json" % k))
+        return (time.perf_counter() - t) / docs
+
+    with b.chronofs(big, cm) as m, b.chronofs(one, cm2):
+        # Wait for the background indexing: a snapshot lookup answers
+        # EAGAIN past its limit while it runs.
+        t = time.perf_counter()
+        first = os.path.join(cm, "main@" + _iso(START + STEP), "c",
+                             "d0.json")
+        while True:
+            try:
+                got, _ = _read(first)
+                break
+            except OSError as e:
+                if e.errno != 11 or time.perf_counter() - t > 1800:
+                    raise
+        index_s = time.perf_counter() - t
+        if got != _expected(START + STEP, n, docs, 0):
+            b.info.append("WRONG: main@%s/c/d0.json read %r" %
+                          (_iso(START + STEP), got))
+        _, hwm = m.memory()
+        saves(cm, 20), saves(cm2, 20), reads(cm), reads(cm2)   # warm
+        for rep in range(a.reps):
+            jobs = [("big save", lambda: saves(cm)),
+                    ("one save", lambda: saves(cm2)),
+                    ("big read", lambda: reads(cm)),
+                    ("one read", lambda: reads(cm2))]
+            if rep % 2:
+                jobs.reverse()
+            for k, f in jobs:
+                per[k].append(f())
+        rng = random.Random(1)
+        lat, wrong = [], 0
+        for _ in range(200 if a.quick else 1000):
+            when = rng.randrange(START, START + n * STEP)
+            k = rng.randrange(docs)
+            got, secs = _read(os.path.join(cm, "main@" + _iso(when), "c",
+                                           "d%d.json" % k))
+            lat.append(secs)
+            wrong += got != _expected(when, n, docs, k)
+    b.row("head save, %s commits vs 1" % "{:,}".format(n),
+          med(per["big save"]), "1 commit", med(per["one save"]), "s",
+          "<= 1.3x", 1.3)
+    b.row("head read, %s commits vs 1" % "{:,}".format(n),
+          med(per["big read"]), "1 commit", med(per["one read"]), "s",
+          "<= 1.3x", 1.3)
+    b.row("main@WHEN read, %s commits, median" % "{:,}".format(n),
+          med(lat), "goal", 0.002, "s", "< 2 ms", 1.0)
+    b.info.append("%s commits (%d documents): made in %.0f s; indexed %.0f s "
+                  "after the mount (daemon VmHWM %d KiB); %d main@WHEN reads, "
+                  "%d wrong, p99 %.1f ms" %
+                  ("{:,}".format(n), docs, gen_s, index_s, hwm, len(lat),
+                   wrong, sorted(lat)[int(len(lat) * 0.99)] * 1e3))
+    if wrong:
+        b.info.append("WRONG: %d main@WHEN reads did not read what "
+                      "gen-history.py wrote" % wrong)
+    for d in (one, big):
+        subprocess.run(["rm", "-rf", d])
