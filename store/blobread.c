@@ -141,8 +141,7 @@ static uint32_t be32(const unsigned char *p)
 
 /* The offset of ID in the pack whose version-2 index is PATH: 0, or 1
  * if it is not there (or the index is not one we read). */
-static int idx_find(const char *path, const struct store_oid *id,
-		    uint64_t *off)
+static int idx_find(const char *path, const struct store_oid *id, uint64_t *off)
 {
 	const unsigned char *p, *fan, *ids, *offs;
 	uint32_t lo, hi, n, o;
@@ -374,8 +373,9 @@ static int stream_read(struct store_blob *b, char *buf, size_t size,
 	while (done < size) {
 		cur = s + done;
 		if (cur >= b->pos - b->win_len && cur < b->pos) {
-			n = b->pos - cur < size - done ? (size_t)(b->pos - cur) :
-							 size - done;
+			n = b->pos - cur < size - done ?
+				    (size_t)(b->pos - cur) :
+				    size - done;
 			memcpy(buf + done,
 			       b->win + (b->win_len - (size_t)(b->pos - cur)),
 			       n);
@@ -390,8 +390,8 @@ static int stream_read(struct store_blob *b, char *buf, size_t size,
 	return 0;
 }
 
-int store_blob_pread(struct store_blob *b, char *buf, size_t size,
-		     uint64_t off, size_t *got)
+int store_blob_pread(struct store_blob *b, char *buf, size_t size, uint64_t off,
+		     size_t *got)
 {
 	int err = 0;
 
@@ -410,10 +410,9 @@ int store_blob_pread(struct store_blob *b, char *buf, size_t size,
 	err = stream_read(b, buf, size, off);
 	pthread_mutex_unlock(&b->lock);
 	if (err < 0)
-		return store_fail(err, "blob: %s at offset %" PRIu64,
-				  err == -EIO ? "a damaged object" :
-						strerror(-err),
-				  off);
+		return store_fail(
+			err, "blob: %s at offset %" PRIu64,
+			err == -EIO ? "a damaged object" : strerror(-err), off);
 	*got = size;
 	return 0;
 }
