@@ -199,9 +199,20 @@ class BigOutsideDocumentTests(ChronofsTestCase):
         if os.path.exists(loose):
             self.plumb("repack", "-a", "-d", "-q")
         self.assertFalse(os.path.exists(loose), "the blob is still loose")
+        # The indexes hold the rows fsck computes from the tree: none for it.
+        r = self.ctl("fsck", self.repo)
+        self.assertIn("big/huge.json", r.stderr)  # said there too
         self.mount()
         self.peak_growth("cat, packed", lambda: self.assertEqual(sha256_of(huge), sha))
         self.peak_growth("ls @by/s/, packed", lambda: self.assertEqual(os.listdir(self.by("s")), expect))
+
+        # Renamed to a scratch name (an editor's backup): copied in parts.
+        backup = huge + "~"
+        self.peak_growth("rename to a scratch name", lambda: os.rename(huge, backup))
+        self.assertFalse(os.path.exists(huge))
+        self.assertEqual(sha256_of(backup), sha)
+        os.unlink(backup)  # commits the deletion
+        self.assertNotIn("huge.json", self.git("ls-tree", "--name-only", "main", "big/"))
 
         self.save("big/huge.json", '{"s": "huge", "v": 4}')
         self.assertEqual(os.listdir(self.by("s")), ["000001_a.json", "000002_b.json", "000003_c.json", "000004_huge.json"])
