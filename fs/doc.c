@@ -73,6 +73,16 @@ static int load(struct fs *fs, struct fs_doc *d, const struct fs_loc *loc,
 			return err;
 		} else if (e.kind != CFS_DOC) {
 			return -EISDIR;
+		} else if (!trunc && e.size > fs->cfg.max_doc_size) {
+			/* Committed from outside: no save could keep it, and
+			 * it is not held whole. Replacing it (O_TRUNC) is
+			 * the one change of it there can be. */
+			fs_log_op(LOG_WARNING, "open", loc->full, EFBIG,
+				  "%llu bytes, over max_doc_size %zu: only "
+				  "read, or replaced whole (O_TRUNC)",
+				  (unsigned long long)e.size,
+				  fs->cfg.max_doc_size);
+			return -EFBIG;
 		} else {
 			err = trunc ? 0 :
 				      cfs_blob_read(fs->db, &e.oid, &buf, &len);
@@ -177,6 +187,19 @@ bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing)
 		}
 		pthread_mutex_unlock(&n->doc->lock);
 	}
+	pthread_mutex_unlock(&fs->nodes.lock);
+	return keep;
+}
+
+bool fs_node_keep_pages(struct fs *fs, struct fs_node *n,
+			const struct cfs_oid *blob)
+{
+	bool keep;
+
+	pthread_mutex_lock(&fs->nodes.lock);
+	keep = n->paged && !memcmp(n->pages, blob->id, sizeof(n->pages));
+	memcpy(n->pages, blob->id, sizeof(n->pages));
+	n->paged = true;
 	pthread_mutex_unlock(&fs->nodes.lock);
 	return keep;
 }

@@ -54,6 +54,8 @@ void fs_fh_close(struct fs *fs, struct fs_fh *fh)
 		free(fh->data);
 	else if (fh->listing)
 		fs_listing_free(fh->listing);
+	else if (fh->blob)
+		cfs_blob_close(fh->blob);
 	else if (fh->node)
 		fs_doc_release(fs, fh->node);
 	free(fh);
@@ -94,12 +96,65 @@ static int real_flags(struct fuse_file_info *fi)
 	return fi->flags & ~(O_CREAT | O_DIRECT);
 }
 
+/* A live document over max_doc_size that no open holds (committed from
+ * outside: a save refuses one): read in parts, never held whole. */
+static int open_big(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi,
+		    const struct cfs_entry *e)
+{
+	struct cfs_blob *b;
+	uint64_t size;
+	int err = cfs_blob_open(fs->db, &e->oid, &b, &size);
+
+	if (err < 0)
+		return err;
+	if ((err = fs_fh_open(fs, NULL, fi, -1)) < 0) {
+		cfs_blob_close(b);
+		return err;
+	}
+	fh_of(fi)->blob = b;
+	fi->keep_cache = fs_node_keep_pages(fs, n, &e->oid);
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+	if (!fi->keep_cache && fs->se)
+		fuse_lowlevel_notify_inval_inode(
+			fs->se, fs_node_ino(&fs->nodes, n), -1, 0);
+	return 0;
+}
+
+/* A live document: its buffer, shared by every open of it. */
+static int open_doc(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi,
+		    const struct fs_loc *loc, bool created,
+		    const struct cfs_entry *e)
+{
+	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY;
+	int err = 0;
+
+	if (wr && !cfs_is_document_path(loc->path))
+		err = -EACCES; /* a non-JSON file committed by git */
+	else
+		err = fs_doc_open(fs, n, loc, wr && (fi->flags & O_TRUNC),
+				  created, created ? NULL : e);
+	if (err == 0 && (err = fs_fh_open(fs, n, fi, -1)) < 0)
+		fs_doc_release(fs, n);
+	if (err == 0)
+		fi->keep_cache = fs_doc_keep_cache(fs, n, wr);
+	if (err == 0 && (fi->flags & O_DIRECT))
+		fi->direct_io = 1;
+	/* New content: sizes from a listing may be stale too. Only
+	 * attributes: this takes no lock the open holds. */
+	if (err == 0 && !wr && !fi->keep_cache && fs->se)
+		fuse_lowlevel_notify_inval_inode(
+			fs->se, fs_node_ino(&fs->nodes, n), -1, 0);
+	return err;
+}
+
 static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 {
 	bool wr = (fi->flags & O_ACCMODE) != O_RDONLY, created;
 	struct cfs_entry e;
 	struct fs_loc loc;
 	struct stat st;
+	off_t held;
 	char *real = NULL;
 	int err, fd;
 
@@ -108,46 +163,37 @@ static int do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		return err;
 	if (wr && (err = fs_writable(fs, &loc)) < 0) {
 	} else if (fs_loc_readonly(&loc)) {
+		struct cfs_blob *big = NULL;
 		char *data = NULL;
 		size_t len = 0;
 
 		if (loc.where == FS_LOG)
 			err = fs_log_ring_json(&data, &len);
 		else if (loc.where == FS_ORDER)
-			err = fs_order_read(fs, &loc, &data, &len);
+			err = fs_order_read(fs, &loc, &data, &len, &big);
 		else
-			err = fs_history_read(fs, &loc, &data, &len);
+			err = fs_history_read(fs, &loc, &data, &len, &big);
 		/* Its size changes with every warning: reads go to EOF. */
 		fi->direct_io = loc.where == FS_LOG;
 		if (err == 0 && (err = fs_fh_open(fs, NULL, fi, -1)) == 0) {
 			fh_of(fi)->data = data;
 			fh_of(fi)->len = len;
+			fh_of(fi)->blob = big;
 			fi->keep_cache = fs_frozen_cache_ok(fs, n, &loc);
 			/* @sync changes size between stat and read. */
 			fi->direct_io = loc.where == FS_SYNC;
 		} else {
 			free(data);
+			cfs_blob_close(big);
 		}
 	} else if (loc.where != FS_LIVE || !*loc.path) {
 		err = -EISDIR;
 	} else if (fs_is_doc(fs, &loc, &created, &e)) {
-		if (wr && !cfs_is_document_path(loc.path))
-			err = -EACCES; /* a non-JSON file committed by git */
+		if (!wr && !created && e.size > fs->cfg.max_doc_size &&
+		    !fs_doc_size(fs, n, &held))
+			err = open_big(fs, n, fi, &e);
 		else
-			err = fs_doc_open(fs, n, &loc,
-					  wr && (fi->flags & O_TRUNC), created,
-					  created ? NULL : &e);
-		if (err == 0 && (err = fs_fh_open(fs, n, fi, -1)) < 0)
-			fs_doc_release(fs, n);
-		if (err == 0)
-			fi->keep_cache = fs_doc_keep_cache(fs, n, wr);
-		if (err == 0 && (fi->flags & O_DIRECT))
-			fi->direct_io = 1;
-		/* New content: sizes from a listing may be stale too. Only
-		 * attributes: this takes no lock the open holds. */
-		if (err == 0 && !wr && !fi->keep_cache && fs->se)
-			fuse_lowlevel_notify_inval_inode(
-				fs->se, fs_node_ino(&fs->nodes, n), -1, 0);
+			err = open_doc(fs, n, fi, &loc, created, &e);
 	} else if ((err = fs_scratch_of(fs, &loc, &real)) == 0) {
 		if (lstat(real, &st) == 0 && S_ISDIR(st.st_mode))
 			err = -EISDIR;
@@ -277,6 +323,10 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		got = (size_t)off < fh->len ? fh->len - (size_t)off : 0;
 		got = got < size ? got : size;
 		memcpy(buf, fh->data + off, got);
+	} else if (fh->blob) {
+		err = cfs_blob_pread(fh->blob, buf, size, (uint64_t)off, &got);
+		if (err < 0)
+			fs_log(LOG_ERR, "read: %s", chronofs_errmsg(NULL));
 	} else {
 		err = fs_doc_read(node_of(req, ino), buf, size, off, &got);
 	}

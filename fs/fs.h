@@ -219,9 +219,15 @@ int fs_live_entry(struct fs *fs, const char *branch, const char *path,
 /* Bring BRANCH's time and path indexes up to its head. */
 int fs_history_catchup(struct fs *fs, const char *branch);
 int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
-/* The bytes of a file in a snapshot or history view; caller frees. */
+/* The bytes of a file in a snapshot or history view; caller frees. A
+ * document over max_doc_size (committed from outside) is not read: *big
+ * is a reader of it in parts instead (cfs_blob_close), *out NULL. */
 int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
-		    size_t *len);
+		    size_t *len, struct cfs_blob **big);
+/* Blob OID of SIZE bytes (UINT64_MAX: not known yet) for a read-only
+ * open, as fs_history_read gives it. */
+int fs_blob_get(struct fs *fs, const struct cfs_oid *oid, uint64_t size,
+		char **out, size_t *len, struct cfs_blob **big);
 /* Each entry of a snapshot or history directory. */
 typedef int (*fs_list_cb)(void *ctx, const char *name, mode_t type);
 int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
@@ -237,7 +243,7 @@ int fs_conflicts_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 /* order.c: ordered views COLLECTION/@by/SPEC/. */
 int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
 int fs_order_read(struct fs *fs, const struct fs_loc *loc, char **out,
-		  size_t *len);
+		  size_t *len, struct cfs_blob **big);
 int fs_order_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 		  void *ctx);
 
@@ -274,6 +280,9 @@ int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc);
 /* May the kernel keep N's pages at this open? Yes when reading the blob
  * it read last time (blobs never change). */
 bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing);
+/* The same for an open that reads blob BLOB without a buffer. */
+bool fs_node_keep_pages(struct fs *fs, struct fs_node *n,
+			const struct cfs_oid *blob);
 /* A client set the mtime of the open document: its next save keeps it. */
 void fs_doc_set_mtime(struct fs *fs, struct fs_node *n,
 		      const struct timespec *t);

@@ -194,9 +194,25 @@ int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 				       stat_history(fs, loc, st);
 }
 
-int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
-		    size_t *len)
+int fs_blob_get(struct fs *fs, const struct cfs_oid *oid, uint64_t size,
+		char **out, size_t *len, struct cfs_blob **big)
 {
+	int err = 0;
+
+	*out = NULL;
+	*len = 0;
+	*big = NULL;
+	if (size == UINT64_MAX && (err = cfs_blob_size(fs->db, oid, &size)) < 0)
+		return err;
+	if (size > fs->cfg.max_doc_size)
+		return cfs_blob_open(fs->db, oid, big, &size);
+	return cfs_blob_read(fs->db, oid, out, len);
+}
+
+int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
+		    size_t *len, struct cfs_blob **big)
+{
+	*big = NULL;
 	if (loc->where == FS_CONFLICTS)
 		return fs_conflicts_read(fs, loc, out, len);
 	if (loc->where == FS_SYNC)
@@ -210,13 +226,13 @@ int fs_history_read(struct fs *fs, const struct fs_loc *loc, char **out,
 		if (err == 0 && e.kind != CFS_DOC)
 			err = -EISDIR;
 		if (err == 0)
-			err = cfs_blob_read(fs->db, &e.oid, out, len);
+			err = fs_blob_get(fs, &e.oid, e.size, out, len, big);
 		return err;
 	}
 	err = find_version(fs, loc, &v);
 	if (err < 0)
 		return err == -ENOENT ? -EISDIR : err;
-	return cfs_blob_read(fs->db, &v.blob, out, len);
+	return fs_blob_get(fs, &v.blob, UINT64_MAX, out, len, big);
 }
 
 struct snap_list {

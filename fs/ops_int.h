@@ -20,6 +20,7 @@ struct fs_fh {
 	int fd; /* scratch file, or -1 */
 	char *data; /* a snapshot's or a version's bytes (immutable) */
 	size_t len;
+	struct cfs_blob *blob; /* a document over max_doc_size, read in parts */
 	struct listing *listing; /* an open directory */
 	bool writable; /* opened for writing: its close saves */
 	struct fs_node *node;

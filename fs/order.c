@@ -116,7 +116,7 @@ int fs_order_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st)
 }
 
 int fs_order_read(struct fs *fs, const struct fs_loc *loc, char **out,
-		  size_t *len)
+		  size_t *len, struct cfs_blob **big)
 {
 	struct cfs_entry e;
 	struct view v;
@@ -131,7 +131,7 @@ int fs_order_read(struct fs *fs, const struct fs_loc *loc, char **out,
 	if (err == 0)
 		err = entry_doc(fs, loc, v.entry, &e);
 	if (err == 0)
-		err = cfs_blob_read(fs->db, &e.oid, out, len);
+		err = fs_blob_get(fs, &e.oid, e.size, out, len, big);
 	view_release(&v);
 	return err;
 }

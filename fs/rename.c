@@ -50,8 +50,31 @@ out:
 	return err;
 }
 
+/* The rest of FD is BIG's bytes, a part at a time. */
+static int copy_blob(int fd, struct cfs_blob *big)
+{
+	size_t got = 1, done, chunk = 1u << 20;
+	char *buf = malloc(chunk);
+	uint64_t off = 0;
+	ssize_t w;
+	int err = buf ? 0 : -ENOMEM;
+
+	while (err == 0 && got > 0 &&
+	       (err = cfs_blob_pread(big, buf, chunk, off, &got)) == 0) {
+		for (done = 0; done < got; done += (size_t)w)
+			if ((w = write(fd, buf + done, got - done)) <= 0) {
+				err = w < 0 ? -errno : -EIO;
+				break;
+			}
+		off += got;
+	}
+	free(buf);
+	return err;
+}
+
+/* PATH holds BUF (and then BIG's bytes, if given), with MTIME. */
 static int write_file(const char *path, const char *buf, size_t len,
-		      const struct timespec *mtime)
+		      struct cfs_blob *big, const struct timespec *mtime)
 {
 	struct timespec ts[2] = { *mtime, *mtime };
 	int fd, err = fs_scratch_mkparents(path);
@@ -67,6 +90,8 @@ static int write_file(const char *path, const char *buf, size_t len,
 		done += (size_t)w;
 	if (done < len)
 		err = -EIO;
+	if (err == 0 && big)
+		err = copy_blob(fd, big);
 	if (err == 0 && futimens(fd, ts) < 0)
 		err = -errno;
 	if (close(fd) < 0 && err == 0)
@@ -80,11 +105,14 @@ static int rename_doc_away(struct fs *fs, const struct fs_loc *from,
 {
 	struct timespec mt;
 	struct stat st;
+	struct cfs_blob *big = NULL;
 	char *buf = NULL, *real = NULL;
 	size_t len;
 	int err;
 
-	err = cfs_blob_read(fs->db, &e->oid, &buf, &len);
+	/* One over max_doc_size (committed from outside) is copied in
+	 * parts, never held whole. */
+	err = fs_blob_get(fs, &e->oid, e->size, &buf, &len, &big);
 	if (err < 0)
 		return err;
 	if (fs_stat_loc(fs, from, NULL, &st) == 0)
@@ -92,11 +120,12 @@ static int rename_doc_away(struct fs *fs, const struct fs_loc *from,
 	else
 		clock_gettime(CLOCK_REALTIME, &mt);
 	if ((err = fs_scratch_of(fs, to, &real)) == 0 &&
-	    (err = write_file(real, buf, len, &mt)) == 0)
+	    (err = write_file(real, buf, len, big, &mt)) == 0)
 		err = fs_pending_add(fs->pending, from->branch, from->path,
 				     to->path);
 	free(real);
 	free(buf);
+	cfs_blob_close(big);
 	return err;
 }
 

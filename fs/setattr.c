@@ -52,7 +52,9 @@ static int doc_times(struct fs *fs, const struct fs_loc *loc,
 static int doc_truncate_closed(struct fs *fs, struct fs_node *n,
 			       const struct fs_loc *loc, off_t size)
 {
-	int err = fs_doc_open(fs, n, loc, false, false, NULL);
+	/* Emptied: the committed bytes need not be read (nor can be, over
+	 * max_doc_size). */
+	int err = fs_doc_open(fs, n, loc, size == 0, false, NULL);
 
 	if (err < 0)
 		return err;

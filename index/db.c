@@ -50,9 +50,7 @@ void idx_set_logger(void (*fn)(int level, const char *msg))
 	log_fn = fn ? fn : log_stderr;
 }
 
-static void idx_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void idx_log(int level, const char *fmt, ...)
+void idx_log(int level, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;

@@ -35,6 +35,15 @@ int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,
 /* order_maint.c: drop the kept index definitions (idx_db_close). */
 void idx_defs_memo_free(struct idx_db *db);
 
+/* A line on the index's log (idx_set_logger's), IDX_LOG_* LEVEL. */
+void idx_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* skip.c: a document over the store's max_doc_size left out of what
+ * parses documents, said once per version (not at every listing). */
+void idx_skip_say(const char *branch, const char *path,
+		  const struct store_oid *blob, size_t size, size_t max);
+
 /* The index's failures go to the core's one record (store/error.c). */
 #define idx_fail store_fail
 /* Translate and free a RocksDB error string. */

@@ -315,6 +315,20 @@ static int doc_id(const char *name, char **out)
 	return *out ? 1 : -ENOMEM;
 }
 
+/* NAME of COLLECTION is over max_doc_size: left out, and said. */
+static void skipped(struct store *st, const char *branch,
+		    const char *collection, const char *name,
+		    const struct store_oid *blob, size_t size)
+{
+	char *path;
+
+	if (asprintf(&path, "%s%s%s", collection, *collection ? "/" : "",
+		     name) < 0)
+		return;
+	idx_skip_say(branch, path, blob, size, store_max_doc_size(st));
+	free(path);
+}
+
 /* Collect the names first: reading blobs inside the store's readdir
  * callback would re-enter the store. */
 static int mem_name_cb(void *ctx, const char *name, const struct store_entry *e)
@@ -344,9 +358,9 @@ static int mem_name_cb(void *ctx, const char *name, const struct store_entry *e)
 	return 0;
 }
 
-int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
-		     const char *collection, const struct idx_spec *spec,
-		     idx_tree_row_cb cb, void *ctx)
+int idx_rows_of_tree(struct store *st, const char *branch,
+		     const struct store_oid *commit, const char *collection,
+		     const struct idx_spec *spec, idx_tree_row_cb cb, void *ctx)
 {
 	struct mem_rows m = { 0 };
 	struct idx_buf key;
@@ -364,7 +378,14 @@ int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
 		err = doc_id(m.names[i], &id);
 		if (err <= 0)
 			continue;
-		err = store_blob_read(st, &m.blobs[i], &buf, &len);
+		err = store_doc_read(st, &m.blobs[i], &buf, &len);
+		if (err == -EFBIG) {
+			skipped(st, branch, collection, m.names[i], &m.blobs[i],
+				len);
+			free(id);
+			err = 0;
+			continue;
+		}
 		doc = err == 0 ? idx_doc_parse(buf, len) : NULL;
 		if (err == 0)
 			err = idx_row_key(&key, doc, spec, id);
@@ -425,7 +446,8 @@ static bool at_least(const struct idx_buf *key, const struct idx_buf *lo)
 	return !lo->len || key_cmp(key->data, key->len, lo->data, lo->len) >= 0;
 }
 
-int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
+int idx_order_scan_commit(struct store *st, const char *branch,
+			  const struct store_oid *commit,
 			  const char *collection, const struct idx_spec *spec,
 			  const struct idx_range *range, idx_row_cb cb,
 			  void *ctx)
@@ -439,8 +461,8 @@ int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
 	idx_buf_init(&hi);
 	err = bounds(spec, range, &lo, &hi);
 	if (err == 0)
-		err = idx_rows_of_tree(st, commit, collection, spec, mem_row_cb,
-				       &m);
+		err = idx_rows_of_tree(st, branch, commit, collection, spec,
+				       mem_row_cb, &m);
 	if (err == 0)
 		qsort(m.v, m.n, sizeof(*m.v), cmp_row);
 	for (size_t i = 0; err == 0 && i < m.n; i++) {

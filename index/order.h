@@ -68,8 +68,11 @@ int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 int idx_order_scan(struct idx_db *db, const char *branch,
 		   const char *collection, const struct idx_spec *spec,
 		   const struct idx_range *range, idx_row_cb cb, void *ctx);
-/* The same rows computed in memory from COMMIT's tree (snapshots). */
-int idx_order_scan_commit(struct store *st, const struct store_oid *commit,
+/* The same rows computed in memory from COMMIT's tree (snapshots) of
+ * BRANCH (named in log lines). Documents over the store's max_doc_size
+ * have no row, here as in an index (said once each on the log). */
+int idx_order_scan_commit(struct store *st, const char *branch,
+			  const struct store_oid *commit,
 			  const char *collection, const struct idx_spec *spec,
 			  const struct idx_range *range, idx_row_cb cb,
 			  void *ctx);

@@ -56,9 +56,12 @@ int idx_order_prefix(struct idx_key *k, char family, const char *branch,
 typedef int (*idx_tree_row_cb)(void *ctx, const struct idx_buf *key,
 			       const char *id, const struct store_oid *blob,
 			       const char *doc, size_t len);
-/* Every document of COLLECTION at COMMIT with its row key and bytes. */
-int idx_rows_of_tree(struct store *st, const struct store_oid *commit,
-		     const char *collection, const struct idx_spec *spec,
-		     idx_tree_row_cb cb, void *ctx);
+/* Every document of COLLECTION at COMMIT with its row key and bytes,
+ * but those over the store's max_doc_size (left out unread, said once
+ * each, as in BRANCH). */
+int idx_rows_of_tree(struct store *st, const char *branch,
+		     const struct store_oid *commit, const char *collection,
+		     const struct idx_spec *spec, idx_tree_row_cb cb,
+		     void *ctx);
 
 #endif

@@ -199,7 +199,7 @@ int idx_order_build(struct idx_db *db, struct store *st,
 	int err = build_start(&b, wb, branch, collection, spec->canon);
 
 	if (err == 0)
-		err = idx_rows_of_tree(st, commit, collection, spec,
+		err = idx_rows_of_tree(st, branch, commit, collection, spec,
 				       build_row_cb, &b);
 	if (err == 0 && (err = idx_order_prefix(&dk, 'D', branch, collection,
 						spec->canon, false)) == 0)
@@ -230,7 +230,8 @@ static int split(const char *path, char **collection, char **id)
 }
 
 static int apply_one(struct idx_db *db, struct store *st, struct build *b,
-		     const struct idx_def *def, const char *id,
+		     const struct idx_def *def, const char *branch,
+		     const char *path, const char *id,
 		     const struct store_oid *blob)
 {
 	struct idx_buf key;
@@ -258,7 +259,13 @@ static int apply_one(struct idx_db *db, struct store *st, struct build *b,
 		return 0;
 	}
 	idx_buf_init(&key);
-	err = store_blob_read(st, blob, &buf, &len);
+	err = store_doc_read(st, blob, &buf, &len);
+	if (err == -EFBIG) {
+		/* Over max_doc_size (committed from outside): no row. */
+		idx_skip_say(branch, path, blob, len, store_max_doc_size(st));
+		rocksdb_writebatch_delete(b->wb, (char *)b->rk.p, b->rk.len);
+		return 0;
+	}
 	if (err == 0) {
 		doc = idx_doc_parse(buf, len);
 		err = idx_row_key(&key, doc, &def->spec, id);
@@ -290,7 +297,8 @@ int idx_order_apply(struct idx_db *db, struct store *st,
 		err = build_start(&b, wb, branch, collection,
 				  defs->v[i].spec.canon);
 		if (err == 0)
-			err = apply_one(db, st, &b, &defs->v[i], id, new_blob);
+			err = apply_one(db, st, &b, &defs->v[i], branch, path,
+					id, new_blob);
 		build_end(&b);
 	}
 	free(collection);

@@ -121,6 +121,18 @@ int cfs_readdir(chronofs *db, const struct cfs_oid *commit, const char *path,
 /* A blob's bytes; *out is the caller's (free()). */
 int cfs_blob_read(chronofs *db, const struct cfs_oid *blob, char **out,
 		  size_t *len);
+/* A blob's size, without reading it. */
+int cfs_blob_size(chronofs *db, const struct cfs_oid *blob, uint64_t *size);
+/* A blob read in parts, at any offset, from any thread: for a document
+ * over max_doc_size, which is never held whole (a loose object costs a
+ * window of 2 MiB however large; a packed one is held once). */
+struct cfs_blob;
+int cfs_blob_open(chronofs *db, const struct cfs_oid *blob,
+		  struct cfs_blob **out, uint64_t *size);
+/* Up to SIZE bytes at OFF; *got is short only at the end. */
+int cfs_blob_pread(struct cfs_blob *b, char *buf, size_t size, uint64_t off,
+		   size_t *got);
+void cfs_blob_close(struct cfs_blob *b);
 int cfs_commit_time(chronofs *db, const struct cfs_oid *commit, int64_t *out);
 bool cfs_oid_equal(const struct cfs_oid *a, const struct cfs_oid *b);
 void cfs_oid_fmt(char out[CFS_OID_HEXSZ + 1], const struct cfs_oid *o);

@@ -59,6 +59,7 @@ int chronofs_init(const char *path)
 static int handle_open(chronofs **out, const char *path,
 		       const struct store_opts *so, size_t max_doc_size)
 {
+	struct store_opts o = *so;
 	chronofs *db;
 	int err;
 
@@ -66,7 +67,10 @@ static int handle_open(chronofs **out, const char *path,
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return lib_fail(-ENOMEM, path);
-	err = store_open(&db->st, path, so);
+	/* What parses documents (the ordered indexes) leaves larger ones
+	 * out: a blob committed from outside may be any size. */
+	o.max_doc_size = max_doc_size ? max_doc_size : CFS_MAX_DOC_SIZE;
+	err = store_open(&db->st, path, &o);
 	if (err < 0) {
 		free(db);
 		return lib_fail(err, path);

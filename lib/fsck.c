@@ -288,8 +288,9 @@ static int def_cb(void *ctx, const char *branch, const char *collection,
 	err = idx_order_scan(f->idx, branch, collection, &spec, &q.r, row_cb,
 			     &have);
 	if (err == 0)
-		err = idx_order_scan_commit(f->db->st, &f->head, collection,
-					    &spec, &q.r, row_cb, &want);
+		err = idx_order_scan_commit(f->db->st, branch, &f->head,
+					    collection, &spec, &q.r, row_cb,
+					    &want);
 	same = err == 0 && have.n == want.n;
 	for (size_t i = 0; same && i < have.n; i++)
 		same = !strcmp(have.ids[i], want.ids[i]) &&

@@ -333,8 +333,8 @@ int cfs_order_rows(chronofs *db, const char *branch,
 		}
 	}
 	if (err == 0)
-		err = idx_order_scan_commit(db->st, &at, collection, &q.spec,
-					    &q.range, rows_cb, &r);
+		err = idx_order_scan_commit(db->st, branch, &at, collection,
+					    &q.spec, &q.range, rows_cb, &r);
 out:
 	query_release(&q);
 	return err < 0 ? lib_fail(err, collection) : err;

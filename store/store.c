@@ -137,6 +137,7 @@ int store_open(struct store **out, const char *path,
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_mutex_init(&st->pack_lock, NULL);
 	st->log = opts->log;
+	st->max_doc_size = opts->max_doc_size ? opts->max_doc_size : SIZE_MAX;
 	err = git_repository_open_ext(&st->repo, path,
 				      GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
 	if (err < 0) {

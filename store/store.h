@@ -32,6 +32,8 @@ struct store_opts {
 	bool fsync; /* make each commit durable before returning */
 	/* Where background work (packing) reports failures; may be NULL. */
 	void (*log)(const char *msg);
+	/* The largest document store_doc_read reads (0: no limit). */
+	size_t max_doc_size;
 };
 
 enum store_kind {
@@ -118,6 +120,29 @@ int store_readdir(struct store *st, const struct store_oid *commit,
 /* Blob contents. Caller frees *out with free(). */
 int store_blob_read(struct store *st, const struct store_oid *blob, char **out,
 		    size_t *len);
+/* A blob's size, from its header (the blob is not read). */
+int store_blob_size(struct store *st, const struct store_oid *blob,
+		    uint64_t *size);
+/* A document's bytes to parse, as store_blob_read, unless it is over the
+ * store's max_doc_size: then -EFBIG, *len its size, nothing read and no
+ * message set (the caller leaves it out and says so). */
+int store_doc_read(struct store *st, const struct store_oid *blob, char **out,
+		   size_t *len);
+size_t store_max_doc_size(const struct store *st);
+
+/* A blob read in parts (blobread.c): a loose object is inflated from its
+ * file as the reads go, keeping a window of WIN bytes, so a blob of any
+ * size costs that much memory; any other is held whole, once. Reads may
+ * come from several threads and at any offset (one behind the window
+ * inflates from the start again). */
+struct store_blob;
+int store_blob_open(struct store *st, const struct store_oid *blob,
+		    struct store_blob **out);
+uint64_t store_blob_size_of(const struct store_blob *b);
+/* Up to SIZE bytes at OFF into BUF; *got short only at the end. */
+int store_blob_pread(struct store_blob *b, char *buf, size_t size, uint64_t off,
+		     size_t *got);
+void store_blob_close(struct store_blob *b);
 
 /* Committer time (seconds since the epoch) of COMMIT. */
 int store_commit_time(struct store *st, const struct store_oid *commit,

@@ -23,6 +23,7 @@ struct store {
 	char *author_name;
 	char *author_email;
 	void (*log)(const char *msg);
+	size_t max_doc_size; /* store_doc_read's limit (SIZE_MAX: none) */
 
 	pthread_mutex_t pack_lock; /* guards the packing state below */
 	unsigned commits_since_pack;
