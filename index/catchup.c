@@ -386,7 +386,7 @@ static int index_new(struct catchup *c)
 		c->commit = c->v[i];
 		c->time = c->times[i];
 		c->seq = c->base_seq + (c->n - 1 - i);
-		err = store_diff_parent(c->st, &c->commit, put_path, c);
+		err = store_diff_parent(c->st, &c->commit, put_path, c, NULL);
 		if (err == 0)
 			err = apply_orders(c);
 		if (err == 0)

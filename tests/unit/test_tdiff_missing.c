@@ -164,14 +164,19 @@ static void missing_trees(void)
 	CHECK(strcmp(b1, b2) != 0, "two buckets");
 	snprintf(p1, sizeof(p1), "c/%s/p.json", b1);
 	snprintf(p2, sizeof(p2), "c/%s/q.json", b2);
-	struct put a[] = { { "c/" LAYOUT_MARKER, "" }, { p1, "1" },
-			   { p2, "1" },		       { "d/x.json", "1" },
-			   { "d/y.json", "1" },	       { "e/z.json", "1" } };
+	struct put a[] = { { "c/" LAYOUT_MARKER, "" },
+			   { p1, "1" },
+			   { p2, "1" },
+			   { "d/x.json", "1" },
+			   { "d/y.json", "1" },
+			   { "e/z.json", "1" } };
 	struct put b[] = { { p1, "2" },
 			   { p2, "2" },
 			   { "d/x.json", "2" },
 			   { "e/z.json", "2" } };
-	struct put c[] = { { p2, "3" }, { "d/y.json", "3" }, { "e/z.json", "3" } };
+	struct put c[] = { { p2, "3" },
+			   { "d/y.json", "3" },
+			   { "e/z.json", "3" } };
 	struct put e[] = { { "e/z.json", "4" } };
 	struct store_oid ca = commit_on(NULL, a, 6);
 	struct store_oid cb = commit_on(&ca, b, 4);
@@ -203,8 +208,7 @@ static void missing_trees(void)
 	CHECK(store_diff_parent(st, &cc, count_cb, &n, &miss) == 0 && n == 4 &&
 		      miss.any,
 	      "partial diff of a commit: %d paths", n);
-	CHECK(store_diff_parent(st, &ce, count_cb, &n, &miss) == 0 &&
-		      !miss.any,
+	CHECK(store_diff_parent(st, &ce, count_cb, &n, &miss) == 0 && !miss.any,
 	      "a whole diff says nothing missing");
 }
 
