@@ -50,9 +50,7 @@ void idx_set_logger(void (*fn)(int level, const char *msg))
 	log_fn = fn ? fn : log_stderr;
 }
 
-static void idx_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void idx_log(int level, const char *fmt, ...)
+void idx_log(int level, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -302,6 +300,7 @@ void idx_db_close(struct idx_db *db)
 	if (!db)
 		return;
 	idx_defs_memo_free(db);
+	free(db->missing);
 	if (db->db)
 		rocksdb_close(db->db);
 	rocksdb_writeoptions_destroy(db->wopts);
@@ -309,6 +308,22 @@ void idx_db_close(struct idx_db *db)
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->catchup_lock);
 	free(db);
+}
+
+bool idx_missing_first(struct idx_db *db, const struct store_oid *id)
+{
+	struct store_oid *v;
+
+	for (size_t i = 0; i < db->nmissing; i++)
+		if (store_oid_equal(&db->missing[i], id))
+			return false;
+	/* Without memory to remember it, it is logged again: no harm. */
+	v = realloc(db->missing, (db->nmissing + 1) * sizeof(*v));
+	if (v) {
+		db->missing = v;
+		v[db->nmissing++] = *id;
+	}
+	return true;
 }
 
 /* FAMILY branch \0 path: the two strings cannot hold NUL. */

@@ -1,6 +1,7 @@
 """Hostile histories made with git plumbing: a path that is a file in some
-commits and a directory in others (both orders, plain file and document).
-The history views list what ever existed."""
+commits and a directory in others (both orders, plain file and document),
+and a tree object missing from an old commit. The history views list what
+ever existed, and a missing object costs only what it held."""
 
 import errno
 import os
@@ -110,3 +111,92 @@ class FileDirectoryFlipTests(PlumbingCase):
 
     def test_document_then_directory(self):
         self.flip("sub.json", dir_first=False)
+
+
+class MissingTreeTests(PlumbingCase):
+    """One loose tree object of an old commit deleted: the rest answers."""
+
+    def build(self):
+        """Six commits; each changes docs/x.json, top.json and adds otherN/."""
+        self.state = {"docs/keep.json": b'{"keep": 1}'}
+        for i in range(1, 7):
+            self.state["docs/x.json"] = b'{"v": %d}' % i
+            self.state["top.json"] = b'{"top": %d}' % i
+            self.state["other%d/o.json" % i] = b'{"o": %d}' % i
+            self.commit_state(self.state)
+
+    def lose(self, obj):
+        """Move the loose file of OBJ away; put it back before the teardown's git fsck."""
+        path = os.path.join(self.repo, "objects", obj[:2], obj[2:])
+        kept = os.path.join(self.work, "lost-" + obj)
+        shutil.move(path, kept)
+        self.addCleanup(self.restore, kept, path)
+
+    @staticmethod
+    def restore(kept, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)  # an unmount removes empty ones
+        shutil.move(kept, path)
+
+    def missing_lines(self, tree):
+        return [line for line in self.daemon_log().splitlines() if tree in line]
+
+    def test_other_snapshots_history_and_saves_work(self):
+        self.build()
+        c3 = self.made[2]
+        tree = self.git("rev-parse", c3 + ":docs").strip()
+        self.lose(tree)
+        self.expect_log(r"ERROR: index of branch main: tree %s, needed to index commit %s, is missing" % (tree, c3))
+        self.mount()
+
+        self.assertEqual(read_file(self.doc("docs/x.json")), b'{"v": 6}')
+        for i, commit in enumerate(self.made, 1):
+            self.assertEqual(read_file(self.snap(commit, "top.json")), b'{"top": %d}' % i)
+            self.assertEqual(read_file(self.snap(commit, "other%d" % i, "o.json")), b'{"o": %d}' % i)
+            if commit != c3:
+                self.assertEqual(read_file(self.snap(commit, "docs", "x.json")), b'{"v": %d}' % i)
+        with self.assertRaises(OSError):
+            os.listdir(self.snap(c3, "docs"))
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + 60 * 4 + 30))
+        self.assertEqual(read_file(os.path.join(self.mnt, "main@" + when, "docs", "x.json")), b'{"v": 4}')
+
+        # The history of what could be read: every version but the one
+        # the missing tree held.
+        self.assertEqual(sorted(os.listdir(self.hist())), ["docs"] + ["other%d" % i for i in range(1, 7)] + ["top.json"])
+        want = {h[:7]: b'{"v": %d}' % i for i, h in enumerate(self.made, 1) if h != c3}
+        self.assertEqual(self.versions("docs", "x.json"), want)
+        self.assertEqual(len(self.versions("top.json")), 6)
+        self.assertEqual(self.versions("other3", "o.json"), {c3[:7]: b'{"o": 3}'})
+        self.assertIn(b'{"keep": 1}', self.versions("docs", "keep.json").values())
+
+        # Saves and outside commits are indexed on top.
+        self.save("docs/x.json", '{"v": 7}')
+        self.commit_state(dict(self.state, **{"docs/x.json": b'{"v": 8}'}))
+        self.assertEqual(sorted(self.versions("docs", "x.json").values())[-2:], [b'{"v": 7}', b'{"v": 8}'])
+        self.assertEqual(read_file(self.snap(self.made[-1], "docs", "x.json")), b'{"v": 8}')
+        self.assertIsNone(self.proc.poll(), "the daemon runs")
+        self.assertEqual(len(self.missing_lines(tree)), 1, self.daemon_log())
+        # The next mount has nothing left to index: no new line.
+        self.remount()
+        self.assertEqual(len(self.versions("top.json")), 6)
+        self.assertEqual(self.missing_lines(tree), [])
+
+    def test_missing_root_tree(self):
+        self.build()
+        c3 = self.made[2]
+        tree = self.git("rev-parse", c3 + "^{tree}").strip()
+        self.lose(tree)
+        self.expect_log(r"ERROR: index of branch main: tree %s, needed to index commit %s, is missing" % (tree, c3))
+        self.mount()
+        self.assertEqual(read_file(self.snap(self.made[1], "docs", "x.json")), b'{"v": 2}')
+        self.assertEqual(read_file(self.snap(self.made[3], "docs", "x.json")), b'{"v": 4}')
+        with self.assertRaises(OSError) as e:
+            os.listdir(self.snap(c3))
+        self.assertIn(e.exception.errno, (errno.ENOENT, errno.EIO))
+        # Read as empty, the commit's tree took every document away and
+        # the next one brought them all back: versions there.
+        c4 = self.made[3]
+        want = {h[:7]: b'{"v": %d}' % i for i, h in enumerate(self.made, 1) if h != c3}
+        self.assertEqual(self.versions("docs", "x.json"), want)
+        self.assertEqual(self.versions("other3", "o.json"), {c4[:7]: b'{"o": 3}'})
+        self.assertEqual(self.versions("other2", "o.json"), {self.made[1][:7]: b'{"o": 2}', c4[:7]: b'{"o": 2}'})
+        self.assertEqual(len(self.missing_lines(tree)), 1, self.daemon_log())
