@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 
 from harness import ChronofsTestCase, write_file
 
@@ -243,3 +244,37 @@ class CorruptIndexTests(ChronofsTestCase):
 
     def test_ctl_garbage_manifest(self):
         self.corrupt_and_ctl(garbage_manifest)
+
+    def test_ctl_second_copy_in_one_second(self):
+        """A copy already kept under this second's name stays; the new one gets .2."""
+        index = self.fill()
+        now = int(time.time())
+        kept = ["%s.broken-%d" % (index, t) for t in range(now - 1, now + 30)]
+        for d in kept:
+            os.mkdir(d)
+            write_file(os.path.join(d, "KEEP"), b"older copy")
+        delete_current(self, index)
+        r = self.ctl("query", self.repo, "main", "c", "v")
+        lines = MOVED_LINE.findall(r.stderr)
+        self.assertEqual(len(lines), 1, r.stderr)
+        to = lines[0][2]
+        self.assertRegex(to, r"\.broken-\d+\.2$")
+        self.assertIn(to[:-2], kept)
+        moved = os.listdir(to)
+        self.assertTrue(moved and "KEEP" not in moved, moved)  # the damaged database itself
+        for d in kept:
+            self.assertEqual(os.listdir(d), ["KEEP"], d)
+        self.assertEqual(len(r.stdout.splitlines()), 30)
+
+    def test_ctl_index_that_cannot_be_moved_aside_fails_cleanly(self):
+        """A file in the way of every name it could get: an error, no crash (it was SIGSEGV)."""
+        index = self.fill()
+        now = int(time.time())
+        for t in range(now - 1, now + 60):
+            write_file("%s.broken-%d" % (index, t), b"in the way")
+        garbage_manifest(self, index)
+        r = self.ctl("log", self.repo, "main", "--at", "2099-01-01", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"ERROR: index %s cannot be opened \(Corruption.*\) nor moved aside: Not a directory"
+                         % re.escape(index))
+        self.assertEqual(r.stdout, "")
