@@ -53,6 +53,14 @@ static void version_name(char *buf, size_t sz, int64_t time,
 	snprintf(buf, sz, "%s_%.7s.json", when, hex);
 }
 
+/* Spelled as version_name spells them. */
+static bool version_like(const char *name)
+{
+	return strlen(name) == VERSION_NAME_SZ - 1 && name[10] == 'T' &&
+	       name[19] == 'Z' && name[20] == '_' &&
+	       !strcmp(name + VERSION_NAME_SZ - 6, ".json");
+}
+
 /* Find a version by name, or count/list versions. */
 struct versions {
 	const char *want; /* a version name, or NULL to count */
@@ -63,6 +71,7 @@ struct versions {
 	fs_list_cb cb;
 	void *ctx;
 	char (*kept)[VERSION_NAME_SZ]; /* the names listed, when KEEP */
+	size_t cap;
 	bool keep;
 };
 
@@ -75,14 +84,17 @@ static int version_cb(void *ctx, int64_t time, const struct cfs_oid *commit,
 	if (!blob)
 		return 0; /* a deletion: no bytes to show */
 	version_name(name, sizeof(name), time, commit);
-	if (v->keep) {
-		void *p = realloc(v->kept, (v->n + 1) * sizeof(*v->kept));
+	if (v->keep && v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 16;
+		void *p = realloc(v->kept, cap * sizeof(*v->kept));
 
 		if (!p)
 			return -ENOMEM;
 		v->kept = p;
-		memcpy(v->kept[v->n], name, sizeof(*v->kept));
+		v->cap = cap;
 	}
+	if (v->keep)
+		memcpy(v->kept[v->n], name, sizeof(*v->kept));
 	v->n++;
 	if (v->cb)
 		return v->cb(v->ctx, name, S_IFREG);
@@ -117,8 +129,7 @@ static int name_cb(void *ctx, const char *name, int is_dir)
 
 	/* A name spelled as a version of the directory itself: the version
 	 * is what a lookup finds (stat_history), so only it is listed. */
-	if (strlen(name) == VERSION_NAME_SZ - 1 &&
-	    listed_version(n->listed, name))
+	if (version_like(name) && listed_version(n->listed, name))
 		return 0;
 	n->n++;
 	/* Every name is a directory here: a document's versions, or a
@@ -135,8 +146,8 @@ static int find_version(struct fs *fs, const struct fs_loc *loc,
 	int err;
 
 	memset(v, 0, sizeof(*v));
-	if (!slash)
-		return -ENOENT;
+	if (!slash || !version_like(slash + 1))
+		return -ENOENT; /* no RocksDB seek for a name no version has */
 	dir = strndup(loc->path, (size_t)(slash - loc->path));
 	if (!dir)
 		return -ENOMEM;

@@ -113,6 +113,21 @@ class FileDirectoryFlipTests(PlumbingCase):
         self.flip("sub.json", dir_first=False)
 
 
+class VersionSpelledNameTests(PlumbingCase):
+    def test_a_document_named_as_a_version_of_its_directory(self):
+        """docs/sub a file, then a directory holding a document named as that
+        file's version: listed once, and both ls and cat find the version."""
+        c1 = self.commit_state({"docs/sub": b'{"f": 1}'})
+        name = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + 60)) + "_%s.json" % c1[:7]
+        self.commit_state({"docs/sub/" + name: b'{"doc": 1}', "docs/sub/x.json": b'{"x": 1}'})
+        self.mount()
+        listed = os.listdir(self.hist("docs", "sub"))
+        self.assertEqual(sorted(listed), sorted([name, "x.json"]))
+        self.assertTrue(os.path.isfile(self.hist("docs", "sub", name)))
+        self.assertEqual(read_file(self.hist("docs", "sub", name)), b'{"f": 1}')
+        self.assertEqual(os.listdir(self.hist("docs", "sub", "x.json"))[0][-12:-5], self.made[1][:7])
+
+
 class MissingTreeTests(PlumbingCase):
     """One loose tree object of an old commit deleted: the rest answers."""
 
