@@ -40,6 +40,9 @@ int fs_history_catchup(struct fs *fs, const char *branch)
 	return 0;
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ_<commit7>.json" and its NUL. */
+#define VERSION_NAME_SZ (CFS_WHEN_SZ + 13)
+
 static void version_name(char *buf, size_t sz, int64_t time,
 			 const struct cfs_oid *commit)
 {
@@ -48,6 +51,14 @@ static void version_name(char *buf, size_t sz, int64_t time,
 	cfs_oid_fmt(hex, commit);
 	cfs_format_when(when, time);
 	snprintf(buf, sz, "%s_%.7s.json", when, hex);
+}
+
+/* Spelled as version_name spells them. */
+static bool version_like(const char *name)
+{
+	return strlen(name) == VERSION_NAME_SZ - 1 && name[10] == 'T' &&
+	       name[19] == 'Z' && name[20] == '_' &&
+	       !strcmp(name + VERSION_NAME_SZ - 6, ".json");
 }
 
 /* Find a version by name, or count/list versions. */
@@ -59,18 +70,32 @@ struct versions {
 	struct cfs_oid commit, blob;
 	fs_list_cb cb;
 	void *ctx;
+	char (*kept)[VERSION_NAME_SZ]; /* the names listed, when KEEP */
+	size_t cap;
+	bool keep;
 };
 
 static int version_cb(void *ctx, int64_t time, const struct cfs_oid *commit,
 		      const struct cfs_oid *blob)
 {
 	struct versions *v = ctx;
-	char name[64];
+	char name[VERSION_NAME_SZ];
 
 	if (!blob)
 		return 0; /* a deletion: no bytes to show */
-	v->n++;
 	version_name(name, sizeof(name), time, commit);
+	if (v->keep && v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 16;
+		void *p = realloc(v->kept, cap * sizeof(*v->kept));
+
+		if (!p)
+			return -ENOMEM;
+		v->kept = p;
+		v->cap = cap;
+	}
+	if (v->keep)
+		memcpy(v->kept[v->n], name, sizeof(*v->kept));
+	v->n++;
 	if (v->cb)
 		return v->cb(v->ctx, name, S_IFREG);
 	if (v->want && !strcmp(v->want, name)) {
@@ -87,12 +112,25 @@ struct names {
 	size_t n;
 	fs_list_cb cb;
 	void *ctx;
+	const struct versions *listed; /* versions listed before, or NULL */
 };
+
+static bool listed_version(const struct versions *v, const char *name)
+{
+	for (size_t i = 0; v && i < v->n; i++)
+		if (!strcmp(v->kept[i], name))
+			return true;
+	return false;
+}
 
 static int name_cb(void *ctx, const char *name, int is_dir)
 {
 	struct names *n = ctx;
 
+	/* A name spelled as a version of the directory itself: the version
+	 * is what a lookup finds (stat_history), so only it is listed. */
+	if (version_like(name) && listed_version(n->listed, name))
+		return 0;
 	n->n++;
 	/* Every name is a directory here: a document's versions, or a
 	 * collection. */
@@ -108,8 +146,8 @@ static int find_version(struct fs *fs, const struct fs_loc *loc,
 	int err;
 
 	memset(v, 0, sizeof(*v));
-	if (!slash)
-		return -ENOENT;
+	if (!slash || !version_like(slash + 1))
+		return -ENOENT; /* no RocksDB seek for a name no version has */
 	dir = strndup(loc->path, (size_t)(slash - loc->path));
 	if (!dir)
 		return -ENOMEM;
@@ -156,14 +194,13 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 		return 0;
 	}
-	err = cfs_versions(fs->db, loc->branch, loc->path, version_cb, &v);
-	if (err < 0)
+	/* A version of the parent first: a directory that was a file in
+	 * some commit holds both, and a name spelled as one of its versions
+	 * is that version (the listing agrees, name_cb). */
+	err = find_version(fs, loc, &v);
+	if (err < 0 && err != -ENOENT)
 		return err;
-	if (v.n > 0) {
-		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
-		return 0;
-	}
-	if (find_version(fs, loc, &v) == 0) {
+	if (err == 0) {
 		/* The version's size: the path in the commit that made it. */
 		slash = strrchr(loc->path, '/');
 		dir = strndup(loc->path, (size_t)(slash - loc->path));
@@ -175,6 +212,14 @@ static int stat_history(struct fs *fs, const struct fs_loc *loc,
 			return err;
 		fs_stat_fill(fs, st, loc->full, S_IFREG | 0444, (time_t)v.time,
 			     (off_t)e.size);
+		return 0;
+	}
+	memset(&v, 0, sizeof(v));
+	err = cfs_versions(fs->db, loc->branch, loc->path, version_cb, &v);
+	if (err < 0)
+		return err;
+	if (v.n > 0) {
+		fs_stat_fill(fs, st, loc->full, S_IFDIR | 0555, fs->started, 0);
 		return 0;
 	}
 	err = cfs_names(fs->db, loc->branch, loc->path, name_cb, &n);
@@ -256,22 +301,21 @@ int fs_history_list(struct fs *fs, const struct fs_loc *loc, fs_list_cb cb,
 	if (loc->where == FS_CONFLICTS)
 		return fs_conflicts_list(fs, loc, cb, ctx);
 	struct snap_list sl = { cb, ctx };
-	struct versions v = { .cb = cb, .ctx = ctx };
-	struct names n = { .cb = cb, .ctx = ctx };
-	struct versions count = { 0 };
-	int err;
+	struct versions v = { .cb = cb, .ctx = ctx, .keep = true };
+	struct names n = { .cb = cb, .ctx = ctx, .listed = &v };
+	int err = 0;
 
 	if (loc->where == FS_SNAP)
 		return cfs_readdir(fs->db, &loc->commit, loc->path,
 				   snap_entry_cb, &sl);
-	if (*loc->path) {
+	/* A document's versions, then the names below the path: a path
+	 * that was a file in one commit and a directory in another has
+	 * both, and neither hides the other. */
+	if (*loc->path)
 		err = cfs_versions(fs->db, loc->branch, loc->path, version_cb,
-				   &count);
-		if (err < 0)
-			return err;
-		if (count.n > 0)
-			return cfs_versions(fs->db, loc->branch, loc->path,
-					    version_cb, &v);
-	}
-	return cfs_names(fs->db, loc->branch, loc->path, name_cb, &n);
+				   &v);
+	if (err == 0)
+		err = cfs_names(fs->db, loc->branch, loc->path, name_cb, &n);
+	free(v.kept);
+	return err;
 }

@@ -378,15 +378,36 @@ static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
 	return err;
 }
 
+/* A repository missing a tree (a lost loose object): the commits are
+ * indexed with what can be read, so every other snapshot and history
+ * answers; said once per tree, naming the first commit it hurt. */
+static void missing_tree(struct catchup *c, const struct store_oid *tree)
+{
+	char t[STORE_OID_HEXSZ + 1], h[STORE_OID_HEXSZ + 1];
+
+	if (!idx_missing_first(c->db, tree))
+		return;
+	store_oid_fmt(t, tree);
+	store_oid_fmt(h, &c->commit);
+	idx_log(IDX_LOG_ERROR,
+		"index of branch %s: tree %s, needed to index commit %s, is "
+		"missing from the repository (git fsck): the commit is "
+		"indexed without it, so @history lacks the versions in it",
+		c->branch, t, h);
+}
+
 static int index_new(struct catchup *c)
 {
+	struct store_missing miss;
 	int err = 0;
 
 	for (size_t i = c->n; i-- > 0 && err == 0;) {
 		c->commit = c->v[i];
 		c->time = c->times[i];
 		c->seq = c->base_seq + (c->n - 1 - i);
-		err = store_diff_parent(c->st, &c->commit, put_path, c);
+		err = store_diff_parent(c->st, &c->commit, put_path, c, &miss);
+		if (err == 0 && miss.any)
+			missing_tree(c, &miss.id);
 		if (err == 0)
 			err = apply_orders(c);
 		if (err == 0)

@@ -123,14 +123,20 @@ static unsigned long long free_bytes(const char *dir)
 	return (unsigned long long)sv.f_bavail * sv.f_frsize;
 }
 
-/* Move the database in DIR aside (DIR.broken-TIME), keeping it for a
- * look; 0, or -errno. */
+/* Move the database in DIR aside (DIR.broken-TIME, or DIR.broken-TIME.N
+ * past one in that second), keeping it for a look; 0, or -errno. */
 static int move_aside(const char *dir, const char *why)
 {
+	long long now = (long long)time(NULL);
 	char to[4400];
+	int rc;
 
-	snprintf(to, sizeof(to), "%s.broken-%lld", dir, (long long)time(NULL));
-	if (rename(dir, to) < 0 && errno != ENOENT) {
+	snprintf(to, sizeof(to), "%s.broken-%lld", dir, now);
+	for (int n = 2; (rc = rename(dir, to)) < 0 && n < 100 &&
+			(errno == EEXIST || errno == ENOTEMPTY);
+	     n++)
+		snprintf(to, sizeof(to), "%s.broken-%lld.%d", dir, now, n);
+	if (rc < 0 && errno != ENOENT) {
 		int err = -errno;
 
 		idx_log(IDX_LOG_ERROR,
@@ -244,8 +250,12 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 		err = move_aside(dir, e);
 		rocksdb_free(e);
 		e = NULL;
-		if (err == 0)
-			try_open(db, dir, &e);
+		if (err < 0) { /* logged; no handle to give (it crashed) */
+			idx_db_close(db);
+			return idx_fail(err, "%s: corrupt, and not moved aside",
+					dir);
+		}
+		try_open(db, dir, &e);
 	}
 	if (e) {
 		err = idx_rocks_fail(e, dir);
@@ -300,6 +310,7 @@ void idx_db_close(struct idx_db *db)
 	if (!db)
 		return;
 	idx_defs_memo_free(db);
+	free(db->missing);
 	if (db->db)
 		rocksdb_close(db->db);
 	rocksdb_writeoptions_destroy(db->wopts);
@@ -307,6 +318,22 @@ void idx_db_close(struct idx_db *db)
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->catchup_lock);
 	free(db);
+}
+
+bool idx_missing_first(struct idx_db *db, const struct store_oid *id)
+{
+	struct store_oid *v;
+
+	for (size_t i = 0; i < db->nmissing; i++)
+		if (store_oid_equal(&db->missing[i], id))
+			return false;
+	/* Without memory to remember it, it is logged again: no harm. */
+	v = realloc(db->missing, (db->nmissing + 1) * sizeof(*v));
+	if (v) {
+		db->missing = v;
+		v[db->nmissing++] = *id;
+	}
+	return true;
 }
 
 /* FAMILY branch \0 path: the two strings cannot hold NUL. */

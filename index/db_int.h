@@ -25,6 +25,8 @@ struct idx_db {
 	void *progress_ctx;
 	bool readonly; /* another process (a mount) holds it */
 	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
+	struct store_oid *missing; /* trees logged missing; catchup_lock */
+	size_t nmissing;
 };
 
 /* idx_mtime_set's record, added to batch WB instead. */
@@ -48,6 +50,14 @@ void idx_skip_say(const char *branch, const char *path,
 #define idx_fail store_fail
 /* Translate and free a RocksDB error string. */
 int idx_rocks_fail(char *e, const char *what);
+/* Whether tree ID, which Git cannot find, is reported missing for the
+ * first time by this handle (so it is logged once). Caller holds
+ * db->catchup_lock. */
+bool idx_missing_first(struct idx_db *db, const struct store_oid *id);
+/* A line to idx_set_logger's channel (IDX_LOG_ERROR, IDX_LOG_WARNING):
+ * what the index handled by itself but the user should know. */
+void idx_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Big-endian integers keep numeric order under memcmp. */
 static inline void idx_put_be64(unsigned char *p, uint64_t v)

@@ -64,7 +64,8 @@ static bool is_blob(unsigned mode)
  * commit at 100,000 documents, which a fetch of many commits pays once
  * per commit at catch-up). */
 int store_diff_parent(struct store *st, const struct store_oid *commit,
-		      store_diff_cb cb, void *ctx)
+		      store_diff_cb cb, void *ctx,
+		      struct store_missing *missing)
 {
 	const struct store_tdiff_entry *e;
 	struct store_tdiff *d = NULL;
@@ -82,8 +83,14 @@ int store_diff_parent(struct store *st, const struct store_oid *commit,
 	pthread_mutex_unlock(&st->lock);
 	if (err < 0)
 		return store_git_fail(err, "diff");
-	err = store_tdiff_new(&d, st, has_parent ? &parent : NULL, commit,
-			      NULL);
+	if (missing) {
+		err = store_tdiff_partial(&d, st, has_parent ? &parent : NULL,
+					  commit);
+		missing->any = err == 0 && store_tdiff_missing(d, &missing->id);
+	} else {
+		err = store_tdiff_new(&d, st, has_parent ? &parent : NULL,
+				      commit, NULL);
+	}
 	while (err == 0 && (err = store_tdiff_next(d, &e)) == 0) {
 		bool has_old = e->op != STORE_TDIFF_ADD && is_blob(e->old_mode);
 		bool has_new = e->op != STORE_TDIFF_DELETE &&

@@ -215,13 +215,21 @@ typedef int (*store_walk_cb)(void *ctx, const struct store_oid *commit,
 int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
 	       void *ctx);
 
-/* The documents COMMIT changed against its first parent (every document,
- * for a root commit). OLD or NEW is NULL for an added or deleted path. */
+/* The files COMMIT changed against its first parent (every file, for a
+ * root commit). OLD or NEW is NULL for an added or deleted path. MISSING
+ * NULL: a tree Git cannot find fails the diff (-ENOENT); else such a tree
+ * reads as an empty directory, the rest is diffed, and *MISSING says
+ * whether (and which) one was missing. */
+struct store_missing {
+	bool any;
+	struct store_oid id; /* the first tree missing */
+};
 typedef int (*store_diff_cb)(void *ctx, const char *path,
 			     const struct store_oid *old_blob,
 			     const struct store_oid *new_blob);
 int store_diff_parent(struct store *st, const struct store_oid *commit,
-		      store_diff_cb cb, void *ctx);
+		      store_diff_cb cb, void *ctx,
+		      struct store_missing *missing);
 
 /* Write sessions: whole-tree commits (transactions, merges). While a
  * session is open the handle's saves wait, and every object the calling

@@ -23,6 +23,9 @@ struct walk {
 	struct tchange *v;
 	size_t n, cap;
 	size_t trees_read;
+	bool partial; /* a missing tree reads as empty (store_tdiff_partial) */
+	bool missing;
+	git_oid missing_id; /* the first one */
 };
 
 static void walk_release(struct walk *w)
@@ -91,6 +94,13 @@ static int load(struct walk *w, const git_oid *id, git_tree **out)
 	if (!id)
 		return 0;
 	err = git_tree_lookup(out, w->st->repo, id);
+	if (err == GIT_ENOTFOUND && w->partial) {
+		if (!w->missing)
+			git_oid_cpy(&w->missing_id, id);
+		w->missing = true;
+		git_error_clear();
+		return 0;
+	}
 	if (err < 0)
 		return store_git_fail(err, "tree");
 	w->trees_read++;
@@ -172,7 +182,7 @@ static int list_logical(struct walk *w, const git_tree *t, bool buckets,
 			return -ENOMEM;
 		l->held = h;
 		err = load(w, git_tree_entry_id(e), &h[l->nheld]);
-		if (err == 0)
+		if (err == 0 && h[l->nheld]) /* NULL: missing (partial) */
 			err = add_entries(l, h[l->nheld++], false, true);
 	}
 	if (err == 0 && l->n)
@@ -442,7 +452,7 @@ static int diff_prefix(struct walk *w, const git_oid *a, const git_oid *b,
 /* The sorted changes from A to B (commit or tree ids) under PREFIX;
  * takes the store lock. */
 static int collect(struct walk *w, struct store *st, const struct store_oid *a,
-		   const struct store_oid *b, const char *prefix,
+		   const struct store_oid *b, const char *prefix, bool partial,
 		   git_oid *ta_out, git_oid *tb_out)
 {
 	git_oid ta, tb;
@@ -451,6 +461,7 @@ static int collect(struct walk *w, struct store *st, const struct store_oid *a,
 
 	memset(w, 0, sizeof(*w));
 	w->st = st;
+	w->partial = partial;
 	pthread_mutex_lock(&st->lock);
 	err = root_tree(st, a, &ta, &pa);
 	if (err == 0)
@@ -481,9 +492,9 @@ struct store_tdiff {
 	struct store_tdiff_entry cur;
 };
 
-int store_tdiff_new(struct store_tdiff **out, struct store *st,
-		    const struct store_oid *a, const struct store_oid *b,
-		    const char *prefix)
+static int tdiff_new(struct store_tdiff **out, struct store *st,
+		     const struct store_oid *a, const struct store_oid *b,
+		     const char *prefix, bool partial)
 {
 	struct store_tdiff *d = calloc(1, sizeof(*d));
 	int err;
@@ -491,13 +502,33 @@ int store_tdiff_new(struct store_tdiff **out, struct store *st,
 	*out = NULL;
 	if (!d)
 		return -ENOMEM;
-	err = collect(&d->w, st, a, b, prefix, NULL, NULL);
+	err = collect(&d->w, st, a, b, prefix, partial, NULL, NULL);
 	if (err < 0) {
 		free(d);
 		return err;
 	}
 	*out = d;
 	return 0;
+}
+
+int store_tdiff_new(struct store_tdiff **out, struct store *st,
+		    const struct store_oid *a, const struct store_oid *b,
+		    const char *prefix)
+{
+	return tdiff_new(out, st, a, b, prefix, false);
+}
+
+int store_tdiff_partial(struct store_tdiff **out, struct store *st,
+			const struct store_oid *a, const struct store_oid *b)
+{
+	return tdiff_new(out, st, a, b, NULL, true);
+}
+
+bool store_tdiff_missing(const struct store_tdiff *d, struct store_oid *out)
+{
+	if (d->w.missing)
+		memcpy(out->id, d->w.missing_id.id, STORE_OID_RAWSZ);
+	return d->w.missing;
 }
 
 int store_tdiff_next(struct store_tdiff *d, const struct store_tdiff_entry **e)
@@ -783,10 +814,10 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = collect(&wo, st, base, ours, NULL, NULL, &to);
+	err = collect(&wo, st, base, ours, NULL, false, NULL, &to);
 	if (err < 0)
 		return err;
-	err = collect(&wt, st, base, theirs, NULL, NULL, &tt);
+	err = collect(&wt, st, base, theirs, NULL, false, NULL, &tt);
 	if (err < 0) {
 		walk_release(&wo);
 		return err;

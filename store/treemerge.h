@@ -49,6 +49,15 @@ struct store_tdiff;
 int store_tdiff_new(struct store_tdiff **out, struct store *st,
 		    const struct store_oid *a, const struct store_oid *b,
 		    const char *prefix);
+/* As store_tdiff_new (every path), for a repository missing objects: a
+ * tree Git cannot find reads as an empty directory instead of failing the
+ * diff, so what can be read is diffed (store_tdiff_missing says if it
+ * was whole). */
+int store_tdiff_partial(struct store_tdiff **out, struct store *st,
+			const struct store_oid *a, const struct store_oid *b);
+/* Whether a partial diff found a tree missing: true with the first such
+ * tree's id in *out. */
+bool store_tdiff_missing(const struct store_tdiff *d, struct store_oid *out);
 /* The next entry: 0 with *e borrowed until the next call or the free, 1
  * at the end. */
 int store_tdiff_next(struct store_tdiff *d, const struct store_tdiff_entry **e);

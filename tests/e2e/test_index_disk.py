@@ -4,10 +4,13 @@ and an index RocksDB reports corrupt is moved aside and rebuilt from Git."""
 
 import errno
 import glob
+import json
 import os
+import re
 import shutil
 import subprocess
 import threading
+import time
 
 from harness import ChronofsTestCase, write_file
 
@@ -150,41 +153,128 @@ class SmallDiskTests(ChronofsTestCase):
         self.fsck()
 
 
-class CorruptIndexTests(ChronofsTestCase):
-    """A corrupt index is moved aside with a log line and rebuilt."""
+def truncate_ssts(test, index):
+    ssts = glob.glob(os.path.join(index, "*.sst"))
+    test.assertTrue(ssts, os.listdir(index))
+    for p in ssts:
+        os.truncate(p, 100)
 
-    def corrupt_and_remount(self, damage):
+
+def delete_current(test, index):
+    os.unlink(os.path.join(index, "CURRENT"))
+
+
+def garbage_manifest(test, index):
+    manifests = glob.glob(os.path.join(index, "MANIFEST-*"))
+    test.assertTrue(manifests, os.listdir(index))
+    for p in manifests:
+        with open(p, "wb") as f:
+            f.write(os.urandom(300))
+
+
+# The line that says what happened, why, and where the old copy went.
+MOVED_LINE = re.compile(
+    r"WARNING: index (\S+) cannot be opened \((Corruption[^\n]*)\): moved to (\S+); it is rebuilt from Git")
+
+
+class CorruptIndexTests(ChronofsTestCase):
+    """A corrupt index is moved aside with a log line and rebuilt, by the
+    daemon and by chronofsctl, for each of three corruptions."""
+
+    def fill(self):
+        """A collection with an ordered index, on disk (.sst) once unmounted."""
         os.mkdir(self.doc("c"))
         for i in range(30):
             self.save("c/d%02d.json" % i, '{"v": %d}' % (29 - i))
         self.assertEqual(sorted(os.listdir(os.path.join(self.doc("c"), "@by", "v")))[0], "000001_d29.json")
         self.unmount()
-        index = os.path.join(self.repo, "chronofs", "index")
-        damage(index)
+        return os.path.join(self.repo, "chronofs", "index")
+
+    def assertMovedAside(self, text, index):
+        """TEXT holds one line naming INDEX, the reason, and the copy kept (which exists)."""
+        lines = MOVED_LINE.findall(text)
+        self.assertEqual(len(lines), 1, text)
+        path, why, to = lines[0]
+        self.assertEqual(path, index)
+        self.assertTrue(why.strip(), text)
+        self.assertTrue(to.startswith(index + ".broken-"), to)
+        self.assertTrue(os.path.isdir(to), to)
+        self.assertEqual(glob.glob(index + ".broken-*"), [to])
+
+    def corrupt_and_remount(self, damage):
+        index = self.fill()
+        damage(self, index)
         self.expect_log(r"index .* cannot be opened")
         self.mount()
-        self.assertRegex(self.daemon_log(), r"WARNING: index .*cannot be opened \(Corruption.*moved to .*index\.broken-")
-        self.assertEqual(len(glob.glob(index + ".broken-*")), 1)
+        self.assertMovedAside(self.daemon_log(), index)
         by = sorted(os.listdir(os.path.join(self.doc("c"), "@by", "v")))
         self.assertEqual(len(by), 30)
         self.assertEqual(by[0], "000001_d29.json")
         self.save("c/d00.json", '{"v": -5}')
         self.assertEqual(sorted(os.listdir(os.path.join(self.doc("c"), "@by", "v")))[0], "000001_d00.json")
 
+    def corrupt_and_ctl(self, damage):
+        index = self.fill()
+        damage(self, index)
+        r = self.ctl("query", self.repo, "main", "c", "v")
+        self.assertMovedAside(r.stderr, index)
+        rows = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual([row["id"] for row in rows], ["d%02d" % i for i in range(29, -1, -1)])
+        r = self.ctl("log", self.repo, "main", "--at", "2099-01-01")
+        self.assertEqual(r.stderr, "", "rebuilt once, not again")
+        self.assertIn(self.head(), r.stdout)
+        self.mount()  # the daemon takes the rebuilt index as it is
+        self.assertNotIn("cannot be opened", self.daemon_log())
+        self.assertEqual(len(os.listdir(os.path.join(self.doc("c"), "@by", "v"))), 30)
+
     def test_truncated_sst(self):
-        def damage(index):
-            ssts = glob.glob(os.path.join(index, "*.sst"))
-            self.assertTrue(ssts, os.listdir(index))
-            for p in ssts:
-                os.truncate(p, 100)
-        self.corrupt_and_remount(damage)
+        self.corrupt_and_remount(truncate_ssts)
 
     def test_deleted_current(self):
-        self.corrupt_and_remount(lambda index: os.unlink(os.path.join(index, "CURRENT")))
+        self.corrupt_and_remount(delete_current)
 
     def test_garbage_manifest(self):
-        def damage(index):
-            for p in glob.glob(os.path.join(index, "MANIFEST-*")):
-                with open(p, "wb") as f:
-                    f.write(os.urandom(300))
-        self.corrupt_and_remount(damage)
+        self.corrupt_and_remount(garbage_manifest)
+
+    def test_ctl_truncated_sst(self):
+        self.corrupt_and_ctl(truncate_ssts)
+
+    def test_ctl_deleted_current(self):
+        self.corrupt_and_ctl(delete_current)
+
+    def test_ctl_garbage_manifest(self):
+        self.corrupt_and_ctl(garbage_manifest)
+
+    def test_ctl_second_copy_in_one_second(self):
+        """A copy already kept under this second's name stays; the new one gets .2."""
+        index = self.fill()
+        now = int(time.time())
+        kept = ["%s.broken-%d" % (index, t) for t in range(now - 1, now + 30)]
+        for d in kept:
+            os.mkdir(d)
+            write_file(os.path.join(d, "KEEP"), b"older copy")
+        delete_current(self, index)
+        r = self.ctl("query", self.repo, "main", "c", "v")
+        lines = MOVED_LINE.findall(r.stderr)
+        self.assertEqual(len(lines), 1, r.stderr)
+        to = lines[0][2]
+        self.assertRegex(to, r"\.broken-\d+\.2$")
+        self.assertIn(to[:-2], kept)
+        moved = os.listdir(to)
+        self.assertTrue(moved and "KEEP" not in moved, moved)  # the damaged database itself
+        for d in kept:
+            self.assertEqual(os.listdir(d), ["KEEP"], d)
+        self.assertEqual(len(r.stdout.splitlines()), 30)
+
+    def test_ctl_index_that_cannot_be_moved_aside_fails_cleanly(self):
+        """A file in the way of every name it could get: an error, no crash (it was SIGSEGV)."""
+        index = self.fill()
+        now = int(time.time())
+        for t in range(now - 1, now + 60):
+            write_file("%s.broken-%d" % (index, t), b"in the way")
+        garbage_manifest(self, index)
+        r = self.ctl("log", self.repo, "main", "--at", "2099-01-01", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"ERROR: index %s cannot be opened \(Corruption.*\) nor moved aside: Not a directory"
+                         % re.escape(index))
+        self.assertEqual(r.stdout, "")

@@ -1,0 +1,241 @@
+/* test_tdiff_missing.c - the diff of a repository missing trees
+ * (store/treemerge.c's partial diff, store_diff_parent): with a plain
+ * subtree and a fanout collection's bucket deleted from the object store,
+ * the strict diff fails with ENOENT, the partial one diffs the rest, reads
+ * each missing tree as empty and names it; a diff that needs neither is
+ * whole. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jgen.h"
+#include "store_int.h"
+#include "treemerge.h"
+
+static struct store *st;
+static char dir[] = "/tmp/chronofs-tdiffmiss-XXXXXX";
+
+struct put {
+	const char *path; /* git path */
+	const char *data;
+};
+
+/* A commit on PARENT (NULL: a root commit) with PUTS written. */
+static struct store_oid commit_on(const struct store_oid *parent,
+				  const struct put *puts, size_t n)
+{
+	git_tree_update up[8];
+	git_commit *pc = NULL;
+	git_tree *base = NULL, *tree = NULL;
+	git_treebuilder *tb = NULL;
+	git_signature *sig = NULL;
+	git_oid tid, cid;
+	struct store_oid out = { { 0 } };
+	int err = n <= 8 ? 0 : -1;
+
+	memset(up, 0, sizeof(up));
+	if (err == 0 && parent) {
+		err = git_commit_lookup(&pc, st->repo, store_goid(parent));
+		if (err == 0)
+			err = git_commit_tree(&base, pc);
+	} else if (err == 0) {
+		err = git_treebuilder_new(&tb, st->repo, NULL);
+		if (err == 0)
+			err = git_treebuilder_write(&tid, tb);
+		if (err == 0)
+			err = git_tree_lookup(&base, st->repo, &tid);
+	}
+	for (size_t i = 0; i < n && err == 0; i++) {
+		up[i].path = puts[i].path;
+		up[i].action = GIT_TREE_UPDATE_UPSERT;
+		up[i].filemode = GIT_FILEMODE_BLOB;
+		err = git_blob_create_from_buffer(&up[i].id, st->repo,
+						  puts[i].data,
+						  strlen(puts[i].data));
+	}
+	if (err == 0)
+		err = git_tree_create_updated(&tid, st->repo, base, n, up);
+	if (err == 0)
+		err = git_tree_lookup(&tree, st->repo, &tid);
+	if (err == 0)
+		err = git_signature_new(&sig, "t", "t@example.org", 1000, 0);
+	if (err == 0)
+		err = git_commit_create(&cid, st->repo, NULL, sig, sig, NULL,
+					"test", tree, parent ? 1 : 0,
+					(const git_commit **)&pc);
+	CHECK(err == 0, "commit: %d", err);
+	if (err == 0)
+		memcpy(out.id, cid.id, STORE_OID_RAWSZ);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_tree_free(base);
+	git_treebuilder_free(tb);
+	git_commit_free(pc);
+	return out;
+}
+
+/* The id of the tree at git path PATH in COMMIT. */
+static git_oid tree_at(const struct store_oid *commit, const char *path)
+{
+	git_commit *c = NULL;
+	git_tree *root = NULL;
+	git_tree_entry *e = NULL;
+	git_oid out = { { 0 } };
+
+	CHECK(git_commit_lookup(&c, st->repo, store_goid(commit)) == 0 &&
+		      git_commit_tree(&root, c) == 0 &&
+		      git_tree_entry_bypath(&e, root, path) == 0,
+	      "tree %s", path);
+	if (e)
+		git_oid_cpy(&out, git_tree_entry_id(e));
+	git_tree_entry_free(e);
+	git_tree_free(root);
+	git_commit_free(c);
+	return out;
+}
+
+/* Delete the loose file of object ID, as a lost or damaged one. */
+static void lose(const git_oid *id)
+{
+	char hex[GIT_OID_HEXSZ + 1], path[512];
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex, hex + 2);
+	CHECK(unlink(path) == 0, "unlink %s", path);
+}
+
+/* The diff from A to B as "op path" lines, one string. */
+static void diff_is(const struct store_oid *a, const struct store_oid *b,
+		    const char *want, const git_oid *missing)
+{
+	static const char ops[] = { '+', '-', 'M' };
+	const struct store_tdiff_entry *e;
+	struct store_tdiff *d = NULL;
+	struct store_oid m;
+	char got[1024] = "";
+	size_t len = 0;
+	int err = store_tdiff_partial(&d, st, a, b);
+
+	CHECK(err == 0, "partial diff: %d %s", err, store_errmsg());
+	while (d && store_tdiff_next(d, &e) == 0 && len < sizeof(got) - 1)
+		len += (size_t)snprintf(got + len, sizeof(got) - len, "%c%s ",
+					ops[e->op], e->path);
+	CHECK(!strcmp(got, want), "diff: got '%s', want '%s'", got, want);
+	if (d && missing)
+		CHECK(store_tdiff_missing(d, &m) &&
+			      !memcmp(m.id, missing->id, STORE_OID_RAWSZ),
+		      "the missing tree is named");
+	else if (d)
+		CHECK(!store_tdiff_missing(d, &m), "nothing missing");
+	store_tdiff_free(d);
+}
+
+static void reopen(void)
+{
+	struct store_opts opts = { 0 };
+
+	store_close(st);
+	st = NULL;
+	CHECK(store_open(&st, dir, &opts) == 0, "reopen: %s", store_errmsg());
+	if (!st)
+		exit(1);
+}
+
+static int count_cb(void *ctx, const char *path, const struct store_oid *old,
+		    const struct store_oid *new)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void missing_trees(void)
+{
+	char b1[3], b2[3], p1[64], p2[64];
+	struct store_tdiff *d = NULL;
+	struct store_missing miss;
+	git_oid lost_dir, lost_bucket;
+	int n = 0;
+
+	/* Two documents of a fanout collection in two buckets. */
+	store_layout_bucket("p.json", b1);
+	store_layout_bucket("q.json", b2);
+	CHECK(strcmp(b1, b2) != 0, "two buckets");
+	snprintf(p1, sizeof(p1), "c/%s/p.json", b1);
+	snprintf(p2, sizeof(p2), "c/%s/q.json", b2);
+	struct put a[] = { { "c/" LAYOUT_MARKER, "" },
+			   { p1, "1" },
+			   { p2, "1" },
+			   { "d/x.json", "1" },
+			   { "d/y.json", "1" },
+			   { "e/z.json", "1" } };
+	struct put b[] = { { p1, "2" },
+			   { p2, "2" },
+			   { "d/x.json", "2" },
+			   { "e/z.json", "2" } };
+	struct put c[] = { { p2, "3" },
+			   { "d/y.json", "3" },
+			   { "e/z.json", "3" } };
+	struct put e[] = { { "e/z.json", "4" } };
+	struct store_oid ca = commit_on(NULL, a, 6);
+	struct store_oid cb = commit_on(&ca, b, 4);
+	struct store_oid cc = commit_on(&cb, c, 3);
+	struct store_oid ce = commit_on(&cc, e, 1);
+
+	snprintf(p1, sizeof(p1), "c/%s", b1);
+	lost_dir = tree_at(&cb, "d");
+	lost_bucket = tree_at(&cb, p1);
+	lose(&lost_dir);
+	lose(&lost_bucket);
+	reopen(); /* libgit2's object cache still holds them */
+	CHECK(store_tdiff_new(&d, st, &ca, &cb, NULL) == -ENOENT && !d,
+	      "the strict diff fails");
+	/* A to B: the missing trees read as empty (c sorts before d, so the
+	 * bucket is the first found missing). */
+	diff_is(&ca, &cb, "-c/p.json Mc/q.json -d/x.json -d/y.json Me/z.json ",
+		&lost_bucket);
+	/* B to C: the bucket is the same on both sides, skipped unread; the
+	 * directory is read on B's side only. */
+	diff_is(&cb, &cc, "Mc/q.json +d/x.json +d/y.json Me/z.json ",
+		&lost_dir);
+	/* C to E reads neither: whole. */
+	diff_is(&cc, &ce, "Me/z.json ", NULL);
+	/* store_diff_parent: strict without MISSING, partial with it. */
+	CHECK(store_diff_parent(st, &cc, count_cb, &n, NULL) == -ENOENT,
+	      "strict diff of a commit");
+	n = 0;
+	CHECK(store_diff_parent(st, &cc, count_cb, &n, &miss) == 0 && n == 4 &&
+		      miss.any,
+	      "partial diff of a commit: %d paths", n);
+	CHECK(store_diff_parent(st, &ce, count_cb, &n, &miss) == 0 && !miss.any,
+	      "a whole diff says nothing missing");
+}
+
+int main(void)
+{
+	struct store_opts opts = { 0 };
+	char cmd[256];
+	int err;
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if ((err = store_init(dir)) < 0 ||
+	    (err = store_open(&st, dir, &opts))) {
+		fprintf(stderr, "store: %d %s\n", err, store_errmsg());
+		return 1;
+	}
+	missing_trees();
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	if (failures) {
+		fprintf(stderr, "%d failures\n", failures);
+		return 1;
+	}
+	printf("tdiff-missing: ok\n");
+	return 0;
+}
