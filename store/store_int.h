@@ -3,6 +3,7 @@
 #define CHRONOFS_STORE_INT_H
 
 #include <pthread.h>
+#include <string.h>
 
 #include <git2.h>
 #include <git2/sys/odb_backend.h>
@@ -195,6 +196,14 @@ void store_rt_release(struct rtree *t);
 static inline bool store_rt_is_tree(const struct rt_entry *e)
 {
 	return e && e->mode == GIT_FILEMODE_TREE;
+}
+/* The same mode, name and id: the same bytes. */
+static inline bool store_rt_same(const struct rt_entry *a,
+				 const struct rt_entry *b)
+{
+	return a->id - a->start == b->id - b->start &&
+	       !memcmp(a->start, b->start,
+		       (size_t)(a->id - a->start) + GIT_OID_RAWSZ);
 }
 /* Git's tree order: bytewise, a tree's name as if it ended in '/'. */
 int store_rt_order(const char *a, size_t la, bool adir, const char *b,

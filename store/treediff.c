@@ -49,7 +49,9 @@ bool tw_is_bucket(const struct rt_entry *e)
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	return c >= '0' && c <= '9' ? c - '0' :
+	       c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				      -1;
 }
 
 void tw_buckets(const struct rtree *t, const struct rt_entry *out[256])
@@ -120,8 +122,8 @@ static int cmp_entry(const void *a, const void *b)
 static int add_entries(struct listing *l, const struct rtree *t, bool fanout,
 		       bool files_only)
 {
-	const struct rt_entry **v = realloc(l->v, (l->n + t->n + 1) *
-							  sizeof(*v));
+	const struct rt_entry **v =
+		realloc(l->v, (l->n + t->n + 1) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
@@ -223,17 +225,17 @@ static int diff_buckets(struct walk *w, const char *dir, const struct rtree *a,
 		const struct rt_entry *eb = j < b->n ? &b->v[j] : NULL;
 		int c;
 
+		/* Most entries of two versions of a bucket are equal. */
+		if (ea && eb && store_rt_same(ea, eb)) {
+			i++, j++;
+			continue;
+		}
 		if (store_rt_is_tree(ea) || store_rt_is_tree(eb)) {
 			i += store_rt_is_tree(ea);
 			j += store_rt_is_tree(eb);
 			continue;
 		}
 		c = !ea ? 1 : !eb ? -1 : strcmp(ea->name, eb->name);
-		if (c == 0 && ea->mode == eb->mode &&
-		    !memcmp(ea->id, eb->id, GIT_OID_RAWSZ)) {
-			i++, j++;
-			continue;
-		}
 		err = emit_rt(w, dir, (c <= 0 ? ea : eb)->name,
 			      c <= 0 ? ea : NULL, c >= 0 ? eb : NULL);
 		i += c <= 0;
@@ -244,8 +246,8 @@ static int diff_buckets(struct walk *w, const char *dir, const struct rtree *a,
 
 /* Two fanout collections: direct entries, then bucket by bucket, equal
  * buckets skipped unread. */
-static int diff_fanouts(struct walk *w, const char *dir,
-			const struct rtree *ta, const struct rtree *tb)
+static int diff_fanouts(struct walk *w, const char *dir, const struct rtree *ta,
+			const struct rtree *tb)
 {
 	const struct rt_entry *ba[256], *bb[256];
 	struct listing la = { 0 }, lb = { 0 };

@@ -237,6 +237,13 @@ static int merge_buckets(struct mwalk *mw, const char *dir,
 		const struct rt_entry *e[3] = { NULL, NULL, NULL };
 		const char *min = NULL;
 
+		/* Most entries are the same on all sides. */
+		if (i[0] < t[0]->n && i[1] < t[1]->n && i[2] < t[2]->n &&
+		    store_rt_same(&t[0]->v[i[0]], &t[1]->v[i[1]]) &&
+		    store_rt_same(&t[0]->v[i[0]], &t[2]->v[i[2]])) {
+			i[0]++, i[1]++, i[2]++;
+			continue;
+		}
 		for (int k = 0; k < 3; k++) {
 			while (i[k] < t[k]->n &&
 			       store_rt_is_tree(&t[k]->v[i[k]]))
