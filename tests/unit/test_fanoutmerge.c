@@ -46,7 +46,7 @@ static struct store_oid commit_version(const struct store_oid *parent,
 				       const struct version *v)
 {
 	git_tree_update *up = calloc(N + EXTRA + 1, sizeof(*up));
-	char (*paths)[64] = calloc(N + EXTRA + 1, sizeof(*paths));
+	char(*paths)[64] = calloc(N + EXTRA + 1, sizeof(*paths));
 	git_commit *pc = NULL;
 	git_tree *base = NULL, *tree = NULL;
 	git_treebuilder *tb = NULL;
@@ -208,11 +208,11 @@ static void check_result(const struct store_oid *root, const struct version *b,
 		      present ? "present" : "absent");
 		if (present && oc && tc && o->o[i] >= 0 && t->o[i] >= 0) {
 			snprintf(want, sizeof(want), "\"o\": %d", wo);
-			CHECK(text && strstr(text, want), "round %d: %s: %s", round,
-			      name, text ? text : "(absent)");
+			CHECK(text && strstr(text, want), "round %d: %s: %s",
+			      round, name, text ? text : "(absent)");
 			snprintf(want, sizeof(want), "\"t\": %d", wt);
-			CHECK(text && strstr(text, want), "round %d: %s: %s", round,
-			      name, text ? text : "(absent)");
+			CHECK(text && strstr(text, want), "round %d: %s: %s",
+			      round, name, text ? text : "(absent)");
 		} else if (present && !(oc && tc)) {
 			char exact[128];
 
@@ -308,10 +308,10 @@ static void one_round(int round)
 	buckets_of(&ct, bt, ht);
 	buckets_of(&r1, br, hr);
 	for (int k = 0; k < 256; k++) {
-		bool tsame = hb[k] == ht[k] && (!hb[k] ||
-						git_oid_equal(&bb[k], &bt[k]));
-		bool osame = hb[k] == ho[k] && (!hb[k] ||
-						git_oid_equal(&bb[k], &bo[k]));
+		bool tsame = hb[k] == ht[k] &&
+			     (!hb[k] || git_oid_equal(&bb[k], &bt[k]));
+		bool osame = hb[k] == ho[k] &&
+			     (!hb[k] || git_oid_equal(&bb[k], &bo[k]));
 
 		theirs_changed += !tsame;
 		both += !tsame && !osame;
