@@ -58,7 +58,7 @@ int store_rt_read(struct store *st, const git_oid *id, struct rtree *out)
 		}
 		for (; p < end && *p >= '0' && *p <= '7'; p++)
 			e->mode = e->mode * 8 + (unsigned)(*p - '0');
-		if (p == end || *p != ' ' || out->n == cap)
+		if (p == end || p == e->start || *p != ' ' || out->n == cap)
 			break;
 		e->name = (const char *)++p;
 		/* Names are short: a loop beats memchr's setup. */

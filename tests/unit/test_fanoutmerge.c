@@ -5,8 +5,11 @@
  * in different members), merged both ways. Each document is what the
  * rules say, every file sits in its bucket, buckets only ours changed
  * are not read, buckets only theirs changed are taken whole (their tree
- * ids in the result), and `git fsck` is clean. */
+ * ids in the result), and `git fsck` is clean. Then trees read as bytes
+ * (store/rawtree.c): parsed, found and spliced as git would, malformed
+ * ones refused. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +340,102 @@ static void one_round(int round)
 	store_merge_release(&m2);
 }
 
+/* Trees read as bytes (store/rawtree.c): entries parsed in place, found
+ * in Git's order (a file "a.b" sorts before a directory "a"), spliced;
+ * malformed trees refused with -EIO, never read past their end. */
+static void raw_trees(void)
+{
+	static const unsigned char id[20] = { 1, 2, 3 };
+	static const char *const bad[] = {
+		"100644 x", /* no NUL, no id */
+		"100644 x\0short", /* a short id */
+		"10x644 y\0aaaaaaaaaaaaaaaaaaaa", /* a bad mode */
+		"100644 \0aaaaaaaaaaaaaaaaaaaa", /* an empty name */
+		" x\0aaaaaaaaaaaaaaaaaaaa", /* no mode */
+	};
+	static const size_t badlen[] = { 8, 14, 31, 28, 23 };
+	struct store_tb_buf b = { 0 };
+	struct rtree t;
+	struct rt_update up[2];
+	git_oid tid, sid, gid;
+	bool empty;
+
+	CHECK(store_tb_put_entry(&b, GIT_FILEMODE_TREE, "a",
+				 (const git_oid *)id) == 0 &&
+		      store_tb_put_entry(&b, GIT_FILEMODE_BLOB, "a.b",
+					 (const git_oid *)id) == 0 &&
+		      store_tb_put_entry(&b, GIT_FILEMODE_BLOB_EXECUTABLE, "z",
+					 (const git_oid *)id) == 0,
+	      "entries");
+	/* Git's order: "a.b" < "a/" (the tree) < "z". */
+	{
+		struct store_tb_buf o = { 0 };
+
+		store_tb_put_entry(&o, GIT_FILEMODE_BLOB, "a.b",
+				   (const git_oid *)id);
+		store_tb_put_entry(&o, GIT_FILEMODE_TREE, "a",
+				   (const git_oid *)id);
+		store_tb_put_entry(&o, GIT_FILEMODE_BLOB_EXECUTABLE, "z",
+				   (const git_oid *)id);
+		CHECK(git_odb_write(&tid, st->odb, o.p, o.len,
+				    GIT_OBJECT_TREE) == 0,
+		      "write tree");
+		free(o.p);
+	}
+	free(b.p);
+	pthread_mutex_lock(&st->lock);
+	CHECK(store_rt_read(st, &tid, &t) == 0 && t.n == 3 &&
+		      !strcmp(t.v[0].name, "a.b") &&
+		      t.v[0].mode == GIT_FILEMODE_BLOB &&
+		      store_rt_is_tree(&t.v[1]) && t.v[2].mode == 0100755 &&
+		      !memcmp(t.v[2].id, id, 20),
+	      "parsed in place");
+	CHECK(store_rt_find(&t, "a", true) == &t.v[1] &&
+		      store_rt_find(&t, "a", false) == NULL &&
+		      store_rt_find(&t, "a.b", false) == &t.v[0] &&
+		      store_rt_find(&t, "z", false) == &t.v[2] &&
+		      !store_rt_is_fanout(&t),
+	      "found in git's order");
+	/* Splice: z removed, "a.a" added before "a.b". */
+	up[0] = (struct rt_update){ "z", NULL, 0 };
+	up[1] = (struct rt_update){ "a.a", (const git_oid *)id,
+				    GIT_FILEMODE_BLOB };
+	CHECK(store_rt_splice(st, &t, up, 2, &sid, &empty) == 0 && !empty,
+	      "splice");
+	store_rt_release(&t);
+	{
+		git_treebuilder *tb = NULL;
+
+		CHECK(git_treebuilder_new(&tb, st->repo, NULL) == 0 &&
+			      git_treebuilder_insert(NULL, tb, "a.b",
+						     (const git_oid *)id,
+						     GIT_FILEMODE_BLOB) == 0 &&
+			      git_treebuilder_insert(NULL, tb, "a",
+						     (const git_oid *)id,
+						     GIT_FILEMODE_TREE) == 0 &&
+			      git_treebuilder_insert(NULL, tb, "a.a",
+						     (const git_oid *)id,
+						     GIT_FILEMODE_BLOB) == 0 &&
+			      git_treebuilder_write(&gid, tb) == 0 &&
+			      git_oid_equal(&gid, &sid),
+		      "the splice is the tree git builds");
+		git_treebuilder_free(tb);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		git_oid bid;
+
+		CHECK(git_odb_write(&bid, st->odb, bad[i], badlen[i],
+				    GIT_OBJECT_TREE) == 0,
+		      "write bad tree %zu", i);
+		CHECK(store_rt_read(st, &bid, &t) == -EIO && !t.v && !t.obj,
+		      "bad tree %zu refused", i);
+	}
+	CHECK(store_rt_read(st, NULL, &t) == 0 && t.n == 0, "the empty tree");
+	CHECK(store_rt_read(st, (const git_oid *)id, &t) < 0, "no such tree");
+	pthread_mutex_unlock(&st->lock);
+	store_error_clear();
+}
+
 int main(void)
 {
 	struct store_opts opts = { 0 };
@@ -359,6 +458,7 @@ int main(void)
 		 " || git --git-dir=%s fsck --no-progress --strict",
 		 dir, dir);
 	CHECK(system(cmd) == 0, "git fsck is not clean");
+	raw_trees(); /* after fsck: it writes malformed trees */
 	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
