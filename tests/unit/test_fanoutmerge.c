@@ -346,14 +346,21 @@ static void one_round(int round)
 static void raw_trees(void)
 {
 	static const unsigned char id[20] = { 1, 2, 3 };
-	static const char *const bad[] = {
-		"100644 x", /* no NUL, no id */
-		"100644 x\0short", /* a short id */
-		"10x644 y\0aaaaaaaaaaaaaaaaaaaa", /* a bad mode */
-		"100644 \0aaaaaaaaaaaaaaaaaaaa", /* an empty name */
-		" x\0aaaaaaaaaaaaaaaaaaaa", /* no mode */
+#define BAD(s)                   \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+	static const struct {
+		const char *p;
+		size_t len;
+	} bad[] = {
+		BAD("100644 x"), /* no NUL, no id */
+		BAD("100644 x\0short"), /* a short id */
+		BAD("10x644 y\0aaaaaaaaaaaaaaaaaaaa"), /* a bad mode */
+		BAD("100644 \0aaaaaaaaaaaaaaaaaaaa"), /* an empty name */
+		BAD(" x\0aaaaaaaaaaaaaaaaaaaa"), /* no mode */
 	};
-	static const size_t badlen[] = { 8, 14, 31, 28, 23 };
+#undef BAD
 	struct store_tb_buf b = { 0 };
 	struct rtree t;
 	struct rt_update up[2];
@@ -424,7 +431,7 @@ static void raw_trees(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		git_oid bid;
 
-		CHECK(git_odb_write(&bid, st->odb, bad[i], badlen[i],
+		CHECK(git_odb_write(&bid, st->odb, bad[i].p, bad[i].len,
 				    GIT_OBJECT_TREE) == 0,
 		      "write bad tree %zu", i);
 		CHECK(store_rt_read(st, &bid, &t) == -EIO && !t.v && !t.obj,
