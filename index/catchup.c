@@ -485,15 +485,18 @@ static void catchup_release(struct catchup *c)
 	free(c->times);
 }
 
-int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
-		    const struct store_commit_info *info,
-		    const struct idx_mtime *mtime)
+/* idx_history_add_changes; DOCS: only the documents among CH. */
+static int add_changes(struct idx_db *db, struct store *st, const char *branch,
+		       const struct store_oid *commit,
+		       const struct store_oid *parent, int64_t time,
+		       const struct idx_change *ch, size_t n,
+		       const struct idx_mtime *mtime, bool docs)
 {
 	struct catchup c = { .db = db, .st = st, .branch = branch };
 	struct store_oid head;
 	uint64_t seq;
 	/* The mtime goes with the first path's new content. */
-	bool timed = mtime && info->n && !info->paths[0].deleted;
+	bool timed = mtime && n && !ch[0].deleted, gone = false;
 	int err;
 
 	if (db->readonly)
@@ -502,46 +505,72 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	 * does not wait; that catch-up, or the next, indexes its commit
 	 * from Git. Its mtime is kept now. */
 	if (pthread_mutex_trylock(&db->catchup_lock) != 0)
-		return timed ? idx_mtime_set(db, branch, info->paths[0].path,
-					     info->paths[0].blob.id, mtime) :
+		return timed ? idx_mtime_set(db, branch, ch[0].path,
+					     ch[0].blob.id, mtime) :
 			       0;
 	err = idx_head_read(db, branch, &head, &seq);
-	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
+	if (err < 0 || !store_oid_equal(&head, parent)) {
 		err = idx_catchup_locked(db, st, branch, NULL);
 		if (err == 0 && timed)
-			err = idx_mtime_set(db, branch, info->paths[0].path,
-					    info->paths[0].blob.id, mtime);
+			err = idx_mtime_set(db, branch, ch[0].path,
+					    ch[0].blob.id, mtime);
 		goto out;
 	}
 	c.wb = rocksdb_writebatch_create();
 	c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
 	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
 		goto out;
-	c.commit = info->commit;
-	c.time = info->time;
+	c.commit = *commit;
+	c.time = time;
 	c.seq = seq + 1;
-	for (size_t i = 0; i < info->n && err == 0; i++)
-		if (store_is_document_path(info->paths[i].path))
-			err = put_path(&c, info->paths[i].path, NULL,
-				       info->paths[i].deleted ?
-					       NULL :
-					       &info->paths[i].blob);
+	for (size_t i = 0; i < n && err == 0; i++) {
+		if (docs && !store_is_document_path(ch[i].path))
+			continue;
+		gone |= ch[i].deleted;
+		err = put_path(&c, ch[i].path, NULL,
+			       ch[i].deleted ? NULL : &ch[i].blob);
+	}
 	if (err == 0)
 		err = apply_orders(&c);
 	if (err == 0)
 		err = put_commit(&c);
 	if (err == 0 && timed)
-		err = idx_mtime_put(c.wb, branch, info->paths[0].path,
-				    info->paths[0].blob.id, mtime);
+		err = idx_mtime_put(c.wb, branch, ch[0].path, ch[0].blob.id,
+				    mtime);
 	if (err == 0)
 		err = flush(&c);
 	/* A deletion may have taken a collection's last document. */
-	if (err == 0 && c.defs->n && info->n && info->paths[0].deleted)
-		err = drop_gone(db, st, branch, &info->commit);
+	if (err == 0 && c.defs->n && gone)
+		err = drop_gone(db, st, branch, commit);
 out:
 	catchup_release(&c);
 	pthread_mutex_unlock(&db->catchup_lock);
 	return err;
+}
+
+int idx_history_add_changes(struct idx_db *db, struct store *st,
+			    const char *branch, const struct store_oid *commit,
+			    const struct store_oid *parent, int64_t time,
+			    const struct idx_change *ch, size_t n,
+			    const struct idx_mtime *mtime)
+{
+	return add_changes(db, st, branch, commit, parent, time, ch, n, mtime,
+			   false);
+}
+
+int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
+		    const struct store_commit_info *info,
+		    const struct idx_mtime *mtime)
+{
+	struct idx_change ch[2];
+
+	for (size_t i = 0; i < info->n && i < 2; i++)
+		ch[i] = (struct idx_change){ info->paths[i].path,
+					     info->paths[i].deleted,
+					     info->paths[i].blob };
+	return add_changes(db, st, branch, &info->commit, &info->parent,
+			   info->time, ch, info->n < 2 ? info->n : 2, mtime,
+			   true);
 }
 
 static int idx_catchup_locked(struct idx_db *db, struct store *st,

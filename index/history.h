@@ -62,6 +62,24 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 		    const struct store_commit_info *info,
 		    const struct idx_mtime *mtime);
 
+/* One file a commit changed (idx_history_add_changes). */
+struct idx_change {
+	const char *path;
+	bool deleted;
+	struct store_oid blob; /* the new content unless deleted */
+};
+
+/* The same for a commit of many paths (a merge): COMMIT, made on PARENT
+ * at committer time TIME, changed the files CH[0..N) (each whose content
+ * differs from PARENT's, as a catch-up's tree diff finds them): indexed
+ * from the list when PARENT is the indexed head, else caught up from
+ * Git. MTIME (or NULL) goes with CH[0]. */
+int idx_history_add_changes(struct idx_db *db, struct store *st,
+			    const char *branch, const struct store_oid *commit,
+			    const struct store_oid *parent, int64_t time,
+			    const struct idx_change *ch, size_t n,
+			    const struct idx_mtime *mtime);
+
 /* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
 int idx_head_read(struct idx_db *db, const char *branch, struct store_oid *head,
 		  uint64_t *seq);

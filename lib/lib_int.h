@@ -96,7 +96,8 @@ void lib_index_catchup(chronofs *db, const char *branch);
 
 /* merge.c: merge COMMIT (NULL: branch FROM's head) into INTO, FROM
  * naming it in the message; a write session, retried while INTO moves.
- * No index catch-up (the caller's). */
+ * A merge commit is indexed from the merge's own list of changes; a
+ * fast-forward is left to the caller's catch-up. */
 int lib_merge_commit(chronofs *db, const char *from,
 		     const struct store_oid *commit, const char *into,
 		     const char *message, unsigned flags,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "history.h"
 #include "lib_int.h"
 #include "treemerge.h"
 #include "banned.h"
@@ -39,6 +40,74 @@ static int name_commit(chronofs *db, const char *name, struct store_oid *out)
 			  name);
 }
 
+static bool is_blob(bool has, unsigned mode)
+{
+	return has && (mode == 0100644 || mode == 0100755);
+}
+
+/* Entry E's file in the merge's result against ours': 1 with *ch if it
+ * differs (as the index's tree diff of the merge against its first
+ * parent would find it), 0 if not, or -errno. */
+static int result_change(const struct store_merge_entry *e,
+			 struct idx_change *ch)
+{
+	bool had = is_blob(e->has[STORE_MERGE_OURS_I],
+			   e->mode[STORE_MERGE_OURS_I]);
+	bool has = false;
+	int err = 0;
+
+	memset(ch, 0, sizeof(*ch));
+	if (e->action == STORE_MERGE_OURS)
+		return 0;
+	if (e->action == STORE_MERGE_THEIRS) {
+		has = is_blob(e->has[STORE_MERGE_THEIRS_I],
+			      e->mode[STORE_MERGE_THEIRS_I]);
+		ch->blob = e->blob[STORE_MERGE_THEIRS_I];
+	} else if (e->action == STORE_MERGE_BYTES) {
+		has = true; /* a regular file (mergebuild.c) */
+		err = store_blob_hash(e->bytes, e->len, &ch->blob);
+	}
+	if (err < 0 || (!had && !has) ||
+	    (had && has &&
+	     store_oid_equal(&ch->blob, &e->blob[STORE_MERGE_OURS_I])))
+		return err;
+	ch->path = e->path;
+	ch->deleted = !has;
+	return 1;
+}
+
+/* A merge commit in the indexes of INTO from the merge's own list of
+ * what it changed: no tree diff of the merge against its first parent
+ * (which reads again every bucket theirs changed). A failure loses
+ * nothing: the next catch-up indexes the commit from Git. */
+static void index_merge(chronofs *db, const char *into,
+			const struct store_merge_outcome *o)
+{
+	struct idx_change *ch = calloc(o->merge.n + 1, sizeof(*ch));
+	struct idx_db *idx = NULL;
+	size_t n = 0;
+	int64_t time = 0;
+	char msg[1200];
+	int err = ch ? store_commit_time(db->st, &o->commit, &time) : -ENOMEM;
+
+	for (size_t i = 0; i < o->merge.n && err == 0; i++)
+		if ((err = result_change(&o->merge.v[i], &ch[n])) == 1) {
+			n++;
+			err = 0;
+		}
+	if (err == 0 && (err = lib_index_get(db, &idx)) == 0 && idx)
+		err = idx_history_add_changes(idx, db->st, into, &o->commit,
+					      &o->old_head, time, ch, n, NULL);
+	lib_index_put(db, idx);
+	if (err < 0 && db->log) {
+		snprintf(msg, sizeof(msg), "index of branch %s: %s", into,
+			 store_errmsg());
+		db->log(msg);
+	}
+	store_error_clear();
+	free(ch);
+}
+
 int lib_merge_commit(chronofs *db, const char *from,
 		     const struct store_oid *commit, const char *into,
 		     const char *message, unsigned flags,
@@ -62,6 +131,8 @@ int lib_merge_commit(chronofs *db, const char *from,
 		return store_fail(err, "%s: no such branch", into);
 	if (err < 0)
 		return lib_fail(err, into);
+	if (o.kind == STORE_MERGED_COMMIT)
+		index_merge(db, into, &o);
 	if (o.kind != STORE_MERGED_NOTHING) {
 		store_oid_fmt(res->commit, &o.commit);
 		res->fast_forward = o.kind == STORE_MERGED_FAST_FORWARD;
@@ -90,7 +161,8 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 	if ((err = lib_merge_commit(db, from, NULL, into, message, flags,
 				    res)) < 0)
 		return err;
-	if (res->commit[0])
+	/* A merge commit is indexed already (index_merge). */
+	if (res->fast_forward)
 		lib_index_catchup(db, into);
 	store_error_clear();
 	return 0;

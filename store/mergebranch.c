@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_int.h"
 #include "treemerge.h"
@@ -153,9 +154,17 @@ int store_merge_commit(struct store_merge_outcome *out, struct store *st,
 	int err = -EAGAIN;
 
 	memset(out, 0, sizeof(*out));
-	for (int i = 0; i < MERGE_RETRIES && err == -EAGAIN; i++)
+	for (int i = 0; i < MERGE_RETRIES && err == -EAGAIN; i++) {
+		/* INTO moved or its ref is locked by a save: back off as a
+		 * save does (group.c), or a quick merge spends its tries
+		 * while one save holds the lock. */
+		struct timespec pause = { 0, 100000L * (i < 100 ? i : 100) };
+
+		if (i)
+			nanosleep(&pause, NULL);
 		err = attempt(out, st, from, from_commit, into, msg, flags,
 			      opts);
+	}
 	if (err < 0)
 		store_merge_outcome_release(out);
 	return err;

@@ -74,6 +74,12 @@ static int cmp_by_dir(const void *a, const void *b)
 	return strcmp(base_name(x->path), base_name(y->path));
 }
 
+/* An entry and the bucket its file goes to. */
+struct bucketed {
+	char bucket[3];
+	struct store_merge_entry *e;
+};
+
 static bool regular(unsigned mode)
 {
 	return mode == GIT_FILEMODE_BLOB ||
@@ -152,6 +158,81 @@ static int reshard(struct store *st, const char *dir, git_tree *t,
 	return err;
 }
 
+static int cmp_bucket(const void *a, const void *b)
+{
+	return strcmp(((const struct bucketed *)a)->bucket,
+		      ((const struct bucketed *)b)->bucket);
+}
+
+/* Bucket BK of fanout collection DIR (tree OD, ours) with entries
+ * B[0..N) put in: its bytes spliced (rawtree.c), the new bucket one
+ * update of DIR/BK. */
+static int build_bucket(struct store *st, git_tree *od, const char *dir,
+			const struct bucketed *b, size_t n, struct updates *u)
+{
+	const git_tree_entry *te = git_tree_entry_byname(od, b->bucket);
+	const git_oid *bid = te && git_tree_entry_type(te) == GIT_OBJECT_TREE ?
+				     git_tree_entry_id(te) :
+				     NULL;
+	struct rt_update *up = calloc(n, sizeof(*up));
+	git_oid *ids = calloc(n, sizeof(*ids)), id;
+	struct rtree t = { 0 };
+	bool empty;
+	char *gp = NULL;
+	int err = up && ids ? store_rt_read(st, bid, &t) : -ENOMEM;
+
+	for (size_t i = 0; i < n && err == 0; i++) {
+		unsigned mode = 0;
+
+		up[i].name = base_name(b[i].e->path);
+		if (result_present(b[i].e)) {
+			err = result_blob(st, b[i].e, &ids[i], &mode);
+			up[i].id = &ids[i];
+			up[i].mode = (git_filemode_t)mode;
+		}
+	}
+	if (err == 0)
+		err = store_rt_splice(st, &t, up, n, &id, &empty);
+	if (err == 0 &&
+	    asprintf(&gp, "%s%s%s", dir, *dir ? "/" : "", b->bucket) < 0)
+		err = -ENOMEM;
+	if (err == 0 && !empty)
+		err = add(u, GIT_TREE_UPDATE_UPSERT, &id, GIT_FILEMODE_TREE,
+			  gp);
+	else if (err == 0 && bid)
+		err = add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0, gp);
+	else
+		free(gp);
+	store_rt_release(&t);
+	free(ids);
+	free(up);
+	return err;
+}
+
+/* The updates of fanout collection DIR (tree OD, ours: fanout too) for
+ * entries E[0..N): one per bucket they fall in. */
+static int build_buckets(struct store *st, git_tree *od, const char *dir,
+			 struct store_merge_entry **e, size_t n,
+			 struct updates *u)
+{
+	struct bucketed *b = calloc(n + 1, sizeof(*b));
+	int err = b ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && b; i++) {
+		b[i].e = e[i];
+		store_layout_bucket(base_name(e[i]->path), b[i].bucket);
+	}
+	if (b)
+		qsort(b, n, sizeof(*b), cmp_bucket);
+	for (size_t i = 0, j; i < n && err == 0; i = j) {
+		for (j = i + 1; j < n && !strcmp(b[j].bucket, b[i].bucket); j++)
+			;
+		err = build_bucket(st, od, dir, b + i, j - i, u);
+	}
+	free(b);
+	return err;
+}
+
 /* The updates of collection DIR for entries E[0..N). */
 static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 		     const char *dir, struct store_merge_entry **e, size_t n,
@@ -175,6 +256,10 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 			 (long)e[i]->has[STORE_MERGE_OURS_I];
 	fanout = ofan || store_layout_is_fanout(td) ||
 		 files >= LAYOUT_FANOUT_AT;
+	if (ofan) {
+		err = build_buckets(st, od, dir, e, n, u);
+		goto out;
+	}
 	from = u->n;
 	if (fanout && !ofan && (err = reshard(st, dir, od, u)) < 0)
 		goto out;
@@ -238,8 +323,9 @@ int store_merge_build_tree(struct store *st, const struct store_merge *m,
 		const struct store_merge_entry *e = &m->v[i];
 
 		/* Ours is the starting point: nothing to do for it, nor
-		 * for a deletion of what ours does not have. */
-		if (e->action != STORE_MERGE_OURS &&
+		 * for a deletion of what ours does not have, nor in a
+		 * bucket taken whole (below). */
+		if (e->action != STORE_MERGE_OURS && !e->taken &&
 		    (result_present(e) || e->has[STORE_MERGE_OURS_I]))
 			v[n++] = (struct store_merge_entry *)e;
 	}
@@ -263,6 +349,20 @@ int store_merge_build_tree(struct store *st, const struct store_merge *m,
 			    -ENOMEM;
 		free(dir);
 		i = j;
+	}
+	for (size_t i = 0; i < m->ntakes && err == 0; i++) {
+		const struct store_merge_take *t = &m->takes[i];
+		char *gp;
+
+		if (asprintf(&gp, "%s%s%s", t->dir, *t->dir ? "/" : "",
+			     t->bucket) < 0)
+			err = -ENOMEM;
+		else
+			err = add(&u,
+				  t->has ? GIT_TREE_UPDATE_UPSERT :
+					   GIT_TREE_UPDATE_REMOVE,
+				  t->has ? store_goid(&t->tree) : NULL,
+				  GIT_FILEMODE_TREE, gp);
 	}
 	if (err == 0) {
 		err = git_tree_create_updated(&id, st->repo, ours, u.n, u.up);

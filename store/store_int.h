@@ -3,6 +3,7 @@
 #define CHRONOFS_STORE_INT_H
 
 #include <pthread.h>
+#include <string.h>
 
 #include <git2.h>
 #include <git2/sys/odb_backend.h>
@@ -175,6 +176,54 @@ int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
 		       size_t *files, bool *fanout);
 int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
 		      char **out);
+/* rawtree.c: a tree as the object database's bytes, its entries parsed
+ * in place (names NUL-terminated there), for the walks of treemerge.h;
+ * under st->lock. read: NULL is the empty tree; -EIO if ID is no tree or
+ * a malformed one. */
+struct rt_entry {
+	const unsigned char *start; /* the entry's first byte (its mode) */
+	const char *name;
+	size_t nlen;
+	const unsigned char *id; /* GIT_OID_RAWSZ bytes */
+	unsigned mode;
+};
+struct rtree {
+	git_odb_object *obj; /* owns the bytes */
+	struct rt_entry *v; /* in git's order */
+	size_t n;
+};
+int store_rt_read(struct store *st, const git_oid *id, struct rtree *out);
+void store_rt_release(struct rtree *t);
+static inline bool store_rt_is_tree(const struct rt_entry *e)
+{
+	return e && e->mode == GIT_FILEMODE_TREE;
+}
+/* The same mode, name and id: the same bytes. */
+static inline bool store_rt_same(const struct rt_entry *a,
+				 const struct rt_entry *b)
+{
+	return a->id - a->start == b->id - b->start &&
+	       !memcmp(a->start, b->start,
+		       (size_t)(a->id - a->start) + GIT_OID_RAWSZ);
+}
+/* Git's tree order: bytewise, a tree's name as if it ended in '/'. */
+int store_rt_order(const char *a, size_t la, bool adir, const char *b,
+		   size_t lb, bool bdir);
+/* The entry NAME (a tree if DIR, else a file), or NULL. */
+const struct rt_entry *store_rt_find(const struct rtree *t, const char *name,
+				     bool dir);
+/* Does T hold the fanout marker (layout.c)? */
+bool store_rt_is_fanout(const struct rtree *t);
+/* Tree T with U[0..N) applied (each name set to ID/MODE, or removed if
+ * ID is NULL; U is sorted here), written; *out its id, or *empty (then
+ * nothing is written). */
+struct rt_update {
+	const char *name;
+	const git_oid *id;
+	git_filemode_t mode;
+};
+int store_rt_splice(struct store *st, const struct rtree *t,
+		    struct rt_update *u, size_t n, git_oid *out, bool *empty);
 /* All of BUF to FD (retrying short writes), or -errno. */
 int store_write_all(int fd, const void *buf, size_t n);
 /* fsync(2) of directory PATH, or -errno. */

@@ -1,681 +1,28 @@
-/* treemerge.c - logical-path diffs of two trees and three-way merges of
- * three (see treemerge.h). Trees are compared by walking both at once,
- * skipping equal subtree ids; per-document merging is jmerge_doc's. */
+/* treemerge.c - the three-way merge of three trees by logical path
+ * (store_merge_trees, treemerge.h), walking the trees' bytes at once
+ * (treewalk.h); per-document merging is jmerge_doc's.
+ *
+ * A subtree or bucket theirs did not change, or changed as ours did, is
+ * skipped unread: the result keeps ours there. A bucket only theirs
+ * changed is the result's as it is (a take, mergebuild.c), its files
+ * listed from theirs against the base; only buckets both sides changed
+ * are read on all three sides. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_int.h"
+#include "treewalk.h"
 #include "treemerge.h"
 #include "banned.h"
 
-/* One file that differs between two trees. */
-struct tchange {
-	char *path;
-	bool has_old, has_new;
-	git_oid old, new;
-	unsigned old_mode, new_mode;
-};
-
-struct walk {
-	struct store *st;
-	struct tchange *v;
-	size_t n, cap;
-	size_t trees_read;
-	bool partial; /* a missing tree reads as empty (store_tdiff_partial) */
-	bool missing;
-	git_oid missing_id; /* the first one */
-};
-
-static void walk_release(struct walk *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->v[i].path);
-	free(w->v);
-	w->v = NULL;
-	w->n = w->cap = 0;
-}
-
-static char *join(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
-		return NULL;
-	return p;
-}
-
-static bool is_tree(const git_tree_entry *e)
-{
-	return e && git_tree_entry_type(e) == GIT_OBJECT_TREE;
-}
-
-/* Record file DIR/NAME going from A to B (either NULL), unless equal. */
-static int emit(struct walk *w, const char *dir, const char *name,
-		const git_tree_entry *a, const git_tree_entry *b)
-{
-	struct tchange *c;
-
-	if (a && b &&
-	    git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b)) &&
-	    git_tree_entry_filemode(a) == git_tree_entry_filemode(b))
-		return 0;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 64;
-
-		c = realloc(w->v, cap * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		w->v = c;
-		w->cap = cap;
-	}
-	c = &w->v[w->n];
-	memset(c, 0, sizeof(*c));
-	if (!(c->path = join(dir, name)))
-		return -ENOMEM;
-	if ((c->has_old = a != NULL)) {
-		git_oid_cpy(&c->old, git_tree_entry_id(a));
-		c->old_mode = git_tree_entry_filemode(a);
-	}
-	if ((c->has_new = b != NULL)) {
-		git_oid_cpy(&c->new, git_tree_entry_id(b));
-		c->new_mode = git_tree_entry_filemode(b);
-	}
-	w->n++;
-	return 0;
-}
-
-static int load(struct walk *w, const git_oid *id, git_tree **out)
-{
-	int err;
-
-	*out = NULL;
-	if (!id)
-		return 0;
-	err = git_tree_lookup(out, w->st->repo, id);
-	if (err == GIT_ENOTFOUND && w->partial) {
-		if (!w->missing)
-			git_oid_cpy(&w->missing_id, id);
-		w->missing = true;
-		git_error_clear();
-		return 0;
-	}
-	if (err < 0)
-		return store_git_fail(err, "tree");
-	w->trees_read++;
-	return 0;
-}
-
-/* The entries of a directory as the mount lists them, in strcmp order of
- * name; the bucket trees they point into are held until release. */
-struct listing {
-	const git_tree_entry **v;
-	size_t n;
-	git_tree **held;
-	size_t nheld;
-};
-
-static void listing_release(struct listing *l)
-{
-	for (size_t i = 0; i < l->nheld; i++)
-		git_tree_free(l->held[i]);
-	free(l->held);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	return strcmp(git_tree_entry_name(*(const git_tree_entry *const *)a),
-		      git_tree_entry_name(*(const git_tree_entry *const *)b));
-}
-
-static bool is_bucket_entry(const git_tree_entry *e)
-{
-	return is_tree(e) && store_layout_bucket_name(git_tree_entry_name(e));
-}
-
-static int add_entries(struct listing *l, const git_tree *t, bool fanout,
-		       bool files_only)
-{
-	size_t n = git_tree_entrycount(t);
-	const git_tree_entry **v = realloc(l->v, (l->n + n + 1) * sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	l->v = v;
-	for (size_t i = 0; i < n; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(t, i);
-
-		if ((files_only && is_tree(e)) ||
-		    (fanout &&
-		     (is_bucket_entry(e) ||
-		      !strcmp(git_tree_entry_name(e), LAYOUT_MARKER))))
-			continue;
-		l->v[l->n++] = e;
-	}
-	return 0;
-}
-
-/* The logical entries of T (NULL: none): a fanout collection's buckets
- * opened (BUCKETS false: its direct entries only). */
-static int list_logical(struct walk *w, const git_tree *t, bool buckets,
-			struct listing *l)
-{
-	bool fanout = t && store_layout_is_fanout(t);
-	int err;
-
-	memset(l, 0, sizeof(*l));
-	if (!t)
-		return 0;
-	err = add_entries(l, t, fanout, false);
-	for (size_t i = 0, n = git_tree_entrycount(t);
-	     fanout && buckets && err == 0 && i < n; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(t, i);
-		git_tree **h;
-
-		if (!is_bucket_entry(e))
-			continue;
-		h = realloc(l->held, (l->nheld + 1) * sizeof(*h));
-		if (!h)
-			return -ENOMEM;
-		l->held = h;
-		err = load(w, git_tree_entry_id(e), &h[l->nheld]);
-		if (err == 0 && h[l->nheld]) /* NULL: missing (partial) */
-			err = add_entries(l, h[l->nheld++], false, true);
-	}
-	if (err == 0 && l->n)
-		qsort(l->v, l->n, sizeof(*l->v), cmp_entry);
-	return err;
-}
-
-static int diff_dir(struct walk *w, const char *dir, const git_oid *a,
-		    const git_oid *b);
-
-/* Entry NAME of DIR (A and/or B) differs or not. */
-static int diff_pair(struct walk *w, const char *dir, const git_tree_entry *a,
-		     const git_tree_entry *b)
-{
-	const char *name = git_tree_entry_name(a ? a : b);
-	char *sub;
-	int err = 0;
-
-	if (is_tree(a) || is_tree(b)) {
-		if (!(sub = join(dir, name)))
-			return -ENOMEM;
-		err = diff_dir(w, sub, is_tree(a) ? git_tree_entry_id(a) : NULL,
-			       is_tree(b) ? git_tree_entry_id(b) : NULL);
-		free(sub);
-	}
-	if (err == 0 && ((a && !is_tree(a)) || (b && !is_tree(b))))
-		err = emit(w, dir, name, a && !is_tree(a) ? a : NULL,
-			   b && !is_tree(b) ? b : NULL);
-	return err;
-}
-
-/* Two sorted listings side by side. */
-static int diff_lists(struct walk *w, const char *dir, const struct listing *la,
-		      const struct listing *lb)
-{
-	size_t i = 0, j = 0;
-	int err = 0;
-
-	while (err == 0 && (i < la->n || j < lb->n)) {
-		int c = i == la->n ? 1 :
-			j == lb->n ? -1 :
-				     strcmp(git_tree_entry_name(la->v[i]),
-					    git_tree_entry_name(lb->v[j]));
-
-		if (c == 0)
-			err = diff_pair(w, dir, la->v[i++], lb->v[j++]);
-		else if (c < 0)
-			err = diff_pair(w, dir, la->v[i++], NULL);
-		else
-			err = diff_pair(w, dir, NULL, lb->v[j++]);
-	}
-	return err;
-}
-
-/* Bucket A against bucket B (either NULL): their files in Git's order,
- * which for files alone is strcmp order, walked side by side. */
-static int diff_buckets(struct walk *w, const char *dir, const git_tree *a,
-			const git_tree *b)
-{
-	size_t na = a ? git_tree_entrycount(a) : 0, i = 0;
-	size_t nb = b ? git_tree_entrycount(b) : 0, j = 0;
-	int err = 0;
-
-	while (err == 0 && (i < na || j < nb)) {
-		const git_tree_entry *ea =
-			i < na ? git_tree_entry_byindex(a, i) : NULL;
-		const git_tree_entry *eb =
-			j < nb ? git_tree_entry_byindex(b, j) : NULL;
-		int c;
-
-		if (is_tree(ea) || is_tree(eb)) {
-			/* Not part of the layout: ignored. */
-			i += is_tree(ea);
-			j += is_tree(eb);
-			continue;
-		}
-		c = !ea ? 1 :
-		    !eb ? -1 :
-			  strcmp(git_tree_entry_name(ea),
-				 git_tree_entry_name(eb));
-		err = emit(w, dir, git_tree_entry_name(c <= 0 ? ea : eb),
-			   c <= 0 ? ea : NULL, c >= 0 ? eb : NULL);
-		i += c <= 0;
-		j += c >= 0;
-	}
-	return err;
-}
-
-/* Two fanout collections: direct entries, then bucket by bucket, equal
- * buckets skipped unread. */
-static int diff_fanouts(struct walk *w, const char *dir, git_tree *ta,
-			git_tree *tb)
-{
-	struct listing la = { 0 }, lb = { 0 };
-	int err;
-
-	err = list_logical(w, ta, false, &la);
-	if (err == 0)
-		err = list_logical(w, tb, false, &lb);
-	if (err == 0)
-		err = diff_lists(w, dir, &la, &lb);
-	listing_release(&la);
-	listing_release(&lb);
-	for (unsigned k = 0; k < 256 && err == 0; k++) {
-		char name[3];
-		const git_tree_entry *ea, *eb;
-		git_tree *ba = NULL, *bb = NULL;
-
-		snprintf(name, sizeof(name), "%02x", k);
-		ea = git_tree_entry_byname(ta, name);
-		eb = git_tree_entry_byname(tb, name);
-		ea = is_tree(ea) ? ea : NULL;
-		eb = is_tree(eb) ? eb : NULL;
-		if ((!ea && !eb) || (ea && eb &&
-				     git_oid_equal(git_tree_entry_id(ea),
-						   git_tree_entry_id(eb))))
-			continue;
-		err = load(w, ea ? git_tree_entry_id(ea) : NULL, &ba);
-		if (err == 0)
-			err = load(w, eb ? git_tree_entry_id(eb) : NULL, &bb);
-		if (err == 0)
-			err = diff_buckets(w, dir, ba, bb);
-		git_tree_free(ba);
-		git_tree_free(bb);
-	}
-	return err;
-}
-
-/* Logical directory DIR, tree A against tree B (ids; NULL: absent). */
-static int diff_dir(struct walk *w, const char *dir, const git_oid *a,
-		    const git_oid *b)
-{
-	git_tree *ta = NULL, *tb = NULL;
-	struct listing la = { 0 }, lb = { 0 };
-	int err;
-
-	if (a && b && git_oid_equal(a, b))
-		return 0;
-	err = load(w, a, &ta);
-	if (err == 0)
-		err = load(w, b, &tb);
-	if (err == 0 && ta && tb && store_layout_is_fanout(ta) &&
-	    store_layout_is_fanout(tb)) {
-		err = diff_fanouts(w, dir, ta, tb);
-	} else if (err == 0) {
-		err = list_logical(w, ta, true, &la);
-		if (err == 0)
-			err = list_logical(w, tb, true, &lb);
-		if (err == 0)
-			err = diff_lists(w, dir, &la, &lb);
-	}
-	listing_release(&la);
-	listing_release(&lb);
-	git_tree_free(ta);
-	git_tree_free(tb);
-	return err;
-}
-
-/* The root tree id of commit-or-tree ID (NULL stays NULL). */
-static int root_tree(struct store *st, const struct store_oid *id, git_oid *out,
-		     const git_oid **outp)
-{
-	git_object *o = NULL;
-	int err;
-
-	*outp = NULL;
-	if (!id)
-		return 0;
-	err = git_object_lookup(&o, st->repo, store_goid(id), GIT_OBJECT_ANY);
-	if (err < 0)
-		return store_git_fail(err, "commit");
-	if (git_object_type(o) == GIT_OBJECT_COMMIT)
-		git_oid_cpy(out, git_commit_tree_id((git_commit *)o));
-	else if (git_object_type(o) == GIT_OBJECT_TREE)
-		git_oid_cpy(out, git_object_id(o));
-	else
-		err = store_fail(-EINVAL, "%s is neither a commit nor a tree",
-				 git_oid_tostr_s(git_object_id(o)));
-	git_object_free(o);
-	*outp = err < 0 ? NULL : out;
-	return err;
-}
-
-static int cmp_change(const void *a, const void *b)
-{
-	return strcmp(((const struct tchange *)a)->path,
-		      ((const struct tchange *)b)->path);
-}
-
-/* The file at logical PATH in root tree ROOT (NULL if none); *out is
- * the caller's. */
-static int find_file(struct store *st, const git_oid *root, const char *path,
-		     git_tree_entry **out)
-{
-	git_tree *t = NULL;
-	char *gpath = NULL;
-	bool fanout;
-	int err;
-
-	*out = NULL;
-	if (!root)
-		return 0;
-	err = git_tree_lookup(&t, st->repo, root);
-	if (err < 0)
-		return store_git_fail(err, "tree");
-	err = store_layout_git_path(st, t, path, &gpath, &fanout);
-	if (err == -ENOENT || err == -ENOTDIR)
-		err = 0;
-	else if (err == 0 && git_tree_entry_bypath(out, t, gpath) == 0 &&
-		 is_tree(*out)) {
-		git_tree_entry_free(*out);
-		*out = NULL;
-	}
-	free(gpath);
-	git_tree_free(t);
-	return err;
-}
-
-/* The directory at logical path DIR in ROOT: its tree id in *id, or
- * *idp NULL. */
-static void find_dir(struct store *st, const git_oid *root, const char *dir,
-		     git_oid *id, const git_oid **idp)
-{
-	git_tree *t = NULL;
-	git_tree_entry *e = NULL;
-
-	*idp = NULL;
-	if (!root || git_tree_lookup(&t, st->repo, root) < 0)
-		return;
-	if (git_tree_entry_bypath(&e, t, dir) == 0 && is_tree(e)) {
-		git_oid_cpy(id, git_tree_entry_id(e));
-		*idp = id;
-	}
-	git_tree_entry_free(e);
-	git_tree_free(t);
-}
-
-/* The diff under PREFIX: its directory, and the document of that path. */
-static int diff_prefix(struct walk *w, const git_oid *a, const git_oid *b,
-		       const char *prefix)
-{
-	git_oid ida, idb;
-	const git_oid *pa, *pb;
-	git_tree_entry *fa = NULL, *fb = NULL;
-	const char *slash = strrchr(prefix, '/');
-	char *dir;
-	int err;
-
-	find_dir(w->st, a, prefix, &ida, &pa);
-	find_dir(w->st, b, prefix, &idb, &pb);
-	err = pa || pb ? diff_dir(w, prefix, pa, pb) : 0;
-	if (err == 0)
-		err = find_file(w->st, a, prefix, &fa);
-	if (err == 0)
-		err = find_file(w->st, b, prefix, &fb);
-	if (err == 0 && (fa || fb)) {
-		dir = strndup(prefix, slash ? (size_t)(slash - prefix) : 0);
-		err = dir ? emit(w, dir, slash ? slash + 1 : prefix, fa, fb) :
-			    -ENOMEM;
-		free(dir);
-	}
-	git_tree_entry_free(fa);
-	git_tree_entry_free(fb);
-	return err;
-}
-
-/* The sorted changes from A to B (commit or tree ids) under PREFIX;
- * takes the store lock. */
-static int collect(struct walk *w, struct store *st, const struct store_oid *a,
-		   const struct store_oid *b, const char *prefix, bool partial,
-		   git_oid *ta_out, git_oid *tb_out)
-{
-	git_oid ta, tb;
-	const git_oid *pa, *pb;
-	int err;
-
-	memset(w, 0, sizeof(*w));
-	w->st = st;
-	w->partial = partial;
-	pthread_mutex_lock(&st->lock);
-	err = root_tree(st, a, &ta, &pa);
-	if (err == 0)
-		err = root_tree(st, b, &tb, &pb);
-	if (err == 0 && ta_out)
-		git_oid_cpy(ta_out, pa ? pa : &ta);
-	if (err == 0 && tb_out)
-		git_oid_cpy(tb_out, pb ? pb : &tb);
-	if (err == 0 && prefix && *prefix)
-		err = diff_prefix(w, pa, pb, prefix);
-	else if (err == 0)
-		err = diff_dir(w, "", pa, pb);
-	pthread_mutex_unlock(&st->lock);
-	if (err < 0) {
-		walk_release(w);
-		return err;
-	}
-	if (w->n)
-		qsort(w->v, w->n, sizeof(*w->v), cmp_change);
-	return 0;
-}
-
-/* ---- the diff iterator ---- */
-
-struct store_tdiff {
-	struct walk w;
-	size_t next;
-	struct store_tdiff_entry cur;
-};
-
-static int tdiff_new(struct store_tdiff **out, struct store *st,
-		     const struct store_oid *a, const struct store_oid *b,
-		     const char *prefix, bool partial)
-{
-	struct store_tdiff *d = calloc(1, sizeof(*d));
-	int err;
-
-	*out = NULL;
-	if (!d)
-		return -ENOMEM;
-	err = collect(&d->w, st, a, b, prefix, partial, NULL, NULL);
-	if (err < 0) {
-		free(d);
-		return err;
-	}
-	*out = d;
-	return 0;
-}
-
-int store_tdiff_new(struct store_tdiff **out, struct store *st,
-		    const struct store_oid *a, const struct store_oid *b,
-		    const char *prefix)
-{
-	return tdiff_new(out, st, a, b, prefix, false);
-}
-
-int store_tdiff_partial(struct store_tdiff **out, struct store *st,
-			const struct store_oid *a, const struct store_oid *b)
-{
-	return tdiff_new(out, st, a, b, NULL, true);
-}
-
-bool store_tdiff_missing(const struct store_tdiff *d, struct store_oid *out)
-{
-	if (d->w.missing)
-		memcpy(out->id, d->w.missing_id.id, STORE_OID_RAWSZ);
-	return d->w.missing;
-}
-
-int store_tdiff_next(struct store_tdiff *d, const struct store_tdiff_entry **e)
-{
-	const struct tchange *c;
-
-	*e = NULL;
-	if (d->next == d->w.n)
-		return 1;
-	c = &d->w.v[d->next++];
-	memset(&d->cur, 0, sizeof(d->cur));
-	d->cur.path = c->path;
-	d->cur.op = !c->has_old ? STORE_TDIFF_ADD :
-		    !c->has_new ? STORE_TDIFF_DELETE :
-				  STORE_TDIFF_MODIFY;
-	if (c->has_old)
-		memcpy(d->cur.old_blob.id, c->old.id, STORE_OID_RAWSZ);
-	if (c->has_new)
-		memcpy(d->cur.new_blob.id, c->new.id, STORE_OID_RAWSZ);
-	d->cur.old_mode = c->old_mode;
-	d->cur.new_mode = c->new_mode;
-	*e = &d->cur;
-	return 0;
-}
-
-size_t store_tdiff_count(const struct store_tdiff *d)
-{
-	return d->w.n;
-}
-
-size_t store_tdiff_trees_read(const struct store_tdiff *d)
-{
-	return d->w.trees_read;
-}
-
-void store_tdiff_free(struct store_tdiff *d)
-{
-	if (!d)
-		return;
-	walk_release(&d->w);
-	free(d);
-}
-
 /* ---- the merge ---- */
-
-int store_merge_latest_change(struct store *st, const struct store_oid *head,
-			      const char *path, int64_t *time,
-			      struct store_oid *commit)
-{
-	git_commit *c = NULL, *p = NULL;
-	git_tree *t = NULL;
-	struct store_entry at, e;
-	int err, have, h;
-
-	pthread_mutex_lock(&st->lock);
-	err = git_commit_lookup(&c, st->repo, store_goid(head));
-	if (err < 0) {
-		err = store_git_fail(err, "commit");
-		goto out;
-	}
-	if ((err = git_commit_tree(&t, c)) < 0) {
-		err = store_git_fail(err, "commit tree");
-		goto out;
-	}
-	h = store_stat_tree_locked(st, t, path, &at, false);
-	if (h < 0 && h != -ENOENT) {
-		err = h;
-		goto out;
-	}
-	while (git_commit_parentcount(c) > 0) {
-		git_tree_free(t);
-		t = NULL;
-		if ((err = git_commit_parent(&p, c, 0)) < 0 ||
-		    (err = git_commit_tree(&t, p)) < 0) {
-			err = store_git_fail(err, "parent");
-			goto out;
-		}
-		have = store_stat_tree_locked(st, t, path, &e, false);
-		if (have < 0 && have != -ENOENT) {
-			err = have;
-			goto out;
-		}
-		if ((have == 0) != (h == 0) ||
-		    (h == 0 &&
-		     (e.kind != at.kind || !store_oid_equal(&e.oid, &at.oid))))
-			break;
-		git_commit_free(c);
-		c = p;
-		p = NULL;
-	}
-	err = 0;
-	*time = git_commit_committer(c)->when.time;
-	memcpy(commit->id, git_commit_id(c)->id, STORE_OID_RAWSZ);
-out:
-	git_tree_free(t);
-	git_commit_free(p);
-	git_commit_free(c);
-	pthread_mutex_unlock(&st->lock);
-	return err;
-}
-
-int store_merge_base(struct store *st, const struct store_oid *a,
-		     const struct store_oid *b, struct store_oid *out)
-{
-	git_oid id;
-	int err;
-
-	pthread_mutex_lock(&st->lock);
-	err = git_merge_base(&id, st->repo, store_goid(a), store_goid(b));
-	if (err == GIT_ENOTFOUND)
-		err = store_fail(-ENOENT, "no common ancestor");
-	else if (err < 0)
-		err = store_git_fail(err, "merge base");
-	else
-		memcpy(out->id, id.id, STORE_OID_RAWSZ);
-	pthread_mutex_unlock(&st->lock);
-	return err;
-}
 
 struct merge_ctx {
 	struct store *st;
 	const struct store_oid *ours, *theirs;
 	const struct store_merge_opts *opts;
 };
-
-int store_merge_winner(struct store *st, const struct store_oid *ours,
-		       const struct store_oid *theirs, const char *path,
-		       enum jmerge_side *out)
-{
-	struct store_oid co, ct;
-	int64_t to, tt;
-	int err;
-
-	if (!ours || !theirs)
-		return store_fail(-EINVAL, "%s: no history to pick a winner",
-				  path);
-	err = store_merge_latest_change(st, ours, path, &to, &co);
-	if (err == 0)
-		err = store_merge_latest_change(st, theirs, path, &tt, &ct);
-	if (err < 0)
-		return err;
-	*out = tt > to || (tt == to &&
-			   memcmp(ct.id, co.id, STORE_OID_RAWSZ) > 0) ?
-		       JMERGE_THEIRS :
-		       JMERGE_OURS;
-	return 0;
-}
 
 static int winner_by_time(struct merge_ctx *m, const char *path,
 			  enum jmerge_side *out)
@@ -753,52 +100,282 @@ static int merge_entry(struct merge_ctx *m, struct store_merge_entry *e)
 	return err;
 }
 
-static void set_version(struct store_merge_entry *e, int i, bool has,
-			const git_oid *id, unsigned mode)
+/* ---- the walk ---- */
+
+struct mwalk {
+	struct walk w; /* the store and the trees read */
+	struct store_merge *m;
+	size_t cap;
+};
+
+static const git_oid *tree_id(const struct rt_entry *e)
 {
-	e->has[i] = has;
-	if (has) {
-		memcpy(e->blob[i].id, id->id, STORE_OID_RAWSZ);
-		e->mode[i] = mode;
+	return store_rt_is_tree(e) ? tw_id(e) : NULL;
+}
+
+static const struct rt_entry *file_of(const struct rt_entry *e)
+{
+	return e && !store_rt_is_tree(e) ? e : NULL;
+}
+
+/* Files X and Y (NULL: absent) are the same version. */
+static bool same_file(const struct rt_entry *x, const struct rt_entry *y)
+{
+	return x == y || (x && y && x->mode == y->mode &&
+			  !memcmp(x->id, y->id, GIT_OID_RAWSZ));
+}
+
+static void set_version(struct store_merge_entry *e, int i,
+			const struct rt_entry *f)
+{
+	if ((e->has[i] = f != NULL)) {
+		memcpy(e->blob[i].id, f->id, STORE_OID_RAWSZ);
+		e->mode[i] = f->mode;
 	}
 }
 
-/* Entry K of the result from ours' change O and theirs' change T (either
- * NULL: that side did not change the path). */
-static int make_entry(struct merge_ctx *m, struct store_merge_entry *e,
-		      struct tchange *o, struct tchange *t)
+static bool ours_changed(const struct store_merge_entry *e)
 {
-	struct tchange *any = o ? o : t;
+	return e->has[STORE_MERGE_BASE_I] != e->has[STORE_MERGE_OURS_I] ||
+	       (e->has[STORE_MERGE_OURS_I] &&
+		(e->mode[STORE_MERGE_BASE_I] != e->mode[STORE_MERGE_OURS_I] ||
+		 !store_oid_equal(&e->blob[STORE_MERGE_BASE_I],
+				  &e->blob[STORE_MERGE_OURS_I])));
+}
 
+/* File NAME of DIR in the base (B), ours (O) and theirs (T): an entry if
+ * theirs changed it to something ours does not have. Changed on both
+ * sides, merge_entry decides after the walk (it reads blobs, and the
+ * winner may walk history, outside the store lock). */
+static int file3(struct mwalk *mw, const char *dir, const char *name,
+		 const struct rt_entry *b, const struct rt_entry *o,
+		 const struct rt_entry *t, bool taken)
+{
+	struct store_merge *m = mw->m;
+	struct store_merge_entry *e;
+
+	if (same_file(t, b) || same_file(o, t))
+		return 0;
+	if (m->n == mw->cap) {
+		size_t cap = mw->cap ? 2 * mw->cap : 64;
+
+		if (!(e = realloc(m->v, cap * sizeof(*e))))
+			return -ENOMEM;
+		m->v = e;
+		mw->cap = cap;
+	}
+	e = &m->v[m->n];
 	memset(e, 0, sizeof(*e));
-	e->path = any->path;
-	any->path = NULL; /* the entry owns it now */
-	set_version(e, STORE_MERGE_BASE_I, any->has_old, &any->old,
-		    any->old_mode);
-	if (o)
-		set_version(e, STORE_MERGE_OURS_I, o->has_new, &o->new,
-			    o->new_mode);
-	else
-		set_version(e, STORE_MERGE_OURS_I, t->has_old, &t->old,
-			    t->old_mode);
-	if (t)
-		set_version(e, STORE_MERGE_THEIRS_I, t->has_new, &t->new,
-			    t->new_mode);
-	else
-		set_version(e, STORE_MERGE_THEIRS_I, o->has_old, &o->old,
-			    o->old_mode);
-	if (!t)
-		e->action = o->has_new ? STORE_MERGE_OURS : STORE_MERGE_DELETE;
-	else if (!o)
-		e->action = t->has_new ? STORE_MERGE_THEIRS :
-					 STORE_MERGE_DELETE;
-	else if (o->has_new == t->has_new &&
-		 (!o->has_new || (git_oid_equal(&o->new, &t->new) &&
-				  o->new_mode == t->new_mode)))
-		e->action = o->has_new ? STORE_MERGE_OURS : STORE_MERGE_DELETE;
-	else
-		return merge_entry(m, e);
+	if (!(e->path = tw_join(dir, name)))
+		return -ENOMEM;
+	set_version(e, STORE_MERGE_BASE_I, b);
+	set_version(e, STORE_MERGE_OURS_I, o);
+	set_version(e, STORE_MERGE_THEIRS_I, t);
+	e->taken = taken;
+	e->action = t ? STORE_MERGE_THEIRS : STORE_MERGE_DELETE;
+	m->n++;
 	return 0;
+}
+
+static int merge_dir(struct mwalk *mw, const char *dir, const git_oid *b,
+		     const git_oid *o, const git_oid *t);
+
+/* Entries E[3] (base, ours, theirs; NULL: absent) of one name in DIR. */
+static int pair3(struct mwalk *mw, const char *dir, const struct rt_entry *e[3])
+{
+	const char *name = (e[0] ? e[0] : e[1] ? e[1] : e[2])->name;
+	char *sub;
+	int err = 0;
+
+	if (tree_id(e[0]) || tree_id(e[1]) || tree_id(e[2])) {
+		if (!(sub = tw_join(dir, name)))
+			return -ENOMEM;
+		err = merge_dir(mw, sub, tree_id(e[0]), tree_id(e[1]),
+				tree_id(e[2]));
+		free(sub);
+	}
+	if (err == 0 && (file_of(e[0]) || file_of(e[1]) || file_of(e[2])))
+		err = file3(mw, dir, name, file_of(e[0]), file_of(e[1]),
+			    file_of(e[2]), false);
+	return err;
+}
+
+/* Three listings (strcmp order) side by side. */
+static int merge_lists(struct mwalk *mw, const char *dir,
+		       const struct listing *l[3])
+{
+	size_t i[3] = { 0, 0, 0 };
+	int err = 0;
+
+	while (err == 0) {
+		const struct rt_entry *e[3] = { NULL, NULL, NULL };
+		const char *min = NULL;
+
+		for (int k = 0; k < 3; k++)
+			if (i[k] < l[k]->n &&
+			    (!min || strcmp(l[k]->v[i[k]]->name, min) < 0))
+				min = l[k]->v[i[k]]->name;
+		if (!min)
+			break;
+		for (int k = 0; k < 3; k++)
+			if (i[k] < l[k]->n && !strcmp(l[k]->v[i[k]]->name, min))
+				e[k] = l[k]->v[i[k]++];
+		err = pair3(mw, dir, e);
+	}
+	return err;
+}
+
+/* The files of three buckets side by side (Git's order is strcmp order
+ * for files; subtrees are not part of the layout: ignored). */
+static int merge_buckets(struct mwalk *mw, const char *dir,
+			 const struct rtree *t[3], bool taken)
+{
+	size_t i[3] = { 0, 0, 0 };
+	int err = 0;
+
+	while (err == 0) {
+		const struct rt_entry *e[3] = { NULL, NULL, NULL };
+		const char *min = NULL;
+
+		/* Most entries are the same on all sides. */
+		if (i[0] < t[0]->n && i[1] < t[1]->n && i[2] < t[2]->n &&
+		    store_rt_same(&t[0]->v[i[0]], &t[1]->v[i[1]]) &&
+		    store_rt_same(&t[0]->v[i[0]], &t[2]->v[i[2]])) {
+			i[0]++, i[1]++, i[2]++;
+			continue;
+		}
+		for (int k = 0; k < 3; k++) {
+			while (i[k] < t[k]->n &&
+			       store_rt_is_tree(&t[k]->v[i[k]]))
+				i[k]++;
+			if (i[k] < t[k]->n &&
+			    (!min || strcmp(t[k]->v[i[k]].name, min) < 0))
+				min = t[k]->v[i[k]].name;
+		}
+		if (!min)
+			break;
+		for (int k = 0; k < 3; k++)
+			if (i[k] < t[k]->n && !strcmp(t[k]->v[i[k]].name, min))
+				e[k] = &t[k]->v[i[k]++];
+		err = file3(mw, dir, min, e[0], e[1], e[2], taken);
+	}
+	return err;
+}
+
+/* Bucket K of collection DIR is theirs' tree ID (NULL: removed). */
+static int add_take(struct mwalk *mw, const char *dir, unsigned k,
+		    const git_oid *id)
+{
+	struct store_merge *m = mw->m;
+	struct store_merge_take *t =
+		realloc(m->takes, (m->ntakes + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	m->takes = t;
+	t = &m->takes[m->ntakes];
+	memset(t, 0, sizeof(*t));
+	if (!(t->dir = strdup(dir)))
+		return -ENOMEM;
+	snprintf(t->bucket, sizeof(t->bucket), "%02x", k);
+	if ((t->has = id != NULL))
+		memcpy(t->tree.id, id->id, STORE_OID_RAWSZ);
+	m->ntakes++;
+	return 0;
+}
+
+/* Three fanout collections (the base's may be absent): direct entries,
+ * then bucket by bucket. */
+static int merge_fanouts(struct mwalk *mw, const char *dir,
+			 const struct rtree *t[3])
+{
+	const struct rt_entry *bk[3][256];
+	struct listing l[3] = { { 0 } };
+	const struct listing *lp[3] = { &l[0], &l[1], &l[2] };
+	int err = 0;
+
+	for (int k = 0; k < 3 && err == 0; k++)
+		err = tw_list(&mw->w, t[k], false, &l[k]);
+	if (err == 0)
+		err = merge_lists(mw, dir, lp);
+	for (int k = 0; k < 3; k++) {
+		tw_listing_release(&l[k]);
+		tw_buckets(t[k], bk[k]);
+	}
+	for (unsigned k = 0; k < 256 && err == 0; k++) {
+		const git_oid *ib = tw_id(bk[0][k]), *io = tw_id(bk[1][k]),
+			      *it = tw_id(bk[2][k]);
+		struct rtree r[3] = { { 0 } };
+		const struct rtree *rp[3] = { &r[0], &r[1], &r[2] };
+		bool take = tw_same_id(io, ib);
+
+		if (tw_same_id(it, ib) || tw_same_id(io, it))
+			continue;
+		/* Ours did not change the bucket: the result is theirs'. */
+		if (take) {
+			rp[1] = &r[0];
+			err = add_take(mw, dir, k, it);
+		}
+		if (err == 0)
+			err = tw_load(&mw->w, ib, &r[0]);
+		if (err == 0 && !take)
+			err = tw_load(&mw->w, io, &r[1]);
+		if (err == 0)
+			err = tw_load(&mw->w, it, &r[2]);
+		if (err == 0)
+			err = merge_buckets(mw, dir, rp, take);
+		for (int s = 0; s < 3; s++)
+			store_rt_release(&r[s]);
+	}
+	return err;
+}
+
+/* Logical directory DIR: trees B, O, T (ids; NULL: absent). */
+static int merge_dir(struct mwalk *mw, const char *dir, const git_oid *b,
+		     const git_oid *o, const git_oid *t)
+{
+	struct rtree r[3] = { { 0 } };
+	const struct rtree *rp[3] = { &r[0], &r[1], &r[2] };
+	struct listing l[3] = { { 0 } };
+	const struct listing *lp[3] = { &l[0], &l[1], &l[2] };
+	bool ours_base = tw_same_id(o, b);
+	int err;
+
+	if (tw_same_id(t, b) || tw_same_id(o, t))
+		return 0;
+	/* Ours unchanged here: its tree is the base's, read once. */
+	if (ours_base) {
+		rp[1] = &r[0];
+		lp[1] = &l[0];
+	}
+	err = tw_load(&mw->w, b, &r[0]);
+	if (err == 0 && !ours_base)
+		err = tw_load(&mw->w, o, &r[1]);
+	if (err == 0)
+		err = tw_load(&mw->w, t, &r[2]);
+	if (err == 0 && o && t && store_rt_is_fanout(rp[1]) &&
+	    store_rt_is_fanout(&r[2]) && (!b || store_rt_is_fanout(&r[0]))) {
+		err = merge_fanouts(mw, dir, rp);
+	} else if (err == 0) {
+		err = tw_list(&mw->w, b ? &r[0] : NULL, true, &l[0]);
+		if (err == 0 && !ours_base)
+			err = tw_list(&mw->w, o ? &r[1] : NULL, true, &l[1]);
+		if (err == 0)
+			err = tw_list(&mw->w, t ? &r[2] : NULL, true, &l[2]);
+		if (err == 0)
+			err = merge_lists(mw, dir, lp);
+	}
+	for (int k = 0; k < 3; k++) {
+		tw_listing_release(&l[k]);
+		store_rt_release(&r[k]);
+	}
+	return err;
+}
+
+static int cmp_entry_path(const void *a, const void *b)
+{
+	return strcmp(((const struct store_merge_entry *)a)->path,
+		      ((const struct store_merge_entry *)b)->path);
 }
 
 int store_merge_trees(struct store_merge *out, struct store *st,
@@ -807,44 +384,37 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 		      const struct store_oid *theirs,
 		      const struct store_merge_opts *opts)
 {
-	struct merge_ctx m = { st, ours, theirs, opts };
-	struct walk wo, wt;
-	git_oid to, tt;
-	size_t i = 0, j = 0;
+	struct merge_ctx ctx = { st, ours, theirs, opts };
+	struct mwalk mw = { .w = { .st = st }, .m = out };
+	git_oid tb, to, tt;
+	const git_oid *pb, *po, *pt;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = collect(&wo, st, base, ours, NULL, false, NULL, &to);
-	if (err < 0)
-		return err;
-	err = collect(&wt, st, base, theirs, NULL, false, NULL, &tt);
-	if (err < 0) {
-		walk_release(&wo);
-		return err;
+	pthread_mutex_lock(&st->lock);
+	err = tw_root_tree(st, base, &tb, &pb);
+	if (err == 0)
+		err = tw_root_tree(st, ours, &to, &po);
+	if (err == 0)
+		err = tw_root_tree(st, theirs, &tt, &pt);
+	if (err == 0 && (!po || !pt))
+		err = store_fail(-EINVAL, "a merge needs both sides");
+	if (err == 0) {
+		memcpy(out->ours_tree.id, po->id, STORE_OID_RAWSZ);
+		memcpy(out->theirs_tree.id, pt->id, STORE_OID_RAWSZ);
+		err = merge_dir(&mw, "", pb, po, pt);
 	}
-	memcpy(out->ours_tree.id, to.id, STORE_OID_RAWSZ);
-	memcpy(out->theirs_tree.id, tt.id, STORE_OID_RAWSZ);
-	out->trees_read = wo.trees_read + wt.trees_read;
-	out->v = calloc(wo.n + wt.n + 1, sizeof(*out->v));
-	if (!out->v)
-		err = -ENOMEM;
-	while (err == 0 && (i < wo.n || j < wt.n)) {
-		int c = i == wo.n ? 1 :
-			j == wt.n ? -1 :
-				    strcmp(wo.v[i].path, wt.v[j].path);
-		struct store_merge_entry *e = &out->v[out->n];
-
-		err = make_entry(&m, e, c <= 0 ? &wo.v[i] : NULL,
-				 c >= 0 ? &wt.v[j] : NULL);
-		i += c <= 0;
-		j += c >= 0;
-		if (e->path)
-			out->n++;
-		if (err == 0 && e->n)
+	pthread_mutex_unlock(&st->lock);
+	out->trees_read = mw.w.trees_read;
+	if (err == 0 && out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_entry_path);
+	for (size_t i = 0; i < out->n && err == 0; i++) {
+		if (!ours_changed(&out->v[i]))
+			continue;
+		err = merge_entry(&ctx, &out->v[i]);
+		if (err == 0 && out->v[i].n)
 			out->nconflicted++;
 	}
-	walk_release(&wo);
-	walk_release(&wt);
 	if (err < 0)
 		store_merge_release(out);
 	return err;
@@ -862,6 +432,9 @@ void store_merge_release(struct store_merge *m)
 		jmerge_doc_release(&d);
 		free(m->v[i].path);
 	}
+	for (size_t i = 0; i < m->ntakes; i++)
+		free(m->takes[i].dir);
+	free(m->takes);
 	free(m->v);
 	memset(m, 0, sizeof(*m));
 }

@@ -88,7 +88,9 @@ enum store_merge_action {
 
 enum { STORE_MERGE_BASE_I, STORE_MERGE_OURS_I, STORE_MERGE_THEIRS_I };
 
-/* One path changed (since the base) on at least one side. */
+/* One path theirs changed (since the base) to a version ours does not
+ * have: where the result may differ from ours. A path only ours changed,
+ * or both changed alike, is not listed: the result keeps ours' file. */
 struct store_merge_entry {
 	char *path; /* logical */
 	enum store_merge_action action;
@@ -103,12 +105,28 @@ struct store_merge_entry {
 	struct jmerge_conflict *conflicts;
 	size_t n;
 	enum jmerge_side winner;
+	/* In a bucket the result takes from theirs whole (a take below):
+	 * listed, but nothing to build. */
+	bool taken;
+};
+
+/* A bucket of fanout collection DIR that theirs changed and ours did not
+ * (the three sides fanout): the result's bucket is theirs' tree, or gone
+ * if theirs has none (HAS false), as it is: nothing in it is read again
+ * or rewritten. */
+struct store_merge_take {
+	char *dir; /* logical */
+	char bucket[3];
+	bool has;
+	struct store_oid tree;
 };
 
 struct store_merge {
 	struct store_merge_entry *v; /* in strcmp order of path */
 	size_t n;
 	size_t nconflicted; /* entries with n > 0 */
+	struct store_merge_take *takes;
+	size_t ntakes;
 	size_t trees_read;
 	struct store_oid ours_tree, theirs_tree;
 };
@@ -130,7 +148,10 @@ struct store_merge_opts {
 /* Merge THEIRS into OURS against BASE. Documents changed on one side
  * take that side; changed on both merge by jmerge_doc (JSON documents
  * member by member; other files, and texts that are not JSON, as whole
- * values). The store lock is held while the trees are compared and each
+ * values). Subtrees and buckets theirs left as the base has them, or
+ * changed as ours did, are not read; buckets only theirs changed are
+ * read on two sides (the base's and theirs), only those both changed on
+ * three. The store lock is held while the trees are compared and each
  * blob read, not while documents merge. *out is the caller's
  * (store_merge_release). */
 int store_merge_trees(struct store_merge *out, struct store *st,

@@ -13,11 +13,14 @@ it) and `chronofsctl diff REPO ours theirs`;
 median wall time per size and the ratio of the largest size to the
 smallest. The goal (issue "Merge, transactions and diffs"): the 100,000
 case at most 1.5x the 1,000 case, for both: the cost follows the changed
-documents, not the collection.
+documents, not the collection. CPU time (user + system of the run and
+its children) is printed beside the wall time: on a shared machine it
+varies far less.
 """
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -80,10 +83,16 @@ def make_repo(work, ctl, n):
     return repo
 
 
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def timed(cmd, env):
-    t0 = time.perf_counter()
+    """Wall and CPU seconds of one run of CMD."""
+    c0, t0 = cpu(), time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, env=env)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, cpu() - c0
 
 
 def main():
@@ -112,13 +121,16 @@ def main():
                                check=True, capture_output=True)
                 merges.append(timed([ctl, "merge", repo, "theirs", "ours"], env))
                 diffs.append(timed([ctl, "diff", repo, ours, "theirs"], env))
-            res[n] = (statistics.median(merges), statistics.median(diffs))
-        print("%-12s %12s %12s" % ("documents", "merge (s)", "diff (s)"))
+            res[n] = [statistics.median(t[k] for t in runs)
+                      for runs in (merges, diffs) for k in (0, 1)]
+        print("%-12s %12s %12s %12s %12s" %
+              ("documents", "merge (s)", "merge cpu", "diff (s)", "diff cpu"))
         for n in sizes:
-            print("%-12d %12.4f %12.4f" % (n, res[n][0], res[n][1]))
+            print("%-12d %12.4f %12.4f %12.4f %12.4f" % (n, *res[n]))
         lo, hi = sizes[0], sizes[-1]
-        print("ratio %dk/%dk: merge %.2fx, diff %.2fx (goal <= 1.5x)" %
-              (hi // 1000, lo // 1000, res[hi][0] / res[lo][0], res[hi][1] / res[lo][1]))
+        r = [res[hi][k] / res[lo][k] for k in range(4)]
+        print("ratio %dk/%dk: merge %.2fx (cpu %.2fx), diff %.2fx (cpu %.2fx)"
+              " (goal <= 1.5x)" % (hi // 1000, lo // 1000, *r))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

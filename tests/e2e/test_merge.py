@@ -216,6 +216,34 @@ class MergeTests(ChronofsTestCase):
         self.assertEqual(len(os.listdir(self.doc("big"))), 3001)
         self.git("fsck", "--strict", "--no-dangling")
 
+    def test_a_merge_indexes_what_it_changed(self):
+        # Unmounted, the index of main at its head: the merge commit is
+        # indexed from the merge's own list of changes (no tree diff).
+        # The indexes then agree with Git: fsck, the ordered index,
+        # main@WHEN.
+        self.put("main", "c/a.json", {"age": 1})
+        self.put("main", "c/b.json", {"age": 2})
+        self.put("main", "c/gone.json", {"age": 9})
+        self.branch_from_main()
+        self.put("f", "c/a.json", {"age": 10})
+        self.put("f", "c/new.json", {"age": 5})
+        os.unlink(self.doc("c/gone.json", "f"))
+        self.put("main", "c/b.json", {"age": 20})
+        self.unmount()
+        self.ctl("index", "create", self.repo, "main", "c", "age")
+        before = self.head("main")
+        self.assertIn("0 conflicts", self.merge())
+        fsck = self.ctl("fsck", self.repo, check=False).stdout
+        self.assertFalse([l for l in fsck.splitlines() if l.startswith("main")], fsck)
+        rows = [json.loads(l) for l in self.ctl("query", self.repo, "main", "c", "age").stdout.splitlines()]
+        self.assertEqual([r["doc"]["age"] for r in rows], [5, 10, 20])
+        at = self.ctl("log", self.repo, "main", "--at", "2100-01-01").stdout.split()
+        self.assertIn(self.head("main"), at)
+        self.assertNotEqual(before, self.head("main"))
+        self.mount()
+        self.both("c/a.json", {"age": 10})
+        self.assertFalse(os.path.exists(self.doc("c/gone.json")))
+
     def test_fast_forward_squash_and_bad_input(self):
         self.branch_from_main()
         self.put("f", "c/a.json", {"v": 1})
