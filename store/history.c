@@ -63,27 +63,13 @@ static bool is_blob(unsigned mode)
  * (libgit2's diff read every bucket of a fanout collection: ~13 ms per
  * commit at 100,000 documents, which a fetch of many commits pays once
  * per commit at catch-up). */
-int store_diff_parent(struct store *st, const struct store_oid *commit,
-		      store_diff_cb cb, void *ctx)
+/* The entries of D to CB; 0 at the end, else CB's return or -errno. */
+static int diff_each(struct store_tdiff *d, int err, store_diff_cb cb,
+		     void *ctx)
 {
 	const struct store_tdiff_entry *e;
-	struct store_tdiff *d = NULL;
-	struct store_oid parent;
-	git_commit *c = NULL;
-	bool has_parent = false;
-	int err, rc = 0;
+	int rc = 0;
 
-	pthread_mutex_lock(&st->lock);
-	err = git_commit_lookup(&c, st->repo, store_goid(commit));
-	if (err == 0 && (has_parent = git_commit_parentcount(c) > 0))
-		memcpy(parent.id, git_commit_parent_id(c, 0)->id,
-		       STORE_OID_RAWSZ);
-	git_commit_free(c);
-	pthread_mutex_unlock(&st->lock);
-	if (err < 0)
-		return store_git_fail(err, "diff");
-	err = store_tdiff_new(&d, st, has_parent ? &parent : NULL, commit,
-			      NULL);
 	while (err == 0 && (err = store_tdiff_next(d, &e)) == 0) {
 		bool has_old = e->op != STORE_TDIFF_ADD && is_blob(e->old_mode);
 		bool has_new = e->op != STORE_TDIFF_DELETE &&
@@ -101,4 +87,36 @@ int store_diff_parent(struct store *st, const struct store_oid *commit,
 	}
 	store_tdiff_free(d);
 	return rc ? rc : err == 1 ? 0 : err;
+}
+
+int store_diff_parent(struct store *st, const struct store_oid *commit,
+		      store_diff_cb cb, void *ctx)
+{
+	struct store_tdiff *d = NULL;
+	struct store_oid parent;
+	git_commit *c = NULL;
+	bool has_parent = false;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = git_commit_lookup(&c, st->repo, store_goid(commit));
+	if (err == 0 && (has_parent = git_commit_parentcount(c) > 0))
+		memcpy(parent.id, git_commit_parent_id(c, 0)->id,
+		       STORE_OID_RAWSZ);
+	git_commit_free(c);
+	pthread_mutex_unlock(&st->lock);
+	if (err < 0)
+		return store_git_fail(err, "diff");
+	err = store_tdiff_new(&d, st, has_parent ? &parent : NULL, commit,
+			      NULL);
+	return diff_each(d, err, cb, ctx);
+}
+
+int store_diff_commits(struct store *st, const struct store_oid *from,
+		       const struct store_oid *to, store_diff_cb cb, void *ctx)
+{
+	struct store_tdiff *d = NULL;
+	int err = store_tdiff_new(&d, st, from, to, NULL);
+
+	return diff_each(d, err, cb, ctx);
 }

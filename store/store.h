@@ -197,6 +197,9 @@ typedef int (*store_diff_cb)(void *ctx, const char *path,
 			     const struct store_oid *new_blob);
 int store_diff_parent(struct store *st, const struct store_oid *commit,
 		      store_diff_cb cb, void *ctx);
+/* The documents that differ from commit FROM to commit TO, as above. */
+int store_diff_commits(struct store *st, const struct store_oid *from,
+		       const struct store_oid *to, store_diff_cb cb, void *ctx);
 
 /* Write sessions: whole-tree commits (transactions, merges). While a
  * session is open the handle's saves wait, and every object the calling
