@@ -50,9 +50,7 @@ void idx_set_logger(void (*fn)(int level, const char *msg))
 	log_fn = fn ? fn : log_stderr;
 }
 
-static void idx_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void idx_log(int level, const char *fmt, ...)
+void idx_log(int level, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -213,6 +211,8 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	if (!db)
 		return -ENOMEM;
 	pthread_mutex_init(&db->catchup_lock, NULL);
+	pthread_mutex_init(&db->due_lock, NULL);
+	pthread_cond_init(&db->due_cond, NULL);
 	db->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	/* Its info LOG only for what is fatal (and the options, at open):
@@ -301,6 +301,7 @@ void idx_db_close(struct idx_db *db)
 {
 	if (!db)
 		return;
+	idx_worker_stop(db);
 	idx_defs_memo_free(db);
 	if (db->db)
 		rocksdb_close(db->db);
@@ -308,6 +309,8 @@ void idx_db_close(struct idx_db *db)
 	rocksdb_readoptions_destroy(db->ropts);
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->catchup_lock);
+	pthread_cond_destroy(&db->due_cond);
+	pthread_mutex_destroy(&db->due_lock);
 	free(db);
 }
 
