@@ -130,9 +130,9 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	for (size_t i = 0; i < info->n && err == 0; i++)
 		if (store_is_document_path(info->paths[i].path))
 			err = idx_cu_put_path(&c, info->paths[i].path, NULL,
-				       info->paths[i].deleted ?
-					       NULL :
-					       &info->paths[i].blob);
+					      info->paths[i].deleted ?
+						      NULL :
+						      &info->paths[i].blob);
 	if (err == 0)
 		err = idx_cu_apply_orders(&c);
 	if (err == 0)

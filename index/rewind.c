@@ -117,10 +117,9 @@ int idx_rewind(struct catchup *c)
 		return err;
 	/* The ordered indexes hold the head's documents, not history: the
 	 * ones that differ between the two heads are set to the base's. */
-	if (c->defs->n &&
-	    ((err = store_diff_commits(c->st, &c->stop, &c->base, to_base,
-				       c)) < 0 ||
-	     (err = idx_cu_apply_orders(c)) < 0))
+	if (c->defs->n && ((err = store_diff_commits(c->st, &c->stop, &c->base,
+						     to_base, c)) < 0 ||
+			   (err = idx_cu_apply_orders(c)) < 0))
 		return err;
 	memcpy(val, c->base.id, STORE_OID_RAWSZ);
 	idx_put_be64(val + 20, m);

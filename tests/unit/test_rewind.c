@@ -73,8 +73,7 @@ static void doc(FILE *f, const char *path, int v)
 {
 	char body[128];
 
-	snprintf(body, sizeof(body), "{\"v\": %d, \"n\": \"%s\"}", v % 7,
-		 path);
+	snprintf(body, sizeof(body), "{\"v\": %d, \"n\": \"%s\"}", v % 7, path);
 	fprintf(f, "M 100644 inline %s\ndata %zu\n%s\n", path, strlen(body),
 		body);
 }
@@ -232,7 +231,8 @@ int main(void)
 		return 1;
 	make_history();
 	snprintf(dir, sizeof(dir), "%s/index", tmp);
-	if (store_open(&st, repo, &so) < 0 || idx_db_open(&db, dir, false) < 0 ||
+	if (store_open(&st, repo, &so) < 0 ||
+	    idx_db_open(&db, dir, false) < 0 ||
 	    idx_spec_parse(&spec, "v,-n") < 0) {
 		fprintf(stderr, "open: %s\n", store_errmsg());
 		return 1;
