@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "catchup_int.h"
 #include "history.h"
@@ -33,6 +35,8 @@ static void *run(void *arg)
 {
 	struct idx_db *db = arg;
 
+	/* Saves first: a rewind's catch-up takes what CPU they leave. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	pthread_mutex_lock(&db->due_lock);
 	for (;;) {
 		char *branch;

@@ -19,6 +19,8 @@ int store_oid_parse(struct store_oid *out, const char *hex)
 	return 0;
 }
 
+#define WALK_TURN 256
+
 int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
 	       void *ctx)
 {
@@ -32,11 +34,17 @@ int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
 		err = store_git_fail(err, "commit");
 		goto out;
 	}
-	for (;;) {
+	for (size_t n = 1;; n++) {
 		memcpy(o.id, git_commit_id(c)->id, STORE_OID_RAWSZ);
 		err = cb(ctx, &o, (int64_t)git_commit_time(c));
 		if (err || git_commit_parentcount(c) == 0)
 			break;
+		/* A long walk (an index catch-up, in the background) lets
+		 * saves in now and then: the commit held is ours. */
+		if (n % WALK_TURN == 0) {
+			pthread_mutex_unlock(&st->lock);
+			pthread_mutex_lock(&st->lock);
+		}
 		err = git_commit_parent(&parent, c, 0);
 		if (err < 0) {
 			err = store_git_fail(err, "parent commit");
