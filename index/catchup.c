@@ -389,9 +389,9 @@ static int cut_back(struct catchup *c, const struct store_oid *head, bool *cut)
 		if (err == 0)
 			err = idx_cu_flush(c);
 	}
-	if (err == 0) {
-		*cut = true;
-		return 0;
+	if (err == 0 || err == -ECANCELED) {
+		*cut = err == 0;
+		return err;
 	}
 	rocksdb_writebatch_clear(c->wb);
 	store_error_clear();

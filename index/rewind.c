@@ -39,6 +39,12 @@ static int drop_commits(struct catchup *c, uint64_t m, int64_t *least)
 
 	*least = INT64_MAX;
 	for (c->seq = c->stop_seq; c->seq > m && err == 0; c->seq--) {
+		/* Stopped (an unmount): nothing is written, the next
+		 * catch-up starts over from the indexed head. */
+		if ((c->stop_seq - c->seq) % 256 == 255 &&
+		    atomic_load(&c->db->cancel))
+			return idx_fail(-ECANCELED, "index of %s: stopped",
+					c->branch);
 		if ((err = idx_seq_read(c->db, c->branch, c->seq, &c->commit,
 					&c->time)) < 0)
 			break;

@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "catchup_int.h"
 #include "history.h"
@@ -34,9 +32,12 @@ static void catch_up(struct idx_db *db, struct store *st, const char *branch)
 static void *run(void *arg)
 {
 	struct idx_db *db = arg;
+	struct store *own = NULL;
 
-	/* Saves first: a rewind's catch-up takes what CPU they leave. */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	/* Its own handle on the repository: the walks and tree diffs of a
+	 * catch-up take no lock a save needs. Without one, the caller's. */
+	if (store_open_again(&own, db->due_st) < 0)
+		store_error_clear();
 	pthread_mutex_lock(&db->due_lock);
 	for (;;) {
 		char *branch;
@@ -48,11 +49,12 @@ static void *run(void *arg)
 		branch = db->due[0];
 		memmove(db->due, db->due + 1, --db->ndue * sizeof(*db->due));
 		pthread_mutex_unlock(&db->due_lock);
-		catch_up(db, db->due_st, branch);
+		catch_up(db, own ? own : db->due_st, branch);
 		free(branch);
 		pthread_mutex_lock(&db->due_lock);
 	}
 	pthread_mutex_unlock(&db->due_lock);
+	store_close(own);
 	return NULL;
 }
 

@@ -80,6 +80,10 @@ int store_init(const char *path);
 int store_open(struct store **out, const char *path,
 	       const struct store_opts *opts);
 void store_close(struct store *st);
+/* Another handle on ST's repository with ST's options (its own libgit2
+ * repository and lock): for a thread whose reads must not hold up ST's
+ * users, as an index catch-up must not hold up saves. */
+int store_open_again(struct store **out, const struct store *st);
 
 /* The Git directory (borrowed, lives as long as the store). */
 const char *store_gitdir(const struct store *st);
