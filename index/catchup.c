@@ -1,58 +1,24 @@
 /* catchup.c - bringing a branch's indexes up to its head: the time and
  * path-history indexes and every ordered index defined on the branch, in
  * one write batch per group of commits (a walk back to the newest indexed
- * commit, then one tree diff per new commit; a rewritten history from its
- * root), a save's own commit from what the save did, building an ordered
- * index where it is first used, and dropping a branch's indexes. Reading
- * them is history.c's and order.c's; row upkeep order_maint.c's. */
+ * commit, then one tree diff per new commit; a branch moved back or onto
+ * another line is first cut back to the newest commit both lines share,
+ * rewind.c). A save's own commit is add.c's; reading them is history.c's
+ * and order.c's; row upkeep order_maint.c's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "db_int.h"
+#include "catchup_int.h"
 #include "history.h"
-#include "order_int.h"
 #include "banned.h"
-
-static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
-		     const struct store_oid *head);
-
-/* Caller holds db->catchup_lock. */
-static int idx_catchup_locked(struct idx_db *db, struct store *st,
-			      const char *branch, uint64_t *added);
 
 #define BATCH_COMMITS 1024
 
-struct catchup {
-	struct idx_db *db;
-	struct store *st;
-	const char *branch;
-	struct store_oid stop; /* the indexed head, if any */
-	bool have_stop;
-	struct store_oid *v; /* new commits, newest first */
-	int64_t *times;
-	size_t n, cap;
-	uint64_t base_seq; /* seq of stop + 1, or 0 */
-	bool found;
-	rocksdb_writebatch_t *wb;
-	struct idx_key k;
-	uint64_t seq;
-	struct store_oid commit;
-	int64_t time;
-	int64_t last_time; /* of the newest indexed commit */
-	bool have_last;
-	const struct idx_defs *defs; /* ordered indexes on this branch */
-	time_t reported; /* last progress call */
-	char **paths; /* this commit's changed documents, for them */
-	struct store_oid *blobs;
-	bool *deleted;
-	size_t npaths, cappaths;
-};
-
 /* Remember a changed path for the ordered indexes (applied after the
  * diff, which holds the store lock that reading blobs needs). */
-static int remember(struct catchup *c, const char *path,
+int idx_cu_remember(struct catchup *c, const char *path,
 		    const struct store_oid *new)
 {
 	if (c->npaths == c->cappaths) {
@@ -82,7 +48,7 @@ static int remember(struct catchup *c, const char *path,
 	return 0;
 }
 
-static int apply_orders(struct catchup *c)
+int idx_cu_apply_orders(struct catchup *c)
 {
 	int err = 0;
 
@@ -98,9 +64,8 @@ static int apply_orders(struct catchup *c)
 	return err;
 }
 
-/* The committer time of the commit at SEQ, from its 'S' record. */
-static int read_time(struct idx_db *db, const char *branch, uint64_t seq,
-		     int64_t *out)
+int idx_seq_read(struct idx_db *db, const char *branch, uint64_t seq,
+		 struct store_oid *commit, int64_t *time)
 {
 	struct idx_key k = { 0 };
 	char *val, *e = NULL;
@@ -117,18 +82,55 @@ static int read_time(struct idx_db *db, const char *branch, uint64_t seq,
 	if (e)
 		return idx_rocks_fail(e, "get seq");
 	err = val && vlen == 28 ? 0 : -ENOENT;
+	if (err == 0 && commit)
+		memcpy(commit->id, val, STORE_OID_RAWSZ);
 	if (err == 0)
-		*out = (int64_t)idx_get_be64((unsigned char *)val + 20);
+		*time = (int64_t)idx_get_be64((unsigned char *)val + 20);
 	rocksdb_free(val);
 	return err;
 }
 
+/* Is COMMIT on the indexed chain? 1 with its *seq if its 'C' record
+ * says so, else 0. */
+static int indexed_seq(struct catchup *c, const struct store_oid *commit,
+		       uint64_t *seq)
+{
+	char hex[STORE_OID_HEXSZ + 1], *val, *e = NULL;
+	size_t vlen;
+	int found;
+
+	store_oid_fmt(hex, commit);
+	if (idx_key_start(&c->k, 'C', c->branch) < 0 ||
+	    idx_key_add(&c->k, hex, STORE_OID_HEXSZ) < 0)
+		return -ENOMEM;
+	val = rocksdb_get(c->db->db, c->db->ropts, (char *)c->k.p, c->k.len,
+			  &vlen, &e);
+	if (e)
+		return idx_rocks_fail(e, "get commit");
+	found = val && vlen == 16;
+	if (found)
+		*seq = idx_get_be64((unsigned char *)val);
+	rocksdb_free(val);
+	return found;
+}
+
+/* The walk back from the head stops at the first indexed commit: the
+ * indexed head, or (the branch moved back or onto another line) the
+ * newest commit the two chains share. */
 static int collect(void *ctx, const struct store_oid *commit, int64_t time)
 {
 	struct catchup *c = ctx;
+	uint64_t seq = c->stop_seq;
+	int rc = 0;
 
-	if (c->have_stop && store_oid_equal(commit, &c->stop)) {
+	if (c->have_stop && !store_oid_equal(commit, &c->stop) &&
+	    (rc = indexed_seq(c, commit, &seq)) < 0)
+		return rc;
+	if (c->have_stop && (rc || store_oid_equal(commit, &c->stop)) &&
+	    seq <= c->stop_seq) {
 		c->found = true;
+		c->base = *commit;
+		c->base_seq = seq + 1;
 		return 1;
 	}
 	if (c->n % BATCH_COMMITS == 0 && atomic_load(&c->db->cancel))
@@ -150,7 +152,7 @@ static int collect(void *ctx, const struct store_oid *commit, int64_t time)
 	return 0;
 }
 
-static int put_path(void *ctx, const char *path, const struct store_oid *old,
+int idx_cu_put_path(void *ctx, const char *path, const struct store_oid *old,
 		    const struct store_oid *new)
 {
 	struct catchup *c = ctx;
@@ -166,10 +168,8 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 		memcpy(val + 28, new->id, 20);
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
 			       sizeof(val));
-	return c->defs->n ? remember(c, path, new) : 0;
+	return c->defs->n ? idx_cu_remember(c, path, new) : 0;
 }
-
-static int flush(struct catchup *c);
 
 /* A commit dated before its predecessors (clock skew, an outside commit
  * with an old date): every indexed commit keyed by a time above T gets T,
@@ -183,7 +183,7 @@ static int lower_tail(struct catchup *c, int64_t t)
 	char *e = NULL;
 	int err;
 
-	if ((err = flush(c)) < 0 ||
+	if ((err = idx_cu_flush(c)) < 0 ||
 	    (err = idx_key_start(&lo, 'T', c->branch)) < 0 ||
 	    (err = idx_key_be64(&lo, idx_time_bits(t) + 1)) < 0 ||
 	    (err = idx_key_start(&hi, 'T', c->branch)) < 0) {
@@ -214,7 +214,7 @@ static int lower_tail(struct catchup *c, int64_t t)
 	if (e)
 		err = idx_rocks_fail(e, "lower tail");
 	if (err == 0)
-		err = flush(c);
+		err = idx_cu_flush(c);
 out:
 	free(lo.p);
 	free(hi.p);
@@ -222,7 +222,7 @@ out:
 	return err;
 }
 
-static int put_commit(struct catchup *c)
+int idx_cu_put_commit(struct catchup *c)
 {
 	unsigned char val[28];
 	char hex[STORE_OID_HEXSZ + 1];
@@ -264,59 +264,13 @@ static int put_commit(struct catchup *c)
 	return 0;
 }
 
-static int flush(struct catchup *c)
+int idx_cu_flush(struct catchup *c)
 {
 	char *e = NULL;
 
 	rocksdb_write(c->db->db, c->db->wopts, c->wb, &e);
 	rocksdb_writebatch_clear(c->wb);
 	return e ? idx_rocks_fail(e, "write history") : 0;
-}
-
-/* Delete every key of FAMILY for BRANCH. */
-static void drop_family(rocksdb_writebatch_t *wb, char family,
-			const char *branch)
-{
-	struct idx_key lo = { 0 }, hi = { 0 };
-
-	if (idx_key_start(&lo, family, branch) == 0 &&
-	    idx_key_start(&hi, family, branch) == 0) {
-		hi.p[hi.len - 1] = 1; /* just past every "F B \0 ..." */
-		rocksdb_writebatch_delete_range(wb, (char *)lo.p, lo.len,
-						(char *)hi.p, hi.len);
-		rocksdb_writebatch_delete(wb, (char *)lo.p, lo.len - 1);
-	}
-	free(lo.p);
-	free(hi.p);
-}
-
-/* Everything derived from the branch's history; the definitions of its
- * ordered indexes too when DEFS. */
-static void drop_all(rocksdb_writebatch_t *wb, const char *branch, bool defs)
-{
-	drop_family(wb, 'H', branch);
-	drop_family(wb, 'T', branch);
-	drop_family(wb, 'S', branch);
-	drop_family(wb, 'C', branch);
-	drop_family(wb, 'P', branch);
-	drop_family(wb, 'O', branch);
-	drop_family(wb, 'R', branch);
-	if (defs)
-		drop_family(wb, 'D', branch);
-}
-
-int idx_history_drop(struct idx_db *db, const char *branch)
-{
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	char *e = NULL;
-
-	pthread_mutex_lock(&db->catchup_lock);
-	drop_all(wb, branch, true);
-	rocksdb_write(db->db, db->wopts, wb, &e);
-	idx_defs_forget(db);
-	pthread_mutex_unlock(&db->catchup_lock);
-	rocksdb_writebatch_destroy(wb);
-	return e ? idx_rocks_fail(e, "drop history") : 0;
 }
 
 /* Tell the progress hook, at most every IDX_PROGRESS_S seconds. */
@@ -334,48 +288,6 @@ static void progress(struct catchup *c, size_t done)
 		return;
 	c->reported = now;
 	c->db->progress(c->db->progress_ctx, c->branch, done, c->n);
-}
-
-/* Ordered indexes of collections the head no longer has (deleted with
- * all their documents, renamed away): dropped, so no save keeps them and
- * no listing shows them with 0 rows. Caller holds db->catchup_lock. */
-static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
-		     const struct store_oid *head)
-{
-	const struct idx_defs *defs;
-	struct store_entry e;
-	int err = idx_defs_get(db, branch, &defs);
-	char **gone = NULL;
-	size_t n = 0;
-
-	for (size_t i = 0; err == 0 && i < defs->n; i++) {
-		const char *coll = defs->v[i].collection;
-		char **v;
-
-		if (!*coll || store_stat(st, head, coll, &e) == 0)
-			continue;
-		store_error_clear();
-		if (!(v = realloc(gone, (n + 2) * sizeof(*v)))) {
-			err = -ENOMEM;
-			break;
-		}
-		gone = v;
-		gone[n] = strdup(coll);
-		gone[n + 1] = strdup(defs->v[i].spec.canon);
-		n += 2;
-		if (!gone[n - 2] || !gone[n - 1])
-			err = -ENOMEM;
-	}
-	/* Collected first: a drop forgets the definitions iterated. */
-	for (size_t i = 0; i < n; i += 2) {
-		if (err == 0 && gone[i] && gone[i + 1])
-			err = idx_order_drop_locked(db, branch, gone[i],
-						    gone[i + 1]);
-		free(gone[i]);
-		free(gone[i + 1]);
-	}
-	free(gone);
-	return err;
 }
 
 /* A repository missing a tree (a lost loose object): the commits are
@@ -405,17 +317,18 @@ static int index_new(struct catchup *c)
 		c->commit = c->v[i];
 		c->time = c->times[i];
 		c->seq = c->base_seq + (c->n - 1 - i);
-		err = store_diff_parent(c->st, &c->commit, put_path, c, &miss);
+		err = store_diff_parent(c->st, &c->commit, idx_cu_put_path, c,
+					&miss);
 		if (err == 0 && miss.any)
 			missing_tree(c, &miss.id);
 		if (err == 0)
-			err = apply_orders(c);
+			err = idx_cu_apply_orders(c);
 		if (err == 0)
-			err = put_commit(c);
+			err = idx_cu_put_commit(c);
 		/* With ordered indexes, one batch per commit: a row changed
 		 * twice must see its first change (see order_int.h). */
 		if (err == 0 && (c->defs->n || i % BATCH_COMMITS == 0)) {
-			err = flush(c);
+			err = idx_cu_flush(c);
 			progress(c, c->n - i);
 		}
 		/* Stopped (an unmount): what is flushed, head record
@@ -440,8 +353,7 @@ void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx)
 	db->progress_ctx = ctx;
 }
 
-/* The catch-up lock, waited for at most IDX_CATCHUP_WAIT_S. */
-static int lock_bounded(struct idx_db *db, const char *branch)
+int idx_lock_bounded(struct idx_db *db, const char *branch)
 {
 	struct timespec until;
 
@@ -464,14 +376,14 @@ int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
 		*added = 0;
 	if (db->readonly)
 		return 0; /* the process holding the database catches up */
-	if ((err = lock_bounded(db, branch)) < 0)
+	if ((err = idx_lock_bounded(db, branch)) < 0)
 		return err;
 	err = idx_catchup_locked(db, st, branch, added);
 	pthread_mutex_unlock(&db->catchup_lock);
 	return err;
 }
 
-static void catchup_release(struct catchup *c)
+void idx_cu_release(struct catchup *c)
 {
 	if (c->wb)
 		rocksdb_writebatch_destroy(c->wb);
@@ -485,187 +397,82 @@ static void catchup_release(struct catchup *c)
 	free(c->times);
 }
 
-/* idx_history_add_changes; DOCS: only the documents among CH. */
-static int add_changes(struct idx_db *db, struct store *st, const char *branch,
-		       const struct store_oid *commit,
-		       const struct store_oid *parent, int64_t time,
-		       const struct idx_change *ch, size_t n,
-		       const struct idx_mtime *mtime, bool docs)
+/* Cut back to the shared commit (rewind.c) where that costs less than
+ * indexing the new chain from its root; else, or if it fails (a commit
+ * cut away is gone from Git), 0 with C reset for a walk from the root. */
+static int cut_back(struct catchup *c, const struct store_oid *head, bool *cut)
+{
+	uint64_t cuts = c->stop_seq - (c->base_seq - 1);
+	int err = -ERANGE;
+
+	*cut = false;
+	if (cuts <= c->base_seq + c->n) {
+		err = idx_rewind(c);
+		if (err == 0)
+			err = idx_cu_flush(c);
+	}
+	if (err == 0 || err == -ECANCELED) {
+		*cut = err == 0;
+		return err;
+	}
+	rocksdb_writebatch_clear(c->wb);
+	store_error_clear();
+	for (size_t i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
+	c->npaths = 0;
+	c->n = 0;
+	c->found = c->have_stop = false;
+	c->base_seq = 0;
+	return store_walk(c->st, head, collect, c);
+}
+
+int idx_catchup_locked(struct idx_db *db, struct store *st, const char *branch,
+		       uint64_t *added)
 {
 	struct catchup c = { .db = db, .st = st, .branch = branch };
 	struct store_oid head;
-	uint64_t seq;
-	/* The mtime goes with the first path's new content. */
-	bool timed = mtime && n && !ch[0].deleted, gone = false;
-	int err;
-
-	if (db->readonly)
-		return 0;
-	/* A catch-up is running (a long history being indexed): the save
-	 * does not wait; that catch-up, or the next, indexes its commit
-	 * from Git. Its mtime is kept now. */
-	if (pthread_mutex_trylock(&db->catchup_lock) != 0)
-		return timed ? idx_mtime_set(db, branch, ch[0].path,
-					     ch[0].blob.id, mtime) :
-			       0;
-	err = idx_head_read(db, branch, &head, &seq);
-	if (err < 0 || !store_oid_equal(&head, parent)) {
-		err = idx_catchup_locked(db, st, branch, NULL);
-		if (err == 0 && timed)
-			err = idx_mtime_set(db, branch, ch[0].path,
-					    ch[0].blob.id, mtime);
-		goto out;
-	}
-	c.wb = rocksdb_writebatch_create();
-	c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
-	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
-		goto out;
-	c.commit = *commit;
-	c.time = time;
-	c.seq = seq + 1;
-	for (size_t i = 0; i < n && err == 0; i++) {
-		if (docs && !store_is_document_path(ch[i].path))
-			continue;
-		gone |= ch[i].deleted;
-		err = put_path(&c, ch[i].path, NULL,
-			       ch[i].deleted ? NULL : &ch[i].blob);
-	}
-	if (err == 0)
-		err = apply_orders(&c);
-	if (err == 0)
-		err = put_commit(&c);
-	if (err == 0 && timed)
-		err = idx_mtime_put(c.wb, branch, ch[0].path, ch[0].blob.id,
-				    mtime);
-	if (err == 0)
-		err = flush(&c);
-	/* A deletion may have taken a collection's last document. */
-	if (err == 0 && c.defs->n && gone)
-		err = drop_gone(db, st, branch, commit);
-out:
-	catchup_release(&c);
-	pthread_mutex_unlock(&db->catchup_lock);
-	return err;
-}
-
-int idx_history_add_changes(struct idx_db *db, struct store *st,
-			    const char *branch, const struct store_oid *commit,
-			    const struct store_oid *parent, int64_t time,
-			    const struct idx_change *ch, size_t n,
-			    const struct idx_mtime *mtime)
-{
-	return add_changes(db, st, branch, commit, parent, time, ch, n, mtime,
-			   false);
-}
-
-int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
-		    const struct store_commit_info *info,
-		    const struct idx_mtime *mtime)
-{
-	struct idx_change ch[2];
-
-	for (size_t i = 0; i < info->n && i < 2; i++)
-		ch[i] = (struct idx_change){ info->paths[i].path,
-					     info->paths[i].deleted,
-					     info->paths[i].blob };
-	return add_changes(db, st, branch, &info->commit, &info->parent,
-			   info->time, ch, info->n < 2 ? info->n : 2, mtime,
-			   true);
-}
-
-static int idx_catchup_locked(struct idx_db *db, struct store *st,
-			      const char *branch, uint64_t *added)
-{
-	struct catchup c = { .db = db, .st = st, .branch = branch };
-	struct store_oid head;
-	uint64_t seq = 0;
+	bool was_indexed, cut = false;
 	int err;
 
 	err = store_branch_head(st, branch, &head);
 	if (err < 0)
 		return err;
-	err = idx_head_read(db, branch, &c.stop, &seq);
+	err = idx_head_read(db, branch, &c.stop, &c.stop_seq);
 	if (err == 0 && store_oid_equal(&c.stop, &head))
 		goto out;
 	if (err < 0 && err != -ENOENT)
 		goto out;
-	c.have_stop = err == 0;
+	was_indexed = c.have_stop = err == 0;
 	err = store_walk(st, &head, collect, &c);
 	if (err < 0)
 		goto out;
 	c.wb = rocksdb_writebatch_create();
-	if (c.have_stop && c.found) {
-		c.base_seq = seq + 1;
-		c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
-	} else if (c.have_stop) {
-		/* The indexed head is not on the chain any more: history was
-		 * rewritten. Index it again from the root (the ordered
-		 * indexes too, from the root commit's diff on). */
-		drop_all(c.wb, branch, false);
-		if ((err = flush(&c)) < 0)
-			goto out;
-	}
 	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
 		goto out;
+	/* Moved back, or onto another line that forked from the indexed
+	 * one: the commits after the fork go, the new ones are added. */
+	if (c.found && !store_oid_equal(&c.base, &c.stop) &&
+	    (err = cut_back(&c, &head, &cut)) < 0)
+		goto out;
+	if (c.found) {
+		c.have_last = idx_seq_read(db, branch, c.base_seq - 1, NULL,
+					   &c.last_time) == 0;
+	} else if (was_indexed) {
+		/* No commit in common (an unrelated history), or cheaper
+		 * so: index it again from the root (the ordered indexes
+		 * too, from the root commit's diff on). */
+		idx_drop_all(c.wb, branch, false);
+		if ((err = idx_cu_flush(&c)) < 0)
+			goto out;
+	}
 	err = index_new(&c);
 	if (err == 0)
-		err = flush(&c);
-	if (err == 0 && c.n)
-		err = drop_gone(db, st, branch, &head);
+		err = idx_cu_flush(&c);
+	if (err == 0 && (c.n || cut))
+		err = idx_drop_gone(db, st, branch, &head);
 	if (err == 0 && added)
 		*added = c.n;
 out:
-	catchup_release(&c);
-	return err;
-}
-
-int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
-		     const char *collection, const struct idx_spec *spec,
-		     bool *built)
-{
-	struct idx_key dk = { 0 };
-	struct store_oid head;
-	rocksdb_writebatch_t *wb = NULL;
-	uint64_t seq;
-	char *val, *e = NULL;
-	size_t vlen;
-	int err;
-
-	*built = false;
-	if (db->readonly)
-		return 0;
-	if ((err = lock_bounded(db, branch)) < 0)
-		return err;
-	if ((err = idx_catchup_locked(db, st, branch, NULL)) < 0 ||
-	    (err = idx_order_prefix(&dk, 'D', branch, collection, spec->canon,
-				    false)) < 0)
-		goto out;
-	val = rocksdb_get(db->db, db->ropts, (char *)dk.p, dk.len, &vlen, &e);
-	if (e) {
-		err = idx_rocks_fail(e, "get index");
-		goto out;
-	}
-	rocksdb_free(val);
-	if (val)
-		goto out;
-	/* Built from the head the history indexes reflect, under the same
-	 * lock, so later catch-ups continue from exactly there. */
-	if ((err = idx_head_read(db, branch, &head, &seq)) < 0)
-		goto out;
-	wb = rocksdb_writebatch_create();
-	err = idx_order_build(db, st, wb, branch, &head, collection, spec);
-	if (err == 0) {
-		rocksdb_write(db->db, db->wopts, wb, &e);
-		if (e)
-			err = idx_rocks_fail(e, "write index");
-		else
-			*built = true;
-		idx_defs_forget(db);
-	}
-out:
-	pthread_mutex_unlock(&db->catchup_lock);
-	if (wb)
-		rocksdb_writebatch_destroy(wb);
-	free(dk.p);
+	idx_cu_release(&c);
 	return err;
 }

@@ -217,6 +217,8 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	if (!db)
 		return -ENOMEM;
 	pthread_mutex_init(&db->catchup_lock, NULL);
+	pthread_mutex_init(&db->due_lock, NULL);
+	pthread_cond_init(&db->due_cond, NULL);
 	db->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	/* Its info LOG only for what is fatal (and the options, at open):
@@ -309,6 +311,7 @@ void idx_db_close(struct idx_db *db)
 {
 	if (!db)
 		return;
+	idx_worker_stop(db);
 	idx_defs_memo_free(db);
 	free(db->missing);
 	if (db->db)
@@ -317,6 +320,8 @@ void idx_db_close(struct idx_db *db)
 	rocksdb_readoptions_destroy(db->ropts);
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->catchup_lock);
+	pthread_cond_destroy(&db->due_cond);
+	pthread_mutex_destroy(&db->due_lock);
 	free(db);
 }
 

@@ -27,7 +27,19 @@ struct idx_db {
 	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
 	struct store_oid *missing; /* trees logged missing; catchup_lock */
 	size_t nmissing;
+	/* worker.c: the catch-ups asked for by saves, run on a thread of
+	 * their own; due_lock guards the fields after it. */
+	pthread_mutex_t due_lock;
+	pthread_cond_t due_cond;
+	char **due; /* branches, oldest request first */
+	size_t ndue;
+	struct store *due_st;
+	bool worker_on, worker_stop;
+	pthread_t worker;
 };
+
+/* worker.c: end the catch-up thread, if one was started (idx_db_close). */
+void idx_worker_stop(struct idx_db *db);
 
 /* idx_mtime_set's record, added to batch WB instead. */
 int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,

@@ -47,17 +47,28 @@ void idx_db_cancel(struct idx_db *db);
 void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx);
 
 /* Bring BRANCH's indexes up to its head: a walk back to the newest commit
- * already indexed, then one tree diff per new commit. A rewritten history
- * (reset, force push) is indexed again from the root. *added (if not NULL)
- * is the number of commits indexed. */
+ * already indexed, then one tree diff per new commit. A branch moved back
+ * or onto another line (reset, force push) is cut back to the newest
+ * commit both lines share, then goes on from there; one with no commit in
+ * common (or where that costs more) is indexed again from the root.
+ * *added (if not NULL) is the number of commits indexed. */
 int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
 			uint64_t *added);
 
+/* idx_history_catchup on the database's own thread, later: returns at
+ * once. For the process that holds the database while it serves (a
+ * mount); the thread is started by the first call and ended by
+ * idx_db_close. ST must stay open until then. */
+int idx_history_catchup_later(struct idx_db *db, struct store *st,
+			      const char *branch);
+
 /* Index the commit INFO describes (one the caller just made on BRANCH)
  * from INFO alone when its parent is the indexed head, the common case of
- * a save; otherwise (someone else committed in between) catch up from
- * Git as idx_history_catchup does. MTIME (or NULL) is recorded for the
- * first path of INFO and its new blob, in the same write. */
+ * a save. Otherwise (someone else committed in between, the branch was
+ * moved back) or while a catch-up runs it returns 1 at once: a save never
+ * waits for a catch-up; the commit is indexed by the next one, from Git.
+ * MTIME (or NULL) is recorded for the first path of INFO and its new blob
+ * either way, in the same write when the commit is indexed. */
 int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 		    const struct store_commit_info *info,
 		    const struct idx_mtime *mtime);
@@ -72,8 +83,8 @@ struct idx_change {
 /* The same for a commit of many paths (a merge): COMMIT, made on PARENT
  * at committer time TIME, changed the files CH[0..N) (each whose content
  * differs from PARENT's, as a catch-up's tree diff finds them): indexed
- * from the list when PARENT is the indexed head, else caught up from
- * Git. MTIME (or NULL) goes with CH[0]. */
+ * from the list when PARENT is the indexed head, else 1 at once, as
+ * idx_history_add. MTIME (or NULL) goes with CH[0]. */
 int idx_history_add_changes(struct idx_db *db, struct store *st,
 			    const char *branch, const struct store_oid *commit,
 			    const struct store_oid *parent, int64_t time,

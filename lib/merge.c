@@ -95,9 +95,16 @@ static void index_merge(chronofs *db, const char *into,
 			n++;
 			err = 0;
 		}
-	if (err == 0 && (err = lib_index_get(db, &idx)) == 0 && idx)
+	if (err == 0 && (err = lib_index_get(db, &idx)) == 0 && idx) {
 		err = idx_history_add_changes(idx, db->st, into, &o->commit,
 					      &o->old_head, time, ch, n, NULL);
+		/* Behind: the owner's catch-up thread brings INTO up; a
+		 * guest's next read that needs the indexes does. */
+		if (err > 0)
+			err = db->owner ? idx_history_catchup_later(idx, db->st,
+								    into) :
+					  0;
+	}
 	lib_index_put(db, idx);
 	if (err < 0 && db->log) {
 		snprintf(msg, sizeof(msg), "index of branch %s: %s", into,

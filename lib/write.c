@@ -35,17 +35,26 @@ static int path_sane(const char *path)
 }
 
 /* A commit is made; its indexes failing loses nothing (the next catch-up
- * starts from what the index holds), so it is logged, not returned. */
+ * starts from what the index holds), so it is logged, not returned.
+ * Where the indexes are behind, the owner's catch-up thread brings them
+ * up (a save does not wait for it); a guest's next read that needs them
+ * does. */
 static void index_commit(chronofs *db, const char *branch,
 			 const struct store_commit_info *info,
 			 const struct idx_mtime *mtime)
 {
 	struct idx_db *idx;
 	char msg[1200];
+	int rc = lib_index_get(db, &idx);
 
-	if (lib_index_get(db, &idx) == 0 && idx &&
-	    idx_history_add(idx, db->st, branch, info, mtime) == 0) {
+	if (rc == 0 && idx) {
+		rc = idx_history_add(idx, db->st, branch, info, mtime);
+		if (rc > 0 && db->owner)
+			rc = idx_history_catchup_later(idx, db->st, branch);
+	}
+	if (rc >= 0 && idx) {
 		lib_index_put(db, idx);
+		store_error_clear();
 		return;
 	}
 	lib_index_put(db, idx);

@@ -19,6 +19,8 @@ int store_oid_parse(struct store_oid *out, const char *hex)
 	return 0;
 }
 
+#define WALK_TURN 256
+
 int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
 	       void *ctx)
 {
@@ -32,11 +34,17 @@ int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
 		err = store_git_fail(err, "commit");
 		goto out;
 	}
-	for (;;) {
+	for (size_t n = 1;; n++) {
 		memcpy(o.id, git_commit_id(c)->id, STORE_OID_RAWSZ);
 		err = cb(ctx, &o, (int64_t)git_commit_time(c));
 		if (err || git_commit_parentcount(c) == 0)
 			break;
+		/* A long walk (an index catch-up, in the background) lets
+		 * saves in now and then: the commit held is ours. */
+		if (n % WALK_TURN == 0) {
+			pthread_mutex_unlock(&st->lock);
+			pthread_mutex_lock(&st->lock);
+		}
 		err = git_commit_parent(&parent, c, 0);
 		if (err < 0) {
 			err = store_git_fail(err, "parent commit");
@@ -63,16 +71,41 @@ static bool is_blob(unsigned mode)
  * (libgit2's diff read every bucket of a fanout collection: ~13 ms per
  * commit at 100,000 documents, which a fetch of many commits pays once
  * per commit at catch-up). */
+/* The entries of D to CB; 0 at the end, else CB's return or -errno. */
+static int diff_each(struct store_tdiff *d, int err, store_diff_cb cb,
+		     void *ctx)
+{
+	const struct store_tdiff_entry *e;
+	int rc = 0;
+
+	while (err == 0 && (err = store_tdiff_next(d, &e)) == 0) {
+		bool has_old = e->op != STORE_TDIFF_ADD && is_blob(e->old_mode);
+		bool has_new = e->op != STORE_TDIFF_DELETE &&
+			       is_blob(e->new_mode);
+
+		if (!has_old && !has_new)
+			continue;
+		if (has_old && has_new &&
+		    store_oid_equal(&e->old_blob, &e->new_blob))
+			continue; /* a mode change only */
+		rc = cb(ctx, e->path, has_old ? &e->old_blob : NULL,
+			has_new ? &e->new_blob : NULL);
+		if (rc)
+			break;
+	}
+	store_tdiff_free(d);
+	return rc ? rc : err == 1 ? 0 : err;
+}
+
 int store_diff_parent(struct store *st, const struct store_oid *commit,
 		      store_diff_cb cb, void *ctx,
 		      struct store_missing *missing)
 {
-	const struct store_tdiff_entry *e;
 	struct store_tdiff *d = NULL;
 	struct store_oid parent;
 	git_commit *c = NULL;
 	bool has_parent = false;
-	int err, rc = 0;
+	int err;
 
 	pthread_mutex_lock(&st->lock);
 	err = git_commit_lookup(&c, st->repo, store_goid(commit));
@@ -91,21 +124,14 @@ int store_diff_parent(struct store *st, const struct store_oid *commit,
 		err = store_tdiff_new(&d, st, has_parent ? &parent : NULL,
 				      commit, NULL);
 	}
-	while (err == 0 && (err = store_tdiff_next(d, &e)) == 0) {
-		bool has_old = e->op != STORE_TDIFF_ADD && is_blob(e->old_mode);
-		bool has_new = e->op != STORE_TDIFF_DELETE &&
-			       is_blob(e->new_mode);
+	return diff_each(d, err, cb, ctx);
+}
 
-		if (!has_old && !has_new)
-			continue;
-		if (has_old && has_new &&
-		    store_oid_equal(&e->old_blob, &e->new_blob))
-			continue; /* a mode change only */
-		rc = cb(ctx, e->path, has_old ? &e->old_blob : NULL,
-			has_new ? &e->new_blob : NULL);
-		if (rc)
-			break;
-	}
-	store_tdiff_free(d);
-	return rc ? rc : err == 1 ? 0 : err;
+int store_diff_commits(struct store *st, const struct store_oid *from,
+		       const struct store_oid *to, store_diff_cb cb, void *ctx)
+{
+	struct store_tdiff *d = NULL;
+	int err = store_tdiff_new(&d, st, from, to, NULL);
+
+	return diff_each(d, err, cb, ctx);
 }

@@ -173,6 +173,13 @@ fail:
 	return err;
 }
 
+int store_open_again(struct store **out, const struct store *st)
+{
+	struct store_opts o = { .fsync = st->fsync, .log = st->log };
+
+	return store_open(out, st->gitdir, &o);
+}
+
 void store_close(struct store *st)
 {
 	if (!st)

@@ -82,6 +82,10 @@ int store_init(const char *path);
 int store_open(struct store **out, const char *path,
 	       const struct store_opts *opts);
 void store_close(struct store *st);
+/* Another handle on ST's repository with ST's options (its own libgit2
+ * repository and lock): for a thread whose reads must not hold up ST's
+ * users, as an index catch-up must not hold up saves. */
+int store_open_again(struct store **out, const struct store *st);
 
 /* The Git directory (borrowed, lives as long as the store). */
 const char *store_gitdir(const struct store *st);
@@ -230,6 +234,10 @@ typedef int (*store_diff_cb)(void *ctx, const char *path,
 int store_diff_parent(struct store *st, const struct store_oid *commit,
 		      store_diff_cb cb, void *ctx,
 		      struct store_missing *missing);
+/* The documents that differ from commit FROM to commit TO, as above
+ * (MISSING NULL). */
+int store_diff_commits(struct store *st, const struct store_oid *from,
+		       const struct store_oid *to, store_diff_cb cb, void *ctx);
 
 /* Write sessions: whole-tree commits (transactions, merges). While a
  * session is open the handle's saves wait, and every object the calling

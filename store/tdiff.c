@@ -86,10 +86,10 @@ static int diff_prefix(struct walk *w, const git_oid *a, const git_oid *b,
 	if (err == 0 && (fa || fb)) {
 		dir = strndup(prefix, slash ? (size_t)(slash - prefix) : 0);
 		err = dir ? tw_emit(w, dir, slash ? slash + 1 : prefix,
-				 fa ? git_tree_entry_id(fa) : NULL,
-				 fa ? git_tree_entry_filemode(fa) : 0,
-				 fb ? git_tree_entry_id(fb) : NULL,
-				 fb ? git_tree_entry_filemode(fb) : 0) :
+				    fa ? git_tree_entry_id(fa) : NULL,
+				    fa ? git_tree_entry_filemode(fa) : 0,
+				    fb ? git_tree_entry_id(fb) : NULL,
+				    fb ? git_tree_entry_filemode(fb) : 0) :
 			    -ENOMEM;
 		free(dir);
 	}
