@@ -161,6 +161,7 @@ class SyncBase(ChronofsTestCase):
     # rounds' own time (over git://; a round over ssh or HTTP opens more
     # connections, each slow on a loaded machine under ASan).
     travel = 2 * INTERVAL + 1.0
+    interval = INTERVAL  # the mounts' sync_interval
 
     def setUp(self):
         super().setUp()
@@ -208,12 +209,12 @@ class SyncBase(ChronofsTestCase):
                            for m in self.machines)
             raise AssertionError("%s%s" % (e, logs)) from None
 
-    def machine(self, name, mount=True, interval=INTERVAL, options=()):
+    def machine(self, name, mount=True, options=()):
         m = Machine(self, name)
         self.ctl("clone", self.url, m.repo)
         self.machines.append(m)
         if mount:
-            m.mount(interval, options)
+            m.mount(self.interval, options)
         return m
 
     def two(self):
