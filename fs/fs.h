@@ -32,6 +32,10 @@ struct fs_config {
 	char *sync_remote; /* sync=REMOTE */
 	char *sync_interval_opt; /* sync_interval=SECONDS */
 	unsigned sync_interval;
+	/* How long the kernel may keep a live document's name and its
+	 * attributes (entry_timeout=, attr_timeout=; lookup.c). */
+	char *entry_timeout_opt, *attr_timeout_opt;
+	double entry_timeout, attr_timeout;
 	int ro;
 	int allow_other; /* then default_permissions too */
 	int allow_checked_out; /* write to a working tree's branch */
@@ -134,6 +138,10 @@ static inline bool fs_loc_readonly(const struct fs_loc *loc)
 
 /* Snapshots never change: the kernel may cache them this long. */
 #define FS_SNAP_TIMEOUT 3600.0
+/* A live document's name and attributes: the defaults of entry_timeout=
+ * and attr_timeout= (lookup.c says why). */
+#define FS_LIVE_ENTRY_TIMEOUT 30.0
+#define FS_LIVE_ATTR_TIMEOUT 1.0
 
 /* ops.c: free the open files the kernel never released (unmount races
  * RELEASE against DESTROY). */

@@ -3,19 +3,19 @@
  *
  *
  * Caching, decided here and nowhere else:
- * - Inside a live branch, names are cached by the kernel for LIVE_TIMEOUT
- *   and a file's attributes for LIVE_ATTR_TIMEOUT (directories' not at
- *   all), as passthrough_ll does by default: `ls -l`, `cat` and rsync
- *   cost a round trip per page of names or per read, not one more per
- *   stat. Within that second a stat may show the size or existence from
- *   before an outside commit; writes through the mount update it at once
- *   (the kernel drops a file's attributes when it writes). A read is never
- *   cut short by a stale size: an open that finds the blob changed since
- *   the kernel last read the document drops its cached attributes (and
- *   pages). Pages are kept across opens
- *   while the document's blob is the one the kernel last read
- *   (keep_cache), since a blob never changes; any open for writing starts
- *   the pages afresh.
+ * - Inside a live branch, names are cached by the kernel for 30 s and a
+ *   file's attributes for 1 s (directories' not at all), as passthrough_ll
+ *   does by default: `ls -l`, `cat` and rsync cost a round trip per page
+ *   of names or per read, not one more per stat; -o entry_timeout= and
+ *   attr_timeout= set them. Within that second a stat may show the size
+ *   or existence from before an outside commit; writes through the mount
+ *   and sync rounds update it at once (the kernel drops a file's
+ *   attributes when it writes; sync.c invalidates what a round changed).
+ *   A read is never cut short by a stale size: an open that finds the
+ *   blob changed since the kernel last read the document drops its cached
+ *   attributes (and pages). Pages are kept across opens while the
+ *   document's blob is the one the kernel last read (keep_cache), since a
+ *   blob never changes; any open for writing starts the pages afresh.
  * - The root, branch directories and the views that follow new commits
  *   (history, the head's own snapshot, ordered views) get ENTRY_TIMEOUT
  *   for names and no attribute caching: branches come and go from outside.
@@ -41,8 +41,6 @@
 #include "banned.h"
 
 #define ENTRY_TIMEOUT 1.0
-#define LIVE_TIMEOUT 30.0
-#define LIVE_ATTR_TIMEOUT 1.0
 
 /* Resolve node N (or its child NAME). */
 int fs_loc_of(struct fs *fs, struct fs_node *n, const char *name,
@@ -125,7 +123,7 @@ static bool snap_root(const struct fs_loc *loc)
 	return loc->where == FS_SNAP && !*loc->path;
 }
 
-static double entry_timeout(const struct fs_loc *loc)
+static double entry_timeout(const struct fs *fs, const struct fs_loc *loc)
 {
 	/* A snapshot's own name is looked up again after ENTRY_TIMEOUT: if
 	 * it names another commit by then, it gets a new node (see
@@ -134,11 +132,12 @@ static double entry_timeout(const struct fs_loc *loc)
 		return ENTRY_TIMEOUT;
 	if (fs_loc_frozen(loc))
 		return FS_SNAP_TIMEOUT;
-	return loc->where == FS_LIVE && *loc->path ? LIVE_TIMEOUT :
+	return loc->where == FS_LIVE && *loc->path ? fs->cfg.entry_timeout :
 						     ENTRY_TIMEOUT;
 }
 
-static double attr_timeout(const struct fs_loc *loc, const struct stat *st)
+static double attr_timeout(const struct fs *fs, const struct fs_loc *loc,
+			   const struct stat *st)
 {
 	mode_t mode = st->st_mode;
 
@@ -148,7 +147,7 @@ static double attr_timeout(const struct fs_loc *loc, const struct stat *st)
 	/* A hard-linked scratch file is one kernel inode per name: a write
 	 * through one name must show at once through the others. */
 	if (loc->where == FS_LIVE && S_ISREG(mode) && st->st_nlink <= 1)
-		return LIVE_ATTR_TIMEOUT;
+		return fs->cfg.attr_timeout;
 	return fs_loc_frozen(loc) ? FS_SNAP_TIMEOUT : ATTR_TIMEOUT;
 }
 
@@ -187,8 +186,8 @@ static void fill_entry(struct fs *fs, struct fs_node *n, const struct stat *st,
 	e->ino = fs_node_ino(&fs->nodes, n);
 	e->attr = *st;
 	fs_stat_ino(&e->attr, n);
-	e->attr_timeout = attr_timeout(loc, st);
-	e->entry_timeout = entry_timeout(loc);
+	e->attr_timeout = attr_timeout(fs, loc, st);
+	e->entry_timeout = entry_timeout(fs, loc);
 	fs_doc_size(fs, n, &e->attr.st_size);
 }
 
@@ -279,7 +278,7 @@ static int do_getattr(struct fs *fs, struct fs_node *n, struct stat *st,
 	}
 	if (err == 0) {
 		fs_stat_ino(st, n);
-		*timeout = attr_timeout(&loc, st);
+		*timeout = attr_timeout(fs, &loc, st);
 	}
 	fs_loc_release(&loc);
 	return err;

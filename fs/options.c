@@ -27,6 +27,8 @@ static const struct fuse_opt opts[] = {
 	OPT("max_doc_size=%s", max_doc_size_opt),
 	OPT("sync=%s", sync_remote),
 	OPT("sync_interval=%s", sync_interval_opt),
+	OPT("entry_timeout=%s", entry_timeout_opt),
+	OPT("attr_timeout=%s", attr_timeout_opt),
 	OPT("-f", foreground),
 	OPT("-d", debug),
 	OPT("debug", debug),
@@ -70,6 +72,11 @@ static void usage(const char *prog)
 	       "the background\n"
 	       "    -o sync_interval=SECONDS  between sync rounds "
 	       "(default 10)\n"
+	       "    -o entry_timeout=SECONDS  the kernel keeps a document's "
+	       "name (default 30)\n"
+	       "    -o attr_timeout=SECONDS  the kernel keeps a document's "
+	       "size and times\n"
+	       "                         (default 1)\n"
 	       "    -h, --help           this help\n"
 	       "    -V, --version        print the version\n\n"
 	       "    -o allow_other       let other users in (implies "
@@ -218,6 +225,27 @@ static int check_sync(struct fs_config *cfg)
 	return 0;
 }
 
+/* A cache timeout OPT (NULL: DEF) into *OUT: 0 to a day, in seconds. */
+static int check_timeout(const char *name, const char *opt, double def,
+			 double *out)
+{
+	char *end;
+
+	*out = def;
+	if (!opt)
+		return 0;
+	errno = 0;
+	*out = strtod(opt, &end);
+	if (errno || *end || !isdigit((unsigned char)opt[0]) ||
+	    !(*out <= 86400))
+		return fprintf(stderr,
+			       "chronofs: %s=%s: want 0 to 86400 "
+			       "seconds\n",
+			       name, opt),
+		       -1;
+	return 0;
+}
+
 int fs_options_check(struct fs_config *cfg)
 {
 	char *end, type[64];
@@ -247,7 +275,12 @@ int fs_options_check(struct fs_config *cfg)
 				       cfg->max_doc_size_opt),
 			       -1;
 	}
-	if ((err = check_sync(cfg)) < 0)
+	if ((err = check_sync(cfg)) < 0 ||
+	    (err = check_timeout("entry_timeout", cfg->entry_timeout_opt,
+				 FS_LIVE_ENTRY_TIMEOUT, &cfg->entry_timeout)) <
+		    0 ||
+	    (err = check_timeout("attr_timeout", cfg->attr_timeout_opt,
+				 FS_LIVE_ATTR_TIMEOUT, &cfg->attr_timeout)) < 0)
 		return err;
 	if (!cfg->repo || !cfg->mountpoint)
 		return fprintf(stderr, "chronofs: need REPO and MOUNTPOINT "
@@ -298,6 +331,8 @@ void fs_options_release(struct fs_config *cfg)
 	free(cfg->max_doc_size_opt);
 	free(cfg->sync_remote);
 	free(cfg->sync_interval_opt);
+	free(cfg->entry_timeout_opt);
+	free(cfg->attr_timeout_opt);
 }
 
 int fs_options_parse(struct fuse_args *args, struct fs_config *cfg,

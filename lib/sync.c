@@ -148,16 +148,26 @@ static int ref_name(char **out, const char *ns, const char *remote,
 	return asprintf(out, "%s%s/%s", ns, remote, branch) < 0 ? -ENOMEM : 0;
 }
 
-/* What both sides last agreed on for BRANCH: TO, or nothing. */
+/* What both sides last agreed on for BRANCH: TO, or nothing. Written
+ * only when it changes (a round with nothing to do writes no ref; each
+ * write reads the config and takes the store's lock); rd->s follows. */
 static void agreed(struct round *rd, const char *branch,
 		   const struct store_oid *to)
 {
+	struct store_oid *was = (struct store_oid *)refs_get(&rd->s, branch);
 	char *ref;
 
+	if (to ? was && store_oid_equal(was, to) : !was)
+		return;
 	if (ref_name(&ref, STATE_PREFIX, rd->remote, branch) < 0)
 		return;
-	if (store_ref_set(rd->db->st, ref, to, "sync") < 0 && rd->db->log)
-		rd->db->log(store_errmsg());
+	if (store_ref_set(rd->db->st, ref, to, "sync") < 0) {
+		if (rd->db->log)
+			rd->db->log(store_errmsg());
+	} else if (was) {
+		/* Gone: all zeros, which no commit's id is. */
+		*was = to ? *to : (struct store_oid){ 0 };
+	}
 	free(ref);
 }
 

@@ -11,9 +11,10 @@ by `git daemon`, started here in a temporary directory and stopped by its
 PID. Each rep clones the remote as it was before the commits
 (`chronofsctl clone`), times `chronofsctl sync` with nothing to do, lands
 the commits on the remote, and times the round that fast-forwards them.
-The fast-forward round is also split: `git fetch` of the same commits into
-a copy of the clone (the network and pack part) against the whole round
-(fetch, the compare-and-swap, the index catch-up of COMMITS commits).
+Both rounds are also split: the round's `git fetch` alone with nothing to
+fetch, and of the same commits into a copy of the clone (the network and
+pack part), against the whole round (chronofsctl's own start, the fetch,
+the compare-and-swap, the index catch-up of COMMITS commits).
 Prints medians.
 """
 import argparse
@@ -112,7 +113,7 @@ def main():
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(0.5)
         url = "git://127.0.0.1:%d/remote.git" % port
-        noop, ff, fetch, index = [], [], [], []
+        noop, noop_fetch, ff, fetch, index = [], [], [], [], []
         for rep in range(a.reps):
             remote = os.path.join(srv, "remote.git")
             shutil.rmtree(remote, ignore_errors=True)
@@ -128,6 +129,10 @@ def main():
             dt, out = timed(ctl, "sync", clone)
             assert out == "main: nothing\n", out
             noop.append(dt)
+            # The round's fetch alone (nothing to fetch), as a round runs it.
+            noop_fetch.append(timed("git", "-c", "gc.auto=0", "-c", "maintenance.auto=false",
+                                    "--git-dir=" + clone, "fetch", "--quiet", "--prune", "--no-tags",
+                                    "--no-write-fetch-head", "origin", "+refs/heads/*:refs/remotes/origin/*")[0])
             subprocess.run(["git", "--git-dir=" + remote, "fast-import", "--quiet"],
                            input=stream_commits(a.commits, a.docs, 1700000100), check=True)
             copy = os.path.join(work, "copy%d.git" % rep)
@@ -144,8 +149,8 @@ def main():
             shutil.rmtree(copy)
         med = statistics.median
         print("first index catch-up of the clone (once, as at a mount): %.0f ms" % (med(index) * 1000))
-        print("round with nothing to do, %d documents: %.0f ms (median of %d)"
-              % (a.docs, med(noop) * 1000, a.reps))
+        print("round with nothing to do, %d documents: %.0f ms (median of %d), of which git fetch %.0f ms"
+              % (a.docs, med(noop) * 1000, a.reps, med(noop_fetch) * 1000))
         print("round fast-forwarding %d commits: %.0f ms, of which git fetch %.0f ms"
               % (a.commits, med(ff) * 1000, med(fetch) * 1000))
     finally:
