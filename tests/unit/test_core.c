@@ -19,17 +19,7 @@
 #include "chronofs.h"
 #include "chronofs_int.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fprintf(stderr, "\n");                          \
-			failures++;                                     \
-		}                                                       \
-	} while (0)
+#include "check.h"
 
 static char tmpdir[256];
 

@@ -19,17 +19,7 @@
 #include "order.h"
 #include "store.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fprintf(stderr, "\n");                          \
-			failures++;                                     \
-		}                                                       \
-	} while (0)
+#include "check.h"
 
 #define MAIN 300 /* commits on main */
 #define FORK 200 /* the side line forks after main's commit FORK */

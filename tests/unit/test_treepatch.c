@@ -22,17 +22,7 @@ static const char *names[] = { "a",	 "a.b",	     "a-",     "a0",
 			       "a b",	 "\xc3\xa9", "5c",     LAYOUT_MARKER };
 #define NNAMES (sizeof(names) / sizeof(names[0]))
 
-static int failures;
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 /* A random path of depth 1 to 3 over NAMES. */
 static void random_path(char *buf, size_t sz)
