@@ -1005,7 +1005,9 @@ fn head_index_head_and_their_errors() {
         db.head("main").unwrap(),
         r.git(&["rev-parse", "main"]).trim()
     );
-    // The library keeps the indexes current when it holds the database.
+    // A save never waits for a catch-up: the indexes follow at the next
+    // call that reads them (history does).
+    db.history("main", "u/a.json").unwrap();
     assert_eq!(db.index_head("main").unwrap(), Some(c));
     let e = errno(db.head("nobranch"));
     assert_eq!(e.errno(), ENOENT);
