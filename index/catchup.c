@@ -10,45 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "db_int.h"
-#include "history.h"
-#include "order_int.h"
+#include "catchup_int.h"
 #include "banned.h"
 
 static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
 		     const struct store_oid *head);
-
-/* Caller holds db->catchup_lock. */
-static int idx_catchup_locked(struct idx_db *db, struct store *st,
-			      const char *branch, uint64_t *added);
-
-#define BATCH_COMMITS 1024
-
-struct catchup {
-	struct idx_db *db;
-	struct store *st;
-	const char *branch;
-	struct store_oid stop; /* the indexed head, if any */
-	bool have_stop;
-	struct store_oid *v; /* new commits, newest first */
-	int64_t *times;
-	size_t n, cap;
-	uint64_t base_seq; /* seq of stop + 1, or 0 */
-	bool found;
-	rocksdb_writebatch_t *wb;
-	struct idx_key k;
-	uint64_t seq;
-	struct store_oid commit;
-	int64_t time;
-	int64_t last_time; /* of the newest indexed commit */
-	bool have_last;
-	const struct idx_defs *defs; /* ordered indexes on this branch */
-	time_t reported; /* last progress call */
-	char **paths; /* this commit's changed documents, for them */
-	struct store_oid *blobs;
-	bool *deleted;
-	size_t npaths, cappaths;
-};
 
 /* Remember a changed path for the ordered indexes (applied after the
  * diff, which holds the store lock that reading blobs needs). */
@@ -82,7 +48,7 @@ static int remember(struct catchup *c, const char *path,
 	return 0;
 }
 
-static int apply_orders(struct catchup *c)
+int idx_catchup_apply_orders(struct catchup *c)
 {
 	int err = 0;
 
@@ -98,9 +64,9 @@ static int apply_orders(struct catchup *c)
 	return err;
 }
 
-/* The committer time of the commit at SEQ, from its 'S' record. */
-static int read_time(struct idx_db *db, const char *branch, uint64_t seq,
-		     int64_t *out)
+/* From its 'S' record. */
+int idx_catchup_read_time(struct idx_db *db, const char *branch, uint64_t seq,
+			  int64_t *out)
 {
 	struct idx_key k = { 0 };
 	char *val, *e = NULL;
@@ -123,35 +89,9 @@ static int read_time(struct idx_db *db, const char *branch, uint64_t seq,
 	return err;
 }
 
-static int collect(void *ctx, const struct store_oid *commit, int64_t time)
-{
-	struct catchup *c = ctx;
-
-	if (c->have_stop && store_oid_equal(commit, &c->stop)) {
-		c->found = true;
-		return 1;
-	}
-	if (c->n % BATCH_COMMITS == 0 && atomic_load(&c->db->cancel))
-		return idx_fail(-ECANCELED, "index of %s: stopped", c->branch);
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct store_oid *v = realloc(c->v, cap * sizeof(*v));
-		int64_t *t = v ? realloc(c->times, cap * sizeof(*t)) : NULL;
-
-		if (v)
-			c->v = v;
-		if (!v || !t)
-			return -ENOMEM;
-		c->times = t;
-		c->cap = cap;
-	}
-	c->v[c->n] = *commit;
-	c->times[c->n++] = time;
-	return 0;
-}
-
-static int put_path(void *ctx, const char *path, const struct store_oid *old,
-		    const struct store_oid *new)
+int idx_catchup_put_path(void *ctx, const char *path,
+			 const struct store_oid *old,
+			 const struct store_oid *new)
 {
 	struct catchup *c = ctx;
 	unsigned char val[48] = { 0 };
@@ -169,8 +109,6 @@ static int put_path(void *ctx, const char *path, const struct store_oid *old,
 	return c->defs->n ? remember(c, path, new) : 0;
 }
 
-static int flush(struct catchup *c);
-
 /* A commit dated before its predecessors (clock skew, an outside commit
  * with an old date): every indexed commit keyed by a time above T gets T,
  * so T keys stay the suffix minimum (see history.h). They are the newest
@@ -183,7 +121,7 @@ static int lower_tail(struct catchup *c, int64_t t)
 	char *e = NULL;
 	int err;
 
-	if ((err = flush(c)) < 0 ||
+	if ((err = idx_catchup_flush(c)) < 0 ||
 	    (err = idx_key_start(&lo, 'T', c->branch)) < 0 ||
 	    (err = idx_key_be64(&lo, idx_time_bits(t) + 1)) < 0 ||
 	    (err = idx_key_start(&hi, 'T', c->branch)) < 0) {
@@ -214,7 +152,7 @@ static int lower_tail(struct catchup *c, int64_t t)
 	if (e)
 		err = idx_rocks_fail(e, "lower tail");
 	if (err == 0)
-		err = flush(c);
+		err = idx_catchup_flush(c);
 out:
 	free(lo.p);
 	free(hi.p);
@@ -222,7 +160,7 @@ out:
 	return err;
 }
 
-static int put_commit(struct catchup *c)
+int idx_catchup_put_commit(struct catchup *c)
 {
 	unsigned char val[28];
 	char hex[STORE_OID_HEXSZ + 1];
@@ -254,20 +192,26 @@ static int put_commit(struct catchup *c)
 		return -ENOMEM;
 	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
 			       16);
-	/* The head record goes in the same batch as the commit it names. */
-	memcpy(val, c->commit.id, 20);
-	idx_put_be64(val + 20, c->seq);
-	if (idx_key_start(&c->k, 'H', c->branch) < 0)
-		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1, (char *)val,
-			       28);
+	c->head_dirty = true;
 	return 0;
 }
 
-static int flush(struct catchup *c)
+int idx_catchup_flush(struct catchup *c)
 {
+	unsigned char val[28];
 	char *e = NULL;
 
+	/* The head record goes in the same batch as the commit it names
+	 * (the last one put), once per batch. */
+	if (c->head_dirty) {
+		memcpy(val, c->commit.id, 20);
+		idx_put_be64(val + 20, c->seq);
+		if (idx_key_start(&c->k, 'H', c->branch) < 0)
+			return -ENOMEM;
+		rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1,
+				       (char *)val, 28);
+		c->head_dirty = false;
+	}
 	rocksdb_write(c->db->db, c->db->wopts, c->wb, &e);
 	rocksdb_writebatch_clear(c->wb);
 	return e ? idx_rocks_fail(e, "write history") : 0;
@@ -292,7 +236,8 @@ static void drop_family(rocksdb_writebatch_t *wb, char family,
 
 /* Everything derived from the branch's history; the definitions of its
  * ordered indexes too when DEFS. */
-static void drop_all(rocksdb_writebatch_t *wb, const char *branch, bool defs)
+void idx_catchup_drop_all(rocksdb_writebatch_t *wb, const char *branch,
+			  bool defs)
 {
 	drop_family(wb, 'H', branch);
 	drop_family(wb, 'T', branch);
@@ -311,16 +256,15 @@ int idx_history_drop(struct idx_db *db, const char *branch)
 	char *e = NULL;
 
 	pthread_mutex_lock(&db->catchup_lock);
-	drop_all(wb, branch, true);
+	idx_catchup_drop_all(wb, branch, true);
 	rocksdb_write(db->db, db->wopts, wb, &e);
 	idx_defs_forget(db);
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_unlock(db);
 	rocksdb_writebatch_destroy(wb);
 	return e ? idx_rocks_fail(e, "drop history") : 0;
 }
 
-/* Tell the progress hook, at most every IDX_PROGRESS_S seconds. */
-static void progress(struct catchup *c, size_t done)
+void idx_catchup_progress(struct catchup *c, size_t done)
 {
 	time_t now = time(NULL);
 
@@ -378,35 +322,6 @@ static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
 	return err;
 }
 
-static int index_new(struct catchup *c)
-{
-	int err = 0;
-
-	for (size_t i = c->n; i-- > 0 && err == 0;) {
-		c->commit = c->v[i];
-		c->time = c->times[i];
-		c->seq = c->base_seq + (c->n - 1 - i);
-		err = store_diff_parent(c->st, &c->commit, put_path, c);
-		if (err == 0)
-			err = apply_orders(c);
-		if (err == 0)
-			err = put_commit(c);
-		/* With ordered indexes, one batch per commit: a row changed
-		 * twice must see its first change (see order_int.h). */
-		if (err == 0 && (c->defs->n || i % BATCH_COMMITS == 0)) {
-			err = flush(c);
-			progress(c, c->n - i);
-		}
-		/* Stopped (an unmount): what is flushed, head record
-		 * included, is where the next catch-up goes on. */
-		if (err == 0 && i % BATCH_COMMITS == 0 &&
-		    atomic_load(&c->db->cancel))
-			err = idx_fail(-ECANCELED, "index of %s: stopped",
-				       c->branch);
-	}
-	return err;
-}
-
 void idx_db_cancel(struct idx_db *db)
 {
 	if (db)
@@ -419,21 +334,6 @@ void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx)
 	db->progress_ctx = ctx;
 }
 
-/* The catch-up lock, waited for at most IDX_CATCHUP_WAIT_S. */
-static int lock_bounded(struct idx_db *db, const char *branch)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += IDX_CATCHUP_WAIT_S;
-	if (pthread_mutex_timedlock(&db->catchup_lock, &until) == 0)
-		return 0;
-	return idx_fail(-EAGAIN,
-			"index of %s: still being built after "
-			"%d s (a long history's first indexing); try again",
-			branch, IDX_CATCHUP_WAIT_S);
-}
-
 int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
 			uint64_t *added)
 {
@@ -443,14 +343,42 @@ int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
 		*added = 0;
 	if (db->readonly)
 		return 0; /* the process holding the database catches up */
-	if ((err = lock_bounded(db, branch)) < 0)
+	if ((err = idx_catchup_lock_fg(db, branch)) < 0)
 		return err;
 	err = idx_catchup_locked(db, st, branch, added);
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_unlock(db);
 	return err;
 }
 
-static void catchup_release(struct catchup *c)
+int idx_history_catchup_nowait(struct idx_db *db, struct store *st,
+			       const char *branch)
+{
+	int err;
+
+	if (db->readonly || idx_prog_reserved(db) ||
+	    pthread_mutex_trylock(&db->catchup_lock) != 0)
+		return 0;
+	err = idx_catchup_locked(db, st, branch, NULL);
+	idx_catchup_unlock(db);
+	return err;
+}
+
+int idx_history_catchup_background(struct idx_db *db, struct store *st,
+				   const char *branch, uint64_t *added)
+{
+	int err;
+
+	if (added)
+		*added = 0;
+	if (db->readonly)
+		return 0;
+	pthread_mutex_lock(&db->catchup_lock);
+	err = idx_catchup_locked(db, st, branch, added);
+	idx_catchup_unlock(db);
+	return err;
+}
+
+void idx_catchup_release(struct catchup *c)
 {
 	if (c->wb)
 		rocksdb_writebatch_destroy(c->wb);
@@ -460,8 +388,6 @@ static void catchup_release(struct catchup *c)
 	free(c->blobs);
 	free(c->deleted);
 	free(c->k.p);
-	free(c->v);
-	free(c->times);
 }
 
 int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
@@ -486,6 +412,12 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 			       0;
 	err = idx_head_read(db, branch, &head, &seq);
 	if (err < 0 || !store_oid_equal(&head, &info->parent)) {
+		/* Others committed since the index: catch up from Git,
+		 * unless that is the owner's indexer's long work. */
+		if (idx_prog_reserved(db)) {
+			err = 0;
+			goto out;
+		}
 		err = idx_catchup_locked(db, st, branch, NULL);
 		if (err == 0 && timed)
 			err = idx_mtime_set(db, branch, info->paths[0].path,
@@ -493,7 +425,7 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 		goto out;
 	}
 	c.wb = rocksdb_writebatch_create();
-	c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
+	c.have_last = idx_catchup_read_time(db, branch, seq, &c.last_time) == 0;
 	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
 		goto out;
 	c.commit = info->commit;
@@ -501,30 +433,30 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	c.seq = seq + 1;
 	for (size_t i = 0; i < info->n && err == 0; i++)
 		if (store_is_document_path(info->paths[i].path))
-			err = put_path(&c, info->paths[i].path, NULL,
-				       info->paths[i].deleted ?
-					       NULL :
-					       &info->paths[i].blob);
+			err = idx_catchup_put_path(
+				&c, info->paths[i].path, NULL,
+				info->paths[i].deleted ? NULL :
+							 &info->paths[i].blob);
 	if (err == 0)
-		err = apply_orders(&c);
+		err = idx_catchup_apply_orders(&c);
 	if (err == 0)
-		err = put_commit(&c);
+		err = idx_catchup_put_commit(&c);
 	if (err == 0 && timed)
 		err = idx_mtime_put(c.wb, branch, info->paths[0].path,
 				    info->paths[0].blob.id, mtime);
 	if (err == 0)
-		err = flush(&c);
+		err = idx_catchup_flush(&c);
 	/* A deletion may have taken a collection's last document. */
 	if (err == 0 && c.defs->n && info->n && info->paths[0].deleted)
 		err = drop_gone(db, st, branch, &info->commit);
 out:
-	catchup_release(&c);
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_release(&c);
+	idx_catchup_unlock(db);
 	return err;
 }
 
-static int idx_catchup_locked(struct idx_db *db, struct store *st,
-			      const char *branch, uint64_t *added)
+int idx_catchup_locked(struct idx_db *db, struct store *st, const char *branch,
+		       uint64_t *added)
 {
 	struct catchup c = { .db = db, .st = st, .branch = branch };
 	struct store_oid head;
@@ -536,36 +468,18 @@ static int idx_catchup_locked(struct idx_db *db, struct store *st,
 		return err;
 	err = idx_head_read(db, branch, &c.stop, &seq);
 	if (err == 0 && store_oid_equal(&c.stop, &head))
-		goto out;
+		return 0;
 	if (err < 0 && err != -ENOENT)
-		goto out;
+		return err;
 	c.have_stop = err == 0;
-	err = store_walk(st, &head, collect, &c);
-	if (err < 0)
-		goto out;
-	c.wb = rocksdb_writebatch_create();
-	if (c.have_stop && c.found) {
-		c.base_seq = seq + 1;
-		c.have_last = read_time(db, branch, seq, &c.last_time) == 0;
-	} else if (c.have_stop) {
-		/* The indexed head is not on the chain any more: history was
-		 * rewritten. Index it again from the root (the ordered
-		 * indexes too, from the root commit's diff on). */
-		drop_all(c.wb, branch, false);
-		if ((err = flush(&c)) < 0)
-			goto out;
-	}
-	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
-		goto out;
-	err = index_new(&c);
-	if (err == 0)
-		err = flush(&c);
+	idx_prog_start(db, branch, &head);
+	err = idx_chain_index(&c, &head, seq);
 	if (err == 0 && c.n)
 		err = drop_gone(db, st, branch, &head);
 	if (err == 0 && added)
 		*added = c.n;
-out:
-	catchup_release(&c);
+	idx_prog_end(db);
+	idx_catchup_release(&c);
 	return err;
 }
 
@@ -584,7 +498,7 @@ int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 	*built = false;
 	if (db->readonly)
 		return 0;
-	if ((err = lock_bounded(db, branch)) < 0)
+	if ((err = idx_catchup_lock_fg(db, branch)) < 0)
 		return err;
 	if ((err = idx_catchup_locked(db, st, branch, NULL)) < 0 ||
 	    (err = idx_order_prefix(&dk, 'D', branch, collection, spec->canon,
@@ -613,7 +527,7 @@ int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 		idx_defs_forget(db);
 	}
 out:
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_unlock(db);
 	if (wb)
 		rocksdb_writebatch_destroy(wb);
 	free(dk.p);

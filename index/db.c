@@ -213,6 +213,8 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	if (!db)
 		return -ENOMEM;
 	pthread_mutex_init(&db->catchup_lock, NULL);
+	pthread_mutex_init(&db->prog_lock, NULL);
+	pthread_cond_init(&db->prog_cond, NULL);
 	db->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	/* Its info LOG only for what is fatal (and the options, at open):
@@ -308,6 +310,9 @@ void idx_db_close(struct idx_db *db)
 	rocksdb_readoptions_destroy(db->ropts);
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->catchup_lock);
+	pthread_mutex_destroy(&db->prog_lock);
+	pthread_cond_destroy(&db->prog_cond);
+	free(db->prog.branch);
 	free(db);
 }
 

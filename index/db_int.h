@@ -18,7 +18,22 @@ struct idx_db {
 	rocksdb_options_t *opts;
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
-	pthread_mutex_t catchup_lock; /* one catch-up at a time */
+	pthread_mutex_t catchup_lock; /* one catch-up at a time; released
+				       * with idx_catchup_unlock */
+	/* What the running catch-up has written (wait.c): lookups that
+	 * need only part of a long history wait on it, not for all. */
+	pthread_mutex_t prog_lock;
+	pthread_cond_t prog_cond; /* broadcast at every change below */
+	struct idx_prog {
+		bool reserved; /* idx_db_reserve: the owner's indexer runs */
+		bool running; /* a catch-up of BRANCH toward TARGET */
+		char *branch;
+		struct store_oid target;
+		/* The least committer time among its commits not yet
+		 * written (INT64_MIN: not known yet). */
+		int64_t pending_min;
+		uint64_t gen; /* counts the changes */
+	} prog;
 	atomic_bool cancel; /* idx_db_cancel: catch-ups stop at their next
 			     * batch (what they wrote is kept) */
 	idx_progress_fn progress; /* idx_db_set_progress, or NULL */
@@ -26,6 +41,9 @@ struct idx_db {
 	bool readonly; /* another process (a mount) holds it */
 	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
 };
+
+/* wait.c: release the catch-up lock, waking the lookups that wait. */
+void idx_catchup_unlock(struct idx_db *db);
 
 /* idx_mtime_set's record, added to batch WB instead. */
 int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,

@@ -33,9 +33,10 @@ int idx_parse_when(const char *s, size_t len, int64_t *out);
 #define IDX_WHEN_SZ 21
 void idx_format_when(char out[IDX_WHEN_SZ], int64_t when);
 
-/* How long a catch-up waits for another one (a mount's first indexing of
- * a long history, in the background) before it gives up with -EAGAIN. A
- * save never waits: its commit is indexed by the catch-up after. */
+/* How long a catch-up or a lookup waits for another catch-up (a mount's
+ * first indexing of a long history, in the background) before it gives
+ * up with -EAGAIN. A save never waits: its commit is indexed by the
+ * catch-up after. */
 #define IDX_CATCHUP_WAIT_S 30
 
 /* Catch-ups stop at their next batch (-ECANCELED), keeping what they
@@ -52,6 +53,23 @@ void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx);
  * is the number of commits indexed. */
 int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
 			uint64_t *added);
+
+/* The same, unless another catch-up runs or the owner's indexer holds
+ * the reservation (then that one, or the next, indexes the head): for a
+ * commit just made (a merge, a transaction), which must not wait. */
+int idx_history_catchup_nowait(struct idx_db *db, struct store *st,
+			       const char *branch);
+/* The same for the owner's background indexer: it waits for the lock as
+ * long as it takes, and may run while it holds the reservation. */
+int idx_history_catchup_background(struct idx_db *db, struct store *st,
+				   const char *branch, uint64_t *added);
+/* The owner's indexer is about to catch up every branch (ON), or has
+ * (off). Meanwhile no foreground call runs a catch-up of its own (one
+ * of a long history would take minutes): a save's commit is left to the
+ * indexer or the catch-up after; a lookup waits (BRANCH@WHEN only until
+ * the commits it needs are written, as they are oldest first), at most
+ * IDX_CATCHUP_WAIT_S. */
+void idx_db_reserve(struct idx_db *db, bool on);
 
 /* Index the commit INFO describes (one the caller just made on BRANCH)
  * from INFO alone when its parent is the indexed head, the common case of

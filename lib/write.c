@@ -63,7 +63,7 @@ void lib_index_catchup(chronofs *db, const char *branch)
 	char msg[1200];
 
 	if (lib_index_get(db, &idx) == 0 && idx &&
-	    idx_history_catchup(idx, db->st, branch, NULL) < 0 && db->log) {
+	    idx_history_catchup_nowait(idx, db->st, branch) < 0 && db->log) {
 		snprintf(msg, sizeof(msg), "index of branch %s: %s", branch,
 			 store_errmsg());
 		db->log(msg);

@@ -155,8 +155,7 @@ static int64_t committer_time(const char *line, const char *eol)
 		neg = true;
 		gt++;
 	}
-	for (; gt < eol && *gt >= '0' && *gt <= '9' && t < INT64_MAX / 10;
-	     gt++)
+	for (; gt < eol && *gt >= '0' && *gt <= '9' && t < INT64_MAX / 10; gt++)
 		t = t * 10 + (*gt - '0');
 	return neg ? -t : t;
 }
@@ -177,10 +176,11 @@ int store_chain_commit(struct store_chain *ch, const struct store_oid *id,
 	out->id = *id;
 	p = data;
 	end = p + len;
-	if (type != GIT_OBJECT_COMMIT || !header_oid(&p, end, "tree ", &out->tree))
+	if (type != GIT_OBJECT_COMMIT ||
+	    !header_oid(&p, end, "tree ", &out->tree))
 		err = corrupt(store_goid(id), "commit");
-	out->has_parent =
-		err == 0 && header_oid(&p, end, "parent ", &out->parent);
+	out->has_parent = err == 0 &&
+			  header_oid(&p, end, "parent ", &out->parent);
 	/* Further parents, author, ... up to the blank line. */
 	while (err == 0 && p < end && *p != '\n') {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -223,10 +223,12 @@ int rent_cmp(const struct rent *a, const struct rent *b)
 
 	if (c)
 		return c;
-	ca = a->nlen > n ? (unsigned char)a->name[n] : rent_is_tree(a) ? '/' :
-									 0;
-	cb = b->nlen > n ? (unsigned char)b->name[n] : rent_is_tree(b) ? '/' :
-									 0;
+	ca = a->nlen > n     ? (unsigned char)a->name[n] :
+	     rent_is_tree(a) ? '/' :
+			       0;
+	cb = b->nlen > n     ? (unsigned char)b->name[n] :
+	     rent_is_tree(b) ? '/' :
+			       0;
 	return (int)ca - (int)cb;
 }
 

@@ -188,9 +188,8 @@ static size_t same_as_store(const struct store_oid *c)
 	CHECK(git_commit_lookup(&gc, st->repo, store_goid(c)) == 0, "lookup");
 	CHECK(!memcmp(cc.tree.id, git_commit_tree_id(gc)->id, 20), "tree");
 	CHECK(cc.has_parent == (git_commit_parentcount(gc) > 0), "parents");
-	CHECK(!cc.has_parent ||
-		      !memcmp(cc.parent.id, git_commit_parent_id(gc, 0)->id,
-			      20),
+	CHECK(!cc.has_parent || !memcmp(cc.parent.id,
+					git_commit_parent_id(gc, 0)->id, 20),
 	      "first parent");
 	CHECK(cc.time == (int64_t)git_commit_time(gc), "time %lld != %lld",
 	      (long long)cc.time, (long long)git_commit_time(gc));
@@ -279,8 +278,8 @@ static void unsorted_tree(void)
 		      git_odb_write(&tid, odb, raw, len, GIT_OBJECT_TREE) == 0,
 	      "raw tree");
 	CHECK(git_tree_lookup(&tree, st->repo, &tid) == 0 &&
-		      git_commit_lookup(&parent, st->repo,
-					store_goid(&base)) == 0 &&
+		      git_commit_lookup(&parent, st->repo, store_goid(&base)) ==
+			      0 &&
 		      git_signature_new(&sig, "t", "t@x", clock_now++, 0) ==
 			      0 &&
 		      git_commit_create(&cid, st->repo, NULL, sig, sig, NULL,
@@ -367,10 +366,10 @@ static void fanout_collection(void)
 static void random_histories(void)
 {
 	static const char *const paths[] = {
-		"a.json",     "b.json",	      "c/a.json",   "c/b.json",
-		"c/d/e.json", "c/d/f.json",   "c/d",	    "g/h/i/j.json",
-		"g/h.json",   "g/h/k.json",   "x.json",	    "c/ab/z.json",
-		"c/ab.json",  "c/ab/y.json",  "q/r.json",   "q",
+		"a.json",     "b.json",	     "c/a.json", "c/b.json",
+		"c/d/e.json", "c/d/f.json",  "c/d",	 "g/h/i/j.json",
+		"g/h.json",   "g/h/k.json",  "x.json",	 "c/ab/z.json",
+		"c/ab.json",  "c/ab/y.json", "q/r.json", "q",
 	};
 	static const unsigned modes[] = { 0, 0, 0, GIT_FILEMODE_LINK,
 					  GIT_FILEMODE_BLOB_EXECUTABLE };
