@@ -212,7 +212,8 @@ int idx_catchup_flush(struct catchup *c)
 				       (char *)val, 28);
 		c->head_dirty = false;
 	}
-	rocksdb_write(c->db->db, c->db->wopts, c->wb, &e);
+	rocksdb_write(c->db->db, c->bulk ? c->db->bulk_wopts : c->db->wopts,
+		      c->wb, &e);
 	rocksdb_writebatch_clear(c->wb);
 	return e ? idx_rocks_fail(e, "write history") : 0;
 }

@@ -31,6 +31,7 @@ struct catchup {
 	int64_t last_time; /* of the newest indexed commit */
 	bool have_last;
 	bool head_dirty; /* the batch holds commits: 'H' goes with them */
+	bool bulk; /* written with idx_db_bulk's options */
 	const struct idx_defs *defs; /* ordered indexes on this branch */
 	time_t reported; /* last progress call */
 	char **paths; /* this commit's changed documents, for them */

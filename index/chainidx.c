@@ -16,6 +16,8 @@
 #include "banned.h"
 
 #define SEGMENT 8192
+/* From this many new commits on, compactions wait for the end. */
+#define BULK_COMMITS 20000
 
 struct mark {
 	struct store_oid id; /* the newest commit of its segment */
@@ -209,6 +211,8 @@ int idx_chain_index(struct catchup *c, const struct store_oid *head,
 		err = start(&x, seq);
 	if (err == 0)
 		err = idx_defs_get(c->db, c->branch, &c->defs);
+	if (err == 0 && c->n >= BULK_COMMITS && idx_db_bulk(c->db, true) == 0)
+		c->bulk = true;
 	if (err == 0) {
 		/* What is indexed already answers every time before the
 		 * new commits. */
@@ -217,6 +221,13 @@ int idx_chain_index(struct catchup *c, const struct store_oid *head,
 	}
 	if (err == 0)
 		err = idx_catchup_flush(c);
+	if (c->bulk) {
+		int e = idx_db_bulk(c->db, false);
+
+		c->bulk = false;
+		if (err == 0)
+			err = e;
+	}
 	free(x.buf);
 	free(x.marks);
 	store_chain_close(x.ch);

@@ -233,6 +233,8 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	db->ropts = rocksdb_readoptions_create();
 	db->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wopts, sync);
+	db->bulk_wopts = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_disable_WAL(db->bulk_wopts, 1);
 	/* Read-only, beside the process that holds it, files can go while
 	 * they are opened (its compactions): that is no corruption, open
 	 * again. Only a database we hold is judged corrupt. */
@@ -294,6 +296,25 @@ void idx_db_close_flushed(struct idx_db *db)
 	idx_db_close(db);
 }
 
+int idx_db_bulk(struct idx_db *db, bool on)
+{
+	const char *keys[] = { "disable_auto_compactions" };
+	const char *vals[] = { on ? "true" : "false" };
+	char *e = NULL;
+
+	int err = on ? 0 : idx_db_flush(db);
+
+	/* Merged at once, before compactions are on again: else the
+	 * level-0 files left would stall writes until they are. */
+	if (!on && err == 0)
+		rocksdb_compact_range(db->db, NULL, 0, NULL, 0);
+	rocksdb_set_options(db->db, 1, keys, vals, &e);
+	if (e && err == 0)
+		return idx_rocks_fail(e, "set options");
+	rocksdb_free(e);
+	return err;
+}
+
 bool idx_db_readonly(const struct idx_db *db)
 {
 	return db->readonly;
@@ -307,6 +328,7 @@ void idx_db_close(struct idx_db *db)
 	if (db->db)
 		rocksdb_close(db->db);
 	rocksdb_writeoptions_destroy(db->wopts);
+	rocksdb_writeoptions_destroy(db->bulk_wopts);
 	rocksdb_readoptions_destroy(db->ropts);
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->catchup_lock);

@@ -18,6 +18,7 @@ struct idx_db {
 	rocksdb_options_t *opts;
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
+	rocksdb_writeoptions_t *bulk_wopts; /* no log: idx_db_bulk */
 	pthread_mutex_t catchup_lock; /* one catch-up at a time; released
 				       * with idx_catchup_unlock */
 	/* What the running catch-up has written (wait.c): lookups that
@@ -41,6 +42,17 @@ struct idx_db {
 	bool readonly; /* another process (a mount) holds it */
 	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
 };
+
+/* A long catch-up's writes (with bulk_wopts): no compaction while ON
+ * (each would merge its new keys, spread over the whole key space by the
+ * commit ids, into everything written before: most of the catch-up's
+ * work), one after; and no write-ahead log (half its writes): turned
+ * off, the memory part is written out, so nothing later in the log can
+ * be replayed ahead of it after a crash. A crash meanwhile keeps what
+ * was written out, a prefix of the batches (an index of an older head):
+ * the next catch-up goes on from there. RocksDB's stall on many level-0
+ * files is off with compactions too. */
+int idx_db_bulk(struct idx_db *db, bool on);
 
 /* wait.c: release the catch-up lock, waking the lookups that wait. */
 void idx_catchup_unlock(struct idx_db *db);
