@@ -1,10 +1,11 @@
-/* catchup.c - bringing a branch's indexes up to its head: the time and
- * path-history indexes and every ordered index defined on the branch, in
- * one write batch per group of commits (a walk back to the newest indexed
- * commit, then one tree diff per new commit; a rewritten history from its
- * root), a save's own commit from what the save did, building an ordered
- * index where it is first used, and dropping a branch's indexes. Reading
- * them is history.c's and order.c's; row upkeep order_maint.c's. */
+/* catchup.c - bringing a branch's indexes up to its head: the records
+ * each new commit adds to the time and path-history indexes and to every
+ * ordered index defined on the branch (the walk of the new commits, one
+ * tree diff each, is chainidx.c's; who runs a catch-up, and lookups
+ * beside it, wait.c's), a save's own commit from what the save did,
+ * building an ordered index where it is first used, and dropping a
+ * branch's indexes. Reading them is history.c's and order.c's; row
+ * upkeep order_maint.c's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,62 +321,6 @@ static int drop_gone(struct idx_db *db, struct store *st, const char *branch,
 		free(gone[i + 1]);
 	}
 	free(gone);
-	return err;
-}
-
-void idx_db_cancel(struct idx_db *db)
-{
-	if (db)
-		atomic_store(&db->cancel, true);
-}
-
-void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx)
-{
-	db->progress = fn;
-	db->progress_ctx = ctx;
-}
-
-int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
-			uint64_t *added)
-{
-	int err;
-
-	if (added)
-		*added = 0;
-	if (db->readonly)
-		return 0; /* the process holding the database catches up */
-	if ((err = idx_catchup_lock_fg(db, branch)) < 0)
-		return err;
-	err = idx_catchup_locked(db, st, branch, added);
-	idx_catchup_unlock(db);
-	return err;
-}
-
-int idx_history_catchup_nowait(struct idx_db *db, struct store *st,
-			       const char *branch)
-{
-	int err;
-
-	if (db->readonly || idx_prog_reserved(db) ||
-	    pthread_mutex_trylock(&db->catchup_lock) != 0)
-		return 0;
-	err = idx_catchup_locked(db, st, branch, NULL);
-	idx_catchup_unlock(db);
-	return err;
-}
-
-int idx_history_catchup_background(struct idx_db *db, struct store *st,
-				   const char *branch, uint64_t *added)
-{
-	int err;
-
-	if (added)
-		*added = 0;
-	if (db->readonly)
-		return 0;
-	pthread_mutex_lock(&db->catchup_lock);
-	err = idx_catchup_locked(db, st, branch, added);
-	idx_catchup_unlock(db);
 	return err;
 }
 

@@ -1,8 +1,9 @@
-/* wait.c - lookups beside a long catch-up: the catch-up lock as
- * foreground callers take it (bounded by IDX_CATCHUP_WAIT_S), the owner's
- * reservation for its background indexer, and the running catch-up's
- * progress, so a BRANCH@WHEN lookup waits only until the commits it needs
- * are written (it is indexed oldest first), not for the whole history. */
+/* wait.c - who runs a catch-up, and lookups beside a long one: the
+ * catch-up lock as foreground callers take it (bounded by
+ * IDX_CATCHUP_WAIT_S), the owner's reservation for its background
+ * indexer, and the running catch-up's progress, so a BRANCH@WHEN lookup
+ * waits only until the commits it needs are written (it is indexed
+ * oldest first), not for the whole history. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,3 +231,60 @@ int idx_history_wait(struct idx_db *db, struct store *st, const char *branch,
 	pthread_mutex_unlock(&db->prog_lock);
 	return too_long(branch);
 }
+
+void idx_db_cancel(struct idx_db *db)
+{
+	if (db)
+		atomic_store(&db->cancel, true);
+}
+
+void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx)
+{
+	db->progress = fn;
+	db->progress_ctx = ctx;
+}
+
+int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
+			uint64_t *added)
+{
+	int err;
+
+	if (added)
+		*added = 0;
+	if (db->readonly)
+		return 0; /* the process holding the database catches up */
+	if ((err = idx_catchup_lock_fg(db, branch)) < 0)
+		return err;
+	err = idx_catchup_locked(db, st, branch, added);
+	idx_catchup_unlock(db);
+	return err;
+}
+
+int idx_history_catchup_nowait(struct idx_db *db, struct store *st,
+			       const char *branch)
+{
+	int err;
+
+	if (db->readonly || idx_prog_reserved(db) ||
+	    pthread_mutex_trylock(&db->catchup_lock) != 0)
+		return 0;
+	err = idx_catchup_locked(db, st, branch, NULL);
+	idx_catchup_unlock(db);
+	return err;
+}
+
+int idx_history_catchup_background(struct idx_db *db, struct store *st,
+				   const char *branch, uint64_t *added)
+{
+	int err;
+
+	if (added)
+		*added = 0;
+	if (db->readonly)
+		return 0;
+	pthread_mutex_lock(&db->catchup_lock);
+	err = idx_catchup_locked(db, st, branch, added);
+	idx_catchup_unlock(db);
+	return err;
+}
+
