@@ -10,7 +10,7 @@ import re
 import subprocess
 import time
 
-from harness import ROOT, ChronofsTestCase, write_file
+from harness import ROOT, ChronofsTestCase, git, write_file
 
 GEN = os.path.join(ROOT, "tools", "gen-history.py")
 COMMITS, DOCS, START, STEP = 40000, 100, 1700000000, 10
@@ -49,6 +49,26 @@ class MountAtOnceTests(ChronofsTestCase):
         self.assertLess(live, 5.0, "the live view waited for the history")
         # Indexing went on in the background (progress, not before the mount).
         self.assertLess(log.index("mounted"), log.index("indexed 40001"))
+
+    def test_early_snapshot_is_answered_before_the_indexing_ends(self):
+        # Indexed oldest first: a time early in the history needs only
+        # the first batch, not the 40,001 commits.
+        head = git(self.repo, "rev-parse", "main").strip()
+        first = git(self.repo, "rev-list", "--reverse", "main").split()[2]
+        self.mount()
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + 300 * STEP + 5))
+        with open(os.path.join(self.mnt, "main@" + when, "c", "d7.json")) as f:
+            self.assertEqual(json.load(f)["v"], 207)
+        # Answered before the index reached the head.
+        self.assertNotIn("at the head", self.ctl("status", self.repo).stdout,
+                         "the read waited for all")
+        # A commit named by its full id, written meanwhile, is found too.
+        with open(os.path.join(self.mnt, "main@" + first, "c", "d1.json")) as f:
+            self.assertEqual(json.load(f)["v"], 1)
+        self.assertNotIn("indexed 40001 commits", self.daemon_log(), "the read waited for all")
+        # The head's own snapshot by a short id needs all of it: right.
+        with open(os.path.join(self.mnt, "main@" + head[:12], "c", "d99.json")) as f:
+            self.assertEqual(json.load(f)["v"], 39999)
 
     def test_unmount_stops_indexing_and_the_next_mount_goes_on(self):
         self.mount()
