@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catchup_int.h"
 #include "banned.h"
@@ -207,6 +208,12 @@ int idx_chain_index(struct catchup *c, const struct store_oid *head,
 		return err;
 	c->wb = rocksdb_writebatch_create();
 	err = walk_marks(&x, head, &all_min);
+	/* The first line as soon as the length is known (the walk of a
+	 * million commits takes seconds). */
+	if (err == 0 && c->db->progress && c->n >= BATCH_COMMITS) {
+		c->db->progress(c->db->progress_ctx, c->branch, 0, c->n);
+		c->reported = time(NULL);
+	}
 	if (err == 0)
 		err = start(&x, seq);
 	if (err == 0)

@@ -287,4 +287,3 @@ int idx_history_catchup_background(struct idx_db *db, struct store *st,
 	idx_catchup_unlock(db);
 	return err;
 }
-
