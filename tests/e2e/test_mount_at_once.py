@@ -70,6 +70,33 @@ class MountAtOnceTests(ChronofsTestCase):
         with open(os.path.join(self.mnt, "main@" + head[:12], "c", "d99.json")) as f:
             self.assertEqual(json.load(f)["v"], 39999)
 
+    def test_a_commit_landing_in_the_past_while_indexing_is_seen(self):
+        # An outside commit on top of the head, dated early in the
+        # history: at that time it is the newest commit, so a snapshot
+        # there must show it, though the indexer started before it and
+        # has the early commits written.
+        t = START + 300 * STEP + 1
+        blob = self.run_cmd("git", "--git-dir=" + self.repo, "hash-object", "-w", "--stdin",
+                            input=b'{"v": -7}', stdin=None).stdout.decode().strip()
+        env = dict(self.env, GIT_INDEX_FILE=os.path.join(self.work, "outside.index"),
+                   GIT_COMMITTER_DATE="%d +0000" % t, GIT_AUTHOR_DATE="%d +0000" % t,
+                   GIT_AUTHOR_NAME="o", GIT_AUTHOR_EMAIL="o@example.invalid",
+                   GIT_COMMITTER_NAME="o", GIT_COMMITTER_EMAIL="o@example.invalid")
+        g = lambda *a: self.run_cmd("git", "--git-dir=" + self.repo, *a,  # noqa: E731
+                                    env=env).stdout.decode().strip()
+        g("read-tree", "main")
+        g("update-index", "--add", "--cacheinfo", "100644,%s,c/d7.json" % blob)
+        commit = g("commit-tree", g("write-tree"), "-p", "main", "-m", "dated in the past")
+        self.mount()
+        g("update-ref", "refs/heads/main", commit)
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t + 4))
+        with open(os.path.join(self.mnt, "main@" + when, "c", "d7.json")) as f:
+            self.assertEqual(json.load(f)["v"], -7)
+        # Before it, the history as it was.
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t - 2))
+        with open(os.path.join(self.mnt, "main@" + when, "c", "d7.json")) as f:
+            self.assertEqual(json.load(f)["v"], 207)
+
     def test_unmount_stops_indexing_and_the_next_mount_goes_on(self):
         self.mount()
         os.listdir(self.doc("c"))
