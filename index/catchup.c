@@ -90,6 +90,17 @@ int idx_catchup_read_time(struct idx_db *db, const char *branch, uint64_t seq,
 	return err;
 }
 
+/* One record of the batch: gathered to go in key order (sortbatch.c), or
+ * added now. */
+static int put(struct catchup *c, const void *k, size_t klen, const void *v,
+	       size_t vlen)
+{
+	if (c->sorted)
+		return idx_sortbatch_put(&c->sb, k, klen, v, vlen);
+	rocksdb_writebatch_put(c->wb, k, klen, v, vlen);
+	return 0;
+}
+
 int idx_catchup_put_path(void *ctx, const char *path,
 			 const struct store_oid *old,
 			 const struct store_oid *new)
@@ -105,8 +116,8 @@ int idx_catchup_put_path(void *ctx, const char *path,
 	idx_put_be64(val + 20, (uint64_t)c->time);
 	if (new)
 		memcpy(val + 28, new->id, 20);
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
-			       sizeof(val));
+	if (put(c, c->k.p, c->k.len, val, sizeof(val)) < 0)
+		return -ENOMEM;
 	return c->defs->n ? remember(c, path, new) : 0;
 }
 
@@ -176,23 +187,23 @@ int idx_catchup_put_commit(struct catchup *c)
 	    idx_key_be64(&c->k, idx_time_bits(c->time)) < 0 ||
 	    idx_key_be64(&c->k, c->seq) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
-			       (char *)c->commit.id, 20);
+	if (put(c, c->k.p, c->k.len, c->commit.id, 20) < 0)
+		return -ENOMEM;
 	memcpy(val, c->commit.id, 20);
 	idx_put_be64(val + 20, (uint64_t)c->time);
 	if (idx_key_start(&c->k, 'S', c->branch) < 0 ||
 	    idx_key_be64(&c->k, c->seq) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
-			       28);
+	if (put(c, c->k.p, c->k.len, val, 28) < 0)
+		return -ENOMEM;
 	store_oid_fmt(hex, &c->commit);
 	idx_put_be64(val, c->seq);
 	idx_put_be64(val + 8, (uint64_t)c->time);
 	if (idx_key_start(&c->k, 'C', c->branch) < 0 ||
 	    idx_key_add(&c->k, hex, STORE_OID_HEXSZ) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
-			       16);
+	if (put(c, c->k.p, c->k.len, val, 16) < 0)
+		return -ENOMEM;
 	c->head_dirty = true;
 	return 0;
 }
@@ -202,6 +213,8 @@ int idx_catchup_flush(struct catchup *c)
 	unsigned char val[28];
 	char *e = NULL;
 
+	if (c->sb.n)
+		idx_sortbatch_apply(&c->sb, c->wb);
 	/* The head record goes in the same batch as the commit it names
 	 * (the last one put), once per batch. */
 	if (c->head_dirty) {
@@ -334,6 +347,7 @@ void idx_catchup_release(struct catchup *c)
 	free(c->blobs);
 	free(c->deleted);
 	free(c->k.p);
+	idx_sortbatch_release(&c->sb);
 }
 
 int idx_history_add(struct idx_db *db, struct store *st, const char *branch,

@@ -14,6 +14,20 @@
 /* Commits per write batch (and between checks for a stop). */
 #define BATCH_COMMITS 1024
 
+/* sortbatch.c: records gathered, then added to a write batch in key
+ * order (and the gathering cleared). */
+struct kvref;
+struct idx_sortbatch {
+	unsigned char *buf;
+	size_t len, cap;
+	struct kvref *v;
+	size_t n, vcap;
+};
+int idx_sortbatch_put(struct idx_sortbatch *b, const void *k, size_t klen,
+		      const void *v, size_t vlen);
+void idx_sortbatch_apply(struct idx_sortbatch *b, rocksdb_writebatch_t *wb);
+void idx_sortbatch_release(struct idx_sortbatch *b);
+
 struct catchup {
 	struct idx_db *db;
 	struct store *st;
@@ -32,6 +46,8 @@ struct catchup {
 	bool have_last;
 	bool head_dirty; /* the batch holds commits: 'H' goes with them */
 	bool bulk; /* written with idx_db_bulk's options */
+	bool sorted; /* puts gathered in SB, added in key order at flush */
+	struct idx_sortbatch sb;
 	const struct idx_defs *defs; /* ordered indexes on this branch */
 	time_t reported; /* last progress call */
 	char **paths; /* this commit's changed documents, for them */

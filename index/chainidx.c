@@ -220,6 +220,9 @@ int idx_chain_index(struct catchup *c, const struct store_oid *head,
 		err = idx_defs_get(c->db, c->branch, &c->defs);
 	if (err == 0 && c->n >= BULK_COMMITS && idx_db_bulk(c->db, true) == 0)
 		c->bulk = true;
+	/* Without ordered indexes (whose upkeep reads the batches before),
+	 * a batch's records go to RocksDB in key order. */
+	c->sorted = err == 0 && c->defs->n == 0;
 	if (err == 0) {
 		/* What is indexed already answers every time before the
 		 * new commits. */
