@@ -114,7 +114,9 @@ static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 	/* A catch-up is running, or the indexes are behind (an outside
 	 * commit, a branch moved back): the commit's maker does not wait,
 	 * nor catch up; a catch-up from Git indexes its commit (1 says one
-	 * is due). Its mtime is kept now. */
+	 * is due). Its mtime is kept now. So under the owner's reservation
+	 * (the mount's first indexing) too: one commit on the indexed head
+	 * is no catch-up, and anything more is left to the background. */
 	if (pthread_mutex_trylock(&db->catchup_lock) != 0)
 		goto behind;
 	err = idx_head_read(db, branch, &head, &seq);
