@@ -224,8 +224,9 @@ int fs_live_entry(struct fs *fs, const char *branch, const char *path,
 		  struct cfs_entry *e, struct cfs_oid *head);
 
 /* history.c: the read-only views BRANCH@WHEN and BRANCH@history. */
-/* Bring BRANCH's time and path indexes up to its head. */
-int fs_history_catchup(struct fs *fs, const char *branch);
+/* Bring BRANCH's time and path indexes up to its head (BACKGROUND: as
+ * the mount's indexer, which waits as long as it takes). */
+int fs_history_catchup(struct fs *fs, const char *branch, bool background);
 int fs_history_stat(struct fs *fs, const struct fs_loc *loc, struct stat *st);
 /* The bytes of a file in a snapshot or history view; caller frees. A
  * document over max_doc_size (committed from outside) is not read: *big

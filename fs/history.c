@@ -11,14 +11,15 @@
 #include "log.h"
 #include "banned.h"
 
-int fs_history_catchup(struct fs *fs, const char *branch)
+int fs_history_catchup(struct fs *fs, const char *branch, bool background)
 {
 	struct timespec t0, t1;
 	uint64_t added = 0;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = cfs_catchup(fs->db, branch, &added);
+	err = background ? cfs_catchup_background(fs->db, branch, &added) :
+			   cfs_catchup(fs->db, branch, &added);
 	if (err == -ECANCELED) /* an unmount stopped it: the next goes on */
 		fs_log(LOG_INFO, "index of branch %s: %s", branch,
 		       chronofs_errmsg(fs->db));

@@ -38,9 +38,10 @@ static void *catch_up_all(void *arg)
 	 * tree) is logged and left out of the indexes; the mount serves the
 	 * rest. */
 	for (size_t i = 0; err == 0 && i < n; i++)
-		fs_history_catchup(fs, v[i]);
+		fs_history_catchup(fs, v[i], true);
 	if (err == 0)
 		chronofs_strings_free(v, n);
+	cfs_index_reserve(fs->db, false);
 	return NULL;
 }
 
@@ -122,8 +123,13 @@ static int fs_open_index(struct fs *fs)
 		cfs_prepare_writes(fs->db);
 	if ((err = fs_pending_new(&fs->pending, fs)) < 0)
 		return err;
-	if ((err = pthread_create(&fs->indexer, NULL, catch_up_all, fs)) != 0)
+	/* Reserved before the first request can come: no lookup or save
+	 * runs a long catch-up of its own meanwhile. */
+	cfs_index_reserve(fs->db, true);
+	if ((err = pthread_create(&fs->indexer, NULL, catch_up_all, fs)) != 0) {
+		cfs_index_reserve(fs->db, false);
 		return -err;
+	}
 	fs->indexing = true;
 	return 0;
 }

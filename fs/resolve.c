@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "log.h"
 #include "banned.h"
 
 #define BRANCH_CACHE_NS 1000000000L
@@ -260,7 +261,7 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t blen,
 	}
 	if (slen == 7 && !strncmp(spec, "history", 7)) {
 		out->where = FS_HISTORY;
-		err = fs_history_catchup(fs, out->branch);
+		err = fs_history_catchup(fs, out->branch, false);
 		/* No '@' names inside history: documents only. */
 		if (err == 0 &&
 		    (out->path[0] == '@' || strstr(out->path, "/@")))
@@ -274,10 +275,17 @@ static int resolve_virtual(struct fs *fs, struct fs_loc *out, size_t blen,
 	 * the answer while the branch head stays where it was. */
 	if (!memo_get(fs, out->full, at + 1 + slen, &head, out))
 		return find_order(out);
-	err = fs_history_catchup(fs, out->branch);
-	if (err == 0)
-		err = cfs_resolve(fs->db, out->branch, spec, slen,
-				  &out->commit);
+	/* It catches the index up, or waits (bounded) for the commits it
+	 * needs while the mount's indexer writes them. */
+	err = cfs_resolve(fs->db, out->branch, spec, slen, &out->commit);
+	if (err == -EAGAIN)
+		fs_log_op(LOG_WARNING, "catch-up", out->branch, err, "%s",
+			  chronofs_errmsg(fs->db));
+	else if (err < 0 && err != -ENOENT && err != -EINVAL &&
+		 err != -ECANCELED)
+		fs_log_op(LOG_ERR, "catch-up", out->branch, err,
+			  "history index not brought up to the head: %s",
+			  chronofs_errmsg(fs->db));
 	if (err == -EINVAL)
 		err = -ENOENT; /* a malformed name names nothing */
 	if (err < 0)

@@ -48,7 +48,7 @@ int idx_history_drop(struct idx_db *db, const char *branch)
 	idx_drop_all(wb, branch, true);
 	rocksdb_write(db->db, db->wopts, wb, &e);
 	idx_defs_forget(db);
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_unlock(db);
 	rocksdb_writebatch_destroy(wb);
 	return e ? idx_rocks_fail(e, "drop history") : 0;
 }
@@ -114,12 +114,14 @@ static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 	/* A catch-up is running, or the indexes are behind (an outside
 	 * commit, a branch moved back): the commit's maker does not wait,
 	 * nor catch up; a catch-up from Git indexes its commit (1 says one
-	 * is due). Its mtime is kept now. */
+	 * is due). Its mtime is kept now. So under the owner's reservation
+	 * (the mount's first indexing) too: one commit on the indexed head
+	 * is no catch-up, and anything more is left to the background. */
 	if (pthread_mutex_trylock(&db->catchup_lock) != 0)
 		goto behind;
 	err = idx_head_read(db, branch, &head, &seq);
 	if (err < 0 || !store_oid_equal(&head, parent)) {
-		pthread_mutex_unlock(&db->catchup_lock);
+		idx_catchup_unlock(db);
 		store_error_clear();
 		goto behind;
 	}
@@ -151,7 +153,7 @@ static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 		err = idx_drop_gone(db, st, branch, commit);
 out:
 	idx_cu_release(&c);
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_unlock(db);
 	return err;
 behind:
 	err = timed ? idx_mtime_set(db, branch, ch[0].path, ch[0].blob.id,
@@ -200,7 +202,7 @@ int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 	*built = false;
 	if (db->readonly)
 		return 0;
-	if ((err = idx_lock_bounded(db, branch)) < 0)
+	if ((err = idx_catchup_lock_fg(db, branch)) < 0)
 		return err;
 	if ((err = idx_catchup_locked(db, st, branch, NULL)) < 0 ||
 	    (err = idx_order_prefix(&dk, 'D', branch, collection, spec->canon,
@@ -229,7 +231,7 @@ int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,
 		idx_defs_forget(db);
 	}
 out:
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_unlock(db);
 	if (wb)
 		rocksdb_writebatch_destroy(wb);
 	free(dk.p);

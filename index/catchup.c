@@ -1,20 +1,19 @@
-/* catchup.c - bringing a branch's indexes up to its head: the time and
- * path-history indexes and every ordered index defined on the branch, in
- * one write batch per group of commits (a walk back to the newest indexed
- * commit, then one tree diff per new commit; a branch moved back or onto
- * another line is first cut back to the newest commit both lines share,
- * rewind.c). A save's own commit is add.c's; reading them is history.c's
- * and order.c's; row upkeep order_maint.c's. */
+/* catchup.c - bringing a branch's indexes up to its head: the records
+ * each new commit adds to the time and path-history indexes and to every
+ * ordered index defined on the branch, in one write batch per group of
+ * commits. The walk of the new commits (oldest first, one tree diff each,
+ * through the store's chain reader) is chainidx.c's; a branch moved back
+ * or onto another line is first cut back to the newest commit both lines
+ * share (rewind.c); who runs a catch-up, and lookups beside it, wait.c's;
+ * the catch-ups saves ask for worker.c's; a save's own commit add.c's.
+ * Reading them is history.c's and order.c's; row upkeep order_maint.c's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "catchup_int.h"
-#include "history.h"
 #include "banned.h"
-
-#define BATCH_COMMITS 1024
 
 /* Remember a changed path for the ordered indexes (applied after the
  * diff, which holds the store lock that reading blobs needs). */
@@ -90,9 +89,7 @@ int idx_seq_read(struct idx_db *db, const char *branch, uint64_t seq,
 	return err;
 }
 
-/* Is COMMIT on the indexed chain? 1 with its *seq if its 'C' record
- * says so, else 0. */
-static int indexed_seq(struct catchup *c, const struct store_oid *commit,
+int idx_cu_indexed_seq(struct catchup *c, const struct store_oid *commit,
 		       uint64_t *seq)
 {
 	char hex[STORE_OID_HEXSZ + 1], *val, *e = NULL;
@@ -114,41 +111,14 @@ static int indexed_seq(struct catchup *c, const struct store_oid *commit,
 	return found;
 }
 
-/* The walk back from the head stops at the first indexed commit: the
- * indexed head, or (the branch moved back or onto another line) the
- * newest commit the two chains share. */
-static int collect(void *ctx, const struct store_oid *commit, int64_t time)
+/* One record of the batch: gathered to go in key order (sortbatch.c), or
+ * added now. */
+static int put(struct catchup *c, const void *k, size_t klen, const void *v,
+	       size_t vlen)
 {
-	struct catchup *c = ctx;
-	uint64_t seq = c->stop_seq;
-	int rc = 0;
-
-	if (c->have_stop && !store_oid_equal(commit, &c->stop) &&
-	    (rc = indexed_seq(c, commit, &seq)) < 0)
-		return rc;
-	if (c->have_stop && (rc || store_oid_equal(commit, &c->stop)) &&
-	    seq <= c->stop_seq) {
-		c->found = true;
-		c->base = *commit;
-		c->base_seq = seq + 1;
-		return 1;
-	}
-	if (c->n % BATCH_COMMITS == 0 && atomic_load(&c->db->cancel))
-		return idx_fail(-ECANCELED, "index of %s: stopped", c->branch);
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct store_oid *v = realloc(c->v, cap * sizeof(*v));
-		int64_t *t = v ? realloc(c->times, cap * sizeof(*t)) : NULL;
-
-		if (v)
-			c->v = v;
-		if (!v || !t)
-			return -ENOMEM;
-		c->times = t;
-		c->cap = cap;
-	}
-	c->v[c->n] = *commit;
-	c->times[c->n++] = time;
+	if (c->sorted)
+		return idx_sortbatch_put(&c->sb, k, klen, v, vlen);
+	rocksdb_writebatch_put(c->wb, k, klen, v, vlen);
 	return 0;
 }
 
@@ -166,8 +136,8 @@ int idx_cu_put_path(void *ctx, const char *path, const struct store_oid *old,
 	idx_put_be64(val + 20, (uint64_t)c->time);
 	if (new)
 		memcpy(val + 28, new->id, 20);
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
-			       sizeof(val));
+	if (put(c, c->k.p, c->k.len, val, sizeof(val)) < 0)
+		return -ENOMEM;
 	return c->defs->n ? idx_cu_remember(c, path, new) : 0;
 }
 
@@ -237,44 +207,53 @@ int idx_cu_put_commit(struct catchup *c)
 	    idx_key_be64(&c->k, idx_time_bits(c->time)) < 0 ||
 	    idx_key_be64(&c->k, c->seq) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len,
-			       (char *)c->commit.id, 20);
+	if (put(c, c->k.p, c->k.len, c->commit.id, 20) < 0)
+		return -ENOMEM;
 	memcpy(val, c->commit.id, 20);
 	idx_put_be64(val + 20, (uint64_t)c->time);
 	if (idx_key_start(&c->k, 'S', c->branch) < 0 ||
 	    idx_key_be64(&c->k, c->seq) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
-			       28);
+	if (put(c, c->k.p, c->k.len, val, 28) < 0)
+		return -ENOMEM;
 	store_oid_fmt(hex, &c->commit);
 	idx_put_be64(val, c->seq);
 	idx_put_be64(val + 8, (uint64_t)c->time);
 	if (idx_key_start(&c->k, 'C', c->branch) < 0 ||
 	    idx_key_add(&c->k, hex, STORE_OID_HEXSZ) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len, (char *)val,
-			       16);
-	/* The head record goes in the same batch as the commit it names. */
-	memcpy(val, c->commit.id, 20);
-	idx_put_be64(val + 20, c->seq);
-	if (idx_key_start(&c->k, 'H', c->branch) < 0)
+	if (put(c, c->k.p, c->k.len, val, 16) < 0)
 		return -ENOMEM;
-	rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1, (char *)val,
-			       28);
+	c->head_dirty = true;
 	return 0;
 }
 
 int idx_cu_flush(struct catchup *c)
 {
+	unsigned char val[28];
 	char *e = NULL;
 
-	rocksdb_write(c->db->db, c->db->wopts, c->wb, &e);
+	if (c->sb.n)
+		idx_sortbatch_apply(&c->sb, c->wb);
+	/* The head record goes in the same batch as the commit it names
+	 * (the last one put), once per batch. */
+	if (c->head_dirty) {
+		memcpy(val, c->commit.id, 20);
+		idx_put_be64(val + 20, c->seq);
+		if (idx_key_start(&c->k, 'H', c->branch) < 0)
+			return -ENOMEM;
+		rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1,
+				       (char *)val, 28);
+		c->head_dirty = false;
+	}
+	rocksdb_write(c->db->db, c->bulk ? c->db->bulk_wopts : c->db->wopts,
+		      c->wb, &e);
 	rocksdb_writebatch_clear(c->wb);
 	return e ? idx_rocks_fail(e, "write history") : 0;
 }
 
 /* Tell the progress hook, at most every IDX_PROGRESS_S seconds. */
-static void progress(struct catchup *c, size_t done)
+void idx_cu_progress(struct catchup *c, size_t done)
 {
 	time_t now = time(NULL);
 
@@ -293,7 +272,7 @@ static void progress(struct catchup *c, size_t done)
 /* A repository missing a tree (a lost loose object): the commits are
  * indexed with what can be read, so every other snapshot and history
  * answers; said once per tree, naming the first commit it hurt. */
-static void missing_tree(struct catchup *c, const struct store_oid *tree)
+void idx_cu_missing_tree(struct catchup *c, const struct store_oid *tree)
 {
 	char t[STORE_OID_HEXSZ + 1], h[STORE_OID_HEXSZ + 1];
 
@@ -308,81 +287,6 @@ static void missing_tree(struct catchup *c, const struct store_oid *tree)
 		c->branch, t, h);
 }
 
-static int index_new(struct catchup *c)
-{
-	struct store_missing miss;
-	int err = 0;
-
-	for (size_t i = c->n; i-- > 0 && err == 0;) {
-		c->commit = c->v[i];
-		c->time = c->times[i];
-		c->seq = c->base_seq + (c->n - 1 - i);
-		err = store_diff_parent(c->st, &c->commit, idx_cu_put_path, c,
-					&miss);
-		if (err == 0 && miss.any)
-			missing_tree(c, &miss.id);
-		if (err == 0)
-			err = idx_cu_apply_orders(c);
-		if (err == 0)
-			err = idx_cu_put_commit(c);
-		/* With ordered indexes, one batch per commit: a row changed
-		 * twice must see its first change (see order_int.h). */
-		if (err == 0 && (c->defs->n || i % BATCH_COMMITS == 0)) {
-			err = idx_cu_flush(c);
-			progress(c, c->n - i);
-		}
-		/* Stopped (an unmount): what is flushed, head record
-		 * included, is where the next catch-up goes on. */
-		if (err == 0 && i % BATCH_COMMITS == 0 &&
-		    atomic_load(&c->db->cancel))
-			err = idx_fail(-ECANCELED, "index of %s: stopped",
-				       c->branch);
-	}
-	return err;
-}
-
-void idx_db_cancel(struct idx_db *db)
-{
-	if (db)
-		atomic_store(&db->cancel, true);
-}
-
-void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx)
-{
-	db->progress = fn;
-	db->progress_ctx = ctx;
-}
-
-int idx_lock_bounded(struct idx_db *db, const char *branch)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += IDX_CATCHUP_WAIT_S;
-	if (pthread_mutex_timedlock(&db->catchup_lock, &until) == 0)
-		return 0;
-	return idx_fail(-EAGAIN,
-			"index of %s: still being built after "
-			"%d s (a long history's first indexing); try again",
-			branch, IDX_CATCHUP_WAIT_S);
-}
-
-int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
-			uint64_t *added)
-{
-	int err;
-
-	if (added)
-		*added = 0;
-	if (db->readonly)
-		return 0; /* the process holding the database catches up */
-	if ((err = idx_lock_bounded(db, branch)) < 0)
-		return err;
-	err = idx_catchup_locked(db, st, branch, added);
-	pthread_mutex_unlock(&db->catchup_lock);
-	return err;
-}
-
 void idx_cu_release(struct catchup *c)
 {
 	if (c->wb)
@@ -393,37 +297,7 @@ void idx_cu_release(struct catchup *c)
 	free(c->blobs);
 	free(c->deleted);
 	free(c->k.p);
-	free(c->v);
-	free(c->times);
-}
-
-/* Cut back to the shared commit (rewind.c) where that costs less than
- * indexing the new chain from its root; else, or if it fails (a commit
- * cut away is gone from Git), 0 with C reset for a walk from the root. */
-static int cut_back(struct catchup *c, const struct store_oid *head, bool *cut)
-{
-	uint64_t cuts = c->stop_seq - (c->base_seq - 1);
-	int err = -ERANGE;
-
-	*cut = false;
-	if (cuts <= c->base_seq + c->n) {
-		err = idx_rewind(c);
-		if (err == 0)
-			err = idx_cu_flush(c);
-	}
-	if (err == 0 || err == -ECANCELED) {
-		*cut = err == 0;
-		return err;
-	}
-	rocksdb_writebatch_clear(c->wb);
-	store_error_clear();
-	for (size_t i = 0; i < c->npaths; i++)
-		free(c->paths[i]);
-	c->npaths = 0;
-	c->n = 0;
-	c->found = c->have_stop = false;
-	c->base_seq = 0;
-	return store_walk(c->st, head, collect, c);
+	idx_sortbatch_release(&c->sb);
 }
 
 int idx_catchup_locked(struct idx_db *db, struct store *st, const char *branch,
@@ -431,7 +305,7 @@ int idx_catchup_locked(struct idx_db *db, struct store *st, const char *branch,
 {
 	struct catchup c = { .db = db, .st = st, .branch = branch };
 	struct store_oid head;
-	bool was_indexed, cut = false;
+	bool cut = false;
 	int err;
 
 	err = store_branch_head(st, branch, &head);
@@ -439,40 +313,17 @@ int idx_catchup_locked(struct idx_db *db, struct store *st, const char *branch,
 		return err;
 	err = idx_head_read(db, branch, &c.stop, &c.stop_seq);
 	if (err == 0 && store_oid_equal(&c.stop, &head))
-		goto out;
+		return 0;
 	if (err < 0 && err != -ENOENT)
-		goto out;
-	was_indexed = c.have_stop = err == 0;
-	err = store_walk(st, &head, collect, &c);
-	if (err < 0)
-		goto out;
-	c.wb = rocksdb_writebatch_create();
-	if ((err = idx_defs_get(db, branch, &c.defs)) < 0)
-		goto out;
-	/* Moved back, or onto another line that forked from the indexed
-	 * one: the commits after the fork go, the new ones are added. */
-	if (c.found && !store_oid_equal(&c.base, &c.stop) &&
-	    (err = cut_back(&c, &head, &cut)) < 0)
-		goto out;
-	if (c.found) {
-		c.have_last = idx_seq_read(db, branch, c.base_seq - 1, NULL,
-					   &c.last_time) == 0;
-	} else if (was_indexed) {
-		/* No commit in common (an unrelated history), or cheaper
-		 * so: index it again from the root (the ordered indexes
-		 * too, from the root commit's diff on). */
-		idx_drop_all(c.wb, branch, false);
-		if ((err = idx_cu_flush(&c)) < 0)
-			goto out;
-	}
-	err = index_new(&c);
-	if (err == 0)
-		err = idx_cu_flush(&c);
+		return err;
+	c.have_stop = err == 0;
+	idx_prog_start(db, branch, &head);
+	err = idx_chain_index(&c, &head, &cut);
 	if (err == 0 && (c.n || cut))
 		err = idx_drop_gone(db, st, branch, &head);
 	if (err == 0 && added)
 		*added = c.n;
-out:
+	idx_prog_end(db);
 	idx_cu_release(&c);
 	return err;
 }

@@ -219,6 +219,8 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	pthread_mutex_init(&db->catchup_lock, NULL);
 	pthread_mutex_init(&db->due_lock, NULL);
 	pthread_cond_init(&db->due_cond, NULL);
+	pthread_mutex_init(&db->prog_lock, NULL);
+	pthread_cond_init(&db->prog_cond, NULL);
 	db->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	/* Its info LOG only for what is fatal (and the options, at open):
@@ -237,6 +239,8 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	db->ropts = rocksdb_readoptions_create();
 	db->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wopts, sync);
+	db->bulk_wopts = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_disable_WAL(db->bulk_wopts, 1);
 	/* Read-only, beside the process that holds it, files can go while
 	 * they are opened (its compactions): that is no corruption, open
 	 * again. Only a database we hold is judged corrupt. */
@@ -302,6 +306,25 @@ void idx_db_close_flushed(struct idx_db *db)
 	idx_db_close(db);
 }
 
+int idx_db_bulk(struct idx_db *db, bool on)
+{
+	const char *keys[] = { "disable_auto_compactions" };
+	const char *vals[] = { on ? "true" : "false" };
+	char *e = NULL;
+
+	int err = on ? 0 : idx_db_flush(db);
+
+	/* Merged at once, before compactions are on again: else the
+	 * level-0 files left would stall writes until they are. */
+	if (!on && err == 0)
+		rocksdb_compact_range(db->db, NULL, 0, NULL, 0);
+	rocksdb_set_options(db->db, 1, keys, vals, &e);
+	if (e && err == 0)
+		return idx_rocks_fail(e, "set options");
+	rocksdb_free(e);
+	return err;
+}
+
 bool idx_db_readonly(const struct idx_db *db)
 {
 	return db->readonly;
@@ -317,11 +340,15 @@ void idx_db_close(struct idx_db *db)
 	if (db->db)
 		rocksdb_close(db->db);
 	rocksdb_writeoptions_destroy(db->wopts);
+	rocksdb_writeoptions_destroy(db->bulk_wopts);
 	rocksdb_readoptions_destroy(db->ropts);
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->catchup_lock);
 	pthread_cond_destroy(&db->due_cond);
 	pthread_mutex_destroy(&db->due_lock);
+	pthread_mutex_destroy(&db->prog_lock);
+	pthread_cond_destroy(&db->prog_cond);
+	free(db->prog.branch);
 	free(db);
 }
 

@@ -18,7 +18,23 @@ struct idx_db {
 	rocksdb_options_t *opts;
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
-	pthread_mutex_t catchup_lock; /* one catch-up at a time */
+	rocksdb_writeoptions_t *bulk_wopts; /* no log: idx_db_bulk */
+	pthread_mutex_t catchup_lock; /* one catch-up at a time; released
+				       * with idx_catchup_unlock */
+	/* What the running catch-up has written (wait.c): lookups that
+	 * need only part of a long history wait on it, not for all. */
+	pthread_mutex_t prog_lock;
+	pthread_cond_t prog_cond; /* broadcast at every change below */
+	struct idx_prog {
+		bool reserved; /* idx_db_reserve: the owner's indexer runs */
+		bool running; /* a catch-up of BRANCH toward TARGET */
+		char *branch;
+		struct store_oid target;
+		/* The least committer time among its commits not yet
+		 * written (INT64_MIN: not known yet). */
+		int64_t pending_min;
+		uint64_t gen; /* counts the changes */
+	} prog;
 	atomic_bool cancel; /* idx_db_cancel: catch-ups stop at their next
 			     * batch (what they wrote is kept) */
 	idx_progress_fn progress; /* idx_db_set_progress, or NULL */
@@ -40,6 +56,20 @@ struct idx_db {
 
 /* worker.c: end the catch-up thread, if one was started (idx_db_close). */
 void idx_worker_stop(struct idx_db *db);
+
+/* A long catch-up's writes (with bulk_wopts): no compaction while ON
+ * (each would merge its new keys, spread over the whole key space by the
+ * commit ids, into everything written before: most of the catch-up's
+ * work), one after; and no write-ahead log (half its writes): turned
+ * off, the memory part is written out, so nothing later in the log can
+ * be replayed ahead of it after a crash. A crash meanwhile keeps what
+ * was written out, a prefix of the batches (an index of an older head):
+ * the next catch-up goes on from there. RocksDB's stall on many level-0
+ * files is off with compactions too. */
+int idx_db_bulk(struct idx_db *db, bool on);
+
+/* wait.c: release the catch-up lock, waking the lookups that wait. */
+void idx_catchup_unlock(struct idx_db *db);
 
 /* idx_mtime_set's record, added to batch WB instead. */
 int idx_mtime_put(rocksdb_writebatch_t *wb, const char *branch,

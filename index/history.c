@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db_int.h"
-#include "history.h"
-#include "order_int.h"
+#include "catchup_int.h"
 #include "banned.h"
 
 int idx_head_read(struct idx_db *db, const char *branch, struct store_oid *head,
@@ -267,6 +265,7 @@ int idx_history_resolve(struct idx_db *db, struct store *st, const char *branch,
 			const char *spec, size_t len, struct store_oid *out)
 {
 	struct walk w = { 0 };
+	struct idx_need need = { 0 };
 	struct store_oid head;
 	char hex[STORE_OID_HEXSZ + 1];
 	bool is_hex = len >= 7 && len <= STORE_OID_HEXSZ;
@@ -280,13 +279,19 @@ int idx_history_resolve(struct idx_db *db, struct store *st, const char *branch,
 				"'%.*s' is neither an ISO-8601 time "
 				"nor a commit id",
 				(int)len, spec);
-	err = idx_history_catchup(db, st, branch, NULL);
-	if (err < 0)
-		return err;
 	if (is_hex) {
 		memcpy(hex, spec, len);
 		hex[len] = '\0';
 	}
+	need.hex = is_hex && len == STORE_OID_HEXSZ ? hex : NULL;
+	need.all = is_hex && !need.hex; /* a prefix: unique on all of it */
+	need.when = w.when;
+	err = idx_history_wait(db, st, branch, &need);
+	if (err < 0)
+		return err;
+	if (err == 1) /* written by the catch-up running: enough */
+		return is_hex ? idx_history_commit(db, branch, hex, out) :
+				idx_history_at(db, branch, w.when, out);
 	if (idx_history_fresh(db, st, branch))
 		return is_hex ? idx_history_commit(db, branch, hex, out) :
 				idx_history_at(db, branch, w.when, out);

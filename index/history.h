@@ -33,9 +33,10 @@ int idx_parse_when(const char *s, size_t len, int64_t *out);
 #define IDX_WHEN_SZ 21
 void idx_format_when(char out[IDX_WHEN_SZ], int64_t when);
 
-/* How long a catch-up waits for another one (a mount's first indexing of
- * a long history, in the background) before it gives up with -EAGAIN. A
- * save never waits: its commit is indexed by the catch-up after. */
+/* How long a catch-up or a lookup waits for another catch-up (a mount's
+ * first indexing of a long history, in the background) before it gives
+ * up with -EAGAIN. A save never waits: its commit is indexed by the
+ * catch-up after. */
 #define IDX_CATCHUP_WAIT_S 30
 
 /* Catch-ups stop at their next batch (-ECANCELED), keeping what they
@@ -47,20 +48,43 @@ void idx_db_cancel(struct idx_db *db);
 void idx_db_set_progress(struct idx_db *db, idx_progress_fn fn, void *ctx);
 
 /* Bring BRANCH's indexes up to its head: a walk back to the newest commit
- * already indexed, then one tree diff per new commit. A branch moved back
+ * already indexed, then one tree diff per new commit, oldest first, in
+ * memory that does not grow with the history (index/chainidx.c). A branch moved back
  * or onto another line (reset, force push) is cut back to the newest
  * commit both lines share, then goes on from there; one with no commit in
  * common (or where that costs more) is indexed again from the root.
- * *added (if not NULL) is the number of commits indexed. */
+ * *added (if not NULL) is the number of commits indexed. A foreground
+ * call: it waits for the owner's reservation and for another catch-up at
+ * most IDX_CATCHUP_WAIT_S (then -EAGAIN). */
 int idx_history_catchup(struct idx_db *db, struct store *st, const char *branch,
 			uint64_t *added);
 
 /* idx_history_catchup on the database's own thread, later: returns at
  * once. For the process that holds the database while it serves (a
- * mount); the thread is started by the first call and ended by
+ * mount): what saves, merges and transactions that found the indexes
+ * behind ask for. The thread (a background caller, as below) has its own
+ * handle on the repository; it is started by the first call and ended by
  * idx_db_close. ST must stay open until then. */
 int idx_history_catchup_later(struct idx_db *db, struct store *st,
 			      const char *branch);
+/* idx_history_catchup, unless another catch-up runs or the owner's
+ * indexer holds the reservation (then that one, or the next, indexes the
+ * head): for a guest's commit just made, which must not wait. */
+int idx_history_catchup_nowait(struct idx_db *db, struct store *st,
+			       const char *branch);
+/* idx_history_catchup for the owner's background threads (the mount's
+ * first indexing of every branch, and the catch-up thread above): it
+ * waits for the lock as long as it takes, and may run while the
+ * reservation is held. The lock keeps the two from ever running at once. */
+int idx_history_catchup_background(struct idx_db *db, struct store *st,
+				   const char *branch, uint64_t *added);
+/* The owner's indexer is about to catch up every branch (ON), or has
+ * (off). Meanwhile no foreground call runs a catch-up of its own (one
+ * of a long history would take minutes): a save's commit is left to the
+ * indexer or the catch-up after; a lookup waits (BRANCH@WHEN only until
+ * the commits it needs are written, as they are oldest first), at most
+ * IDX_CATCHUP_WAIT_S. */
+void idx_db_reserve(struct idx_db *db, bool on);
 
 /* Index the commit INFO describes (one the caller just made on BRANCH)
  * from INFO alone when its parent is the indexed head, the common case of

@@ -368,7 +368,7 @@ int idx_order_drop(struct idx_db *db, const char *branch,
 
 	pthread_mutex_lock(&db->catchup_lock);
 	err = idx_order_drop_locked(db, branch, collection, canon);
-	pthread_mutex_unlock(&db->catchup_lock);
+	idx_catchup_unlock(db);
 	return err;
 }
 

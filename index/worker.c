@@ -3,7 +3,10 @@
  * outside commit came first, the branch was moved back, a catch-up was
  * running) goes on at once, and this thread brings the branch's indexes
  * up to its head from Git. Started at the first request, ended by
- * idx_db_close. */
+ * idx_db_close. The mount's first indexing of every branch runs on the
+ * daemon's own thread (fs/main.c) under the reservation; both are
+ * background callers of the one catch-up (catchup.c, chainidx.c) and
+ * take the same lock, so they never index at once. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +20,11 @@ static void catch_up(struct idx_db *db, struct store *st, const char *branch)
 	struct store_oid head;
 	int err;
 
-	pthread_mutex_lock(&db->catchup_lock);
-	err = idx_catchup_locked(db, st, branch, NULL);
-	pthread_mutex_unlock(&db->catchup_lock);
+	/* A background caller: it waits for the lock as long as it takes
+	 * (the mount's first indexing may hold it for minutes), and runs
+	 * under the mount's reservation, which keeps foreground callers
+	 * off. */
+	err = idx_history_catchup_background(db, st, branch, NULL);
 	/* Stopped by an unmount, or the branch deleted meanwhile: the
 	 * next catch-up (if any) has nothing lost to redo. */
 	if (err < 0 && err != -ECANCELED &&

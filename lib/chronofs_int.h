@@ -83,6 +83,10 @@ int cfs_index_attach(chronofs *db, unsigned wait_ms, bool *readonly);
  * one goes on from there): for an unmount while a long history is being
  * indexed in the background. */
 void cfs_index_cancel(chronofs *db);
+/* The daemon's background indexer is about to catch up every branch (ON)
+ * or is done (off); meanwhile foreground calls leave catch-ups to it and
+ * lookups wait for what they need (history.h's idx_db_reserve). */
+void cfs_index_reserve(chronofs *db, bool on);
 /* Write the index's memory out (at unmount: the next open replays less). */
 int cfs_index_flush(chronofs *db);
 /* Start making the files saves use (a read-write mount, once mounted). */
@@ -164,6 +168,8 @@ size_t cfs_max_doc_size(chronofs *db);
 /* Time travel. Bring BRANCH's indexes up to its head (*added: commits
  * indexed now, may be NULL). */
 int cfs_catchup(chronofs *db, const char *branch, uint64_t *added);
+/* The same from the background indexer, under the reservation. */
+int cfs_catchup_background(chronofs *db, const char *branch, uint64_t *added);
 /* BRANCH@SPEC for SPEC[0..LEN) (a time or 7-40 hex digits). -ENOENT if
  * it names nothing, -EINVAL if it is neither. */
 int cfs_resolve(chronofs *db, const char *branch, const char *spec, size_t len,

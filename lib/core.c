@@ -189,6 +189,12 @@ void cfs_index_cancel(chronofs *db)
 	idx_db_cancel(db->idx);
 }
 
+void cfs_index_reserve(chronofs *db, bool on)
+{
+	if (db->idx)
+		idx_db_reserve(db->idx, on);
+}
+
 int cfs_index_flush(chronofs *db)
 {
 	int err;

@@ -190,7 +190,8 @@ int chronofs_list(chronofs *db, const char *branch, const char *collection,
 	return 0;
 }
 
-int cfs_catchup(chronofs *db, const char *branch, uint64_t *added)
+static int catchup(chronofs *db, const char *branch, uint64_t *added,
+		   bool background)
 {
 	struct idx_db *idx;
 	int err;
@@ -200,9 +201,21 @@ int cfs_catchup(chronofs *db, const char *branch, uint64_t *added)
 		*added = 0;
 	if ((err = lib_index_get(db, &idx)) < 0 || !idx)
 		return err;
-	err = idx_history_catchup(idx, db->st, branch, added);
+	err = background ? idx_history_catchup_background(idx, db->st, branch,
+							  added) :
+			   idx_history_catchup(idx, db->st, branch, added);
 	lib_index_put(db, idx);
 	return err < 0 ? lib_fail(err, branch) : 0;
+}
+
+int cfs_catchup(chronofs *db, const char *branch, uint64_t *added)
+{
+	return catchup(db, branch, added, false);
+}
+
+int cfs_catchup_background(chronofs *db, const char *branch, uint64_t *added)
+{
+	return catchup(db, branch, added, true);
 }
 
 int cfs_resolve(chronofs *db, const char *branch, const char *spec, size_t len,

@@ -71,8 +71,13 @@ void lib_index_catchup(chronofs *db, const char *branch)
 	struct idx_db *idx;
 	char msg[1200];
 
+	/* The owner's catch-up thread brings the branch up (the commit's
+	 * maker does not wait for it); a guest catches up now unless a
+	 * catch-up runs (then that one or the next takes its commit). */
 	if (lib_index_get(db, &idx) == 0 && idx &&
-	    idx_history_catchup(idx, db->st, branch, NULL) < 0 && db->log) {
+	    (db->owner ? idx_history_catchup_later(idx, db->st, branch) :
+			 idx_history_catchup_nowait(idx, db->st, branch)) < 0 &&
+	    db->log) {
 		snprintf(msg, sizeof(msg), "index of branch %s: %s", branch,
 			 store_errmsg());
 		db->log(msg);

@@ -15,6 +15,9 @@
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
+#define MWINDOW_SIZE (16u << 20)
+#define MWINDOW_MAPPED (64u << 20)
+
 static void git_init_once(void)
 {
 	git_libgit2_init();
@@ -24,6 +27,14 @@ static void git_init_once(void)
 	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
 			 (size_t)64 << 20);
 	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)96 << 20);
+	/* Pack files are read through mapped windows, which count in the
+	 * daemon's resident memory: by default windows of 1 GiB up to
+	 * 8 GiB, so a catch-up that reads a whole 300 MB pack kept it all
+	 * resident. Small windows, and few of them; the pages stay in the
+	 * page cache for the next. */
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)MWINDOW_SIZE);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT,
+			 (size_t)MWINDOW_MAPPED);
 	/* Every tree and commit we create names objects we have just
 	 * written or read: checking that they exist costs a lookup each. */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);

@@ -239,6 +239,28 @@ int store_diff_parent(struct store *st, const struct store_oid *commit,
 int store_diff_commits(struct store *st, const struct store_oid *from,
 		       const struct store_oid *to, store_diff_cb cb, void *ctx);
 
+/* The index catch-up's reader of a long chain (chain.c): commits and
+ * trees read as raw bytes through a private object database, without the
+ * store lock and outside libgit2's object cache, so a catch-up of a
+ * million commits neither keeps the live view waiting nor grows the
+ * process. A chain handle is for one thread; close accepts NULL. */
+struct store_chain;
+struct store_chain_commit {
+	struct store_oid id, tree, parent; /* parent: the first one */
+	bool has_parent;
+	int64_t time; /* committer time */
+};
+int store_chain_open(struct store_chain **out, struct store *st);
+void store_chain_close(struct store_chain *ch);
+int store_chain_commit(struct store_chain *ch, const struct store_oid *id,
+		       struct store_chain_commit *out);
+/* What store_diff_parent reports, from root tree OLD_TREE (NULL: none)
+ * to NEW_TREE; with MISSING, a tree missing from the repository reads as
+ * empty and is noted there, as store_diff_parent's. */
+int store_chain_diff(struct store_chain *ch, const struct store_oid *old_tree,
+		     const struct store_oid *new_tree, store_diff_cb cb,
+		     void *ctx, struct store_missing *missing);
+
 /* Write sessions: whole-tree commits (transactions, merges). While a
  * session is open the handle's saves wait, and every object the calling
  * thread writes is synced together with the others right before a ref

@@ -3,7 +3,8 @@
  * subtree and a fanout collection's bucket deleted from the object store,
  * the strict diff fails with ENOENT, the partial one diffs the rest, reads
  * each missing tree as empty and names it; a diff that needs neither is
- * whole. */
+ * whole. The index catch-up's chain reader (store_chain_diff) does the
+ * same. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,47 @@ static void diff_is(const struct store_oid *a, const struct store_oid *b,
 	store_tdiff_free(d);
 }
 
+static int line_cb(void *ctx, const char *path, const struct store_oid *old,
+		   const struct store_oid *new)
+{
+	char *got = ctx;
+	size_t len = strlen(got);
+
+	snprintf(got + len, 1024 - len, "%c%s ",
+		 !old ? '+' :
+		 !new ? '-' :
+			'M',
+		 path);
+	return 0;
+}
+
+/* The same through the chain reader: from A's tree to B's. */
+static void chain_is(const struct store_oid *a, const struct store_oid *b,
+		     const char *want, const git_oid *missing)
+{
+	struct store_chain *ch = NULL;
+	struct store_chain_commit ca, cb;
+	struct store_missing m = { .any = true };
+	char got[1024] = "";
+
+	CHECK(store_chain_open(&ch, st) == 0 &&
+		      store_chain_commit(ch, a, &ca) == 0 &&
+		      store_chain_commit(ch, b, &cb) == 0,
+	      "chain: %s", store_errmsg());
+	CHECK(store_chain_diff(ch, &ca.tree, &cb.tree, line_cb, got, NULL) ==
+		      (missing ? -ENOENT : 0),
+	      "strict chain diff");
+	store_error_clear();
+	got[0] = '\0';
+	CHECK(store_chain_diff(ch, &ca.tree, &cb.tree, line_cb, got, &m) == 0,
+	      "partial chain diff: %s", store_errmsg());
+	CHECK(!strcmp(got, want), "chain diff: got '%s', want '%s'", got, want);
+	CHECK(m.any == !!missing && (!missing || !memcmp(m.id.id, missing->id,
+							 STORE_OID_RAWSZ)),
+	      "the chain diff names the missing tree");
+	store_chain_close(ch);
+}
+
 static void reopen(void)
 {
 	struct store_opts opts = { 0 };
@@ -201,6 +243,11 @@ static void missing_trees(void)
 		&lost_dir);
 	/* C to E reads neither: whole. */
 	diff_is(&cc, &ce, "Me/z.json ", NULL);
+	chain_is(&ca, &cb, "-c/p.json Mc/q.json -d/x.json -d/y.json Me/z.json ",
+		 &lost_bucket);
+	chain_is(&cb, &cc, "Mc/q.json +d/x.json +d/y.json Me/z.json ",
+		 &lost_dir);
+	chain_is(&cc, &ce, "Me/z.json ", NULL);
 	/* store_diff_parent: strict without MISSING, partial with it. */
 	CHECK(store_diff_parent(st, &cc, count_cb, &n, NULL) == -ENOENT,
 	      "strict diff of a commit");
