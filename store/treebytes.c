@@ -60,18 +60,10 @@ int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
 	return err;
 }
 
-/* Git's tree order: bytewise, a tree's name as if it ended in '/'. */
+/* Git's tree order (store_rt_order) of two NUL-terminated names. */
 static int tb_order(const char *a, bool adir, const char *b, bool bdir)
 {
-	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
-	int c = memcmp(a, b, n);
-	unsigned char ca, cb;
-
-	if (c)
-		return c;
-	ca = la > n ? (unsigned char)a[n] : adir ? '/' : 0;
-	cb = lb > n ? (unsigned char)b[n] : bdir ? '/' : 0;
-	return ca < cb ? -1 : ca > cb;
+	return store_rt_order(a, strlen(a), adir, b, strlen(b), bdir);
 }
 
 void store_tb_free(struct tree_bytes *t)
