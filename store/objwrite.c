@@ -222,7 +222,9 @@ static int place(struct store *st, const char *tmp, const char *dst,
 
 			snprintf(objects, sizeof(objects), "%s", dir);
 			*strrchr(objects, '/') = '\0';
-			store_fsync_dir(objects);
+			/* The new directory's name: with the save's set. */
+			if (!store_syncset_take_dir(st, objects))
+				store_fsync_dir(objects);
 		}
 	}
 	return -ENOENT;

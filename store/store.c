@@ -63,6 +63,7 @@ static void read_reflog_config(struct store *st)
 					 STORE_REFLOG_NONE;
 	}
 	git_buf_dispose(&v);
+	store_syncset_configure(st, cfg);
 	git_config_free(cfg);
 }
 

@@ -41,6 +41,13 @@ struct store {
 	struct store_treememo *treememo; /* treepatch.c; under lock */
 	struct store_refmemo *refmemo; /* refs.c; under lock */
 	struct store_syncset *syncset; /* syncset.c; under write_lock */
+	/* syncset.c: until then (CLOCK_MONOTONIC ns) a save's set is synced
+	 * file by file, because syncfs(2) last found others' dirty data to
+	 * write; under write_lock. */
+	long long syncfs_slow_until;
+	/* chronofs.fsyncMethod: 0 auto, 1 syncfs always, 2 files always */
+	int sync_method;
+	int syncfs_slow_runs; /* slow syncfs calls in a row */
 	bool pool_tried;
 	struct store_group *group; /* group.c */
 };
@@ -56,6 +63,8 @@ bool store_head_is(struct store *st, const char *ref);
 bool store_syncset_take_fd(struct store *st, int fd);
 bool store_syncset_take_dir(struct store *st, const char *dir);
 int store_syncset_flush(struct store *st);
+/* Read chronofs.fsyncMethod (auto, syncfs, files) from CFG. */
+void store_syncset_configure(struct store *st, git_config *cfg);
 void store_syncset_end(struct store *st);
 
 /* pack.c: count a commit; past a threshold, pack in the background. */

@@ -1081,36 +1081,31 @@ def scenario_stale_lock(e):
 
 
 def scenario_fsync(e):
-    """Under strace: each save's object and ref fsyncs precede the rename of the ref, inside the close."""
+    """Under strace, for each chronofs.fsyncMethod: each save's objects and ref lock are made durable
+    (their own fsyncs, or one syncfs of the file system after they were written) before the ref's
+    rename, inside the close."""
     strace = shutil.which("strace")
     if not strace:
         return "strace not available: skipped", []
-    trace = os.path.join(e.work, "strace.out")
     untraced_lsan = {"ASAN_OPTIONS": "detect_leaks=0"}  # LeakSanitizer cannot run under ptrace
-    e.mount(fsync="on", env=untraced_lsan, prefix=(strace, "-f", "-ttt", "-y", "-qq", "-o", trace,
-                                "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat"))
+    calls = "trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,link,linkat"
     main = os.path.join(e.mnt, "main")
-    windows = []
-    for i in range(5):
-        path = os.path.join(main, "d%d.json" % i)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.write(fd, body("fs0", i))
-        t0 = time.time()
-        os.close(fd)
-        windows.append((t0, time.time()))
-    problems = e.unmount()
-    # the fsync=off contrast: the same saves make no fsync
-    trace_off = os.path.join(e.work, "strace-off.out")
-    e.mount(fsync="off", env=untraced_lsan, prefix=(strace, "-f", "-ttt", "-y", "-qq", "-o", trace_off,
-                                 "-e", "trace=fsync,fdatasync,rename,renameat,renameat2"))
-    off_windows = []
-    for i in range(3):
-        fd = os.open(os.path.join(main, "e%d.json" % i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.write(fd, body("fs1", i))
-        t0 = time.time()
-        os.close(fd)
-        off_windows.append((t0, time.time()))
-    problems += e.unmount()
+    problems, summary = [], []
+
+    def traced_saves(tag, fsync, n):
+        trace = os.path.join(e.work, "strace-%s.out" % tag)
+        e.mount(fsync=fsync, env=untraced_lsan, prefix=(strace, "-f", "-ttt", "-y", "-qq", "-o", trace,
+                                                        "-e", calls))
+        windows = []
+        for i in range(n):
+            fd = os.open(os.path.join(main, "%s%d.json" % (tag, i)), os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o644)
+            os.write(fd, body(tag, i))
+            t0 = time.time()
+            os.close(fd)
+            windows.append((t0, time.time()))
+        problems.extend(e.unmount())
+        return events(trace), windows
 
     def events(path):
         """(time done, call, arguments, result); a call strace split in two (another
@@ -1133,9 +1128,6 @@ def scenario_fsync(e):
         ev.sort()
         return ev
 
-    ev = events(trace)
-    good = 0
-
     def named(inside, what):
         """The fsyncs of WHAT: by its own name, or of a file (a pool file,
         opened ahead under its pool name) linked to that name in the window."""
@@ -1148,31 +1140,55 @@ def scenario_fsync(e):
         return [x for x in inside if x[1] in ("fsync", "fdatasync") and
                 (what in x[2] or any("<%s>" % a in x[2] for a in aliases))]
 
-    for i, (t0, t1) in enumerate(windows):
-        inside = [x for x in ev if t0 - 0.001 <= x[0] <= t1 + 0.001]
-        ref_rename = [x for x in inside if x[1].startswith("rename") and "refs/heads/main.lock" in x[2]]
-        obj_fsync = named(inside, "/objects/")
-        ref_fsync = named(inside, "refs/heads/main.lock")
-        if not ref_rename:
-            problems.append("save %d: no rename of refs/heads/main.lock inside its close" % i)
-            continue
-        rt = ref_rename[-1][0]
-        if not obj_fsync or obj_fsync[0][0] > rt:
-            problems.append("save %d: no fsync of an object before the ref moved" % i)
-            continue
-        if not ref_fsync or ref_fsync[-1][0] > rt:
-            problems.append("save %d: no fsync of refs/heads/main.lock before its rename" % i)
-            continue
-        good += 1
-    ev_off = events(trace_off)
+    def linked(inside, what):
+        return [x for x in inside if x[1] in ("link", "linkat") and x[3] == 0 and
+                what in (re.findall(r'"([^"]*)"', x[2]) or [""])[-1]]
+
+    for method in ("files", "syncfs"):
+        e.git("config", "chronofs.fsyncMethod", method)
+        ev, windows = traced_saves("fs" + method[0], "on", 5)
+        good = 0
+        for i, (t0, t1) in enumerate(windows):
+            inside = [x for x in ev if t0 - 0.001 <= x[0] <= t1 + 0.001]
+            ref_rename = [x for x in inside if x[1].startswith("rename") and "refs/heads/main.lock" in x[2]]
+            if not ref_rename:
+                problems.append("%s: save %d: no rename of refs/heads/main.lock inside its close" % (method, i))
+                continue
+            rt = ref_rename[-1][0]
+            if method == "files":
+                obj_fsync = named(inside, "/objects/")
+                ref_fsync = named(inside, "refs/heads/main.lock")
+                if not obj_fsync or obj_fsync[0][0] > rt:
+                    problems.append("files: save %d: no fsync of an object before the ref moved" % i)
+                    continue
+                if not ref_fsync or ref_fsync[-1][0] > rt:
+                    problems.append("files: save %d: no fsync of refs/heads/main.lock before its rename" % i)
+                    continue
+            else:
+                objs, lock = linked(inside, "/objects/"), linked(inside, "refs/heads/main.lock")
+                syncs = [x for x in inside if x[1] == "syncfs" and x[3] == 0]
+                if not objs or not lock:
+                    problems.append("syncfs: save %d: no object or lock linked in its close" % i)
+                    continue
+                after = max(objs[-1][0], lock[-1][0])
+                if not any(after <= x[0] <= rt for x in syncs):
+                    problems.append("syncfs: save %d: no syncfs between its objects and lock and the "
+                                    "ref's rename" % i)
+                    continue
+            good += 1
+        n_fsync = sum(1 for x in ev if x[1] in ("fsync", "fdatasync"))
+        n_syncfs = sum(1 for x in ev if x[1] == "syncfs")
+        summary.append("fsyncMethod=%s: saves %d, durable before close returned %d (%d fsyncs, %d syncfs "
+                       "traced)" % (method, len(windows), good, n_fsync, n_syncfs))
+    e.git("config", "--unset", "chronofs.fsyncMethod")
+    # the fsync=off contrast: the same saves make no fsync
+    ev_off, off_windows = traced_saves("fo", "off", 3)
     off_fsyncs = sum(1 for x in ev_off for (t0, t1) in off_windows
-                     if t0 - 0.001 <= x[0] <= t1 + 0.001 and x[1] in ("fsync", "fdatasync"))
-    n_fsync = sum(1 for x in ev if x[1] in ("fsync", "fdatasync"))
-    dirs = sum(1 for x in ev if x[1] in ("fsync", "fdatasync") and re.search(r"<[^>]*/objects/[0-9a-f]{2}>", x[2]))
-    summary = ("fsync=on saves %d, durable before close returned %d (objects then ref fsynced, then ref renamed; "
-               "%d fsyncs traced, %d of object directories); fsync=off saves %d, fsyncs in their closes %d" % (
-                   len(windows), good, n_fsync, dirs, len(off_windows), off_fsyncs))
-    return summary, problems
+                     if t0 - 0.001 <= x[0] <= t1 + 0.001 and x[1] in ("fsync", "fdatasync", "syncfs"))
+    summary.append("fsync=off saves %d, syncs in their closes %d" % (len(off_windows), off_fsyncs))
+    if off_fsyncs:
+        problems.append("fsync=off: %d syncs inside closes" % off_fsyncs)
+    return "; ".join(summary), problems
 
 
 def scenario_bad_input(e):
