@@ -10,11 +10,15 @@
  * time (kept in chronofs/packed-tips), so the cost follows the new
  * commits, not the history, and every object comes with its path: trees
  * and documents delta against their own earlier versions. Once the pack
- * is there, the loose files of the objects in it are unlinked, as git's
- * prune-packed does. Never reused: a reader may hold a loose object's file
- * open (a backup, a slow clone, an mmap) for as long as it likes, and must
- * read that object's bytes throughout; git never rewrites a loose object,
- * and neither do we. Then `git gc --auto` does the rest git would do
+ * is there, the loose files of the objects in it leave objects/, as git's
+ * prune-packed unlinks them, but into the file pool's trash (pool.c): an
+ * inode freed on ext4 makes later allocations slower (without a journal
+ * it scans past every inode freed in the last minute), one reused costs
+ * nothing. A reader may hold a loose object's file open (a backup, a slow
+ * clone, an mmap) for as long as it likes and must read that object's
+ * bytes throughout: the pool empties a file only when the kernel grants
+ * it a write lease, which it does only if no one else holds the file
+ * open or mapped, and only if it has no other name. Then `git gc --auto` does the rest git would do
  * (merge packs past gc.autoPackLimit, expire reflogs, and pack loose
  * objects no branch reaches past gc.auto). Both are safe beside our
  * writers: objects are only removed once they are in a pack, and gc
@@ -341,7 +345,8 @@ static void drop_packed(struct store *st, const struct loose *l)
 			continue;
 		snprintf(path, sizeof(path), "%s/objects/%.2s/%s", st->gitdir,
 			 l->ids[i], l->ids[i] + 2);
-		unlink(path);
+		if (store_pool_trash(st, path, true) < 0)
+			unlink(path);
 	}
 	git_odb_free(odb);
 }

@@ -13,9 +13,10 @@
  * trash/ first and, after a quarantine long enough for any reader that
  * opened the old ref to have read it, emptied and reused as a pool file,
  * but only if no descriptor or mapping of it is open anywhere (a write
- * lease is granted only then): whoever still holds an old file keeps its
- * bytes. Loose objects are never reused (pack.c unlinks them once
- * packed).
+ * lease is granted only then) and it has no other name: whoever still
+ * holds an old file keeps its bytes. So are loose objects once packed
+ * (pack.c moves them here): in a steady stream of saves the pool then
+ * makes and frees almost no inode.
  *
  * Pool files are empty and read-only (0444, as loose objects are): the
  * next ones to be taken are held open for writing (a descriptor opened
@@ -674,7 +675,7 @@ void store_pool_release(struct store *st, unsigned long ticket)
 	unlink(path);
 }
 
-int store_pool_trash(struct store *st, const char *victim)
+int store_pool_trash(struct store *st, const char *victim, bool move)
 {
 	struct store_pool *p = st->pool;
 	char path[4400];
@@ -690,7 +691,7 @@ int store_pool_trash(struct store *st, const char *victim)
 		return -EAGAIN;
 	}
 	name_of(p, path, sizeof(path), 't', p->thi);
-	if (link(victim, path) == 0) {
+	if ((move ? rename(victim, path) : link(victim, path)) == 0) {
 		p->ttime[p->thi % TRASH_CAP] = time(NULL);
 		if (p->thi++ == p->tlo)
 			pthread_cond_signal(&p->cv);

@@ -479,7 +479,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		append_log(st, head_log, old, new, msg);
 	pthread_mutex_lock(&st->lock);
 	if (err == 0 && loose)
-		store_pool_trash(st, path);
+		store_pool_trash(st, path, false);
 	if (err == 0 && rename(lockpath, path) < 0)
 		err = -errno;
 	/* The lock's descriptor is still open: the identity of its inode,

@@ -78,8 +78,9 @@ void store_pack_wait(struct store *st);
  * ready, make one yourself), with *FD open for writing it if the pool had
  * one ready (else -1: open the path; the caller closes *FD), then release
  * its TICKET, linked or not; trash: link VICTIM (a ref file) into the
- * pool before a rename replaces it, to be reused after a quarantine if no
- * one holds it then; -EAGAIN: no room. */
+ * pool before a rename replaces it (MOVE: rename it there, a packed loose
+ * object), to be reused after a quarantine if no one holds it then;
+ * -EAGAIN: no room. */
 int store_pool_start(struct store *st);
 void store_pool_stop(struct store *st);
 int store_pool_take(struct store *st, char *path, size_t sz,
@@ -94,7 +95,7 @@ int store_pool_open(const char *path);
  * gone. */
 int store_pool_fresh(struct store *st, char *path, size_t sz, unsigned long *n);
 void store_pool_unhold(struct store *st, unsigned long n);
-int store_pool_trash(struct store *st, const char *victim);
+int store_pool_trash(struct store *st, const char *victim, bool move);
 /* objhash.c: the id of an object chronofs serialized (a tree or a
  * commit), with the CPU's SHA-1 instructions; 0 or -errno. */
 int store_object_hash(git_oid *out, const void *data, size_t len,
