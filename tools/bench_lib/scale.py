@@ -52,44 +52,57 @@ def _writers(d, n, secs, sync):
 def writers(b, med):
     """Group commit: with fsync=on, one writer's save against
     passthrough_ll's write+fsync of the same bytes, and four writers
-    saving different documents of one branch against one writer."""
+    saving different documents of one branch against one writer. Four
+    writers on a second mount with fsync=off show the ceiling: what the
+    machine's cores allow with no flush at all."""
     a = b.a
     secs = 3.0 if a.quick else 8.0
     repo = b.chronofs_repo("writers.git", 0)
+    repo_off = b.chronofs_repo("writers-off.git", 0)
     plain = b.path("writers-ext4")
     os.makedirs(plain)
-    cm, pm = b.path("mnt-c"), b.path("mnt-p")
-    per = {"c1": [], "c4": [], "p1": []}
+    cm, cm2, pm = b.path("mnt-c"), b.path("mnt-c2"), b.path("mnt-p")
+    per = {"c1": [], "c4": [], "p1": [], "o4": []}
     total = 0
-    with b.chronofs(repo, cm, fsync="on"), b.passthrough(plain, pm):
+    with b.chronofs(repo, cm, fsync="on"), \
+            b.chronofs(repo_off, cm2, fsync="off"), \
+            b.passthrough(plain, pm):
         cdir = os.path.join(cm, "main", "w")
+        odir = os.path.join(cm2, "main", "w")
         os.mkdir(cdir)
+        os.mkdir(odir)
         c0 = _commits(repo)
         for rep in range(a.reps):
             jobs = [("c1", lambda: _writers(cdir, 1, secs, False)),
                     ("c4", lambda: _writers(cdir, 4, secs, False)),
+                    ("o4", lambda: _writers(odir, 4, secs, False)),
                     ("p1", lambda: _writers(pm, 1, secs, True))]
             if rep % 2:
                 jobs.reverse()
             for k, f in jobs:
                 saves, rate = f()
-                if k != "p1":
+                if k in ("c1", "c4"):
                     total += saves
                 per[k].append(rate)
         made = _commits(repo) - c0
     if made != total:
         b.info.append("WARNING: writers: %d saves made %d commits" %
                       (total, made))
-    r1, r4, p1 = med(per["c1"]), med(per["c4"]), med(per["p1"])
+    r1, r4, p1, o4 = (med(per["c1"]), med(per["c4"]), med(per["p1"]),
+                      med(per["o4"]))
     b.row("save fsync=on, 1 writer, per save", 1 / r1,
           "passthrough_ll+fsync", 1 / p1, "s", "<= 2x", 2.0)
     b.row("save fsync=on, 4 writers vs 1, per save", 1 / r4,
           "1 writer", 1 / r1, "s", "<= 0.4x (2.5x rate)", 0.4)
-    b.info.append("writers (fsync=on, %g s each): 1 writer %s saves/s; "
-                  "4 writers %s saves/s; passthrough_ll write+fsync %s/s; "
-                  "%d saves made %d commits" %
+    b.row("4 writers, fsync=on vs fsync=off, per save", 1 / r4,
+          "4 writers fsync=off", 1 / o4, "s", "report", None)
+    b.info.append("writers (%g s each): fsync=on 1 writer %s saves/s; "
+                  "4 writers %s saves/s; fsync=off 4 writers %s saves/s "
+                  "(the cores' ceiling); passthrough_ll write+fsync %s/s; "
+                  "%d fsync=on saves made %d commits" %
                   (secs, " ".join("%.0f" % x for x in per["c1"]),
                    " ".join("%.0f" % x for x in per["c4"]),
+                   " ".join("%.0f" % x for x in per["o4"]),
                    " ".join("%.0f" % x for x in per["p1"]), total, made))
 
 
