@@ -280,9 +280,10 @@ class PackingTests(ChronofsTestCase):
                                check=True).stdout
         self.assertNotIn("missing", check)
         self.assertEqual(len(check.splitlines()), len(ids))
-        # Their files are unlinked: none left loose, and the pool keeps no
-        # non-empty file (it would be a packed object kept for reuse) once
-        # it has dropped the names of files saves took (within a second).
+        # Their files leave objects/: none left loose; in the pool's trash
+        # each is emptied for reuse once its quarantine is over (no one
+        # holds it), and the pool drops the names of files saves took
+        # (within a second): no file there keeps an object's bytes.
         self.assertFalse(set(ids) & set(self.loose()), "packed objects left loose")
         pool = os.path.join(self.repo, "chronofs", "pool")
 
