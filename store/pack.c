@@ -45,10 +45,14 @@
  * process, a delta search) than the disk it saves. */
 #define LOOSE_KB 4096
 #define LOOSE_MIN 6700
-/* At close, what is left loose past this is packed too: a mount that
+/* At close, what a mount of a few saves left loose is packed past this
+ * (a mount that packed while it saved packs all it left): a mount that
  * ends after a burst of saves leaves a compact repository. */
 #define LOOSE_KB_AT_CLOSE 256
 #define TIPS_MAX (1 << 20) /* bytes of branch tips read from git */
+/* Checks (of PACK_EVERY commits) between looks when this process wrote
+ * too little to pack (what a crash or another program left). */
+#define LOOK_EVERY 64
 
 extern char **environ;
 
@@ -418,17 +422,35 @@ static void *pack_thread(void *arg)
 	return NULL;
 }
 
+/* Every PACK_EVERY commits: whether the packing thread should look. It
+ * lists every loose file (an fstatat each, thousands when saves outrun
+ * the packing), so only when this process's own writes since the last
+ * look could reach LOOSE_MIN or LOOSE_KB, or every LOOK_EVERY checks
+ * (objects other programs wrote; git gc --auto's upkeep). */
+static bool due(struct store *st)
+{
+	/* The first check looks, and every LOOK_EVERY-th after a look. */
+	return st->looks_skipped++ % LOOK_EVERY == 0 ||
+	       atomic_load(&st->loose_new_n) >= LOOSE_MIN ||
+	       atomic_load(&st->loose_new_kb) >= LOOSE_KB;
+}
+
 void store_pack_note_commit(struct store *st)
 {
 	bool start = false;
 
 	pthread_mutex_lock(&st->pack_lock);
 	if (++st->commits_since_pack >= PACK_EVERY && !st->packing &&
-	    !st->closing) {
+	    !st->closing && due(st)) {
 		st->commits_since_pack = 0;
+		st->looks_skipped = 1;
+		atomic_store(&st->loose_new_n, 0);
+		atomic_store(&st->loose_new_kb, 0);
 		if (st->pack_started)
 			pthread_join(st->pack_tid, NULL);
 		st->packing = start = true;
+	} else if (st->commits_since_pack >= PACK_EVERY) {
+		st->commits_since_pack = 0;
 	}
 	pthread_mutex_unlock(&st->pack_lock);
 	if (start && pthread_create(&st->pack_tid, NULL, pack_thread, st) != 0)
@@ -439,17 +461,20 @@ void store_pack_note_commit(struct store *st)
 
 void store_pack_wait(struct store *st)
 {
-	bool wrote;
+	bool wrote, burst;
 
 	pthread_mutex_lock(&st->pack_lock);
 	st->closing = true;
 	wrote = st->pack_started || st->commits_since_pack > 0;
+	/* A mount that packed while it saved leaves nothing loose; one of
+	 * a few saves leaves them below LOOSE_KB_AT_CLOSE (no tiny pack). */
+	burst = st->pack_started;
 	pthread_mutex_unlock(&st->pack_lock);
 	if (st->pack_started)
 		pthread_join(st->pack_tid, NULL);
 	st->pack_started = false;
 	if (wrote && st->gitdir) {
-		pack_loose(st, LOOSE_KB_AT_CLOSE);
+		pack_loose(st, burst ? 1 : LOOSE_KB_AT_CLOSE);
 		drop_empty_dirs(st);
 	}
 }

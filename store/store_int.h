@@ -3,6 +3,7 @@
 #define CHRONOFS_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <git2.h>
@@ -28,7 +29,11 @@ struct store {
 
 	pthread_mutex_t pack_lock; /* guards the packing state below */
 	unsigned commits_since_pack;
+	unsigned looks_skipped; /* pack.c: checks that found too little */
 	bool packing, pack_started, closing;
+	/* Loose objects this process wrote since the last packing started
+	 * (pack.c, counted by objwrite.c), in files and KiB of disk. */
+	_Atomic unsigned long loose_new_n, loose_new_kb;
 	pthread_t pack_tid;
 	bool fsync; /* fsync objects, ref and dirs (fsync=on) */
 	enum {
