@@ -1,0 +1,436 @@
+/* packread.c - whole objects read from the pack files with libdeflate, a
+ * read-only object backend ahead of libgit2's pack backend.
+ *
+ * A merge or a diff in a big fanout collection reads a few hundred bucket
+ * trees of ~15 KB, and zlib's inflate (through libgit2, in small steps
+ * with a checksum pass of its own) was most of its cost. Here the object
+ * is found in the packs' .idx files (version 2), its entry read with one
+ * pread(2) and inflated by libdeflate in one call into the buffer libgit2
+ * gets. What this backend does not handle it leaves to libgit2's
+ * backends (GIT_PASSTHROUGH), which then read it as before: deltas (their
+ * bases want libgit2's delta-base cache), objects in no pack it knows
+ * (loose ones, or a pack newer than its last look at the directory),
+ * objects over PACKREAD_MAX (libgit2 streams them), and anything odd in a
+ * pack (libgit2 says what is wrong). libgit2's object cache sits above
+ * all backends, so an object is inflated once either way.
+ *
+ * Reads run on any thread: the lock guards the list of packs and the
+ * spare decompressor and buffer, never a system call. A pack dropped from
+ * the directory (git gc) is closed when its last reader is done. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libdeflate.h>
+
+#include "store_int.h"
+#include "banned.h"
+
+/* Below objwrite.c's (10), above libgit2's loose (1) and packed (2). */
+#define PACKREAD_PRIORITY 5
+#define PACKREAD_MAX (16u << 20)
+#define IDX_HDR 8
+#define IDX_FAN (256 * 4)
+#define IDX_TRAILER 40
+
+struct pack {
+	char *name; /* the .idx file's name in the directory */
+	const unsigned char *idx; /* mapped */
+	size_t idx_len;
+	uint32_t n;
+	int fd; /* the .pack */
+	uint64_t size;
+	unsigned refs; /* the list's (while listed) and each reader's */
+	bool seen; /* scan's mark */
+};
+
+struct packread {
+	git_odb_backend parent;
+	pthread_mutex_t lock;
+	char *dir; /* objects/pack */
+	struct timespec mtime; /* of dir at the last scan */
+	struct pack **v;
+	size_t n;
+	struct libdeflate_decompressor *spare_dec;
+	unsigned char *spare_buf;
+	size_t spare_cap;
+	uint64_t served; /* objects read here (store_packread_served) */
+};
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void pack_free(struct pack *p)
+{
+	if (p->idx)
+		munmap((void *)p->idx, p->idx_len);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->name);
+	free(p);
+}
+
+/* Caller holds pr->lock. */
+static void pack_put(struct pack *p)
+{
+	if (--p->refs == 0)
+		pack_free(p);
+}
+
+static int read_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = pread(fd, (char *)buf + done, n - done,
+				  (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+/* Pack NAME (an .idx file) of DIR, or NULL if it is not one we read. */
+static struct pack *pack_open(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	unsigned char hdr[12];
+	struct pack *p = calloc(1, sizeof(*p));
+	struct stat sb;
+	size_t len = strlen(name), need;
+	int fd;
+
+	if (!p || !(p->name = strdup(name)))
+		goto fail;
+	p->fd = -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		goto fail;
+	if (fstat(fd, &sb) == 0 &&
+	    (size_t)sb.st_size >= IDX_HDR + IDX_FAN + IDX_TRAILER) {
+		p->idx_len = (size_t)sb.st_size;
+		p->idx = mmap(NULL, p->idx_len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p->idx == MAP_FAILED)
+			p->idx = NULL;
+	}
+	close(fd);
+	if (!p->idx || memcmp(p->idx, "\377tOc", 4) || be32(p->idx + 4) != 2)
+		goto fail;
+	p->n = be32(p->idx + IDX_HDR + IDX_FAN - 4);
+	/* ids, CRCs and offsets; the large offsets fill what is left. */
+	need = IDX_HDR + IDX_FAN + (size_t)p->n * 28 + IDX_TRAILER;
+	if (p->idx_len < need || (p->idx_len - need) % 8)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/%.*s.pack", dir, (int)(len - 4), name);
+	if ((p->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(p->fd, &sb) < 0 || read_full(p->fd, hdr, 12, 0) < 0 ||
+	    memcmp(hdr, "PACK", 4) ||
+	    (be32(hdr + 4) != 2 && be32(hdr + 4) != 3) || be32(hdr + 8) != p->n)
+		goto fail;
+	p->size = (uint64_t)sb.st_size;
+	p->refs = 1;
+	return p;
+fail:
+	if (p)
+		pack_free(p);
+	return NULL;
+}
+
+/* Where object ID's entry starts in P, or 0 if P does not hold it. */
+static uint64_t pack_find(const struct pack *p, const unsigned char *id)
+{
+	const unsigned char *fan = p->idx + IDX_HDR, *ids = fan + IDX_FAN;
+	const unsigned char *off32 = ids + (size_t)p->n * 24;
+	const unsigned char *off64 = off32 + (size_t)p->n * 4;
+	uint32_t lo = id[0] ? be32(fan + 4 * (id[0] - 1)) : 0;
+	uint32_t hi = be32(fan + 4 * id[0]);
+
+	if (hi > p->n || lo > hi)
+		return 0;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(ids + (size_t)mid * GIT_OID_RAWSZ, id,
+			       GIT_OID_RAWSZ);
+		uint32_t v;
+
+		if (c < 0) {
+			lo = mid + 1;
+		} else if (c > 0) {
+			hi = mid;
+		} else {
+			v = be32(off32 + (size_t)mid * 4);
+			if (!(v & 0x80000000u))
+				return v;
+			off64 += (size_t)(v & 0x7fffffffu) * 8;
+			if (off64 + 8 > p->idx + p->idx_len - IDX_TRAILER)
+				return 0;
+			return (uint64_t)be32(off64) << 32 | be32(off64 + 4);
+		}
+	}
+	return 0;
+}
+
+/* Bring the list in line with the directory. Caller holds pr->lock. */
+static void scan(struct packread *pr)
+{
+	DIR *d = opendir(pr->dir);
+	struct dirent *de;
+	struct stat sb;
+	size_t k = 0;
+
+	if (!d)
+		return;
+	if (fstat(dirfd(d), &sb) == 0)
+		pr->mtime = sb.st_mtim;
+	for (size_t i = 0; i < pr->n; i++)
+		pr->v[i]->seen = false;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name), i;
+		struct pack *p, **nv;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".idx"))
+			continue;
+		for (i = 0; i < pr->n && strcmp(pr->v[i]->name, de->d_name);
+		     i++)
+			;
+		if (i < pr->n) {
+			pr->v[i]->seen = true;
+			continue;
+		}
+		if (!(p = pack_open(pr->dir, de->d_name)))
+			continue;
+		if (!(nv = realloc(pr->v, (pr->n + 1) * sizeof(*nv)))) {
+			pack_free(p);
+			continue;
+		}
+		pr->v = nv;
+		p->seen = true;
+		pr->v[pr->n++] = p;
+	}
+	closedir(d);
+	for (size_t i = 0; i < pr->n; i++) {
+		if (pr->v[i]->seen)
+			pr->v[k++] = pr->v[i];
+		else
+			pack_put(pr->v[i]);
+	}
+	pr->n = k;
+}
+
+/* The pack holding ID (a reference the caller puts back) and where, or
+ * NULL. A miss looks at the directory again if it changed. */
+static struct pack *find(struct packread *pr, const git_oid *id, uint64_t *off)
+{
+	struct stat sb;
+
+	pthread_mutex_lock(&pr->lock);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < pr->n; i++) {
+			if ((*off = pack_find(pr->v[i], id->id))) {
+				struct pack *p = pr->v[i];
+
+				p->refs++;
+				pthread_mutex_unlock(&pr->lock);
+				return p;
+			}
+		}
+		if (round || stat(pr->dir, &sb) < 0 ||
+		    (sb.st_mtim.tv_sec == pr->mtime.tv_sec &&
+		     sb.st_mtim.tv_nsec == pr->mtime.tv_nsec))
+			break;
+		scan(pr);
+	}
+	pthread_mutex_unlock(&pr->lock);
+	return NULL;
+}
+
+/* The type and size of a pack entry from its first bytes H[0..N), and
+ * the header's length; 0 if it is cut short. */
+static size_t entry_header(const unsigned char *h, size_t n, int *type,
+			   uint64_t *size)
+{
+	size_t i = 1;
+	unsigned shift = 4;
+	unsigned char c = h[0];
+
+	*type = (c >> 4) & 7;
+	*size = c & 15;
+	while (c & 0x80) {
+		if (i == n || shift > 57)
+			return 0;
+		c = h[i++];
+		*size |= (uint64_t)(c & 0x7f) << shift;
+		shift += 7;
+	}
+	return i;
+}
+
+static int inflate_entry(struct packread *pr, struct pack *p, uint64_t off,
+			 void **data, size_t *len, git_object_t *type)
+{
+	unsigned char h[16], *in;
+	struct libdeflate_decompressor *dec;
+	uint64_t size, avail;
+	size_t hlen, cap, want;
+	void *out;
+	int t, err = GIT_PASSTHROUGH;
+
+	if (off >= p->size)
+		return GIT_PASSTHROUGH;
+	avail = p->size - off;
+	hlen = avail < sizeof(h) ? (size_t)avail : sizeof(h);
+	if (read_full(p->fd, h, hlen, off) < 0 ||
+	    !(hlen = entry_header(h, hlen, &t, &size)) ||
+	    t < GIT_OBJECT_COMMIT || t > GIT_OBJECT_TAG || size > PACKREAD_MAX)
+		return GIT_PASSTHROUGH;
+	/* zlib's 6 bytes of frame, 5 per stored block at worst: this much
+	 * holds any stream of SIZE bytes git or libgit2 writes. */
+	want = (size_t)size + (size_t)size / 1024 + 64;
+	if (want > avail - hlen)
+		want = (size_t)(avail - hlen);
+	pthread_mutex_lock(&pr->lock);
+	dec = pr->spare_dec;
+	in = pr->spare_buf;
+	cap = pr->spare_cap;
+	pr->spare_dec = NULL;
+	pr->spare_buf = NULL;
+	pr->spare_cap = 0;
+	pthread_mutex_unlock(&pr->lock);
+	if (!dec)
+		dec = libdeflate_alloc_decompressor();
+	if (cap < want) {
+		free(in);
+		cap = want;
+		in = malloc(cap);
+	}
+	out = git_odb_backend_data_alloc(&pr->parent, size ? (size_t)size : 1);
+	if (dec && in && out && read_full(p->fd, in, want, off + hlen) == 0 &&
+	    libdeflate_zlib_decompress(dec, in, want, out, (size_t)size,
+				       NULL) == LIBDEFLATE_SUCCESS) {
+		*data = out;
+		*len = (size_t)size;
+		*type = (git_object_t)t;
+		out = NULL;
+		err = 0;
+	}
+	git_odb_backend_data_free(&pr->parent, out);
+	pthread_mutex_lock(&pr->lock);
+	pr->served += err == 0;
+	if (!pr->spare_dec) {
+		pr->spare_dec = dec;
+		dec = NULL;
+	}
+	if (!pr->spare_buf) {
+		pr->spare_buf = in;
+		pr->spare_cap = in ? cap : 0;
+		in = NULL;
+	}
+	pthread_mutex_unlock(&pr->lock);
+	libdeflate_free_decompressor(dec);
+	free(in);
+	return err;
+}
+
+static int pr_read(void **data, size_t *len, git_object_t *type,
+		   git_odb_backend *be, const git_oid *id)
+{
+	struct packread *pr = (struct packread *)be;
+	uint64_t off;
+	struct pack *p = find(pr, id, &off);
+	int err;
+
+	if (!p)
+		return GIT_PASSTHROUGH;
+	err = inflate_entry(pr, p, off, data, len, type);
+	pthread_mutex_lock(&pr->lock);
+	pack_put(p);
+	pthread_mutex_unlock(&pr->lock);
+	return err;
+}
+
+static int pr_refresh(git_odb_backend *be)
+{
+	struct packread *pr = (struct packread *)be;
+
+	pthread_mutex_lock(&pr->lock);
+	scan(pr);
+	pthread_mutex_unlock(&pr->lock);
+	return 0;
+}
+
+/* Lists nothing: its objects are libgit2's pack backend's too. */
+static int pr_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *ctx)
+{
+	(void)be, (void)cb, (void)ctx;
+	return 0;
+}
+
+static void pr_free(git_odb_backend *be)
+{
+	struct packread *pr = (struct packread *)be;
+
+	for (size_t i = 0; i < pr->n; i++)
+		pack_put(pr->v[i]);
+	free(pr->v);
+	libdeflate_free_decompressor(pr->spare_dec);
+	free(pr->spare_buf);
+	free(pr->dir);
+	pthread_mutex_destroy(&pr->lock);
+	free(pr);
+}
+
+int store_packread_add(struct store *st)
+{
+	struct packread *pr = calloc(1, sizeof(*pr));
+	int err;
+
+	if (!pr)
+		return -ENOMEM;
+	if (asprintf(&pr->dir, "%sobjects/pack",
+		     git_repository_commondir(st->repo)) < 0) {
+		free(pr);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&pr->lock, NULL);
+	git_odb_init_backend(&pr->parent, GIT_ODB_BACKEND_VERSION);
+	pr->parent.read = pr_read;
+	pr->parent.refresh = pr_refresh;
+	pr->parent.foreach = pr_foreach;
+	pr->parent.free = pr_free;
+	scan(pr);
+	err = git_odb_add_backend(st->odb, &pr->parent, PACKREAD_PRIORITY);
+	if (err < 0) {
+		pr_free(&pr->parent);
+		return store_git_fail(err, "pack reader");
+	}
+	st->packread = &pr->parent; /* owned by the odb from here */
+	return 0;
+}
+
+uint64_t store_packread_served(struct store *st)
+{
+	struct packread *pr = (struct packread *)st->packread;
+	uint64_t n;
+
+	if (!pr)
+		return 0;
+	pthread_mutex_lock(&pr->lock);
+	n = pr->served;
+	pthread_mutex_unlock(&pr->lock);
+	return n;
+}
