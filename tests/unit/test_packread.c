@@ -54,9 +54,10 @@ static void commit_version(const char *b, int n, int v)
 	if (err == 0)
 		err = git_treebuilder_new(&coll, st->repo, NULL);
 	for (int i = 0; i < n && err == 0; i++) {
-		int len = snprintf(doc, sizeof(doc),
-				   "{\"i\": %d, \"v\": %d, \"name\": \"d%d\"}\n",
-				   i, i % 7 == 0 ? v : 0, i);
+		int len =
+			snprintf(doc, sizeof(doc),
+				 "{\"i\": %d, \"v\": %d, \"name\": \"d%d\"}\n",
+				 i, i % 7 == 0 ? v : 0, i);
 
 		snprintf(name, sizeof(name), "d%d.json", i);
 		id = blob(doc, (size_t)len);
@@ -140,7 +141,8 @@ static int compare_one(const git_oid *id, void *ctx)
 	int eb = git_odb_read(&b, c->plain, id);
 
 	c->objects++;
-	if (ea != 0 || eb != 0 || git_odb_object_type(a) != git_odb_object_type(b) ||
+	if (ea != 0 || eb != 0 ||
+	    git_odb_object_type(a) != git_odb_object_type(b) ||
 	    git_odb_object_size(a) != git_odb_object_size(b) ||
 	    memcmp(git_odb_object_data(a), git_odb_object_data(b),
 		   git_odb_object_size(a))) {
