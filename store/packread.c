@@ -1,22 +1,23 @@
-/* packread.c - whole objects read from the pack files with libdeflate, a
+/* packread.c - objects read from the pack files with libdeflate, a
  * read-only object backend ahead of libgit2's pack backend.
  *
  * A merge or a diff in a big fanout collection reads a few hundred bucket
  * trees of ~15 KB, and zlib's inflate (through libgit2, in small steps
  * with a checksum pass of its own) was most of its cost. Here the object
- * is found in the packs' .idx files (version 2), its entry read with one
- * pread(2) and inflated by libdeflate in one call into the buffer libgit2
- * gets. What this backend does not handle it leaves to libgit2's
- * backends (GIT_PASSTHROUGH), which then read it as before: deltas (their
- * bases want libgit2's delta-base cache), objects in no pack it knows
- * (loose ones, or a pack newer than its last look at the directory),
- * objects over PACKREAD_MAX (libgit2 streams them), and anything odd in a
+ * is found in the packs' .idx files (version 2) and its entry unpacked by
+ * packentry.c: read with pread(2), inflated by libdeflate in one call,
+ * deltas applied. What this backend does not handle it leaves to
+ * libgit2's backends (GIT_PASSTHROUGH), which then read it as before:
+ * objects in no pack it knows (loose ones, or a pack newer than its last
+ * look at the directory), objects over PACKREAD_MAX (libgit2 streams
+ * them), a delta whose base is in another pack, and anything odd in a
  * pack (libgit2 says what is wrong). libgit2's object cache sits above
- * all backends, so an object is inflated once either way.
+ * all backends, so an object is read once either way.
  *
- * Reads run on any thread: the lock guards the list of packs and the
- * spare decompressor and buffer, never a system call. A pack dropped from
- * the directory (git gc) is closed when its last reader is done. */
+ * Reads run on any thread: the lock guards the list of packs, what
+ * packentry.c keeps, and the spare decompressor and buffer, never a
+ * system call. A pack dropped from the directory (git gc) is closed when
+ * its last reader is done. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,39 +32,14 @@
 
 #include <libdeflate.h>
 
-#include "store_int.h"
+#include "packread.h"
 #include "banned.h"
 
 /* Below objwrite.c's (10), above libgit2's loose (1) and packed (2). */
 #define PACKREAD_PRIORITY 5
-#define PACKREAD_MAX (16u << 20)
 #define IDX_HDR 8
 #define IDX_FAN (256 * 4)
 #define IDX_TRAILER 40
-
-struct pack {
-	char *name; /* the .idx file's name in the directory */
-	const unsigned char *idx; /* mapped */
-	size_t idx_len;
-	uint32_t n;
-	int fd; /* the .pack */
-	uint64_t size;
-	unsigned refs; /* the list's (while listed) and each reader's */
-	bool seen; /* scan's mark */
-};
-
-struct packread {
-	git_odb_backend parent;
-	pthread_mutex_t lock;
-	char *dir; /* objects/pack */
-	struct timespec mtime; /* of dir at the last scan */
-	struct pack **v;
-	size_t n;
-	struct libdeflate_decompressor *spare_dec;
-	unsigned char *spare_buf;
-	size_t spare_cap;
-	uint64_t served; /* objects read here (store_packread_served) */
-};
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -88,7 +64,7 @@ static void pack_put(struct pack *p)
 		pack_free(p);
 }
 
-static int read_full(int fd, void *buf, size_t n, uint64_t off)
+int pk_read_full(int fd, void *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
 
@@ -138,7 +114,7 @@ static struct pack *pack_open(const char *dir, const char *name)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/%.*s.pack", dir, (int)(len - 4), name);
 	if ((p->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    fstat(p->fd, &sb) < 0 || read_full(p->fd, hdr, 12, 0) < 0 ||
+	    fstat(p->fd, &sb) < 0 || pk_read_full(p->fd, hdr, 12, 0) < 0 ||
 	    memcmp(hdr, "PACK", 4) ||
 	    (be32(hdr + 4) != 2 && be32(hdr + 4) != 3) || be32(hdr + 8) != p->n)
 		goto fail;
@@ -151,8 +127,7 @@ fail:
 	return NULL;
 }
 
-/* Where object ID's entry starts in P, or 0 if P does not hold it. */
-static uint64_t pack_find(const struct pack *p, const unsigned char *id)
+uint64_t pk_find(const struct pack *p, const unsigned char *id)
 {
 	const unsigned char *fan = p->idx + IDX_HDR, *ids = fan + IDX_FAN;
 	const unsigned char *off32 = ids + (size_t)p->n * 24;
@@ -220,6 +195,7 @@ static void scan(struct packread *pr)
 		}
 		pr->v = nv;
 		p->seen = true;
+		p->serial = ++pr->serials;
 		pr->v[pr->n++] = p;
 	}
 	closedir(d);
@@ -241,7 +217,7 @@ static struct pack *find(struct packread *pr, const git_oid *id, uint64_t *off)
 	pthread_mutex_lock(&pr->lock);
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < pr->n; i++) {
-			if ((*off = pack_find(pr->v[i], id->id))) {
+			if ((*off = pk_find(pr->v[i], id->id))) {
 				struct pack *p = pr->v[i];
 
 				p->refs++;
@@ -259,93 +235,6 @@ static struct pack *find(struct packread *pr, const git_oid *id, uint64_t *off)
 	return NULL;
 }
 
-/* The type and size of a pack entry from its first bytes H[0..N), and
- * the header's length; 0 if it is cut short. */
-static size_t entry_header(const unsigned char *h, size_t n, int *type,
-			   uint64_t *size)
-{
-	size_t i = 1;
-	unsigned shift = 4;
-	unsigned char c = h[0];
-
-	*type = (c >> 4) & 7;
-	*size = c & 15;
-	while (c & 0x80) {
-		if (i == n || shift > 57)
-			return 0;
-		c = h[i++];
-		*size |= (uint64_t)(c & 0x7f) << shift;
-		shift += 7;
-	}
-	return i;
-}
-
-static int inflate_entry(struct packread *pr, struct pack *p, uint64_t off,
-			 void **data, size_t *len, git_object_t *type)
-{
-	unsigned char h[16], *in;
-	struct libdeflate_decompressor *dec;
-	uint64_t size, avail;
-	size_t hlen, cap, want;
-	void *out;
-	int t, err = GIT_PASSTHROUGH;
-
-	if (off >= p->size)
-		return GIT_PASSTHROUGH;
-	avail = p->size - off;
-	hlen = avail < sizeof(h) ? (size_t)avail : sizeof(h);
-	if (read_full(p->fd, h, hlen, off) < 0 ||
-	    !(hlen = entry_header(h, hlen, &t, &size)) ||
-	    t < GIT_OBJECT_COMMIT || t > GIT_OBJECT_TAG || size > PACKREAD_MAX)
-		return GIT_PASSTHROUGH;
-	/* zlib's 6 bytes of frame, 5 per stored block at worst: this much
-	 * holds any stream of SIZE bytes git or libgit2 writes. */
-	want = (size_t)size + (size_t)size / 1024 + 64;
-	if (want > avail - hlen)
-		want = (size_t)(avail - hlen);
-	pthread_mutex_lock(&pr->lock);
-	dec = pr->spare_dec;
-	in = pr->spare_buf;
-	cap = pr->spare_cap;
-	pr->spare_dec = NULL;
-	pr->spare_buf = NULL;
-	pr->spare_cap = 0;
-	pthread_mutex_unlock(&pr->lock);
-	if (!dec)
-		dec = libdeflate_alloc_decompressor();
-	if (cap < want) {
-		free(in);
-		cap = want;
-		in = malloc(cap);
-	}
-	out = git_odb_backend_data_alloc(&pr->parent, size ? (size_t)size : 1);
-	if (dec && in && out && read_full(p->fd, in, want, off + hlen) == 0 &&
-	    libdeflate_zlib_decompress(dec, in, want, out, (size_t)size,
-				       NULL) == LIBDEFLATE_SUCCESS) {
-		*data = out;
-		*len = (size_t)size;
-		*type = (git_object_t)t;
-		out = NULL;
-		err = 0;
-	}
-	git_odb_backend_data_free(&pr->parent, out);
-	pthread_mutex_lock(&pr->lock);
-	pr->served += err == 0;
-	if (!pr->spare_dec) {
-		pr->spare_dec = dec;
-		dec = NULL;
-	}
-	if (!pr->spare_buf) {
-		pr->spare_buf = in;
-		pr->spare_cap = in ? cap : 0;
-		in = NULL;
-	}
-	pthread_mutex_unlock(&pr->lock);
-	libdeflate_free_decompressor(dec);
-	free(in);
-	return err;
-}
-
 static int pr_read(void **data, size_t *len, git_object_t *type,
 		   git_odb_backend *be, const git_oid *id)
 {
@@ -356,7 +245,7 @@ static int pr_read(void **data, size_t *len, git_object_t *type,
 
 	if (!p)
 		return GIT_PASSTHROUGH;
-	err = inflate_entry(pr, p, off, data, len, type);
+	err = pk_unpack(pr, p, off, data, len, type);
 	pthread_mutex_lock(&pr->lock);
 	pack_put(p);
 	pthread_mutex_unlock(&pr->lock);
@@ -387,6 +276,7 @@ static void pr_free(git_odb_backend *be)
 	for (size_t i = 0; i < pr->n; i++)
 		pack_put(pr->v[i]);
 	free(pr->v);
+	pk_kept_free(pr);
 	libdeflate_free_decompressor(pr->spare_dec);
 	free(pr->spare_buf);
 	free(pr->dir);

@@ -1,14 +1,15 @@
-/* test_packread.c - the libdeflate pack reader (store/packread.c) against
- * libgit2's own backends: blobs of every size class (empty, tiny, JSON,
- * incompressible, large and repetitive, over the reader's limit), trees
- * of a 3,000-document collection in several versions, and commits, packed
- * by `git repack` whole (no deltas) and then again with deltas while the
- * store is open (its old pack deleted under it, a new one to find). Every
- * object is read through the store's object database and through a plain
- * libgit2 one and must match in type and bytes; the reader must have
- * served every whole object of the first pack, the whole objects of the
- * second pack once it has looked at the directory again, and none of its
- * deltas. */
+/* test_packread.c - the libdeflate pack reader (store/packread.c,
+ * packentry.c) against libgit2's own backends: blobs of every size class
+ * (empty, tiny, JSON, incompressible, large and repetitive, one that grows
+ * by a version, over the reader's limit), trees of a 3,000-document
+ * collection in several versions, and commits, packed by `git repack`
+ * whole (no deltas), then again with deltas by offset while the store is
+ * open (its old pack deleted under it, a new one to find), then with
+ * deltas by id in longer chains. Every object is read through the store's
+ * object database and through a plain libgit2 one and must match in type
+ * and bytes; the reader must have served every object it could (all but
+ * the one over its limit and the empty blob libgit2 answers itself), once
+ * it has looked at the directory again. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,6 +88,19 @@ static void commit_version(const char *b, int n, int v)
 	if (err == 0)
 		err = git_treebuilder_insert(NULL, root, "big", &id,
 					     GIT_FILEMODE_BLOB);
+	/* A log that grows by a version: its versions are deltas. */
+	if (buf && (size_t)v * 4000 + 4000 < big) {
+		size_t len = 0;
+
+		for (int i = 0; i < (v + 1) * 100; i++)
+			len += (size_t)snprintf(buf + len, big - len,
+						"line %d of the log %d\n", i,
+						i * 7919 % 1000);
+		id = blob(buf, len);
+		if (err == 0)
+			err = git_treebuilder_insert(NULL, root, "log", &id,
+						     GIT_FILEMODE_BLOB);
+	}
 	/* Over the reader's limit: left to libgit2. */
 	if (v == 0 && buf && (buf = realloc(buf, 17u << 20))) {
 		for (size_t i = 0; i < (17u << 20); i++)
@@ -251,14 +265,30 @@ int main(void)
 	      (unsigned long long)(store_packread_served(st) - served), n);
 	store_close(st);
 
-	/* Afresh: every entry that is no delta is served here (but the
-	 * huge and the empty blob), the deltas by libgit2. */
+	/* Afresh: every entry is served here (deltas too) but the huge
+	 * and the empty blob. */
 	CHECK(store_open(&st, dir, &opts) == 0, "open: %s", store_errmsg());
 	n = compare_all(&whole);
 	served = store_packread_served(st);
-	CHECK((int64_t)served == count_entries(false) - 2,
-	      "deltified pack: %llu served, %d whole entries, %d deltas",
-	      (unsigned long long)served, count_entries(false), deltas);
+	CHECK((int64_t)served == (int64_t)n - 2 &&
+		      (int)n == count_entries(false) + deltas,
+	      "deltas by offset: %llu served of %zu, %d deltas",
+	      (unsigned long long)served, n, deltas);
+	store_close(st);
+
+	/* Deltas naming their base by id, chains up to 50. */
+	CHECK(run("git --git-dir=%s -c repack.useDeltaBaseOffset=false "
+		  "repack -q -a -d -f --depth=50 --window=250",
+		  dir) == 0,
+	      "repack with deltas by id");
+	deltas = count_entries(true);
+	CHECK(deltas >= 8, "deltas in the third pack: %d", deltas);
+	CHECK(store_open(&st, dir, &opts) == 0, "open: %s", store_errmsg());
+	n = compare_all(&whole);
+	served = store_packread_served(st);
+	CHECK((int64_t)served == (int64_t)n - 2,
+	      "deltas by id: %llu served of %zu, %d deltas",
+	      (unsigned long long)served, n, deltas);
 	store_close(st);
 	if (run("rm -rf %s", dir) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
