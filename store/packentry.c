@@ -319,12 +319,13 @@ int pk_unpack(struct packread *pr, struct pack *p, uint64_t off, void **data,
 			break;
 		}
 		if (n == cap) {
-			struct entry *nc = realloc(chain, (cap = cap ? cap * 2 : 8) *
-							   sizeof(*nc));
+			size_t ncap = cap ? cap * 2 : 8;
+			struct entry *nc = realloc(chain, ncap * sizeof(*nc));
 
 			if (!nc)
 				goto pass;
 			chain = nc;
+			cap = ncap;
 		}
 		chain[n++] = e;
 	}
