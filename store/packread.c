@@ -57,11 +57,11 @@ static void pack_free(struct pack *p)
 	free(p);
 }
 
-/* Caller holds pr->lock. */
-static void pack_put(struct pack *p)
+/* Drop a reference; true if P is then to be freed (pack_free, after
+ * the lock is let go). Caller holds pr->lock. */
+static bool pack_unref(struct pack *p)
 {
-	if (--p->refs == 0)
-		pack_free(p);
+	return --p->refs == 0;
 }
 
 int pk_read_full(int fd, void *buf, size_t n, uint64_t off)
@@ -160,62 +160,116 @@ uint64_t pk_find(const struct pack *p, const unsigned char *id)
 	return 0;
 }
 
-/* Bring the list in line with the directory. Caller holds pr->lock. */
+/* The listed pack of NAME, or NULL. Caller holds pr->lock. */
+static struct pack *listed(struct packread *pr, const char *name)
+{
+	for (size_t i = 0; i < pr->n; i++)
+		if (!strcmp(pr->v[i]->name, name))
+			return pr->v[i];
+	return NULL;
+}
+
+static bool named(char **names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+/* Bring the list in line with the directory: read and open the new
+ * packs without the lock, then put them in and drop the packs gone. */
 static void scan(struct packread *pr)
 {
 	DIR *d = opendir(pr->dir);
 	struct dirent *de;
 	struct stat sb;
-	size_t k = 0;
+	struct pack **fresh = NULL, *gone = NULL, **nv;
+	char **names = NULL, **nn;
+	size_t n = 0, nf = 0, k = 0;
+	struct timespec mtime = { 0 };
+	bool known;
 
 	if (!d)
 		return;
 	if (fstat(dirfd(d), &sb) == 0)
-		pr->mtime = sb.st_mtim;
-	for (size_t i = 0; i < pr->n; i++)
-		pr->v[i]->seen = false;
+		mtime = sb.st_mtim;
 	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name), i;
-		struct pack *p, **nv;
+		size_t len = strlen(de->d_name);
 
 		if (len < 5 || strcmp(de->d_name + len - 4, ".idx"))
 			continue;
-		for (i = 0; i < pr->n && strcmp(pr->v[i]->name, de->d_name);
-		     i++)
-			;
-		if (i < pr->n) {
-			pr->v[i]->seen = true;
+		if (!(nn = realloc(names, (n + 1) * sizeof(*nn))))
+			break;
+		names = nn;
+		if (!(names[n] = strdup(de->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+	for (size_t j = 0; j < n; j++) {
+		struct pack *p;
+
+		pthread_mutex_lock(&pr->lock);
+		known = listed(pr, names[j]) != NULL;
+		pthread_mutex_unlock(&pr->lock);
+		if (known || !(p = pack_open(pr->dir, names[j])))
 			continue;
-		}
-		if (!(p = pack_open(pr->dir, de->d_name)))
-			continue;
-		if (!(nv = realloc(pr->v, (pr->n + 1) * sizeof(*nv)))) {
+		if (!(nv = realloc(fresh, (nf + 1) * sizeof(*nv)))) {
 			pack_free(p);
 			continue;
 		}
-		pr->v = nv;
-		p->seen = true;
-		p->serial = ++pr->serials;
-		pr->v[pr->n++] = p;
+		fresh = nv;
+		fresh[nf++] = p;
 	}
-	closedir(d);
+	pthread_mutex_lock(&pr->lock);
 	for (size_t i = 0; i < pr->n; i++) {
-		if (pr->v[i]->seen)
-			pr->v[k++] = pr->v[i];
-		else
-			pack_put(pr->v[i]);
+		struct pack *p = pr->v[i];
+
+		if (named(names, n, p->name)) {
+			pr->v[k++] = p;
+		} else if (pack_unref(p)) {
+			p->next_gone = gone;
+			gone = p;
+		}
 	}
 	pr->n = k;
+	nv = nf ? realloc(pr->v, (pr->n + nf) * sizeof(*nv)) : pr->v;
+	if (nv)
+		pr->v = nv;
+	for (size_t j = 0; j < nf; j++) {
+		/* Another scan may have put it in meanwhile. */
+		if (!nv || listed(pr, fresh[j]->name)) {
+			fresh[j]->next_gone = gone;
+			gone = fresh[j];
+			continue;
+		}
+		fresh[j]->serial = ++pr->serials;
+		pr->v[pr->n++] = fresh[j];
+	}
+	pr->mtime = mtime;
+	pthread_mutex_unlock(&pr->lock);
+	while (gone) {
+		struct pack *p = gone;
+
+		gone = p->next_gone;
+		pack_free(p);
+	}
+	for (size_t j = 0; j < n; j++)
+		free(names[j]);
+	free(names);
+	free(fresh);
 }
 
 /* The pack holding ID (a reference the caller puts back) and where, or
  * NULL. A miss looks at the directory again if it changed. */
 static struct pack *find(struct packread *pr, const git_oid *id, uint64_t *off)
 {
+	struct timespec seen;
 	struct stat sb;
 
-	pthread_mutex_lock(&pr->lock);
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0;; round++) {
+		pthread_mutex_lock(&pr->lock);
 		for (size_t i = 0; i < pr->n; i++) {
 			if ((*off = pk_find(pr->v[i], id->id))) {
 				struct pack *p = pr->v[i];
@@ -225,14 +279,14 @@ static struct pack *find(struct packread *pr, const git_oid *id, uint64_t *off)
 				return p;
 			}
 		}
+		seen = pr->mtime;
+		pthread_mutex_unlock(&pr->lock);
 		if (round || stat(pr->dir, &sb) < 0 ||
-		    (sb.st_mtim.tv_sec == pr->mtime.tv_sec &&
-		     sb.st_mtim.tv_nsec == pr->mtime.tv_nsec))
-			break;
+		    (sb.st_mtim.tv_sec == seen.tv_sec &&
+		     sb.st_mtim.tv_nsec == seen.tv_nsec))
+			return NULL;
 		scan(pr);
 	}
-	pthread_mutex_unlock(&pr->lock);
-	return NULL;
 }
 
 static int pr_read(void **data, size_t *len, git_object_t *type,
@@ -241,14 +295,17 @@ static int pr_read(void **data, size_t *len, git_object_t *type,
 	struct packread *pr = (struct packread *)be;
 	uint64_t off;
 	struct pack *p = find(pr, id, &off);
+	bool last;
 	int err;
 
 	if (!p)
 		return GIT_PASSTHROUGH;
 	err = pk_unpack(pr, p, off, data, len, type);
 	pthread_mutex_lock(&pr->lock);
-	pack_put(p);
+	last = pack_unref(p);
 	pthread_mutex_unlock(&pr->lock);
+	if (last)
+		pack_free(p);
 	return err;
 }
 
@@ -256,9 +313,7 @@ static int pr_refresh(git_odb_backend *be)
 {
 	struct packread *pr = (struct packread *)be;
 
-	pthread_mutex_lock(&pr->lock);
 	scan(pr);
-	pthread_mutex_unlock(&pr->lock);
 	return 0;
 }
 
@@ -274,7 +329,7 @@ static void pr_free(git_odb_backend *be)
 	struct packread *pr = (struct packread *)be;
 
 	for (size_t i = 0; i < pr->n; i++)
-		pack_put(pr->v[i]);
+		pack_free(pr->v[i]); /* no reader is left */
 	free(pr->v);
 	pk_kept_free(pr);
 	libdeflate_free_decompressor(pr->spare_dec);

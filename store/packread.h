@@ -26,7 +26,7 @@ struct pack {
 	int fd; /* the .pack */
 	uint64_t size;
 	unsigned refs; /* the list's (while listed) and each reader's */
-	bool seen; /* scan's mark */
+	struct pack *next_gone; /* scan's list of packs to free */
 };
 
 struct pk_kept {
@@ -59,7 +59,7 @@ uint64_t pk_find(const struct pack *p, const unsigned char *id);
  * GIT_PASSTHROUGH (left to libgit2). */
 int pk_unpack(struct packread *pr, struct pack *p, uint64_t off, void **data,
 	      size_t *len, git_object_t *type);
-/* Forget what is kept (the backend's end). Caller holds pr->lock. */
+/* Forget what is kept (the backend's end: no reader is left). */
 void pk_kept_free(struct packread *pr);
 /* All of N bytes at OFF of FD, or -EIO. */
 int pk_read_full(int fd, void *buf, size_t n, uint64_t off);

@@ -9,8 +9,11 @@
  * object database and through a plain libgit2 one and must match in type
  * and bytes; the reader must have served every object it could (all but
  * the one over its limit and the empty blob libgit2 answers itself), once
- * it has looked at the directory again. */
+ * it has looked at the directory again; and four threads reading every
+ * object at once while a fifth has it look at the directory again and
+ * again. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +194,77 @@ static size_t compare_all(size_t *whole)
 	return c.objects;
 }
 
+/* Readers on several threads at once, one asking for rescans. */
+struct ids {
+	git_oid *v;
+	size_t n;
+	size_t bad;
+	pthread_mutex_t lock;
+};
+
+static int collect(const git_oid *id, void *ctx)
+{
+	struct ids *ids = ctx;
+	git_oid *nv = realloc(ids->v, (ids->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -1;
+	ids->v = nv;
+	ids->v[ids->n++] = *id;
+	return 0;
+}
+
+static void *reader(void *arg)
+{
+	struct ids *ids = arg;
+	size_t bad = 0;
+
+	for (size_t i = 0; i < ids->n; i++) {
+		git_odb_object *o = NULL;
+
+		/* Blobs are not cached by libgit2: each read is ours. */
+		if (git_odb_read(&o, st->odb, &ids->v[i]) != 0 ||
+		    git_odb_object_size(o) > (64u << 20))
+			bad++;
+		git_odb_object_free(o);
+	}
+	pthread_mutex_lock(&ids->lock);
+	ids->bad += bad;
+	pthread_mutex_unlock(&ids->lock);
+	return NULL;
+}
+
+static void *refresher(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 50; i++)
+		git_odb_refresh(st->odb);
+	return NULL;
+}
+
+static void threads(void)
+{
+	struct ids ids = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t t[5];
+	git_odb *plain = NULL;
+	char path[512];
+	uint64_t before = store_packread_served(st);
+
+	snprintf(path, sizeof(path), "%s/objects", dir);
+	CHECK(git_odb_open(&plain, path) == 0 &&
+		      git_odb_foreach(plain, collect, &ids) == 0,
+	      "list objects");
+	git_odb_free(plain);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, reader, &ids);
+	pthread_create(&t[4], NULL, refresher, NULL);
+	for (int i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	CHECK(ids.bad == 0 && store_packread_served(st) > before,
+	      "threads: %zu bad reads", ids.bad);
+	free(ids.v);
+}
+
 /* The entries of the packs that are deltas (DELTAS) or not. */
 static int count_entries(bool deltas)
 {
@@ -289,6 +363,7 @@ int main(void)
 	CHECK((int64_t)served == (int64_t)n - 2,
 	      "deltas by id: %llu served of %zu, %d deltas",
 	      (unsigned long long)served, n, deltas);
+	threads();
 	store_close(st);
 	if (run("rm -rf %s", dir) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
