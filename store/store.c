@@ -176,6 +176,8 @@ int store_open(struct store **out, const char *path,
 	read_reflog_config(st);
 	private_dir(st->gitdir);
 	err = store_objwrite_add(st);
+	if (err == 0)
+		err = store_packread_add(st);
 	if (err < 0)
 		goto fail;
 	*out = st;

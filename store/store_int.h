@@ -43,6 +43,7 @@ struct store {
 	} reflog;
 	struct store_pool *pool; /* pool.c; NULL until started */
 	git_odb_backend *objwrite; /* objwrite.c, owned by odb */
+	git_odb_backend *packread; /* packread.c, owned by odb */
 	struct store_treememo *treememo; /* treepatch.c; under lock */
 	struct store_refmemo *refmemo; /* refs.c; under lock */
 	struct store_syncset *syncset; /* syncset.c; under write_lock */
@@ -130,6 +131,10 @@ int store_recent_get(struct store_recent *r, const git_oid *id,
 		     git_object_t *type);
 /* objwrite.c: register the pool-fed loose-object writer on st->odb. */
 int store_objwrite_add(struct store *st);
+/* packread.c: register the libdeflate pack reader on st->odb; served:
+ * how many objects it has read (for tests). */
+int store_packread_add(struct store *st);
+uint64_t store_packread_served(struct store *st);
 /* Write object DATA (of id ID) as a loose object, or -errno. */
 int store_object_write(struct store *st, const git_oid *id, const void *data,
 		       size_t len, git_object_t type);

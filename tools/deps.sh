@@ -4,7 +4,7 @@
 # Debian packaging needs. Skips apt entirely when everything is there.
 set -eu
 PKGS="build-essential meson ninja-build pkg-config git ca-certificates
-libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev zlib1g-dev libssl-dev
+libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev zlib1g-dev libdeflate-dev libssl-dev
 python3 python3-pip rsync vim sed diffutils procps clang clang-format util-linux
 groff-base man-db bash-completion cargo openssh-client openssh-server lighttpd"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox sqlite3 libsqlite3-dev"
