@@ -85,7 +85,7 @@ static int attempt(struct store_merge_outcome *o, struct store *st,
 		   const char *into, const char *msg, unsigned flags,
 		   const struct store_merge_opts *opts)
 {
-	bool squash = flags & STORE_MERGE_SQUASH, done, ff;
+	bool squash = flags & STORE_MERGE_SQUASH, done = false, ff = false;
 	struct store_oid parents[2], tree;
 	int err;
 
