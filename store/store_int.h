@@ -294,6 +294,13 @@ bool store_layout_count(const char *name, bool is_file, size_t *files);
 /* Does a flat collection that will hold FILES files get resharded? */
 bool store_layout_too_big(size_t files);
 void store_layout_bucket(const char *name, char out[3]);
+unsigned store_layout_bucket_no(const char *name); /* 0..255 */
+/* The marker blob of a fanout collection, written; *out its id. */
+int store_layout_marker(struct store *st, git_oid *out);
+/* reshard.c: the tree of flat collection T made a fanout one, with file
+ * NAME set to BLOB (NULL: NAME is not special), written; *out its id. */
+int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
+			     const git_oid *blob, git_oid *out);
 bool store_layout_is_fanout(const git_tree *t);
 int store_layout_dir(struct store *st, git_tree *root, const char *dir,
 		     git_tree **out);
