@@ -6,8 +6,9 @@
  * removal and an upsert per file) libgit2 inserts each into a sorted list
  * and removes each from the flat tree's builder, moving the rest of the
  * list every time: quadratic, 4 s at 100,000 files and many minutes at a
- * million. Within a bucket the files keep the flat tree's order, which
- * is git's order already (they are all files). */
+ * million. The buckets go into one pack (packwrite.c). Within a bucket
+ * the files keep the flat tree's order, which is git's order already
+ * (they are all files). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,10 +46,11 @@ static int write_tree(struct store *st, const struct store_tb_buf *b,
 }
 
 /* Bucket tree K: the files ORDER[0..N) of T, with NAME set to BLOB where
- * git's order puts it (if BLOB). *out zero if it is empty. */
-static int bucket_tree(struct store *st, git_tree *t, const uint32_t *order,
-		       size_t n, const char *name, const git_oid *blob,
-		       struct store_tb_buf *b, git_oid *out)
+ * git's order puts it (if BLOB), added to PW. *out zero if it is empty. */
+static int bucket_tree(struct store_packw *pw, git_tree *t,
+		       const uint32_t *order, size_t n, const char *name,
+		       const git_oid *blob, struct store_tb_buf *b,
+		       git_oid *out)
 {
 	bool put = blob == NULL;
 	int err = 0;
@@ -71,7 +73,9 @@ static int bucket_tree(struct store *st, git_tree *t, const uint32_t *order,
 	if (err == 0 && !put)
 		err = store_tb_put_entry(b, GIT_FILEMODE_BLOB, name, blob);
 	if (err == 0 && b->len)
-		err = write_tree(st, b, out);
+		err = store_object_hash(out, b->p, b->len, GIT_OBJECT_TREE);
+	if (err == 0 && b->len)
+		err = store_packw_add(pw, GIT_OBJECT_TREE, b->p, b->len);
 	return err;
 }
 
@@ -84,6 +88,7 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 	uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
 	struct top *top = malloc((n + NBUCKETS + 1) * sizeof(*top));
 	struct store_tb_buf b = { 0 };
+	struct store_packw pw = { 0 };
 	char hex[NBUCKETS][3];
 	unsigned mine = store_layout_bucket_no(name);
 	int err = 0;
@@ -129,12 +134,15 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 		hex[k][1] = "0123456789abcdef"[k & 15];
 		hex[k][2] = '\0';
 		here = blob && k == mine;
-		err = bucket_tree(st, t, order + start[k], start[k + 1] - start[k],
-				  name, here ? blob : NULL, &b, &id);
+		err = bucket_tree(&pw, t, order + start[k],
+				  start[k + 1] - start[k], name,
+				  here ? blob : NULL, &b, &id);
 		if (err == 0 && !git_oid_is_zero(&id))
-			top[ntop++] = (struct top){ hex[k], GIT_FILEMODE_TREE,
-						    id };
+			top[ntop++] =
+				(struct top){ hex[k], GIT_FILEMODE_TREE, id };
 	}
+	if (err == 0)
+		err = store_packw_finish(st, &pw);
 	if (err == 0) {
 		top[ntop].name = LAYOUT_MARKER;
 		top[ntop].mode = GIT_FILEMODE_BLOB;
@@ -150,6 +158,7 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 	if (err == 0)
 		err = write_tree(st, &b, out);
 out:
+	store_packw_free(&pw);
 	free(b.p);
 	free(top);
 	free(order);
