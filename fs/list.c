@@ -17,11 +17,12 @@
 
 /* A directory listing, made at opendir and served by offset. The names
  * are in one buffer (a million of them are 14 MB there, 32 MB as as many
- * allocations, which stay in the heap after the listing is gone). */
+ * allocations, which stay in the heap after the listing is gone), and an
+ * entry takes 16 bytes. */
 struct dirent_buf {
-	size_t name; /* offset in names */
 	uint64_t ino;
-	mode_t type;
+	uint32_t name; /* offset in names */
+	uint32_t type;
 };
 
 struct listing {
@@ -65,6 +66,8 @@ static int list_add_ino(struct listing *l, const char *name, mode_t type,
 	}
 	size_t len = strlen(name) + 1;
 
+	if (l->nlen + len > UINT32_MAX)
+		return -EOVERFLOW;
 	if (l->nlen + len > l->ncap) {
 		size_t cap = l->ncap ? l->ncap * 2 : 1024;
 		char *p;
@@ -77,10 +80,10 @@ static int list_add_ino(struct listing *l, const char *name, mode_t type,
 		l->ncap = cap;
 	}
 	memcpy(l->names + l->nlen, name, len);
-	l->v[l->n].name = l->nlen;
+	l->v[l->n].name = (uint32_t)l->nlen;
 	l->nlen += len;
 	l->v[l->n].ino = ino;
-	l->v[l->n].type = type;
+	l->v[l->n].type = (uint32_t)type;
 	l->n++;
 	return 0;
 }
