@@ -31,8 +31,8 @@ static int reserve(struct store_tb_buf *b, size_t n)
 	return 0;
 }
 
-int store_packw_add(struct store_packw *pw, git_object_t type,
-		    const void *data, size_t len)
+int store_packw_add(struct store_packw *pw, git_object_t type, const void *data,
+		    size_t len)
 {
 	unsigned char hdr[16], c = (unsigned char)(type << 4 | (len & 15));
 	size_t h = 0, sz = len >> 4, bound;
