@@ -47,8 +47,24 @@ int fs_nodes_init(struct fs_nodes *t, const char *root_path)
 
 static void node_free(struct fs_node *n)
 {
-	free(n->name);
+	if (n->name != n->inl)
+		free(n->name);
+	free(n->snap);
 	free(n);
+}
+
+static bool superseded(const struct fs_node *n)
+{
+	return n->snap && n->snap->superseded;
+}
+
+/* N's snapshot record, made if need be; NULL if there is no memory (the
+ * node then matches no commit, so the kernel's copy is dropped). */
+static struct fs_node_snap *snap_of(struct fs_node *n)
+{
+	if (!n->snap)
+		n->snap = calloc(1, sizeof(*n->snap));
+	return n->snap;
 }
 
 void fs_nodes_release(struct fs_nodes *t)
@@ -87,7 +103,7 @@ static struct fs_node *find(struct fs_nodes *t, struct fs_node *parent,
 {
 	struct fs_node *n = t->buckets[bucket(t, parent, name)];
 
-	while (n && (n->detached || n->superseded || n->parent != parent ||
+	while (n && (n->detached || superseded(n) || n->parent != parent ||
 		     strcmp(n->name, name) != 0))
 		n = n->next;
 	return n;
@@ -216,9 +232,9 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 	n = find(t, parent, name);
 	/* Still in the table (its path still resolves, for whoever is inside
 	 * it), but found no more. */
-	if (n && n->pinned && commit &&
-	    memcmp(n->commit, commit, sizeof(n->commit))) {
-		n->superseded = true;
+	if (n && n->snap && n->snap->pinned && commit &&
+	    memcmp(n->snap->commit, commit, sizeof(n->snap->commit))) {
+		n->snap->superseded = true;
 		n = NULL;
 	}
 	if (n) {
@@ -228,8 +244,11 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 	if (t->count >= t->nbuckets)
 		grow(t);
 	n = calloc(1, sizeof(*n));
-	if (!n || !(n->name = strdup(name)) ||
-	    (err = path_locked(t, parent, name, &path)) < 0) {
+	if (n && strlen(name) < sizeof(n->inl))
+		n->name = memcpy(n->inl, name, strlen(name) + 1);
+	else if (n)
+		n->name = strdup(name);
+	if (!n || !n->name || (err = path_locked(t, parent, name, &path)) < 0) {
 		if (n)
 			node_free(n);
 		n = NULL;
@@ -244,10 +263,10 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 	rehash(t, n);
 	t->count++;
 out:
-	if (n && commit) {
-		memcpy(n->commit, commit, sizeof(n->commit));
-		n->has_commit = true;
-		n->pinned = n->pinned || pin;
+	if (n && commit && snap_of(n)) {
+		memcpy(n->snap->commit, commit, sizeof(n->snap->commit));
+		n->snap->has_commit = true;
+		n->snap->pinned = n->snap->pinned || pin;
 	}
 	pthread_mutex_unlock(&t->lock);
 	*out = n;
@@ -260,11 +279,12 @@ bool fs_node_same_commit(struct fs_nodes *t, struct fs_node *n,
 	bool same;
 
 	pthread_mutex_lock(&t->lock);
-	same = n->has_commit && !memcmp(n->commit, commit, sizeof(n->commit));
+	same = n->snap && n->snap->has_commit &&
+	       !memcmp(n->snap->commit, commit, sizeof(n->snap->commit));
 	/* A pinned name changes commit only through a new node. */
-	if (!same && !n->pinned) {
-		memcpy(n->commit, commit, sizeof(n->commit));
-		n->has_commit = true;
+	if (!same && !(n->snap && n->snap->pinned) && snap_of(n)) {
+		memcpy(n->snap->commit, commit, sizeof(n->snap->commit));
+		n->snap->has_commit = true;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return same;
@@ -313,7 +333,8 @@ void fs_node_move(struct fs_nodes *t, struct fs_node *parent, const char *name,
 		struct fs_node *oldparent = n->parent;
 
 		unhash(t, n);
-		free(n->name);
+		if (n->name != n->inl)
+			free(n->name);
 		n->name = copy;
 		copy = NULL;
 		n->parent = newparent;

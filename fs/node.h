@@ -16,28 +16,35 @@
 
 struct fs_doc;
 
-struct fs_node {
-	struct fs_node *parent; /* holds a count in parent->nchild */
-	char *name;
-	uint64_t nlookup;
-	uint64_t nchild;
-	uint64_t ino;
-	bool detached; /* replaced by a rename: its path names another file */
-	struct fs_node *next;
-	struct fs_doc *doc; /* open document buffer, see doc.c */
-	unsigned doc_opens; /* open files sharing doc */
-	bool paged; /* the kernel holds the pages of blob `pages` */
-	unsigned char pages[20];
-	/* Inside snapshots: the commit the kernel's entry, attributes and
-	 * pages for this node came from. */
-	bool has_commit;
+/* Inside snapshots: the commit the kernel's entry, attributes and pages
+ * for a node came from (made for the nodes there only). */
+struct fs_node_snap {
 	unsigned char commit[20];
+	bool has_commit;
 	/* A frozen snapshot's own name, cached long by the kernel with all
 	 * below it. Once the name resolves to another commit (a rewrite, a
 	 * commit with a slow clock) the node is superseded: lookups make a
 	 * new node, so the kernel drops what it holds below the old one. */
 	bool pinned;
 	bool superseded;
+};
+
+/* A million of these live while the kernel holds a million names (ls -l
+ * of a big collection): kept to 112 bytes with a short name. */
+struct fs_node {
+	struct fs_node *parent; /* holds a count in parent->nchild */
+	char *name; /* inl, or allocated (a long name, a rename) */
+	uint64_t nlookup;
+	uint64_t ino;
+	struct fs_node *next;
+	struct fs_doc *doc; /* open document buffer, see doc.c */
+	struct fs_node_snap *snap; /* NULL outside snapshots */
+	uint32_t nchild;
+	unsigned doc_opens; /* open files sharing doc */
+	bool detached; /* replaced by a rename: its path names another file */
+	bool paged; /* the kernel holds the pages of blob `pages` */
+	unsigned char pages[20];
+	char inl[16];
 };
 
 struct fs_nodes {

@@ -168,7 +168,19 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 				files = 0, i = n;
 		}
 	}
-	if (store_layout_too_big(files + 1)) {
+	if (store_layout_too_big(files + 1) && t && *dir) {
+		/* The collection's new tree, the PUT in it: one update. */
+		git_oid id;
+
+		err = store_layout_fanout_tree(st, t, name, blob, &id);
+		if (err == 0)
+			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT, &id,
+				       dir);
+		if (err == 0)
+			p->up[p->n - 1].filemode = GIT_FILEMODE_TREE;
+		err = err < 0 ? err : 1;
+	} else if (store_layout_too_big(files + 1)) {
+		/* At the root (the tree is the commit's): tree updates. */
 		err = store_layout_reshard(st, dir, t, name, &p->up, &p->n,
 					   &p->paths, &p->npaths);
 		if (err == 0)

@@ -35,13 +35,29 @@ bool store_layout_bucket_name(const char *name)
 	       strchr(hex, name[1]);
 }
 
-void store_layout_bucket(const char *name, char out[3])
+unsigned store_layout_bucket_no(const char *name)
 {
 	uint32_t h = 2166136261u;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	snprintf(out, 3, "%02x", h & 0xff);
+	return h & 0xff;
+}
+
+void store_layout_bucket(const char *name, char out[3])
+{
+	snprintf(out, 3, "%02x", store_layout_bucket_no(name));
+}
+
+int store_layout_marker(struct store *st, git_oid *out)
+{
+	static const char text[] =
+		"chronofs: documents of this collection are in 256 buckets, "
+		"named by the low byte of the FNV-1a hash of their name\n";
+	int err = git_blob_create_from_buffer(out, st->repo, text,
+					      sizeof(text) - 1);
+
+	return err < 0 ? store_git_fail(err, "fanout marker") : 0;
 }
 
 bool store_layout_bucketed(bool fanout, bool name_is_tree)
@@ -187,9 +203,6 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 			 const char *skip, git_tree_update **up, size_t *nup,
 			 char ***paths, size_t *npaths)
 {
-	static const char marker_text[] =
-		"chronofs: documents of this collection are in 256 buckets, "
-		"named by the low byte of the FNV-1a hash of their name\n";
 	size_t n = git_tree_entrycount(t), k = *nup, p = *npaths;
 	git_tree_update *u = realloc(*up, (k + 2 * n + 2) * sizeof(*u));
 	char **v = u ? realloc(*paths, (p + 2 * n + 2) * sizeof(*v)) : NULL;
@@ -229,10 +242,8 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 					    git_tree_entry_filemode(e),
 					    v[p++] };
 	}
-	err = git_blob_create_from_buffer(&marker, st->repo, marker_text,
-					  sizeof(marker_text) - 1);
-	if (err < 0)
-		return store_git_fail(err, "fanout marker");
+	if ((err = store_layout_marker(st, &marker)) < 0)
+		return err;
 	if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", LAYOUT_MARKER) < 0)
 		return -ENOMEM;
 	u[k++] = (git_tree_update){ GIT_TREE_UPDATE_UPSERT, marker,

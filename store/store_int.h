@@ -8,6 +8,7 @@
 
 #include <git2.h>
 #include <git2/sys/odb_backend.h>
+#include <zlib.h>
 
 #include "store.h"
 
@@ -154,14 +155,21 @@ struct tree_bytes {
 };
 #define TREE_MEMO 1024
 #define TREE_MEMO_MAX (4u << 20) /* bigger trees are not kept */
+/* All kept trees together: a collection of a million documents has 256
+ * buckets of ~190 KB each (bytes and offsets); more are dropped in turn. */
+#define TREE_MEMO_BYTES (64u << 20)
 struct store_treememo {
 	struct tree_bytes v[TREE_MEMO];
+	size_t bytes; /* held by v */
+	size_t hand; /* the next slot to drop when over TREE_MEMO_BYTES */
 };
 struct store_tb_buf {
 	char *p;
 	size_t len, cap;
 };
 void store_treememo_free(struct store *st);
+/* Drop tree ID from the memo, if it is there (replaced by a save). */
+void store_tb_drop(struct store *st, const git_oid *id);
 int store_tb_put(struct store_tb_buf *b, const void *data, size_t n);
 int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
 		       const char *name, const git_oid *id);
@@ -304,6 +312,25 @@ bool store_layout_count(const char *name, bool is_file, size_t *files);
 /* Does a flat collection that will hold FILES files get resharded? */
 bool store_layout_too_big(size_t files);
 void store_layout_bucket(const char *name, char out[3]);
+unsigned store_layout_bucket_no(const char *name); /* 0..255 */
+/* The marker blob of a fanout collection, written; *out its id. */
+int store_layout_marker(struct store *st, git_oid *out);
+/* packwrite.c: objects gathered into one pack (add), then indexed into
+ * objects/pack (finish; nothing if none were added). */
+struct store_packw {
+	struct store_tb_buf b;
+	uint32_t n;
+	z_stream z;
+	bool zok;
+};
+int store_packw_add(struct store_packw *pw, git_object_t type, const void *data,
+		    size_t len);
+int store_packw_finish(struct store *st, struct store_packw *pw);
+void store_packw_free(struct store_packw *pw);
+/* reshard.c: the tree of flat collection T made a fanout one, with file
+ * NAME set to BLOB (NULL: NAME is not special), written; *out its id. */
+int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
+			     const git_oid *blob, git_oid *out);
 bool store_layout_is_fanout(const git_tree *t);
 int store_layout_dir(struct store *st, git_tree *root, const char *dir,
 		     git_tree **out);

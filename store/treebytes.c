@@ -80,18 +80,44 @@ static size_t slot(const git_oid *id)
 	return ((size_t)id->id[0] << 8 | id->id[1]) % TREE_MEMO;
 }
 
+/* Bytes T holds. */
+static size_t tb_size(const struct tree_bytes *t)
+{
+	return t->off ? t->len + (t->n + 1) * sizeof(*t->off) : 0;
+}
+
+static void memo_clear(struct store_treememo *m, size_t i)
+{
+	m->bytes -= tb_size(&m->v[i]);
+	store_tb_free(&m->v[i]);
+}
+
 void store_tb_keep(struct store *st, struct tree_bytes *t)
 {
 	struct store_treememo *m = st->treememo;
+	size_t s = slot(&t->id);
 
 	if (t->len > TREE_MEMO_MAX ||
 	    (!m && !(m = st->treememo = calloc(1, sizeof(*m))))) {
 		store_tb_free(t);
 		return;
 	}
-	store_tb_free(&m->v[slot(&t->id)]);
-	m->v[slot(&t->id)] = *t;
+	memo_clear(m, s);
+	m->v[s] = *t;
+	m->bytes += tb_size(t);
 	memset(t, 0, sizeof(*t));
+	/* Over budget: drop the others in turn, as a clock would. */
+	for (size_t k = 0; m->bytes > TREE_MEMO_BYTES && k < TREE_MEMO; k++) {
+		m->hand = (m->hand + 1) % TREE_MEMO;
+		if (m->hand != s)
+			memo_clear(m, m->hand);
+	}
+}
+
+void store_tb_drop(struct store *st, const git_oid *id)
+{
+	if (store_tb_find_memo(st, id))
+		memo_clear(st->treememo, slot(id));
 }
 
 void store_treememo_free(struct store *st)

@@ -83,6 +83,11 @@ static int patch(struct store *st, const git_oid *id, const char *name,
 		if (err == 0) {
 			dst.id = *out;
 			store_tb_keep(st, &dst);
+			/* The tree this one replaces is seldom read again:
+			 * a save into a large collection would otherwise
+			 * leave each bucket's every version in the memo. */
+			if (borrowed && !git_oid_equal(id, out))
+				store_tb_drop(st, id);
 		}
 	}
 out:

@@ -1,6 +1,7 @@
 """Storage layout: small collections are stored flat, large ones with a hash
 fanout that the mount presents flat (README, "Storage layout")."""
 
+import hashlib
 import os
 import subprocess
 
@@ -15,6 +16,10 @@ def bucket(name):
     for ch in name.encode():
         h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
     return "%02x" % (h & 0xFF)
+
+
+def blob_id(data):
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 class LayoutTests(ChronofsTestCase):
@@ -60,6 +65,34 @@ class LayoutTests(ChronofsTestCase):
         self.assertEqual(self.show("c/%s/b5.json" % bucket("b5.json")), b'{"id": 5, "v": 7}')
         self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 10)
         self.assertEqual(len(os.listdir(self.doc("c/b5.json", branch="main@history"))), 2)
+
+    def test_reshard_moves_every_file_and_keeps_subcollections(self):
+        self.fast_import(FANOUT_AT + 300)
+        self.mount()
+        os.mkdir(self.doc("c/sub"))
+        write_file(self.doc("c/sub/x.json"), b'{"x": 1}')
+        flat = {l.split("\t")[1]: l.split()[2]
+                for l in self.git("ls-tree", "main:c").splitlines()}
+        self.assertEqual(len(flat), FANOUT_AT + 301)
+        write_file(self.doc("c/b9.json"), b'{"id": 9, "v": 2}')
+        write_file(self.doc("c/zz-new.json"), b'{"v": 3}')
+        want = dict(flat)
+        del want["sub"]
+        want["b9.json"] = blob_id(b'{"id": 9, "v": 2}')
+        want["zz-new.json"] = blob_id(b'{"v": 3}')
+        got = {}
+        for l in self.git("ls-tree", "-r", "main:c").splitlines():
+            path, blob = l.split("\t")[1], l.split()[2]
+            if path.startswith("sub/") or path == ".chronofs-fanout":
+                continue
+            b, name = path.split("/")
+            self.assertEqual(b, bucket(name), path)
+            got[name] = blob
+        self.assertEqual(got, want)
+        self.assertEqual(self.show("c/sub/x.json"), b'{"x": 1}')
+        self.assertIn("sub", os.listdir(self.doc("c")))
+        self.assertEqual(read_file(self.doc("c/sub/x.json")), b'{"x": 1}')
+        self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 302)
 
     def test_fanout_collection_keeps_history_views_and_snapshots(self):
         self.fast_import(FANOUT_AT + 10)
