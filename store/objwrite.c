@@ -297,9 +297,9 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	if (err == 0)
 		err = place(st, tmp, dst, st->fsync);
 	if (err == 0) { /* what the packing waits for (pack.c) */
-		atomic_fetch_add(&st->loose_new_n, 1);
 		size_t bytes = zlen ? zlen : (size_t)hlen + len;
 
+		atomic_fetch_add(&st->loose_new_n, 1);
 		atomic_fetch_add(&st->loose_new_kb, (bytes + 4095) / 4096 * 4);
 	}
 	if (pooled)

@@ -18,11 +18,11 @@
  * clone, an mmap) for as long as it likes and must read that object's
  * bytes throughout: the pool empties a file only when the kernel grants
  * it a write lease, which it does only if no one else holds the file
- * open or mapped, and only if it has no other name. Then `git gc --auto` does the rest git would do
- * (merge packs past gc.autoPackLimit, expire reflogs, and pack loose
- * objects no branch reaches past gc.auto). Both are safe beside our
- * writers: objects are only removed once they are in a pack, and gc
- * prunes only objects unreachable for two weeks. */
+ * open or mapped, and only if it has no other name. Then `git gc --auto`
+ * does the rest git would do (merge packs past gc.autoPackLimit, expire
+ * reflogs, and pack loose objects no branch reaches past gc.auto). Both
+ * are safe beside our writers: objects are only removed once they are in
+ * a pack, and gc prunes only objects unreachable for two weeks. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -440,17 +440,17 @@ void store_pack_note_commit(struct store *st)
 	bool start = false;
 
 	pthread_mutex_lock(&st->pack_lock);
-	if (++st->commits_since_pack >= PACK_EVERY && !st->packing &&
-	    !st->closing && due(st)) {
+	if (++st->commits_since_pack >= PACK_EVERY) {
 		st->commits_since_pack = 0;
+		start = !st->packing && !st->closing && due(st);
+	}
+	if (start) {
 		st->looks_skipped = 1;
 		atomic_store(&st->loose_new_n, 0);
 		atomic_store(&st->loose_new_kb, 0);
 		if (st->pack_started)
 			pthread_join(st->pack_tid, NULL);
-		st->packing = start = true;
-	} else if (st->commits_since_pack >= PACK_EVERY) {
-		st->commits_since_pack = 0;
+		st->packing = true;
 	}
 	pthread_mutex_unlock(&st->pack_lock);
 	if (start && pthread_create(&st->pack_tid, NULL, pack_thread, st) != 0)

@@ -19,9 +19,9 @@
  *   doubles the wait, up to a minute (the others keep writing).
  *
  * `git config chronofs.fsyncMethod syncfs|files` fixes one way (auto,
- * the default, is the above). Either way the ref is moved only if the sync succeeded. Nothing is
- * deferred outside a save (store_syncset_begin..end), so other writers
- * keep their order. */
+ * the default, is the above). Either way the ref is moved only if the
+ * sync succeeded. Nothing is deferred outside a save
+ * (store_syncset_begin..end), so other writers keep their order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

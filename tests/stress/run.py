@@ -1128,21 +1128,21 @@ def scenario_fsync(e):
         ev.sort()
         return ev
 
+    def link_names(x):
+        """(source, target) of a traced link, or None for any other call."""
+        names = re.findall(r'"([^"]*)"', x[2]) if x[1] in ("link", "linkat") else []
+        return names if len(names) == 2 else None
+
     def named(inside, what):
         """The fsyncs of WHAT: by its own name, or of a file (a pool file,
         opened ahead under its pool name) linked to that name in the window."""
-        aliases = set()
-        for x in inside:
-            if x[1] in ("link", "linkat"):
-                names = re.findall(r'"([^"]*)"', x[2])
-                if len(names) == 2 and what in names[1]:
-                    aliases.add(names[0])
+        aliases = {n[0] for n in map(link_names, inside) if n and what in n[1]}
         return [x for x in inside if x[1] in ("fsync", "fdatasync") and
                 (what in x[2] or any("<%s>" % a in x[2] for a in aliases))]
 
     def linked(inside, what):
-        return [x for x in inside if x[1] in ("link", "linkat") and x[3] == 0 and
-                what in (re.findall(r'"([^"]*)"', x[2]) or [""])[-1]]
+        """The successful links of a file to WHAT."""
+        return [x for x in inside if x[3] == 0 and what in (link_names(x) or ("", ""))[1]]
 
     for method in ("files", "syncfs"):
         e.git("config", "chronofs.fsyncMethod", method)
