@@ -258,7 +258,9 @@ static int pack_new(struct store *st)
 	 * not in a pack yet (--incremental), even of a commit in a pack
 	 * already (an outside repack may have packed a commit but not a tree
 	 * a save was writing meanwhile). With no tips yet, the history
-	 * walk stops at commits in packs (--unpacked). */
+	 * walk also stops at commits in packs (--unpacked); --incremental
+	 * stays, or every object of a new commit's tree would be packed
+	 * again, the packed ones too. */
 	const char *argv[] = { "git",
 			       dir,
 			       "pack-objects",
@@ -268,6 +270,7 @@ static int pack_new(struct store *st)
 			       "--delta-base-offset",
 			       "--non-empty",
 			       base,
+			       NULL,
 			       NULL };
 	char *tips = malloc(TIPS_MAX), *old = malloc(TIPS_MAX), *in = NULL;
 	size_t n = 0;
@@ -283,8 +286,10 @@ static int pack_new(struct store *st)
 	if (rc < 0)
 		goto out;
 	old_tips(st, old, TIPS_MAX);
-	if (!old[0])
-		argv[5] = "--unpacked";
+	if (!old[0]) {
+		argv[8] = "--unpacked";
+		argv[9] = base;
+	}
 	n = (size_t)snprintf(in, TIPS_MAX, "%s", tips);
 	for (char *l = old, *e; *l; l = e + 1) {
 		if (!(e = strchr(l, '\n')))
@@ -297,7 +302,8 @@ static int pack_new(struct store *st)
 	/* A tip packed last time may be gone since (a gc pruned it): walk
 	 * from the tips alone, as the first time. */
 	if (rc < 0 && old[0]) {
-		argv[5] = "--unpacked";
+		argv[8] = "--unpacked";
+		argv[9] = base;
 		rc = git_io(argv, tips, strlen(tips), out, sizeof(out));
 	}
 	if (rc < 0)

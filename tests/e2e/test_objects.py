@@ -238,6 +238,42 @@ class PackingTests(ChronofsTestCase):
         self.assertLess(size, 1 << 20, "900 saves take %d bytes of packs" % size)
         self.mount()
 
+    def test_first_packing_round_packs_nothing_twice(self):
+        # A history git packed (a clone, a gc): no chronofs/packed-tips yet,
+        # so the first packing round walks from the tips. It must leave out
+        # what is packed already, not copy the new commits' whole trees
+        # (every document) into a second pack.
+        self.unmount()
+        lines = ["commit refs/heads/main", "committer t <t@x> 1700000000 +0000", "data 4", "base",
+                 "from refs/heads/main^0"]
+        for i in range(600):
+            body = '{"n": %d, "pad": "%s"}' % (i, "y" * 40)
+            lines += ["M 100644 inline c/d%03d.json" % i, "data %d" % len(body), body]
+        subprocess.run(["git", "--git-dir=" + self.repo, "fast-import", "--quiet"],
+                       input="\n".join(lines) + "\n", text=True, check=True, env=self.env)
+        self.git("repack", "-adq")
+        tips = os.path.join(self.repo, "chronofs", "packed-tips")
+        if os.path.exists(tips):
+            os.unlink(tips)
+        self.mount()
+        for i in range(300):  # ~26 KiB of collection tree a save: packed as it goes
+            self.save("c/d%03d.json" % (i * 7 % 600), '{"n": -%d}' % i)
+        self.unmount()
+        self.assertEqual(self.loose(), {}, "loose objects left after the unmount")
+        seen, twice = set(), []
+        for idx in glob.glob(os.path.join(self.repo, "objects", "pack", "*.idx")):
+            with open(idx, "rb") as f:
+                out = subprocess.run(["git", "show-index"], stdin=f, capture_output=True, text=True,
+                                     check=True).stdout
+            for line in out.splitlines():
+                oid = line.split()[1]
+                if oid in seen:
+                    twice.append(oid)
+                seen.add(oid)
+        self.assertEqual(len(twice), 0, "%d objects packed twice" % len(twice))
+        self.assertGreater(len(seen), 600 + 300, "the base and the saves are packed")
+        self.mount()
+
     def loose(self):
         objects = os.path.join(self.repo, "objects")
         out = {}
