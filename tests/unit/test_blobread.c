@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "testrepo.h"
 
 #define BIG (5u << 20) /* over the reader's 2 MiB window */
 #define MAX_DOC (1u << 20)
@@ -211,11 +212,8 @@ int main(void)
 	size_t len, got;
 	int err;
 
-	if (!mkdtemp(dir) || store_init(dir) < 0 ||
-	    store_open(&st, dir, &opts) < 0) {
-		fprintf(stderr, "store: %s\n", store_errmsg());
+	if (testrepo_open(&st, dir, &opts) < 0)
 		return 1;
-	}
 	/* A blob kept whole in a pack; another stored as a delta of a
 	 * base it is close to (git deltas only what it packs together). */
 	memcpy(edited, other, BIG);
@@ -268,14 +266,11 @@ int main(void)
 		      "doc_read of a small one: %d", err);
 		free(doc);
 	}
-	store_close(st);
+	testrepo_close(st, dir);
 	free(buf);
 	free(edited);
 	free(other);
 	free(text);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	if (system(path) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
 	if (failures)
 		fprintf(stderr, "%d failures\n", failures);
 	else
