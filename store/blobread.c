@@ -5,21 +5,18 @@
  * read of it must not hold it several times over. libgit2 1.5 reads an
  * object whole (its loose read stream maps the whole file, and it has
  * none for packs), so a loose object, or a blob kept whole in a pack
- * (found through the pack's index, version 2), is inflated here from
- * its own file, a window at a time, as the reader goes: memory is the
+ * (found by packread.c, which knows the packs' indexes), is inflated here
+ * from its own file, a window at a time, as the reader goes: memory is the
  * window, whatever the blob's size. Any other (a delta, in an
  * alternate) is read once by libgit2 and held: one copy, served without
  * another. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -133,123 +130,6 @@ static int stream_start(struct store_blob *b, bool loose)
 	return 0;
 }
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The offset of ID in the pack whose version-2 index is PATH: 0, or 1
- * if it is not there (or the index is not one we read). */
-static int idx_find(const char *path, const struct store_oid *id, uint64_t *off)
-{
-	const unsigned char *p, *fan, *ids, *offs;
-	uint32_t lo, hi, n, o;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 1;
-	struct stat sb;
-	void *map;
-
-	if (fd < 0)
-		return 1;
-	if (fstat(fd, &sb) < 0 || sb.st_size < 8 + 1024 ||
-	    (map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd,
-			0)) == MAP_FAILED) {
-		close(fd);
-		return 1;
-	}
-	close(fd);
-	p = map;
-	fan = p + 8;
-	n = be32(fan + 255 * 4);
-	if (memcmp(p, "\377tOc", 4) || be32(p + 4) != 2 ||
-	    (uint64_t)sb.st_size < 8 + 1024 + (uint64_t)n * 28)
-		goto out;
-	lo = id->id[0] ? be32(fan + (id->id[0] - 1) * 4) : 0;
-	hi = be32(fan + id->id[0] * 4);
-	ids = fan + 1024;
-	while (lo < hi && hi <= n) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(ids + (size_t)mid * 20, id->id, 20);
-
-		if (c == 0) {
-			offs = ids + (size_t)n * 24;
-			o = be32(offs + (size_t)mid * 4);
-			if (!(o & 0x80000000u)) {
-				*off = o;
-				rc = 0;
-			} else if ((uint64_t)sb.st_size >=
-				   8 + 1024 + (uint64_t)n * 28 +
-					   ((uint64_t)(o & 0x7fffffffu) + 1) *
-						   8) {
-				const unsigned char *l =
-					offs + (size_t)n * 4 +
-					(size_t)(o & 0x7fffffffu) * 8;
-
-				*off = (uint64_t)be32(l) << 32 | be32(l + 4);
-				rc = 0;
-			}
-			break;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-out:
-	munmap(map, (size_t)sb.st_size);
-	return rc;
-}
-
-/* B->fd, B->base and B->size for ID kept whole (not as a delta) in a
- * pack of DIR: 0, or 1 if there is none. */
-static int pack_find(struct store_blob *b, const char *dir,
-		     const struct store_oid *id)
-{
-	unsigned char h[16];
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[4096];
-	uint64_t off, size;
-	ssize_t r;
-	int rc = 1;
-
-	while (d && rc == 1 && (e = readdir(d))) {
-		size_t len = strlen(e->d_name), i = 0;
-		unsigned shift = 4;
-
-		if (len < 5 || strcmp(e->d_name + len - 4, ".idx") ||
-		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
-			    (int)sizeof(path) ||
-		    idx_find(path, id, &off) != 0)
-			continue;
-		memcpy(path + strlen(path) - 4, ".pack", 6);
-		rc = -1; /* found: a pack entry we stream, or libgit2's */
-		if ((b->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-		    (r = pread(b->fd, h, sizeof(h), (off_t)off)) < 1)
-			break;
-		/* Type 3 is a blob; 6 and 7 are deltas. */
-		if (((h[0] >> 4) & 7) != 3)
-			break;
-		size = h[0] & 15;
-		while (h[i] & 0x80 && ++i < (size_t)r && shift < 64) {
-			size |= (uint64_t)(h[i] & 0x7f) << shift;
-			shift += 7;
-		}
-		if (i >= (size_t)r || shift >= 64)
-			break;
-		b->base = off + i + 1;
-		b->size = size;
-		rc = 0;
-	}
-	if (d)
-		closedir(d);
-	if (rc == -1 && b->fd >= 0) {
-		close(b->fd);
-		b->fd = -1;
-	}
-	return rc == 0 ? 0 : 1;
-}
-
 static void blob_free(struct store_blob *b)
 {
 	if (b->z_live)
@@ -283,34 +163,28 @@ static void stream_drop(struct store_blob *b)
 	b->hdr = 0;
 }
 
-/* A loose object's file, else a pack's entry, else nothing (-1 in
- * B->fd); -ENOMEM is the one failure. */
+/* A loose object's file, else a pack's entry (as packread.c finds it),
+ * else nothing (-1 in B->fd); -ENOMEM is the one failure. */
 static int stream_open(struct store_blob *b, const struct store_oid *id)
 {
-	char hex[STORE_OID_HEXSZ + 1], *path = NULL, *packs = NULL;
-	const char *common;
+	char hex[STORE_OID_HEXSZ + 1], *path = NULL;
 	bool loose;
 	int err;
 
 	store_oid_fmt(hex, id);
 	pthread_mutex_lock(&b->st->lock);
-	common = git_repository_commondir(b->st->repo);
-	if (asprintf(&path, "%sobjects/%.2s/%s", common, hex, hex + 2) < 0)
+	if (asprintf(&path, "%sobjects/%.2s/%s",
+		     git_repository_commondir(b->st->repo), hex, hex + 2) < 0)
 		path = NULL;
-	if (asprintf(&packs, "%sobjects/pack", common) < 0)
-		packs = NULL;
 	pthread_mutex_unlock(&b->st->lock);
-	if (!path || !packs) {
-		free(path);
-		free(packs);
+	if (!path)
 		return -ENOMEM;
-	}
 	b->fd = open(path, O_RDONLY | O_CLOEXEC);
-	loose = b->fd >= 0;
-	if (!loose)
-		pack_find(b, packs, id);
 	free(path);
-	free(packs);
+	loose = b->fd >= 0;
+	if (!loose &&
+	    store_packread_blob(b->st, id, &b->fd, &b->base, &b->size) != 0)
+		b->fd = -1;
 	if (b->fd >= 0 && (err = stream_start(b, loose)) < 0) {
 		stream_drop(b);
 		if (err == -ENOMEM)

@@ -34,29 +34,43 @@ static bool whole(int type)
 	return type >= GIT_OBJECT_COMMIT && type <= GIT_OBJECT_TAG;
 }
 
-/* Entry OFF of P: its header read. -1 if it is not one we read. */
-static int entry_read(const struct pack *p, uint64_t off, struct entry *e)
+int pk_head(const struct pack *p, uint64_t off, unsigned char *h, size_t *n,
+	    int *type, uint64_t *size)
 {
-	unsigned char h[32], c;
-	size_t n, i = 1;
+	unsigned char c;
+	size_t i = 1;
 	unsigned shift = 4;
 
 	if (off < 12 || off >= p->size)
 		return -1;
-	n = p->size - off < sizeof(h) ? (size_t)(p->size - off) : sizeof(h);
-	if (pk_read_full(p->fd, h, n, off) < 0)
+	*n = p->size - off < PK_HEAD_MAX ? (size_t)(p->size - off) :
+					   PK_HEAD_MAX;
+	if (pk_read_full(p->fd, h, *n, off) < 0)
 		return -1;
 	c = h[0];
-	e->off = off;
-	e->type = (c >> 4) & 7;
-	e->size = c & 15;
+	*type = (c >> 4) & 7;
+	*size = c & 15;
 	while (c & 0x80) {
-		if (i == n || shift > 57)
+		if (i == *n || shift > 57)
 			return -1;
 		c = h[i++];
-		e->size |= (uint64_t)(c & 0x7f) << shift;
+		*size |= (uint64_t)(c & 0x7f) << shift;
 		shift += 7;
 	}
+	return (int)i;
+}
+
+/* Entry OFF of P: its header read. -1 if it is not one we read. */
+static int entry_read(const struct pack *p, uint64_t off, struct entry *e)
+{
+	unsigned char h[PK_HEAD_MAX], c;
+	size_t n, i;
+	int r = pk_head(p, off, h, &n, &e->type, &e->size);
+
+	if (r < 0)
+		return -1;
+	i = (size_t)r;
+	e->off = off;
 	if (e->size > PACKREAD_MAX)
 		return -1;
 	if (whole(e->type)) {

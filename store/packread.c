@@ -309,6 +309,35 @@ static int pr_read(void **data, size_t *len, git_object_t *type,
 	return err;
 }
 
+int store_packread_blob(struct store *st, const struct store_oid *id, int *fd,
+			uint64_t *data, uint64_t *size)
+{
+	struct packread *pr = (struct packread *)st->packread;
+	unsigned char h[PK_HEAD_MAX];
+	struct pack *p;
+	uint64_t off;
+	size_t n;
+	int type, len, rc = 1;
+	bool last;
+
+	if (!pr || !(p = find(pr, store_goid(id), &off)))
+		return 1;
+	len = pk_head(p, off, h, &n, &type, size);
+	/* Its own descriptor: the pack may be dropped while the blob is
+	 * read (git gc). */
+	if (len > 0 && type == GIT_OBJECT_BLOB &&
+	    (*fd = fcntl(p->fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		*data = off + (uint64_t)len;
+		rc = 0;
+	}
+	pthread_mutex_lock(&pr->lock);
+	last = pack_unref(p);
+	pthread_mutex_unlock(&pr->lock);
+	if (last)
+		pack_free(p);
+	return rc;
+}
+
 static int pr_refresh(git_odb_backend *be)
 {
 	struct packread *pr = (struct packread *)be;

@@ -52,6 +52,9 @@ struct packread {
 	uint64_t served; /* objects read here (store_packread_served) */
 };
 
+/* An entry's header and what follows it (a delta's base) fit in this. */
+#define PK_HEAD_MAX 32
+
 /* Where object ID's entry starts in P, or 0 if P does not hold it. */
 uint64_t pk_find(const struct pack *p, const unsigned char *id);
 /* The object whose entry starts at OFF in P (a reference the caller
@@ -59,6 +62,11 @@ uint64_t pk_find(const struct pack *p, const unsigned char *id);
  * GIT_PASSTHROUGH (left to libgit2). */
 int pk_unpack(struct packread *pr, struct pack *p, uint64_t off, void **data,
 	      size_t *len, git_object_t *type);
+/* Entry OFF of P: its first *N bytes (up to PK_HEAD_MAX) read into H,
+ * its *TYPE and inflated *SIZE; the header's length, or -1 if it is cut
+ * short or out of P. */
+int pk_head(const struct pack *p, uint64_t off, unsigned char *h, size_t *n,
+	    int *type, uint64_t *size);
 /* Forget what is kept (the backend's end: no reader is left). */
 void pk_kept_free(struct packread *pr);
 /* All of N bytes at OFF of FD, or -EIO. */

@@ -136,6 +136,12 @@ int store_objwrite_add(struct store *st);
  * how many objects it has read (for tests). */
 int store_packread_add(struct store *st);
 uint64_t store_packread_served(struct store *st);
+/* Blob ID kept whole in a pack (blobread.c streams it): 0, with *FD (a
+ * descriptor of the pack, the caller's to close), *DATA (where its zlib
+ * stream starts) and *SIZE (inflated); 1 if no pack holds it so (not
+ * packed, a delta, a pack the reader does not read). */
+int store_packread_blob(struct store *st, const struct store_oid *id, int *fd,
+			uint64_t *data, uint64_t *size);
 /* Write object DATA (of id ID) as a loose object, or -errno. */
 int store_object_write(struct store *st, const git_oid *id, const void *data,
 		       size_t len, git_object_t type);

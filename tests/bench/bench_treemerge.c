@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "store_int.h"
+#include "testrepo.h"
 #include "treemerge.h"
 
 static double now_ms(void)
@@ -98,8 +99,7 @@ static void edits(struct store *st, const char *branch,
 
 static void one_size(size_t n)
 {
-	char dir[] = "/tmp/chronofs-bench-merge-XXXXXX", cmd[256];
-	struct store_opts opts = { 0 };
+	char dir[] = "/tmp/chronofs-bench-merge-XXXXXX";
 	struct store_oid base, ours, theirs, tree;
 	struct store_merge m;
 	struct store_tdiff *d = NULL;
@@ -107,9 +107,8 @@ static void one_size(size_t n)
 	double t0, t1, t2, tm, best_merge = 1e9, best_diff = 1e9;
 	double best_plan = 1e9;
 
-	if (!mkdtemp(dir) || store_init(dir) < 0 ||
-	    store_open(&st, dir, &opts) < 0)
-		die("store");
+	if (testrepo_open(&st, dir, NULL) < 0)
+		exit(1);
 	make_base(st, n, &base);
 	/* Ours edits d10, d17, ..., d703; theirs d640, ..., d1333: 10 in common
 	 * (different members, so they merge). */
@@ -168,10 +167,7 @@ static void one_size(size_t n)
 		free(names);
 		free(c);
 	}
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testrepo_close(st, dir);
 }
 
 int main(int argc, char **argv)

@@ -15,16 +15,11 @@
 
 #include "jgen.h"
 #include "store_int.h"
+#include "testrepo.h"
 
 static struct store *st;
 static struct store_chain *ch;
 static char dir[] = "/tmp/chronofs-chain-XXXXXX";
-
-struct put {
-	const char *path; /* git path */
-	const char *data; /* NULL: removed */
-	unsigned mode; /* 0: a plain blob */
-};
 
 static int64_t clock_now = 1000;
 /* Random histories ask for impossible trees (a file where a directory
@@ -34,68 +29,18 @@ static bool *commit_ok;
 /* A commit on PARENT (NULL: a root) with PUTS applied, at the next
  * time, as an outside `git commit` would make it. */
 static struct store_oid commit_on(const struct store_oid *parent,
-				  const struct put *puts, size_t n)
+				  const struct testrepo_put *puts, size_t n)
 {
-	git_tree_update *up = calloc(n + 1, sizeof(*up));
-	git_commit *pc = NULL;
-	git_tree *base = NULL, *tree = NULL;
-	git_treebuilder *tb = NULL;
-	git_signature *sig = NULL;
-	git_oid tid, cid, empty;
-	struct store_oid out = { { 0 } };
-	int err = 0;
+	struct store_oid out;
+	int err = testrepo_commit(st, &out, parent, clock_now, 60, puts, n);
 
-	if (parent) {
-		err = git_commit_lookup(&pc, st->repo, store_goid(parent));
-		if (err == 0)
-			err = git_commit_tree(&base, pc);
-	} else {
-		err = git_treebuilder_new(&tb, st->repo, NULL);
-		if (err == 0)
-			err = git_treebuilder_write(&empty, tb);
-		if (err == 0)
-			err = git_tree_lookup(&base, st->repo, &empty);
-	}
-	for (size_t i = 0; i < n && err == 0; i++) {
-		up[i].path = puts[i].path;
-		if (!puts[i].data) {
-			up[i].action = GIT_TREE_UPDATE_REMOVE;
-			continue;
-		}
-		up[i].action = GIT_TREE_UPDATE_UPSERT;
-		up[i].filemode = puts[i].mode ? puts[i].mode :
-						GIT_FILEMODE_BLOB;
-		if (puts[i].mode == GIT_FILEMODE_COMMIT)
-			err = git_oid_fromstr(&up[i].id, puts[i].data);
-		else
-			err = git_blob_create_from_buffer(&up[i].id, st->repo,
-							  puts[i].data,
-							  strlen(puts[i].data));
-	}
 	if (err == 0)
-		err = git_tree_create_updated(&tid, st->repo, base, n, up);
-	if (err == 0)
-		err = git_tree_lookup(&tree, st->repo, &tid);
-	if (err == 0)
-		err = git_signature_new(&sig, "t", "t@example.org",
-					(git_time_t)clock_now++, 60);
-	if (err == 0)
-		err = git_commit_create(&cid, st->repo, NULL, sig, sig, NULL,
-					"test", tree, parent ? 1 : 0,
-					(const git_commit **)&pc);
+		clock_now++;
 	if (commit_ok)
 		*commit_ok = err == 0;
 	else
 		CHECK(err == 0, "commit: %d %s", err,
 		      git_error_last() ? git_error_last()->message : "");
-	if (err == 0)
-		memcpy(out.id, cid.id, STORE_OID_RAWSZ);
-	git_signature_free(sig);
-	git_tree_free(tree);
-	git_tree_free(base);
-	git_treebuilder_free(tb);
-	git_commit_free(pc);
-	free(up);
 	return out;
 }
 
@@ -213,26 +158,27 @@ static size_t same_as_store(const struct store_oid *c)
 static void nested_modes_and_kinds(void)
 {
 	const char *sub = "0123456789012345678901234567890123456789";
-	struct put p0[] = { { "a.json", "{\"a\": 0}", 0 },
-			    { "dir/b.json", "{\"b\": 0}", 0 },
-			    { "dir/sub/c.json", "{}", 0 },
-			    { "dir/sub/d.json", "[]", 0 },
-			    { "README", "hello", 0 },
-			    { "link", "a.json", GIT_FILEMODE_LINK },
-			    { "tool", "#!", GIT_FILEMODE_BLOB_EXECUTABLE },
-			    { "t", "a file first", 0 } };
-	struct put p1[] = { { "a.json", "{\"a\": 1}", 0 },
-			    { "dir/sub/c.json", NULL, 0 },
-			    { "dir/sub/d.json", NULL, 0 },
-			    { "x/y/z.json", "1", 0 } };
+	struct testrepo_put p0[] = { { "a.json", "{\"a\": 0}", 0 },
+				     { "dir/b.json", "{\"b\": 0}", 0 },
+				     { "dir/sub/c.json", "{}", 0 },
+				     { "dir/sub/d.json", "[]", 0 },
+				     { "README", "hello", 0 },
+				     { "link", "a.json", GIT_FILEMODE_LINK },
+				     { "tool", "#!",
+				       GIT_FILEMODE_BLOB_EXECUTABLE },
+				     { "t", "a file first", 0 } };
+	struct testrepo_put p1[] = { { "a.json", "{\"a\": 1}", 0 },
+				     { "dir/sub/c.json", NULL, 0 },
+				     { "dir/sub/d.json", NULL, 0 },
+				     { "x/y/z.json", "1", 0 } };
 	/* Mode-only changes, and a link becoming a file of the same bytes. */
-	struct put p2[] = { { "a.json", "{\"a\": 1}",
-			      GIT_FILEMODE_BLOB_EXECUTABLE },
-			    { "link", "a.json", 0 },
-			    { "tool", "#!", 0 } };
-	struct put p4[] = { { "mod", sub, GIT_FILEMODE_COMMIT },
-			    { "x", NULL, 0 } };
-	struct put p5[] = { { "mod", NULL, 0 } };
+	struct testrepo_put p2[] = { { "a.json", "{\"a\": 1}",
+				       GIT_FILEMODE_BLOB_EXECUTABLE },
+				     { "link", "a.json", 0 },
+				     { "tool", "#!", 0 } };
+	struct testrepo_put p4[] = { { "mod", sub, GIT_FILEMODE_COMMIT },
+				     { "x", NULL, 0 } };
+	struct testrepo_put p5[] = { { "mod", NULL, 0 } };
 	struct store_oid c[7];
 	git_oid t_dir = one_file_tree("u.json", "2"), t_file;
 
@@ -254,7 +200,8 @@ static void nested_modes_and_kinds(void)
 /* A root tree written by hand with its entries out of Git's order. */
 static void unsorted_tree(void)
 {
-	struct put p0[] = { { "b.json", "{}", 0 }, { "a.json", "[]", 0 } };
+	struct testrepo_put p0[] = { { "b.json", "{}", 0 },
+				     { "a.json", "[]", 0 } };
 	struct store_oid base = commit_on(NULL, p0, 2), c;
 	git_oid blob_a, blob_b, tid, cid;
 	git_tree *tree = NULL;
@@ -311,7 +258,7 @@ static void set_branch(const char *name, const struct store_oid *c)
 static void fanout_collection(void)
 {
 	size_t n = LAYOUT_FANOUT_AT + 100;
-	struct put *p = calloc(n + 1, sizeof(*p));
+	struct testrepo_put *p = calloc(n + 1, sizeof(*p));
 	char **names = calloc(n, sizeof(*names));
 	struct store_change sv = { STORE_PUT, "users/u0001.json", NULL,
 				   "{\"v\": 1}", 8 };
@@ -321,9 +268,9 @@ static void fanout_collection(void)
 	for (size_t i = 0; i < n; i++) {
 		if (asprintf(&names[i], "users/u%04zu.json", i) < 0)
 			abort();
-		p[i] = (struct put){ names[i], "{\"v\": 0}", 0 };
+		p[i] = (struct testrepo_put){ names[i], "{\"v\": 0}", 0 };
 	}
-	p[n] = (struct put){ "users/sub/x.json", "{}", 0 };
+	p[n] = (struct testrepo_put){ "users/sub/x.json", "{}", 0 };
 	c[0] = commit_on(NULL, p, n + 1);
 	set_branch("fan", &c[0]);
 	CHECK(store_apply(st, "fan", &sv, &c[1]) == 0, "save: %s",
@@ -335,22 +282,22 @@ static void fanout_collection(void)
 		/* Outside edits in a bucket, beside it and in a bucket's
 		 * stray sub-tree (no part of the layout). */
 		char bucket[3], path[64], stray[64];
-		struct put q[3];
+		struct testrepo_put q[3];
 
 		store_layout_bucket("u0003.json", bucket);
 		snprintf(path, sizeof(path), "users/%s/u0003.json", bucket);
 		snprintf(stray, sizeof(stray), "users/%s/deep/y.json", bucket);
-		q[0] = (struct put){ path, "{\"v\": 3}", 0 };
-		q[1] = (struct put){ "users/direct.json", "{}", 0 };
-		q[2] = (struct put){ stray, "{}", 0 };
+		q[0] = (struct testrepo_put){ path, "{\"v\": 3}", 0 };
+		q[1] = (struct testrepo_put){ "users/direct.json", "{}", 0 };
+		q[2] = (struct testrepo_put){ stray, "{}", 0 };
 		c[3] = commit_on(&c[2], q, 3);
 	}
 	snprintf(marker, sizeof(marker), "users/%s", LAYOUT_MARKER);
 	{
-		struct put q[] = { { marker, NULL, 0 } };
+		struct testrepo_put q[] = { { marker, NULL, 0 } };
 
 		c[4] = commit_on(&c[3], q, 1);
-		q[0] = (struct put){ marker, "", 0 };
+		q[0] = (struct testrepo_put){ marker, "", 0 };
 		c[5] = commit_on(&c[4], q, 1);
 	}
 	CHECK(same_as_store(&c[0]) == n + 1, "root");
@@ -380,7 +327,7 @@ static void random_histories(void)
 		unsigned seed = (unsigned)h * 2654435761u + 1;
 
 		for (int k = 0; k < 6; k++) {
-			struct put q[4];
+			struct testrepo_put q[4];
 			char data[4][16];
 			int nq = 1 + (int)((seed >> 3) % 4);
 
@@ -432,7 +379,7 @@ static void random_histories(void)
 /* A pack made after the reader opened: found all the same. */
 static void packed_meanwhile(void)
 {
-	struct put p[] = { { "late.json", "{\"late\": true}", 0 } };
+	struct testrepo_put p[] = { { "late.json", "{\"late\": true}", 0 } };
 	struct store_oid c = commit_on(NULL, p, 1);
 	char cmd[512];
 
@@ -447,18 +394,12 @@ static void packed_meanwhile(void)
 
 int main(void)
 {
-	struct store_opts opts = { 0 };
-	char cmd[256];
 	int err;
 
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (testrepo_open(&st, dir, NULL) < 0)
 		return 1;
-	}
-	if ((err = store_init(dir)) < 0 ||
-	    (err = store_open(&st, dir, &opts)) < 0 ||
-	    (err = store_chain_open(&ch, st)) < 0) {
-		fprintf(stderr, "store: %d %s\n", err, store_errmsg());
+	if ((err = store_chain_open(&ch, st)) < 0) {
+		fprintf(stderr, "chain: %d %s\n", err, store_errmsg());
 		return 1;
 	}
 	nested_modes_and_kinds();
@@ -467,10 +408,7 @@ int main(void)
 	random_histories();
 	packed_meanwhile();
 	store_chain_close(ch);
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testrepo_close(st, dir);
 	if (failures) {
 		fprintf(stderr, "%d failures\n", failures);
 		return 1;

@@ -16,6 +16,7 @@
 
 #include "jgen.h"
 #include "store_int.h"
+#include "testrepo.h"
 #include "treemerge.h"
 
 #define N 400 /* documents in the base: most of the 256 buckets used */
@@ -48,36 +49,18 @@ static struct store_oid commit_version(const struct store_oid *parent,
 				       const struct version *pv,
 				       const struct version *v)
 {
-	git_tree_update *up = calloc(N + EXTRA + 1, sizeof(*up));
+	struct testrepo_put *puts = calloc(N + EXTRA + 1, sizeof(*puts));
 	char(*paths)[64] = calloc(N + EXTRA + 1, sizeof(*paths));
-	git_commit *pc = NULL;
-	git_tree *base = NULL, *tree = NULL;
-	git_treebuilder *tb = NULL;
-	git_signature *sig = NULL;
-	git_oid tid, cid, empty;
-	struct store_oid out = { { 0 } };
+	char(*texts)[128] = calloc(N + EXTRA + 1, sizeof(*texts));
+	struct store_oid out;
 	size_t n = 0;
 	int err;
 
-	if (parent) {
-		err = git_commit_lookup(&pc, st->repo, store_goid(parent));
-		if (err == 0)
-			err = git_commit_tree(&base, pc);
-	} else {
-		err = git_treebuilder_new(&tb, st->repo, NULL);
-		if (err == 0)
-			err = git_treebuilder_write(&empty, tb);
-		if (err == 0)
-			err = git_tree_lookup(&base, st->repo, &empty);
-		up[n].action = GIT_TREE_UPDATE_UPSERT;
-		up[n].filemode = GIT_FILEMODE_BLOB;
-		up[n].path = "c/" LAYOUT_MARKER;
-		err = err ? err :
-			    git_blob_create_from_buffer(&up[n++].id, st->repo,
-							"fanout\n", 7);
-	}
-	for (int i = 0; i < N + EXTRA && err == 0; i++) {
-		char name[32], text[128], b[3];
+	if (!parent)
+		puts[n++] =
+			(struct testrepo_put){ "c/" LAYOUT_MARKER, "fanout\n" };
+	for (int i = 0; i < N + EXTRA; i++) {
+		char name[32], b[3];
 
 		if (pv && pv->o[i] == v->o[i] && pv->t[i] == v->t[i])
 			continue;
@@ -86,37 +69,19 @@ static struct store_oid commit_version(const struct store_oid *parent,
 		name_of(i, name, sizeof(name));
 		store_layout_bucket(name, b);
 		snprintf(paths[n], sizeof(paths[n]), "c/%s/%s", b, name);
-		up[n].path = paths[n];
-		if (v->o[i] < 0) {
-			up[n++].action = GIT_TREE_UPDATE_REMOVE;
-			continue;
+		puts[n].path = paths[n];
+		if (v->o[i] >= 0) {
+			text_of(v, i, texts[n], sizeof(texts[n]));
+			puts[n].data = texts[n];
 		}
-		text_of(v, i, text, sizeof(text));
-		up[n].action = GIT_TREE_UPDATE_UPSERT;
-		up[n].filemode = GIT_FILEMODE_BLOB;
-		err = git_blob_create_from_buffer(&up[n++].id, st->repo, text,
-						  strlen(text));
+		n++;
 	}
-	if (err == 0)
-		err = git_tree_create_updated(&tid, st->repo, base, n, up);
-	if (err == 0)
-		err = git_tree_lookup(&tree, st->repo, &tid);
-	if (err == 0)
-		err = git_signature_new(&sig, "t", "t@example.org", 100, 0);
-	if (err == 0)
-		err = git_commit_create(&cid, st->repo, NULL, sig, sig, NULL,
-					"v", tree, parent ? 1 : 0,
-					(const git_commit **)&pc);
+	err = testrepo_commit(st, &out, parent, 100, 0, puts, n);
 	CHECK(err == 0, "commit: %d %s", err,
 	      git_error_last() ? git_error_last()->message : "");
-	memcpy(out.id, cid.id, STORE_OID_RAWSZ);
-	git_signature_free(sig);
-	git_tree_free(tree);
-	git_tree_free(base);
-	git_treebuilder_free(tb);
-	git_commit_free(pc);
+	free(texts);
 	free(paths);
-	free(up);
+	free(puts);
 	return out;
 }
 
@@ -445,19 +410,10 @@ static void raw_trees(void)
 
 int main(void)
 {
-	struct store_opts opts = { 0 };
 	char cmd[512];
-	int err;
 
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (testrepo_open(&st, dir, NULL) < 0)
 		return 1;
-	}
-	if ((err = store_init(dir)) < 0 ||
-	    (err = store_open(&st, dir, &opts))) {
-		fprintf(stderr, "store: %d %s\n", err, store_errmsg());
-		return 1;
-	}
 	for (int round = 1; round <= ROUNDS; round++)
 		one_round(round);
 	snprintf(cmd, sizeof(cmd),
@@ -466,10 +422,7 @@ int main(void)
 		 dir, dir);
 	CHECK(system(cmd) == 0, "git fsck is not clean");
 	raw_trees(); /* after fsck: it writes malformed trees */
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testrepo_close(st, dir);
 	if (failures) {
 		fprintf(stderr, "%d failures\n", failures);
 		return 1;

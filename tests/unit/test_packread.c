@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "store_int.h"
+#include "testrepo.h"
 
 static struct store *st;
 static char dir[] = "/tmp/chronofs-packread-XXXXXX";
@@ -292,17 +293,10 @@ int main(void)
 	struct store_opts opts = { 0 };
 	size_t n, whole;
 	uint64_t served;
-	int err, deltas;
+	int deltas;
 
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (testrepo_open(&st, dir, &opts) < 0)
 		return 1;
-	}
-	if ((err = store_init(dir)) < 0 ||
-	    (err = store_open(&st, dir, &opts))) {
-		fprintf(stderr, "store: %d %s\n", err, store_errmsg());
-		return 1;
-	}
 	for (int v = 0; v < 3; v++)
 		commit_version("a", 3000, v);
 	store_close(st);
@@ -364,9 +358,7 @@ int main(void)
 	      "deltas by id: %llu served of %zu, %d deltas",
 	      (unsigned long long)served, n, deltas);
 	threads();
-	store_close(st);
-	if (run("rm -rf %s", dir) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testrepo_close(st, dir);
 	if (failures) {
 		fprintf(stderr, "%d failures\n", failures);
 		return 1;

@@ -13,67 +13,20 @@
 
 #include "jgen.h"
 #include "store_int.h"
+#include "testrepo.h"
 #include "treemerge.h"
 
 static struct store *st;
 static char dir[] = "/tmp/chronofs-tdiffmiss-XXXXXX";
 
-struct put {
-	const char *path; /* git path */
-	const char *data;
-};
-
 /* A commit on PARENT (NULL: a root commit) with PUTS written. */
 static struct store_oid commit_on(const struct store_oid *parent,
-				  const struct put *puts, size_t n)
+				  const struct testrepo_put *puts, size_t n)
 {
-	git_tree_update up[8];
-	git_commit *pc = NULL;
-	git_tree *base = NULL, *tree = NULL;
-	git_treebuilder *tb = NULL;
-	git_signature *sig = NULL;
-	git_oid tid, cid;
-	struct store_oid out = { { 0 } };
-	int err = n <= 8 ? 0 : -1;
+	struct store_oid out;
+	int err = testrepo_commit(st, &out, parent, 1000, 0, puts, n);
 
-	memset(up, 0, sizeof(up));
-	if (err == 0 && parent) {
-		err = git_commit_lookup(&pc, st->repo, store_goid(parent));
-		if (err == 0)
-			err = git_commit_tree(&base, pc);
-	} else if (err == 0) {
-		err = git_treebuilder_new(&tb, st->repo, NULL);
-		if (err == 0)
-			err = git_treebuilder_write(&tid, tb);
-		if (err == 0)
-			err = git_tree_lookup(&base, st->repo, &tid);
-	}
-	for (size_t i = 0; i < n && err == 0; i++) {
-		up[i].path = puts[i].path;
-		up[i].action = GIT_TREE_UPDATE_UPSERT;
-		up[i].filemode = GIT_FILEMODE_BLOB;
-		err = git_blob_create_from_buffer(&up[i].id, st->repo,
-						  puts[i].data,
-						  strlen(puts[i].data));
-	}
-	if (err == 0)
-		err = git_tree_create_updated(&tid, st->repo, base, n, up);
-	if (err == 0)
-		err = git_tree_lookup(&tree, st->repo, &tid);
-	if (err == 0)
-		err = git_signature_new(&sig, "t", "t@example.org", 1000, 0);
-	if (err == 0)
-		err = git_commit_create(&cid, st->repo, NULL, sig, sig, NULL,
-					"test", tree, parent ? 1 : 0,
-					(const git_commit **)&pc);
 	CHECK(err == 0, "commit: %d", err);
-	if (err == 0)
-		memcpy(out.id, cid.id, STORE_OID_RAWSZ);
-	git_signature_free(sig);
-	git_tree_free(tree);
-	git_tree_free(base);
-	git_treebuilder_free(tb);
-	git_commit_free(pc);
 	return out;
 }
 
@@ -206,20 +159,20 @@ static void missing_trees(void)
 	CHECK(strcmp(b1, b2) != 0, "two buckets");
 	snprintf(p1, sizeof(p1), "c/%s/p.json", b1);
 	snprintf(p2, sizeof(p2), "c/%s/q.json", b2);
-	struct put a[] = { { "c/" LAYOUT_MARKER, "" },
-			   { p1, "1" },
-			   { p2, "1" },
-			   { "d/x.json", "1" },
-			   { "d/y.json", "1" },
-			   { "e/z.json", "1" } };
-	struct put b[] = { { p1, "2" },
-			   { p2, "2" },
-			   { "d/x.json", "2" },
-			   { "e/z.json", "2" } };
-	struct put c[] = { { p2, "3" },
-			   { "d/y.json", "3" },
-			   { "e/z.json", "3" } };
-	struct put e[] = { { "e/z.json", "4" } };
+	struct testrepo_put a[] = { { "c/" LAYOUT_MARKER, "" },
+				    { p1, "1" },
+				    { p2, "1" },
+				    { "d/x.json", "1" },
+				    { "d/y.json", "1" },
+				    { "e/z.json", "1" } };
+	struct testrepo_put b[] = { { p1, "2" },
+				    { p2, "2" },
+				    { "d/x.json", "2" },
+				    { "e/z.json", "2" } };
+	struct testrepo_put c[] = { { p2, "3" },
+				    { "d/y.json", "3" },
+				    { "e/z.json", "3" } };
+	struct testrepo_put e[] = { { "e/z.json", "4" } };
 	struct store_oid ca = commit_on(NULL, a, 6);
 	struct store_oid cb = commit_on(&ca, b, 4);
 	struct store_oid cc = commit_on(&cb, c, 3);
@@ -261,24 +214,10 @@ static void missing_trees(void)
 
 int main(void)
 {
-	struct store_opts opts = { 0 };
-	char cmd[256];
-	int err;
-
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (testrepo_open(&st, dir, NULL) < 0)
 		return 1;
-	}
-	if ((err = store_init(dir)) < 0 ||
-	    (err = store_open(&st, dir, &opts))) {
-		fprintf(stderr, "store: %d %s\n", err, store_errmsg());
-		return 1;
-	}
 	missing_trees();
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testrepo_close(st, dir);
 	if (failures) {
 		fprintf(stderr, "%d failures\n", failures);
 		return 1;

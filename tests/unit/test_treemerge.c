@@ -17,6 +17,7 @@
 
 #include "jgen.h"
 #include "store_int.h"
+#include "testrepo.h"
 #include "treemerge.h"
 
 #define HISTORIES 1000
@@ -24,69 +25,16 @@
 static struct store *st;
 static char dir[] = "/tmp/chronofs-treemerge-XXXXXX";
 
-struct put {
-	const char *path; /* git path */
-	const char *data; /* NULL: removed */
-};
-
 /* A commit on PARENT (NULL: a root commit) with PUTS applied, committed
  * at TIME, as an outside `git commit` would make it. */
 static struct store_oid commit_at(const struct store_oid *parent, int64_t time,
-				  const struct put *puts, size_t n)
+				  const struct testrepo_put *puts, size_t n)
 {
-	git_tree_update *up = calloc(n + 1, sizeof(*up));
-	git_commit *pc = NULL;
-	git_tree *base = NULL, *tree = NULL;
-	git_treebuilder *tb = NULL;
-	git_signature *sig = NULL;
-	git_oid tid, cid, empty;
-	struct store_oid out = { { 0 } };
-	int err = 0;
+	struct store_oid out;
+	int err = testrepo_commit(st, &out, parent, time, 0, puts, n);
 
-	if (parent) {
-		err = git_commit_lookup(&pc, st->repo, store_goid(parent));
-		if (err == 0)
-			err = git_commit_tree(&base, pc);
-	} else {
-		err = git_treebuilder_new(&tb, st->repo, NULL);
-		if (err == 0)
-			err = git_treebuilder_write(&empty, tb);
-		if (err == 0)
-			err = git_tree_lookup(&base, st->repo, &empty);
-	}
-	for (size_t i = 0; i < n && err == 0; i++) {
-		up[i].path = puts[i].path;
-		if (!puts[i].data) {
-			up[i].action = GIT_TREE_UPDATE_REMOVE;
-			continue;
-		}
-		up[i].action = GIT_TREE_UPDATE_UPSERT;
-		up[i].filemode = GIT_FILEMODE_BLOB;
-		err = git_blob_create_from_buffer(&up[i].id, st->repo,
-						  puts[i].data,
-						  strlen(puts[i].data));
-	}
-	if (err == 0)
-		err = git_tree_create_updated(&tid, st->repo, base, n, up);
-	if (err == 0)
-		err = git_tree_lookup(&tree, st->repo, &tid);
-	if (err == 0)
-		err = git_signature_new(&sig, "t", "t@example.org",
-					(git_time_t)time, 0);
-	if (err == 0)
-		err = git_commit_create(&cid, st->repo, NULL, sig, sig, NULL,
-					"test", tree, parent ? 1 : 0,
-					(const git_commit **)&pc);
 	CHECK(err == 0, "commit: %d %s", err,
 	      git_error_last() ? git_error_last()->message : "");
-	if (err == 0)
-		memcpy(out.id, cid.id, STORE_OID_RAWSZ);
-	git_signature_free(sig);
-	git_tree_free(tree);
-	git_tree_free(base);
-	git_treebuilder_free(tb);
-	git_commit_free(pc);
-	free(up);
 	return out;
 }
 
@@ -202,10 +150,11 @@ static void fsck_clean(void)
 
 static void disjoint_documents(void)
 {
-	struct put b[] = { { "x.json", "{\"v\":1}" },
-			   { "y.json", "{\"v\":1}" } };
-	struct put o[] = { { "x.json", "{\"v\":2}" } };
-	struct put t[] = { { "y.json", "{\"v\":3}" }, { "z/n.json", "[]" } };
+	struct testrepo_put b[] = { { "x.json", "{\"v\":1}" },
+				    { "y.json", "{\"v\":1}" } };
+	struct testrepo_put o[] = { { "x.json", "{\"v\":2}" } };
+	struct testrepo_put t[] = { { "y.json", "{\"v\":3}" },
+				    { "z/n.json", "[]" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 2);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 2);
@@ -232,13 +181,15 @@ static void disjoint_documents(void)
 
 static void members_of_one_document(void)
 {
-	struct put b[] = { { "c/d.json",
-			     "{\"a\": 1, \"b\": 1, \"n\": 1.0e400}" } };
-	struct put o[] = { { "c/d.json",
-			     "{\"a\": 2, \"b\": 1, \"n\": 1.0e400}" } };
-	struct put t[] = { { "c/d.json",
-			     "{\"a\": 1, \"b\": 12345678901234567890, "
-			     "\"n\": 1.0e400}" } };
+	struct testrepo_put b[] = {
+		{ "c/d.json", "{\"a\": 1, \"b\": 1, \"n\": 1.0e400}" }
+	};
+	struct testrepo_put o[] = {
+		{ "c/d.json", "{\"a\": 2, \"b\": 1, \"n\": 1.0e400}" }
+	};
+	struct testrepo_put t[] = { { "c/d.json",
+				      "{\"a\": 1, \"b\": 12345678901234567890, "
+				      "\"n\": 1.0e400}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
@@ -258,10 +209,10 @@ static void members_of_one_document(void)
  * conflict names it, both ways round. */
 static void winner_by_time(void)
 {
-	struct put b[] = { { "w.json", "{\"k\": 0, \"z\": 0}" } };
-	struct put o[] = { { "w.json", "{\"k\": 1, \"z\": 0}" } };
-	struct put t[] = { { "w.json", "{\"k\": 2, \"z\": 5}" } };
-	struct put other[] = { { "other.json", "{}" } };
+	struct testrepo_put b[] = { { "w.json", "{\"k\": 0, \"z\": 0}" } };
+	struct testrepo_put o[] = { { "w.json", "{\"k\": 1, \"z\": 0}" } };
+	struct testrepo_put t[] = { { "w.json", "{\"k\": 2, \"z\": 5}" } };
+	struct testrepo_put other[] = { { "other.json", "{}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
@@ -297,15 +248,16 @@ static void winner_by_time(void)
 
 static void modify_delete_and_add_add(void)
 {
-	struct put b[] = { { "m.json", "{\"a\":1}" }, { "keep.json", "1" } };
-	struct put o[] = { { "m.json", "{\"a\":2}" },
-			   { "n.json", "{\"x\":1,\"s\":\"o\"}" },
-			   { "q.json", "[1]" },
-			   { "README.md", "ours\n" } };
-	struct put t[] = { { "m.json", NULL },
-			   { "n.json", "{\"y\":2,\"s\":\"t\"}" },
-			   { "q.json", "[1]" },
-			   { "README.md", "theirs\n" } };
+	struct testrepo_put b[] = { { "m.json", "{\"a\":1}" },
+				    { "keep.json", "1" } };
+	struct testrepo_put o[] = { { "m.json", "{\"a\":2}" },
+				    { "n.json", "{\"x\":1,\"s\":\"o\"}" },
+				    { "q.json", "[1]" },
+				    { "README.md", "ours\n" } };
+	struct testrepo_put t[] = { { "m.json", NULL },
+				    { "n.json", "{\"y\":2,\"s\":\"t\"}" },
+				    { "q.json", "[1]" },
+				    { "README.md", "theirs\n" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 2);
 	struct store_oid co = commit_at(&cb, 300, o, 4);
 	struct store_oid ct = commit_at(&cb, 200, t, 4);
@@ -345,8 +297,8 @@ static void modify_delete_and_add_add(void)
 	store_merge_release(&m);
 	/* Deleted on ours, modified on theirs: theirs' bytes come back. */
 	{
-		struct put o2[] = { { "m.json", NULL } };
-		struct put t2[] = { { "m.json", "{\"a\":3}" } };
+		struct testrepo_put o2[] = { { "m.json", NULL } };
+		struct testrepo_put t2[] = { { "m.json", "{\"a\":3}" } };
 		struct store_oid co3 = commit_at(&cb, 300, o2, 1);
 		struct store_oid ct3 = commit_at(&cb, 200, t2, 1);
 
@@ -362,8 +314,10 @@ static void modify_delete_and_add_add(void)
 
 static void no_merge_base(void)
 {
-	struct put o[] = { { "a.json", "{\"x\":1}" }, { "s.json", "{}" } };
-	struct put t[] = { { "a.json", "{\"y\":1}" }, { "s.json", "{}" } };
+	struct testrepo_put o[] = { { "a.json", "{\"x\":1}" },
+				    { "s.json", "{}" } };
+	struct testrepo_put t[] = { { "a.json", "{\"y\":1}" },
+				    { "s.json", "{}" } };
 	struct store_oid co = commit_at(NULL, 100, o, 2);
 	struct store_oid ct = commit_at(NULL, 200, t, 2);
 	struct store_merge m;
@@ -388,7 +342,7 @@ static void no_merge_base(void)
 /* A collection of N documents as an outside commit writes it: flat. */
 static struct store_oid big_flat(size_t n, int64_t time)
 {
-	struct put *p = calloc(n + 1, sizeof(*p));
+	struct testrepo_put *p = calloc(n + 1, sizeof(*p));
 	char **names = calloc(n, sizeof(*names)),
 	     **data = calloc(n, sizeof(*data));
 	struct store_oid c;
@@ -397,10 +351,10 @@ static struct store_oid big_flat(size_t n, int64_t time)
 		if (asprintf(&names[i], "users/u%04zu.json", i) < 0 ||
 		    asprintf(&data[i], "{\"id\": %zu, \"v\": 0}", i) < 0)
 			abort();
-		p[i] = (struct put){ names[i], data[i] };
+		p[i] = (struct testrepo_put){ names[i], data[i] };
 	}
 	/* A subcollection, which stays where it is in a fanout one. */
-	p[n] = (struct put){ "users/sub/x.json", "{\"s\": 0}" };
+	p[n] = (struct testrepo_put){ "users/sub/x.json", "{\"s\": 0}" };
 	c = commit_at(NULL, time, p, n + 1);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]), free(data[i]);
@@ -450,10 +404,11 @@ static void flat_against_fanout(void)
 	struct store_oid base = big_flat(3000, 1000), a, b, mc;
 	struct store_change ch = { STORE_PUT, "users/u0001.json", NULL,
 				   "{\"id\": 1, \"v\": \"a\"}", 0 };
-	struct put pb[] = { { "users/u0002.json", "{\"id\": 2, \"v\": \"b\"}" },
-			    { "users/new.json", "{\"new\": true}" },
-			    { "users/u0003.json", NULL },
-			    { "users/sub/x.json", "{\"s\": 1}" } };
+	struct testrepo_put pb[] = { { "users/u0002.json",
+				       "{\"id\": 2, \"v\": \"b\"}" },
+				     { "users/new.json", "{\"new\": true}" },
+				     { "users/u0003.json", NULL },
+				     { "users/sub/x.json", "{\"s\": 1}" } };
 	struct store_merge m;
 	struct store_tdiff *d = NULL;
 	const struct store_tdiff_entry *te;
@@ -568,10 +523,10 @@ static void flat_against_fanout(void)
 static void merge_crosses_threshold(void)
 {
 	size_t half = LAYOUT_FANOUT_AT / 2 + 10;
-	struct put *po = calloc(half, sizeof(*po)),
-		   *pt = calloc(half, sizeof(*pt));
+	struct testrepo_put *po = calloc(half, sizeof(*po)),
+			    *pt = calloc(half, sizeof(*pt));
 	char **names = calloc(2 * half, sizeof(*names));
-	struct put b[] = { { "g/seed.json", "{}" } };
+	struct testrepo_put b[] = { { "g/seed.json", "{}" } };
 	struct store_oid cb, co, ct, mc;
 	struct store_merge m;
 
@@ -580,9 +535,10 @@ static void merge_crosses_threshold(void)
 			     i) < 0)
 			abort();
 		if (i < half)
-			po[i] = (struct put){ names[i], "{\"o\":1}" };
+			po[i] = (struct testrepo_put){ names[i], "{\"o\":1}" };
 		else
-			pt[i - half] = (struct put){ names[i], "{\"t\":1}" };
+			pt[i - half] =
+				(struct testrepo_put){ names[i], "{\"t\":1}" };
 	}
 	cb = commit_at(NULL, 100, b, 1);
 	co = commit_at(&cb, 200, po, half);
@@ -601,17 +557,19 @@ static void merge_crosses_threshold(void)
 
 static void diff_prefix_and_ops(void)
 {
-	struct put b[] = { { "p/a.json", "1" },
-			   { "p/b.json",
-			     "{\"k\": [1, 2], \"s\": \"\\u00e9\"}" },
-			   { "q/c.json", "3" },
-			   { "p/sub/d.json", "4" } };
-	struct put n[] = { { "p/a.json", NULL },
-			   { "p/b.json", "{\"k\": [1, 3], \"n\": 1e400}" },
-			   { "p/bad.json", "{" },
-			   { "p/new.json", "6" },
-			   { "q/c.json", "7" },
-			   { "p/sub/d.json", NULL } };
+	struct testrepo_put b[] = { { "p/a.json", "1" },
+				    { "p/b.json",
+				      "{\"k\": [1, 2], \"s\": \"\\u00e9\"}" },
+				    { "q/c.json", "3" },
+				    { "p/sub/d.json", "4" } };
+	struct testrepo_put n[] = {
+		{ "p/a.json", NULL },
+		{ "p/b.json", "{\"k\": [1, 3], \"n\": 1e400}" },
+		{ "p/bad.json", "{" },
+		{ "p/new.json", "6" },
+		{ "q/c.json", "7" },
+		{ "p/sub/d.json", NULL }
+	};
 	struct store_oid ca = commit_at(NULL, 100, b, 4);
 	struct store_oid cn = commit_at(&ca, 200, n, 6);
 	struct store_tdiff *d = NULL;
@@ -672,9 +630,9 @@ static void diff_prefix_and_ops(void)
  * branch only from where it was. */
 static void branch_commits(void)
 {
-	struct put b[] = { { "k/a.json", "{\"a\":0,\"b\":0}" } };
-	struct put o[] = { { "k/a.json", "{\"a\":1,\"b\":0}" } };
-	struct put t[] = { { "k/a.json", "{\"a\":0,\"b\":2}" } };
+	struct testrepo_put b[] = { { "k/a.json", "{\"a\":0,\"b\":0}" } };
+	struct testrepo_put o[] = { { "k/a.json", "{\"a\":1,\"b\":0}" } };
+	struct testrepo_put t[] = { { "k/a.json", "{\"a\":0,\"b\":2}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
@@ -724,11 +682,11 @@ static void branch_commits(void)
  * refusals. */
 static void branch_merges(void)
 {
-	struct put b[] = { { "bm/a.json", "{\"a\":0,\"b\":0}" } };
-	struct put o[] = { { "bm/a.json", "{\"a\":1,\"b\":0}" } };
-	struct put t[] = { { "bm/a.json", "{\"a\":2,\"b\":2}" } };
-	struct put f[] = { { "bm/f.json", "[1]" } };
-	struct put u[] = { { "bm/u.json", "{}" } };
+	struct testrepo_put b[] = { { "bm/a.json", "{\"a\":0,\"b\":0}" } };
+	struct testrepo_put o[] = { { "bm/a.json", "{\"a\":1,\"b\":0}" } };
+	struct testrepo_put t[] = { { "bm/a.json", "{\"a\":2,\"b\":2}" } };
+	struct testrepo_put f[] = { { "bm/f.json", "[1]" } };
+	struct testrepo_put u[] = { { "bm/u.json", "{}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1);
 	struct store_oid co = commit_at(&cb, 200, o, 1);
 	struct store_oid ct = commit_at(&cb, 300, t, 1);
@@ -818,7 +776,7 @@ static void *saver(void *arg)
 
 static void merges_beside_saves(void)
 {
-	struct put b[] = { { "cc/n.json", "{\"n\":-1}" } };
+	struct testrepo_put b[] = { { "cc/n.json", "{\"n\":-1}" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 1), heads[20], head;
 	struct store_merge_outcome r;
 	pthread_t th;
@@ -826,7 +784,7 @@ static void merges_beside_saves(void)
 
 	heads[0] = cb;
 	for (int i = 1; i < 20; i++) {
-		struct put p = { path, want };
+		struct testrepo_put p = { path, want };
 
 		snprintf(path, sizeof(path), "cc/m%d.json", i);
 		snprintf(want, sizeof(want), "{\"m\":%d}", i);
@@ -877,9 +835,9 @@ static bool parent_is(const struct store_oid *c, const struct store_oid *p)
  * a bad change; 2,100 new documents resharded in the one commit. */
 static void transactions(void)
 {
-	struct put b[] = { { "tx/a.json", "{\"a\":0,\"b\":0}" },
-			   { "tx/b.json", "1" },
-			   { "tx/c.json", "2" } };
+	struct testrepo_put b[] = { { "tx/a.json", "{\"a\":0,\"b\":0}" },
+				    { "tx/b.json", "1" },
+				    { "tx/c.json", "2" } };
 	struct store_oid cb = commit_at(NULL, 100, b, 3), head, c1, c2;
 	struct store_change ch[] = {
 		put("tx/a.json", "{\"a\":1,\"b\":0}"),
@@ -1030,7 +988,7 @@ static struct store_oid commit_version(const struct store_oid *parent,
 				       int64_t time, const struct version *old,
 				       const struct version *new)
 {
-	struct put p[NPATHS];
+	struct testrepo_put p[NPATHS];
 	size_t n = 0;
 
 	for (int i = 0; i < NPATHS; i++) {
@@ -1038,7 +996,7 @@ static struct store_oid commit_version(const struct store_oid *parent,
 
 		if ((!a && !b) || (a && b && !strcmp(a, b)))
 			continue;
-		p[n++] = (struct put){ rpaths[i], b };
+		p[n++] = (struct testrepo_put){ rpaths[i], b };
 	}
 	return commit_at(parent, time, p, n);
 }
@@ -1166,19 +1124,8 @@ static void random_histories(void)
 
 int main(void)
 {
-	struct store_opts opts = { 0 };
-	char cmd[256];
-	int err;
-
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (testrepo_open(&st, dir, NULL) < 0)
 		return 1;
-	}
-	if ((err = store_init(dir)) < 0 ||
-	    (err = store_open(&st, dir, &opts))) {
-		fprintf(stderr, "store: %d %s\n", err, store_errmsg());
-		return 1;
-	}
 	disjoint_documents();
 	members_of_one_document();
 	winner_by_time();
@@ -1193,10 +1140,7 @@ int main(void)
 	merge_crosses_threshold();
 	random_histories();
 	fsck_clean();
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testrepo_close(st, dir);
 	if (failures) {
 		fprintf(stderr, "%d failures\n", failures);
 		return 1;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "testrepo.h"
 
 #define OPS 4000
 
@@ -123,22 +124,14 @@ static void paths_free(struct paths *p)
 int main(void)
 {
 	char dir[] = "/tmp/test_treepatch.XXXXXX", cmd[256];
-	struct store_opts opts = { 0 };
 	struct store *st = NULL;
 	git_tree *cur = NULL;
 	git_oid empty, blobs[8];
 	int err, done = 0, removes = 0, dropped = 0, fast = 0, fanned = 0;
 
 	srand(12345);
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	if (testrepo_open(&st, dir, NULL) < 0)
 		return 1;
-	}
-	if ((err = store_init(dir)) < 0 ||
-	    (err = store_open(&st, dir, &opts))) {
-		fprintf(stderr, "store: %s\n", store_errmsg());
-		return 1;
-	}
 	for (size_t i = 0; i < 8; i++) {
 		char body[32];
 
@@ -264,9 +257,7 @@ int main(void)
 		 " --no-progress >&2",
 		 dir);
 	CHECK(system(cmd) == 0, "git fsck");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	testrepo_close(NULL, dir);
 	printf("treepatch: %d operations (%d removals, %d of them emptied a "
 	       "directory; %d into buckets), %d lookups from the memo, %d "
 	       "failures\n",
