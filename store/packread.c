@@ -289,23 +289,30 @@ static struct pack *find(struct packread *pr, const git_oid *id, uint64_t *off)
 	}
 }
 
+/* Drop a reference find() took; the last one frees a pack scan() let go. */
+static void pack_release(struct packread *pr, struct pack *p)
+{
+	bool last;
+
+	pthread_mutex_lock(&pr->lock);
+	last = pack_unref(p);
+	pthread_mutex_unlock(&pr->lock);
+	if (last)
+		pack_free(p);
+}
+
 static int pr_read(void **data, size_t *len, git_object_t *type,
 		   git_odb_backend *be, const git_oid *id)
 {
 	struct packread *pr = (struct packread *)be;
 	uint64_t off;
 	struct pack *p = find(pr, id, &off);
-	bool last;
 	int err;
 
 	if (!p)
 		return GIT_PASSTHROUGH;
 	err = pk_unpack(pr, p, off, data, len, type);
-	pthread_mutex_lock(&pr->lock);
-	last = pack_unref(p);
-	pthread_mutex_unlock(&pr->lock);
-	if (last)
-		pack_free(p);
+	pack_release(pr, p);
 	return err;
 }
 
@@ -318,7 +325,6 @@ int store_packread_blob(struct store *st, const struct store_oid *id, int *fd,
 	uint64_t off;
 	size_t n;
 	int type, len, rc = 1;
-	bool last;
 
 	if (!pr || !(p = find(pr, store_goid(id), &off)))
 		return 1;
@@ -330,11 +336,7 @@ int store_packread_blob(struct store *st, const struct store_oid *id, int *fd,
 		*data = off + (uint64_t)len;
 		rc = 0;
 	}
-	pthread_mutex_lock(&pr->lock);
-	last = pack_unref(p);
-	pthread_mutex_unlock(&pr->lock);
-	if (last)
-		pack_free(p);
+	pack_release(pr, p);
 	return rc;
 }
 
