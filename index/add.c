@@ -96,10 +96,31 @@ int idx_drop_gone(struct idx_db *db, struct store *st, const char *branch,
 }
 
 /* idx_history_add(_changes); DOCS: only the documents among CH. */
+/* CH[I]'s 'P' row, and its file in the commit's 'K' record: the version
+ * it replaced read from the 'P' rows (a save does not know it). */
+static int put_change(struct catchup *c, uint64_t parent_seq,
+		      const struct idx_change *ch)
+{
+	struct store_oid old;
+	bool has = false;
+	int err = 0;
+
+	if (!c->rec.odd)
+		err = idx_path_blob(c->db, c->branch, ch->path, parent_seq,
+				    &old, &has);
+	if (err < 0) {
+		/* Only the record is lost: the diff reads Git instead. */
+		store_error_clear();
+		c->rec.odd = true;
+	}
+	return idx_cu_put_path(c, ch->path, has ? &old : NULL,
+			       ch->deleted ? NULL : &ch->blob);
+}
+
 static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 		       const struct store_oid *commit,
 		       const struct store_oid *parent, int64_t time,
-		       const struct idx_change *ch, size_t n,
+		       const struct idx_change *ch, size_t n, bool complete,
 		       const struct idx_mtime *mtime, bool docs)
 {
 	struct catchup c = { .db = db, .st = st, .branch = branch };
@@ -132,12 +153,14 @@ static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 	c.commit = *commit;
 	c.time = time;
 	c.seq = seq + 1;
+	c.rec.odd = !complete;
 	for (size_t i = 0; i < n && err == 0; i++) {
-		if (docs && !store_is_document_path(ch[i].path))
+		if (docs && !store_is_document_path(ch[i].path)) {
+			c.rec.odd = true; /* a file the record would miss */
 			continue;
+		}
 		gone |= ch[i].deleted;
-		err = idx_cu_put_path(&c, ch[i].path, NULL,
-				      ch[i].deleted ? NULL : &ch[i].blob);
+		err = put_change(&c, seq, &ch[i]);
 	}
 	if (err == 0)
 		err = idx_cu_apply_orders(&c);
@@ -166,10 +189,10 @@ int idx_history_add_changes(struct idx_db *db, struct store *st,
 			    const char *branch, const struct store_oid *commit,
 			    const struct store_oid *parent, int64_t time,
 			    const struct idx_change *ch, size_t n,
-			    const struct idx_mtime *mtime)
+			    bool complete, const struct idx_mtime *mtime)
 {
-	return add_changes(db, st, branch, commit, parent, time, ch, n, mtime,
-			   false);
+	return add_changes(db, st, branch, commit, parent, time, ch, n,
+			   complete, mtime, false);
 }
 
 int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
@@ -183,8 +206,8 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 					     info->paths[i].deleted,
 					     info->paths[i].blob };
 	return add_changes(db, st, branch, &info->commit, &info->parent,
-			   info->time, ch, info->n < 2 ? info->n : 2, mtime,
-			   true);
+			   info->time, ch, info->n < 2 ? info->n : 2,
+			   info->n <= 2, mtime, true);
 }
 
 int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,

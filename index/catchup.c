@@ -136,7 +136,8 @@ int idx_cu_put_path(void *ctx, const char *path, const struct store_oid *old,
 	idx_put_be64(val + 20, (uint64_t)c->time);
 	if (new)
 		memcpy(val + 28, new->id, 20);
-	if (put(c, c->k.p, c->k.len, val, sizeof(val)) < 0)
+	if (put(c, c->k.p, c->k.len, val, sizeof(val)) < 0 ||
+	    idx_rec_add(&c->rec, path, old, new) < 0)
 		return -ENOMEM;
 	return c->defs->n ? idx_cu_remember(c, path, new) : 0;
 }
@@ -224,6 +225,15 @@ int idx_cu_put_commit(struct catchup *c)
 		return -ENOMEM;
 	if (put(c, c->k.p, c->k.len, val, 16) < 0)
 		return -ENOMEM;
+	if (!c->rec.odd) {
+		static const unsigned char none = 0; /* a record of no file */
+
+		if (idx_rec_key(&c->k, &c->commit) < 0 ||
+		    put(c, c->k.p, c->k.len, c->rec.len ? c->rec.p : &none,
+			c->rec.len ? c->rec.len : 1) < 0)
+			return -ENOMEM;
+	}
+	idx_rec_reset(&c->rec);
 	c->head_dirty = true;
 	return 0;
 }
@@ -297,6 +307,7 @@ void idx_cu_release(struct catchup *c)
 	free(c->blobs);
 	free(c->deleted);
 	free(c->k.p);
+	idx_rec_release(&c->rec);
 	idx_sortbatch_release(&c->sb);
 }
 

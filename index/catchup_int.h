@@ -31,6 +31,20 @@ int idx_sortbatch_put(struct idx_sortbatch *b, const void *k, size_t klen,
 void idx_sortbatch_apply(struct idx_sortbatch *b, rocksdb_writebatch_t *wb);
 void idx_sortbatch_release(struct idx_sortbatch *b);
 
+/* changes.c: a commit's 'K' record (changes.h) being gathered. */
+struct idx_rec {
+	unsigned char *p;
+	size_t len, cap;
+	size_t n; /* files */
+	bool odd; /* no record: too many files, or one not reported */
+};
+void idx_rec_reset(struct idx_rec *r);
+void idx_rec_release(struct idx_rec *r);
+int idx_rec_add(struct idx_rec *r, const char *path,
+		const struct store_oid *old, const struct store_oid *new);
+/* The record's key, for COMMIT. */
+int idx_rec_key(struct idx_key *k, const struct store_oid *commit);
+
 struct catchup {
 	struct idx_db *db;
 	struct store *st;
@@ -55,6 +69,7 @@ struct catchup {
 	struct idx_sortbatch sb;
 	const struct idx_defs *defs; /* ordered indexes on this branch */
 	time_t reported; /* last progress call */
+	struct idx_rec rec; /* what this commit changed ('K') */
 	char **paths; /* this commit's changed documents, for them */
 	struct store_oid *blobs;
 	bool *deleted;

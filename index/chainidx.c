@@ -163,6 +163,8 @@ static int index_one(struct chainidx *x, const struct seg_commit *sc)
 			       &sc->tree, idx_cu_put_path, c, &miss);
 	if (err == 0 && miss.any)
 		idx_cu_missing_tree(c, &miss.id);
+	/* The diff left something out: no record of what it changed. */
+	c->rec.odd |= miss.any || miss.skipped;
 	if (err == 0)
 		err = idx_cu_apply_orders(c);
 	if (err == 0)

@@ -186,9 +186,9 @@ static int try_open(struct idx_db *db, const char *dir, char **e)
 			"memtable",
 			dir, avail, FRESH_BUFFER >> 10);
 	}
-	if (!low)
+	if (!low && !db->read_only_wanted)
 		db->db = rocksdb_open(db->opts, dir, e);
-	if (low || (*e && strstr(*e, "lock"))) {
+	if (low || db->read_only_wanted || (*e && strstr(*e, "lock"))) {
 		/* A mount holds the database: read what it keeps current.
 		 * Or the disk is (nearly) full: read what is there. */
 		rocksdb_free(*e);
@@ -204,18 +204,20 @@ static int try_open(struct idx_db *db, const char *dir, char **e)
 	return *e ? -1 : 0;
 }
 
-int idx_db_open(struct idx_db **out, const char *dir, bool sync)
+static int open_db(struct idx_db **out, const char *dir, bool sync,
+		   bool read_only)
 {
 	struct idx_db *db;
 	char *e = NULL;
 	int err;
 
 	*out = NULL;
-	if ((err = make_parent(dir)) < 0)
+	if (!read_only && (err = make_parent(dir)) < 0)
 		return err;
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return -ENOMEM;
+	db->read_only_wanted = read_only;
 	pthread_mutex_init(&db->catchup_lock, NULL);
 	pthread_mutex_init(&db->due_lock, NULL);
 	pthread_cond_init(&db->due_cond, NULL);
@@ -270,6 +272,16 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 	}
 	*out = db;
 	return 0;
+}
+
+int idx_db_open(struct idx_db **out, const char *dir, bool sync)
+{
+	return open_db(out, dir, sync, false);
+}
+
+int idx_db_open_read(struct idx_db **out, const char *dir)
+{
+	return open_db(out, dir, false, true);
 }
 
 int idx_db_flush(struct idx_db *db)

@@ -39,6 +39,10 @@ void idx_set_logger(void (*fn)(int level, const char *msg));
  * less than a few MiB free, is opened read-only. A write that fails
  * returns -ENOSPC, -EDQUOT or -EIO, never aborts. */
 int idx_db_open(struct idx_db **out, const char *dir, bool sync);
+/* The same, read-only whatever holds it: for a caller that only reads
+ * (a diff), which then writes nothing, not even RocksDB's own files at
+ * open. A database not there yet is an error. */
+int idx_db_open_read(struct idx_db **out, const char *dir);
 void idx_db_close(struct idx_db *db);
 /* Close, writing the in-memory part out first when it is large (a
  * catch-up of many commits), so the next open replays little. */

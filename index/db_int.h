@@ -40,6 +40,7 @@ struct idx_db {
 	idx_progress_fn progress; /* idx_db_set_progress, or NULL */
 	void *progress_ctx;
 	bool readonly; /* another process (a mount) holds it */
+	bool read_only_wanted; /* idx_db_open_read: never a writer */
 	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
 	struct store_oid *missing; /* trees logged missing; catchup_lock */
 	size_t nmissing;

@@ -108,12 +108,19 @@ struct idx_change {
  * at committer time TIME, changed the files CH[0..N) (each whose content
  * differs from PARENT's, as a catch-up's tree diff finds them): indexed
  * from the list when PARENT is the indexed head, else 1 at once, as
- * idx_history_add. MTIME (or NULL) goes with CH[0]. */
+ * idx_history_add. MTIME (or NULL) goes with CH[0]. COMPLETE: CH is
+ * every change of the commit, a mode alone or a file that is no regular
+ * blob included (else it gets no record, changes.h). */
 int idx_history_add_changes(struct idx_db *db, struct store *st,
 			    const char *branch, const struct store_oid *commit,
 			    const struct store_oid *parent, int64_t time,
 			    const struct idx_change *ch, size_t n,
-			    const struct idx_mtime *mtime);
+			    bool complete, const struct idx_mtime *mtime);
+
+/* The blob PATH held at the commit numbered SEQ on BRANCH's chain, from
+ * its 'P' rows: *has false where it did not exist. */
+int idx_path_blob(struct idx_db *db, const char *branch, const char *path,
+		  uint64_t seq, struct store_oid *blob, bool *has);
 
 /* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
 int idx_head_read(struct idx_db *db, const char *branch, struct store_oid *head,

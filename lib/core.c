@@ -213,7 +213,7 @@ int cfs_index_flush(chronofs *db)
  * call may read the index twice on one thread. */
 static pthread_mutex_t index_turn = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
-int lib_index_get(chronofs *db, struct idx_db **out)
+static int index_get(chronofs *db, struct idx_db **out, bool read_only)
 {
 	int err;
 
@@ -225,12 +225,23 @@ int lib_index_get(chronofs *db, struct idx_db **out)
 					    db->index_dir);
 	}
 	pthread_mutex_lock(&index_turn);
-	err = idx_db_open(out, db->index_dir, db->sync);
+	err = read_only ? idx_db_open_read(out, db->index_dir) :
+			  idx_db_open(out, db->index_dir, db->sync);
 	if (err < 0) {
 		pthread_mutex_unlock(&index_turn);
 		return lib_fail(err, db->index_dir);
 	}
 	return 0;
+}
+
+int lib_index_get(chronofs *db, struct idx_db **out)
+{
+	return index_get(db, out, false);
+}
+
+int lib_index_get_read(chronofs *db, struct idx_db **out)
+{
+	return index_get(db, out, true);
 }
 
 void lib_index_put(chronofs *db, struct idx_db *idx)

@@ -52,6 +52,8 @@ int lib_fail(int err, const char *what);
 /* The index database for one call: the owner's, or one opened now. NULL
  * with 0 if a guest finds it unusable (the caller answers from Git). */
 int lib_index_get(chronofs *db, struct idx_db **out);
+/* The same for a call that only reads: a guest opens it read-only. */
+int lib_index_get_read(chronofs *db, struct idx_db **out);
 void lib_index_put(chronofs *db, struct idx_db *idx);
 
 static inline struct store_oid lib_soid(const struct cfs_oid *o)

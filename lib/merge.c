@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "diffrec.h"
 #include "history.h"
 #include "lib_int.h"
 #include "treemerge.h"
@@ -76,6 +77,24 @@ static int result_change(const struct store_merge_entry *e,
 	return 1;
 }
 
+/* Whether what E does to ours' file is all in its change (result_change):
+ * no mode changed alone, no file that is not a regular blob. Else the
+ * merge commit gets no record of its changes (index/changes.h). */
+static bool plain_change(const struct store_merge_entry *e)
+{
+	const int o = STORE_MERGE_OURS_I, t = STORE_MERGE_THEIRS_I;
+
+	if (e->action == STORE_MERGE_OURS)
+		return true;
+	if (e->has[o] && !is_blob(true, e->mode[o]))
+		return false;
+	if (e->action == STORE_MERGE_THEIRS)
+		return !e->has[t] || (is_blob(true, e->mode[t]) &&
+				      (!e->has[o] || e->mode[o] == e->mode[t]));
+	return e->action != STORE_MERGE_BYTES || !e->has[o] ||
+	       e->mode[o] == 0100644;
+}
+
 /* A merge commit in the indexes of INTO from the merge's own list of
  * what it changed: no tree diff of the merge against its first parent
  * (which reads again every bucket theirs changed). A failure loses
@@ -89,15 +108,19 @@ static void index_merge(chronofs *db, const char *into,
 	int64_t time = 0;
 	char msg[1200];
 	int err = ch ? store_commit_time(db->st, &o->commit, &time) : -ENOMEM;
+	bool complete = true;
 
-	for (size_t i = 0; i < o->merge.n && err == 0; i++)
+	for (size_t i = 0; i < o->merge.n && err == 0; i++) {
+		complete &= plain_change(&o->merge.v[i]);
 		if ((err = result_change(&o->merge.v[i], &ch[n])) == 1) {
 			n++;
 			err = 0;
 		}
+	}
 	if (err == 0 && (err = lib_index_get(db, &idx)) == 0 && idx) {
 		err = idx_history_add_changes(idx, db->st, into, &o->commit,
-					      &o->old_head, time, ch, n, NULL);
+					      &o->old_head, time, ch, n,
+					      complete, NULL);
 		/* Behind: the owner's catch-up thread brings INTO up; a
 		 * guest's next read that needs the indexes does. */
 		if (err > 0)
@@ -175,19 +198,27 @@ int chronofs_merge(chronofs *db, const char *from, const char *into,
 	return 0;
 }
 
-/* Diffs: the entries of the engine's tree diff, one JSON line each. */
+/* Diffs: the changed files, from the commits' change records where they
+ * answer (diffrec.c), else from the engine's tree diff; one JSON line
+ * each. CHRONOFS_DIFF=trees or =records takes one way only (a check of
+ * one against the other: records fails with EAGAIN where they cannot
+ * answer). */
 struct chronofs_diff {
 	chronofs *db;
 	struct store_tdiff *d;
+	struct lib_drec rec;
+	size_t next;
+	bool from_rec;
 	struct jt_buf line;
 };
 
 int chronofs_diff_open(chronofs_diff **out, chronofs *db, const char *a,
 		       const char *b, const char *path)
 {
+	const char *way = getenv("CHRONOFS_DIFF");
 	struct store_oid ca, cb;
 	chronofs_diff *d;
-	int err;
+	int err = 1;
 
 	lib_enter();
 	*out = NULL;
@@ -197,7 +228,16 @@ int chronofs_diff_open(chronofs_diff **out, chronofs *db, const char *a,
 	if (!(d = calloc(1, sizeof(*d))))
 		return lib_fail(-ENOMEM, a);
 	d->db = db;
-	err = store_tdiff_new(&d->d, db->st, &ca, &cb, path);
+	err = way && !strcmp(way, "trees") ?
+		      1 :
+		      lib_diff_records(db, &ca, &cb, path, &d->rec);
+	if (err == 1 && way && !strcmp(way, "records"))
+		err = store_fail(-EAGAIN, "the change records cannot answer");
+	d->from_rec = err == 0;
+	if (err == 1) {
+		store_error_clear();
+		err = store_tdiff_new(&d->d, db->st, &ca, &cb, path);
+	}
 	if (err < 0) {
 		free(d);
 		return lib_fail(err, path && *path ? path : b);
@@ -208,11 +248,16 @@ int chronofs_diff_open(chronofs_diff **out, chronofs *db, const char *a,
 
 int chronofs_diff_next(chronofs_diff *d, const char **line, size_t *len)
 {
-	const struct store_tdiff_entry *e;
-	int err;
+	const struct store_tdiff_entry *e = NULL;
+	int err = 1;
 
 	lib_enter();
-	err = store_tdiff_next(d->d, &e);
+	if (!d->from_rec) {
+		err = store_tdiff_next(d->d, &e);
+	} else if (d->next < d->rec.n) {
+		e = &d->rec.v[d->next++];
+		err = 0;
+	}
 	if (err == 1)
 		return 0;
 	if (err < 0)
@@ -236,6 +281,7 @@ void chronofs_diff_free(chronofs_diff *d)
 	if (!d)
 		return;
 	store_tdiff_free(d->d);
+	lib_drec_release(&d->rec);
 	free(d->line.p);
 	free(d);
 }

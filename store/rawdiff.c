@@ -115,6 +115,13 @@ static int emit(struct rd *d, const struct rent *a, const struct rent *b)
 	size_t old;
 	int err;
 
+	bool same = a && b && rent_mode(a) == rent_mode(b) &&
+		    !memcmp(a->id, b->id, GIT_OID_RAWSZ);
+
+	if (!same && d->missing &&
+	    ((a && !has_old) || (b && !has_new) ||
+	     (has_old && has_new && rent_mode(a) != rent_mode(b))))
+		d->missing->skipped = true;
 	if (!has_old && !has_new)
 		return 0;
 	if (has_old && has_new && !memcmp(a->id, b->id, GIT_OID_RAWSZ))
@@ -390,7 +397,7 @@ int store_chain_diff(struct store_chain *ch, const struct store_oid *old_tree,
 	int err;
 
 	if (missing)
-		missing->any = false;
+		missing->any = missing->skipped = false;
 	err = diff_dir(&d, old_tree ? old_tree->id : NULL,
 		       new_tree ? new_tree->id : NULL);
 

@@ -227,6 +227,10 @@ int store_walk(struct store *st, const struct store_oid *from, store_walk_cb cb,
 struct store_missing {
 	bool any;
 	struct store_oid id; /* the first tree missing */
+	/* A change the callback was not told of: a mode alone, or a file
+	 * that is no regular blob (a symbolic link, a submodule). Set by
+	 * store_chain_diff only. */
+	bool skipped;
 };
 typedef int (*store_diff_cb)(void *ctx, const char *path,
 			     const struct store_oid *old_blob,
