@@ -63,7 +63,9 @@ int idx_wip_read(struct idx_db *db, const char *branch,
 }
 
 /* Write what is gathered of c->commit so far, its 'W' record with the
- * first part: the commit is not indexed until its last part. */
+ * first part: the commit is not indexed until its last part. A stop (an
+ * unmount) ends a catch-up here too, not only between commits: one
+ * commit of a million documents takes seconds. */
 static int flush_part(struct catchup *c)
 {
 	unsigned char val[28];
@@ -80,7 +82,12 @@ static int flush_part(struct catchup *c)
 				       (char *)val, sizeof(val));
 		c->partial = true;
 	}
-	return idx_cu_flush(c);
+	if ((err = idx_cu_flush(c)) < 0)
+		return err;
+	if (c->stoppable && atomic_load(&c->db->cancel))
+		return idx_fail(-ECANCELED, "index of %s: stopped in a commit",
+				c->branch);
+	return 0;
 }
 
 /* Remember a changed path for the ordered indexes (applied after the

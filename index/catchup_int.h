@@ -61,6 +61,7 @@ struct catchup {
 	/* c->commit's rows are partly written, its 'W' record with them
 	 * (see idx_wip_read); put_commit deletes it with the last part. */
 	bool partial;
+	bool stoppable; /* a catch-up: a stop ends it between parts too */
 	bool have_wip; /* a 'W' record when the catch-up started */
 	struct store_oid wip;
 	uint64_t wip_seq;

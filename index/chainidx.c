@@ -285,8 +285,8 @@ static int wip_drop(struct chainidx *x)
 	    (cc.has_parent &&
 	     (err = store_chain_commit(x->ch, &cc.parent, &pc)) < 0))
 		return err;
-	err = store_chain_diff(x->ch, cc.has_parent ? &pc.tree : NULL,
-			       &cc.tree, wip_undo, c, &miss);
+	err = store_chain_diff(x->ch, cc.has_parent ? &pc.tree : NULL, &cc.tree,
+			       wip_undo, c, &miss);
 	if (err == 0 && c->defs->n)
 		err = idx_cu_apply_orders(c);
 	if (err < 0)
@@ -392,6 +392,7 @@ int idx_chain_index(struct catchup *c, const struct store_oid *head, bool *cut)
 	/* Without ordered indexes (whose upkeep reads the batches before),
 	 * a batch's records go to RocksDB in key order. */
 	c->sorted = err == 0 && c->defs->n == 0;
+	c->stoppable = true;
 	if (err == 0) {
 		/* What is indexed already answers every time before the
 		 * new commits. */
