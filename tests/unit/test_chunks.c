@@ -22,9 +22,11 @@
 
 #define CHUNK "64"
 #define BIG 3000 /* documents the big commits add */
-#define SMALL 1100 /* commits after them: past BATCH_COMMITS, for the
+#define SMALL \
+	1100 /* commits after them: past BATCH_COMMITS, for the
 		    * progress call that stops the catch-up */
-#define SIB 200 /* on the sibling line: a cut back of fewer than 256
+#define SIB \
+	200 /* on the sibling line: a cut back of fewer than 256
 		 * commits is not stopped on its way */
 #define T0 1700000000
 
@@ -130,8 +132,8 @@ static void make_history(void)
 	small_commits(f, "refs/bigroot", SMALL, 40010, T0 + 90000);
 	fprintf(f, "done\n");
 	fclose(f);
-	sh("git --git-dir='%s' fast-import --quiet --force --done < '%s'",
-	   repo, path);
+	sh("git --git-dir='%s' fast-import --quiet --force --done < '%s'", repo,
+	   path);
 }
 
 /* Every key and value of the two databases, in order: equal? */
@@ -258,9 +260,9 @@ static void catch_up_and_check(struct store *st, struct idx_db *db,
 	      "%s: an unfinished record is left", what);
 	fresh = open_db();
 	built = true;
-	err = ordered ? idx_order_ensure(fresh, st, "main", "c", &spec,
-					 &built) :
-			idx_history_catchup(fresh, st, "main", NULL);
+	err = ordered ?
+		      idx_order_ensure(fresh, st, "main", "c", &spec, &built) :
+		      idx_history_catchup(fresh, st, "main", NULL);
 	CHECK(err == 0 && built, "%s: rebuild: %s", what, store_errmsg());
 	if (same_rows(db, fresh, what))
 		printf("%s: %llu commits indexed, the index equals a "
