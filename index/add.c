@@ -35,6 +35,7 @@ void idx_drop_all(rocksdb_writebatch_t *wb, const char *branch, bool defs)
 	drop_family(wb, 'P', branch);
 	drop_family(wb, 'O', branch);
 	drop_family(wb, 'R', branch);
+	drop_family(wb, 'W', branch);
 	if (defs)
 		drop_family(wb, 'D', branch);
 }

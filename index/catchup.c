@@ -8,12 +8,87 @@
  * the catch-ups saves ask for worker.c's; a save's own commit add.c's.
  * Reading them is history.c's and order.c's; row upkeep order_maint.c's. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "catchup_int.h"
 #include "banned.h"
+
+static size_t chunk_rows = CHUNK_ROWS;
+
+static void chunk_init(void)
+{
+	const char *v = getenv("CHRONOFS_INDEX_CHUNK");
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return;
+	n = strtoul(v, &end, 10);
+	if (!*end && n > 0)
+		chunk_rows = n;
+}
+
+size_t idx_chunk_rows(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, chunk_init);
+	return chunk_rows;
+}
+
+int idx_wip_read(struct idx_db *db, const char *branch,
+		 struct store_oid *commit, uint64_t *seq)
+{
+	struct idx_key k = { 0 };
+	char *val, *e = NULL;
+	size_t vlen;
+	int err;
+
+	if ((err = idx_key_start(&k, 'W', branch)) < 0)
+		return err;
+	val = rocksdb_get(db->db, db->ropts, (char *)k.p, k.len - 1, &vlen, &e);
+	free(k.p);
+	if (e)
+		return idx_rocks_fail(e, "get unfinished commit");
+	err = val && vlen == 28 ? 0 : -ENOENT;
+	if (err == 0) {
+		memcpy(commit->id, val, STORE_OID_RAWSZ);
+		*seq = idx_get_be64((unsigned char *)val + 20);
+	}
+	rocksdb_free(val);
+	return err;
+}
+
+/* Write what is gathered of c->commit so far, its 'W' record with the
+ * first part: the commit is not indexed until its last part. A stop (an
+ * unmount) ends a catch-up here too, not only between commits: one
+ * commit of a million documents takes seconds. */
+static int flush_part(struct catchup *c)
+{
+	unsigned char val[28];
+	int err;
+
+	if (c->defs->n && (err = idx_cu_apply_orders(c)) < 0)
+		return err;
+	if (!c->partial) {
+		memcpy(val, c->commit.id, 20);
+		idx_put_be64(val + 20, c->seq);
+		if (idx_key_start(&c->k, 'W', c->branch) < 0)
+			return -ENOMEM;
+		rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1,
+				       (char *)val, sizeof(val));
+		c->partial = true;
+	}
+	if ((err = idx_cu_flush(c)) < 0)
+		return err;
+	if (c->stoppable && atomic_load(&c->db->cancel))
+		return idx_fail(-ECANCELED, "index of %s: stopped in a commit",
+				c->branch);
+	return 0;
+}
 
 /* Remember a changed path for the ordered indexes (applied after the
  * diff, which holds the store lock that reading blobs needs). */
@@ -127,6 +202,7 @@ int idx_cu_put_path(void *ctx, const char *path, const struct store_oid *old,
 {
 	struct catchup *c = ctx;
 	unsigned char val[48] = { 0 };
+	int err;
 
 	if (idx_key_start(&c->k, 'P', c->branch) < 0 ||
 	    idx_key_add(&c->k, path, strlen(path) + 1) < 0 ||
@@ -139,7 +215,9 @@ int idx_cu_put_path(void *ctx, const char *path, const struct store_oid *old,
 	if (put(c, c->k.p, c->k.len, val, sizeof(val)) < 0 ||
 	    idx_rec_add(&c->rec, path, old, new) < 0)
 		return -ENOMEM;
-	return c->defs->n ? idx_cu_remember(c, path, new) : 0;
+	if (c->defs->n && (err = idx_cu_remember(c, path, new)) < 0)
+		return err;
+	return ++c->rows >= idx_chunk_rows() ? flush_part(c) : 0;
 }
 
 /* A commit dated before its predecessors (clock skew, an outside commit
@@ -154,7 +232,7 @@ static int lower_tail(struct catchup *c, int64_t t)
 	char *e = NULL;
 	int err;
 
-	if ((err = idx_cu_flush(c)) < 0 ||
+	if ((err = flush_part(c)) < 0 ||
 	    (err = idx_key_start(&lo, 'T', c->branch)) < 0 ||
 	    (err = idx_key_be64(&lo, idx_time_bits(t) + 1)) < 0 ||
 	    (err = idx_key_start(&hi, 'T', c->branch)) < 0) {
@@ -234,6 +312,14 @@ int idx_cu_put_commit(struct catchup *c)
 			return -ENOMEM;
 	}
 	idx_rec_reset(&c->rec);
+	if (c->partial) {
+		if (idx_key_start(&c->k, 'W', c->branch) < 0)
+			return -ENOMEM;
+		rocksdb_writebatch_delete(c->wb, (char *)c->k.p, c->k.len - 1);
+		c->partial = false;
+	}
+	c->hcommit = c->commit;
+	c->hseq = c->seq;
 	c->head_dirty = true;
 	return 0;
 }
@@ -246,10 +332,10 @@ int idx_cu_flush(struct catchup *c)
 	if (c->sb.n)
 		idx_sortbatch_apply(&c->sb, c->wb);
 	/* The head record goes in the same batch as the commit it names
-	 * (the last one put), once per batch. */
+	 * (the last one put whole), once per batch. */
 	if (c->head_dirty) {
-		memcpy(val, c->commit.id, 20);
-		idx_put_be64(val + 20, c->seq);
+		memcpy(val, c->hcommit.id, 20);
+		idx_put_be64(val + 20, c->hseq);
 		if (idx_key_start(&c->k, 'H', c->branch) < 0)
 			return -ENOMEM;
 		rocksdb_writebatch_put(c->wb, (char *)c->k.p, c->k.len - 1,
@@ -259,6 +345,7 @@ int idx_cu_flush(struct catchup *c)
 	rocksdb_write(c->db->db, c->bulk ? c->db->bulk_wopts : c->db->wopts,
 		      c->wb, &e);
 	rocksdb_writebatch_clear(c->wb);
+	c->rows = 0;
 	return e ? idx_rocks_fail(e, "write history") : 0;
 }
 
@@ -322,8 +409,13 @@ int idx_catchup_locked(struct idx_db *db, struct store *st, const char *branch,
 	err = store_branch_head(st, branch, &head);
 	if (err < 0)
 		return err;
+	err = idx_wip_read(db, branch, &c.wip, &c.wip_seq);
+	if (err < 0 && err != -ENOENT)
+		return err;
+	c.have_wip = err == 0;
 	err = idx_head_read(db, branch, &c.stop, &c.stop_seq);
-	if (err == 0 && store_oid_equal(&c.stop, &head))
+	/* Up to date, but for a commit's rows left unfinished. */
+	if (err == 0 && store_oid_equal(&c.stop, &head) && !c.have_wip)
 		return 0;
 	if (err < 0 && err != -ENOENT)
 		return err;

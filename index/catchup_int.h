@@ -16,6 +16,11 @@
 
 /* Commits per write batch (and between checks for a stop). */
 #define BATCH_COMMITS 1024
+/* Path rows per write batch at most, within a commit too: a commit of a
+ * million documents is written in parts (memory bounded by this). The
+ * environment's CHRONOFS_INDEX_CHUNK overrides it (tests), read once. */
+#define CHUNK_ROWS 32768
+size_t idx_chunk_rows(void);
 
 /* sortbatch.c: records gathered, then added to a write batch in key
  * order (and the gathering cleared). */
@@ -64,6 +69,16 @@ struct catchup {
 	int64_t last_time; /* of the newest indexed commit */
 	bool have_last;
 	bool head_dirty; /* the batch holds commits: 'H' goes with them */
+	struct store_oid hcommit; /* the newest commit put whole, its seq */
+	uint64_t hseq;
+	size_t rows; /* path rows put since the last write */
+	/* c->commit's rows are partly written, its 'W' record with them
+	 * (see idx_wip_read); put_commit deletes it with the last part. */
+	bool partial;
+	bool stoppable; /* a catch-up: a stop ends it between parts too */
+	bool have_wip; /* a 'W' record when the catch-up started */
+	struct store_oid wip;
+	uint64_t wip_seq;
 	bool bulk; /* written with idx_db_bulk's options */
 	bool sorted; /* puts gathered in SB, added in key order at flush */
 	struct idx_sortbatch sb;
@@ -86,7 +101,8 @@ int idx_cu_remember(struct catchup *c, const char *path,
 /* The remembered changes to the ordered indexes, into c->wb. */
 int idx_cu_apply_orders(struct catchup *c);
 /* The 'T', 'S' and 'C' rows of c->commit at c->seq; its 'H' record goes
- * with the batch (idx_cu_flush). */
+ * with the batch (idx_cu_flush), so a commit is indexed, for the next
+ * catch-up, with its last part. */
 int idx_cu_put_commit(struct catchup *c);
 int idx_cu_flush(struct catchup *c);
 void idx_cu_release(struct catchup *c);
@@ -95,6 +111,14 @@ void idx_cu_progress(struct catchup *c, size_t done);
 /* A tree missing from the repository, hit indexing c->commit: logged
  * once per tree; the commit is indexed without it. */
 void idx_cu_missing_tree(struct catchup *c, const struct store_oid *tree);
+
+/* A commit written in parts and not finished (a stop or a crash between
+ * them): its 'W' record ('W' B -> commit (20) seq (8)) names it. Its rows
+ * at SEQ are keyed as a new catch-up writes them again, so if it indexes
+ * the same commit at the same seq they are overwritten; else they are
+ * dropped first (chainidx.c). 0, or -ENOENT if there is none. */
+int idx_wip_read(struct idx_db *db, const char *branch,
+		 struct store_oid *commit, uint64_t *seq);
 
 /* The commit at SEQ (if COMMIT is not NULL) and its committer time, from
  * its 'S' record. -ENOENT if none. */

@@ -44,6 +44,7 @@ struct chainidx {
 	struct store_oid prev_tree; /* of the commit before the next one */
 	bool has_prev;
 	bool from_root; /* the indexed commits are no stop: a walk to the root */
+	struct store_oid oldest; /* the oldest new commit, if c->n */
 	size_t done;
 };
 
@@ -93,6 +94,7 @@ static int walk_marks(struct chainidx *x, const struct store_oid *head,
 			return err;
 		if (err)
 			break;
+		x->oldest = cur;
 		if (c->n % BATCH_COMMITS == 0 && atomic_load(&c->db->cancel))
 			return stopped(c);
 		if (c->n % SEGMENT == 0) {
@@ -232,6 +234,106 @@ static int cut_back(struct chainidx *x, const struct store_oid *head, bool *cut,
 	return walk_marks(x, head, all_min);
 }
 
+/* Will the catch-up index the unfinished commit again where it was, the
+ * oldest new commit, at the same seq after the indexed head (or at the
+ * root of a branch with none)? Then its rows are written over. */
+static bool wip_again(struct chainidx *x)
+{
+	struct catchup *c = x->c;
+
+	if (!c->n || !store_oid_equal(&x->oldest, &c->wip))
+		return false;
+	if (c->found)
+		return store_oid_equal(&c->base, &c->stop) &&
+		       c->base_seq == c->wip_seq;
+	return !c->have_stop && c->wip_seq == 0;
+}
+
+/* Drop the 'P' row of PATH at the unfinished commit's seq; with ordered
+ * indexes, set them back to PATH's version before it (a store_diff_cb).
+ * In parts, as the commit was written. */
+static int wip_undo(void *ctx, const char *path, const struct store_oid *old,
+		    const struct store_oid *new)
+{
+	struct catchup *c = ctx;
+	int err;
+
+	(void)new;
+	if (idx_key_start(&c->k, 'P', c->branch) < 0 ||
+	    idx_key_add(&c->k, path, strlen(path) + 1) < 0 ||
+	    idx_key_be64(&c->k, c->wip_seq) < 0)
+		return -ENOMEM;
+	rocksdb_writebatch_delete(c->wb, (char *)c->k.p, c->k.len);
+	if (c->defs->n && (err = idx_cu_remember(c, path, old)) < 0)
+		return err;
+	if (++c->rows < idx_chunk_rows())
+		return 0;
+	if (c->defs->n && (err = idx_cu_apply_orders(c)) < 0)
+		return err;
+	return idx_cu_flush(c);
+}
+
+/* The unfinished commit's rows dropped (the branch moved on another way,
+ * or back): what its diff from its parent names, with the chain reader;
+ * its 'W' record with the last part. */
+static int wip_drop(struct chainidx *x)
+{
+	struct catchup *c = x->c;
+	struct store_chain_commit cc, pc;
+	struct store_missing miss;
+	int err;
+
+	if ((err = store_chain_commit(x->ch, &c->wip, &cc)) < 0 ||
+	    (cc.has_parent &&
+	     (err = store_chain_commit(x->ch, &cc.parent, &pc)) < 0))
+		return err;
+	err = store_chain_diff(x->ch, cc.has_parent ? &pc.tree : NULL, &cc.tree,
+			       wip_undo, c, &miss);
+	if (err == 0 && c->defs->n)
+		err = idx_cu_apply_orders(c);
+	if (err < 0)
+		return err;
+	if (idx_key_start(&c->k, 'W', c->branch) < 0)
+		return -ENOMEM;
+	rocksdb_writebatch_delete(c->wb, (char *)c->k.p, c->k.len - 1);
+	return idx_cu_flush(c);
+}
+
+/* A commit left unfinished by the last catch-up: written over if this one
+ * indexes it again where it was, else dropped first (before a cut back,
+ * which goes by what the indexed head says). If that fails (the commit
+ * is gone from Git), the branch is indexed again from the root. */
+static int wip_settle(struct chainidx *x, const struct store_oid *head,
+		      int64_t *all_min)
+{
+	struct catchup *c = x->c;
+	int err;
+
+	if (!c->have_wip)
+		return 0;
+	c->have_wip = false;
+	if (wip_again(x)) {
+		c->partial = true; /* its 'W' goes with its last part */
+		return 0;
+	}
+	if (!c->found && c->have_stop)
+		return 0; /* indexed again from the root: all dropped */
+	if ((err = wip_drop(x)) == 0)
+		return 0;
+	rocksdb_writebatch_clear(c->wb);
+	c->rows = 0;
+	store_error_clear();
+	for (size_t i = 0; i < c->npaths; i++)
+		free(c->paths[i]);
+	c->npaths = 0;
+	idx_drop_all(c->wb, c->branch, false);
+	if ((err = idx_cu_flush(c)) < 0)
+		return err;
+	c->have_stop = false;
+	x->from_root = true;
+	return walk_marks(x, head, all_min);
+}
+
 /* Where the new commits start: after the base (its tree, seq and time),
  * cut back to it first if it is not the indexed head; or from the root,
  * everything derived from the old history dropped. */
@@ -242,6 +344,8 @@ static int start(struct chainidx *x, const struct store_oid *head, bool *cut,
 	struct store_chain_commit cc;
 	int err;
 
+	if ((err = wip_settle(x, head, all_min)) < 0)
+		return err;
 	if (c->found && !store_oid_equal(&c->base, &c->stop) &&
 	    (err = cut_back(x, head, cut, all_min)) < 0)
 		return err;
@@ -290,6 +394,7 @@ int idx_chain_index(struct catchup *c, const struct store_oid *head, bool *cut)
 	/* Without ordered indexes (whose upkeep reads the batches before),
 	 * a batch's records go to RocksDB in key order. */
 	c->sorted = err == 0 && c->defs->n == 0;
+	c->stoppable = true;
 	if (err == 0) {
 		/* What is indexed already answers every time before the
 		 * new commits. */

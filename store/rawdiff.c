@@ -2,7 +2,9 @@
  * trees (chain.c): what store_diff_parent reports, by the rules of
  * treemerge.c's diff (logical paths, a fanout collection's buckets
  * opened and equal ones skipped, equal subtrees skipped unread), walking
- * Git's own order instead of sorting every listing again. */
+ * Git's own order instead of sorting every listing again. Each change
+ * goes to the callback as it is found (not in path order): a commit of a
+ * million documents is never held whole. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +12,11 @@
 #include "chain_int.h"
 #include "banned.h"
 
-struct change {
-	char *path;
-	bool has_old, has_new;
-	struct store_oid old, new;
-};
-
 struct rd {
 	struct store_chain *ch;
 	struct store_missing *missing; /* NULL: a missing tree fails */
-	struct change *v;
-	size_t n, cap;
+	store_diff_cb cb;
+	void *ctx;
 	char *path; /* the directory being compared */
 	size_t plen, pcap;
 };
@@ -111,7 +107,7 @@ static int emit(struct rd *d, const struct rent *a, const struct rent *b)
 {
 	bool has_old = a && is_blob(rent_mode(a));
 	bool has_new = b && is_blob(rent_mode(b));
-	struct change *c;
+	struct store_oid o, n;
 	size_t old;
 	int err;
 
@@ -126,28 +122,15 @@ static int emit(struct rd *d, const struct rent *a, const struct rent *b)
 		return 0;
 	if (has_old && has_new && !memcmp(a->id, b->id, GIT_OID_RAWSZ))
 		return 0; /* equal, or a mode change only */
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 64;
-
-		if (!(c = realloc(d->v, cap * sizeof(*c))))
-			return -ENOMEM;
-		d->v = c;
-		d->cap = cap;
-	}
 	if ((err = path_push(d, a ? a : b, &old)) < 0)
 		return err;
-	c = &d->v[d->n];
-	memset(c, 0, sizeof(*c));
-	c->path = strdup(d->path);
+	if (has_old)
+		memcpy(o.id, a->id, GIT_OID_RAWSZ);
+	if (has_new)
+		memcpy(n.id, b->id, GIT_OID_RAWSZ);
+	err = d->cb(d->ctx, d->path, has_old ? &o : NULL, has_new ? &n : NULL);
 	path_pop(d, old);
-	if (!c->path)
-		return -ENOMEM;
-	if ((c->has_old = has_old))
-		memcpy(c->old.id, a->id, GIT_OID_RAWSZ);
-	if ((c->has_new = has_new))
-		memcpy(c->new.id, b->id, GIT_OID_RAWSZ);
-	d->n++;
-	return 0;
+	return err;
 }
 
 static int diff_dir(struct rd *d, const unsigned char *a,
@@ -383,35 +366,17 @@ static int diff_dir(struct rd *d, const unsigned char *a,
 	return err;
 }
 
-static int cmp_change(const void *a, const void *b)
-{
-	return strcmp(((const struct change *)a)->path,
-		      ((const struct change *)b)->path);
-}
-
 int store_chain_diff(struct store_chain *ch, const struct store_oid *old_tree,
 		     const struct store_oid *new_tree, store_diff_cb cb,
 		     void *ctx, struct store_missing *missing)
 {
-	struct rd d = { .ch = ch, .missing = missing };
+	struct rd d = { .ch = ch, .missing = missing, .cb = cb, .ctx = ctx };
 	int err;
 
 	if (missing)
 		missing->any = missing->skipped = false;
 	err = diff_dir(&d, old_tree ? old_tree->id : NULL,
 		       new_tree ? new_tree->id : NULL);
-
-	/* In path order, as store_diff_parent calls. */
-	if (err == 0 && d.n > 1)
-		qsort(d.v, d.n, sizeof(*d.v), cmp_change);
-	for (size_t i = 0; i < d.n; i++) {
-		if (err == 0)
-			err = cb(ctx, d.v[i].path,
-				 d.v[i].has_old ? &d.v[i].old : NULL,
-				 d.v[i].has_new ? &d.v[i].new : NULL);
-		free(d.v[i].path);
-	}
-	free(d.v);
 	free(d.path);
 	return err;
 }

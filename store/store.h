@@ -259,8 +259,10 @@ void store_chain_close(struct store_chain *ch);
 int store_chain_commit(struct store_chain *ch, const struct store_oid *id,
 		       struct store_chain_commit *out);
 /* What store_diff_parent reports, from root tree OLD_TREE (NULL: none)
- * to NEW_TREE; with MISSING, a tree missing from the repository reads as
- * empty and is noted there, as store_diff_parent's. */
+ * to NEW_TREE, each change as it is found (Git's tree order, not path
+ * order; nothing is held for the whole diff); with MISSING, a tree
+ * missing from the repository reads as empty and is noted there, as
+ * store_diff_parent's. No lock is held while CB runs. */
 int store_chain_diff(struct store_chain *ch, const struct store_oid *old_tree,
 		     const struct store_oid *new_tree, store_diff_cb cb,
 		     void *ctx, struct store_missing *missing);
