@@ -44,13 +44,12 @@ int idx_rec_add(struct idx_rec *r, const char *path,
 		const struct store_oid *old, const struct store_oid *new)
 {
 	size_t plen = strlen(path);
-	unsigned char h[3] = { (unsigned char)(plen >> 8),
-			       (unsigned char)plen,
+	unsigned char h[3] = { (unsigned char)(plen >> 8), (unsigned char)plen,
 			       (unsigned char)((old ? 1 : 0) | (new ? 2 : 0)) };
 	static const unsigned char version = 0;
 
 	if (r->odd || (!old && !new) ||
-	    (old && new && store_oid_equal(old, new)))
+	    (old && new &&store_oid_equal(old, new)))
 		return 0; /* no change */
 	if (r->n == IDX_CHANGES_MAX || plen > 0xffff) {
 		r->odd = true; /* too big to be worth it: Git answers */
@@ -59,7 +58,7 @@ int idx_rec_add(struct idx_rec *r, const char *path,
 	if ((r->len == 0 && rec_add(r, &version, 1) < 0) ||
 	    rec_add(r, h, 3) < 0 || rec_add(r, path, plen) < 0 ||
 	    (old && rec_add(r, old->id, STORE_OID_RAWSZ) < 0) ||
-	    (new && rec_add(r, new->id, STORE_OID_RAWSZ) < 0))
+	    (new &&rec_add(r, new->id, STORE_OID_RAWSZ) < 0))
 		return -ENOMEM;
 	r->n++;
 	return 0;

@@ -117,7 +117,8 @@ static size_t slot_of(const struct chains *w, const struct store_oid *id)
 	size_t h;
 
 	memcpy(&h, id->id, sizeof(h));
-	for (h &= w->slots - 1; w->side_of[h] && !store_oid_equal(&w->set[h], id);
+	for (h &= w->slots - 1;
+	     w->side_of[h] && !store_oid_equal(&w->set[h], id);
 	     h = (h + 1) & (w->slots - 1))
 		;
 	return h;
@@ -206,7 +207,8 @@ static int side_state(const struct item *v, size_t i, size_t j, bool *has,
 	*id = v[i].new;
 	for (size_t k = i + 1; k < j; k++)
 		if (v[k].has_new != v[k - 1].has_old ||
-		    (v[k].has_new && !store_oid_equal(&v[k].new, &v[k - 1].old)))
+		    (v[k].has_new &&
+		     !store_oid_equal(&v[k].new, &v[k - 1].old)))
 			return 1;
 	*base_has = v[j - 1].has_old;
 	*base_id = v[j - 1].old;

@@ -19,6 +19,7 @@
 #include "store.h"
 
 #include "check.h"
+#include "idxrows.h"
 
 #define CHUNK "64"
 #define BIG 3000 /* documents the big commits add */
@@ -136,43 +137,13 @@ static void make_history(void)
 	   path);
 }
 
-/* Every key and value of the two databases, in order: equal? */
+/* Every row of the two databases equal (idxrows.c)? */
 static bool same_rows(struct idx_db *a, struct idx_db *b, const char *what)
 {
-	rocksdb_iterator_t *ia = rocksdb_create_iterator(a->db, a->ropts);
-	rocksdb_iterator_t *ib = rocksdb_create_iterator(b->db, b->ropts);
-	size_t n = 0;
-	bool same = true;
+	char msg[200];
+	bool same = idxrows_same(a, b, msg, sizeof(msg));
 
-	rocksdb_iter_seek_to_first(ia);
-	rocksdb_iter_seek_to_first(ib);
-	for (;; rocksdb_iter_next(ia), rocksdb_iter_next(ib), n++) {
-		bool va = rocksdb_iter_valid(ia), vb = rocksdb_iter_valid(ib);
-		size_t kla, klb, vla, vlb;
-		const char *ka, *kb, *xa, *xb;
-
-		if (!va || !vb) {
-			CHECK(va == vb, "%s: row %zu: only the %s has more",
-			      what, n, va ? "catch-up" : "rebuild");
-			same = va == vb;
-			break;
-		}
-		ka = rocksdb_iter_key(ia, &kla);
-		kb = rocksdb_iter_key(ib, &klb);
-		xa = rocksdb_iter_value(ia, &vla);
-		xb = rocksdb_iter_value(ib, &vlb);
-		if (kla != klb || memcmp(ka, kb, kla) || vla != vlb ||
-		    memcmp(xa, xb, vla)) {
-			CHECK(false,
-			      "%s: row %zu differs: catch-up '%c' (%zu bytes), "
-			      "rebuild '%c' (%zu bytes)",
-			      what, n, ka[0], kla, kb[0], klb);
-			same = false;
-			break;
-		}
-	}
-	rocksdb_iter_destroy(ia);
-	rocksdb_iter_destroy(ib);
+	CHECK(same, "%s: %s", what, msg);
 	return same;
 }
 

@@ -20,6 +20,7 @@
 #include "store.h"
 
 #include "check.h"
+#include "idxrows.h"
 
 #define MAIN 300 /* commits on main */
 #define FORK 200 /* the side line forks after main's commit FORK */
@@ -130,89 +131,13 @@ static void make_history(void)
 	sh("git --git-dir='%s' fast-import --quiet --done < '%s'", repo, path);
 }
 
-/* Past the records of what each commit changed ('K', changes.h): facts
- * of commits, kept when a branch leaves them. */
-static void skip_records(rocksdb_iterator_t *it)
-{
-	size_t kl;
-
-	while (rocksdb_iter_valid(it) && *rocksdb_iter_key(it, &kl) == 'K')
-		rocksdb_iter_next(it);
-}
-
-/* B's records ('K') are A's too, byte for byte. */
-static bool records_kept(struct idx_db *a, struct idx_db *b, const char *what)
-{
-	rocksdb_iterator_t *ib = rocksdb_create_iterator(b->db, b->ropts);
-	bool same = true;
-	size_t n = 0;
-
-	for (rocksdb_iter_seek(ib, "K", 1);
-	     same && rocksdb_iter_valid(ib) && n < 100000;
-	     rocksdb_iter_next(ib), n++) {
-		size_t kl, vl, al = 0;
-		const char *k = rocksdb_iter_key(ib, &kl);
-		const char *v = rocksdb_iter_value(ib, &vl);
-		char *e = NULL, *x;
-
-		if (*k != 'K')
-			break;
-		x = rocksdb_get(a->db, a->ropts, k, kl, &al, &e);
-		same = !e && x && al == vl && !memcmp(x, v, vl);
-		CHECK(same,
-		      "%s: record %zu of the rebuild is not the catch-up's",
-		      what, n);
-		rocksdb_free(x);
-		rocksdb_free(e);
-	}
-	CHECK(n > 0, "%s: the rebuild has no records of changes", what);
-	rocksdb_iter_destroy(ib);
-	return same && n > 0;
-}
-
-/* Every key and value of the two databases, in order, past the records
- * of changes: equal? */
+/* Every row of the two databases equal (idxrows.c)? */
 static bool same_rows(struct idx_db *a, struct idx_db *b, const char *what)
 {
-	rocksdb_iterator_t *ia = rocksdb_create_iterator(a->db, a->ropts);
-	rocksdb_iterator_t *ib = rocksdb_create_iterator(b->db, b->ropts);
-	size_t n = 0;
-	bool same = records_kept(a, b, what);
+	char msg[200];
+	bool same = idxrows_same(a, b, msg, sizeof(msg));
 
-	rocksdb_iter_seek_to_first(ia);
-	rocksdb_iter_seek_to_first(ib);
-	for (;; rocksdb_iter_next(ia), rocksdb_iter_next(ib), n++) {
-		bool va, vb;
-
-		skip_records(ia);
-		skip_records(ib);
-		va = rocksdb_iter_valid(ia);
-		vb = rocksdb_iter_valid(ib);
-		size_t kla, klb, vla, vlb;
-		const char *ka, *kb, *xa, *xb;
-
-		if (!va || !vb) {
-			CHECK(va == vb, "%s: row %zu: only the %s has more",
-			      what, n, va ? "catch-up" : "rebuild");
-			same = same && va == vb;
-			break;
-		}
-		ka = rocksdb_iter_key(ia, &kla);
-		kb = rocksdb_iter_key(ib, &klb);
-		xa = rocksdb_iter_value(ia, &vla);
-		xb = rocksdb_iter_value(ib, &vlb);
-		if (kla != klb || memcmp(ka, kb, kla) || vla != vlb ||
-		    memcmp(xa, xb, vla)) {
-			CHECK(false,
-			      "%s: row %zu differs: catch-up '%c' (%zu bytes), "
-			      "rebuild '%c' (%zu bytes)",
-			      what, n, ka[0], kla, kb[0], klb);
-			same = false;
-			break;
-		}
-	}
-	rocksdb_iter_destroy(ia);
-	rocksdb_iter_destroy(ib);
+	CHECK(same, "%s: %s", what, msg);
 	return same;
 }
 
