@@ -97,27 +97,6 @@ int idx_drop_gone(struct idx_db *db, struct store *st, const char *branch,
 }
 
 /* idx_history_add(_changes); DOCS: only the documents among CH. */
-/* CH[I]'s 'P' row, and its file in the commit's 'K' record: the version
- * it replaced read from the 'P' rows (a save does not know it). */
-static int put_change(struct catchup *c, uint64_t parent_seq,
-		      const struct idx_change *ch)
-{
-	struct store_oid old;
-	bool has = false;
-	int err = 0;
-
-	if (!c->rec.odd)
-		err = idx_path_blob(c->db, c->branch, ch->path, parent_seq,
-				    &old, &has);
-	if (err < 0) {
-		/* Only the record is lost: the diff reads Git instead. */
-		store_error_clear();
-		c->rec.odd = true;
-	}
-	return idx_cu_put_path(c, ch->path, has ? &old : NULL,
-			       ch->deleted ? NULL : &ch->blob);
-}
-
 static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 		       const struct store_oid *commit,
 		       const struct store_oid *parent, int64_t time,
@@ -161,7 +140,9 @@ static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 			continue;
 		}
 		gone |= ch[i].deleted;
-		err = put_change(&c, seq, &ch[i]);
+		err = idx_cu_put_path(&c, ch[i].path,
+				      ch[i].had ? &ch[i].old : NULL,
+				      ch[i].deleted ? NULL : &ch[i].blob);
 	}
 	if (err == 0)
 		err = idx_cu_apply_orders(&c);
@@ -205,10 +186,12 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 	for (size_t i = 0; i < info->n && i < 2; i++)
 		ch[i] = (struct idx_change){ info->paths[i].path,
 					     info->paths[i].deleted,
-					     info->paths[i].blob };
+					     info->paths[i].blob,
+					     info->paths[i].had,
+					     info->paths[i].old };
 	return add_changes(db, st, branch, &info->commit, &info->parent,
 			   info->time, ch, info->n < 2 ? info->n : 2,
-			   info->n <= 2, mtime, true);
+			   info->n <= 2 && !info->odd, mtime, true);
 }
 
 int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,

@@ -175,43 +175,6 @@ out:
 	return err;
 }
 
-int idx_path_blob(struct idx_db *db, const char *branch, const char *path,
-		  uint64_t seq, struct store_oid *blob, bool *has)
-{
-	struct idx_key k = { 0 };
-	struct scan s = { 0 };
-	static const unsigned char zero[20];
-	size_t plen, klen, vlen;
-	int err;
-
-	*has = false;
-	if ((err = idx_key_start(&k, 'P', branch)) < 0 ||
-	    (err = idx_key_add(&k, path, strlen(path) + 1)) < 0 ||
-	    (err = scan_open(&s, db, &k)) < 0)
-		goto out;
-	plen = k.len;
-	if ((err = idx_key_be64(&k, seq)) < 0)
-		goto out;
-	/* The newest version at or before SEQ. */
-	rocksdb_iter_seek_for_prev(s.it, (char *)k.p, k.len);
-	if (rocksdb_iter_valid(s.it)) {
-		const char *key = rocksdb_iter_key(s.it, &klen);
-		const unsigned char *val =
-			(const unsigned char *)rocksdb_iter_value(s.it, &vlen);
-
-		if (klen == plen + 8 && !memcmp(key, k.p, plen) && vlen == 48 &&
-		    memcmp(val + 28, zero, 20)) {
-			memcpy(blob->id, val + 28, 20);
-			*has = true;
-		}
-	}
-out:
-	if (scan_close(&s) < 0 && err == 0)
-		err = -EIO;
-	free(k.p);
-	return err;
-}
-
 int idx_history_names(struct idx_db *db, const char *branch, const char *dir,
 		      idx_name_cb cb, void *ctx)
 {

@@ -102,6 +102,8 @@ struct idx_change {
 	const char *path;
 	bool deleted;
 	struct store_oid blob; /* the new content unless deleted */
+	bool had; /* the path held a file before: its blob in old */
+	struct store_oid old;
 };
 
 /* The same for a commit of many paths (a merge): COMMIT, made on PARENT
@@ -116,11 +118,6 @@ int idx_history_add_changes(struct idx_db *db, struct store *st,
 			    const struct store_oid *parent, int64_t time,
 			    const struct idx_change *ch, size_t n,
 			    bool complete, const struct idx_mtime *mtime);
-
-/* The blob PATH held at the commit numbered SEQ on BRANCH's chain, from
- * its 'P' rows: *has false where it did not exist. */
-int idx_path_blob(struct idx_db *db, const char *branch, const char *path,
-		  uint64_t seq, struct store_oid *blob, bool *has);
 
 /* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
 int idx_head_read(struct idx_db *db, const char *branch, struct store_oid *head,

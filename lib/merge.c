@@ -74,6 +74,8 @@ static int result_change(const struct store_merge_entry *e,
 		return err;
 	ch->path = e->path;
 	ch->deleted = !has;
+	if ((ch->had = had))
+		ch->old = e->blob[STORE_MERGE_OURS_I];
 	return 1;
 }
 

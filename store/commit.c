@@ -207,11 +207,12 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 }
 
 /* The tree updates for C against TREE; 1 if C changes nothing. *FROM:
- * what C->path was in TREE. */
+ * what C->path was in TREE, *TOP what C->to was (a rename). */
 static int plan(struct store *st, git_tree *tree, const struct store_change *c,
-		const git_oid *blob, struct plan *p, struct store_entry *fromp)
+		const git_oid *blob, struct plan *p, struct store_entry *fromp,
+		struct store_entry *top)
 {
-	struct store_entry from = { 0 }, to;
+	struct store_entry from = { 0 }, to = { 0 };
 	int err;
 
 	err = store_stat_tree_locked(st, tree, c->path, &from, false);
@@ -242,6 +243,9 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 		if (!strcmp(c->path, c->to))
 			return 1;
 		err = store_stat_tree_locked(st, tree, c->to, &to, false);
+		if (err == -ENOENT)
+			memset(&to, 0, sizeof(to));
+		*top = to;
 		if (err < 0 && err != -ENOENT)
 			return err;
 		if (err == 0 && to.kind == STORE_DIR)
@@ -273,14 +277,31 @@ void store_change_message(char *buf, size_t sz, const struct store_change *c)
 	}
 }
 
-/* What C did, for the indexes: FROM was its path's old entry. */
+/* What PATH held before, for the indexes: false where that was more than
+ * a regular file's blob (then *odd). */
+static bool held(const struct store_entry *e, struct store_oid *old, bool *odd)
+{
+	if (e->kind == STORE_NONE)
+		return false;
+	if (e->kind != STORE_DOC || e->mode != GIT_FILEMODE_BLOB) {
+		*odd = true; /* a mode changes too, or is not known */
+		return false;
+	}
+	*old = e->oid;
+	return true;
+}
+
+/* What C did, for the indexes: FROM and TO were its paths' old entries. */
 static void describe(const struct store_change *c, const git_oid *blob,
 		     const struct store_entry *from,
+		     const struct store_entry *to,
 		     struct store_commit_info *info)
 {
 	info->n = 1;
+	info->odd = false;
 	info->paths[0].path = c->path;
 	info->paths[0].deleted = c->op != STORE_PUT;
+	info->paths[0].had = held(from, &info->paths[0].old, &info->odd);
 	if (c->op == STORE_PUT)
 		memcpy(info->paths[0].blob.id, blob->id, STORE_OID_RAWSZ);
 	if (c->op == STORE_RENAME) {
@@ -288,6 +309,7 @@ static void describe(const struct store_change *c, const git_oid *blob,
 		info->paths[1].path = c->to;
 		info->paths[1].deleted = false;
 		info->paths[1].blob = from->oid;
+		info->paths[1].had = held(to, &info->paths[1].old, &info->odd);
 	}
 }
 
@@ -314,7 +336,7 @@ int store_build_commit(struct store *st, const char *ref,
 		       const char *msg, const git_oid *parent_in, git_oid *head,
 		       git_oid *out, struct store_commit_info *info)
 {
-	struct store_entry from;
+	struct store_entry from, to = { 0 };
 	git_oid tree_id;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL, *newtree = NULL;
@@ -347,7 +369,7 @@ int store_build_commit(struct store *st, const char *ref,
 		err = store_git_fail(err, "head tree");
 		goto out;
 	}
-	err = plan(st, tree, c, blob, &p, &from);
+	err = plan(st, tree, c, blob, &p, &from, &to);
 	if (err != 0)
 		goto out;
 	if (p.n == 1) {
@@ -384,7 +406,7 @@ int store_build_commit(struct store *st, const char *ref,
 	if (err == 0) {
 		memcpy(info->parent.id, head->id, STORE_OID_RAWSZ);
 		info->time = (int64_t)sig->when.time;
-		describe(c, blob, &from, info);
+		describe(c, blob, &from, &to, info);
 	}
 out:
 	git_buf_dispose(&cbuf);

@@ -555,6 +555,7 @@ int store_stat_tree_git(struct store *st, git_tree *tree, const char *path,
 		return store_git_fail(err, path);
 	}
 	out->kind = entry_kind(e);
+	out->mode = (unsigned)git_tree_entry_filemode(e);
 	/* A bucket of a fanout collection is not a collection. */
 	if (out->kind == STORE_DIR && is_bucket(st, tree, path))
 		out->kind = STORE_NONE;

@@ -48,6 +48,7 @@ struct store_entry {
 	enum store_kind kind;
 	struct store_oid oid; /* blob or tree id */
 	uint64_t size; /* blob size; 0 for directories */
+	unsigned mode; /* its Git file mode where a tree was read, else 0 */
 };
 
 enum store_op {
@@ -189,7 +190,12 @@ struct store_commit_info {
 		const char *path;
 		bool deleted;
 		struct store_oid blob; /* the new content unless deleted */
+		bool had; /* a regular file (100644) before: its blob in old */
+		struct store_oid old;
 	} paths[2];
+	/* Some path held something else before (an executable, a link):
+	 * what the commit changed is more than paths[] says. */
+	bool odd;
 };
 /* store_apply, telling what it committed (*info is set when it returns
  * 0). */

@@ -337,6 +337,7 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	if (err != 0)
 		return err;
 	memcpy(out->oid.id, id.id, STORE_OID_RAWSZ);
+	out->mode = mode;
 	if (mode == GIT_FILEMODE_TREE)
 		/* A bucket of a fanout collection is not a collection. */
 		out->kind =

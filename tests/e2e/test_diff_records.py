@@ -134,3 +134,13 @@ class DiffRecordTests(ChronofsTestCase):
         want = self.diff(before, after, "trees").stdout
         self.assertEqual([json.loads(l)["path"] for l in want.splitlines()], ["c/a.json"])
         self.assertEqual(self.diff(before, after, "auto").stdout, want)
+        # A save over the executable file makes it a regular one: its
+        # commit changed a mode too, so it has no record either.
+        mid = self.head()
+        write_file(self.doc("c/a.json"), b'{"a": 2}')
+        self.assertEqual(self.git("ls-tree", "main", "c/a.json").split()[0], "100644")
+        r = self.diff(mid, self.head(), "records", check=False)
+        self.assertIn("cannot answer", r.stderr)
+        want = self.diff(mid, self.head(), "trees").stdout
+        self.assertEqual(self.diff(mid, self.head(), "auto").stdout, want)
+        self.assertEqual(len(want.splitlines()), 1)

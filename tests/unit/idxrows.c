@@ -32,8 +32,10 @@ static bool records_kept(struct idx_db *a, struct idx_db *b, char *msg,
 		x = rocksdb_get(a->db, a->ropts, k, kl, &al, &e);
 		same = !e && x && al == vl && !memcmp(x, v, vl);
 		if (!same)
-			snprintf(msg, len, "record %zu of the rebuild is not "
-					   "the catch-up's", n);
+			snprintf(msg, len,
+				 "record %zu of the rebuild is not "
+				 "the catch-up's",
+				 n);
 		rocksdb_free(x);
 		rocksdb_free(e);
 	}
@@ -68,8 +70,9 @@ bool idxrows_same(struct idx_db *a, struct idx_db *b, char *msg, size_t len)
 		vb = rocksdb_iter_valid(ib);
 		if (!va || !vb) {
 			if (va != vb)
-				snprintf(msg, len, "row %zu: only the %s has more",
-					 n, va ? "catch-up" : "rebuild");
+				snprintf(msg, len,
+					 "row %zu: only the %s has more", n,
+					 va ? "catch-up" : "rebuild");
 			same = va == vb;
 			break;
 		}
