@@ -1,9 +1,57 @@
 /* idxrows.c - see idxrows.h. */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "idxrows.h"
 #include "banned.h"
+
+void idxt_sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "failed: %s\n", cmd);
+		exit(1);
+	}
+}
+
+void idxt_rev(const char *repo, char out[STORE_OID_HEXSZ + 1], const char *what)
+{
+	char cmd[600];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "git --git-dir='%s' rev-parse '%s'", repo,
+		 what);
+	p = popen(cmd, "r");
+	if (!p || !fgets(out, STORE_OID_HEXSZ + 1, p) ||
+	    strlen(out) != STORE_OID_HEXSZ) {
+		fprintf(stderr, "rev-parse %s failed\n", what);
+		exit(1);
+	}
+	pclose(p);
+}
+
+void idxt_doc(FILE *f, const char *path, int v)
+{
+	char body[128];
+
+	snprintf(body, sizeof(body), "{\"v\": %d, \"n\": \"%s\"}", v % 7, path);
+	fprintf(f, "M 100644 inline %s\ndata %zu\n%s\n", path, strlen(body),
+		body);
+}
+
+void idxt_commit_head(FILE *f, const char *ref, int mark, long when)
+{
+	fprintf(f, "commit %s\nmark :%d\n", ref, mark);
+	fprintf(f, "committer t <t@example.invalid> %ld +0000\n", when);
+	fprintf(f, "data 2\nc\n");
+}
 
 static void skip_records(rocksdb_iterator_t *it)
 {

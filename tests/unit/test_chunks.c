@@ -7,7 +7,6 @@
  * byte, the one a fresh database builds from the head alone (time, path
  * and an ordered index). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,62 +33,15 @@
 static char tmp[256], repo[300];
 static struct idx_spec spec;
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "failed: %s\n", cmd);
-		exit(1);
-	}
-}
-
-static void rev(char out[STORE_OID_HEXSZ + 1], const char *what)
-{
-	char cmd[600];
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "git --git-dir='%s' rev-parse '%s'", repo,
-		 what);
-	p = popen(cmd, "r");
-	if (!p || !fgets(out, STORE_OID_HEXSZ + 1, p) ||
-	    strlen(out) != STORE_OID_HEXSZ) {
-		fprintf(stderr, "rev-parse %s failed\n", what);
-		exit(1);
-	}
-	pclose(p);
-}
-
-static void doc(FILE *f, const char *path, int v)
-{
-	char body[128];
-
-	snprintf(body, sizeof(body), "{\"v\": %d, \"n\": \"%s\"}", v % 7, path);
-	fprintf(f, "M 100644 inline %s\ndata %zu\n%s\n", path, strlen(body),
-		body);
-}
-
-static void commit_head(FILE *f, const char *ref, int mark, long when)
-{
-	fprintf(f, "commit %s\nmark :%d\n", ref, mark);
-	fprintf(f, "committer t <t@example.invalid> %ld +0000\n", when);
-	fprintf(f, "data 2\nc\n");
-}
-
 /* N commits on REF, one document changed in each. */
 static void small_commits(FILE *f, const char *ref, int n, int mark, long when)
 {
 	for (int i = 0; i < n; i++) {
 		char p[64];
 
-		commit_head(f, ref, mark + i, when + i);
+		idxt_commit_head(f, ref, mark + i, when + i);
 		snprintf(p, sizeof(p), "c/s%d.json", i % 20);
-		doc(f, p, i);
+		idxt_doc(f, p, i);
 	}
 }
 
@@ -105,36 +57,36 @@ static void make_history(void)
 	snprintf(path, sizeof(path), "%s/stream", tmp);
 	if (!(f = fopen(path, "w")))
 		exit(1);
-	commit_head(f, "refs/heads/main", 1, T0);
+	idxt_commit_head(f, "refs/heads/main", 1, T0);
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "c/a%d.json", i);
-		doc(f, p, i);
+		idxt_doc(f, p, i);
 	}
-	commit_head(f, "refs/heads/main", 2, T0 + 10);
+	idxt_commit_head(f, "refs/heads/main", 2, T0 + 10);
 	for (int i = 0; i < BIG; i++) {
 		snprintf(p, sizeof(p), i % 3 ? "c/b%d.json" : "e/b%d.json", i);
-		doc(f, p, i);
+		idxt_doc(f, p, i);
 	}
-	doc(f, "c/a0.json", 100);
+	idxt_doc(f, "c/a0.json", 100);
 	fprintf(f, "D c/a1.json\n");
 	small_commits(f, "refs/heads/main", SMALL, 10, T0 + 100);
-	commit_head(f, "refs/sib", 20000, T0 + 20);
+	idxt_commit_head(f, "refs/sib", 20000, T0 + 20);
 	fprintf(f, "from :1\n");
 	for (int i = BIG / 2; i < BIG + BIG / 2; i++) {
 		snprintf(p, sizeof(p), "c/b%d.json", i);
-		doc(f, p, i + 1);
+		idxt_doc(f, p, i + 1);
 	}
 	small_commits(f, "refs/sib", SIB, 20010, T0 + 50000);
-	commit_head(f, "refs/bigroot", 40000, T0 + 5);
+	idxt_commit_head(f, "refs/bigroot", 40000, T0 + 5);
 	for (int i = 0; i < BIG; i++) {
 		snprintf(p, sizeof(p), "c/r%d.json", i);
-		doc(f, p, i);
+		idxt_doc(f, p, i);
 	}
 	small_commits(f, "refs/bigroot", SMALL, 40010, T0 + 90000);
 	fprintf(f, "done\n");
 	fclose(f);
-	sh("git --git-dir='%s' fast-import --quiet --force --done < '%s'", repo,
-	   path);
+	idxt_sh("git --git-dir='%s' fast-import --quiet --force --done < '%s'",
+		repo, path);
 }
 
 /* Every row of the two databases equal (idxrows.c)? */
@@ -165,8 +117,8 @@ static void move(const char *target)
 {
 	char hex[STORE_OID_HEXSZ + 1];
 
-	rev(hex, target);
-	sh("git --git-dir='%s' update-ref refs/heads/main %s", repo, hex);
+	idxt_rev(repo, hex, target);
+	idxt_sh("git --git-dir='%s' update-ref refs/heads/main %s", repo, hex);
 }
 
 /* The progress hook's first call (the chain walked): stop. */
@@ -196,7 +148,7 @@ static void stop_in(struct store *st, struct idx_db *db, const char *target,
 	atomic_store(&db->cancel, false);
 	store_error_clear();
 	CHECK(err == -ECANCELED, "%s: catch-up not stopped: %d", what, err);
-	rev(hex, big);
+	idxt_rev(repo, hex, big);
 	err = idx_wip_read(db, "main", &w, &wseq);
 	if (err == 0)
 		store_oid_fmt(whex, &w);
@@ -265,9 +217,9 @@ int main(void)
 		fprintf(stderr, "open: %s\n", store_errmsg());
 		return 1;
 	}
-	rev(root, "refs/heads/main~1101");
-	sh("git --git-dir='%s' tag big refs/heads/main~1100", repo);
-	sh("git --git-dir='%s' tag tip refs/heads/main", repo);
+	idxt_rev(repo, root, "refs/heads/main~1101");
+	idxt_sh("git --git-dir='%s' tag big refs/heads/main~1100", repo);
+	idxt_sh("git --git-dir='%s' tag tip refs/heads/main", repo);
 
 	/* The root indexed, an ordered index of c built on it. */
 	db = open_db();
@@ -316,11 +268,11 @@ int main(void)
 	CHECK(idx_history_catchup(db, st, "main", &added) == 0,
 	      "back to the root: %s", store_errmsg());
 	stop_in(st, db, "tip", "big", 1, "stopped before a prune");
-	sh("git --git-dir='%s' tag -d big tip >/dev/null", repo);
-	sh("git --git-dir='%s' update-ref refs/heads/main refs/sib", repo);
-	sh("git --git-dir='%s' -c gc.reflogExpire=now "
-	   "-c gc.reflogExpireUnreachable=now gc --quiet --prune=now",
-	   repo);
+	idxt_sh("git --git-dir='%s' tag -d big tip >/dev/null", repo);
+	idxt_sh("git --git-dir='%s' update-ref refs/heads/main refs/sib", repo);
+	idxt_sh("git --git-dir='%s' -c gc.reflogExpire=now "
+		"-c gc.reflogExpireUnreachable=now gc --quiet --prune=now",
+		repo);
 	store_close(st);
 	if (store_open(&st, repo, &so) < 0)
 		return 1;
@@ -330,7 +282,7 @@ int main(void)
 	idx_spec_release(&spec);
 	idx_db_close(db);
 	store_close(st);
-	sh("rm -rf '%s'", tmp);
+	idxt_sh("rm -rf '%s'", tmp);
 	printf("%s\n", failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
 }

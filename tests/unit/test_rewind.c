@@ -8,7 +8,6 @@
  * newer than its children, a commit older than the fork it follows) are
  * part of the history. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,53 +28,6 @@
 
 static char tmp[256], repo[300];
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "failed: %s\n", cmd);
-		exit(1);
-	}
-}
-
-static void rev(char out[STORE_OID_HEXSZ + 1], const char *what)
-{
-	char cmd[600];
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "git --git-dir='%s' rev-parse '%s'", repo,
-		 what);
-	p = popen(cmd, "r");
-	if (!p || !fgets(out, STORE_OID_HEXSZ + 1, p) ||
-	    strlen(out) != STORE_OID_HEXSZ) {
-		fprintf(stderr, "rev-parse %s failed\n", what);
-		exit(1);
-	}
-	pclose(p);
-}
-
-static void doc(FILE *f, const char *path, int v)
-{
-	char body[128];
-
-	snprintf(body, sizeof(body), "{\"v\": %d, \"n\": \"%s\"}", v % 7, path);
-	fprintf(f, "M 100644 inline %s\ndata %zu\n%s\n", path, strlen(body),
-		body);
-}
-
-static void commit_head(FILE *f, const char *ref, int mark, long when)
-{
-	fprintf(f, "commit %s\nmark :%d\n", ref, mark);
-	fprintf(f, "committer t <t@example.invalid> %ld +0000\n", when);
-	fprintf(f, "data 2\nc\n");
-}
-
 /* main: MAIN commits on an empty root (dated now, so newer than all);
  * commit 150 dated before commit 100. refs/side: SIDE commits after
  * main's commit FORK, one dated before main's commit 50, one deleting a
@@ -92,15 +44,15 @@ static void make_history(void)
 	for (int i = 1; i <= MAIN; i++) {
 		char p[64];
 
-		commit_head(f, "refs/heads/main", i,
-			    i == 150 ? T0 + 10 * 100 - 5 : T0 + 10L * i);
+		idxt_commit_head(f, "refs/heads/main", i,
+				 i == 150 ? T0 + 10 * 100 - 5 : T0 + 10L * i);
 		if (i == 1)
 			fprintf(f, "from refs/heads/main^0\n");
 		snprintf(p, sizeof(p), "c/d%d.json", i % 20);
-		doc(f, p, i);
+		idxt_doc(f, p, i);
 		if (i % 3 == 0) {
 			snprintf(p, sizeof(p), "e/x%d.json", i % 4);
-			doc(f, p, i + 1);
+			idxt_doc(f, p, i + 1);
 		}
 		if (i % 37 == 0)
 			fprintf(f, "D c/d%d.json\n", (i + 5) % 20);
@@ -108,27 +60,29 @@ static void make_history(void)
 	for (int k = 0; k < SIDE; k++) {
 		char p[64];
 
-		commit_head(f, "refs/side", 1000 + k,
-			    k == 10 ? T0 + 10 * 50 - 3 : T0 + 10L * (MAIN + k));
+		idxt_commit_head(f, "refs/side", 1000 + k,
+				 k == 10 ? T0 + 10 * 50 - 3 :
+					   T0 + 10L * (MAIN + k));
 		if (k == 0)
 			fprintf(f, "from :%d\n", FORK);
 		snprintf(p, sizeof(p), "c/side%d.json", k % 4);
-		doc(f, p, k);
+		idxt_doc(f, p, k);
 		snprintf(p, sizeof(p), "c/d%d.json", k % 20);
-		doc(f, p, k + 3);
+		idxt_doc(f, p, k + 3);
 		if (k == 20)
 			fprintf(f, "D c/d7.json\n");
 	}
 	for (int k = 0; k < 5; k++) {
 		char p[64];
 
-		commit_head(f, "refs/other", 2000 + k, T0 + 5L * k);
+		idxt_commit_head(f, "refs/other", 2000 + k, T0 + 5L * k);
 		snprintf(p, sizeof(p), "c/o%d.json", k);
-		doc(f, p, k);
+		idxt_doc(f, p, k);
 	}
 	fprintf(f, "done\n");
 	fclose(f);
-	sh("git --git-dir='%s' fast-import --quiet --done < '%s'", repo, path);
+	idxt_sh("git --git-dir='%s' fast-import --quiet --done < '%s'", repo,
+		path);
 }
 
 /* Every row of the two databases equal (idxrows.c)? */
@@ -154,8 +108,8 @@ static void move_and_check(struct store *st, struct idx_db *db,
 	bool built;
 	int err;
 
-	rev(hex, target);
-	sh("git --git-dir='%s' update-ref refs/heads/main %s", repo, hex);
+	idxt_rev(repo, hex, target);
+	idxt_sh("git --git-dir='%s' update-ref refs/heads/main %s", repo, hex);
 	err = idx_history_catchup(db, st, "main", &added);
 	CHECK(err == 0, "%s: catch-up: %s", what, store_errmsg());
 	CHECK(added == want, "%s: %llu commits indexed, want %llu", what,
@@ -206,7 +160,7 @@ int main(void)
 	CHECK(idx_order_ensure(db, st, "main", "c", &spec, &built) == 0 &&
 		      built,
 	      "ordered index: %s", store_errmsg());
-	rev(tip, "refs/heads/main");
+	idxt_rev(repo, tip, "refs/heads/main");
 	snprintf(fork, sizeof(fork), "%s~%d", tip, MAIN - FORK);
 	snprintf(back, sizeof(back), "%s~40", tip);
 	move_and_check(st, db, &spec, back, 0, "back 40 commits");
@@ -226,12 +180,13 @@ int main(void)
 		       "the first line again");
 	/* The commits cut away are gone from Git: indexed from the root. A
 	 * store opened anew, as libgit2 may still hold a removed pack. */
-	sh("git --git-dir='%s' update-ref refs/side refs/side~20", repo);
-	sh("git --git-dir='%s' update-ref -d refs/other", repo);
-	sh("git --git-dir='%s' update-ref refs/heads/main refs/side", repo);
-	sh("git --git-dir='%s' -c gc.reflogExpire=now "
-	   "-c gc.reflogExpireUnreachable=now gc --quiet --prune=now",
-	   repo);
+	idxt_sh("git --git-dir='%s' update-ref refs/side refs/side~20", repo);
+	idxt_sh("git --git-dir='%s' update-ref -d refs/other", repo);
+	idxt_sh("git --git-dir='%s' update-ref refs/heads/main refs/side",
+		repo);
+	idxt_sh("git --git-dir='%s' -c gc.reflogExpire=now "
+		"-c gc.reflogExpireUnreachable=now gc --quiet --prune=now",
+		repo);
 	store_close(st);
 	if (store_open(&st, repo, &so) < 0)
 		return 1;
@@ -240,7 +195,7 @@ int main(void)
 	idx_spec_release(&spec);
 	idx_db_close(db);
 	store_close(st);
-	sh("rm -rf '%s'", tmp);
+	idxt_sh("rm -rf '%s'", tmp);
 	printf("%s\n", failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
 }
