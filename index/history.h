@@ -8,6 +8,9 @@
  *   'S' B \0 BE(seq)    -> commit (20) time (8)
  *   'C' B \0 hex40      -> seq (8) time (8)
  *   'P' B \0 path \0 BE(seq) -> commit (20) time (8) blob (20, zero: deleted)
+ *   'K' \0 commit (20)  -> what the commit changed (changes.h; any branch)
+ *   'W' B               -> a commit whose rows are partly written
+ *                          (catchup_int.h)
  * seq numbers the first-parent chain from its root commit (0) upward.
  * mintime is the least committer time of that commit and every later one
  * on the chain: it never decreases along the chain, so "the newest commit
