@@ -307,8 +307,8 @@ int idx_cu_put_commit(struct catchup *c)
 		static const unsigned char none = 0; /* a record of no file */
 
 		if (idx_rec_key(&c->k, &c->commit) < 0 ||
-		    put(c, c->k.p, c->k.len, c->rec.len ? c->rec.p : &none,
-			c->rec.len ? c->rec.len : 1) < 0)
+		    put(c, c->k.p, c->k.len, c->rec.v.len ? c->rec.v.p : &none,
+			c->rec.v.len ? c->rec.v.len : 1) < 0)
 			return -ENOMEM;
 	}
 	idx_rec_reset(&c->rec);

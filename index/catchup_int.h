@@ -38,15 +38,14 @@ void idx_sortbatch_release(struct idx_sortbatch *b);
 
 /* changes.c: a commit's 'K' record (changes.h) being gathered. */
 struct idx_rec {
-	unsigned char *p;
-	size_t len, cap;
+	struct idx_key v; /* the value so far (empty: no file yet) */
 	size_t n; /* files */
 	bool odd; /* no record: too many files, or one not reported */
 };
 void idx_rec_reset(struct idx_rec *r);
 void idx_rec_release(struct idx_rec *r);
 int idx_rec_add(struct idx_rec *r, const char *path,
-		const struct store_oid *old, const struct store_oid *new);
+		const struct store_oid *before, const struct store_oid *after);
 /* The record's key, for COMMIT. */
 int idx_rec_key(struct idx_key *k, const struct store_oid *commit);
 

@@ -11,54 +11,38 @@
 
 void idx_rec_reset(struct idx_rec *r)
 {
-	r->len = 0;
+	r->v.len = 0;
 	r->n = 0;
 	r->odd = false;
 }
 
 void idx_rec_release(struct idx_rec *r)
 {
-	free(r->p);
+	free(r->v.p);
 	memset(r, 0, sizeof(*r));
 }
 
-static int rec_add(struct idx_rec *r, const void *data, size_t n)
-{
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		unsigned char *p;
-
-		while (cap < r->len + n)
-			cap *= 2;
-		if (!(p = realloc(r->p, cap)))
-			return -ENOMEM;
-		r->p = p;
-		r->cap = cap;
-	}
-	memcpy(r->p + r->len, data, n);
-	r->len += n;
-	return 0;
-}
-
 int idx_rec_add(struct idx_rec *r, const char *path,
-		const struct store_oid *old, const struct store_oid *new)
+		const struct store_oid *before, const struct store_oid *after)
 {
 	size_t plen = strlen(path);
 	unsigned char h[3] = { (unsigned char)(plen >> 8), (unsigned char)plen,
-			       (unsigned char)((old ? 1 : 0) | (new ? 2 : 0)) };
+			       (unsigned char)((before ? 1 : 0) |
+					       (after ? 2 : 0)) };
 	static const unsigned char version = 0;
+	struct idx_key *v = &r->v;
 
-	if (r->odd || (!old && !new) ||
-	    (old && new &&store_oid_equal(old, new)))
+	if (r->odd || (!before && !after) ||
+	    (before && after && store_oid_equal(before, after)))
 		return 0; /* no change */
 	if (r->n == IDX_CHANGES_MAX || plen > 0xffff) {
 		r->odd = true; /* too big to be worth it: Git answers */
 		return 0;
 	}
-	if ((r->len == 0 && rec_add(r, &version, 1) < 0) ||
-	    rec_add(r, h, 3) < 0 || rec_add(r, path, plen) < 0 ||
-	    (old && rec_add(r, old->id, STORE_OID_RAWSZ) < 0) ||
-	    (new &&rec_add(r, new->id, STORE_OID_RAWSZ) < 0))
+	if ((v->len == 0 && idx_key_add(v, &version, 1) < 0) ||
+	    idx_key_add(v, h, 3) < 0 || idx_key_add(v, path, plen) < 0 ||
+	    (before && idx_key_add(v, before->id, STORE_OID_RAWSZ) < 0) ||
+	    (after && idx_key_add(v, after->id, STORE_OID_RAWSZ) < 0))
 		return -ENOMEM;
 	r->n++;
 	return 0;
@@ -75,25 +59,24 @@ int idx_rec_key(struct idx_key *k, const struct store_oid *commit)
 int idx_changes_get(struct idx_db *db, const struct store_oid *commit,
 		    struct idx_changes *out)
 {
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	struct idx_key k = { 0 };
 	char *e = NULL;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	if ((err = idx_rec_key(&k, commit)) == 0) {
-		out->buf = rocksdb_get(db->db, ro, (char *)k.p, k.len,
+		out->buf = rocksdb_get(db->db, db->ropts, (char *)k.p, k.len,
 				       &out->len, &e);
 		if (e)
 			err = idx_rocks_fail(e, "read changes");
 		else if (!out->buf || out->len < 1 || out->buf[0] != 0)
 			err = 1; /* none, or a form this code does not know */
 	}
-	rocksdb_readoptions_destroy(ro);
 	free(k.p);
 	if (err != 0)
 		idx_changes_release(out);
-	out->pos = 1;
+	else
+		out->pos = 1; /* past the version */
 	return err;
 }
 
