@@ -247,6 +247,15 @@ static void save_tips(struct store *st, const char *tips)
 		unlink(tmp);
 }
 
+/* pack_new's ARGV with the history walk stopping at commits in packs
+ * (--unpacked, before the pack's base name BASE): the walk from the tips
+ * alone. */
+static void walk_unpacked(const char **argv, const char *base)
+{
+	argv[8] = "--unpacked";
+	argv[9] = base;
+}
+
 /* Pack the objects new since the last pack, each with its path: 0 once
  * the pack is in place, 1 if there was nothing to pack, or -errno. */
 static int pack_new(struct store *st)
@@ -286,10 +295,8 @@ static int pack_new(struct store *st)
 	if (rc < 0)
 		goto out;
 	old_tips(st, old, TIPS_MAX);
-	if (!old[0]) {
-		argv[8] = "--unpacked";
-		argv[9] = base;
-	}
+	if (!old[0])
+		walk_unpacked(argv, base);
 	n = (size_t)snprintf(in, TIPS_MAX, "%s", tips);
 	for (char *l = old, *e; *l; l = e + 1) {
 		if (!(e = strchr(l, '\n')))
@@ -302,8 +309,7 @@ static int pack_new(struct store *st)
 	/* A tip packed last time may be gone since (a gc pruned it): walk
 	 * from the tips alone, as the first time. */
 	if (rc < 0 && old[0]) {
-		argv[8] = "--unpacked";
-		argv[9] = base;
+		walk_unpacked(argv, base);
 		rc = git_io(argv, tips, strlen(tips), out, sizeof(out));
 	}
 	if (rc < 0)
