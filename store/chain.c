@@ -273,6 +273,8 @@ static int parse_tree(struct ctree *t, size_t len)
 		if (e.nlen == sizeof(LAYOUT_MARKER) - 1 &&
 		    !memcmp(e.name, LAYOUT_MARKER, e.nlen))
 			t->fanout = true;
+		else if (!rent_is_tree(&e))
+			t->direct = true;
 		t->v[t->n++] = e;
 	}
 	/* Git writes them sorted; a tree written otherwise is compared in

@@ -23,6 +23,7 @@ struct ctree {
 	struct rent *v; /* in Git's order (sorted so if written otherwise) */
 	size_t n;
 	bool fanout; /* holds LAYOUT_MARKER */
+	bool direct; /* holds files other than LAYOUT_MARKER */
 };
 
 /* The tree ID, parsed; a reference the caller puts back with

@@ -107,33 +107,80 @@ static void plan_release(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Append update ACTION of git path GPATH (taken: freed with P). */
+static int plan_push(struct plan *p, git_tree_update_t action,
+		     const git_oid *id, char *gpath)
+{
+	git_tree_update *u = realloc(p->up, (p->n + 1) * sizeof(*u));
+	char **v = u ? realloc(p->paths, (p->npaths + 1) * sizeof(*v)) : NULL;
+
+	if (u)
+		p->up = u;
+	if (v)
+		p->paths = v;
+	if (!u || !v) {
+		free(gpath);
+		return -ENOMEM;
+	}
+	p->paths[p->npaths++] = gpath;
+	u[p->n++] = (git_tree_update){ action, id ? *id : (git_oid){ { 0 } },
+				       id ? GIT_FILEMODE_BLOB : 0, gpath };
+	return 0;
+}
+
+/* PATH is a file Git put beside the buckets of a fanout collection (it
+ * shadows its bucket's copy, store_layout_bucketed): the change goes to
+ * the bucket and both copies of the old go, so the layout is the
+ * collection's own again. */
+static int plan_shadowed(git_tree *tree, struct plan *p,
+			 git_tree_update_t action, const git_oid *id,
+			 const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	git_tree_entry *e = NULL;
+	char *bpath = NULL, *flat = strdup(path);
+	int err = flat ? plan_push(p, GIT_TREE_UPDATE_REMOVE, NULL, flat) :
+			 -ENOMEM;
+
+	if (err == 0 &&
+	    store_layout_bucket_path(path, slash ? (size_t)(slash - path) : 0,
+				     name, &bpath) < 0)
+		return -ENOMEM;
+	if (err < 0)
+		return err;
+	if (action == GIT_TREE_UPDATE_UPSERT)
+		return plan_push(p, action, id, bpath);
+	if (git_tree_entry_bypath(&e, tree, bpath) < 0) {
+		free(bpath); /* no copy in the bucket */
+		return 0;
+	}
+	git_tree_entry_free(e);
+	return plan_push(p, action, NULL, bpath);
+}
+
 /* Add one update for logical PATH; the git path is looked up in TREE. */
 static int plan_add(struct store *st, git_tree *tree, struct plan *p,
 		    git_tree_update_t action, const git_oid *id,
 		    const char *path)
 {
-	git_tree_update *u = realloc(p->up, (p->n + 1) * sizeof(*u));
-	char **v = u ? realloc(p->paths, (p->npaths + 1) * sizeof(*v)) : NULL;
-	bool fanout;
+	bool fanout, shadow = false;
+	char *gpath = NULL;
 	int err;
 
-	if (u)
-		p->up = u;
-	if (!u || !v)
-		return -ENOMEM;
-	p->paths = v;
-	err = store_tb_git_path(st, git_tree_id(tree), path, &v[p->npaths]);
+	err = store_tb_git_path(st, git_tree_id(tree), path, &gpath);
 	if (err == 1)
-		err = store_layout_git_path(st, tree, path, &v[p->npaths],
-					    &fanout);
+		err = store_layout_git_path(st, tree, path, &gpath, &fanout,
+					    &shadow);
 	if (err == -ENOENT || err == -ENOTDIR)
-		err = (v[p->npaths] = strdup(path)) ? 0 : -ENOMEM;
+		err = (gpath = strdup(path)) ? 0 : -ENOMEM;
 	if (err < 0)
 		return err;
-	u[p->n++] = (git_tree_update){ action, id ? *id : (git_oid){ { 0 } },
-				       id ? GIT_FILEMODE_BLOB : 0,
-				       v[p->npaths++] };
-	return 0;
+	if (shadow) {
+		free(gpath);
+		return plan_shadowed(tree, p, action, id, path);
+	}
+	return plan_push(p, action, id, gpath);
 }
 
 /* A PUT into a flat collection that has grown past the threshold (made so

@@ -60,9 +60,9 @@ int store_layout_marker(struct store *st, git_oid *out)
 	return err < 0 ? store_git_fail(err, "fanout marker") : 0;
 }
 
-bool store_layout_bucketed(bool fanout, bool name_is_tree)
+bool store_layout_bucketed(bool fanout, bool name_is_direct)
 {
-	return fanout && !name_is_tree;
+	return fanout && !name_is_direct;
 }
 
 int store_layout_bucket_path(const char *dir, size_t dirlen, const char *name,
@@ -133,7 +133,7 @@ static int split(const char *path, char **dir, const char **name)
 }
 
 int store_layout_git_path(struct store *st, git_tree *root, const char *path,
-			  char **out, bool *fanout)
+			  char **out, bool *fanout, bool *shadow)
 {
 	git_tree *dir = NULL;
 	const char *name;
@@ -142,18 +142,20 @@ int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 
 	*out = NULL;
 	*fanout = false;
+	if (shadow)
+		*shadow = false;
 	if ((err = split(path, &dirpath, &name)) < 0)
 		return err;
 	err = store_layout_dir(st, root, dirpath, &dir);
 	if (err == 0 && store_layout_is_fanout(dir)) {
 		const git_tree_entry *te = git_tree_entry_byname(dir, name);
 
-		if (store_layout_bucketed(true,
-					  te && git_tree_entry_type(te) ==
-							  GIT_OBJECT_TREE)) {
+		if (store_layout_bucketed(true, te != NULL)) {
 			*fanout = true;
 			store_layout_bucket_path(dirpath, strlen(dirpath), name,
 						 out);
+		} else if (shadow) {
+			*shadow = git_tree_entry_type(te) != GIT_OBJECT_TREE;
 		}
 	}
 	if (!*out)

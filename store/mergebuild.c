@@ -258,6 +258,17 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 		 files >= LAYOUT_FANOUT_AT;
 	if (ofan) {
 		err = build_buckets(st, od, dir, e, n, u);
+		/* A file beside the buckets shadowed the bucket's copy: the
+		 * result is in the bucket now. */
+		for (size_t i = 0; i < n && err == 0; i++) {
+			const git_tree_entry *te = git_tree_entry_byname(
+				od, base_name(e[i]->path));
+
+			if (te && git_tree_entry_type(te) != GIT_OBJECT_TREE)
+				err = add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0,
+					  git_path(dir, base_name(e[i]->path),
+						   false));
+		}
 		goto out;
 	}
 	from = u->n;

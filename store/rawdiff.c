@@ -206,13 +206,22 @@ static int cmp_rent(const void *a, const void *b)
 	return rent_cmp(a, b);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	const struct rent *x = a, *y = b;
+	int c = memcmp(x->name, y->name, x->nlen < y->nlen ? x->nlen : y->nlen);
+
+	return c ? c : x->nlen < y->nlen ? -1 : x->nlen > y->nlen;
+}
+
 /* T's logical entries (T NULL: none): a plain tree's own; a fanout
  * collection's direct ones without buckets and marker, with the files of
- * its buckets too when BUCKETS. */
+ * its buckets too when BUCKETS, but for those a direct entry shadows
+ * (store_layout_bucketed). */
 static int list_logical(struct rd *d, const struct ctree *t, bool buckets,
 			struct rlist *l)
 {
-	size_t cap = 0;
+	size_t cap = 0, nd;
 	int err = 0;
 
 	memset(l, 0, sizeof(*l));
@@ -224,16 +233,17 @@ static int list_logical(struct rd *d, const struct ctree *t, bool buckets,
 		return 0;
 	}
 	l->owned = true;
-	for (size_t i = 0; err == 0 && i < t->n; i++) {
+	for (size_t i = 0; err == 0 && i < t->n; i++)
+		if (!is_bucket(&t->v[i]) && !is_marker(&t->v[i]))
+			err = list_add(l, &t->v[i], &cap);
+	nd = l->n;
+	if (nd > 1)
+		qsort(l->v, nd, sizeof(*l->v), cmp_name);
+	for (size_t i = 0; buckets && err == 0 && i < t->n; i++) {
 		const struct rent *e = &t->v[i];
 		struct ctree **h, *bt;
 
-		if (!is_bucket(e)) {
-			if (!is_marker(e))
-				err = list_add(l, e, &cap);
-			continue;
-		}
-		if (!buckets)
+		if (!is_bucket(e))
 			continue;
 		if (!(h = realloc(l->held, (l->nheld + 1) * sizeof(*h))))
 			return -ENOMEM;
@@ -244,7 +254,9 @@ static int list_logical(struct rd *d, const struct ctree *t, bool buckets,
 			continue;
 		l->held[l->nheld++] = bt;
 		for (size_t k = 0; err == 0 && k < bt->n; k++)
-			if (!rent_is_tree(&bt->v[k]))
+			if (!rent_is_tree(&bt->v[k]) &&
+			    !(nd && bsearch(&bt->v[k], l->v, nd, sizeof(*l->v),
+					    cmp_name)))
 				err = list_add(l, &bt->v[k], &cap);
 	}
 	if (err == 0 && l->n)
@@ -350,7 +362,10 @@ static int diff_dir(struct rd *d, const unsigned char *a,
 		err = get_tree(d, a, &ta);
 	if (err == 0 && b)
 		err = get_tree(d, b, &tb);
-	if (err == 0 && ta && tb && ta->fanout && tb->fanout) {
+	/* Bucket by bucket only with nothing beside the buckets: a file
+	 * there shadows its bucket's copy. */
+	if (err == 0 && ta && tb && ta->fanout && tb->fanout && !ta->direct &&
+	    !tb->direct) {
 		err = diff_fanouts(d, ta, tb);
 	} else if (err == 0) {
 		err = list_logical(d, ta, true, &la);

@@ -542,7 +542,7 @@ int store_stat_tree_git(struct store *st, git_tree *tree, const char *path,
 		memcpy(out->oid.id, git_tree_id(tree)->id, STORE_OID_RAWSZ);
 		return 0;
 	}
-	err = store_layout_git_path(st, tree, path, &gpath, &fanout);
+	err = store_layout_git_path(st, tree, path, &gpath, &fanout, NULL);
 	if (err == -ENOENT || err == -ENOTDIR)
 		return store_fail(-ENOENT, "%s: not found", path);
 	if (err < 0)
@@ -588,8 +588,12 @@ int store_stat(struct store *st, const struct store_oid *commit,
 	return err;
 }
 
-static int list_entries(git_tree *t, bool skip_buckets, store_dir_cb cb,
-			void *ctx)
+/* T's entries; SKIP_BUCKETS: T is a fanout collection (its buckets and
+ * marker are no entries); DIRECT: T is a bucket of that collection,
+ * whose entries of names DIRECT holds itself are shadowed
+ * (store_layout_bucketed). */
+static int list_entries(git_tree *t, bool skip_buckets, git_tree *direct,
+			store_dir_cb cb, void *ctx)
 {
 	struct store_entry e;
 	int err;
@@ -601,6 +605,7 @@ static int list_entries(git_tree *t, bool skip_buckets, store_dir_cb cb,
 		memset(&e, 0, sizeof(e));
 		e.kind = entry_kind(te);
 		if (e.kind == STORE_NONE ||
+		    (direct && git_tree_entry_byname(direct, name)) ||
 		    (skip_buckets &&
 		     (!strcmp(name, LAYOUT_MARKER) ||
 		      (e.kind == STORE_DIR && store_layout_bucket_name(name)))))
@@ -617,7 +622,7 @@ static int list_entries(git_tree *t, bool skip_buckets, store_dir_cb cb,
 static int list_tree(struct store *st, git_tree *t, store_dir_cb cb, void *ctx)
 {
 	bool fanout = store_layout_is_fanout(t);
-	int err = list_entries(t, fanout, cb, ctx);
+	int err = list_entries(t, fanout, NULL, cb, ctx);
 
 	for (size_t i = 0, n = git_tree_entrycount(t); fanout && !err && i < n;
 	     i++) {
@@ -630,7 +635,7 @@ static int list_tree(struct store *st, git_tree *t, store_dir_cb cb, void *ctx)
 		err = git_tree_lookup(&bucket, st->repo, git_tree_entry_id(te));
 		if (err < 0)
 			return store_git_fail(err, "bucket");
-		err = list_entries(bucket, false, cb, ctx);
+		err = list_entries(bucket, false, t, cb, ctx);
 		git_tree_free(bucket);
 	}
 	return err;

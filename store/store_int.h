@@ -305,8 +305,10 @@ int store_git_fail(int gerr, const char *what);
 bool store_layout_bucket_name(const char *name);
 /* The rules of the layout, each decided once for both readers of trees
  * (libgit2's and tree bytes): in a fanout collection a name goes to its
- * bucket unless a subcollection of that name stands at the flat level. */
-bool store_layout_bucketed(bool fanout, bool name_is_tree);
+ * bucket unless an entry of that name stands at the flat level: a
+ * subcollection, or a file Git put there beside the buckets (it shadows
+ * the bucket's copy: it is what that commit's writer meant). */
+bool store_layout_bucketed(bool fanout, bool name_is_direct);
 /* "DIR[0..DIRLEN)/BUCKET/NAME" (no leading '/' for the root); *out is the
  * caller's. */
 int store_layout_bucket_path(const char *dir, size_t dirlen, const char *name,
@@ -340,9 +342,11 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 bool store_layout_is_fanout(const git_tree *t);
 int store_layout_dir(struct store *st, git_tree *root, const char *dir,
 		     git_tree **out);
-/* The git path of logical PATH (a bucket path in a fanout collection). */
+/* The git path of logical PATH (a bucket path in a fanout collection);
+ * *SHADOW (may be NULL): PATH is a file beside a fanout collection's
+ * buckets (store_layout_bucketed). */
 int store_layout_git_path(struct store *st, git_tree *root, const char *path,
-			  char **out, bool *fanout);
+			  char **out, bool *fanout, bool *shadow);
 int store_layout_logical(struct store *st, git_tree *tree, const char *gpath,
 			 char **out);
 int store_layout_reshard(struct store *st, const char *dir, git_tree *t,

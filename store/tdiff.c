@@ -32,7 +32,7 @@ static int find_file(struct store *st, const git_oid *root, const char *path,
 	err = git_tree_lookup(&t, st->repo, root);
 	if (err < 0)
 		return store_git_fail(err, "tree");
-	err = store_layout_git_path(st, t, path, &gpath, &fanout);
+	err = store_layout_git_path(st, t, path, &gpath, &fanout, NULL);
 	if (err == -ENOENT || err == -ENOTDIR)
 		err = 0;
 	else if (err == 0 && git_tree_entry_bypath(out, t, gpath) == 0 &&

@@ -321,8 +321,7 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	fanout = lookup(st, &dir, LAYOUT_MARKER, &dummy, &dmode) == 0;
 	err = lookup(st, &dir, comp[depth - 1], &id, &mode);
 	if ((err == 0 || err == -ENOENT) &&
-	    store_layout_bucketed(fanout,
-				  err == 0 && mode == GIT_FILEMODE_TREE)) {
+	    store_layout_bucketed(fanout, err == 0)) {
 		git_oid b;
 
 		store_layout_bucket(comp[depth - 1], bucket);
@@ -417,11 +416,12 @@ int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
 		err = lookup(st, &dir, name, &id, &mode);
 		if (err == 1)
 			return 1;
-		if (store_layout_bucketed(
-			    true, err == 0 && mode == GIT_FILEMODE_TREE))
+		if (store_layout_bucketed(true, err == 0))
 			return store_layout_bucket_path(
 				path, slash ? (size_t)(slash - path) : 0, name,
 				out);
+		if (err == 0 && mode != GIT_FILEMODE_TREE)
+			return 1; /* beside the buckets: libgit2's way */
 	}
 	/* Flat, or no such directory yet: the path as it is. */
 	*out = strdup(path);

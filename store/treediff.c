@@ -53,6 +53,17 @@ bool tw_is_bucket(const struct rt_entry *e)
 	return store_rt_is_tree(e) && store_layout_bucket_name(e->name);
 }
 
+bool tw_plain_fanout(const struct rtree *t)
+{
+	if (!store_rt_is_fanout(t))
+		return false;
+	for (size_t i = 0; i < t->n; i++)
+		if (!store_rt_is_tree(&t->v[i]) &&
+		    strcmp(t->v[i].name, LAYOUT_MARKER))
+			return false;
+	return true;
+}
+
 static int hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' :
@@ -149,13 +160,16 @@ int tw_list(struct walk *w, const struct rtree *t, bool buckets,
 	    struct listing *l)
 {
 	bool fanout = store_rt_is_fanout(t);
-	size_t nb = 0;
+	size_t nb = 0, nd;
 	int err;
 
 	memset(l, 0, sizeof(*l));
 	if (!t)
 		return 0;
 	err = add_entries(l, t, fanout, false);
+	nd = l->n;
+	if (nd > 1)
+		qsort(l->v, nd, sizeof(*l->v), cmp_entry);
 	for (size_t i = 0; fanout && buckets && i < t->n; i++)
 		nb += tw_is_bucket(&t->v[i]);
 	if (err == 0 && nb && !(l->held = calloc(nb, sizeof(*l->held))))
@@ -166,6 +180,16 @@ int tw_list(struct walk *w, const struct rtree *t, bool buckets,
 		err = tw_load(w, tw_id(&t->v[i]), &l->held[l->nheld]);
 		if (err == 0)
 			err = add_entries(l, &l->held[l->nheld++], false, true);
+	}
+	/* A direct entry shadows its name's copy in a bucket. */
+	if (nd) {
+		size_t k = nd;
+
+		for (size_t i = nd; i < l->n; i++)
+			if (!bsearch(&l->v[i], l->v, nd, sizeof(*l->v),
+				     cmp_entry))
+				l->v[k++] = l->v[i];
+		l->n = k;
 	}
 	if (err == 0 && l->n)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_entry);
@@ -294,8 +318,8 @@ int tw_diff_dir(struct walk *w, const char *dir, const git_oid *a,
 	err = tw_load(w, a, &ta);
 	if (err == 0)
 		err = tw_load(w, b, &tb);
-	if (err == 0 && a && b && store_rt_is_fanout(&ta) &&
-	    store_rt_is_fanout(&tb)) {
+	if (err == 0 && a && b && tw_plain_fanout(&ta) &&
+	    tw_plain_fanout(&tb)) {
 		err = diff_fanouts(w, dir, &ta, &tb);
 	} else if (err == 0) {
 		err = tw_list(w, a ? &ta : NULL, true, &la);

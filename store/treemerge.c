@@ -353,8 +353,8 @@ static int merge_dir(struct mwalk *mw, const char *dir, const git_oid *b,
 		err = tw_load(&mw->w, o, &r[1]);
 	if (err == 0)
 		err = tw_load(&mw->w, t, &r[2]);
-	if (err == 0 && o && t && store_rt_is_fanout(rp[1]) &&
-	    store_rt_is_fanout(&r[2]) && (!b || store_rt_is_fanout(&r[0]))) {
+	if (err == 0 && o && t && tw_plain_fanout(rp[1]) &&
+	    tw_plain_fanout(&r[2]) && (!b || tw_plain_fanout(&r[0]))) {
 		err = merge_fanouts(mw, dir, rp);
 	} else if (err == 0) {
 		err = tw_list(&mw->w, b ? &r[0] : NULL, true, &l[0]);

@@ -41,6 +41,10 @@ static inline const git_oid *tw_id(const struct rt_entry *e)
 bool tw_same_id(const git_oid *a, const git_oid *b);
 /* A bucket of a fanout collection (a tree with a bucket's name). */
 bool tw_is_bucket(const struct rt_entry *e);
+/* T is a fanout collection with no file beside its buckets but the
+ * marker, so it can be compared bucket by bucket (a file there shadows
+ * its bucket's copy, store_layout_bucketed). */
+bool tw_plain_fanout(const struct rtree *t);
 /* The buckets of T by number (NULL where there is none). */
 void tw_buckets(const struct rtree *t, const struct rt_entry *out[256]);
 
@@ -53,8 +57,8 @@ struct listing {
 	size_t nheld;
 };
 /* T's logical entries (T NULL: none): a fanout collection's buckets
- * opened (BUCKETS false: its direct entries only, without the buckets
- * and the marker). */
+ * opened, but for the files a direct entry shadows (BUCKETS false: its
+ * direct entries only, without the buckets and the marker). */
 int tw_list(struct walk *w, const struct rtree *t, bool buckets,
 	    struct listing *l);
 void tw_listing_release(struct listing *l);

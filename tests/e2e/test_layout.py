@@ -2,10 +2,11 @@
 fanout that the mount presents flat (README, "Storage layout")."""
 
 import hashlib
+import json
 import os
 import subprocess
 
-from harness import ROOT, ChronofsTestCase, read_file, write_file
+from harness import CTL, ROOT, ChronofsTestCase, read_file, write_file
 
 GEN = os.path.join(ROOT, "tools", "gen-history.py")
 FANOUT_AT = 2048
@@ -109,3 +110,56 @@ class LayoutTests(ChronofsTestCase):
         os.unlink(self.doc("c/b4.json"))
         self.assertNotIn("b4.json", os.listdir(self.doc("c")))
         self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 9)
+
+    def test_a_file_git_puts_beside_the_buckets_is_the_document(self):
+        """A commit made with Git that writes c/b5.json into a fanout
+        collection puts it beside the buckets, next to the bucket's older
+        copy: the mount, history, diff, merge and the next save all take
+        the file beside the buckets as the document."""
+        self.fast_import(FANOUT_AT + 10)
+        self.git("branch", "flat", "main")
+        self.mount()
+        write_file(self.doc("c/b1.json"), b'{"id": 1, "v": 1}')  # reshards
+        os.mkdir(os.path.join(self.mnt, "f"))
+        write_file(self.doc("c/b9.json", branch="f"), b'{"id": 9, "v": 9}')
+        before = self.head()
+        self.outside_commit({"c/b5.json": '{"id": 5, "v": 55}', "c/b6.json": '{"id": 6, "v": 66}'})
+        self.outside_commit({"c/b7.json": '{"id": 7, "v": 77}'}, branch="flat")
+        top = self.git("ls-tree", "--name-only", "main", "c/").split()
+        self.assertIn("c/b5.json", top)
+        self.assertEqual(self.show("c/%s/b5.json" % bucket("b5.json")), b'{"id": 5, "v": -1}')
+        # Read, listed once, one new version, one diff line.
+        self.assertEqual(read_file(self.doc("c/b5.json")), b'{"id": 5, "v": 55}')
+        names = os.listdir(self.doc("c"))
+        self.assertEqual(len(names), FANOUT_AT + 10)
+        self.assertEqual(len(set(names)), len(names))
+        self.assertEqual(len(os.listdir(self.doc("c/b5.json", branch="main@history"))), 2)
+        for way in ("trees", "records"):
+            out = self.run_cmd(CTL, "diff", self.repo, before, "main", env=dict(self.env, CHRONOFS_DIFF=way),
+                               text=True).stdout
+            lines = [json.loads(l) for l in out.splitlines()]
+            self.assertEqual([(l["path"], l["op"]) for l in lines],
+                             [("c/b5.json", "modify"), ("c/b6.json", "modify")], way)
+        # Merged into a fanout branch and into a flat one: the new value,
+        # in its bucket.
+        self.ctl("merge", self.repo, "main", "f")
+        self.ctl("merge", self.repo, "main", "flat")
+        for b in ("f", "flat"):
+            self.assertEqual(read_file(self.doc("c/b5.json", branch=b)), b'{"id": 5, "v": 55}', b)
+            self.assertEqual(self.show("c/%s/b5.json" % bucket("b5.json"), b), b'{"id": 5, "v": 55}', b)
+            self.assertNotIn("c/b5.json", self.git("ls-tree", "--name-only", b, "c/").split(), b)
+            self.assertEqual(len(os.listdir(self.doc("c", branch=b))), FANOUT_AT + 10, b)
+        self.assertEqual(read_file(self.doc("c/b7.json", branch="flat")), b'{"id": 7, "v": 77}')
+        # Merged into the branch that has it: kept, beside f's change.
+        self.ctl("merge", self.repo, "f", "main")
+        self.assertEqual(read_file(self.doc("c/b5.json")), b'{"id": 5, "v": 55}')
+        self.assertEqual(read_file(self.doc("c/b9.json")), b'{"id": 9, "v": 9}')
+        # A save moves it into its bucket; a deletion removes both copies.
+        write_file(self.doc("c/b5.json"), b'{"id": 5, "v": 555}')
+        self.assertEqual(self.show("c/%s/b5.json" % bucket("b5.json")), b'{"id": 5, "v": 555}')
+        self.assertNotIn("c/b5.json", self.git("ls-tree", "--name-only", "main", "c/").split())
+        os.unlink(self.doc("c/b6.json"))
+        self.assertEqual(self.git("ls-tree", "-r", "--name-only", "main", "c/", raw=True).count(b"/b6.json"), 0)
+        self.assertNotIn("b6.json", os.listdir(self.doc("c")))
+        self.assertEqual(read_file(self.doc("c/b5.json")), b'{"id": 5, "v": 555}')
+        self.assertEqual(len(os.listdir(self.doc("c/b5.json", branch="main@history"))), 3)

@@ -61,7 +61,8 @@ static void same_stat(struct store *st, git_tree *tree, const char *path,
 		      "stat %s: entries differ", path);
 	/* The git path a save writes (a missing directory: as it is). */
 	if (store_tb_git_path(st, git_tree_id(tree), path, &gb) == 0) {
-		if (store_layout_git_path(st, tree, path, &ga, &fanout) < 0) {
+		if (store_layout_git_path(st, tree, path, &ga, &fanout, NULL) <
+		    0) {
 			free(ga);
 			ga = strdup(path);
 		}
