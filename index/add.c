@@ -101,7 +101,7 @@ static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 		       const struct store_oid *commit,
 		       const struct store_oid *parent, int64_t time,
 		       const struct idx_change *ch, size_t n, bool complete,
-		       const struct idx_mtime *mtime, bool docs)
+		       bool plain, const struct idx_mtime *mtime, bool docs)
 {
 	struct catchup c = { .db = db, .st = st, .branch = branch };
 	struct store_oid head;
@@ -134,6 +134,7 @@ static int add_changes(struct idx_db *db, struct store *st, const char *branch,
 	c.time = time;
 	c.seq = seq + 1;
 	c.rec.odd = !complete;
+	c.rec.plain = plain;
 	for (size_t i = 0; i < n && err == 0; i++) {
 		if (docs && !store_is_document_path(ch[i].path)) {
 			c.rec.odd = true; /* a file the record would miss */
@@ -171,10 +172,11 @@ int idx_history_add_changes(struct idx_db *db, struct store *st,
 			    const char *branch, const struct store_oid *commit,
 			    const struct store_oid *parent, int64_t time,
 			    const struct idx_change *ch, size_t n,
-			    bool complete, const struct idx_mtime *mtime)
+			    bool complete, bool plain,
+			    const struct idx_mtime *mtime)
 {
 	return add_changes(db, st, branch, commit, parent, time, ch, n,
-			   complete, mtime, false);
+			   complete, plain, mtime, false);
 }
 
 int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
@@ -191,7 +193,7 @@ int idx_history_add(struct idx_db *db, struct store *st, const char *branch,
 					     info->paths[i].old };
 	return add_changes(db, st, branch, &info->commit, &info->parent,
 			   info->time, ch, info->n < 2 ? info->n : 2,
-			   info->n <= 2 && !info->odd, mtime, true);
+			   info->n <= 2 && !info->odd, true, mtime, true);
 }
 
 int idx_order_ensure(struct idx_db *db, struct store *st, const char *branch,

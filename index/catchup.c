@@ -304,8 +304,11 @@ int idx_cu_put_commit(struct catchup *c)
 	if (put(c, c->k.p, c->k.len, val, 16) < 0)
 		return -ENOMEM;
 	if (!c->rec.odd) {
-		static const unsigned char none = 0; /* a record of no file */
+		/* The version (changes.h); alone, a record of no file. */
+		unsigned char none = c->rec.plain ? 1 : 0;
 
+		if (c->rec.v.len)
+			c->rec.v.p[0] = none;
 		if (idx_rec_key(&c->k, &c->commit) < 0 ||
 		    put(c, c->k.p, c->k.len, c->rec.v.len ? c->rec.v.p : &none,
 			c->rec.v.len ? c->rec.v.len : 1) < 0)

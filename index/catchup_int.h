@@ -41,6 +41,7 @@ struct idx_rec {
 	struct idx_key v; /* the value so far (empty: no file yet) */
 	size_t n; /* files */
 	bool odd; /* no record: too many files, or one not reported */
+	bool plain; /* every file 100644: written as version 1 */
 };
 void idx_rec_reset(struct idx_rec *r);
 void idx_rec_release(struct idx_rec *r);

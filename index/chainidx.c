@@ -167,6 +167,7 @@ static int index_one(struct chainidx *x, const struct seg_commit *sc)
 		idx_cu_missing_tree(c, &miss.id);
 	/* The diff left something out: no record of what it changed. */
 	c->rec.odd |= miss.any || miss.skipped;
+	c->rec.plain = !miss.exec;
 	if (err == 0)
 		err = idx_cu_apply_orders(c);
 	if (err == 0)

@@ -14,6 +14,7 @@ void idx_rec_reset(struct idx_rec *r)
 	r->v.len = 0;
 	r->n = 0;
 	r->odd = false;
+	r->plain = false;
 }
 
 void idx_rec_release(struct idx_rec *r)
@@ -69,8 +70,11 @@ int idx_changes_get(struct idx_db *db, const struct store_oid *commit,
 				       &out->len, &e);
 		if (e)
 			err = idx_rocks_fail(e, "read changes");
-		else if (!out->buf || out->len < 1 || out->buf[0] != 0)
+		else if (!out->buf || out->len < 1 ||
+			 (out->buf[0] != 0 && out->buf[0] != 1))
 			err = 1; /* none, or a form this code does not know */
+		else
+			out->plain = out->buf[0] == 1;
 	}
 	free(k.p);
 	if (err != 0)

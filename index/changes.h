@@ -1,7 +1,10 @@
 /* changes.h - what each commit changed against its first parent, kept in
  * the index by commit (a fact of the commit, the same on every branch):
- *   'K' \0 commit (20) -> 0, then per file: BE16(path length) path
+ *   'K' \0 commit (20) -> version, then per file: BE16(path length) path
  *                         flags (1: old, 2: new) [old (20)] [new (20)]
+ * Version 1: every file listed is a regular file (100644) on each side
+ * it has; 0: some may be executable (the record has no modes). A merge
+ * from the records (lib/mergerec.c) needs the modes, so version 1.
  * A diff of two commits near their merge base then reads only the
  * documents that differ (lib/diffrec.c) instead of the Git trees on the
  * way, whose collection buckets hold N/256 entries each. Only a complete
@@ -25,6 +28,7 @@ struct idx_changes {
 	char *buf;
 	size_t len;
 	size_t pos; /* of the next file */
+	bool plain; /* version 1: every file 100644 */
 };
 
 struct idx_changed {

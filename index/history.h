@@ -115,12 +115,15 @@ struct idx_change {
  * from the list when PARENT is the indexed head, else 1 at once, as
  * idx_history_add. MTIME (or NULL) goes with CH[0]. COMPLETE: CH is
  * every change of the commit, a mode alone or a file that is no regular
- * blob included (else it gets no record, changes.h). */
+ * blob included (else it gets no record, changes.h). PLAIN: every file
+ * of CH is a regular file (100644) before and after (the record's
+ * version 1). */
 int idx_history_add_changes(struct idx_db *db, struct store *st,
 			    const char *branch, const struct store_oid *commit,
 			    const struct store_oid *parent, int64_t time,
 			    const struct idx_change *ch, size_t n,
-			    bool complete, const struct idx_mtime *mtime);
+			    bool complete, bool plain,
+			    const struct idx_mtime *mtime);
 
 /* The head commit the indexes of BRANCH reflect. -ENOENT if none. */
 int idx_head_read(struct idx_db *db, const char *branch, struct store_oid *head,

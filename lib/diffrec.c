@@ -19,22 +19,9 @@
 
 #define WALK_MAX 10000 /* commits a side, past which Git answers */
 
-struct item {
-	char *path;
-	unsigned side; /* 0: A, 1: B */
-	unsigned step; /* 0: the side's own commit, then older */
-	bool has_old, has_new;
-	struct store_oid old, new;
-};
-
-struct gather {
-	struct item *v;
-	size_t n, cap;
-};
-
 static int cmp_item(const void *pa, const void *pb)
 {
-	const struct item *a = pa, *b = pb;
+	const struct lib_ritem *a = pa, *b = pb;
 	int c = strcmp(a->path, b->path);
 
 	if (c)
@@ -42,6 +29,20 @@ static int cmp_item(const void *pa, const void *pb)
 	if (a->side != b->side)
 		return a->side < b->side ? -1 : 1;
 	return a->step < b->step ? -1 : a->step > b->step;
+}
+
+void lib_rec_sort(struct lib_rgather *g)
+{
+	if (g->n)
+		qsort(g->v, g->n, sizeof(*g->v), cmp_item);
+}
+
+void lib_rgather_release(struct lib_rgather *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		free(g->v[i].path);
+	free(g->v);
+	memset(g, 0, sizeof(*g));
 }
 
 static bool under(const char *path, size_t plen, const char *prefix)
@@ -52,11 +53,9 @@ static bool under(const char *path, size_t plen, const char *prefix)
 		      (plen == n || path[n] == '/'));
 }
 
-/* The files commit ID changed, as items of SIDE at STEP: 0, 1 if it has
- * no record, or -errno. */
-static int add_record(struct gather *g, struct idx_db *idx,
-		      const struct store_oid *id, unsigned side, unsigned step,
-		      const char *prefix)
+int lib_rec_add(struct lib_rgather *g, struct idx_db *idx,
+		const struct store_oid *id, unsigned side, unsigned step,
+		const char *prefix, bool plain)
 {
 	struct idx_changes rec;
 	struct idx_changed f;
@@ -64,8 +63,10 @@ static int add_record(struct gather *g, struct idx_db *idx,
 
 	if (err != 0)
 		return err; /* 1: none */
-	while ((err = idx_changes_next(&rec, &f)) == 0) {
-		struct item *it;
+	if (plain && !rec.plain)
+		err = -EIO; /* modes unknown: no answer */
+	while (err == 0 && (err = idx_changes_next(&rec, &f)) == 0) {
+		struct lib_ritem *it;
 
 		if (!under(f.path, f.plen, prefix))
 			continue;
@@ -197,11 +198,9 @@ static int walk_chains(struct chains *w, struct store_chain *ch,
 	return 0; /* unrelated: both to their roots, the base empty */
 }
 
-/* One file's state at a side's end, and at the base, from the items of
- * that side [I, J) (newest first). 1 if they do not follow each other. */
-static int side_state(const struct item *v, size_t i, size_t j, bool *has,
-		      struct store_oid *id, bool *base_has,
-		      struct store_oid *base_id)
+int lib_rec_state(const struct lib_ritem *v, size_t i, size_t j, bool *has,
+		  struct store_oid *id, bool *base_has,
+		  struct store_oid *base_id)
 {
 	*has = v[i].has_new;
 	*id = v[i].new;
@@ -215,7 +214,7 @@ static int side_state(const struct item *v, size_t i, size_t j, bool *has,
 	return 0;
 }
 
-static int emit(struct lib_drec *r, struct item *it, bool ha,
+static int emit(struct lib_drec *r, struct lib_ritem *it, bool ha,
 		const struct store_oid *a, bool hb, const struct store_oid *b)
 {
 	struct store_tdiff_entry *e;
@@ -249,13 +248,12 @@ static int emit(struct lib_drec *r, struct item *it, bool ha,
 }
 
 /* The gathered items of both sides as the diff from A to B. */
-static int compose(struct gather *g, struct lib_drec *r)
+static int compose(struct lib_rgather *g, struct lib_drec *r)
 {
 	size_t i = 0;
 	int err = 0;
 
-	if (g->n)
-		qsort(g->v, g->n, sizeof(*g->v), cmp_item);
+	lib_rec_sort(g);
 	while (i < g->n && err == 0) {
 		size_t j = i, k;
 		bool has[2] = { false, false }, bhas[2] = { false, false };
@@ -269,8 +267,8 @@ static int compose(struct gather *g, struct lib_drec *r)
 
 			for (k = s; k < j && g->v[k].side == side; k++)
 				;
-			if (side_state(g->v, s, k, &has[side], &id[side],
-				       &bhas[side], &bid[side]))
+			if (lib_rec_state(g->v, s, k, &has[side], &id[side],
+					  &bhas[side], &bid[side]))
 				return 1;
 			seen[side] = true;
 		}
@@ -293,7 +291,7 @@ int lib_diff_records(chronofs *db, const struct store_oid *a,
 		     const struct store_oid *b, const char *prefix,
 		     struct lib_drec *out)
 {
-	struct gather g = { 0 };
+	struct lib_rgather g = { 0 };
 	struct chains w = { 0 };
 	struct idx_db *idx = NULL;
 	struct store_chain *ch = NULL;
@@ -316,15 +314,13 @@ int lib_diff_records(chronofs *db, const struct store_oid *a,
 	store_chain_close(ch);
 	for (unsigned s = 0; s < 2 && err == 0; s++)
 		for (size_t i = 0; i < w.n[s] && err == 0; i++)
-			err = add_record(&g, idx, &w.v[s][i], s, (unsigned)i,
-					 prefix);
+			err = lib_rec_add(&g, idx, &w.v[s][i], s, (unsigned)i,
+					  prefix, false);
 	lib_index_put(db, idx);
 	chains_release(&w);
 	if (err == 0)
 		err = compose(&g, out);
-	for (size_t i = 0; i < g.n; i++)
-		free(g.v[i].path);
-	free(g.v);
+	lib_rgather_release(&g);
 	if (err != 0)
 		lib_drec_release(out);
 	return err;

@@ -20,4 +20,33 @@ int lib_diff_records(chronofs *db, const struct store_oid *a,
 		     struct lib_drec *out);
 void lib_drec_release(struct lib_drec *r);
 
+/* The records gathered, for the diff and the merge (mergerec.c). */
+struct lib_ritem {
+	char *path;
+	unsigned side; /* 0: A (ours), 1: B (theirs) */
+	unsigned step; /* 0: the side's own commit, then older */
+	bool has_old, has_new;
+	struct store_oid old, new;
+};
+
+struct lib_rgather {
+	struct lib_ritem *v;
+	size_t n, cap;
+};
+
+/* The files commit ID changed (under PREFIX), as items of SIDE at STEP:
+ * 0, 1 if it has no record (or, PLAIN, none that says every file is
+ * 100644), or -errno. */
+int lib_rec_add(struct lib_rgather *g, struct idx_db *idx,
+		const struct store_oid *id, unsigned side, unsigned step,
+		const char *prefix, bool plain);
+/* The items by path, then side, then step (newest first). */
+void lib_rec_sort(struct lib_rgather *g);
+/* One file's state at a side's end, and at the base, from the sorted
+ * items of that side [I, J). 1 if they do not follow each other. */
+int lib_rec_state(const struct lib_ritem *v, size_t i, size_t j, bool *has,
+		  struct store_oid *id, bool *base_has,
+		  struct store_oid *base_id);
+void lib_rgather_release(struct lib_rgather *g);
+
 #endif

@@ -10,6 +10,7 @@
 #include "diffrec.h"
 #include "history.h"
 #include "lib_int.h"
+#include "mergerec.h"
 #include "treemerge.h"
 #include "banned.h"
 
@@ -97,32 +98,58 @@ static bool plain_change(const struct store_merge_entry *e)
 	       e->mode[o] == 0100644;
 }
 
-/* A merge commit in the indexes of INTO from the merge's own list of
- * what it changed: no tree diff of the merge against its first parent
- * (which reads again every bucket theirs changed). A failure loses
- * nothing: the next catch-up indexes the commit from Git. */
-static void index_merge(chronofs *db, const char *into,
+/* Whether E leaves a file that is not 100644 where ours' was or where
+ * the result's is (else the merge's record is of version 0: modes
+ * unknown, changes.h). */
+static bool mode_644(const struct store_merge_entry *e)
+{
+	const int o = STORE_MERGE_OURS_I, t = STORE_MERGE_THEIRS_I;
+
+	if (e->action == STORE_MERGE_OURS)
+		return true;
+	if (e->has[o] && e->mode[o] != 0100644)
+		return false;
+	return e->action != STORE_MERGE_THEIRS || !e->has[t] ||
+	       e->mode[t] == 0100644;
+}
+
+static void index_log(chronofs *db, const char *into)
+{
+	char msg[1200];
+
+	if (!db->log)
+		return;
+	snprintf(msg, sizeof(msg), "index of branch %s: %s", into,
+		 store_errmsg());
+	db->log(msg);
+}
+
+/* A merge commit in the indexes of INTO (IDX, or NULL: not open) from
+ * the merge's own list of what it changed: no tree diff of the merge
+ * against its first parent (which reads again every bucket theirs
+ * changed). A failure loses nothing: the next catch-up indexes the
+ * commit from Git. */
+static void index_merge(chronofs *db, struct idx_db *idx, const char *into,
 			const struct store_merge_outcome *o)
 {
 	struct idx_change *ch = calloc(o->merge.n + 1, sizeof(*ch));
-	struct idx_db *idx = NULL;
 	size_t n = 0;
 	int64_t time = 0;
-	char msg[1200];
+	bool complete = true, plain = true;
 	int err = ch ? store_commit_time(db->st, &o->commit, &time) : -ENOMEM;
-	bool complete = true;
 
 	for (size_t i = 0; i < o->merge.n && err == 0; i++) {
 		complete &= plain_change(&o->merge.v[i]);
+		plain &= mode_644(&o->merge.v[i]);
 		if ((err = result_change(&o->merge.v[i], &ch[n])) == 1) {
 			n++;
 			err = 0;
 		}
 	}
-	if (err == 0 && (err = lib_index_get(db, &idx)) == 0 && idx) {
+	if (err == 0 && idx) {
 		err = idx_history_add_changes(idx, db->st, into, &o->commit,
 					      &o->old_head, time, ch, n,
-					      complete, NULL);
+					      complete, plain, NULL);
 		/* Behind: the owner's catch-up thread brings INTO up; a
 		 * guest's next read that needs the indexes does. */
 		if (err > 0)
@@ -130,12 +157,8 @@ static void index_merge(chronofs *db, const char *into,
 								    into) :
 					  0;
 	}
-	lib_index_put(db, idx);
-	if (err < 0 && db->log) {
-		snprintf(msg, sizeof(msg), "index of branch %s: %s", into,
-			 store_errmsg());
-		db->log(msg);
-	}
+	if (err < 0)
+		index_log(db, into);
 	store_error_clear();
 	free(ch);
 }
@@ -145,17 +168,34 @@ int lib_merge_commit(chronofs *db, const char *from,
 		     const char *message, unsigned flags,
 		     chronofs_merge_result *res)
 {
+	const char *way = getenv("CHRONOFS_MERGE");
 	struct store_merge_outcome o;
+	struct lib_mrec rec = { NULL, db->st, way && !strcmp(way, "records") };
+	struct store_merge_opts opts = { 0 };
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	/* The index, open once for the merge's records of changes and its
+	 * own indexing after (a guest's open is milliseconds). */
+	if (lib_index_get(db, &rec.idx) < 0) {
+		index_log(db, into);
+		store_error_clear();
+	}
+	if (!way || strcmp(way, "trees")) {
+		opts.changes = lib_merge_records;
+		opts.changes_ctx = &rec;
+	}
 	/* A write session: saves of this handle wait, the merge's objects
 	 * are synced together before INTO moves. */
 	store_write_begin(db->st);
 	err = store_merge_commit(
 		&o, db->st, from, commit, into, message,
-		flags & CHRONOFS_MERGE_SQUASH ? STORE_MERGE_SQUASH : 0, NULL);
+		flags & CHRONOFS_MERGE_SQUASH ? STORE_MERGE_SQUASH : 0, &opts);
 	store_write_end(db->st);
+	if (err < 0 || o.kind != STORE_MERGED_COMMIT) {
+		lib_index_put(db, rec.idx);
+		rec.idx = NULL;
+	}
 	if (err == -ENOENT && !commit &&
 	    store_branch_head(db->st, from, &o.commit) < 0)
 		return store_fail(err, "%s: no such branch", from);
@@ -163,8 +203,10 @@ int lib_merge_commit(chronofs *db, const char *from,
 		return store_fail(err, "%s: no such branch", into);
 	if (err < 0)
 		return lib_fail(err, into);
-	if (o.kind == STORE_MERGED_COMMIT)
-		index_merge(db, into, &o);
+	if (o.kind == STORE_MERGED_COMMIT) {
+		index_merge(db, rec.idx, into, &o);
+		lib_index_put(db, rec.idx);
+	}
 	if (o.kind != STORE_MERGED_NOTHING) {
 		store_oid_fmt(res->commit, &o.commit);
 		res->fast_forward = o.kind == STORE_MERGED_FAST_FORWARD;

@@ -118,8 +118,19 @@ static int attempt(struct store_merge_outcome *o, struct store *st,
 	if (err < 0 && err != -ENOENT)
 		return err;
 	o->has_base = err == 0;
-	err = store_merge_trees(&o->merge, st, o->has_base ? &o->base : NULL,
-				&o->old_head, &o->from_head, opts);
+	/* What each side changed, from elsewhere if it can say (no tree
+	 * read), else from the trees. */
+	err = o->has_base && opts && opts->changes ?
+		      opts->changes(opts->changes_ctx, &o->base, &o->old_head,
+				    &o->from_head, &o->merge) :
+		      1;
+	if (err == 0)
+		err = store_merge_finish(&o->merge, st, &o->old_head,
+					 &o->from_head, opts);
+	else if (err == 1)
+		err = store_merge_trees(&o->merge, st,
+					o->has_base ? &o->base : NULL,
+					&o->old_head, &o->from_head, opts);
 	if (err == 0)
 		err = store_merge_build_tree(st, &o->merge, &tree);
 	if (err == 0)

@@ -122,6 +122,9 @@ static int emit(struct rd *d, const struct rent *a, const struct rent *b)
 		return 0;
 	if (has_old && has_new && !memcmp(a->id, b->id, GIT_OID_RAWSZ))
 		return 0; /* equal, or a mode change only */
+	if (d->missing && ((has_old && rent_mode(a) != GIT_FILEMODE_BLOB) ||
+			   (has_new && rent_mode(b) != GIT_FILEMODE_BLOB)))
+		d->missing->exec = true;
 	if ((err = path_push(d, a ? a : b, &old)) < 0)
 		return err;
 	if (has_old)
@@ -389,7 +392,7 @@ int store_chain_diff(struct store_chain *ch, const struct store_oid *old_tree,
 	int err;
 
 	if (missing)
-		missing->any = missing->skipped = false;
+		missing->any = missing->skipped = missing->exec = false;
 	err = diff_dir(&d, old_tree ? old_tree->id : NULL,
 		       new_tree ? new_tree->id : NULL);
 	free(d.path);

@@ -237,6 +237,9 @@ struct store_missing {
 	 * that is no regular blob (a symbolic link, a submodule). Set by
 	 * store_chain_diff only. */
 	bool skipped;
+	/* A file reported was executable (100755) on a side: the callback
+	 * is not told modes. Set by store_chain_diff only. */
+	bool exec;
 };
 typedef int (*store_diff_cb)(void *ctx, const char *path,
 			     const struct store_oid *old_blob,

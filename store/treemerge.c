@@ -378,6 +378,23 @@ static int cmp_entry_path(const void *a, const void *b)
 		      ((const struct store_merge_entry *)b)->path);
 }
 
+/* M's entries in path order, the ones both sides changed merged. */
+static int merge_all(struct merge_ctx *ctx, struct store_merge *m)
+{
+	int err = 0;
+
+	if (m->n)
+		qsort(m->v, m->n, sizeof(*m->v), cmp_entry_path);
+	for (size_t i = 0; i < m->n && err == 0; i++) {
+		if (!ours_changed(&m->v[i]))
+			continue;
+		err = merge_entry(ctx, &m->v[i]);
+		if (err == 0 && m->v[i].n)
+			m->nconflicted++;
+	}
+	return err;
+}
+
 int store_merge_trees(struct store_merge *out, struct store *st,
 		      const struct store_oid *base,
 		      const struct store_oid *ours,
@@ -406,17 +423,38 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 	}
 	pthread_mutex_unlock(&st->lock);
 	out->trees_read = mw.w.trees_read;
-	if (err == 0 && out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_entry_path);
-	for (size_t i = 0; i < out->n && err == 0; i++) {
-		if (!ours_changed(&out->v[i]))
-			continue;
-		err = merge_entry(&ctx, &out->v[i]);
-		if (err == 0 && out->v[i].n)
-			out->nconflicted++;
-	}
+	if (err == 0)
+		err = merge_all(&ctx, out);
 	if (err < 0)
 		store_merge_release(out);
+	return err;
+}
+
+int store_merge_finish(struct store_merge *m, struct store *st,
+		       const struct store_oid *ours,
+		       const struct store_oid *theirs,
+		       const struct store_merge_opts *opts)
+{
+	struct merge_ctx ctx = { st, ours, theirs, opts };
+	git_oid to, tt;
+	const git_oid *po, *pt;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	err = tw_root_tree(st, ours, &to, &po);
+	if (err == 0)
+		err = tw_root_tree(st, theirs, &tt, &pt);
+	if (err == 0 && (!po || !pt))
+		err = store_fail(-EINVAL, "a merge needs both sides");
+	if (err == 0) {
+		memcpy(m->ours_tree.id, po->id, STORE_OID_RAWSZ);
+		memcpy(m->theirs_tree.id, pt->id, STORE_OID_RAWSZ);
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (err == 0)
+		err = merge_all(&ctx, m);
+	if (err < 0)
+		store_merge_release(m);
 	return err;
 }
 

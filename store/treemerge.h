@@ -143,6 +143,16 @@ struct store_merge_opts {
 	 * greater commit id. */
 	store_merge_winner_fn winner;
 	void *ctx;
+	/* NULL, or the paths theirs changed from BASE (a commit) as
+	 * store_merge_trees lists them, found without reading the trees
+	 * (lib/mergerec.c: the commits' records of changes): 0 with OUT->v
+	 * and OUT->n set (entries unsorted, actions THEIRS or DELETE, no
+	 * takes), 1 where it cannot answer (the trees do), or -errno.
+	 * store_merge_branch then finishes them (store_merge_finish). */
+	int (*changes)(void *ctx, const struct store_oid *base,
+		       const struct store_oid *ours,
+		       const struct store_oid *theirs, struct store_merge *out);
+	void *changes_ctx;
 };
 
 /* Merge THEIRS into OURS against BASE. Documents changed on one side
@@ -160,6 +170,14 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 		      const struct store_oid *theirs,
 		      const struct store_merge_opts *opts);
 void store_merge_release(struct store_merge *m);
+/* M's entries (theirs' changes, from opts->changes) merged as
+ * store_merge_trees merges its own: sorted, the ones both sides changed
+ * merged by jmerge_doc, the root trees of OURS and THEIRS noted. On
+ * failure M is released. */
+int store_merge_finish(struct store_merge *m, struct store *st,
+		       const struct store_oid *ours,
+		       const struct store_oid *theirs,
+		       const struct store_merge_opts *opts);
 
 /* The merged root tree: ours' tree (M->ours_tree) with M's entries
  * applied, new merged blobs and trees written (no commit, no ref moved:

@@ -1,0 +1,154 @@
+/* mergerec.c - a merge's entries (treemerge.h) from the commits' records
+ * of changes (index/changes.h), not from the trees: along each side's
+ * first-parent chain down to the merge base, the newest version of every
+ * file the side changed and its version at the base. The trees' walk
+ * reads the base's, ours' and theirs' version of every bucket both sides
+ * changed, and the base's and theirs' of one only theirs changed (a
+ * bucket of a 100,000-document collection is ~15 KB); from the records
+ * none is read here, and the build (mergebuild.c) reads only ours' to
+ * splice. The base must be the merge base Git finds (a three-way merge
+ * against any other commit is another merge): where it is not on both
+ * first-parent chains, or a commit has no record that gives its modes,
+ * the trees answer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diffrec.h"
+#include "mergerec.h"
+#include "banned.h"
+
+#define WALK_MAX 10000 /* commits a side, past which Git answers */
+
+/* The records of SIDE's commits from HEAD down to BASE: 0, 1 if BASE is
+ * not on the chain within WALK_MAX or a commit has no plain record. */
+static int gather_side(struct lib_rgather *g, struct idx_db *idx,
+		       struct store_chain *ch, const struct store_oid *head,
+		       const struct store_oid *base, unsigned side)
+{
+	struct store_oid cur = *head;
+	struct store_chain_commit cc;
+	int err;
+
+	for (unsigned i = 0; i < WALK_MAX; i++) {
+		if (store_oid_equal(&cur, base))
+			return 0;
+		if ((err = lib_rec_add(g, idx, &cur, side, i, "", true)) != 0 ||
+		    (err = store_chain_commit(ch, &cur, &cc)) < 0)
+			return err;
+		if (!cc.has_parent)
+			return 1; /* the base is no first parent of it */
+		cur = cc.parent;
+	}
+	return 1;
+}
+
+static int add_entry(struct store_merge *m, size_t *cap, const char *path,
+		     const bool has[3], const struct store_oid id[3])
+{
+	struct store_merge_entry *e;
+
+	if (m->n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+
+		if (!(e = realloc(m->v, c * sizeof(*e))))
+			return -ENOMEM;
+		m->v = e;
+		*cap = c;
+	}
+	e = &m->v[m->n];
+	memset(e, 0, sizeof(*e));
+	if (!(e->path = strdup(path)))
+		return -ENOMEM;
+	for (int i = 0; i < 3; i++)
+		if ((e->has[i] = has[i])) {
+			e->blob[i] = id[i];
+			e->mode[i] = 0100644; /* the records' version 1 */
+		}
+	e->action = has[STORE_MERGE_THEIRS_I] ? STORE_MERGE_THEIRS :
+						STORE_MERGE_DELETE;
+	m->n++;
+	return 0;
+}
+
+static bool same(bool ha, const struct store_oid *a, bool hb,
+		 const struct store_oid *b)
+{
+	return ha == hb && (!ha || store_oid_equal(a, b));
+}
+
+/* The gathered items (sorted) as M's entries: every path theirs changed
+ * to a version ours does not have. 1 if the records disagree. */
+static int compose(struct lib_rgather *g, struct store_merge *m)
+{
+	const int B = STORE_MERGE_BASE_I, O = STORE_MERGE_OURS_I,
+		  T = STORE_MERGE_THEIRS_I;
+	size_t i = 0, cap = 0;
+	int err = 0;
+
+	while (i < g->n && err == 0) {
+		size_t j = i, k;
+		bool has[2] = { false, false }, bhas[2] = { false, false };
+		bool seen[2] = { false, false }, h[3];
+		struct store_oid id[2] = { { { 0 } } }, bid[2] = { { { 0 } } };
+		struct store_oid v[3];
+
+		while (j < g->n && !strcmp(g->v[j].path, g->v[i].path))
+			j++;
+		for (size_t s = i; s < j; s = k) {
+			unsigned side = g->v[s].side;
+
+			for (k = s; k < j && g->v[k].side == side; k++)
+				;
+			if (lib_rec_state(g->v, s, k, &has[side], &id[side],
+					  &bhas[side], &bid[side]))
+				return 1;
+			seen[side] = true;
+		}
+		if (seen[0] && seen[1] &&
+		    !same(bhas[0], &bid[0], bhas[1], &bid[1]))
+			return 1; /* the sides disagree on the base */
+		h[B] = bhas[1], v[B] = bid[1];
+		h[T] = has[1], v[T] = id[1];
+		h[O] = seen[0] ? has[0] : h[B];
+		v[O] = seen[0] ? id[0] : v[B];
+		/* As the trees' walk (treemerge.c file3): theirs unchanged,
+		 * or changed as ours did, is no entry. */
+		if (seen[1] && !same(h[T], &v[T], h[B], &v[B]) &&
+		    !same(h[O], &v[O], h[T], &v[T]))
+			err = add_entry(m, &cap, g->v[i].path, h, v);
+		i = j;
+	}
+	return err;
+}
+
+int lib_merge_records(void *ctx, const struct store_oid *base,
+		      const struct store_oid *ours,
+		      const struct store_oid *theirs, struct store_merge *out)
+{
+	struct lib_mrec *r = ctx;
+	struct lib_rgather g = { 0 };
+	struct store_chain *ch = NULL;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = r->idx ? 0 : 1;
+	if (err == 0)
+		err = store_chain_open(&ch, r->st);
+	if (err == 0)
+		err = gather_side(&g, r->idx, ch, ours, base, 0);
+	if (err == 0)
+		err = gather_side(&g, r->idx, ch, theirs, base, 1);
+	store_chain_close(ch);
+	if (err == 0) {
+		lib_rec_sort(&g);
+		err = compose(&g, out);
+	}
+	lib_rgather_release(&g);
+	if (err != 0)
+		store_merge_release(out);
+	if (err == 1)
+		store_error_clear();
+	if (err == 1 && r->only)
+		err = store_fail(-ENODATA, "the change records cannot answer");
+	return err;
+}
