@@ -181,7 +181,11 @@ int lib_merge_commit(chronofs *db, const char *from,
 		index_log(db, into);
 		store_error_clear();
 	}
-	if (!way || strcmp(way, "trees")) {
+	/* From the records only when asked (auto: else the trees; records:
+	 * only them): without the takes of treemerge.c (a bucket only
+	 * theirs changed taken whole) the build splices and writes every
+	 * bucket theirs changed, which costs what the records save. */
+	if (way && (!strcmp(way, "auto") || !strcmp(way, "records"))) {
 		opts.changes = lib_merge_records;
 		opts.changes_ctx = &rec;
 	}

@@ -3,9 +3,9 @@
 the mount, by Git beside it and by merges, each merge of one branch into
 another is made on copies of the repository from the trees
 (CHRONOFS_MERGE=trees), from the records alone (=records, which decline
-where they cannot answer) and the default way; the merged trees and the
-merge commits' messages (the Conflicts: list @conflicts is derived from)
-are the same."""
+where they cannot answer) and from the records with the trees behind
+(=auto); the merged trees and the merge commits' messages (the
+Conflicts: list @conflicts is derived from) are the same."""
 
 import json
 import os
