@@ -5,7 +5,9 @@
  * reads the base's, ours' and theirs' version of every bucket both sides
  * changed, and the base's and theirs' of one only theirs changed (a
  * bucket of a 100,000-document collection is ~15 KB); from the records
- * none is read here, and the build (mergebuild.c) reads only ours' to
+ * no bucket is read here (store_merge_take_buckets reads the collection
+ * trees to take whole a bucket only theirs changed, as the trees do),
+ * and the build (mergebuild.c) reads only ours' of one both changed, to
  * splice. The base must be the merge base Git finds (a three-way merge
  * against any other commit is another merge): where it is not on both
  * first-parent chains, or a commit has no record that gives its modes,
@@ -143,6 +145,9 @@ int lib_merge_records(void *ctx, const struct store_oid *base,
 		lib_rec_sort(&g);
 		err = compose(&g, out);
 	}
+	/* The buckets only theirs changed taken whole, as the trees do. */
+	if (err == 0)
+		err = store_merge_take_buckets(out, r->st, base, ours, theirs);
 	lib_rgather_release(&g);
 	if (err != 0)
 		store_merge_release(out);

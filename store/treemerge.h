@@ -146,9 +146,10 @@ struct store_merge_opts {
 	/* NULL, or the paths theirs changed from BASE (a commit) as
 	 * store_merge_trees lists them, found without reading the trees
 	 * (lib/mergerec.c: the commits' records of changes): 0 with OUT->v
-	 * and OUT->n set (entries unsorted, actions THEIRS or DELETE, no
-	 * takes), 1 where it cannot answer (the trees do), or -errno.
-	 * store_merge_branch then finishes them (store_merge_finish). */
+	 * and OUT->n set (entries unsorted, actions THEIRS or DELETE, the
+	 * takes by store_merge_take_buckets), 1 where it cannot answer (the
+	 * trees do), or -errno. store_merge_branch then finishes them
+	 * (store_merge_finish). */
 	int (*changes)(void *ctx, const struct store_oid *base,
 		       const struct store_oid *ours,
 		       const struct store_oid *theirs, struct store_merge *out);
@@ -178,6 +179,19 @@ int store_merge_finish(struct store_merge *m, struct store *st,
 		       const struct store_oid *ours,
 		       const struct store_oid *theirs,
 		       const struct store_merge_opts *opts);
+
+/* The takes of M, whose entries (theirs' changes since BASE) came from
+ * opts->changes: in each collection M has entries in that is fanout on
+ * the three sides (the base's may be absent), every bucket theirs
+ * changed and ours did not is taken whole, its entries marked taken, as
+ * store_merge_trees decides; only the trees down to those collections
+ * are read, no bucket. 0; 1 where the trees might decide otherwise (a
+ * file beside a collection's buckets, an entry where theirs' tree is
+ * the base's or ours'); -errno. */
+int store_merge_take_buckets(struct store_merge *m, struct store *st,
+			     const struct store_oid *base,
+			     const struct store_oid *ours,
+			     const struct store_oid *theirs);
 
 /* The merged root tree: ours' tree (M->ours_tree) with M's entries
  * applied, new merged blobs and trees written (no commit, no ref moved:

@@ -1,0 +1,226 @@
+/* mergetakes.c - the takes of a merge whose entries came from elsewhere
+ * (store_merge_take_buckets, treemerge.h): a bucket only theirs changed
+ * becomes theirs' bucket whole, as treemerge.c's merge_fanouts decides,
+ * so the build (mergebuild.c) neither reads ours' copy of it nor writes a
+ * new one. Only the directory trees down to each collection are read
+ * (a collection tree is its 256 bucket ids), never a bucket. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "treewalk.h"
+#include "treemerge.h"
+#include "banned.h"
+
+enum {
+	B = STORE_MERGE_BASE_I,
+	O = STORE_MERGE_OURS_I,
+	T = STORE_MERGE_THEIRS_I
+};
+
+/* One logical directory on the three sides. */
+struct dir3 {
+	git_oid id[3];
+	bool has[3];
+	struct rtree r[3]; /* read by find_dir */
+};
+
+static const git_oid *id_of(const struct dir3 *d, int k)
+{
+	return d->has[k] ? &d->id[k] : NULL;
+}
+
+static void dir3_release(struct dir3 *d)
+{
+	for (int k = 0; k < 3; k++)
+		store_rt_release(&d->r[k]);
+}
+
+/* Subdirectory NAME (LEN bytes) of T as the trees' walk finds it: a
+ * tree among T's entries, a fanout collection's buckets aside. */
+static const struct rt_entry *sub_dir(const struct rtree *t, const char *name,
+				      size_t len)
+{
+	bool fanout = store_rt_is_fanout(t);
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct rt_entry *e = &t->v[i];
+
+		if (e->nlen == len && !memcmp(e->name, name, len))
+			return store_rt_is_tree(e) &&
+					       !(fanout && tw_is_bucket(e)) ?
+				       e :
+				       NULL;
+	}
+	return NULL;
+}
+
+/* D (the root's ids set) down to logical directory DIR, its three trees
+ * left read in D->r. 1 if the trees' walk would not get there (a tree on
+ * the way theirs has as the base or as ours has it): the entries there
+ * are wrong. */
+static int find_dir(struct walk *w, const char *dir, struct dir3 *d)
+{
+	const char *p = dir;
+	int err = 0;
+
+	for (;;) {
+		const char *s = strchr(p, '/');
+		size_t len = s ? (size_t)(s - p) : strlen(p);
+
+		if (tw_same_id(id_of(d, T), id_of(d, B)) ||
+		    tw_same_id(id_of(d, O), id_of(d, T)))
+			return 1;
+		for (int k = 0; k < 3 && err == 0; k++)
+			err = tw_load(w, id_of(d, k), &d->r[k]);
+		if (err < 0 || !*p)
+			return err;
+		for (int k = 0; k < 3; k++) {
+			const struct rt_entry *e = sub_dir(&d->r[k], p, len);
+
+			if ((d->has[k] = e != NULL))
+				memcpy(d->id[k].id, e->id, GIT_OID_RAWSZ);
+		}
+		dir3_release(d);
+		p += len + (s != NULL);
+	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static size_t dir_len(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? (size_t)(s - path) : 0;
+}
+
+static int cmp_dir(const void *a, const void *b)
+{
+	const struct store_merge_entry *x = *(const void *const *)a;
+	const struct store_merge_entry *y = *(const void *const *)b;
+	size_t dx = dir_len(x->path), dy = dir_len(y->path);
+	int c = memcmp(x->path, y->path, dx < dy ? dx : dy);
+
+	return c ? c : dx < dy ? -1 : dx > dy;
+}
+
+/* Bucket K of collection DIR is theirs' tree ID (NULL: removed), as
+ * treemerge.c's add_take. */
+static int add_take(struct store_merge *m, const char *dir, unsigned k,
+		    const git_oid *id)
+{
+	struct store_merge_take *t =
+		realloc(m->takes, (m->ntakes + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	m->takes = t;
+	t = &m->takes[m->ntakes];
+	memset(t, 0, sizeof(*t));
+	if (!(t->dir = strdup(dir)))
+		return -ENOMEM;
+	snprintf(t->bucket, sizeof(t->bucket), "%02x", k);
+	if ((t->has = id != NULL))
+		memcpy(t->tree.id, id->id, STORE_OID_RAWSZ);
+	m->ntakes++;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* The takes of collection DIR (its trees in D) for entries E[0..N) of
+ * it: 0, 1 if the trees would decide otherwise than this can tell. */
+static int take_dir(struct store_merge *m, const char *dir, struct dir3 *d,
+		    struct store_merge_entry **e, size_t n)
+{
+	const struct rt_entry *bk[3][256];
+	enum { SKIP = 1, TAKE = 2 };
+	unsigned char how[256];
+	char b[3];
+	int err = 0;
+
+	/* As merge_dir: buckets compared only if the three are fanout. */
+	if (!d->has[O] || !d->has[T] || !store_rt_is_fanout(&d->r[O]) ||
+	    !store_rt_is_fanout(&d->r[T]) ||
+	    (d->has[B] && !store_rt_is_fanout(&d->r[B])))
+		return 0;
+	/* A file beside the buckets and one in them have the same logical
+	 * path: the entries do not say which they are. */
+	for (int k = 0; k < 3; k++)
+		for (size_t i = 0; i < d->r[k].n; i++)
+			if (!store_rt_is_tree(&d->r[k].v[i]) &&
+			    strcmp(d->r[k].v[i].name, LAYOUT_MARKER))
+				return 1;
+	for (int k = 0; k < 3; k++)
+		tw_buckets(&d->r[k], bk[k]);
+	for (unsigned k = 0; k < 256 && err == 0; k++) {
+		const git_oid *ib = tw_id(bk[B][k]), *io = tw_id(bk[O][k]),
+			      *it = tw_id(bk[T][k]);
+
+		how[k] = tw_same_id(it, ib) || tw_same_id(io, it) ? SKIP :
+			 tw_same_id(io, ib)			  ? TAKE :
+								    0;
+		if (how[k] == TAKE)
+			err = add_take(m, dir, k, it);
+	}
+	for (size_t i = 0; i < n && err == 0; i++) {
+		store_layout_bucket(base_name(e[i]->path), b);
+		switch (how[hexval(b[0]) * 16 + hexval(b[1])]) {
+		case SKIP:
+			return 1; /* a change where the trees see none */
+		case TAKE:
+			e[i]->taken = true;
+			break;
+		}
+	}
+	return err;
+}
+
+int store_merge_take_buckets(struct store_merge *m, struct store *st,
+			     const struct store_oid *base,
+			     const struct store_oid *ours,
+			     const struct store_oid *theirs)
+{
+	struct store_merge_entry **v = calloc(m->n + 1, sizeof(*v));
+	const struct store_oid *c[3] = { base, ours, theirs };
+	struct walk w = { .st = st };
+	struct dir3 root = { 0 };
+	const git_oid *p;
+	int err = v ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < m->n && v; i++)
+		v[i] = &m->v[i];
+	if (v)
+		qsort(v, m->n, sizeof(*v), cmp_dir);
+	pthread_mutex_lock(&st->lock);
+	for (int k = 0; k < 3 && err == 0; k++)
+		if ((err = tw_root_tree(st, c[k], &root.id[k], &p)) == 0)
+			root.has[k] = p != NULL;
+	for (size_t i = 0, j; i < m->n && err == 0; i = j) {
+		size_t dl = dir_len(v[i]->path);
+		struct dir3 d = root;
+		char *dir = strndup(v[i]->path, dl);
+
+		for (j = i + 1; j < m->n && !cmp_dir(&v[i], &v[j]); j++)
+			;
+		err = dir ? find_dir(&w, dir, &d) : -ENOMEM;
+		if (err == 0)
+			err = take_dir(m, dir, &d, v + i, j - i);
+		dir3_release(&d);
+		free(dir);
+	}
+	pthread_mutex_unlock(&st->lock);
+	m->trees_read += w.trees_read;
+	free(v);
+	return err;
+}
