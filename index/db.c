@@ -205,7 +205,7 @@ static int try_open(struct idx_db *db, const char *dir, char **e)
 }
 
 static int open_db(struct idx_db **out, const char *dir, bool sync,
-		   bool read_only)
+		   bool read_only, bool paused)
 {
 	struct idx_db *db;
 	char *e = NULL;
@@ -218,6 +218,7 @@ static int open_db(struct idx_db **out, const char *dir, bool sync,
 	if (!db)
 		return -ENOMEM;
 	db->read_only_wanted = read_only;
+	db->paused = paused;
 	pthread_mutex_init(&db->catchup_lock, NULL);
 	pthread_mutex_init(&db->due_lock, NULL);
 	pthread_cond_init(&db->due_cond, NULL);
@@ -241,6 +242,8 @@ static int open_db(struct idx_db **out, const char *dir, bool sync,
 	rocksdb_options_set_compression(db->opts, rocksdb_zstd_compression);
 	rocksdb_options_set_manifest_preallocation_size(db->opts,
 							MANIFEST_PREALLOC);
+	if (paused)
+		rocksdb_options_set_disable_auto_compactions(db->opts, 1);
 	db->ropts = rocksdb_readoptions_create();
 	db->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wopts, sync);
@@ -279,12 +282,30 @@ static int open_db(struct idx_db **out, const char *dir, bool sync,
 
 int idx_db_open(struct idx_db **out, const char *dir, bool sync)
 {
-	return open_db(out, dir, sync, false);
+	return open_db(out, dir, sync, false, false);
+}
+
+int idx_db_open_paused(struct idx_db **out, const char *dir, bool sync)
+{
+	return open_db(out, dir, sync, false, true);
+}
+
+int idx_db_resume(struct idx_db *db)
+{
+	const char *keys[] = { "disable_auto_compactions" };
+	const char *vals[] = { "false" };
+	char *e = NULL;
+
+	if (!db->paused || db->readonly)
+		return 0;
+	db->paused = false;
+	rocksdb_set_options(db->db, 1, keys, vals, &e);
+	return e ? idx_rocks_fail(e, "set options") : 0;
 }
 
 int idx_db_open_read(struct idx_db **out, const char *dir)
 {
-	return open_db(out, dir, false, true);
+	return open_db(out, dir, false, true, false);
 }
 
 int idx_db_flush(struct idx_db *db)

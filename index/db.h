@@ -43,6 +43,13 @@ int idx_db_open(struct idx_db **out, const char *dir, bool sync);
  * (a diff), which then writes nothing, not even RocksDB's own files at
  * open. A database not there yet is an error. */
 int idx_db_open_read(struct idx_db **out, const char *dir);
+/* As idx_db_open, RocksDB's compactions held back until idx_db_resume:
+ * for a short call that reads first and writes at its end (a merge).
+ * Else the open starts the compaction its level-0 files call for, which
+ * runs beside the whole call only to be cut off at the close. */
+int idx_db_open_paused(struct idx_db **out, const char *dir, bool sync);
+/* Compactions as idx_db_open has them, from now on. */
+int idx_db_resume(struct idx_db *db);
 void idx_db_close(struct idx_db *db);
 /* Close, writing the in-memory part out first when it is large (a
  * catch-up of many commits), so the next open replays little. */

@@ -41,6 +41,7 @@ struct idx_db {
 	void *progress_ctx;
 	bool readonly; /* another process (a mount) holds it */
 	bool read_only_wanted; /* idx_db_open_read: never a writer */
+	bool paused; /* idx_db_open_paused: no compaction till resumed */
 	struct idx_defs_memo *defs_memo; /* order_maint.c; catchup_lock */
 	struct store_oid *missing; /* trees logged missing; catchup_lock */
 	size_t nmissing;

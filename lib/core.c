@@ -213,7 +213,9 @@ int cfs_index_flush(chronofs *db)
  * call may read the index twice on one thread. */
 static pthread_mutex_t index_turn = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
-static int index_get(chronofs *db, struct idx_db **out, bool read_only)
+enum { GET_WRITE, GET_READ, GET_PAUSED };
+
+static int index_get(chronofs *db, struct idx_db **out, int how)
 {
 	int err;
 
@@ -225,8 +227,11 @@ static int index_get(chronofs *db, struct idx_db **out, bool read_only)
 					    db->index_dir);
 	}
 	pthread_mutex_lock(&index_turn);
-	err = read_only ? idx_db_open_read(out, db->index_dir) :
-			  idx_db_open(out, db->index_dir, db->sync);
+	err = how == GET_READ ?
+		      idx_db_open_read(out, db->index_dir) :
+	      how == GET_PAUSED ?
+		      idx_db_open_paused(out, db->index_dir, db->sync) :
+		      idx_db_open(out, db->index_dir, db->sync);
 	if (err < 0) {
 		pthread_mutex_unlock(&index_turn);
 		return lib_fail(err, db->index_dir);
@@ -236,12 +241,22 @@ static int index_get(chronofs *db, struct idx_db **out, bool read_only)
 
 int lib_index_get(chronofs *db, struct idx_db **out)
 {
-	return index_get(db, out, false);
+	return index_get(db, out, GET_WRITE);
 }
 
 int lib_index_get_read(chronofs *db, struct idx_db **out)
 {
-	return index_get(db, out, true);
+	return index_get(db, out, GET_READ);
+}
+
+int lib_index_get_paused(chronofs *db, struct idx_db **out)
+{
+	return index_get(db, out, GET_PAUSED);
+}
+
+int lib_index_resume(chronofs *db, struct idx_db *idx)
+{
+	return db->owner || !idx ? 0 : idx_db_resume(idx);
 }
 
 void lib_index_put(chronofs *db, struct idx_db *idx)

@@ -54,6 +54,11 @@ int lib_fail(int err, const char *what);
 int lib_index_get(chronofs *db, struct idx_db **out);
 /* The same for a call that only reads: a guest opens it read-only. */
 int lib_index_get_read(chronofs *db, struct idx_db **out);
+/* The same for a call that reads first and writes at its end (a merge):
+ * a guest's open starts no compaction until lib_index_resume (the
+ * owner's database is left as it is). */
+int lib_index_get_paused(chronofs *db, struct idx_db **out);
+int lib_index_resume(chronofs *db, struct idx_db *idx);
 void lib_index_put(chronofs *db, struct idx_db *idx);
 
 static inline struct store_oid lib_soid(const struct cfs_oid *o)

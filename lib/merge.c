@@ -176,8 +176,10 @@ int lib_merge_commit(chronofs *db, const char *from,
 
 	memset(res, 0, sizeof(*res));
 	/* The index, open once for the merge's records of changes and its
-	 * own indexing after (a guest's open is milliseconds). */
-	if (lib_index_get(db, &rec.idx) < 0) {
+	 * own indexing after (a guest's open is milliseconds), compactions
+	 * held back till then: not run beside the merge and cut at the
+	 * close (bench-merge, 100,000 documents: +50% of the merge's CPU). */
+	if (lib_index_get_paused(db, &rec.idx) < 0) {
 		index_log(db, into);
 		store_error_clear();
 	}
@@ -208,6 +210,10 @@ int lib_merge_commit(chronofs *db, const char *from,
 	if (err < 0)
 		return lib_fail(err, into);
 	if (o.kind == STORE_MERGED_COMMIT) {
+		if (lib_index_resume(db, rec.idx) < 0) {
+			index_log(db, into);
+			store_error_clear();
+		}
 		index_merge(db, rec.idx, into, &o);
 		lib_index_put(db, rec.idx);
 	}
