@@ -183,11 +183,10 @@ int lib_merge_commit(chronofs *db, const char *from,
 		index_log(db, into);
 		store_error_clear();
 	}
-	/* From the records only when asked (auto: else the trees; records:
-	 * only them): without the takes of treemerge.c (a bucket only
-	 * theirs changed taken whole) the build splices and writes every
-	 * bucket theirs changed, which costs what the records save. */
-	if (way && (!strcmp(way, "auto") || !strcmp(way, "records"))) {
+	/* From the records where they answer, else from the trees;
+	 * CHRONOFS_MERGE=trees takes the trees only, =records the records
+	 * only (a check of one against the other). */
+	if (!way || strcmp(way, "trees")) {
 		opts.changes = lib_merge_records;
 		opts.changes_ctx = &rec;
 	}
