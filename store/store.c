@@ -621,9 +621,18 @@ static int list_entries(git_tree *t, bool skip_buckets, git_tree *direct,
  * so it lists flat. */
 static int list_tree(struct store *st, git_tree *t, store_dir_cb cb, void *ctx)
 {
-	bool fanout = store_layout_is_fanout(t);
+	bool fanout = store_layout_is_fanout(t), direct = false;
 	int err = list_entries(t, fanout, NULL, cb, ctx);
 
+	/* Names beside the buckets are looked up only if there are any. */
+	for (size_t i = 0, n = git_tree_entrycount(t); fanout && i < n; i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(t, i);
+		const char *name = git_tree_entry_name(te);
+
+		direct |= strcmp(name, LAYOUT_MARKER) &&
+			  !(git_tree_entry_type(te) == GIT_OBJECT_TREE &&
+			    store_layout_bucket_name(name));
+	}
 	for (size_t i = 0, n = git_tree_entrycount(t); fanout && !err && i < n;
 	     i++) {
 		const git_tree_entry *te = git_tree_entry_byindex(t, i);
@@ -635,7 +644,7 @@ static int list_tree(struct store *st, git_tree *t, store_dir_cb cb, void *ctx)
 		err = git_tree_lookup(&bucket, st->repo, git_tree_entry_id(te));
 		if (err < 0)
 			return store_git_fail(err, "bucket");
-		err = list_entries(bucket, false, t, cb, ctx);
+		err = list_entries(bucket, false, direct ? t : NULL, cb, ctx);
 		git_tree_free(bucket);
 	}
 	return err;
