@@ -48,30 +48,40 @@ static int add(struct updates *u, git_tree_update_t action, const git_oid *id,
 	return 0;
 }
 
-static const char *base_name(const char *path)
+const char *store_merge_base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
 
 	return s ? s + 1 : path;
 }
 
-static size_t dir_len(const char *path)
+size_t store_merge_dir_len(const char *path)
 {
 	const char *s = strrchr(path, '/');
 
 	return s ? (size_t)(s - path) : 0;
 }
 
+int store_merge_cmp_dir(const void *a, const void *b)
+{
+	const struct store_merge_entry *x = *(const void *const *)a;
+	const struct store_merge_entry *y = *(const void *const *)b;
+	size_t dx = store_merge_dir_len(x->path),
+	       dy = store_merge_dir_len(y->path);
+	int c = memcmp(x->path, y->path, dx < dy ? dx : dy);
+
+	return c ? c : dx < dy ? -1 : dx > dy;
+}
+
 static int cmp_by_dir(const void *a, const void *b)
 {
 	const struct store_merge_entry *x = *(const void *const *)a;
 	const struct store_merge_entry *y = *(const void *const *)b;
-	size_t dx = dir_len(x->path), dy = dir_len(y->path);
-	int c = memcmp(x->path, y->path, dx < dy ? dx : dy);
+	int c = store_merge_cmp_dir(a, b);
 
-	if (c || dx != dy)
-		return c ? c : dx < dy ? -1 : 1;
-	return strcmp(base_name(x->path), base_name(y->path));
+	return c ? c :
+		   strcmp(store_merge_base_name(x->path),
+			  store_merge_base_name(y->path));
 }
 
 /* An entry and the bucket its file goes to. */
@@ -184,7 +194,7 @@ static int build_bucket(struct store *st, git_tree *od, const char *dir,
 	for (size_t i = 0; i < n && err == 0; i++) {
 		unsigned mode = 0;
 
-		up[i].name = base_name(b[i].e->path);
+		up[i].name = store_merge_base_name(b[i].e->path);
 		if (result_present(b[i].e)) {
 			err = result_blob(st, b[i].e, &ids[i], &mode);
 			up[i].id = &ids[i];
@@ -220,7 +230,8 @@ static int build_buckets(struct store *st, git_tree *od, const char *dir,
 
 	for (size_t i = 0; i < n && b; i++) {
 		b[i].e = e[i];
-		store_layout_bucket(base_name(e[i]->path), b[i].bucket);
+		store_layout_bucket(store_merge_base_name(e[i]->path),
+				    b[i].bucket);
 	}
 	if (b)
 		qsort(b, n, sizeof(*b), cmp_bucket);
@@ -262,11 +273,13 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 		 * result is in the bucket now. */
 		for (size_t i = 0; i < n && err == 0; i++) {
 			const git_tree_entry *te = git_tree_entry_byname(
-				od, base_name(e[i]->path));
+				od, store_merge_base_name(e[i]->path));
 
 			if (te && git_tree_entry_type(te) != GIT_OBJECT_TREE)
 				err = add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0,
-					  git_path(dir, base_name(e[i]->path),
+					  git_path(dir,
+						   store_merge_base_name(
+							   e[i]->path),
 						   false));
 		}
 		goto out;
@@ -276,7 +289,8 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 		goto out;
 	for (size_t i = 0; i < n && err == 0; i++) {
 		bool had = e[i]->has[STORE_MERGE_OURS_I];
-		char *gp = git_path(dir, base_name(e[i]->path), fanout);
+		char *gp = git_path(dir, store_merge_base_name(e[i]->path),
+				    fanout);
 		git_oid id;
 		unsigned mode;
 		size_t k = u->n;
@@ -350,10 +364,10 @@ int store_merge_build_tree(struct store *st, const struct store_merge *m,
 				    store_goid(&m->theirs_tree))) < 0))
 		err = store_git_fail(err, "tree");
 	for (size_t i = 0; i < n && err == 0;) {
-		size_t j = i + 1, dl = dir_len(v[i]->path);
+		size_t j = i + 1, dl = store_merge_dir_len(v[i]->path);
 		char *dir = strndup(v[i]->path, dl);
 
-		while (j < n && dir_len(v[j]->path) == dl &&
+		while (j < n && store_merge_dir_len(v[j]->path) == dl &&
 		       !memcmp(v[j]->path, v[i]->path, dl))
 			j++;
 		err = dir ? build_dir(st, ours, theirs, dir, v + i, j - i, &u) :

@@ -87,52 +87,6 @@ static int find_dir(struct walk *w, const char *dir, struct dir3 *d)
 	}
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
-static size_t dir_len(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? (size_t)(s - path) : 0;
-}
-
-static int cmp_dir(const void *a, const void *b)
-{
-	const struct store_merge_entry *x = *(const void *const *)a;
-	const struct store_merge_entry *y = *(const void *const *)b;
-	size_t dx = dir_len(x->path), dy = dir_len(y->path);
-	int c = memcmp(x->path, y->path, dx < dy ? dx : dy);
-
-	return c ? c : dx < dy ? -1 : dx > dy;
-}
-
-/* Bucket K of collection DIR is theirs' tree ID (NULL: removed), as
- * treemerge.c's add_take. */
-static int add_take(struct store_merge *m, const char *dir, unsigned k,
-		    const git_oid *id)
-{
-	struct store_merge_take *t =
-		realloc(m->takes, (m->ntakes + 1) * sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	m->takes = t;
-	t = &m->takes[m->ntakes];
-	memset(t, 0, sizeof(*t));
-	if (!(t->dir = strdup(dir)))
-		return -ENOMEM;
-	snprintf(t->bucket, sizeof(t->bucket), "%02x", k);
-	if ((t->has = id != NULL))
-		memcpy(t->tree.id, id->id, STORE_OID_RAWSZ);
-	m->ntakes++;
-	return 0;
-}
-
 static int hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
@@ -171,10 +125,11 @@ static int take_dir(struct store_merge *m, const char *dir, struct dir3 *d,
 			 tw_same_id(io, ib)			  ? TAKE :
 								    0;
 		if (how[k] == TAKE)
-			err = add_take(m, dir, k, it);
+			err = store_merge_add_take(m, dir, k,
+						   it ? it->id : NULL);
 	}
 	for (size_t i = 0; i < n && err == 0; i++) {
-		store_layout_bucket(base_name(e[i]->path), b);
+		store_layout_bucket(store_merge_base_name(e[i]->path), b);
 		switch (how[hexval(b[0]) * 16 + hexval(b[1])]) {
 		case SKIP:
 			return 1; /* a change where the trees see none */
@@ -201,17 +156,18 @@ int store_merge_take_buckets(struct store_merge *m, struct store *st,
 	for (size_t i = 0; i < m->n && v; i++)
 		v[i] = &m->v[i];
 	if (v)
-		qsort(v, m->n, sizeof(*v), cmp_dir);
+		qsort(v, m->n, sizeof(*v), store_merge_cmp_dir);
 	pthread_mutex_lock(&st->lock);
 	for (int k = 0; k < 3 && err == 0; k++)
 		if ((err = tw_root_tree(st, c[k], &root.id[k], &p)) == 0)
 			root.has[k] = p != NULL;
 	for (size_t i = 0, j; i < m->n && err == 0; i = j) {
-		size_t dl = dir_len(v[i]->path);
+		size_t dl = store_merge_dir_len(v[i]->path);
 		struct dir3 d = root;
 		char *dir = strndup(v[i]->path, dl);
 
-		for (j = i + 1; j < m->n && !cmp_dir(&v[i], &v[j]); j++)
+		for (j = i + 1; j < m->n && !store_merge_cmp_dir(&v[i], &v[j]);
+		     j++)
 			;
 		err = dir ? find_dir(&w, dir, &d) : -ENOMEM;
 		if (err == 0)

@@ -262,11 +262,9 @@ static int merge_buckets(struct mwalk *mw, const char *dir,
 	return err;
 }
 
-/* Bucket K of collection DIR is theirs' tree ID (NULL: removed). */
-static int add_take(struct mwalk *mw, const char *dir, unsigned k,
-		    const git_oid *id)
+int store_merge_add_take(struct store_merge *m, const char *dir, unsigned k,
+			 const unsigned char *id)
 {
-	struct store_merge *m = mw->m;
 	struct store_merge_take *t =
 		realloc(m->takes, (m->ntakes + 1) * sizeof(*t));
 
@@ -279,7 +277,7 @@ static int add_take(struct mwalk *mw, const char *dir, unsigned k,
 		return -ENOMEM;
 	snprintf(t->bucket, sizeof(t->bucket), "%02x", k);
 	if ((t->has = id != NULL))
-		memcpy(t->tree.id, id->id, STORE_OID_RAWSZ);
+		memcpy(t->tree.id, id, STORE_OID_RAWSZ);
 	m->ntakes++;
 	return 0;
 }
@@ -314,7 +312,8 @@ static int merge_fanouts(struct mwalk *mw, const char *dir,
 		/* Ours did not change the bucket: the result is theirs'. */
 		if (take) {
 			rp[1] = &r[0];
-			err = add_take(mw, dir, k, it);
+			err = store_merge_add_take(mw->m, dir, k,
+						   it ? it->id : NULL);
 		}
 		if (err == 0)
 			err = tw_load(&mw->w, ib, &r[0]);

@@ -192,6 +192,16 @@ int store_merge_take_buckets(struct store_merge *m, struct store *st,
 			     const struct store_oid *base,
 			     const struct store_oid *ours,
 			     const struct store_oid *theirs);
+/* Bucket K of collection DIR is taken whole: theirs' tree, whose id is
+ * the STORE_OID_RAWSZ bytes at ID (NULL: removed); appended to
+ * M->takes. */
+int store_merge_add_take(struct store_merge *m, const char *dir, unsigned k,
+			 const unsigned char *id);
+/* An entry path's name, and the length of its directory. */
+const char *store_merge_base_name(const char *path);
+size_t store_merge_dir_len(const char *path);
+/* qsort order of pointers to entries by their directories alone. */
+int store_merge_cmp_dir(const void *a, const void *b);
 
 /* The merged root tree: ours' tree (M->ours_tree) with M's entries
  * applied, new merged blobs and trees written (no commit, no ref moved:
