@@ -394,6 +394,25 @@ static int merge_all(struct merge_ctx *ctx, struct store_merge *m)
 	return err;
 }
 
+/* The root trees of OURS and THEIRS (IDS: their storage), noted in M;
+ * the caller holds the lock. */
+static int side_trees(struct store *st, const struct store_oid *ours,
+		      const struct store_oid *theirs, struct store_merge *m,
+		      git_oid ids[2], const git_oid *p[2])
+{
+	int err = tw_root_tree(st, ours, &ids[0], &p[0]);
+
+	if (err == 0)
+		err = tw_root_tree(st, theirs, &ids[1], &p[1]);
+	if (err == 0 && (!p[0] || !p[1]))
+		err = store_fail(-EINVAL, "a merge needs both sides");
+	if (err == 0) {
+		memcpy(m->ours_tree.id, p[0]->id, STORE_OID_RAWSZ);
+		memcpy(m->theirs_tree.id, p[1]->id, STORE_OID_RAWSZ);
+	}
+	return err;
+}
+
 int store_merge_trees(struct store_merge *out, struct store *st,
 		      const struct store_oid *base,
 		      const struct store_oid *ours,
@@ -402,24 +421,17 @@ int store_merge_trees(struct store_merge *out, struct store *st,
 {
 	struct merge_ctx ctx = { st, ours, theirs, opts };
 	struct mwalk mw = { .w = { .st = st }, .m = out };
-	git_oid tb, to, tt;
-	const git_oid *pb, *po, *pt;
+	git_oid tb, ids[2];
+	const git_oid *pb, *p[2];
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&st->lock);
 	err = tw_root_tree(st, base, &tb, &pb);
 	if (err == 0)
-		err = tw_root_tree(st, ours, &to, &po);
+		err = side_trees(st, ours, theirs, out, ids, p);
 	if (err == 0)
-		err = tw_root_tree(st, theirs, &tt, &pt);
-	if (err == 0 && (!po || !pt))
-		err = store_fail(-EINVAL, "a merge needs both sides");
-	if (err == 0) {
-		memcpy(out->ours_tree.id, po->id, STORE_OID_RAWSZ);
-		memcpy(out->theirs_tree.id, pt->id, STORE_OID_RAWSZ);
-		err = merge_dir(&mw, "", pb, po, pt);
-	}
+		err = merge_dir(&mw, "", pb, p[0], p[1]);
 	pthread_mutex_unlock(&st->lock);
 	out->trees_read = mw.w.trees_read;
 	if (err == 0)
@@ -435,20 +447,12 @@ int store_merge_finish(struct store_merge *m, struct store *st,
 		       const struct store_merge_opts *opts)
 {
 	struct merge_ctx ctx = { st, ours, theirs, opts };
-	git_oid to, tt;
-	const git_oid *po, *pt;
+	git_oid ids[2];
+	const git_oid *p[2];
 	int err;
 
 	pthread_mutex_lock(&st->lock);
-	err = tw_root_tree(st, ours, &to, &po);
-	if (err == 0)
-		err = tw_root_tree(st, theirs, &tt, &pt);
-	if (err == 0 && (!po || !pt))
-		err = store_fail(-EINVAL, "a merge needs both sides");
-	if (err == 0) {
-		memcpy(m->ours_tree.id, po->id, STORE_OID_RAWSZ);
-		memcpy(m->theirs_tree.id, pt->id, STORE_OID_RAWSZ);
-	}
+	err = side_trees(st, ours, theirs, m, ids, p);
 	pthread_mutex_unlock(&st->lock);
 	if (err == 0)
 		err = merge_all(&ctx, m);
