@@ -166,7 +166,11 @@ static int walk_chains(struct chains *w, struct store_chain *ch,
 	struct store_chain_commit cc;
 	int err;
 
-	w->slots = 4 * WALK_MAX; /* at most half full */
+	/* A power of two (the probe masks with slots - 1: 40,000 left it
+	 * cycling through 64 slots, forever once they filled), at least
+	 * twice the 2 * WALK_MAX commits it can hold. */
+	for (w->slots = 1; w->slots < 4 * WALK_MAX; w->slots *= 2)
+		;
 	w->set = malloc(w->slots * sizeof(*w->set));
 	w->side_of = calloc(w->slots, 1);
 	w->at = malloc(w->slots * sizeof(*w->at));

@@ -144,3 +144,26 @@ class DiffRecordTests(ChronofsTestCase):
         want = self.diff(mid, self.head(), "trees").stdout
         self.assertEqual(self.diff(mid, self.head(), "auto").stdout, want)
         self.assertEqual(len(want.splitlines()), 1)
+
+    def test_long_chains_from_the_records(self):
+        """Two branches 1,500 commits each from where they meet: the walk
+        holds 3,000 commits (its table of them once cycled through 64
+        slots, forever once they filled) and the records answer."""
+        os.mkdir(self.doc("c"))
+        write_file(self.doc("c/a.json"), b'{"a": 0}')
+        start = self.head()
+        for br, n in (("x", 1500), ("y", 1500)):
+            out = [b"reset refs/heads/%s\nfrom %s\n\n" % (br.encode(), start.encode())]
+            for i in range(n):
+                data = b'{"%s": %d}' % (br.encode(), i)
+                out.append(b"commit refs/heads/%s\ncommitter o <o@x> %d +0000\ndata 1\n.\n"
+                           b"M 100644 inline c/%s%d.json\ndata %d\n%s\n"
+                           % (br.encode(), 1700000000 + i, br.encode(), i % 7, len(data), data))
+            subprocess.run(["git", "--git-dir=" + self.repo, "fast-import", "--quiet"],
+                           input=b"".join(out), env=self.env, check=True)
+        self.unmount()
+        for br in ("x", "y"):  # indexed: every commit has its record
+            self.ctl("log", self.repo, br, "--at", "2100-01-01")
+        got = self.same("x", "y")
+        self.assertEqual(len(got.splitlines()), 14)
+        self.mount()
