@@ -53,6 +53,23 @@ static bool under(const char *path, size_t plen, const char *prefix)
 		      (plen == n || path[n] == '/'));
 }
 
+struct lib_ritem *lib_rgather_grow(struct lib_rgather *g)
+{
+	struct lib_ritem *it;
+
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 256;
+
+		if (!(it = realloc(g->v, cap * sizeof(*it))))
+			return NULL;
+		g->v = it;
+		g->cap = cap;
+	}
+	it = &g->v[g->n];
+	memset(it, 0, sizeof(*it));
+	return it;
+}
+
 int lib_rec_add(struct lib_rgather *g, struct idx_db *idx,
 		const struct store_oid *id, unsigned side, unsigned step,
 		const char *prefix, bool plain)
@@ -70,18 +87,8 @@ int lib_rec_add(struct lib_rgather *g, struct idx_db *idx,
 
 		if (!under(f.path, f.plen, prefix))
 			continue;
-		if (g->n == g->cap) {
-			size_t cap = g->cap ? 2 * g->cap : 256;
-
-			if (!(it = realloc(g->v, cap * sizeof(*it)))) {
-				err = -ENOMEM;
-				break;
-			}
-			g->v = it;
-			g->cap = cap;
-		}
-		it = &g->v[g->n];
-		if (!(it->path = strndup(f.path, f.plen))) {
+		if (!(it = lib_rgather_grow(g)) ||
+		    !(it->path = strndup(f.path, f.plen))) {
 			err = -ENOMEM;
 			break;
 		}
@@ -111,6 +118,7 @@ struct chains {
 	unsigned char *side_of; /* 1 + side, 0: empty slot */
 	size_t *at; /* its place in v[side] */
 	size_t slots;
+	bool met; /* false: both walked to their roots */
 };
 
 static size_t slot_of(const struct chains *w, const struct store_oid *id)
@@ -188,6 +196,7 @@ static int walk_chains(struct chains *w, struct store_chain *ch,
 			if (w->side_of[h] == 2 - s) {
 				/* Met: the other side stops there too. */
 				w->n[!s] = w->at[h];
+				w->met = true;
 				return 0;
 			}
 			if (w->side_of[h]) /* a chain through itself? */
@@ -218,13 +227,13 @@ int lib_rec_state(const struct lib_ritem *v, size_t i, size_t j, bool *has,
 	return 0;
 }
 
-static int emit(struct lib_drec *r, struct lib_ritem *it, bool ha,
+/* One path of the diff: its versions at A and at B (they differ). */
+static int emit(void *ctx, struct lib_ritem *it, bool ha,
 		const struct store_oid *a, bool hb, const struct store_oid *b)
 {
+	struct lib_drec *r = ctx;
 	struct store_tdiff_entry *e;
 
-	if (ha == hb && (!ha || store_oid_equal(a, b)))
-		return 0;
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 64;
 
@@ -251,8 +260,7 @@ static int emit(struct lib_drec *r, struct lib_ritem *it, bool ha,
 	return 0;
 }
 
-/* The gathered items of both sides as the diff from A to B. */
-static int compose(struct lib_rgather *g, struct lib_drec *r)
+int lib_rec_compose(struct lib_rgather *g, lib_rec_emit_fn fn, void *ctx)
 {
 	size_t i = 0;
 	int err = 0;
@@ -285,9 +293,28 @@ static int compose(struct lib_rgather *g, struct lib_drec *r)
 				has[s] = bhas[!s];
 				id[s] = bid[!s];
 			}
-		err = emit(r, &g->v[i], has[0], &id[0], has[1], &id[1]);
+		if (has[0] != has[1] ||
+		    (has[0] && !store_oid_equal(&id[0], &id[1])))
+			err = fn(ctx, &g->v[i], has[0], &id[0], has[1], &id[1]);
 		i = j;
 	}
+	return err;
+}
+
+int lib_rec_walk(struct lib_rgather *g, struct idx_db *idx,
+		 struct store_chain *ch, const struct store_oid *a,
+		 const struct store_oid *b, const char *prefix, bool plain,
+		 bool *met)
+{
+	struct chains w = { 0 };
+	int err = walk_chains(&w, ch, a, b);
+
+	for (unsigned s = 0; s < 2 && err == 0; s++)
+		for (size_t i = 0; i < w.n[s] && err == 0; i++)
+			err = lib_rec_add(g, idx, &w.v[s][i], s, (unsigned)i,
+					  prefix, plain);
+	*met = w.met;
+	chains_release(&w);
 	return err;
 }
 
@@ -296,9 +323,9 @@ int lib_diff_records(chronofs *db, const struct store_oid *a,
 		     struct lib_drec *out)
 {
 	struct lib_rgather g = { 0 };
-	struct chains w = { 0 };
 	struct idx_db *idx = NULL;
 	struct store_chain *ch = NULL;
+	bool met;
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -314,16 +341,11 @@ int lib_diff_records(chronofs *db, const struct store_oid *a,
 	}
 	err = store_chain_open(&ch, db->st);
 	if (err == 0)
-		err = walk_chains(&w, ch, a, b);
+		err = lib_rec_walk(&g, idx, ch, a, b, prefix, false, &met);
 	store_chain_close(ch);
-	for (unsigned s = 0; s < 2 && err == 0; s++)
-		for (size_t i = 0; i < w.n[s] && err == 0; i++)
-			err = lib_rec_add(&g, idx, &w.v[s][i], s, (unsigned)i,
-					  prefix, false);
 	lib_index_put(db, idx);
-	chains_release(&w);
 	if (err == 0)
-		err = compose(&g, out);
+		err = lib_rec_compose(&g, emit, out);
 	lib_rgather_release(&g);
 	if (err != 0)
 		lib_drec_release(out);

@@ -40,6 +40,29 @@ struct lib_rgather {
 int lib_rec_add(struct lib_rgather *g, struct idx_db *idx,
 		const struct store_oid *id, unsigned side, unsigned step,
 		const char *prefix, bool plain);
+/* A new item at G's end (zeroed; the caller counts it in G->n once
+ * filled), or NULL. */
+struct lib_ritem *lib_rgather_grow(struct lib_rgather *g);
+/* The records of the commits on A's first-parent chain (side 0) and on
+ * B's (side 1) down to where the two chains meet (walked in turn, a
+ * commit a side), as items: 0 (*MET false if they never meet: both to
+ * their roots), 1 past 10,000 commits a side or a commit without a record
+ * (lib_rec_add's), or -errno. */
+int lib_rec_walk(struct lib_rgather *g, struct idx_db *idx,
+		 struct store_chain *ch, const struct store_oid *a,
+		 const struct store_oid *b, const char *prefix, bool plain,
+		 bool *met);
+/* Called by lib_rec_compose for a path whose versions at A and at B
+ * differ (has false: absent); it may take IT->path. */
+typedef int (*lib_rec_emit_fn)(void *ctx, struct lib_ritem *it, bool ha,
+			       const struct store_oid *a, bool hb,
+			       const struct store_oid *b);
+/* The items of a lib_rec_walk (sorted here) as the files that differ
+ * from A to B, in strcmp order: each version at A (at B) the newest of
+ * side 0's (side 1's) items, else its version where the chains meet.
+ * 0, 1 if the records do not follow each other or the sides disagree on
+ * the meeting point, or FN's error. */
+int lib_rec_compose(struct lib_rgather *g, lib_rec_emit_fn fn, void *ctx);
 /* The items by path, then side, then step (newest first). */
 void lib_rec_sort(struct lib_rgather *g);
 /* One file's state at a side's end, and at the base, from the sorted

@@ -1,7 +1,9 @@
 /* mergerec.c - a merge's entries (treemerge.h) from the commits' records
- * of changes (index/changes.h), not from the trees: along each side's
- * first-parent chain down to the merge base, the newest version of every
- * file the side changed and its version at the base. The trees' walk
+ * of changes (index/changes.h), not from the trees: for each side, every
+ * file that differs between the merge base and the side's head, with
+ * both versions, composed as a diff of two commits is (diffrec.c) from
+ * the first-parent chains of the base and the head down to where they
+ * meet (the base itself on a side's first merge). The trees' walk
  * reads the base's, ours' and theirs' version of every bucket both sides
  * changed, and the base's and theirs' of one only theirs changed (a
  * bucket of a 100,000-document collection is ~15 KB); from the records
@@ -9,9 +11,9 @@
  * trees to take whole a bucket only theirs changed, as the trees do),
  * and the build (mergebuild.c) reads only ours' of one both changed, to
  * splice. The base must be the merge base Git finds (a three-way merge
- * against any other commit is another merge): where it is not on both
- * first-parent chains, or a commit has no record that gives its modes,
- * the trees answer. */
+ * against any other commit is another merge): where the chains do not
+ * meet within 10,000 commits, a commit has no record that gives its
+ * modes, or the records do not follow each other, the trees answer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,29 +21,59 @@
 #include "mergerec.h"
 #include "banned.h"
 
-#define WALK_MAX 10000 /* commits a side, past which Git answers */
+struct side_ctx {
+	struct lib_rgather *g;
+	unsigned side;
+};
 
-/* The records of SIDE's commits from HEAD down to BASE: 0, 1 if BASE is
- * not on the chain within WALK_MAX or a commit has no plain record. */
+/* A file SIDE changed since the base: one item, its version at the base
+ * as old, at the side's head as new (what one commit's record says). */
+static int side_emit(void *ctx, struct lib_ritem *it, bool ha,
+		     const struct store_oid *a, bool hb,
+		     const struct store_oid *b)
+{
+	struct side_ctx *c = ctx;
+	struct lib_ritem *n = lib_rgather_grow(c->g);
+
+	if (!n)
+		return -ENOMEM;
+	n->path = it->path;
+	it->path = NULL; /* now C->g's */
+	c->g->n++;
+	n->side = c->side;
+	n->has_old = ha;
+	n->has_new = hb;
+	if (ha)
+		n->old = *a;
+	if (hb)
+		n->new = *b;
+	return 0;
+}
+
+/* What SIDE changed from BASE to HEAD, as diffrec.c diffs two commits:
+ * the first-parent chains of BASE and HEAD walked to where they meet,
+ * their records composed (BASE's reversed). Where BASE is on HEAD's
+ * chain (a first merge) they meet at BASE: only HEAD's commits are read.
+ * Else (the base a second parent on this side: a second merge the same
+ * way) they meet further down, where the side's history left the base's.
+ * 0, 1 if the records cannot say. */
 static int gather_side(struct lib_rgather *g, struct idx_db *idx,
 		       struct store_chain *ch, const struct store_oid *head,
 		       const struct store_oid *base, unsigned side)
 {
-	struct store_oid cur = *head;
-	struct store_chain_commit cc;
-	int err;
+	struct lib_rgather w = { 0 };
+	struct side_ctx c = { g, side };
+	bool met = false;
+	int err = lib_rec_walk(&w, idx, ch, base, head, "", true, &met);
 
-	for (unsigned i = 0; i < WALK_MAX; i++) {
-		if (store_oid_equal(&cur, base))
-			return 0;
-		if ((err = lib_rec_add(g, idx, &cur, side, i, "", true)) != 0 ||
-		    (err = store_chain_commit(ch, &cur, &cc)) < 0)
-			return err;
-		if (!cc.has_parent)
-			return 1; /* the base is no first parent of it */
-		cur = cc.parent;
-	}
-	return 1;
+	/* Never meeting: Git's base is an ancestor of HEAD, so the chains
+	 * have other roots; the trees answer. */
+	if (err == 0 && !met)
+		err = 1;
+	if (err == 0)
+		err = lib_rec_compose(&w, side_emit, &c);
+	lib_rgather_release(&w);
+	return err;
 }
 
 static int add_entry(struct store_merge *m, size_t *cap, const char *path,
@@ -101,6 +133,7 @@ static int compose(struct lib_rgather *g, struct store_merge *m)
 
 			for (k = s; k < j && g->v[k].side == side; k++)
 				;
+			/* One item a side (gather_side): base and head. */
 			if (lib_rec_state(g->v, s, k, &has[side], &id[side],
 					  &bhas[side], &bid[side]))
 				return 1;

@@ -16,10 +16,11 @@ struct lib_mrec {
 
 /* A store_merge_opts.changes, CTX a struct lib_mrec: theirs' changes
  * from BASE as store_merge_trees lists them, from the records of the
- * commits on the first-parent chains from OURS and from THEIRS down to
- * BASE. 1 where they cannot say: BASE not on both chains (within
- * 10,000 commits), a commit without a record of version 1 (modes
- * unknown), records that do not follow each other. */
+ * commits on the first-parent chains from OURS, from THEIRS and from
+ * BASE down to where BASE's meets each side's (BASE itself where it is
+ * on the side's chain). 1 where they cannot say: chains that do not meet
+ * within 10,000 commits a side, a commit without a record of version 1
+ * (modes unknown), records that do not follow each other. */
 int lib_merge_records(void *ctx, const struct store_oid *base,
 		      const struct store_oid *ours,
 		      const struct store_oid *theirs, struct store_merge *out);

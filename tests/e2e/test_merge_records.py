@@ -11,7 +11,10 @@ deletions remove buckets) and a flat one at the threshold that saves on
 side branches reshard; the merges the records answered must have met
 buckets only theirs changed (taken whole), removed, or both changed, a
 collection flat on one side and fanout on the other, and one resharded
-on both sides of a flat base."""
+on both sides of a flat base. Repeated merges the same way and criss-cross
+merges, whose merge base is a second parent on one side, are answered by
+the records too (the base's first-parent chain composed against the
+side's)."""
 
 import json
 import os
@@ -133,7 +136,7 @@ class MergeRecordTests(ChronofsTestCase):
         shutil.rmtree(copy)
         return r.returncode, tree, msg, r.stderr
 
-    def step(self, rnd, branches, step):
+    def step(self, rnd, branches, step, exe=True):
         br = rnd.choice(branches)
         r = rnd.random()
         cdir = self.doc("c", br)
@@ -181,7 +184,7 @@ class MergeRecordTests(ChronofsTestCase):
         elif r < 0.71:
             files = {big_path(rnd.randrange(2100)): b'{"o": %d}' % step,
                      "c/o%d.json" % rnd.randrange(8): b'{"o": %d}' % step}
-            if rnd.random() < 0.1:  # an executable: its records say modes unknown
+            if exe and rnd.random() < 0.1:  # an executable: its records say modes unknown
                 files["c/x%d.json" % rnd.randrange(3)] = ("100755", b'{"x": %d}' % step)
             if rnd.random() < 0.2:
                 files[big_path(rnd.randrange(2100))] = None
@@ -190,8 +193,8 @@ class MergeRecordTests(ChronofsTestCase):
             src, dst = rnd.sample(branches, 2)
             self.ctl("merge", self.repo, src, dst)
 
-    def test_random_merges_records_match_the_trees(self):
-        rnd = random.Random(20261207)
+    def seed(self):
+        """Main's collections: big and sm fanout, fl flat at the threshold."""
         big = {big_path(i): b'{"i": %d}' % i for i in range(2100)}
         big["big/.chronofs-fanout"] = b"fanout\n"
         for i in range(24):  # a small fanout collection: ~1 file a bucket
@@ -203,12 +206,38 @@ class MergeRecordTests(ChronofsTestCase):
                          "a flat collection")
         os.makedirs(self.doc("c"), exist_ok=True)
         write_file(self.doc("c/d0.json"), b'{"a": 1}')
+
+    def three_ways(self, tag, src, dst):
+        """Merge SRC into DST on copies from the trees, auto and the records
+        alone: auto's and the records' (where they answer) merge is the
+        trees'. The records' (returncode, tree, message, stderr), None where
+        they declined."""
+        trees = self.merge_on_copy(tag, src, dst, "trees")
+        self.assertEqual(trees[0], 0, trees[3])
+        auto = self.merge_on_copy(tag, src, dst, "auto")
+        self.assertEqual(auto[:3], trees[:3], tag)
+        recs = self.merge_on_copy(tag, src, dst, "records")
+        if recs[0] != 0:
+            self.assertIn("cannot answer", recs[3])
+            return None
+        self.assertEqual(recs[:3], trees[:3], tag)
+        return recs
+
+    def base_off_chain(self, src, dst):
+        """Whether the merge base of SRC and DST is off the first-parent
+        chain of either (a second merge the same way, a criss-cross)."""
+        base = self.git("merge-base", dst, src, check=False).strip()
+        return bool(base) and any(
+            base not in self.git("rev-list", "--first-parent", b).split() for b in (src, dst))
+
+    def test_random_merges_records_match_the_trees(self):
+        rnd = random.Random(20261207)
+        self.seed()
         answered = declined = merged = 0  # merged: with conflicts
         met = {}  # shapes of the merges the records answered
         for round_ in range(6):
-            # Side branches new each round: a merge base that is only a
-            # second parent on one side (a second merge the same way)
-            # leaves the merge to the trees, so older ones answer less.
+            # Side branches new each round, their first saves resharding
+            # fl (repeated merges of the same branches: the next test).
             branches = ["main", "f%d" % round_, "g%d" % round_]
             for b in branches[1:]:
                 os.mkdir(os.path.join(self.mnt, b))
@@ -216,6 +245,10 @@ class MergeRecordTests(ChronofsTestCase):
                 write_file(self.doc("fl/%s.json" % b, b), b'{"b": 1}')
             for step in range(30):
                 self.step(rnd, branches, 100 * round_ + step)
+            if round_ == 2:
+                # An executable: its commit's record says modes unknown,
+                # so the merges through it are left to the trees.
+                self.outside_commit_on("g2", {"c/x0.json": ("100755", b'{"x": 0}')})
             # Every branch indexed, its commits' records written.
             for br in branches:
                 os.listdir(os.path.join(self.mnt, br + "@history"))
@@ -226,26 +259,55 @@ class MergeRecordTests(ChronofsTestCase):
                         continue
                     tag = "%d-%s-%s" % (round_, src, dst)
                     shapes = self.shapes(src, dst)
-                    trees = self.merge_on_copy(tag, src, dst, "trees")
-                    self.assertEqual(trees[0], 0, trees[3])
-                    auto = self.merge_on_copy(tag, src, dst, "auto")
-                    self.assertEqual(auto[:3], trees[:3], tag)
-                    recs = self.merge_on_copy(tag, src, dst, "records")
-                    if recs[0] != 0:
-                        self.assertIn("cannot answer", recs[3])
+                    recs = self.three_ways(tag, src, dst)
+                    if recs is None:
                         declined += 1
                         continue
                     answered += 1
                     merged += "Conflicts:" in recs[2]
                     for sh in shapes:
                         met[sh] = met.get(sh, 0) + 1
-                    self.assertEqual(recs[:3], trees[:3], (tag, shapes))
             self.mount()
         # Both ways taken, and the records answered every kind of merge.
         self.assertGreater(answered, 3, (answered, declined))
         self.assertGreater(declined, 0, (answered, declined, merged))
         self.assertEqual(sorted(met), ["both", "flat-fanout", "resharded-both", "take",
                                        "take-delete"], met)
+
+    def test_repeated_and_criss_cross_merges_from_the_records(self):
+        """Main merges f round after round (the base: f's commit the last
+        merge took, a second parent on main's side), main and g merge each
+        other in turn (criss-cross), as sync merges a remote branch again
+        and again: each merge three ways, then made for real; without
+        executables every record has its modes, so the records answer
+        every one."""
+        rnd = random.Random(20261208)
+        self.seed()
+        branches = ["main", "f", "g"]
+        for b in branches[1:]:
+            os.mkdir(os.path.join(self.mnt, b))
+            write_file(self.doc("fl/%s.json" % b, b), b'{"b": 1}')
+        off = merged = 0  # merges with the base off a chain; with conflicts
+        met = set()
+        for round_ in range(6):
+            for step in range(16):
+                self.step(rnd, branches, 100 * round_ + step, exe=False)
+            for br in branches:
+                os.listdir(os.path.join(self.mnt, br + "@history"))
+            self.unmount()
+            cross = ("main", "g") if round_ % 2 else ("g", "main")
+            for src, dst in (("f", "main"), cross):
+                tag = "%d-%s-%s" % (round_, src, dst)
+                off += self.base_off_chain(src, dst)
+                met |= self.shapes(src, dst)
+                recs = self.three_ways(tag, src, dst)
+                self.assertIsNotNone(recs, tag)
+                merged += "Conflicts:" in recs[2]
+                self.ctl("merge", self.repo, src, dst)
+            self.mount()
+        self.assertGreaterEqual(off, 8, off)
+        self.assertGreater(merged, 0)
+        self.assertTrue({"take", "both"} <= met, met)
 
     def test_a_conflict_from_the_records_is_the_trees_one(self):
         os.makedirs(self.doc("c"), exist_ok=True)
