@@ -19,7 +19,12 @@ documents, not the collection. CPU time (user + system of the run and
 its children) is printed beside the wall time: on a shared machine it
 varies far less. The merge is timed twice per rep: the default way (from
 the records of changes where they answer) and from the Git trees alone
-(CHRONOFS_MERGE=trees), each on ours put back.
+(CHRONOFS_MERGE=trees), each on ours put back. Then a second merge
+the same way, as sync makes round after round: ours2 (ours with theirs
+merged, untimed, then 100 documents of its own changed) merges theirs2
+(theirs with 100 more changed): its merge base, theirs, is a second
+parent on ours2's side, off its first-parent chain; timed the same two
+ways on ours2 put back.
 """
 
 import argparse
@@ -74,9 +79,9 @@ def make_repo(work, ctl, n):
         out.append(b"M 100644 inline c/.chronofs-fanout\ndata 7\nfanout\n\n")
     fast_import(repo, b"".join(out))
 
-    def side(branch, first, member, t):
+    def side(branch, first, member, t, frm="refs/heads/main"):
         cmds = [b"commit refs/heads/%s\ncommitter b <b@x> %d +0000\n" % (branch.encode(), t),
-                b"data 5\nside\nfrom refs/heads/main\n"]
+                b"data 5\nside\nfrom %s\n" % frm.encode()]
         for i in list(range(first, first + 100)) + list(range(n - 10, n)):
             d = doc(i, ', "%s": 1' % member)
             cmds.append(b"M 100644 inline %s\ndata %d\n%s\n" % (git_path(n, i).encode(), len(d), d))
@@ -84,6 +89,16 @@ def make_repo(work, ctl, n):
 
     fast_import(repo, side("ours", 0, "o", 1700000100))
     fast_import(repo, side("theirs", n // 2, "t", 1700000200))
+    # The second merge's sides: theirs merged into ours once, both go on.
+    git = ["git", "--git-dir=" + repo]
+    subprocess.run(git + ["branch", "ours2", "ours"], check=True)
+    subprocess.run([ctl, "merge", repo, "theirs", "ours2"], check=True, capture_output=True)
+    subprocess.run(git + ["branch", "theirs2", "theirs"], check=True)
+    for b, first, member, t in (("ours2", n // 4, "o2", 1700000300),
+                                ("theirs2", 3 * n // 4, "t2", 1700000400)):
+        head = subprocess.run(git + ["rev-parse", b], check=True, capture_output=True,
+                              text=True).stdout.strip()
+        fast_import(repo, side(b, first, member, t, head))
     return repo
 
 
@@ -114,41 +129,63 @@ def main():
         repos = {n: make_repo(work, ctl, n) for n in sizes}
         for n, repo in repos.items():
             git = ["git", "--git-dir=" + repo]
-            ours = subprocess.run(git + ["rev-parse", "ours"], check=True,
-                                  capture_output=True, text=True).stdout.strip()
-            merges, tmerges, diffs, tdiffs = [], [], [], []
+            ours, ours2 = (subprocess.run(git + ["rev-parse", b], check=True,
+                                          capture_output=True, text=True).stdout.strip()
+                           for b in ("ours", "ours2"))
+            merges, tmerges, diffs, tdiffs, merges2, tmerges2 = [], [], [], [], [], []
             # Untimed, once: theirs indexed as a mount keeps every branch,
             # so its commit has its record of changes (index/changes.h).
-            subprocess.run([ctl, "log", repo, "theirs", "--at", "2100-01-01"],
-                           check=True, capture_output=True)
+            for b in ("theirs", "theirs2"):
+                subprocess.run([ctl, "log", repo, b, "--at", "2100-01-01"],
+                               check=True, capture_output=True)
             trees = dict(env, CHRONOFS_DIFF="trees", CHRONOFS_MERGE="trees")
+            # Untimed: the records answer both merges (=records fails
+            # where they cannot), or the numbers would be the trees'.
+            for into, head, frm in (("ours", ours, "theirs"), ("ours2", ours2, "theirs2")):
+                subprocess.run([ctl, "log", repo, into, "--at", "2100-01-01"],
+                               check=True, capture_output=True)
+                subprocess.run([ctl, "merge", repo, frm, into], check=True, capture_output=True,
+                               env=dict(env, CHRONOFS_MERGE="records"))
+                subprocess.run(git + ["update-ref", "refs/heads/" + into, head], check=True)
             for _ in range(a.reps):
-                for runs, e in ((merges, env), (tmerges, trees)):
-                    subprocess.run(git + ["update-ref", "refs/heads/ours", ours],
+                for runs, e, into, head, frm in (
+                        (merges, env, "ours", ours, "theirs"),
+                        (tmerges, trees, "ours", ours, "theirs"),
+                        (merges2, env, "ours2", ours2, "theirs2"),
+                        (tmerges2, trees, "ours2", ours2, "theirs2")):
+                    subprocess.run(git + ["update-ref", "refs/heads/" + into, head],
                                    check=True)
                     # Untimed: the index of ours caught up (as a mount
                     # keeps it), so the merge's own catch-up indexes one
                     # commit.
-                    subprocess.run([ctl, "log", repo, "ours", "--at", "2100-01-01"],
+                    subprocess.run([ctl, "log", repo, into, "--at", "2100-01-01"],
                                    check=True, capture_output=True)
-                    runs.append(timed([ctl, "merge", repo, "theirs", "ours"], e))
+                    runs.append(timed([ctl, "merge", repo, frm, into], e))
                 diffs.append(timed([ctl, "diff", repo, ours, "theirs"], env))
                 tdiffs.append(timed([ctl, "diff", repo, ours, "theirs"],
                                     trees))
             res[n] = [statistics.median(t[k] for t in runs)
-                      for runs in (merges, diffs, tmerges, tdiffs) for k in (0, 1)]
+                      for runs in (merges, diffs, tmerges, tdiffs, merges2, tmerges2)
+                      for k in (0, 1)]
         print("%-10s %10s %10s %10s %10s %12s %12s %12s %12s" %
               ("documents", "merge (s)", "merge cpu", "diff (s)", "diff cpu",
                "tree merge", "tm cpu", "tree diff", "td cpu"))
         for n in sizes:
             print("%-10d %10.4f %10.4f %10.4f %10.4f %12.4f %12.4f %12.4f %12.4f" %
-                  (n, *res[n]))
+                  (n, *res[n][:8]))
+        print("%-10s %10s %10s %12s %12s" %
+              ("documents", "merge2 (s)", "m2 cpu", "tree merge2", "tm2 cpu"))
+        for n in sizes:
+            print("%-10d %10.4f %10.4f %12.4f %12.4f" % (n, *res[n][8:]))
         lo, hi = sizes[0], sizes[-1]
         r = [res[hi][k] / res[lo][k] for k in range(8)]
         print("ratio %dk/%dk: merge %.2fx (cpu %.2fx), diff %.2fx (cpu %.2fx)"
               " (goal <= 1.5x); from the trees alone (commits without "
               "records): merge %.2fx (cpu %.2fx), diff %.2fx (cpu %.2fx)" %
-              (hi // 1000, lo // 1000, *r))
+              (hi // 1000, lo // 1000, *r[:8]))
+        r = [res[hi][k] / res[lo][k] for k in range(8, 12)]
+        print("second merge the same way: merge %.2fx (cpu %.2fx), from the "
+              "trees alone %.2fx (cpu %.2fx)" % tuple(r))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
