@@ -260,6 +260,31 @@ static int emit(void *ctx, struct lib_ritem *it, bool ha,
 	return 0;
 }
 
+int lib_rec_path(const struct lib_rgather *g, size_t i, size_t *j,
+		 struct lib_rpath *p)
+{
+	size_t k;
+
+	memset(p, 0, sizeof(*p));
+	for (*j = i; *j < g->n && !strcmp(g->v[*j].path, g->v[i].path); ++*j)
+		;
+	for (size_t s = i; s < *j; s = k) {
+		unsigned side = g->v[s].side;
+
+		for (k = s; k < *j && g->v[k].side == side; k++)
+			;
+		if (lib_rec_state(g->v, s, k, &p->has[side], &p->id[side],
+				  &p->bhas[side], &p->bid[side]))
+			return 1;
+		p->seen[side] = true;
+	}
+	if (p->seen[0] && p->seen[1] &&
+	    (p->bhas[0] != p->bhas[1] ||
+	     (p->bhas[0] && !store_oid_equal(&p->bid[0], &p->bid[1]))))
+		return 1; /* the sides disagree on the base */
+	return 0;
+}
+
 int lib_rec_compose(struct lib_rgather *g, lib_rec_emit_fn fn, void *ctx)
 {
 	size_t i = 0;
@@ -267,35 +292,20 @@ int lib_rec_compose(struct lib_rgather *g, lib_rec_emit_fn fn, void *ctx)
 
 	lib_rec_sort(g);
 	while (i < g->n && err == 0) {
-		size_t j = i, k;
-		bool has[2] = { false, false }, bhas[2] = { false, false };
-		bool seen[2] = { false, false };
-		struct store_oid id[2] = { { { 0 } } }, bid[2] = { { { 0 } } };
+		struct lib_rpath p;
+		size_t j;
 
-		while (j < g->n && !strcmp(g->v[j].path, g->v[i].path))
-			j++;
-		for (size_t s = i; s < j; s = k) {
-			unsigned side = g->v[s].side;
-
-			for (k = s; k < j && g->v[k].side == side; k++)
-				;
-			if (lib_rec_state(g->v, s, k, &has[side], &id[side],
-					  &bhas[side], &bid[side]))
-				return 1;
-			seen[side] = true;
-		}
-		if (seen[0] && seen[1] &&
-		    (bhas[0] != bhas[1] ||
-		     (bhas[0] && !store_oid_equal(&bid[0], &bid[1]))))
-			return 1; /* the sides disagree on the base */
+		if (lib_rec_path(g, i, &j, &p))
+			return 1;
 		for (int s = 0; s < 2; s++)
-			if (!seen[s]) {
-				has[s] = bhas[!s];
-				id[s] = bid[!s];
+			if (!p.seen[s]) {
+				p.has[s] = p.bhas[!s];
+				p.id[s] = p.bid[!s];
 			}
-		if (has[0] != has[1] ||
-		    (has[0] && !store_oid_equal(&id[0], &id[1])))
-			err = fn(ctx, &g->v[i], has[0], &id[0], has[1], &id[1]);
+		if (p.has[0] != p.has[1] ||
+		    (p.has[0] && !store_oid_equal(&p.id[0], &p.id[1])))
+			err = fn(ctx, &g->v[i], p.has[0], &p.id[0], p.has[1],
+				 &p.id[1]);
 		i = j;
 	}
 	return err;

@@ -70,6 +70,17 @@ void lib_rec_sort(struct lib_rgather *g);
 int lib_rec_state(const struct lib_ritem *v, size_t i, size_t j, bool *has,
 		  struct store_oid *id, bool *base_has,
 		  struct store_oid *base_id);
+/* One path's states in sorted items: per side, whether it has items
+ * (seen), and its version at the side's end and at the base. */
+struct lib_rpath {
+	bool seen[2], has[2], bhas[2];
+	struct store_oid id[2], bid[2];
+};
+/* The states of the path of sorted item I; *J: the next path's first
+ * item. 1 if a side's items do not follow each other or the two sides
+ * disagree on the base. */
+int lib_rec_path(const struct lib_rgather *g, size_t i, size_t *j,
+		 struct lib_rpath *p);
 void lib_rgather_release(struct lib_rgather *g);
 
 #endif

@@ -120,35 +120,21 @@ static int compose(struct lib_rgather *g, struct store_merge *m)
 	int err = 0;
 
 	while (i < g->n && err == 0) {
-		size_t j = i, k;
-		bool has[2] = { false, false }, bhas[2] = { false, false };
-		bool seen[2] = { false, false }, h[3];
-		struct store_oid id[2] = { { { 0 } } }, bid[2] = { { { 0 } } };
+		struct lib_rpath p;
+		bool h[3];
 		struct store_oid v[3];
+		size_t j;
 
-		while (j < g->n && !strcmp(g->v[j].path, g->v[i].path))
-			j++;
-		for (size_t s = i; s < j; s = k) {
-			unsigned side = g->v[s].side;
-
-			for (k = s; k < j && g->v[k].side == side; k++)
-				;
-			/* One item a side (gather_side): base and head. */
-			if (lib_rec_state(g->v, s, k, &has[side], &id[side],
-					  &bhas[side], &bid[side]))
-				return 1;
-			seen[side] = true;
-		}
-		if (seen[0] && seen[1] &&
-		    !same(bhas[0], &bid[0], bhas[1], &bid[1]))
-			return 1; /* the sides disagree on the base */
-		h[B] = bhas[1], v[B] = bid[1];
-		h[T] = has[1], v[T] = id[1];
-		h[O] = seen[0] ? has[0] : h[B];
-		v[O] = seen[0] ? id[0] : v[B];
+		/* One item a side (gather_side): base and head. */
+		if (lib_rec_path(g, i, &j, &p))
+			return 1;
+		h[B] = p.bhas[1], v[B] = p.bid[1];
+		h[T] = p.has[1], v[T] = p.id[1];
+		h[O] = p.seen[0] ? p.has[0] : h[B];
+		v[O] = p.seen[0] ? p.id[0] : v[B];
 		/* As the trees' walk (treemerge.c file3): theirs unchanged,
 		 * or changed as ours did, is no entry. */
-		if (seen[1] && !same(h[T], &v[T], h[B], &v[B]) &&
+		if (p.seen[1] && !same(h[T], &v[T], h[B], &v[B]) &&
 		    !same(h[O], &v[O], h[T], &v[T]))
 			err = add_entry(m, &cap, g->v[i].path, h, v);
 		i = j;
