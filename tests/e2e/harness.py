@@ -331,6 +331,33 @@ class ChronofsTestCase(unittest.TestCase):
         """Bytes of PATH as committed on BRANCH (git show BRANCH:PATH)."""
         return self.git("show", "%s:%s" % (branch, path), raw=True)
 
+    def plumbing_commit(self, branch, files, message="outside"):
+        """A commit by Git's plumbing beside the mount, on BRANCH: FILES
+        {path: bytes, (mode, bytes), or None to delete}; its id."""
+        env = dict(self.env, GIT_INDEX_FILE=os.path.join(self.work, "outside-index"),
+                   GIT_AUTHOR_NAME="o", GIT_AUTHOR_EMAIL="o@x", GIT_COMMITTER_NAME="o",
+                   GIT_COMMITTER_EMAIL="o@x")
+        git = ["git", "--git-dir=" + self.repo]
+        head = self.head(branch)
+        subprocess.run(git + ["read-tree", head], env=env, check=True)
+        for path, data in files.items():
+            if data is None:
+                # Mode 0 removes it; --force-remove wants a work tree.
+                subprocess.run(git + ["update-index", "--index-info"], env=env, check=True,
+                               input=b"0 %s\t%s\n" % (b"0" * 40, path.encode()))
+                continue
+            mode, data = data if isinstance(data, tuple) else ("100644", data)
+            blob = subprocess.run(git + ["hash-object", "-w", "--stdin"], input=data, env=env,
+                                  check=True, capture_output=True).stdout.decode().strip()
+            subprocess.run(git + ["update-index", "--add", "--cacheinfo", "%s,%s,%s" % (mode, blob, path)],
+                           env=env, check=True)
+        tree = subprocess.run(git + ["write-tree"], env=env, check=True,
+                              capture_output=True).stdout.decode().strip()
+        commit = subprocess.run(git + ["commit-tree", tree, "-p", head, "-m", message], env=env,
+                                check=True, capture_output=True).stdout.decode().strip()
+        subprocess.run(git + ["update-ref", "refs/heads/" + branch, commit, head], env=env, check=True)
+        return commit
+
     def outside_commit(self, files=None, delete=(), message="outside change", branch="main"):
         """Commit from outside: clone, change, commit, push back into the bare repo."""
         files = files or {}

@@ -50,32 +50,6 @@ def is_bucket(name, kind):
 
 
 class MergeRecordTests(ChronofsTestCase):
-    def outside_commit_on(self, branch, files, message="outside"):
-        """A commit by Git beside the mount: FILES {path: bytes, (mode,
-        bytes) or None}."""
-        env = dict(self.env, GIT_INDEX_FILE=os.path.join(self.work, "outside-index"),
-                   GIT_AUTHOR_NAME="o", GIT_AUTHOR_EMAIL="o@x", GIT_COMMITTER_NAME="o",
-                   GIT_COMMITTER_EMAIL="o@x")
-        git = ["git", "--git-dir=" + self.repo]
-        head = self.head(branch)
-        subprocess.run(git + ["read-tree", head], env=env, check=True)
-        for path, data in files.items():
-            if data is None:
-                subprocess.run(git + ["update-index", "--index-info"], env=env, check=True,
-                               input=b"0 %s\t%s\n" % (b"0" * 40, path.encode()))
-                continue
-            mode, data = data if isinstance(data, tuple) else ("100644", data)
-            blob = subprocess.run(git + ["hash-object", "-w", "--stdin"], input=data, env=env,
-                                  check=True, capture_output=True).stdout.decode().strip()
-            subprocess.run(git + ["update-index", "--add", "--cacheinfo",
-                                  "%s,%s,%s" % (mode, blob, path)], env=env, check=True)
-        tree = subprocess.run(git + ["write-tree"], env=env, check=True,
-                              capture_output=True).stdout.decode().strip()
-        commit = subprocess.run(git + ["commit-tree", tree, "-p", head, "-m", message], env=env,
-                                check=True, capture_output=True).stdout.decode().strip()
-        subprocess.run(git + ["update-ref", "refs/heads/" + branch, commit, head], env=env,
-                       check=True)
-
     def fast_commit(self, branch, files, message):
         """One commit of FILES {path: bytes} on BRANCH by git fast-import
         (thousands of files in one process)."""
@@ -188,7 +162,7 @@ class MergeRecordTests(ChronofsTestCase):
                 files["c/x%d.json" % rnd.randrange(3)] = ("100755", b'{"x": %d}' % step)
             if rnd.random() < 0.2:
                 files[big_path(rnd.randrange(2100))] = None
-            self.outside_commit_on(br, files)
+            self.plumbing_commit(br, files)
         elif r < 0.76:
             src, dst = rnd.sample(branches, 2)
             self.ctl("merge", self.repo, src, dst)
@@ -248,7 +222,7 @@ class MergeRecordTests(ChronofsTestCase):
             if round_ == 2:
                 # An executable: its commit's record says modes unknown,
                 # so the merges through it are left to the trees.
-                self.outside_commit_on("g2", {"c/x0.json": ("100755", b'{"x": 0}')})
+                self.plumbing_commit("g2", {"c/x0.json": ("100755", b'{"x": 0}')})
             # Every branch indexed, its commits' records written.
             for br in branches:
                 os.listdir(os.path.join(self.mnt, br + "@history"))
