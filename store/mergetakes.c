@@ -37,23 +37,13 @@ static void dir3_release(struct dir3 *d)
 		store_rt_release(&d->r[k]);
 }
 
-/* Subdirectory NAME (LEN bytes) of T as the trees' walk finds it: a
- * tree among T's entries, a fanout collection's buckets aside. */
-static const struct rt_entry *sub_dir(const struct rtree *t, const char *name,
-				      size_t len)
+/* Subdirectory NAME of T as the trees' walk finds it: a tree among T's
+ * entries, a fanout collection's buckets aside. */
+static const struct rt_entry *sub_dir(const struct rtree *t, const char *name)
 {
-	bool fanout = store_rt_is_fanout(t);
+	const struct rt_entry *e = store_rt_find(t, name, true);
 
-	for (size_t i = 0; i < t->n; i++) {
-		const struct rt_entry *e = &t->v[i];
-
-		if (e->nlen == len && !memcmp(e->name, name, len))
-			return store_rt_is_tree(e) &&
-					       !(fanout && tw_is_bucket(e)) ?
-				       e :
-				       NULL;
-	}
-	return NULL;
+	return e && !(store_rt_is_fanout(t) && tw_is_bucket(e)) ? e : NULL;
 }
 
 /* D (the root's ids set) down to logical directory DIR, its three trees
@@ -63,6 +53,7 @@ static const struct rt_entry *sub_dir(const struct rtree *t, const char *name,
 static int find_dir(struct walk *w, const char *dir, struct dir3 *d)
 {
 	const char *p = dir;
+	char *name;
 	int err = 0;
 
 	for (;;) {
@@ -76,20 +67,18 @@ static int find_dir(struct walk *w, const char *dir, struct dir3 *d)
 			err = tw_load(w, id_of(d, k), &d->r[k]);
 		if (err < 0 || !*p)
 			return err;
+		if (!(name = strndup(p, len)))
+			return -ENOMEM;
 		for (int k = 0; k < 3; k++) {
-			const struct rt_entry *e = sub_dir(&d->r[k], p, len);
+			const struct rt_entry *e = sub_dir(&d->r[k], name);
 
 			if ((d->has[k] = e != NULL))
 				memcpy(d->id[k].id, e->id, GIT_OID_RAWSZ);
 		}
+		free(name);
 		dir3_release(d);
 		p += len + (s != NULL);
 	}
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
 /* The takes of collection DIR (its trees in D) for entries E[0..N) of
@@ -100,7 +89,6 @@ static int take_dir(struct store_merge *m, const char *dir, struct dir3 *d,
 	const struct rt_entry *bk[3][256];
 	enum { SKIP = 1, TAKE = 2 };
 	unsigned char how[256];
-	char b[3];
 	int err = 0;
 
 	/* As merge_dir: buckets compared only if the three are fanout. */
@@ -111,10 +99,8 @@ static int take_dir(struct store_merge *m, const char *dir, struct dir3 *d,
 	/* A file beside the buckets and one in them have the same logical
 	 * path: the entries do not say which they are. */
 	for (int k = 0; k < 3; k++)
-		for (size_t i = 0; i < d->r[k].n; i++)
-			if (!store_rt_is_tree(&d->r[k].v[i]) &&
-			    strcmp(d->r[k].v[i].name, LAYOUT_MARKER))
-				return 1;
+		if (d->has[k] && !tw_plain_fanout(&d->r[k]))
+			return 1;
 	for (int k = 0; k < 3; k++)
 		tw_buckets(&d->r[k], bk[k]);
 	for (unsigned k = 0; k < 256 && err == 0; k++) {
@@ -129,8 +115,8 @@ static int take_dir(struct store_merge *m, const char *dir, struct dir3 *d,
 						   it ? it->id : NULL);
 	}
 	for (size_t i = 0; i < n && err == 0; i++) {
-		store_layout_bucket(store_merge_base_name(e[i]->path), b);
-		switch (how[hexval(b[0]) * 16 + hexval(b[1])]) {
+		switch (how[store_layout_bucket_no(
+			store_merge_base_name(e[i]->path))]) {
 		case SKIP:
 			return 1; /* a change where the trees see none */
 		case TAKE:
