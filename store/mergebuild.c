@@ -272,15 +272,13 @@ static int build_dir(struct store *st, git_tree *ours, git_tree *theirs,
 		/* A file beside the buckets shadowed the bucket's copy: the
 		 * result is in the bucket now. */
 		for (size_t i = 0; i < n && err == 0; i++) {
-			const git_tree_entry *te = git_tree_entry_byname(
-				od, store_merge_base_name(e[i]->path));
+			const char *name = store_merge_base_name(e[i]->path);
+			const git_tree_entry *te =
+				git_tree_entry_byname(od, name);
 
 			if (te && git_tree_entry_type(te) != GIT_OBJECT_TREE)
 				err = add(u, GIT_TREE_UPDATE_REMOVE, NULL, 0,
-					  git_path(dir,
-						   store_merge_base_name(
-							   e[i]->path),
-						   false));
+					  git_path(dir, name, false));
 		}
 		goto out;
 	}
