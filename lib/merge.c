@@ -98,9 +98,8 @@ static bool plain_change(const struct store_merge_entry *e)
 	       e->mode[o] == 0100644;
 }
 
-/* Whether E leaves a file that is not 100644 where ours' was or where
- * the result's is (else the merge's record is of version 0: modes
- * unknown, changes.h). */
+/* Whether every file E touches is 100644, ours' and the result's (else
+ * the merge's record is of version 0: modes unknown, changes.h). */
 static bool mode_644(const struct store_merge_entry *e)
 {
 	const int o = STORE_MERGE_OURS_I, t = STORE_MERGE_THEIRS_I;
