@@ -200,6 +200,7 @@ void store_close(struct store *st)
 		return;
 	store_pack_wait(st);
 	store_pool_stop(st);
+	store_syncset_stop(st);
 	store_treememo_free(st);
 	store_refmemo_free(st);
 	pthread_mutex_destroy(&st->pack_lock);

@@ -55,6 +55,8 @@ struct store {
 	/* chronofs.fsyncMethod: 0 auto, 1 syncfs always, 2 files always */
 	int sync_method;
 	int syncfs_slow_runs; /* slow syncfs calls in a row */
+	struct store_syncers *syncers; /* syncset.c; made at first use */
+	bool syncers_failed;
 	bool pool_tried;
 	struct store_group *group; /* group.c */
 };
@@ -73,6 +75,8 @@ int store_syncset_flush(struct store *st);
 /* Read chronofs.fsyncMethod (auto, syncfs, files) from CFG. */
 void store_syncset_configure(struct store *st, git_config *cfg);
 void store_syncset_end(struct store *st);
+/* End the sync threads (store_close). */
+void store_syncset_stop(struct store *st);
 
 /* pack.c: count a commit; past a threshold, pack in the background. */
 void store_pack_note_commit(struct store *st);

@@ -18,6 +18,10 @@
  *   burst of others' writes is over by then); a second slow one in a row
  *   doubles the wait, up to a minute (the others keep writing).
  *
+ *   The threads are made once, at the first such set, and wait for the
+ *   next: made per set, their stacks' unmapping stopped both cores (a
+ *   TLB shootdown each) and cost more CPU than the fsyncs themselves.
+ *
  * `git config chronofs.fsyncMethod syncfs|files` fixes one way (auto,
  * the default, is the above). Either way the ref is moved only if the
  * sync succeeded. Nothing is deferred outside a save
@@ -190,9 +194,22 @@ bool store_syncset_take_dir(struct store *st, const char *dir)
 	return true;
 }
 
-static void *worker(void *arg)
+/* The threads that sync a set's items beside the flushing thread: one
+ * set at a time (sets are flushed under write_lock). */
+struct store_syncers {
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* a set to join, or stop */
+	pthread_cond_t idle; /* the last thread left the set */
+	struct store_syncset *set; /* open to join; NULL once taken */
+	unsigned long gen; /* bumped for each set */
+	int busy; /* threads inside a set */
+	int n;
+	bool stop;
+	pthread_t tids[SYNC_THREADS - 1];
+};
+
+static void sync_items(struct store_syncset *s)
 {
-	struct store_syncset *s = arg;
 	size_t i;
 
 	while ((i = atomic_fetch_add(&s->next, 1)) < s->n) {
@@ -206,7 +223,96 @@ static void *worker(void *arg)
 			atomic_compare_exchange_strong(&s->err, &none, err);
 		}
 	}
+}
+
+static void *syncer(void *arg)
+{
+	struct store_syncers *w = arg;
+	unsigned long seen = 0;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct store_syncset *s = w->set;
+
+		if (!s || w->gen == seen) {
+			pthread_cond_wait(&w->work, &w->mu);
+			continue;
+		}
+		seen = w->gen;
+		w->busy++;
+		pthread_mutex_unlock(&w->mu);
+		sync_items(s);
+		pthread_mutex_lock(&w->mu);
+		if (--w->busy == 0)
+			pthread_cond_signal(&w->idle);
+	}
+	pthread_mutex_unlock(&w->mu);
 	return NULL;
+}
+
+/* The store's sync threads, made at the first call; NULL if none could
+ * be (the flushing thread then syncs every item itself). */
+static struct store_syncers *syncers(struct store *st)
+{
+	struct store_syncers *w = st->syncers;
+
+	if (w || st->syncers_failed)
+		return w;
+	if (!(w = calloc(1, sizeof(*w)))) {
+		st->syncers_failed = true;
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	while (w->n < SYNC_THREADS - 1 &&
+	       pthread_create(&w->tids[w->n], NULL, syncer, w) == 0)
+		w->n++;
+	st->syncers = w;
+	return w;
+}
+
+void store_syncset_stop(struct store *st)
+{
+	struct store_syncers *w = st->syncers;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->n; i++)
+		pthread_join(w->tids[i], NULL);
+	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	st->syncers = NULL;
+}
+
+/* Sync S's items on this thread and the store's sync threads at once. */
+static void sync_together(struct store *st, struct store_syncset *s)
+{
+	struct store_syncers *w = s->n > 1 ? syncers(st) : NULL;
+
+	if (w) {
+		pthread_mutex_lock(&w->mu);
+		w->set = s;
+		w->gen++;
+		pthread_cond_broadcast(&w->work);
+		pthread_mutex_unlock(&w->mu);
+	}
+	sync_items(s);
+	if (w) {
+		/* Every item is taken: no thread joins now; wait for those
+		 * still syncing theirs. */
+		pthread_mutex_lock(&w->mu);
+		w->set = NULL;
+		while (w->busy)
+			pthread_cond_wait(&w->idle, &w->mu);
+		pthread_mutex_unlock(&w->mu);
+	}
 }
 
 /* Close and forget the items. */
@@ -226,8 +332,6 @@ int store_syncset_flush(struct store *st)
 	 * (libgit2's, a fast-forward) has no objects in it. Caller does not
 	 * hold st->lock (it guards the pointer; the set is then ours). */
 	struct store_syncset *s;
-	pthread_t tids[SYNC_THREADS];
-	size_t started = 0, want;
 	int err;
 
 	pthread_mutex_lock(&st->lock);
@@ -243,15 +347,7 @@ int store_syncset_flush(struct store *st)
 		return 0;
 	atomic_store(&s->next, 0);
 	atomic_store(&s->err, 0);
-	want = s->n < SYNC_THREADS ? s->n : SYNC_THREADS;
-	/* This thread works too; threads that cannot start leave more to
-	 * it. */
-	while (started + 1 < want &&
-	       pthread_create(&tids[started], NULL, worker, s) == 0)
-		started++;
-	worker(s);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
+	sync_together(st, s);
 	err = atomic_load(&s->err);
 	clear(s);
 	return err;
