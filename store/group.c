@@ -28,6 +28,7 @@ struct waiter {
 	bool made; /* a commit of the current attempt */
 	bool tried; /* its own outcome is in err (else the batch's is) */
 	int err;
+	bool taken; /* in a leader's batch: it waits for done */
 	bool done;
 	struct waiter *next;
 };
@@ -78,6 +79,7 @@ static size_t take(struct store_group *g, struct waiter **batch)
 			continue;
 		}
 		batch[n++] = w;
+		w->taken = true;
 		*pp = w->next;
 	}
 	g->tail = &g->head;
@@ -87,10 +89,11 @@ static size_t take(struct store_group *g, struct waiter **batch)
 }
 
 /* One attempt: every save of the batch built on the head in order (under
- * st->lock), then synced and the ref moved once (without it). 0, -EAGAIN
- * (the head moved: again), or an error of the whole batch. */
+ * st->lock), then synced and the ref moved once (without it); DIR: the
+ * ref's directory, still to sync. 0, -EAGAIN (the head moved: again), or
+ * an error of the whole batch. */
 static int attempt(struct store *st, const char *ref, struct waiter **v,
-		   size_t n)
+		   size_t n, char *dir, size_t dirsz)
 {
 	git_oid first, prev, parent;
 	char msg[2048];
@@ -148,11 +151,13 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 		for (size_t i = 0; i < n; i++)
 			if (v[i]->made)
 				store_change_message(msg, sizeof(msg), v[i]->c);
-	return store_ref_cas(st, ref, &first, &prev, msg);
+	return store_ref_cas_but_dir(st, ref, &first, &prev, msg, dir, dirsz);
 }
 
-/* Make batch V[0..N) of one branch; each waiter's err is its outcome. */
-static void run(struct store *st, struct waiter **v, size_t n)
+/* Make batch V[0..N) of one branch; each waiter's err is its outcome
+ * once DIR (the ref's directory, "" if none) is synced. */
+static void run(struct store *st, struct waiter **v, size_t n, char *dir,
+		size_t dirsz)
 {
 	char ref[1024];
 	int err = 0, eio = 0;
@@ -167,7 +172,7 @@ static void run(struct store *st, struct waiter **v, size_t n)
 	for (int i = 0; err == 0 && i < STORE_CAS_RETRIES; i++) {
 		struct timespec pause = { 0, 100000L * (i < 100 ? i : 100) };
 
-		err = attempt(st, ref, v, n);
+		err = attempt(st, ref, v, n, dir, dirsz);
 		/* A gc beside us may have removed an objects/xx/ directory
 		 * under a new object: nothing was published, write again. */
 		if (err == -EIO && eio++ < STORE_IO_RETRIES) {
@@ -205,11 +210,15 @@ static void run(struct store *st, struct waiter **v, size_t n)
 	}
 }
 
-/* Take the write lock and make the next batch. */
+/* Take the write lock and make the next batch. The next leader may
+ * start once our ref has moved: the rename is made durable (the fsync of
+ * its directory, the second device flush of a save) while it builds its
+ * batch on our commits, and our saves return after that. */
 static void lead(struct store *st)
 {
 	struct store_group *g = st->group;
 	struct waiter *v[GROUP_MAX];
+	char dir[4200] = "";
 	size_t n;
 
 	pthread_mutex_lock(&st->write_lock);
@@ -217,11 +226,18 @@ static void lead(struct store *st)
 	n = take(g, v);
 	pthread_mutex_unlock(&g->lock);
 	if (n)
-		run(st, v, n);
+		run(st, v, n, dir, sizeof(dir));
 	pthread_mutex_unlock(&st->write_lock);
+	pthread_mutex_lock(&g->lock);
+	g->leading = false;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+	if (dir[0])
+		store_fsync_dir(dir);
 	pthread_mutex_lock(&g->lock);
 	for (size_t k = 0; k < n; k++)
 		v[k]->done = true;
+	pthread_cond_broadcast(&g->cond);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -236,16 +252,14 @@ int store_group_apply(struct store *st, const char *branch,
 	*g->tail = &w;
 	g->tail = &w.next;
 	while (!w.done) {
-		if (g->leading) {
+		if (g->leading || w.taken) {
 			pthread_cond_wait(&g->cond, &g->lock);
 			continue;
 		}
 		g->leading = true;
 		pthread_mutex_unlock(&g->lock);
-		lead(st);
+		lead(st); /* lets the lead go, and marks its batch done */
 		pthread_mutex_lock(&g->lock);
-		g->leading = false;
-		pthread_cond_broadcast(&g->cond);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return w.err;

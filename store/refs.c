@@ -420,6 +420,19 @@ static int synced_slow_path(struct store *st, const char *ref,
 int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		  const git_oid *new, const char *msg)
 {
+	char dir[4200];
+	int err =
+		store_ref_cas_but_dir(st, ref, old, new, msg, dir, sizeof(dir));
+
+	if (err == 0 && dir[0])
+		store_fsync_dir(dir);
+	return err;
+}
+
+int store_ref_cas_but_dir(struct store *st, const char *ref, const git_oid *old,
+			  const git_oid *new, const char *msg, char *dir,
+			  size_t dirsz)
+{
 	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
 	char head_log[4200], ref_log[4400];
 	bool loose, log_ref = false, log_head = false;
@@ -428,6 +441,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	struct ref_lock l;
 	int err;
 
+	dir[0] = '\0';
 	snprintf(path, sizeof(path), "%s/%s", st->gitdir, ref);
 	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
 	snprintf(ref_log, sizeof(ref_log), "%s/logs/%s", st->gitdir, ref);
@@ -499,7 +513,7 @@ int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 	}
 	if (st->fsync) {
 		*strrchr(path, '/') = '\0';
-		store_fsync_dir(path);
+		snprintf(dir, dirsz, "%s", path);
 	}
 	return 0;
 }

@@ -292,6 +292,12 @@ int store_group_apply(struct store *st, const char *branch,
  * rename); -EAGAIN if REF is not at OLD or another writer holds it. */
 int store_ref_cas(struct store *st, const char *ref, const git_oid *old,
 		  const git_oid *new, const char *msg);
+/* The same, but with fsync=on the last step, the fsync of the ref's
+ * directory that makes the rename durable, is left to the caller: DIR
+ * gets the directory's path ("" if there is nothing to sync). */
+int store_ref_cas_but_dir(struct store *st, const char *ref, const git_oid *old,
+			  const git_oid *new, const char *msg, char *dir,
+			  size_t dirsz);
 /* REF's value (a loose ref costs one stat(2) while its file is the one
  * read or written last), or -errno. */
 int store_ref_read(struct store *st, const char *ref, git_oid *out);

@@ -1178,6 +1178,12 @@ def scenario_fsync(e):
                     problems.append("syncfs: save %d: no syncfs between its objects and lock and the "
                                     "ref's rename" % i)
                     continue
+            # the rename itself made durable: its directory synced before the close returned
+            if not any(rt <= x[0] <= t1 and x[2].rstrip().endswith("/refs/heads>")
+                       for x in named(inside, "/refs/heads>")):
+                problems.append("%s: save %d: no fsync of refs/heads/ after the ref's rename, inside "
+                                "its close" % (method, i))
+                continue
             good += 1
         n_fsync = sum(1 for x in ev if x[1] in ("fsync", "fdatasync"))
         n_syncfs = sum(1 for x in ev if x[1] == "syncfs")
