@@ -36,17 +36,29 @@ def _commits(gitdir):
     return int(_git(gitdir, "rev-list", "--count", "main"))
 
 
+def _busy_ticks():
+    """The machine's CPU time so far, all cores, in clock ticks: what
+    /proc/stat counts as neither idle nor waiting for I/O."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4]
+
+
 def _writers(d, n, secs, sync):
     """Saves per second of N writer processes, each saving its own
-    document of directory D in a loop for SECS seconds."""
+    document of directory D in a loop for SECS seconds, and the machine's
+    CPU seconds per save meanwhile (the daemon, its git, the kernel and
+    the writers alike)."""
     until = time.time() + secs
+    t0 = _busy_ticks()
     ps = [subprocess.Popen([sys.executable, "-c", WRITER,
                             os.path.join(d, "w%d.json" % k), str(until),
                             "1" if sync else "0"],
                            stdout=subprocess.PIPE, text=True)
           for k in range(n)]
     saves = sum(int(p.communicate()[0]) for p in ps)
-    return saves, saves / secs
+    cpu = (_busy_ticks() - t0) / os.sysconf("SC_CLK_TCK")
+    return saves, saves / secs, cpu / max(saves, 1)
 
 
 def writers(b, med):
@@ -63,6 +75,7 @@ def writers(b, med):
     os.makedirs(plain)
     cm, cm2, pm = b.path("mnt-c"), b.path("mnt-c2"), b.path("mnt-p")
     per = {"c1": [], "c4": [], "p1": [], "o4": []}
+    cpu = {k: [] for k in per}
     total = 0
     with b.chronofs(repo, cm, fsync="on"), \
             b.chronofs(repo_off, cm2, fsync="off"), \
@@ -80,10 +93,11 @@ def writers(b, med):
             if rep % 2:
                 jobs.reverse()
             for k, f in jobs:
-                saves, rate = f()
+                saves, rate, each = f()
                 if k in ("c1", "c4"):
                     total += saves
                 per[k].append(rate)
+                cpu[k].append(each)
         made = _commits(repo) - c0
     if made != total:
         b.info.append("WARNING: writers: %d saves made %d commits" %
@@ -96,6 +110,19 @@ def writers(b, med):
           "1 writer", 1 / r1, "s", "<= 0.4x (2.5x rate)", 0.4)
     b.row("4 writers, fsync=on vs fsync=off, per save", 1 / r4,
           "4 writers fsync=off", 1 / o4, "s", "report", None)
+    # Why four writers cannot go faster: the cores' seconds each save
+    # takes (cores / this = the most saves per second they allow).
+    b.row("machine CPU per save, 4 writers vs 1 (fsync=on)", med(cpu["c4"]),
+          "1 writer", med(cpu["c1"]), "s", "report", None)
+    b.row("machine CPU per save, 1 writer vs passthrough_ll+fsync",
+          med(cpu["c1"]), "passthrough_ll+fsync", med(cpu["p1"]), "s",
+          "report", None)
+    b.info.append("writers: machine CPU per save (ms, all %d cores): "
+                  "fsync=on 1 writer %s; 4 writers %s; fsync=off 4 writers "
+                  "%s; passthrough_ll write+fsync %s" %
+                  (os.cpu_count(),
+                   *(" ".join("%.2f" % (x * 1e3) for x in cpu[k])
+                     for k in ("c1", "c4", "o4", "p1"))))
     b.info.append("writers (%g s each): fsync=on 1 writer %s saves/s; "
                   "4 writers %s saves/s; fsync=off 4 writers %s saves/s "
                   "(the cores' ceiling); passthrough_ll write+fsync %s/s; "
