@@ -401,9 +401,11 @@ static void *pack_thread(void *arg)
 	struct store *st = arg;
 	char dir[4200];
 	/* pack-refs would take the ref locks our saves compare-and-swap. */
+	char gc_auto[64];
 	const char *argv[] = { "git",	  dir,
 			       "-c",	  "gc.autoDetach=false",
 			       "-c",	  "gc.packRefs=false",
+			       "-c",	  gc_auto,
 			       "gc",	  "--auto",
 			       "--quiet", NULL };
 	bool closing;
@@ -419,6 +421,19 @@ static void *pack_thread(void *arg)
 	/* An unmount waits for this thread: git's upkeep waits for the
 	 * next mount instead. */
 	if (!closing) {
+		/* git counts every loose object toward gc.auto, ours written
+		 * since this round began too (thousands a second in a
+		 * burst), and its repack would pack them without their paths
+		 * and unlink them past the file pool. They are the next
+		 * round's: git's threshold applies to what is loose beyond
+		 * them (twice their number: git estimates the count from one
+		 * objects/xx/ of 256). */
+		unsigned long mine = atomic_load(&st->loose_new_n);
+
+		snprintf(gc_auto, sizeof(gc_auto), "gc.auto=%lu",
+			 st->gc_auto > 0 ?
+				 (unsigned long)st->gc_auto + 2 * mine :
+				 0);
 		snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
 		rc = run_git(argv, -1, -1, &pid);
 		if (rc == 0)

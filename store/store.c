@@ -43,9 +43,10 @@ static void git_init_once(void)
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 }
 
-/* git's core.logAllRefUpdates, default true in a work tree's repository
- * and false in a bare one. */
-static void read_reflog_config(struct store *st)
+/* The repository's config this store follows: git's
+ * core.logAllRefUpdates (default true in a work tree's repository and
+ * false in a bare one), gc.auto (pack.c) and chronofs.fsyncMethod. */
+static void read_config(struct store *st)
 {
 	git_config *cfg = NULL;
 	git_buf v = GIT_BUF_INIT;
@@ -63,6 +64,8 @@ static void read_reflog_config(struct store *st)
 					 STORE_REFLOG_NONE;
 	}
 	git_buf_dispose(&v);
+	if (git_config_get_int32(&st->gc_auto, cfg, "gc.auto") < 0)
+		st->gc_auto = 6700;
 	store_syncset_configure(st, cfg);
 	git_config_free(cfg);
 }
@@ -173,7 +176,7 @@ int store_open(struct store **out, const char *path,
 	if (err < 0)
 		goto fail;
 	st->fsync = opts->fsync;
-	read_reflog_config(st);
+	read_config(st);
 	private_dir(st->gitdir);
 	err = store_objwrite_add(st);
 	if (err == 0)
