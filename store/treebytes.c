@@ -166,6 +166,83 @@ static int serialize(const git_tree *t, struct tree_bytes *out)
 	return err;
 }
 
+/* The offsets of the entries of tree bytes P[0..LEN) (a tree object's
+ * own data) into OUT, which takes a copy: 0, -ENOMEM, or 1 if they are
+ * not in the form the memo's lookups assume (a mode git does not write,
+ * "040000" say, or a truncated entry): libgit2's parse decides then. */
+static int index_raw(const char *p, size_t len, struct tree_bytes *out)
+{
+	size_t n = 0, cap = 64, at = 0;
+	size_t *off = malloc(cap * sizeof(*off));
+
+	memset(out, 0, sizeof(*out));
+	if (!off)
+		return -ENOMEM;
+	while (at < len) {
+		const char *e = p + at, *end = p + len;
+		const char *sp = memchr(e, ' ', (size_t)(end - e));
+		const char *nul = sp ? memchr(sp, '\0', (size_t)(end - sp)) :
+				       NULL;
+		size_t mlen = sp ? (size_t)(sp - e) : 0;
+		unsigned mode = 0;
+
+		/* strspn stops at the space at the latest. */
+		if (mlen && mlen <= 6 && strspn(e, "01234567") == mlen)
+			for (size_t k = 0; k < mlen; k++)
+				mode = mode * 8 + (unsigned)(e[k] - '0');
+		if (!nul || *e == '0' || nul == sp + 1 ||
+		    (size_t)(end - nul - 1) < GIT_OID_RAWSZ ||
+		    (mode != GIT_FILEMODE_BLOB &&
+		     mode != GIT_FILEMODE_BLOB_EXECUTABLE &&
+		     mode != GIT_FILEMODE_TREE && mode != GIT_FILEMODE_LINK &&
+		     mode != GIT_FILEMODE_COMMIT)) {
+			free(off);
+			return 1;
+		}
+		if (n + 1 == cap) {
+			size_t *v = realloc(off, 2 * cap * sizeof(*off));
+
+			if (!v) {
+				free(off);
+				return -ENOMEM;
+			}
+			off = v;
+			cap *= 2;
+		}
+		off[n++] = at;
+		at = (size_t)(nul + 1 + GIT_OID_RAWSZ - p);
+	}
+	off[n] = len;
+	if (!(out->p = malloc(len ? len : 1))) {
+		free(off);
+		return -ENOMEM;
+	}
+	memcpy(out->p, p, len);
+	out->len = len;
+	out->n = n;
+	out->off = off;
+	return 0;
+}
+
+/* Tree ID as bytes, from its object's own data (no parse, no
+ * serializing again): 0, an error, or 1 to take libgit2's way. */
+static int read_raw(struct store *st, const git_oid *id, struct tree_bytes *out)
+{
+	git_odb_object *o = NULL;
+	int err = git_odb_read(&o, st->odb, id);
+
+	if (err < 0)
+		return 1; /* libgit2's way says what is wrong */
+	err = git_odb_object_type(o) != GIT_OBJECT_TREE ?
+		      1 :
+		      index_raw(git_odb_object_data(o), git_odb_object_size(o),
+				out);
+	git_odb_object_free(o);
+	if (err == 0)
+		out->id = *id;
+	return err;
+}
+
 int store_tb_get(struct store *st, const git_oid *id, struct tree_bytes *out,
 		 bool *borrowed)
 {
@@ -181,6 +258,8 @@ int store_tb_get(struct store *st, const git_oid *id, struct tree_bytes *out,
 	memset(out, 0, sizeof(*out));
 	if (!id) /* a tree that does not exist yet: no entries */
 		return (out->off = calloc(1, sizeof(*out->off))) ? 0 : -ENOMEM;
+	if ((err = read_raw(st, id, out)) != 1)
+		return err;
 	if ((err = git_tree_lookup(&t, st->repo, id)) < 0)
 		return store_git_fail(err, "tree");
 	err = serialize(t, out);
@@ -239,14 +318,35 @@ void store_tb_entry(const struct tree_bytes *t, size_t i, git_oid *id,
 	memcpy(id->id, t->p + t->off[i + 1] - GIT_OID_RAWSZ, GIT_OID_RAWSZ);
 }
 
-/* Entry NAME of memo tree TREE: 0 with *id and *mode, -ENOENT, or 1 if
- * TREE is not in the memo. */
+/* Tree ID into the memo from its object's bytes, if it is a tree small
+ * enough to keep: the memo's copy, or NULL (libgit2's way then). A lookup
+ * of a document in a bucket of a big collection (3,900 entries at a
+ * million documents) parsed the bucket with libgit2 and the save after it
+ * serialized that parse again; now both find these bytes. */
+static const struct tree_bytes *load(struct store *st, const git_oid *id)
+{
+	struct tree_bytes t;
+	git_object_t type;
+	size_t len;
+
+	if (git_odb_read_header(&len, &type, st->odb, id) < 0 ||
+	    type != GIT_OBJECT_TREE || len > TREE_MEMO_MAX ||
+	    read_raw(st, id, &t) != 0)
+		return NULL;
+	store_tb_keep(st, &t);
+	return store_tb_find_memo(st, id);
+}
+
+/* Entry NAME of tree TREE, from the memo (where it is put if it can be):
+ * 0 with *id and *mode, -ENOENT, or 1 if TREE is not in the memo. */
 static int lookup(struct store *st, const git_oid *tree, const char *name,
 		  git_oid *id, unsigned *mode)
 {
 	const struct tree_bytes *t = store_tb_find_memo(st, tree);
 	size_t i;
 
+	if (!t)
+		t = load(st, tree);
 	if (!t)
 		return 1;
 	i = store_tb_find(t, name);
