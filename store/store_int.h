@@ -57,7 +57,6 @@ struct store {
 	int sync_method;
 	int syncfs_slow_runs; /* slow syncfs calls in a row */
 	struct store_syncers *syncers; /* syncset.c; made at first use */
-	bool syncers_failed;
 	bool pool_tried;
 	struct store_group *group; /* group.c */
 };

@@ -256,12 +256,8 @@ static struct store_syncers *syncers(struct store *st)
 {
 	struct store_syncers *w = st->syncers;
 
-	if (w || st->syncers_failed)
+	if (w || !(w = calloc(1, sizeof(*w))))
 		return w;
-	if (!(w = calloc(1, sizeof(*w)))) {
-		st->syncers_failed = true;
-		return NULL;
-	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
