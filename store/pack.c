@@ -399,9 +399,8 @@ static void pack_loose(struct store *st, unsigned long long min_kb)
 static void *pack_thread(void *arg)
 {
 	struct store *st = arg;
-	char dir[4200];
+	char dir[4200], gc_auto[64];
 	/* pack-refs would take the ref locks our saves compare-and-swap. */
-	char gc_auto[64];
 	const char *argv[] = { "git",	  dir,
 			       "-c",	  "gc.autoDetach=false",
 			       "-c",	  "gc.packRefs=false",
@@ -429,11 +428,10 @@ static void *pack_thread(void *arg)
 		 * them (twice their number: git estimates the count from one
 		 * objects/xx/ of 256). */
 		unsigned long mine = atomic_load(&st->loose_new_n);
+		long limit = st->gc_auto < 0 ? LOOSE_MIN : st->gc_auto;
 
 		snprintf(gc_auto, sizeof(gc_auto), "gc.auto=%lu",
-			 st->gc_auto > 0 ?
-				 (unsigned long)st->gc_auto + 2 * mine :
-				 0);
+			 limit > 0 ? (unsigned long)limit + 2 * mine : 0);
 		snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
 		rc = run_git(argv, -1, -1, &pid);
 		if (rc == 0)

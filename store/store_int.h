@@ -35,7 +35,7 @@ struct store {
 	/* Loose objects this process wrote since the last packing started
 	 * (pack.c, counted by objwrite.c), in files and KiB of disk. */
 	_Atomic unsigned long loose_new_n, loose_new_kb;
-	int gc_auto; /* gc.auto of the repository's config (git's 6700) */
+	int gc_auto; /* gc.auto of the repository's config, -1 if unset */
 	pthread_t pack_tid;
 	bool fsync; /* fsync objects, ref and dirs (fsync=on) */
 	enum {
