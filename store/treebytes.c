@@ -172,13 +172,12 @@ static int serialize(const git_tree *t, struct tree_bytes *out)
  * "040000" say, or a truncated entry): libgit2's parse decides then. */
 static int index_raw(const char *p, size_t len, struct tree_bytes *out)
 {
-	size_t n = 0, cap = 64, at = 0;
-	size_t *off = malloc(cap * sizeof(*off));
+	struct store_tb_buf off = { 0 }; /* the offsets, size_t each */
+	size_t at = 0;
+	int err = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!off)
-		return -ENOMEM;
-	while (at < len) {
+	while (at < len && err == 0) {
 		const char *e = p + at, *end = p + len;
 		const char *sp = memchr(e, ' ', (size_t)(end - e));
 		const char *nul = sp ? memchr(sp, '\0', (size_t)(end - sp)) :
@@ -196,31 +195,24 @@ static int index_raw(const char *p, size_t len, struct tree_bytes *out)
 		     mode != GIT_FILEMODE_BLOB_EXECUTABLE &&
 		     mode != GIT_FILEMODE_TREE && mode != GIT_FILEMODE_LINK &&
 		     mode != GIT_FILEMODE_COMMIT)) {
-			free(off);
-			return 1;
+			err = 1;
+			break;
 		}
-		if (n + 1 == cap) {
-			size_t *v = realloc(off, 2 * cap * sizeof(*off));
-
-			if (!v) {
-				free(off);
-				return -ENOMEM;
-			}
-			off = v;
-			cap *= 2;
-		}
-		off[n++] = at;
+		err = store_tb_put(&off, &at, sizeof(at));
 		at = (size_t)(nul + 1 + GIT_OID_RAWSZ - p);
 	}
-	off[n] = len;
-	if (!(out->p = malloc(len ? len : 1))) {
-		free(off);
-		return -ENOMEM;
+	if (err == 0)
+		err = store_tb_put(&off, &len, sizeof(len));
+	if (err == 0 && !(out->p = malloc(len ? len : 1)))
+		err = -ENOMEM;
+	if (err != 0) {
+		free(off.p);
+		return err;
 	}
 	memcpy(out->p, p, len);
 	out->len = len;
-	out->n = n;
-	out->off = off;
+	out->n = off.len / sizeof(size_t) - 1;
+	out->off = (size_t *)(void *)off.p; /* malloc'd: aligned */
 	return 0;
 }
 
