@@ -1,6 +1,10 @@
 /* xattr.c - GETXATTR and LISTXATTR: user.chronofs.error, why the last
  * save of a document was refused (see docerr.c). No other attribute is
- * kept, and none can be set (the kernel then answers EOPNOTSUPP). */
+ * kept, and none can be set (the kernel then answers EOPNOTSUPP). Only
+ * the user namespace exists: a name outside it (security.selinux,
+ * system.posix_acl_access, trusted.*) is EOPNOTSUPP, not ENODATA, so
+ * GNU ls -l, which caches "unsupported" per device, asks once per mount
+ * instead of twice per file. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,10 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	/* The kernel asks for security.capability before every write:
 	 * answered without a look at anything. */
+	if (strncmp(name, "user.", 5)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	if (strcmp(name, FS_XATTR_ERROR)) {
 		fuse_reply_err(req, ENODATA);
 		return;

@@ -64,6 +64,22 @@ class ErrorLogTests(ChronofsTestCase):
             os.getxattr(self.doc("users/a.json"), XATTR)
         self.assertEqual(os.listxattr(self.doc("users/a.json")), [])
 
+    def test_namespaces_other_than_user_are_unsupported(self):
+        # EOPNOTSUPP, not ENODATA: GNU ls -l then stops asking every file
+        # for security.selinux and its ACL (it caches "unsupported" per
+        # device); a missing user attribute is still ENODATA.
+        self.save("users/a.json", b'{"a": 1}')
+        for target in (self.doc("users/a.json"), self.doc("users"), self.main):
+            for name in ("security.selinux", "security.capability", "system.posix_acl_access",
+                         "trusted.x"):
+                with self.assertErrno(errno.EOPNOTSUPP):
+                    os.getxattr(target, name)
+            with self.assertErrno(errno.ENODATA):
+                os.getxattr(target, "user.other")
+        out = subprocess.run(["ls", "-l", self.doc("users")], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertRegex(out.stdout, r"(?m)^-rw-r--r-- 1 .* a\.json$")
+
     def test_xattr_cleared_by_delete(self):
         self.save("users/a.json", b'{"a": 1}')
         with self.assertErrno(errno.EINVAL):
