@@ -252,8 +252,8 @@ static void save_tips(struct store *st, const char *tips)
  * alone. */
 static void walk_unpacked(const char **argv, const char *base)
 {
-	argv[8] = "--unpacked";
-	argv[9] = base;
+	argv[9] = "--unpacked";
+	argv[10] = base;
 }
 
 /* Pack the objects new since the last pack, each with its path: 0 once
@@ -269,7 +269,10 @@ static int pack_new(struct store *st)
 	 * a save was writing meanwhile). With no tips yet, the history
 	 * walk also stops at commits in packs (--unpacked); --incremental
 	 * stays, or every object of a new commit's tree would be packed
-	 * again, the packed ones too. */
+	 * again, the packed ones too. One thread: git maps and unmaps each
+	 * loose object, and in a process of several threads every unmap
+	 * interrupts the other core to flush its TLB (a third of the
+	 * packing's CPU); an incremental pack's delta search is small. */
 	const char *argv[] = { "git",
 			       dir,
 			       "pack-objects",
@@ -278,6 +281,7 @@ static int pack_new(struct store *st)
 			       "--incremental",
 			       "--delta-base-offset",
 			       "--non-empty",
+			       "--threads=1",
 			       base,
 			       NULL,
 			       NULL };
