@@ -14,6 +14,7 @@ void store_write_begin(struct store *st)
 {
 	pthread_mutex_lock(&st->write_lock);
 	pthread_mutex_lock(&st->lock);
+	store_pool_once(st); /* after a crash: torn objects out first */
 	store_syncset_begin(st);
 	pthread_mutex_unlock(&st->lock);
 }

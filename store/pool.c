@@ -61,6 +61,9 @@
 #define FD_AHEAD 64 /* free files held open, the next to be taken */
 #define IDLE_UNLINK_S 1 /* released names left at most this long */
 #define KEEP_AT_STOP POOL_START /* free files left for the next process */
+/* In a live process's pool directory; removed by a clean stop, so a dead
+ * one's that still holds it crashed (torn.c). */
+#define RUNNING "running"
 
 struct store_pool {
 	pthread_mutex_t mu;
@@ -289,6 +292,43 @@ void store_spread_subdirs(const char *dir)
 /* Make P->dir under a private name, lock it, then give it its name, so no
  * one ever sees it unlocked; NOREPLACE: a process of another pid namespace
  * may have the same pid, second and sequence number. */
+/* The RUNNING marker in directory DIRFD, durable: a power cut must not
+ * take it and leave the objects written after it. */
+static int mark_running(int dirfd)
+{
+	int fd = openat(dirfd, RUNNING, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+	int err = fd < 0 || fsync(fd) < 0 || fsync(dirfd) < 0 ? -errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* Whether a dead process's pool directory under TOP holds the RUNNING
+ * marker (it crashed); with CLEAR, the markers go. */
+static bool crash_left(const char *top, bool clear)
+{
+	DIR *d = opendir(top);
+	struct dirent *e;
+	bool found = false;
+
+	while (d && (e = readdir(d)) != NULL) {
+		int fd = lock_dead(top, e->d_name);
+
+		if (fd < 0)
+			continue;
+		if (faccessat(fd, RUNNING, F_OK, 0) == 0) {
+			found = true;
+			if (clear)
+				unlinkat(fd, RUNNING, 0);
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static int make_own(struct store_pool *p, const char *top)
 {
 	static _Atomic unsigned seq; /* several stores in one process */
@@ -321,19 +361,23 @@ static int make_own(struct store_pool *p, const char *top)
 			return err;
 		}
 		snprintf(sub, sizeof(sub), "%s/trash", tmp);
-		if (mkdir(sub, 0755) < 0 ||
+		if (mkdir(sub, 0755) < 0 || mark_running(p->own_fd) < 0 ||
 		    renameat2(AT_FDCWD, tmp, AT_FDCWD, p->dir,
 			      RENAME_NOREPLACE) < 0) {
 			err = -errno;
 			close(p->own_fd);
 			p->own_fd = -1;
 			rmdir(sub);
+			snprintf(sub, sizeof(sub), "%s/" RUNNING, tmp);
+			unlink(sub);
 			rmdir(tmp);
 			if (err == -EEXIST)
 				continue;
 			return err;
 		}
 		snprintf(p->adopt, sizeof(p->adopt), "%s-adopt", p->dir);
+		/* The marker's directory by its name before any object. */
+		store_fsync_dir(top);
 		return 0;
 	}
 	return -EEXIST;
@@ -341,8 +385,9 @@ static int make_own(struct store_pool *p, const char *top)
 
 /* Make P->dir, and claim a directory a dead process left (P->adopt, its
  * files to be taken over by the thread): 1 if there is one. */
-static int make_dir(struct store_pool *p, const char *gitdir)
+static int make_dir(struct store_pool *p, struct store *st)
 {
+	const char *gitdir = st->gitdir;
 	char top[4096], old[4400];
 	DIR *d;
 	struct dirent *e;
@@ -359,6 +404,11 @@ static int make_dir(struct store_pool *p, const char *gitdir)
 	store_spread_subdirs(top);
 	if ((err = make_own(p, top)) < 0)
 		return err;
+	/* Before any write of ours finds a torn object's name. */
+	if (crash_left(top, false)) {
+		store_drop_torn_objects(st);
+		crash_left(top, true);
+	}
 	d = opendir(top);
 	while (d && !found && (e = readdir(d)) != NULL) {
 		int fd = lock_dead(top, e->d_name);
@@ -557,7 +607,7 @@ int store_pool_start(struct store *st)
 	if (!p)
 		return -ENOMEM;
 	p->own_fd = p->adopt_fd = -1;
-	err = make_dir(p, st->gitdir);
+	err = make_dir(p, st);
 	if (err < 0) {
 		free(p);
 		return err;
@@ -623,6 +673,10 @@ void store_pool_stop(struct store *st)
 	trim(p);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	/* A clean stop: what it wrote is durable (with fsync=off too, and
+	 * objects of saves that failed), then the marker goes. */
+	if (syncfs(p->own_fd) == 0)
+		unlinkat(p->own_fd, RUNNING, 0);
 	close(p->own_fd); /* the next process takes the files over */
 	free(p);
 	st->pool = NULL;

@@ -93,6 +93,9 @@ void store_pack_wait(struct store *st);
  * object), to be reused after a quarantine if no one holds it then;
  * -EAGAIN: no room. */
 int store_pool_start(struct store *st);
+/* Remove the loose objects whose bytes do not hash to their names (what a
+ * crash left half written): their number. torn.c */
+int store_drop_torn_objects(struct store *st);
 void store_pool_stop(struct store *st);
 int store_pool_take(struct store *st, char *path, size_t sz,
 		    unsigned long *ticket, int *fd);
