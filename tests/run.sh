@@ -73,12 +73,13 @@ for variant in build build-asan; do
 	export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	suite env CHRONOFS_BUILD="$variant" python3 tests/e2e/run.py
-	# The stress suite's short variant (~20 s): kill -9 storms with
-	# fsync on and off, concurrency beside outside git, a stale ref lock.
+	# The stress suite's short variant (~30 s): kill -9 storms with
+	# fsync on and off, concurrency beside outside git, a stale ref lock,
+	# power cuts (loop devices: as root).
 	[ "$variant" = build ] &&
 		suite env CHRONOFS_BUILD=build CHRONOFS_STRESS_SECONDS=2 \
 			python3 tests/stress/run.py concurrency crash-kill9 \
-			crash-kill9-fsync stale-lock
+			crash-kill9-fsync stale-lock power-loss
 done
 if [ -f build/lib/libchronofs.so ]; then
 	suite rust

@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config git ca-certificates
 libfuse3-dev fuse3 libgit2-dev librocksdb-dev libjansson-dev zlib1g-dev libdeflate-dev libssl-dev
 python3 python3-pip rsync vim sed diffutils procps clang clang-format util-linux
-groff-base man-db bash-completion cargo openssh-client openssh-server lighttpd"
+groff-base man-db bash-completion cargo openssh-client openssh-server lighttpd
+mount e2fsprogs xfsprogs"
 [ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox sqlite3 libsqlite3-dev"
 # `deps.sh deb`: what tools/debian-check.sh needs to build and check .debs.
 [ "${1:-}" = deb ] && PKGS="$PKGS dpkg-dev debhelper dh-python lintian"

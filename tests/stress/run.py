@@ -1049,6 +1049,145 @@ def scenario_crash(e, fsync, rounds):
     return summary, problems
 
 
+class BlockStack:
+    """Loop devices and their mounts, undone in reverse order in every path."""
+
+    def __init__(self):
+        self.undo = []
+
+    def loop(self, image, direct=False):
+        r = run(["losetup", "-f", "--show", *(["--direct-io=on"] if direct else []), image], text=True)
+        dev = r.stdout.strip()
+        self.undo.append(["losetup", "-d", dev])
+        return dev
+
+    def mount(self, dev, where, *opts):
+        os.makedirs(where, exist_ok=True)
+        run(["mount", *opts, dev, where])
+        self.undo.append(["umount", where])
+
+    def pop(self):
+        cmd = self.undo.pop()
+        if run(cmd, check=False).returncode and cmd[0] == "umount":
+            run(["umount", "-l", cmd[1]], check=False)
+
+    def close(self):
+        while self.undo:
+            self.pop()
+
+
+def scenario_power_loss(e):
+    """A power cut under 4 fsync=on writers, without a VM: the repository lives on ext4 (with and without a
+    journal) on a loop device whose backing file sits on XFS. `cp --reflink=always` of that file takes
+    the device's contents at one instant (XFS clones under the file's locks, after in-flight direct I/O):
+    every write the device completed, nothing the kernel still held in its page cache. Each such image
+    is then recovered as after a power loss (journal replay, or e2fsck) and must hold every save whose
+    close returned 0 before the clone began, in a repository git fsck accepts and chronofs mounts and
+    saves to. (A device that loses completed writes it has not flushed is not modelled; the fsync
+    order that covers it is checked by fsync-durability.)"""
+    for tool in ("losetup", "mount", "mkfs.xfs", "mkfs.ext4", "e2fsck"):
+        if not shutil.which(tool):
+            raise Failure("power-loss needs %s (bash tools/deps.sh installs it)" % tool)
+    if os.geteuid() != 0:
+        raise Failure("power-loss needs root (loop devices)")
+    problems = []
+    totals = dict(snaps=0, acked=0, found=0, after=0, torn=0)
+    stack = BlockStack()
+    rng = random.Random()
+    try:
+        outer = os.path.join(e.work, "outer")
+        img = os.path.join(e.work, "outer.img")
+        with open(img, "wb") as f:
+            f.truncate(1 << 30)
+        dev = stack.loop(img)
+        run(["mkfs.xfs", "-q", "-m", "reflink=1", dev])
+        stack.mount(dev, outer)
+        for variant, mkfs in (("journal", []), ("no journal", ["-O", "^has_journal"])):
+            inner, disk = os.path.join(e.work, "inner"), os.path.join(outer, "disk.img")
+            with open(disk, "wb") as f:
+                f.truncate(384 << 20)
+            idev = stack.loop(disk, direct=True)
+            run(["mkfs.ext4", "-q", "-F", *mkfs, idev])
+            stack.mount(idev, inner)
+            e.repo = os.path.join(inner, "repo.git")
+            run([CTL, "init", e.repo], env=e.env)
+            e.mount(fsync="on")
+            main = os.path.join(e.mnt, "main")
+            os.mkdir(os.path.join(main, "c"))
+            storm = max(1.5, STORM)
+            until = time.time() + storm
+            tag = "j" if variant == "journal" else "n"
+            cfgs = [dict(main=main, docs=["c/%s%d_%d.json" % (tag, p, k) for k in range(5)], tag="%s%02d" % (tag, p),
+                         until=until, out=os.path.join(e.work, "power-%s-%d.jsonl" % (tag, p)))
+                    for p in range(4)]
+            procs = [spawn_worker(c) for c in cfgs]
+            snaps = []
+            for k, at in enumerate(sorted(rng.uniform(0.3, storm - 0.2) for _ in range(2))):
+                time.sleep(max(0.0, at - (storm - (until - time.time()))))
+                snap = os.path.join(outer, "snap-%s-%d.img" % (tag, k))
+                t0 = time.monotonic_ns()
+                run(["cp", "--reflink=always", disk, snap])
+                snaps.append((snap, t0))
+            for p in procs:
+                try:
+                    p.wait(60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    problems.append("a writer hung")
+            problems += e.unmount()
+            stack.pop()  # umount inner
+            stack.pop()  # its loop device
+            os.unlink(disk)
+            recs = [r for c in cfgs for r in load_records(c["out"])]
+            for r in [r for r in recs if not r["ok"]][:3]:
+                problems.append("%s: a save of %s failed: %s" % (variant, r["p"], ename(r["err"])))
+            for snap, t0 in snaps:
+                totals["snaps"] += 1
+                before = [r for r in recs if r["ok"] and r["t1"] < t0]
+                sdev = stack.loop(snap)
+                if mkfs:  # no journal: what a boot's fsck does first
+                    r = run(["e2fsck", "-fy", sdev], check=False)
+                    if r.returncode not in (0, 1):
+                        problems.append("%s: e2fsck of the image exited %d" % (variant, r.returncode))
+                stack.mount(sdev, inner)
+                # the recovered repository mounts (its torn loose objects go first) and takes a save
+                e.mount(fsync="on")
+                try:
+                    head = e.head()
+                    save(os.path.join(e.mnt, "main", "c", "after.json"), body("aft", totals["snaps"]))
+                    if e.head() == head:
+                        problems.append("%s: the save after the power cut made no commit" % variant)
+                    else:
+                        totals["after"] += 1
+                except OSError as ex:
+                    problems.append("%s: the save after the power cut failed: %s" % (variant, ename(ex.errno)))
+                problems += e.unmount()
+                totals["torn"] += e.log_text().count("loose object removed")
+                rc, out = e.fsck()
+                if rc:
+                    problems.append("%s: git fsck --strict after the power cut and a mount: %s" % (
+                        variant, out[:300]))
+                acked, found, pr = check_acked(e, before, history(e))
+                totals["acked"] += acked
+                totals["found"] += found
+                problems += ["%s: %s" % (variant, x) for x in pr]
+                stack.pop()  # umount the image
+                stack.pop()  # its loop device
+                os.unlink(snap)
+            if problems:
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            e.unmount()
+        stack.close()
+    problems += ["daemon log: " + ln for ln in e.sanitizer_lines()[:5]]
+    summary = ("instant images %d (ext4 with and without a journal), saves acknowledged before them %d, found %d, "
+               "lost %d, torn loose objects removed at the mount %d, saves after recovery %d" % (
+                   totals["snaps"], totals["acked"], totals["found"], totals["acked"] - totals["found"],
+                   totals["torn"], totals["after"]))
+    return summary, problems
+
+
 def scenario_stale_lock(e):
     """The state a kill -9 leaves when it lands between libgit2 creating refs/heads/main.lock and renaming it
     onto refs/heads/main (a window that includes the ref's fsync with fsync=on): the next mount must still
@@ -1628,6 +1767,7 @@ SCENARIOS = [
     ("crash-kill9-fsync", lambda e: scenario_crash(e, "on", 2)),
     ("stale-lock", scenario_stale_lock),
     ("fsync-durability", scenario_fsync),
+    ("power-loss", scenario_power_loss),
     ("bad-input", scenario_bad_input),
     ("hostile-repo", scenario_hostile),
 ]
