@@ -59,7 +59,8 @@ static bool whole(int fd, size_t size, const char *hex)
 			unsigned char *grown;
 
 			cap = out ? cap * 2 : cap;
-			if (cap > (size_t)1 << 31 || !(grown = realloc(out, cap)))
+			if (cap > (size_t)1 << 31 ||
+			    !(grown = realloc(out, cap)))
 				break;
 			out = grown;
 		}
@@ -78,7 +79,8 @@ static bool whole(int fd, size_t size, const char *hex)
 		unsigned long len;
 		git_object_t type;
 
-		if (!nul || !(sp = memchr(out, ' ', (size_t)(nul - (char *)out))))
+		if (!nul ||
+		    !(sp = memchr(out, ' ', (size_t)(nul - (char *)out))))
 			goto out;
 		*sp = '\0';
 		type = git_object_string2type((char *)out);
