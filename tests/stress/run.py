@@ -376,6 +376,18 @@ def spawn_worker(cfg):
                             stdin=subprocess.DEVNULL)
 
 
+def wait_writers(procs, hung):
+    """Wait for writer processes; one HUNG problem for each that had to be killed."""
+    problems = []
+    for p in procs:
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            problems.append(hung)
+    return problems
+
+
 def load_records(path):
     recs = []
     if os.path.exists(path):
@@ -946,12 +958,7 @@ def scenario_crash(e, fsync, rounds):
         time.sleep(storm)
         before_kill = time.monotonic_ns()
         e.kill()
-        for p in procs:
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                problems.append("a writer hung after the daemon was killed")
+        problems += wait_writers(procs, "a writer hung after the daemon was killed")
         rrecs = [r for c in cfgs for r in load_records(c["out"])]
         recs += rrecs
         totals["interrupted"] += sum(1 for r in rrecs if not r["ok"] and r["t1"] >= before_kill)
@@ -1128,12 +1135,7 @@ def scenario_power_loss(e):
                 t0 = time.monotonic_ns()
                 run(["cp", "--reflink=always", disk, snap])
                 snaps.append((snap, t0))
-            for p in procs:
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    problems.append("a writer hung")
+            problems += wait_writers(procs, "a writer hung")
             problems += e.unmount()
             stack.pop()  # umount inner
             stack.pop()  # its loop device
