@@ -26,8 +26,10 @@
  * the default, is the above). Either way the ref is moved only if the
  * sync succeeded. Nothing is deferred outside a save
  * (store_syncset_begin..end), so other writers keep their order. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,6 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -78,26 +83,78 @@ static long long mono_ns(void)
 
 enum { METHOD_AUTO, METHOD_SYNCFS, METHOD_FILES };
 
+#define EXT_SUPER_MAGIC 0xEF53 /* ext2, ext3 and ext4 */
+
+/* Whether GITDIR is on ext2/3/4 without a journal (or we cannot tell).
+ * There fsync(2) writes a file's inode, data and directory block, not the
+ * block group descriptor its allocation changed: after a power cut e2fsck
+ * finds the inode in the group's "unused" area and clears the entry, and
+ * fsynced objects and refs were gone (the stress suite's power-loss
+ * scenario). syncfs(2) writes every dirty metadata block. A journaled
+ * one has its jbd2 thread's entry in /proc/fs/jbd2/<device>-<inode>. */
+static bool ext_without_journal(const char *gitdir)
+{
+	char link[PATH_MAX], path[64];
+	const char *dev;
+	struct statfs sf;
+	struct stat sb;
+	struct dirent *e;
+	bool journal = false;
+	ssize_t n;
+	size_t len;
+	DIR *d;
+
+	if (statfs(gitdir, &sf) < 0 || sf.f_type != EXT_SUPER_MAGIC)
+		return false;
+	if (stat(gitdir, &sb) < 0)
+		return true;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(sb.st_dev),
+		 minor(sb.st_dev));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0 || !(d = opendir("/proc/fs/jbd2")))
+		return true;
+	link[n] = '\0';
+	dev = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	len = strlen(dev);
+	while (!journal && (e = readdir(d)) != NULL)
+		journal = !strncmp(e->d_name, dev, len) &&
+			  e->d_name[len] == '-';
+	closedir(d);
+	return !journal;
+}
+
 void store_syncset_configure(struct store *st, git_config *cfg)
 {
 	git_buf v = GIT_BUF_INIT;
-	char msg[200];
+	char msg[300];
 
 	st->sync_method = METHOD_AUTO;
-	if (git_config_get_string_buf(&v, cfg, "chronofs.fsyncMethod") < 0)
-		return;
-	if (!strcmp(v.ptr, "syncfs"))
-		st->sync_method = METHOD_SYNCFS;
-	else if (!strcmp(v.ptr, "files"))
-		st->sync_method = METHOD_FILES;
-	else if (strcmp(v.ptr, "auto") && st->log) {
-		snprintf(msg, sizeof(msg),
-			 "chronofs.fsyncMethod=%.60s: want auto, syncfs or "
-			 "files; using auto",
-			 v.ptr);
-		st->log(msg);
+	if (git_config_get_string_buf(&v, cfg, "chronofs.fsyncMethod") == 0) {
+		if (!strcmp(v.ptr, "syncfs"))
+			st->sync_method = METHOD_SYNCFS;
+		else if (!strcmp(v.ptr, "files"))
+			st->sync_method = METHOD_FILES;
+		else if (strcmp(v.ptr, "auto") && st->log) {
+			snprintf(msg, sizeof(msg),
+				 "chronofs.fsyncMethod=%.60s: want auto, "
+				 "syncfs or files; using auto",
+				 v.ptr);
+			st->log(msg);
+		}
+		git_buf_dispose(&v);
 	}
-	git_buf_dispose(&v);
+	if (st->sync_method != METHOD_SYNCFS &&
+	    ext_without_journal(st->gitdir)) {
+		if (st->sync_method == METHOD_FILES && st->log) {
+			snprintf(msg, sizeof(msg),
+				 "%.200s: ext4 without a journal: "
+				 "chronofs.fsyncMethod=files is not durable "
+				 "there; using syncfs",
+				 st->gitdir);
+			st->log(msg);
+		}
+		st->sync_method = METHOD_SYNCFS;
+	}
 }
 
 /* Whether this save's set of N items goes by syncfs(2). */

@@ -1148,7 +1148,9 @@ def scenario_power_loss(e):
                 before = [r for r in recs if r["ok"] and r["t1"] < t0]
                 sdev = stack.loop(snap)
                 if mkfs:  # no journal: what a boot's fsck does first
-                    r = run(["e2fsck", "-fy", sdev], check=False)
+                    r = run(["e2fsck", "-fy", sdev], check=False, text=True)
+                    with open(snap + ".fsck.txt", "w") as f:
+                        f.write(r.stdout + r.stderr)
                     if r.returncode not in (0, 1):
                         problems.append("%s: e2fsck of the image exited %d" % (variant, r.returncode))
                 stack.mount(sdev, inner)
@@ -1164,12 +1166,16 @@ def scenario_power_loss(e):
                 except OSError as ex:
                     problems.append("%s: the save after the power cut failed: %s" % (variant, ename(ex.errno)))
                 problems += e.unmount()
-                totals["torn"] += e.log_text().count("loose object removed")
+                removed = [ln for ln in e.log_text().splitlines() if "loose object removed" in ln]
+                totals["torn"] += len(removed)
                 rc, out = e.fsck()
                 if rc:
-                    problems.append("%s: git fsck --strict after the power cut and a mount: %s" % (
-                        variant, out[:300]))
-                acked, found, pr = check_acked(e, before, history(e))
+                    problems.append("%s: git fsck --strict after the power cut and a mount: %s (torn objects "
+                                    "removed at the mount: %s)" % (variant, out[:300], removed[:3]))
+                try:
+                    acked, found, pr = check_acked(e, before, history(e))
+                except Failure as ex:
+                    acked, found, pr = len(before), 0, ["history unreadable: %s" % ex]
                 totals["acked"] += acked
                 totals["found"] += found
                 problems += ["%s: %s" % (variant, x) for x in pr]
@@ -1288,6 +1294,11 @@ def scenario_fsync(e):
     for method in ("files", "syncfs"):
         e.git("config", "chronofs.fsyncMethod", method)
         ev, windows = traced_saves("fs" + method[0], "on", 5)
+        # On ext4 without a journal (this project's machine) fsync does not write what an allocation
+        # changed in the block group descriptors: the daemon says so and uses syncfs (syncset.c).
+        effective = method
+        if method == "files" and "is not durable there; using syncfs" in e.log_text():
+            effective = "syncfs"
         good = 0
         for i, (t0, t1) in enumerate(windows):
             inside = [x for x in ev if t0 - 0.001 <= x[0] <= t1 + 0.001]
@@ -1296,7 +1307,7 @@ def scenario_fsync(e):
                 problems.append("%s: save %d: no rename of refs/heads/main.lock inside its close" % (method, i))
                 continue
             rt = ref_rename[-1][0]
-            if method == "files":
+            if effective == "files":
                 obj_fsync = named(inside, "/objects/")
                 ref_fsync = named(inside, "refs/heads/main.lock")
                 if not obj_fsync or obj_fsync[0][0] > rt:
@@ -1327,8 +1338,9 @@ def scenario_fsync(e):
             good += 1
         n_fsync = sum(1 for x in ev if x[1] in ("fsync", "fdatasync"))
         n_syncfs = sum(1 for x in ev if x[1] == "syncfs")
-        summary.append("fsyncMethod=%s: saves %d, durable before close returned %d (%d fsyncs, %d syncfs "
-                       "traced)" % (method, len(windows), good, n_fsync, n_syncfs))
+        summary.append("fsyncMethod=%s%s: saves %d, durable before close returned %d (%d fsyncs, %d syncfs "
+                       "traced)" % (method, "" if effective == method else " (no journal: syncfs)", len(windows),
+                                    good, n_fsync, n_syncfs))
     e.git("config", "--unset", "chronofs.fsyncMethod")
     # the fsync=off contrast: the same saves make no fsync
     ev_off, off_windows = traced_saves("fo", "off", 3)
