@@ -376,8 +376,10 @@ static int make_own(struct store_pool *p, const char *top)
 			return err;
 		}
 		snprintf(p->adopt, sizeof(p->adopt), "%s-adopt", p->dir);
-		/* The marker's directory by its name before any object. */
-		store_fsync_dir(top);
+		/* The marker's directory by its name before any object: all of
+		 * it, block group descriptors too (on ext4 without a journal
+		 * fsync does not write them: syncset.c). */
+		syncfs(p->own_fd);
 		return 0;
 	}
 	return -EEXIST;
