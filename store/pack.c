@@ -75,43 +75,55 @@ static bool hex_name(const char *s, size_t len)
 	return true;
 }
 
-static int list_loose(const char *gitdir, struct loose *l)
+int store_loose_each(const char *gitdir,
+		     int (*fn)(int dirfd, const char *name, const char *hex,
+			       void *ctx),
+		     void *ctx)
 {
-	char dir[4400];
+	char dir[4400], hex[GIT_OID_HEXSZ + 1];
+	int rc = 0;
 
-	for (int i = 0; i < 256; i++) {
+	for (int i = 0; i < 256 && rc == 0; i++) {
 		DIR *d;
 		struct dirent *e;
 
 		snprintf(dir, sizeof(dir), "%s/objects/%02x", gitdir, i);
 		if (!(d = opendir(dir)))
 			continue;
-		while ((e = readdir(d)) != NULL) {
-			struct stat sb;
-
+		while (rc == 0 && (e = readdir(d)) != NULL) {
 			if (!hex_name(e->d_name, GIT_OID_HEXSZ - 2))
 				continue;
-			if (fstatat(dirfd(d), e->d_name, &sb,
-				    AT_SYMLINK_NOFOLLOW) == 0)
-				l->kb += (unsigned long long)sb.st_blocks / 2;
-			if (l->n == l->cap) {
-				size_t cap = l->cap ? l->cap * 2 : 1024;
-				void *v =
-					realloc(l->ids, cap * sizeof(*l->ids));
-
-				if (!v) {
-					closedir(d);
-					return -ENOMEM;
-				}
-				l->ids = v;
-				l->cap = cap;
-			}
-			snprintf(l->ids[l->n++], GIT_OID_HEXSZ + 1, "%02x%s", i,
-				 e->d_name);
+			snprintf(hex, sizeof(hex), "%02x%s", i, e->d_name);
+			rc = fn(dirfd(d), e->d_name, hex, ctx);
 		}
 		closedir(d);
 	}
+	return rc;
+}
+
+static int add_loose(int dirfd, const char *name, const char *hex, void *ctx)
+{
+	struct loose *l = ctx;
+	struct stat sb;
+
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		l->kb += (unsigned long long)sb.st_blocks / 2;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		void *v = realloc(l->ids, cap * sizeof(*l->ids));
+
+		if (!v)
+			return -ENOMEM;
+		l->ids = v;
+		l->cap = cap;
+	}
+	snprintf(l->ids[l->n++], GIT_OID_HEXSZ + 1, "%s", hex);
 	return 0;
+}
+
+static int list_loose(const char *gitdir, struct loose *l)
+{
+	return store_loose_each(gitdir, add_loose, l);
 }
 
 /* Start git ARGV (with --git-dir) with stdin from IN (or /dev/null),

@@ -93,6 +93,13 @@ void store_pack_wait(struct store *st);
  * object), to be reused after a quarantine if no one holds it then;
  * -EAGAIN: no room. */
 int store_pool_start(struct store *st);
+/* FN(DIRFD of objects/xx/, file NAME, object id HEX, CTX) for each loose
+ * object file of GITDIR; a nonzero return ends the walk and is returned.
+ * pack.c */
+int store_loose_each(const char *gitdir,
+		     int (*fn)(int dirfd, const char *name, const char *hex,
+			       void *ctx),
+		     void *ctx);
 /* Remove the loose objects whose bytes do not hash to their names (what a
  * crash left half written): their number. torn.c */
 int store_drop_torn_objects(struct store *st);

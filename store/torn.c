@@ -11,7 +11,6 @@
  * loose object is read back before the first write, and one whose bytes
  * do not hash to its name is removed. Only after a crash: a clean stop
  * leaves few loose objects, a crash up to thousands (~10 us each). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -96,51 +95,42 @@ out:
 	return ok;
 }
 
+struct drop {
+	struct store *st;
+	int dropped;
+};
+
+static int drop_torn(int dirfd, const char *name, const char *hex, void *ctx)
+{
+	struct drop *dr = ctx;
+	struct stat sb;
+	char msg[4600];
+	bool ok;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	     whole(fd, (size_t)sb.st_size, hex);
+	close(fd);
+	if (ok || unlinkat(dirfd, name, 0) < 0)
+		return 0;
+	dr->dropped++;
+	if (dr->st->log) {
+		snprintf(msg, sizeof(msg),
+			 "%s/objects/%.2s/%s: loose object removed: its bytes "
+			 "do not hash to its name (a write a crash or power "
+			 "cut cut short)",
+			 dr->st->gitdir, hex, name);
+		dr->st->log(msg);
+	}
+	return 0;
+}
+
 int store_drop_torn_objects(struct store *st)
 {
-	char dir[4400], hex[GIT_OID_HEXSZ + 1];
-	int dropped = 0;
+	struct drop dr = { st, 0 };
 
-	for (int i = 0; i < 256; i++) {
-		DIR *d;
-		struct dirent *e;
-
-		snprintf(dir, sizeof(dir), "%s/objects/%02x", st->gitdir, i);
-		if (!(d = opendir(dir)))
-			continue;
-		while ((e = readdir(d)) != NULL) {
-			struct stat sb;
-			bool ok;
-			int fd;
-
-			if (strlen(e->d_name) != GIT_OID_HEXSZ - 2 ||
-			    strspn(e->d_name, "0123456789abcdef") !=
-				    GIT_OID_HEXSZ - 2)
-				continue;
-			snprintf(hex, sizeof(hex), "%02x%s", i, e->d_name);
-			fd = openat(dirfd(d), e->d_name,
-				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0)
-				continue;
-			ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-			     whole(fd, (size_t)sb.st_size, hex);
-			close(fd);
-			if (ok || unlinkat(dirfd(d), e->d_name, 0) < 0)
-				continue;
-			dropped++;
-			if (st->log) {
-				char msg[4600];
-
-				snprintf(msg, sizeof(msg),
-					 "%s/%s: loose object removed: its "
-					 "bytes do not hash to its name (a "
-					 "write a crash or power cut cut "
-					 "short)",
-					 dir, e->d_name);
-				st->log(msg);
-			}
-		}
-		closedir(d);
-	}
-	return dropped;
+	store_loose_each(st->gitdir, drop_torn, &dr);
+	return dr.dropped;
 }
