@@ -289,19 +289,16 @@ void store_spread_subdirs(const char *dir)
 	close(fd);
 }
 
-/* Make P->dir under a private name, lock it, then give it its name, so no
- * one ever sees it unlocked; NOREPLACE: a process of another pid namespace
- * may have the same pid, second and sequence number. */
-/* The RUNNING marker in directory DIRFD, durable: a power cut must not
- * take it and leave the objects written after it. */
+/* The RUNNING marker in directory DIRFD (made durable with the
+ * directory's name: make_own). */
 static int mark_running(int dirfd)
 {
 	int fd = openat(dirfd, RUNNING, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
-	int err = fd < 0 || fsync(fd) < 0 || fsync(dirfd) < 0 ? -errno : 0;
 
-	if (fd >= 0)
-		close(fd);
-	return err;
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
 }
 
 /* Whether a dead process's pool directory under TOP holds the RUNNING
@@ -329,6 +326,9 @@ static bool crash_left(const char *top, bool clear)
 	return found;
 }
 
+/* Make P->dir under a private name, lock it, then give it its name, so no
+ * one ever sees it unlocked; NOREPLACE: a process of another pid namespace
+ * may have the same pid, second and sequence number. */
 static int make_own(struct store_pool *p, const char *top)
 {
 	static _Atomic unsigned seq; /* several stores in one process */
@@ -376,7 +376,8 @@ static int make_own(struct store_pool *p, const char *top)
 			return err;
 		}
 		snprintf(p->adopt, sizeof(p->adopt), "%s-adopt", p->dir);
-		/* The marker's directory by its name before any object: all of
+		/* The marker, in its directory by its name, durable before any
+		 * object (a power cut must not take it and leave them): all of
 		 * it, block group descriptors too (on ext4 without a journal
 		 * fsync does not write them: syncset.c). */
 		syncfs(p->own_fd);
