@@ -81,16 +81,9 @@ static int raw_read(struct store_chain *ch, const git_oid *id, void **data,
 	int rc = GIT_ENOTFOUND;
 
 	for (int pass = 0; pass < 2 && rc == GIT_ENOTFOUND; pass++) {
-		size_t n = git_odb_num_backends(ch->odb);
-
 		if (pass && git_odb_refresh(ch->odb) < 0)
 			break;
-		for (size_t i = 0; i < n && rc == GIT_ENOTFOUND; i++) {
-			if (git_odb_get_backend(be, ch->odb, i) < 0 ||
-			    !(*be)->read)
-				continue;
-			rc = (*be)->read(data, len, type, *be, id);
-		}
+		rc = store_odb_read_raw(ch->odb, id, data, len, type, be);
 	}
 	if (rc == 0)
 		return 0;

@@ -220,6 +220,11 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		git_oid id;
 
 		err = store_layout_fanout_tree(st, t, name, blob, &id);
+		/* The flat tree is history now, and the biggest thing libgit2
+		 * keeps (parsed, ~60 MB at a million documents): not for
+		 * long. */
+		if (err == 0)
+			store_cache_drop_all(st, &id);
 		if (err == 0)
 			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT, &id,
 				       dir);

@@ -79,6 +79,18 @@ static int bucket_tree(struct store_packw *pw, git_tree *t,
 	return err;
 }
 
+void store_cache_drop_all(struct store *st, const git_oid *id)
+{
+	git_object *o = NULL;
+
+	/* libgit2 cannot drop one object from its cache; with caching off,
+	 * the next object it would keep clears the cache instead. */
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
+	if (git_object_lookup(&o, st->repo, id, GIT_OBJECT_ANY) == 0)
+		git_object_free(o);
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 1);
+}
+
 int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 			     const git_oid *blob, git_oid *out)
 {
@@ -125,6 +137,13 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 		for (size_t i = 0; i < n; i++)
 			if (bk[i] < NBUCKETS)
 				order[fill[bk[i]]++] = (uint32_t)i;
+	}
+	{
+		uint32_t count = 0; /* the buckets with a file: bucket_tree */
+
+		for (size_t k = 0; k < NBUCKETS; k++)
+			count += start[k + 1] > start[k] || (blob && k == mine);
+		err = store_packw_begin(st, &pw, count);
 	}
 	for (size_t k = 0; k < NBUCKETS && err == 0; k++) {
 		git_oid id;

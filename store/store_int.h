@@ -343,20 +343,33 @@ void store_layout_bucket(const char *name, char out[3]);
 unsigned store_layout_bucket_no(const char *name); /* 0..255 */
 /* The marker blob of a fanout collection, written; *out its id. */
 int store_layout_marker(struct store *st, git_oid *out);
-/* packwrite.c: objects gathered into one pack (add), then indexed into
- * objects/pack (finish; nothing if none were added). */
+/* packwrite.c: a pack of COUNT objects (begin), each added in turn and
+ * handed on to libgit2's indexer a MiB at a time, then indexed into
+ * objects/pack (finish; nothing if COUNT is 0). */
 struct store_packw {
-	struct store_tb_buf b;
-	uint32_t n;
+	struct store_tb_buf b; /* bytes not yet given to the indexer */
+	uint32_t n, count;
 	z_stream z;
 	bool zok;
+	git_indexer *ix;
+	git_indexer_progress stats; /* the indexer's, across appends */
+	struct evp_md_ctx_st *sum; /* of the bytes so far: the trailer */
 };
+int store_packw_begin(struct store *st, struct store_packw *pw, uint32_t count);
 int store_packw_add(struct store_packw *pw, git_object_t type, const void *data,
 		    size_t len);
 int store_packw_finish(struct store *st, struct store_packw *pw);
 void store_packw_free(struct store_packw *pw);
 /* reshard.c: the tree of flat collection T made a fanout one, with file
  * NAME set to BLOB (NULL: NAME is not special), written; *out its id. */
+/* odbread.c: object ID's bytes from ODB's backends in their order,
+ * past libgit2's object cache: 0 (*DATA is *BE's, for
+ * git_odb_backend_data_free), GIT_ENOTFOUND, or a libgit2 error. */
+int store_odb_read_raw(git_odb *odb, const git_oid *id, void **data,
+		       size_t *len, git_object_t *type, git_odb_backend **be);
+/* Empty libgit2's object caches (caller holds lock); ID: an object to
+ * look up meanwhile, not parsed yet (the lookup is what clears them). */
+void store_cache_drop_all(struct store *st, const git_oid *id);
 int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 			     const git_oid *blob, git_oid *out);
 bool store_layout_is_fanout(const git_tree *t);

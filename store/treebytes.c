@@ -217,19 +217,31 @@ static int index_raw(const char *p, size_t len, struct tree_bytes *out)
 }
 
 /* Tree ID as bytes, from its object's own data (no parse, no
- * serializing again): 0, an error, or 1 to take libgit2's way. */
+ * serializing again): 0, an error, or 1 to take libgit2's way. Read from
+ * the backends themselves: through git_odb_read, libgit2's cache would
+ * keep a second copy of what the memo keeps (at a million documents it
+ * filled its 96 MB with old versions of 160 KB buckets). */
 static int read_raw(struct store *st, const git_oid *id, struct tree_bytes *out)
 {
 	git_odb_object *o = NULL;
-	int err = git_odb_read(&o, st->odb, id);
+	git_odb_backend *be = NULL;
+	git_object_t type = GIT_OBJECT_INVALID;
+	void *data = NULL;
+	size_t len = 0;
+	int err = store_odb_read_raw(st->odb, id, &data, &len, &type, &be);
 
-	if (err < 0)
+	if (err == 0) {
+		err = type != GIT_OBJECT_TREE ? 1 : index_raw(data, len, out);
+		git_odb_backend_data_free(be, data);
+	} else if (git_odb_read(&o, st->odb, id) < 0) {
 		return 1; /* libgit2's way says what is wrong */
-	err = git_odb_object_type(o) != GIT_OBJECT_TREE ?
-		      1 :
-		      index_raw(git_odb_object_data(o), git_odb_object_size(o),
-				out);
-	git_odb_object_free(o);
+	} else {
+		err = git_odb_object_type(o) != GIT_OBJECT_TREE ?
+			      1 :
+			      index_raw(git_odb_object_data(o),
+					git_odb_object_size(o), out);
+		git_odb_object_free(o);
+	}
 	if (err == 0)
 		out->id = *id;
 	return err;
