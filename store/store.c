@@ -15,8 +15,8 @@
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
-#define MWINDOW_SIZE (16u << 20)
-#define MWINDOW_MAPPED (64u << 20)
+#define MWINDOW_SIZE (8u << 20)
+#define MWINDOW_MAPPED (24u << 20)
 
 static void git_init_once(void)
 {
