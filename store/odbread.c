@@ -1,7 +1,8 @@
-/* odbread.c - an object's bytes read from the object database's backends
- * themselves, without libgit2's object cache. For callers that keep their
- * own copy (the tree memo, the commit chain's walk) the cache's would be
- * a second one, and would push out what others read through it. */
+/* odbread.c - around libgit2's object cache: an object's bytes read from
+ * the object database's backends themselves, for callers that keep their
+ * own copy (the tree memo, the commit chain's walk), where the cache's
+ * would be a second one and push out what others read through it; and
+ * the cache emptied when what it holds is history (after a reshard). */
 #include <git2.h>
 #include <git2/sys/odb_backend.h>
 
@@ -23,4 +24,16 @@ int store_odb_read_raw(git_odb *odb, const git_oid *id, void **data,
 		rc = (*be)->read(data, len, type, *be, id);
 	}
 	return rc == GIT_PASSTHROUGH ? GIT_ENOTFOUND : rc;
+}
+
+void store_cache_drop_all(struct store *st, const git_oid *id)
+{
+	git_object *o = NULL;
+
+	/* libgit2 cannot drop one object from its cache; with caching off,
+	 * the next object it would keep clears the cache instead. */
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
+	if (git_object_lookup(&o, st->repo, id, GIT_OBJECT_ANY) == 0)
+		git_object_free(o);
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 1);
 }

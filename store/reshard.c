@@ -79,18 +79,6 @@ static int bucket_tree(struct store_packw *pw, git_tree *t,
 	return err;
 }
 
-void store_cache_drop_all(struct store *st, const git_oid *id)
-{
-	git_object *o = NULL;
-
-	/* libgit2 cannot drop one object from its cache; with caching off,
-	 * the next object it would keep clears the cache instead. */
-	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
-	if (git_object_lookup(&o, st->repo, id, GIT_OBJECT_ANY) == 0)
-		git_object_free(o);
-	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 1);
-}
-
 int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 			     const git_oid *blob, git_oid *out)
 {

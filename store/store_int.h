@@ -360,16 +360,17 @@ int store_packw_add(struct store_packw *pw, git_object_t type, const void *data,
 		    size_t len);
 int store_packw_finish(struct store *st, struct store_packw *pw);
 void store_packw_free(struct store_packw *pw);
-/* reshard.c: the tree of flat collection T made a fanout one, with file
- * NAME set to BLOB (NULL: NAME is not special), written; *out its id. */
 /* odbread.c: object ID's bytes from ODB's backends in their order,
  * past libgit2's object cache: 0 (*DATA is *BE's, for
  * git_odb_backend_data_free), GIT_ENOTFOUND, or a libgit2 error. */
 int store_odb_read_raw(git_odb *odb, const git_oid *id, void **data,
 		       size_t *len, git_object_t *type, git_odb_backend **be);
-/* Empty libgit2's object caches (caller holds lock); ID: an object to
- * look up meanwhile, not parsed yet (the lookup is what clears them). */
+/* odbread.c: empty libgit2's object caches (caller holds lock); ID: an
+ * object to look up meanwhile, not parsed yet (the lookup is what clears
+ * them). */
 void store_cache_drop_all(struct store *st, const git_oid *id);
+/* reshard.c: the tree of flat collection T made a fanout one, with file
+ * NAME set to BLOB (NULL: NAME is not special), written; *out its id. */
 int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 			     const git_oid *blob, git_oid *out);
 bool store_layout_is_fanout(const git_tree *t);

@@ -227,21 +227,23 @@ static int read_raw(struct store *st, const git_oid *id, struct tree_bytes *out)
 	git_odb_backend *be = NULL;
 	git_object_t type = GIT_OBJECT_INVALID;
 	void *data = NULL;
+	const void *p;
 	size_t len = 0;
-	int err = store_odb_read_raw(st->odb, id, &data, &len, &type, &be);
+	int err;
 
-	if (err == 0) {
-		err = type != GIT_OBJECT_TREE ? 1 : index_raw(data, len, out);
-		git_odb_backend_data_free(be, data);
-	} else if (git_odb_read(&o, st->odb, id) < 0) {
-		return 1; /* libgit2's way says what is wrong */
+	if (store_odb_read_raw(st->odb, id, &data, &len, &type, &be) == 0) {
+		p = data;
+	} else if (git_odb_read(&o, st->odb, id) == 0) {
+		p = git_odb_object_data(o);
+		len = git_odb_object_size(o);
+		type = git_odb_object_type(o);
 	} else {
-		err = git_odb_object_type(o) != GIT_OBJECT_TREE ?
-			      1 :
-			      index_raw(git_odb_object_data(o),
-					git_odb_object_size(o), out);
-		git_odb_object_free(o);
+		return 1; /* libgit2's way says what is wrong */
 	}
+	err = type != GIT_OBJECT_TREE ? 1 : index_raw(p, len, out);
+	if (data)
+		git_odb_backend_data_free(be, data);
+	git_odb_object_free(o);
 	if (err == 0)
 		out->id = *id;
 	return err;
