@@ -1,5 +1,8 @@
 /* objwrite.c - the write half of a loose-object backend, ahead of
- * libgit2's own in the object database.
+ * libgit2's own in the object database. (The objects a save group's
+ * leader writes go into the group's pack instead: grouppack.c. What
+ * other writers make, merges, transactions and imports, is written
+ * here.)
  *
  * Objects are ordinary loose objects (zlib of "TYPE SIZE\0DATA" at
  * objects/xx/yyyy, mode 0444), so git reads them as its own. What differs
@@ -243,6 +246,12 @@ static int ow_write(git_odb_backend *be, const git_oid *oid, const void *data,
 	bool pooled, ready;
 	int hlen, fd, err;
 
+	/* A group's leader: into the group's pack (grouppack.c). */
+	if (store_gpack_mine(st) &&
+	    store_gpack_add(st, oid, type, data, len) == 0) {
+		store_recent_put(&ow->recent, oid, type, data, len);
+		return 0;
+	}
 	hlen = snprintf(hdr, sizeof(hdr), "%s %zu",
 			git_object_type2string(type), len) +
 	       1; /* the NUL is part of the header */
@@ -318,6 +327,8 @@ static int ow_read(void **data, size_t *len, git_object_t *type,
 	struct objwrite *ow = (struct objwrite *)be;
 	int err = store_recent_get(&ow->recent, oid, be, data, len, type);
 
+	if (err == -ENOENT)
+		err = store_gpack_get(ow->st, oid, be, data, len, type);
 	if (err == -ENOMEM) {
 		git_error_set_oom();
 		return GIT_ERROR;
@@ -330,7 +341,9 @@ static int ow_read_header(size_t *len, git_object_t *type, git_odb_backend *be,
 {
 	struct objwrite *ow = (struct objwrite *)be;
 
-	return store_recent_get(&ow->recent, oid, be, NULL, len, type) < 0 ?
+	return store_recent_get(&ow->recent, oid, be, NULL, len, type) < 0 &&
+			       store_gpack_get(ow->st, oid, be, NULL, len,
+					       type) < 0 ?
 		       GIT_ENOTFOUND :
 		       0;
 }
@@ -341,7 +354,8 @@ static int ow_exists(git_odb_backend *be, const git_oid *oid)
 	size_t len;
 	git_object_t type;
 
-	return store_recent_get(&ow->recent, oid, be, NULL, &len, &type) == 0;
+	return store_recent_get(&ow->recent, oid, be, NULL, &len, &type) == 0 ||
+	       store_gpack_get(ow->st, oid, be, NULL, &len, &type) == 0;
 }
 
 /* Lists no objects of its own: what it holds in memory is also in loose

@@ -14,7 +14,11 @@
  * prune-packed unlinks them, but into the file pool's trash (pool.c): an
  * inode freed on ext4 makes later allocations slower (without a journal
  * it scans past every inode freed in the last minute), one reused costs
- * nothing. A reader may hold a loose object's file open (a backup, a slow
+ * nothing. The group packs (grouppack.c) are packed again the same way,
+ * with the loose objects: the walk from the last tips takes the objects
+ * in packs too (with no tips yet, from the tips before the first group),
+ * and the group packs whose objects are all in the new pack, or in
+ * another, are unlinked. A reader may hold a loose object's file open (a backup, a slow
  * clone, an mmap) for as long as it likes and must read that object's
  * bytes throughout: the pool empties a file only when the kernel grants
  * it a write lease, which it does only if no one else holds the file
@@ -259,44 +263,59 @@ static void save_tips(struct store *st, const char *tips)
 		unlink(tmp);
 }
 
-/* pack_new's ARGV with the history walk stopping at commits in packs
- * (--unpacked, before the pack's base name BASE): the walk from the tips
- * alone. */
-static void walk_unpacked(const char **argv, const char *base)
+/* Into IN: TIPS, then each line of OLD as "^id" (its size). */
+static size_t with_old(char *in, const char *tips, const char *old)
 {
-	argv[9] = "--unpacked";
-	argv[10] = base;
+	size_t n = (size_t)snprintf(in, TIPS_MAX, "%s", tips);
+
+	for (const char *l = old, *e; *l; l = e + 1) {
+		if (!(e = strchr(l, '\n')) ||
+		    n + (size_t)(e - l) + 2 > 3 * TIPS_MAX)
+			break;
+		in[n++] = '^';
+		memcpy(in + n, l, (size_t)(e - l + 1));
+		n += (size_t)(e - l + 1);
+	}
+	return n;
+}
+
+/* pack_new's ARGV from [5] on, up to the pack's base name BASE. ALL:
+ * every object of the new commits, from the tips packed last time, even
+ * those in a pack already: what the group packs hold (grouppack.c) is
+ * packed again with deltas, and an outside repack may have packed a
+ * commit but not a tree a save was writing meanwhile. Else the walk of
+ * git's incremental repack, from the tips alone: objects in no pack
+ * (--incremental), the walk stopping at commits in packs (--unpacked). */
+static void walk_args(const char **argv, const char *base, bool all)
+{
+	int i = 5;
+
+	/* The group packs' objects are whole, stored: given them as they
+	 * are, pack-objects copies most without looking for a delta. */
+	argv[i++] = all ? "--no-reuse-object" : "--incremental";
+	argv[i++] = "--delta-base-offset";
+	argv[i++] = "--non-empty";
+	argv[i++] = "--threads=1";
+	if (!all)
+		argv[i++] = "--unpacked";
+	argv[i++] = base;
+	argv[i] = NULL;
 }
 
 /* Pack the objects new since the last pack, each with its path: 0 once
- * the pack is in place, 1 if there was nothing to pack, or -errno. */
-static int pack_new(struct store *st)
+ * the pack is in place (its name's hex in NAME), 1 if there was nothing
+ * to pack, or -errno. *ALL: the walk took every object of the new
+ * commits (walk_args). */
+static int pack_new(struct store *st, char name[GIT_OID_HEXSZ + 1], bool *all)
 {
 	char dir[4200], base[4300], out[256];
 	const char *refs[] = { "git", dir, "for-each-ref",
 			       "--format=%(objectname)", NULL };
-	/* From the tips packed last time: every object of the new commits
-	 * not in a pack yet (--incremental), even of a commit in a pack
-	 * already (an outside repack may have packed a commit but not a tree
-	 * a save was writing meanwhile). With no tips yet, the history
-	 * walk also stops at commits in packs (--unpacked); --incremental
-	 * stays, or every object of a new commit's tree would be packed
-	 * again, the packed ones too. One thread: git maps and unmaps each
-	 * loose object, and in a process of several threads every unmap
-	 * interrupts the other core to flush its TLB (a third of the
-	 * packing's CPU); an incremental pack's delta search is small. */
-	const char *argv[] = { "git",
-			       dir,
-			       "pack-objects",
-			       "-q",
-			       "--revs",
-			       "--incremental",
-			       "--delta-base-offset",
-			       "--non-empty",
-			       "--threads=1",
-			       base,
-			       NULL,
-			       NULL };
+	/* One thread: git maps and unmaps each loose object, and in a
+	 * process of several threads every unmap interrupts the other core
+	 * to flush its TLB (a third of the packing's CPU); an incremental
+	 * pack's delta search is small. */
+	const char *argv[12] = { "git", dir, "pack-objects", "-q", "--revs" };
 	char *tips = malloc(TIPS_MAX), *old = malloc(TIPS_MAX), *in = NULL;
 	size_t n = 0;
 	int rc;
@@ -311,22 +330,38 @@ static int pack_new(struct store *st)
 	if (rc < 0)
 		goto out;
 	old_tips(st, old, TIPS_MAX);
-	if (!old[0])
-		walk_unpacked(argv, base);
-	n = (size_t)snprintf(in, TIPS_MAX, "%s", tips);
-	for (char *l = old, *e; *l; l = e + 1) {
-		if (!(e = strchr(l, '\n')))
-			break;
-		in[n++] = '^';
-		memcpy(in + n, l, (size_t)(e - l + 1));
-		n += (size_t)(e - l + 1);
+	*all = false;
+	if (old[0]) {
+		walk_args(argv, base, true);
+		n = with_old(in, tips, old);
+		rc = git_io(argv, in, n, out, sizeof(out));
+		*all = rc == 0;
 	}
-	rc = git_io(argv, in, n, out, sizeof(out));
-	/* A tip packed last time may be gone since (a gc pruned it): walk
-	 * from the tips alone, as the first time. */
-	if (rc < 0 && old[0]) {
-		walk_unpacked(argv, base);
-		rc = git_io(argv, tips, strlen(tips), out, sizeof(out));
+	/* The first round, or a tip packed last time is gone since (a gc
+	 * pruned it): what the group packs hold, from the tips before the
+	 * first group; then the rest not in a pack yet, from the tips alone
+	 * (the walk stopping at commits in packs). */
+	if (!old[0] || rc < 0) {
+		char more[256] = "";
+
+		out[0] = '\0';
+		n = 0;
+		pthread_mutex_lock(&st->pack_lock);
+		if (st->group_base)
+			n = with_old(in, tips, st->group_base);
+		pthread_mutex_unlock(&st->pack_lock);
+		rc = 0;
+		if (n) {
+			walk_args(argv, base, true);
+			rc = git_io(argv, in, n, out, sizeof(out));
+			*all = rc == 0;
+		}
+		walk_args(argv, base, false);
+		if (rc == 0)
+			rc = git_io(argv, tips, strlen(tips), more,
+				    sizeof(more));
+		if (rc == 0 && !out[0])
+			memcpy(out, more, sizeof(out));
 	}
 	if (rc < 0)
 		goto out;
@@ -339,6 +374,8 @@ static int pack_new(struct store *st)
 		rc = -EIO; /* no pack name */
 		goto out;
 	}
+	memcpy(name, out, GIT_OID_HEXSZ);
+	name[GIT_OID_HEXSZ] = '\0';
 	if (st->fsync) {
 		snprintf(base, sizeof(base), "%s/objects/pack", st->gitdir);
 		rc = store_fsync_dir(base);
@@ -396,20 +433,112 @@ static void drop_empty_dirs(struct store *st)
 	}
 }
 
-/* Pack the new objects once the loose ones take MIN_KB of disk (or are
- * LOOSE_MIN), and unlink the files of those packed. */
+/* Whether every object of group pack NAME is in pack NEWP, or in a pack
+ * other than the N taken ones (a document saved back to an earlier
+ * version: its blob was packed before). */
+static bool covered(struct store *st, const char *dir, const char *name,
+		    const struct store_pk *newp,
+		    char (*taken)[GIT_OID_HEXSZ + 6], size_t n)
+{
+	struct store_pk *pk = store_pk_open(dir, name);
+	bool ok = pk != NULL;
+
+	for (uint32_t i = 0; ok && i < store_pk_count(pk); i++) {
+		const unsigned char *id;
+		uint32_t crc;
+		uint64_t off, end;
+
+		store_pk_entry(pk, i, &id, &crc, &off, &end);
+		ok = store_pk_has(newp, (const git_oid *)id) ||
+		     store_packread_has_besides(st, (const git_oid *)id, taken,
+						n);
+	}
+	store_pk_close(pk);
+	return ok;
+}
+
+/* The group packs TAKEN[0..N) after a packing round: unlinked where the
+ * round's pack NAME (if ALL) covers them, else given back. */
+static void drop_group_packs(struct store *st, char (*taken)[GIT_OID_HEXSZ + 6],
+			     size_t n, const char *name, bool all)
+{
+	char dir[4300], base[GIT_OID_HEXSZ + 6];
+	struct store_pk *newp = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/objects/pack", st->gitdir);
+	snprintf(base, sizeof(base), "pack-%s", name);
+	if (all && name[0])
+		newp = store_pk_open(dir, base);
+	for (size_t i = 0; i < n; i++) {
+		char idx[4400];
+		bool drop = newp && covered(st, dir, taken[i], newp, taken, n);
+
+		snprintf(idx, sizeof(idx), "%s/%s.idx", dir, taken[i]);
+		if (drop)
+			store_gpack_unlink(st, taken[i]);
+		/* Gone: an outside git gc repacked it. */
+		store_gpack_give_back(st, taken[i],
+				      drop || access(idx, F_OK) < 0);
+	}
+	store_pk_close(newp);
+}
+
+/* Pack the new objects once the loose ones and the group packs take
+ * MIN_KB of disk (or the loose ones are LOOSE_MIN), and unlink the files
+ * of those packed. */
 static void pack_loose(struct store *st, unsigned long long min_kb)
 {
 	struct loose l = { 0 };
+	char(*taken)[GIT_OID_HEXSZ + 6] = NULL, name[GIT_OID_HEXSZ + 1] = "";
+	uint64_t gbytes = 0;
+	size_t ntaken = 0;
+	bool all = false;
 	int err = list_loose(st->gitdir, &l);
 
-	if (err == 0 && (l.n >= LOOSE_MIN || l.kb >= min_kb) &&
-	    (err = pack_new(st)) >= 0)
-		drop_packed(st, &l);
+	if (err == 0 && (l.n >= LOOSE_MIN ||
+			 l.kb + store_gpack_bytes(st) / 1024 >= min_kb)) {
+		/* Before the tips are read: every pack taken is of a group
+		 * whose ref moved (or failed; its objects are garbage). */
+		ntaken = store_gpack_take(st, &taken, &gbytes);
+		if ((err = pack_new(st, name, &all)) >= 0)
+			drop_packed(st, &l);
+		drop_group_packs(st, taken, ntaken, name, err == 0 && all);
+	}
 	if (err < 0 && st->log)
 		st->log("background packing: new objects not packed; "
 			"git gc --auto packs them instead");
+	free(taken);
 	free(l.ids);
+}
+
+void store_pack_seed_tips(struct store *st)
+{
+	char hex[GIT_OID_HEXSZ + 2];
+	git_reference_iterator *it = NULL;
+	git_reference *r;
+	struct store_tb_buf b = { 0 };
+	int err = 0;
+
+	if (git_reference_iterator_new(&it, st->repo) < 0)
+		return;
+	while (err == 0 && git_reference_next(&r, it) == 0) {
+		if (git_reference_type(r) == GIT_REFERENCE_DIRECT) {
+			git_oid_tostr(hex, GIT_OID_HEXSZ + 1,
+				      git_reference_target(r));
+			hex[GIT_OID_HEXSZ] = '\n';
+			err = store_tb_put(&b, hex, GIT_OID_HEXSZ + 1);
+		}
+		git_reference_free(r);
+	}
+	git_reference_iterator_free(it);
+	if (err == 0 && store_tb_put(&b, "", 1) == 0 && b.len < TIPS_MAX) {
+		pthread_mutex_lock(&st->pack_lock);
+		free(st->group_base);
+		st->group_base = b.p;
+		b.p = NULL;
+		pthread_mutex_unlock(&st->pack_lock);
+	}
+	free(b.p);
 }
 
 static void *pack_thread(void *arg)

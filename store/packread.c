@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <libdeflate.h>
+#include <openssl/evp.h>
 
 #include "packread.h"
 #include "banned.h"
@@ -40,6 +41,7 @@
 #define IDX_HDR 8
 #define IDX_FAN (256 * 4)
 #define IDX_TRAILER 40
+#define IDX_READ_MAX (64u << 10)
 
 static uint32_t be32(const unsigned char *p)
 {
@@ -49,7 +51,9 @@ static uint32_t be32(const unsigned char *p)
 
 static void pack_free(struct pack *p)
 {
-	if (p->idx)
+	if (p->idx && p->idx_read)
+		free((void *)p->idx);
+	else if (p->idx)
 		munmap((void *)p->idx, p->idx_len);
 	if (p->fd >= 0)
 		close(p->fd);
@@ -100,9 +104,22 @@ static struct pack *pack_open(const char *dir, const char *name)
 	if (fstat(fd, &sb) == 0 &&
 	    (size_t)sb.st_size >= IDX_HDR + IDX_FAN + IDX_TRAILER) {
 		p->idx_len = (size_t)sb.st_size;
-		p->idx = mmap(NULL, p->idx_len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p->idx == MAP_FAILED)
-			p->idx = NULL;
+		/* A small index (a group pack's) is read: mapped, its unmap
+		 * would stop the other core to flush its TLB. */
+		if (p->idx_len <= IDX_READ_MAX) {
+			void *buf = malloc(p->idx_len);
+
+			p->idx_read = true;
+			if (buf && pk_read_full(fd, buf, p->idx_len, 0) == 0)
+				p->idx = buf;
+			else
+				free(buf);
+		} else {
+			p->idx = mmap(NULL, p->idx_len, PROT_READ, MAP_PRIVATE,
+				      fd, 0);
+			if (p->idx == MAP_FAILED)
+				p->idx = NULL;
+		}
 	}
 	close(fd);
 	if (!p->idx || memcmp(p->idx, "\377tOc", 4) || be32(p->idx + 4) != 2)
@@ -409,4 +426,243 @@ uint64_t store_packread_served(struct store *st)
 	n = pr->served;
 	pthread_mutex_unlock(&pr->lock);
 	return n;
+}
+
+/* Pack NAME of DIR whose index's bytes are IDX (LEN), copied: its .pack
+ * opened. NULL if that fails. */
+static struct pack *pack_known(const char *dir, const char *name,
+			       const void *idx, size_t len)
+{
+	char path[PATH_MAX];
+	struct pack *p = calloc(1, sizeof(*p));
+	size_t nlen = strlen(name) + 5;
+	struct stat sb;
+
+	if (!p)
+		return NULL;
+	p->fd = -1;
+	p->idx_read = true;
+	if (!(p->name = malloc(nlen)) || !(p->idx = malloc(len)))
+		goto fail;
+	snprintf(p->name, nlen, "%s.idx", name);
+	memcpy((void *)p->idx, idx, len);
+	p->idx_len = len;
+	p->n = be32(p->idx + IDX_HDR + IDX_FAN - 4);
+	snprintf(path, sizeof(path), "%s/%s.pack", dir, name);
+	if ((p->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(p->fd, &sb) < 0)
+		goto fail;
+	p->size = (uint64_t)sb.st_size;
+	p->refs = 1;
+	return p;
+fail:
+	pack_free(p);
+	return NULL;
+}
+
+void store_packread_add_pack(struct store *st, const char *name,
+			     const void *idxbytes, size_t idxlen)
+{
+	struct packread *pr = (struct packread *)st->packread;
+	char idx[300];
+	struct pack *p, **nv;
+	bool known;
+
+	if (!pr)
+		return;
+	snprintf(idx, sizeof(idx), "%s.idx", name);
+	pthread_mutex_lock(&pr->lock);
+	known = listed(pr, idx) != NULL;
+	pthread_mutex_unlock(&pr->lock);
+	if (known || !(p = pack_known(pr->dir, name, idxbytes, idxlen)))
+		return;
+	pthread_mutex_lock(&pr->lock);
+	/* Newest first: a save reads back what it wrote last. */
+	if (!listed(pr, idx) &&
+	    (nv = realloc(pr->v, (pr->n + 1) * sizeof(*nv)))) {
+		pr->v = nv;
+		memmove(pr->v + 1, pr->v, pr->n * sizeof(*nv));
+		p->serial = ++pr->serials;
+		pr->v[0] = p;
+		pr->n++;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&pr->lock);
+	if (p)
+		pack_free(p);
+}
+
+/* store_pk: one pack opened on its own (grouppack.c, pack.c). */
+struct store_pk {
+	struct pack *p;
+	uint64_t *offs; /* every entry's offset, in order */
+};
+
+static int by_off(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t entry_off(const struct pack *p, uint32_t i)
+{
+	const unsigned char *off32 =
+		p->idx + IDX_HDR + IDX_FAN + (size_t)p->n * 24;
+	const unsigned char *off64 = off32 + (size_t)p->n * 4;
+	uint32_t v = be32(off32 + (size_t)i * 4);
+
+	if (!(v & 0x80000000u))
+		return v;
+	off64 += (size_t)(v & 0x7fffffffu) * 8;
+	if (off64 + 8 > p->idx + p->idx_len - IDX_TRAILER)
+		return 0;
+	return (uint64_t)be32(off64) << 32 | be32(off64 + 4);
+}
+
+struct store_pk *store_pk_open(const char *dir, const char *name)
+{
+	char idx[300];
+	struct store_pk *pk = calloc(1, sizeof(*pk));
+
+	snprintf(idx, sizeof(idx), "%s.idx", name);
+	if (!pk || !(pk->p = pack_open(dir, idx)) ||
+	    !(pk->offs = malloc(((size_t)pk->p->n + 1) * sizeof(uint64_t)))) {
+		store_pk_close(pk);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < pk->p->n; i++)
+		pk->offs[i] = entry_off(pk->p, i);
+	qsort(pk->offs, pk->p->n, sizeof(uint64_t), by_off);
+	return pk;
+}
+
+uint32_t store_pk_count(const struct store_pk *pk)
+{
+	return pk->p->n;
+}
+
+void store_pk_entry(const struct store_pk *pk, uint32_t i,
+		    const unsigned char **id, uint32_t *crc, uint64_t *off,
+		    uint64_t *end)
+{
+	const struct pack *p = pk->p;
+	const unsigned char *ids = p->idx + IDX_HDR + IDX_FAN;
+	size_t lo = 0, hi = p->n;
+
+	*id = ids + (size_t)i * GIT_OID_RAWSZ;
+	*crc = be32(ids + (size_t)p->n * GIT_OID_RAWSZ + (size_t)i * 4);
+	*off = entry_off(p, i);
+	/* The next entry's start, or the trailer's. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pk->offs[mid] <= *off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*end = lo < p->n ? pk->offs[lo] : p->size - GIT_OID_RAWSZ;
+}
+
+int store_pk_read(const struct store_pk *pk, void *buf, size_t n, uint64_t off)
+{
+	if (off + n > pk->p->size)
+		return -EIO;
+	return pk_read_full(pk->p->fd, buf, n, off);
+}
+
+bool store_pk_has(const struct store_pk *pk, const git_oid *id)
+{
+	return pk_find(pk->p, id->id) != 0;
+}
+
+static bool sha1_of(const void *p, size_t n, unsigned char *out)
+{
+	unsigned int len = 0;
+
+	return EVP_Digest(p, n, out, &len, EVP_sha1(), NULL) &&
+	       len == GIT_OID_RAWSZ;
+}
+
+bool store_pk_verify(const struct store_pk *pk)
+{
+	const struct pack *p = pk->p;
+	unsigned char sum[GIT_OID_RAWSZ];
+	const unsigned char *trail = p->idx + p->idx_len - IDX_TRAILER;
+	void *map;
+	bool ok;
+
+	if (p->size < 12 + GIT_OID_RAWSZ ||
+	    !sha1_of(p->idx, p->idx_len - GIT_OID_RAWSZ, sum) ||
+	    memcmp(sum, trail + GIT_OID_RAWSZ, GIT_OID_RAWSZ))
+		return false;
+	map = mmap(NULL, p->size, PROT_READ, MAP_PRIVATE, p->fd, 0);
+	if (map == MAP_FAILED)
+		return false;
+	ok = sha1_of(map, p->size - GIT_OID_RAWSZ, sum) &&
+	     !memcmp(sum, (char *)map + p->size - GIT_OID_RAWSZ,
+		     GIT_OID_RAWSZ) &&
+	     !memcmp(sum, trail, GIT_OID_RAWSZ);
+	munmap(map, p->size);
+	return ok;
+}
+
+void store_pk_close(struct store_pk *pk)
+{
+	if (!pk)
+		return;
+	if (pk->p)
+		pack_free(pk->p);
+	free(pk->offs);
+	free(pk);
+}
+
+bool store_packread_has_besides(struct store *st, const git_oid *id,
+				char (*skip)[GIT_OID_HEXSZ + 6], size_t n)
+{
+	struct packread *pr = (struct packread *)st->packread;
+	bool found = false;
+
+	if (!pr)
+		return false;
+	scan(pr);
+	pthread_mutex_lock(&pr->lock);
+	for (size_t i = 0; i < pr->n && !found; i++) {
+		const char *name = pr->v[i]->name;
+		size_t len = strlen(name) - 4; /* without ".idx" */
+		bool skipped = false;
+
+		for (size_t k = 0; k < n && !skipped; k++)
+			skipped = strlen(skip[k]) == len &&
+				  !strncmp(skip[k], name, len);
+		found = !skipped && pk_find(pr->v[i], id->id) != 0;
+	}
+	pthread_mutex_unlock(&pr->lock);
+	return found;
+}
+
+void store_packread_forget(struct store *st, const char *name)
+{
+	struct packread *pr = (struct packread *)st->packread;
+	struct pack *gone = NULL;
+	char idx[300];
+
+	if (!pr)
+		return;
+	snprintf(idx, sizeof(idx), "%s.idx", name);
+	pthread_mutex_lock(&pr->lock);
+	for (size_t i = 0; i < pr->n; i++) {
+		if (strcmp(pr->v[i]->name, idx))
+			continue;
+		if (pack_unref(pr->v[i]))
+			gone = pr->v[i];
+		memmove(pr->v + i, pr->v + i + 1,
+			(pr->n - i - 1) * sizeof(*pr->v));
+		pr->n--;
+		break;
+	}
+	pthread_mutex_unlock(&pr->lock);
+	if (gone)
+		pack_free(gone);
 }

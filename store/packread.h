@@ -20,7 +20,8 @@
 struct pack {
 	char *name; /* the .idx file's name in the directory */
 	uint64_t serial; /* never reused: the kept objects' key */
-	const unsigned char *idx; /* mapped */
+	const unsigned char *idx; /* mapped, or read (idx_read) */
+	bool idx_read;
 	size_t idx_len;
 	uint32_t n;
 	int fd; /* the .pack */

@@ -410,6 +410,7 @@ static int make_dir(struct store_pool *p, struct store *st)
 	/* Before any write of ours finds a torn object's name. */
 	if (crash_left(top, false)) {
 		store_drop_torn_objects(st);
+		store_drop_torn_packs(st);
 		crash_left(top, true);
 	}
 	d = opendir(top);

@@ -145,7 +145,8 @@ int store_open(struct store **out, const char *path,
 	if (!st)
 		return -ENOMEM;
 	pthread_mutex_init(&st->write_lock, NULL);
-	if (store_group_new(st) < 0) {
+	if (store_group_new(st) < 0 || store_gpack_new(st) < 0) {
+		store_group_free(st);
 		pthread_mutex_destroy(&st->write_lock);
 		free(st);
 		return store_fail(-ENOMEM, "%s: out of memory", path);
@@ -213,6 +214,8 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->write_lock);
 	store_group_free(st);
+	store_gpack_free(st);
+	free(st->group_base);
 	free(st->gitdir);
 	free(st->author_name);
 	free(st->author_email);

@@ -36,6 +36,7 @@ struct store {
 	 * (pack.c, counted by objwrite.c), in files and KiB of disk. */
 	_Atomic unsigned long loose_new_n, loose_new_kb;
 	int gc_auto; /* gc.auto of the repository's config, -1 if unset */
+	char *group_base; /* pack.c: tips before the first group pack */
 	pthread_t pack_tid;
 	bool fsync; /* fsync objects, ref and dirs (fsync=on) */
 	enum {
@@ -59,6 +60,7 @@ struct store {
 	struct store_syncers *syncers; /* syncset.c; made at first use */
 	bool pool_tried;
 	struct store_group *group; /* group.c */
+	struct store_gpack *gpack; /* grouppack.c; made at the first group */
 };
 
 /* syncset.c: with fsync=on, the fsyncs of one save's objects and their
@@ -80,6 +82,10 @@ void store_syncset_stop(struct store *st);
 
 /* pack.c: count a commit; past a threshold, pack in the background. */
 void store_pack_note_commit(struct store *st);
+/* Before the first group pack (grouppack.c; caller holds lock): the
+ * branch tips now, kept (group_base) for a first packing round (no tips
+ * packed yet): it packs what the group packs hold from them. */
+void store_pack_seed_tips(struct store *st);
 /* Wait for a running pack (store_close). */
 void store_pack_wait(struct store *st);
 
@@ -156,6 +162,55 @@ uint64_t store_packread_served(struct store *st);
  * packed, a delta, a pack the reader does not read). */
 int store_packread_blob(struct store *st, const struct store_oid *id, int *fd,
 			uint64_t *data, uint64_t *size);
+/* packread.c: tell the reader of new pack NAME ("pack-<hex>", its index
+ * IDX, LEN bytes) at once, or that it is about to go (it lets go of its
+ * files). */
+void store_packread_add_pack(struct store *st, const char *name,
+			     const void *idx, size_t len);
+void store_packread_forget(struct store *st, const char *name);
+/* Is ID in a pack other than SKIP[0..N) ("pack-<hex>")? */
+bool store_packread_has_besides(struct store *st, const git_oid *id,
+				char (*skip)[GIT_OID_HEXSZ + 6], size_t n);
+/* One pack opened on its own by its base NAME in DIR, read through its
+ * .idx: entry I's id, CRC and bytes [*off, *end); has: does it hold ID;
+ * verify: both files' checksums right. */
+struct store_pk;
+struct store_pk *store_pk_open(const char *dir, const char *name);
+uint32_t store_pk_count(const struct store_pk *pk);
+void store_pk_entry(const struct store_pk *pk, uint32_t i,
+		    const unsigned char **id, uint32_t *crc, uint64_t *off,
+		    uint64_t *end);
+int store_pk_read(const struct store_pk *pk, void *buf, size_t n, uint64_t off);
+bool store_pk_has(const struct store_pk *pk, const git_oid *id);
+bool store_pk_verify(const struct store_pk *pk);
+void store_pk_close(struct store_pk *pk);
+/* grouppack.c: a save group's objects as one pack. begin (a group starts
+ * on this thread), end (PUBLISHED: its ref moved), under write_lock;
+ * mine: is this thread's group collecting; add/get: an object into it,
+ * read back (-ENOENT: not there); write: what it holds to objects/pack/,
+ * with the group's set, right before the ref moves. */
+int store_gpack_new(struct store *st); /* at open; _free at close */
+void store_gpack_begin(struct store *st);
+bool store_gpack_mine(struct store *st);
+int store_gpack_add(struct store *st, const git_oid *id, git_object_t type,
+		    const void *data, size_t len);
+int store_gpack_get(struct store *st, const git_oid *id, git_odb_backend *be,
+		    void **data, size_t *len, git_object_t *type);
+int store_gpack_write(struct store *st);
+void store_gpack_end(struct store *st, bool published);
+void store_gpack_free(struct store *st);
+/* For pack.c: the past groups' packs not taken yet, taken (*names the
+ * caller's; *bytes their size); give_back: one of them, unlinked (GONE)
+ * or to take again; bytes: what is there to take; unlink: a pack's two
+ * files. */
+size_t store_gpack_take(struct store *st, char (**names)[GIT_OID_HEXSZ + 6],
+			uint64_t *bytes);
+void store_gpack_give_back(struct store *st, const char *name, bool gone);
+uint64_t store_gpack_bytes(struct store *st);
+void store_gpack_unlink(struct store *st, const char *name);
+/* After a crash: the packs left in flight checked, torn ones removed;
+ * their number. */
+int store_drop_torn_packs(struct store *st);
 /* Write object DATA (of id ID) as a loose object, or -errno. */
 int store_object_write(struct store *st, const git_oid *id, const void *data,
 		       size_t len, git_object_t type);
