@@ -8,19 +8,18 @@
  * no deltas, stored or at zlib's fastest level as loose ones are), written
  * right before the ref moves as a .pack and a version 2 .idx: two pool
  * files, linked into objects/pack/ and synced with the group's set. The
- * pack reader (packread.c) is told of it at once, so no read misses and
- * rescans the directory.
+ * pack reader (packread.c) is told of it at once, so no read of its
+ * objects misses and rescans the directory.
  *
  * While its group is in flight a pack has a .keep (a link to one file,
  * chronofs/keep): `git gc --auto` beside us would otherwise repack the
  * objects no ref names yet as loose files, unsynced, and delete the pack.
  * Every MERGE_AT packs of past groups are copied, entries as they are,
- * into one, synced with the next group and the small ones unlinked once
- * its ref moved; the background packing (pack.c) packs them with deltas
- * with the loose objects, and unlinks those its pack covers. After a
- * crash, packs still marked in flight, and small ones, are checked
- * (their checksums) before the first write, and torn ones removed. */
-#include <dirent.h>
+ * into one, synced with the next group, and the small ones go to the
+ * pool's trash once its ref moved; the background packing (pack.c) packs
+ * them with deltas with the loose objects, and drops those its pack
+ * covers. After a crash, packs still marked in flight are checked (their
+ * checksums) before the first write, and torn ones removed (torn.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -758,54 +757,4 @@ void store_gpack_free(struct store *st)
 	free(g->done);
 	free(g);
 	st->gpack = NULL;
-}
-
-int store_drop_torn_packs(struct store *st)
-{
-	char dir[4300], path[4600], name[300];
-	struct stat tmpl, kb;
-	struct store_pk *pk;
-	struct dirent *e;
-	int dropped = 0;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/objects/pack", st->gitdir);
-	snprintf(path, sizeof(path), "%s/chronofs/keep", st->gitdir);
-	if (stat(path, &tmpl) < 0 || !(d = opendir(dir)))
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		size_t len = strlen(e->d_name);
-		bool whole;
-
-		if (len < 10 || len > 200 || strncmp(e->d_name, "pack-", 5) ||
-		    strcmp(e->d_name + len - 5, ".keep"))
-			continue;
-		/* Ours: a link to chronofs/keep (a user's .keep is a file
-		 * of its own); the pack was in flight, its set perhaps not
-		 * synced. */
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &kb) < 0 || kb.st_ino != tmpl.st_ino ||
-		    kb.st_dev != tmpl.st_dev)
-			continue;
-		snprintf(name, sizeof(name), "%.*s", (int)(len - 5), e->d_name);
-		whole = (pk = store_pk_open(dir, name)) && store_pk_verify(pk);
-		if (pk)
-			store_pk_close(pk);
-		if (!whole) {
-			store_gpack_unlink(st, name);
-			dropped++;
-			if (st->log) {
-				char msg[4700];
-
-				snprintf(msg, sizeof(msg),
-					 "%s/%s: torn pack removed (a save "
-					 "that did not finish wrote it)",
-					 dir, name);
-				st->log(msg);
-			}
-		}
-		unlink(path);
-	}
-	closedir(d);
-	return dropped;
 }

@@ -1,4 +1,4 @@
-/* torn.c - loose objects a power cut left half written.
+/* torn.c - loose objects, and group packs, a power cut left half written.
  *
  * A save links a loose object's file into objects/xx/ before the file's
  * bytes are durable (its set is synced once, right before the ref moves:
@@ -11,6 +11,7 @@
  * loose object is read back before the first write, and one whose bytes
  * do not hash to its name is removed. Only after a crash: a clean stop
  * leaves few loose objects, a crash up to thousands (~10 us each). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -133,4 +134,58 @@ int store_drop_torn_objects(struct store *st)
 
 	store_loose_each(st->gitdir, drop_torn, &dr);
 	return dr.dropped;
+}
+
+/* A group's pack (grouppack.c) is linked into objects/pack/ before its
+ * set is synced too, and carries a .keep (a link to chronofs/keep) until
+ * its ref moved: after a crash each pack still marked so is checked
+ * whole, and removed if torn. */
+int store_drop_torn_packs(struct store *st)
+{
+	char dir[4300], path[4600], name[300];
+	struct stat tmpl, kb;
+	struct store_pk *pk;
+	struct dirent *e;
+	int dropped = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/objects/pack", st->gitdir);
+	snprintf(path, sizeof(path), "%s/chronofs/keep", st->gitdir);
+	if (stat(path, &tmpl) < 0 || !(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		bool whole;
+
+		if (len < 10 || len > 200 || strncmp(e->d_name, "pack-", 5) ||
+		    strcmp(e->d_name + len - 5, ".keep"))
+			continue;
+		/* Ours: a link to chronofs/keep (a user's .keep is a file
+		 * of its own); the pack was in flight, its set perhaps not
+		 * synced. */
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &kb) < 0 || kb.st_ino != tmpl.st_ino ||
+		    kb.st_dev != tmpl.st_dev)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 5), e->d_name);
+		whole = (pk = store_pk_open(dir, name)) && store_pk_verify(pk);
+		if (pk)
+			store_pk_close(pk);
+		if (!whole) {
+			store_gpack_unlink(st, name);
+			dropped++;
+			if (st->log) {
+				char msg[4700];
+
+				snprintf(msg, sizeof(msg),
+					 "%s/%s: torn pack removed (a save "
+					 "that did not finish wrote it)",
+					 dir, name);
+				st->log(msg);
+			}
+		}
+		unlink(path);
+	}
+	closedir(d);
+	return dropped;
 }
