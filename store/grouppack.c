@@ -725,6 +725,17 @@ uint64_t store_gpack_bytes(struct store *st)
 	return bytes;
 }
 
+size_t store_gpack_count(struct store *st)
+{
+	struct store_gpack *g = st->gpack;
+	size_t n;
+
+	pthread_mutex_lock(&st->pack_lock);
+	n = g ? g->ndone : 0;
+	pthread_mutex_unlock(&st->pack_lock);
+	return n;
+}
+
 void store_gpack_give_back(struct store *st, const char *name, bool gone)
 {
 	struct store_gpack *g = st->gpack;

@@ -544,12 +544,13 @@ void store_pack_seed_tips(struct store *st)
 static void *pack_thread(void *arg)
 {
 	struct store *st = arg;
-	char dir[4200], gc_auto[64];
+	char dir[4200], gc_auto[64], gc_packs[64];
 	/* pack-refs would take the ref locks our saves compare-and-swap. */
 	const char *argv[] = { "git",	  dir,
 			       "-c",	  "gc.autoDetach=false",
 			       "-c",	  "gc.packRefs=false",
 			       "-c",	  gc_auto,
+			       "-c",	  gc_packs,
 			       "gc",	  "--auto",
 			       "--quiet", NULL };
 	bool closing;
@@ -577,6 +578,14 @@ static void *pack_thread(void *arg)
 
 		snprintf(gc_auto, sizeof(gc_auto), "gc.auto=%lu",
 			 limit > 0 ? (unsigned long)limit + 2 * mine : 0);
+		/* Nor do the group packs count toward gc.autoPackLimit:
+		 * they are the next round's, and git's full repack would
+		 * copy their whole objects as they are, without deltas. */
+		limit = st->gc_pack_limit < 0 ? 50 : st->gc_pack_limit;
+		snprintf(gc_packs, sizeof(gc_packs), "gc.autoPackLimit=%lu",
+			 limit > 0 ? (unsigned long)limit +
+					     store_gpack_count(st) + 8 :
+				     0);
 		snprintf(dir, sizeof(dir), "--git-dir=%s", st->gitdir);
 		rc = run_git(argv, -1, -1, &pid);
 		if (rc == 0)

@@ -55,6 +55,7 @@ static void read_config(struct store *st)
 	st->reflog = git_repository_is_bare(st->repo) ? STORE_REFLOG_NONE :
 							STORE_REFLOG_BRANCHES;
 	st->gc_auto = -1;
+	st->gc_pack_limit = -1;
 	if (git_repository_config_snapshot(&cfg, st->repo) < 0)
 		return;
 	if (git_config_get_string_buf(&v, cfg, "core.logAllRefUpdates") == 0) {
@@ -67,6 +68,9 @@ static void read_config(struct store *st)
 	git_buf_dispose(&v);
 	if (git_config_get_int32(&st->gc_auto, cfg, "gc.auto") < 0)
 		st->gc_auto = -1;
+	if (git_config_get_int32(&st->gc_pack_limit, cfg, "gc.autoPackLimit") <
+	    0)
+		st->gc_pack_limit = -1;
 	store_syncset_configure(st, cfg);
 	git_config_free(cfg);
 }

@@ -36,6 +36,7 @@ struct store {
 	 * (pack.c, counted by objwrite.c), in files and KiB of disk. */
 	_Atomic unsigned long loose_new_n, loose_new_kb;
 	int gc_auto; /* gc.auto of the repository's config, -1 if unset */
+	int gc_pack_limit; /* gc.autoPackLimit, -1 if unset */
 	char *group_base; /* pack.c: tips before the first group pack */
 	pthread_t pack_tid;
 	bool fsync; /* fsync objects, ref and dirs (fsync=on) */
@@ -201,12 +202,13 @@ void store_gpack_end(struct store *st, bool published);
 void store_gpack_free(struct store *st);
 /* For pack.c: the past groups' packs not taken yet, taken (*names the
  * caller's; *bytes their size); give_back: one of them, unlinked (GONE)
- * or to take again; bytes: what is there to take; unlink: a pack's two
- * files. */
+ * or to take again; bytes: what is there to take; count: the past
+ * groups' packs there are; unlink: a pack's two files. */
 size_t store_gpack_take(struct store *st, char (**names)[GIT_OID_HEXSZ + 6],
 			uint64_t *bytes);
 void store_gpack_give_back(struct store *st, const char *name, bool gone);
 uint64_t store_gpack_bytes(struct store *st);
+size_t store_gpack_count(struct store *st);
 void store_gpack_unlink(struct store *st, const char *name);
 /* After a crash: the packs left in flight checked, torn ones removed;
  * their number. */
