@@ -113,22 +113,6 @@ bool store_gpack_mine(struct store *st)
 	return mine(st) != NULL;
 }
 
-static int reserve(struct store_tb_buf *b, size_t n)
-{
-	size_t cap = b->cap ? b->cap : 65536;
-	char *p;
-
-	if (b->cap - b->len >= n)
-		return 0;
-	while (cap - b->len < n)
-		cap *= 2;
-	if (!(p = realloc(b->p, cap)))
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 static int add_ent(struct gp_build *pb, const unsigned char *id, uint64_t off,
 		   uint32_t crc, git_object_t type, size_t len)
 {
@@ -191,7 +175,7 @@ int store_gpack_add(struct store *st, const git_oid *id, git_object_t type,
 		return -EINVAL;
 	pb = &g->cur;
 	if (pb->b.len == 0) {
-		if ((err = reserve(&pb->b, HEADER)) < 0)
+		if ((err = store_tb_reserve(&pb->b, HEADER)) < 0)
 			return err;
 		memcpy(pb->b.p, "PACK\0\0\0\2\0\0\0\0", HEADER);
 		pb->b.len = HEADER;
@@ -216,7 +200,7 @@ int store_gpack_add(struct store *st, const git_oid *id, git_object_t type,
 			return -EIO;
 		bound = h + deflateBound(&g->z, (uLong)len);
 	}
-	if ((err = reserve(&pb->b, bound)) < 0)
+	if ((err = store_tb_reserve(&pb->b, bound)) < 0)
 		return err;
 	memcpy(pb->b.p + pb->b.len, hdr, h);
 	pb->b.len += h;
@@ -319,7 +303,7 @@ static int finish(struct gp_build *pb, char **idx, size_t *idxlen,
 	int err;
 
 	be32put((unsigned char *)pb->b.p + 8, (uint32_t)pb->n);
-	if ((err = reserve(&pb->b, GIT_OID_RAWSZ)) < 0 ||
+	if ((err = store_tb_reserve(&pb->b, GIT_OID_RAWSZ)) < 0 ||
 	    (err = sha1(pb->b.p, pb->b.len, sum)) < 0)
 		return err;
 	memcpy(pb->b.p + pb->b.len, sum, GIT_OID_RAWSZ);
@@ -511,7 +495,8 @@ static int copy_pack(struct store *st, const char *name, struct gp_build *pb)
 			dup = !memcmp(pb->v[k].id, id, GIT_OID_RAWSZ);
 		if (dup)
 			continue;
-		if (end <= off || (err = reserve(&pb->b, end - off)) < 0) {
+		if (end <= off ||
+		    (err = store_tb_reserve(&pb->b, end - off)) < 0) {
 			err = err < 0 ? err : -EIO;
 			break;
 		}
@@ -549,7 +534,7 @@ static int merge(struct store *st, struct store_gpack *g)
 	pthread_mutex_unlock(&st->pack_lock);
 	if (!g->nmerged)
 		return 0;
-	if ((err = reserve(&pb.b, HEADER)) == 0) {
+	if ((err = store_tb_reserve(&pb.b, HEADER)) == 0) {
 		memcpy(pb.b.p, "PACK\0\0\0\2\0\0\0\0", HEADER);
 		pb.b.len = HEADER;
 	}

@@ -144,11 +144,25 @@ fail:
 	return NULL;
 }
 
+/* Entry I's offset in P (0 if its large offset is out of the index). */
+static uint64_t entry_off(const struct pack *p, uint32_t i)
+{
+	const unsigned char *off32 =
+		p->idx + IDX_HDR + IDX_FAN + (size_t)p->n * 24;
+	const unsigned char *off64 = off32 + (size_t)p->n * 4;
+	uint32_t v = be32(off32 + (size_t)i * 4);
+
+	if (!(v & 0x80000000u))
+		return v;
+	off64 += (size_t)(v & 0x7fffffffu) * 8;
+	if (off64 + 8 > p->idx + p->idx_len - IDX_TRAILER)
+		return 0;
+	return (uint64_t)be32(off64) << 32 | be32(off64 + 4);
+}
+
 uint64_t pk_find(const struct pack *p, const unsigned char *id)
 {
 	const unsigned char *fan = p->idx + IDX_HDR, *ids = fan + IDX_FAN;
-	const unsigned char *off32 = ids + (size_t)p->n * 24;
-	const unsigned char *off64 = off32 + (size_t)p->n * 4;
 	uint32_t lo = id[0] ? be32(fan + 4 * (id[0] - 1)) : 0;
 	uint32_t hi = be32(fan + 4 * id[0]);
 
@@ -158,21 +172,13 @@ uint64_t pk_find(const struct pack *p, const unsigned char *id)
 		uint32_t mid = lo + (hi - lo) / 2;
 		int c = memcmp(ids + (size_t)mid * GIT_OID_RAWSZ, id,
 			       GIT_OID_RAWSZ);
-		uint32_t v;
 
-		if (c < 0) {
+		if (c == 0)
+			return entry_off(p, mid);
+		if (c < 0)
 			lo = mid + 1;
-		} else if (c > 0) {
+		else
 			hi = mid;
-		} else {
-			v = be32(off32 + (size_t)mid * 4);
-			if (!(v & 0x80000000u))
-				return v;
-			off64 += (size_t)(v & 0x7fffffffu) * 8;
-			if (off64 + 8 > p->idx + p->idx_len - IDX_TRAILER)
-				return 0;
-			return (uint64_t)be32(off64) << 32 | be32(off64 + 4);
-		}
 	}
 	return 0;
 }
@@ -503,21 +509,6 @@ static int by_off(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static uint64_t entry_off(const struct pack *p, uint32_t i)
-{
-	const unsigned char *off32 =
-		p->idx + IDX_HDR + IDX_FAN + (size_t)p->n * 24;
-	const unsigned char *off64 = off32 + (size_t)p->n * 4;
-	uint32_t v = be32(off32 + (size_t)i * 4);
-
-	if (!(v & 0x80000000u))
-		return v;
-	off64 += (size_t)(v & 0x7fffffffu) * 8;
-	if (off64 + 8 > p->idx + p->idx_len - IDX_TRAILER)
-		return 0;
-	return (uint64_t)be32(off64) << 32 | be32(off64 + 4);
 }
 
 struct store_pk *store_pk_open(const char *dir, const char *name)

@@ -18,23 +18,6 @@
 #define HEADER 12 /* "PACK", version, object count */
 #define FLUSH_AT (1u << 20)
 
-/* Room for N more bytes in B. */
-static int reserve(struct store_tb_buf *b, size_t n)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	char *p;
-
-	if (b->cap - b->len >= n)
-		return 0;
-	while (cap - b->len < n)
-		cap *= 2;
-	if (!(p = realloc(b->p, cap)))
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 int store_packw_begin(struct store *st, struct store_packw *pw, uint32_t count)
 {
 	unsigned char hdr[HEADER] = "PACK\0\0\0\2";
@@ -96,7 +79,7 @@ int store_packw_add(struct store_packw *pw, git_object_t type, const void *data,
 	if (err < 0 || deflateReset(&pw->z) != Z_OK)
 		return err < 0 ? err : -EIO;
 	bound = deflateBound(&pw->z, (uLong)len);
-	if ((err = reserve(&pw->b, bound)) < 0)
+	if ((err = store_tb_reserve(&pw->b, bound)) < 0)
 		return err;
 	pw->z.next_in = (Bytef *)data;
 	pw->z.avail_in = (uInt)len;

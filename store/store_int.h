@@ -248,6 +248,8 @@ void store_treememo_free(struct store *st);
 /* Drop tree ID from the memo, if it is there (replaced by a save). */
 void store_tb_drop(struct store *st, const git_oid *id);
 int store_tb_put(struct store_tb_buf *b, const void *data, size_t n);
+/* Room for N more bytes in B (its len unchanged). */
+int store_tb_reserve(struct store_tb_buf *b, size_t n);
 int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
 		       const char *name, const git_oid *id);
 /* Tree ID (NULL: an empty new one) as bytes: *borrowed from the memo

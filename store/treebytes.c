@@ -21,7 +21,7 @@
 
 #define MAX_DEPTH 8 /* deeper paths take libgit2's way */
 
-int store_tb_put(struct store_tb_buf *b, const void *data, size_t n)
+int store_tb_reserve(struct store_tb_buf *b, size_t n)
 {
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4096;
@@ -34,6 +34,15 @@ int store_tb_put(struct store_tb_buf *b, const void *data, size_t n)
 		b->p = p;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+int store_tb_put(struct store_tb_buf *b, const void *data, size_t n)
+{
+	int err = store_tb_reserve(b, n);
+
+	if (err < 0)
+		return err;
 	memcpy(b->p + b->len, data, n);
 	b->len += n;
 	return 0;
