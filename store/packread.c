@@ -363,6 +363,19 @@ int store_packread_blob(struct store *st, const struct store_oid *id, int *fd,
 	return rc;
 }
 
+/* An object a save just wrote into a group pack is found here, not by
+ * libgit2's pack backend, which would rescan the directory first. */
+static int pr_exists(git_odb_backend *be, const git_oid *id)
+{
+	struct packread *pr = (struct packread *)be;
+	uint64_t off;
+	struct pack *p = find(pr, id, &off);
+
+	if (p)
+		pack_release(pr, p);
+	return p != NULL;
+}
+
 static int pr_refresh(git_odb_backend *be)
 {
 	struct packread *pr = (struct packread *)be;
@@ -408,6 +421,7 @@ int store_packread_add(struct store *st)
 	pthread_mutex_init(&pr->lock, NULL);
 	git_odb_init_backend(&pr->parent, GIT_ODB_BACKEND_VERSION);
 	pr->parent.read = pr_read;
+	pr->parent.exists = pr_exists;
 	pr->parent.refresh = pr_refresh;
 	pr->parent.foreach = pr_foreach;
 	pr->parent.free = pr_free;
