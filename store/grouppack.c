@@ -37,6 +37,10 @@
 #define STORED_MAX 16384 /* as objwrite.c: bigger objects are deflated */
 #define STORED_BLOCK 65535u
 #define MERGE_AT 32
+/* Packs bigger than this in all are not merged: copying them (a million
+ * documents' bucket trees of 160 KB, whole) cost as much as the saves;
+ * the background packing takes them soon, past 4 MiB (pack.c). */
+#define MERGE_MAX (2u << 20)
 
 struct gp_ent {
 	unsigned char id[GIT_OID_RAWSZ];
@@ -517,12 +521,17 @@ static int merge(struct store *st, struct store_gpack *g)
 	struct gp_build pb = { 0 };
 	char name[GIT_OID_HEXSZ + 6];
 	size_t n = 0, k = 0;
+	uint64_t bytes = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&st->pack_lock);
-	for (size_t i = 0; i < g->ndone; i++)
-		n += !g->done[i].taken && !g->done[i].merged;
-	if (n >= MERGE_AT && !g->merged &&
+	for (size_t i = 0; i < g->ndone; i++) {
+		if (g->done[i].taken || g->done[i].merged)
+			continue;
+		n++;
+		bytes += g->done[i].bytes;
+	}
+	if (n >= MERGE_AT && bytes <= MERGE_MAX && !g->merged &&
 	    (g->merged = calloc(n, sizeof(*g->merged)))) {
 		for (size_t i = 0; i < g->ndone; i++) {
 			if (g->done[i].taken || g->done[i].merged)
