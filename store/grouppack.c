@@ -455,8 +455,11 @@ static int publish(struct store *st, struct store_gpack *g, struct gp_build *pb,
 	pack_path(path, sizeof(path), st, name, "pack");
 	err = put_file(st, path, pb->b.p, pb->b.len);
 	pack_path(path, sizeof(path), st, name, "idx");
-	if (err == 0)
-		err = put_file(st, path, idx, idxlen);
+	if (err == 0 && (err = put_file(st, path, idx, idxlen)) < 0) {
+		/* No index names it: nothing reads the .pack, drop it. */
+		pack_path(path, sizeof(path), st, name, "pack");
+		unlink(path);
+	}
 	snprintf(dir, sizeof(dir), "%s/objects/pack", st->gitdir);
 	if (err == 0 && st->fsync && !store_syncset_take_dir(st, dir))
 		err = store_fsync_dir(dir);
