@@ -20,8 +20,9 @@
  * for the next). */
 #define GROUP_MAX 64
 /* How long a leader waits for as many saves as its last groups made
- * (ns; wait_for_group). With several writers a group is otherwise only those that came
- * back while the last one flushed, about half of them: each group costs
+ * (ns; wait_for_group). With several writers a group is otherwise only
+ * those that came back while the last one flushed, about half of them:
+ * each group costs
  * two flushes and a pack, whatever its size, and on two cores more,
  * smaller groups made four writers no faster than one and a half. One
  * writer never waits (its last group was itself). */
@@ -235,18 +236,25 @@ static void run(struct store *st, struct waiter **v, size_t n, char *dir,
 	}
 }
 
+static size_t queued(const struct store_group *g)
+{
+	size_t n = 0;
+
+	for (const struct waiter *w = g->head; w; w = w->next)
+		n++;
+	return n;
+}
+
 /* Wait (up to GROUP_WAIT_NS) until as many saves are queued as the
  * largest of the last GROUP_SEEN groups made (caller holds g->lock). */
 static void wait_for_group(struct store_group *g)
 {
 	struct timespec until;
-	size_t n = 0, want = 0;
+	size_t want = 0;
 
 	for (size_t i = 0; i < GROUP_SEEN; i++)
 		want = g->sizes[i] > want ? g->sizes[i] : want;
-	for (struct waiter *w = g->head; w; w = w->next)
-		n++;
-	if (n >= want)
+	if (queued(g) >= want)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_nsec += GROUP_WAIT_NS;
@@ -254,12 +262,9 @@ static void wait_for_group(struct store_group *g)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	while (n < want &&
-	       pthread_cond_timedwait(&g->arrived, &g->lock, &until) == 0) {
-		n = 0;
-		for (struct waiter *w = g->head; w; w = w->next)
-			n++;
-	}
+	while (queued(g) < want)
+		if (pthread_cond_timedwait(&g->arrived, &g->lock, &until))
+			break; /* timed out */
 }
 
 /* Take the write lock and make the next batch. The next leader may

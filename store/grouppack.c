@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <zlib.h>
 
 #include "store_int.h"
@@ -286,16 +285,6 @@ static void be32put(unsigned char *p, uint32_t v)
 	p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
 }
 
-static int sha1(const void *p, size_t n, unsigned char out[GIT_OID_RAWSZ])
-{
-	unsigned int len = 0;
-
-	return EVP_Digest(p, n, out, &len, EVP_sha1(), NULL) &&
-			       len == GIT_OID_RAWSZ ?
-		       0 :
-		       -EIO;
-}
-
 /* PB finished: the count and trailer on the pack, its .idx in *IDX
  * (caller frees), its name's hex in HEX. */
 static int finish(struct gp_build *pb, char **idx, size_t *idxlen,
@@ -308,7 +297,7 @@ static int finish(struct gp_build *pb, char **idx, size_t *idxlen,
 
 	be32put((unsigned char *)pb->b.p + 8, (uint32_t)pb->n);
 	if ((err = store_tb_reserve(&pb->b, GIT_OID_RAWSZ)) < 0 ||
-	    (err = sha1(pb->b.p, pb->b.len, sum)) < 0)
+	    (err = store_sha1(pb->b.p, pb->b.len, sum)) < 0)
 		return err;
 	memcpy(pb->b.p + pb->b.len, sum, GIT_OID_RAWSZ);
 	pb->b.len += GIT_OID_RAWSZ;
@@ -344,7 +333,7 @@ static int finish(struct gp_build *pb, char **idx, size_t *idxlen,
 	}
 	memcpy(x + at, sum, GIT_OID_RAWSZ);
 	at += GIT_OID_RAWSZ;
-	if ((err = sha1(x, at, x + at)) < 0) {
+	if ((err = store_sha1(x, at, x + at)) < 0) {
 		free(x);
 		return err;
 	}
@@ -469,8 +458,7 @@ static int publish(struct store *st, struct store_gpack *g, struct gp_build *pb,
 	return err;
 }
 
-/* Whether pack NAME's index is gone (an outside git gc repacked it). */
-static bool gone(struct store *st, const char *name)
+bool store_gpack_gone(struct store *st, const char *name)
 {
 	char path[4400];
 	struct stat sb;
@@ -489,7 +477,7 @@ static int copy_pack(struct store *st, const char *name, struct gp_build *pb)
 
 	snprintf(dir, sizeof(dir), "%s/objects/pack", st->gitdir);
 	if (!(pk = store_pk_open(dir, name)))
-		return gone(st, name) ? -ENOENT : -EIO;
+		return store_gpack_gone(st, name) ? -ENOENT : -EIO;
 	for (uint32_t i = 0; i < store_pk_count(pk) && err == 0; i++) {
 		const unsigned char *id;
 		uint64_t off, end;
@@ -552,7 +540,7 @@ static int merge(struct store *st, struct store_gpack *g)
 	}
 	for (size_t i = 0; i < g->nmerged; i++) {
 		/* Repacked by another git: its objects are in its pack. */
-		if (gone(st, g->merged[i].name)) {
+		if (store_gpack_gone(st, g->merged[i].name)) {
 			store_gpack_give_back(st, g->merged[i].name, true);
 			continue;
 		}
@@ -688,21 +676,18 @@ void store_gpack_end(struct store *st, bool published)
 	g->nmine = 0;
 }
 
-size_t store_gpack_take(struct store *st, char (**names)[GIT_OID_HEXSZ + 6],
-			uint64_t *bytes)
+size_t store_gpack_take(struct store *st, char (**names)[GIT_OID_HEXSZ + 6])
 {
 	struct store_gpack *g = st->gpack;
 	size_t n = 0;
 
 	*names = NULL;
-	*bytes = 0;
 	pthread_mutex_lock(&st->pack_lock);
 	if (g && g->ndone && (*names = calloc(g->ndone, sizeof(**names)))) {
 		for (size_t i = 0; i < g->ndone; i++) {
 			if (g->done[i].taken)
 				continue;
 			g->done[i].taken = true;
-			*bytes += g->done[i].bytes;
 			memcpy((*names)[n++], g->done[i].name, sizeof(**names));
 		}
 	}

@@ -49,3 +49,15 @@ int store_object_hash(git_oid *out, const void *data, size_t len,
 	EVP_MD_CTX_free(ctx);
 	return ok ? 0 : store_fail(-EIO, "object hash failed");
 }
+
+int store_sha1(const void *data, size_t len, unsigned char out[GIT_OID_RAWSZ])
+{
+	unsigned int olen = 0;
+
+	pthread_once(&sha1_once, sha1_fetch);
+	return EVP_Digest(data, len, out, &olen, sha1 ? sha1 : EVP_sha1(),
+			  NULL) &&
+			       olen == GIT_OID_RAWSZ ?
+		       0 :
+		       -EIO;
+}

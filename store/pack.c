@@ -18,8 +18,8 @@
  * with the loose objects: the walk from the last tips takes the objects
  * in packs too (with no tips yet, from the tips before the first group),
  * and the group packs whose objects are all in the new pack, or in
- * another, are unlinked. A reader may hold a loose object's file open (a backup, a slow
- * clone, an mmap) for as long as it likes and must read that object's
+ * another, go to the trash too. A reader may hold a loose object's file
+ * open (a backup, a slow clone, an mmap) for as long as it likes and must read that object's
  * bytes throughout: the pool empties a file only when the kernel grants
  * it a write lease, which it does only if no one else holds the file
  * open or mapped, and only if it has no other name. Then `git gc --auto`
@@ -469,16 +469,16 @@ static void drop_group_packs(struct store *st, char (*taken)[GIT_OID_HEXSZ + 6],
 	snprintf(base, sizeof(base), "pack-%s", name);
 	if (all && name[0])
 		newp = store_pk_open(dir, base);
+	/* Once: covered() asks the reader of every pack but the taken. */
+	if (newp)
+		store_packread_rescan(st);
 	for (size_t i = 0; i < n; i++) {
-		char idx[4400];
 		bool drop = newp && covered(st, dir, taken[i], newp, taken, n);
 
-		snprintf(idx, sizeof(idx), "%s/%s.idx", dir, taken[i]);
 		if (drop)
 			store_gpack_unlink(st, taken[i]);
-		/* Gone: an outside git gc repacked it. */
 		store_gpack_give_back(st, taken[i],
-				      drop || access(idx, F_OK) < 0);
+				      drop || store_gpack_gone(st, taken[i]));
 	}
 	store_pk_close(newp);
 }
@@ -490,7 +490,6 @@ static void pack_loose(struct store *st, unsigned long long min_kb)
 {
 	struct loose l = { 0 };
 	char(*taken)[GIT_OID_HEXSZ + 6] = NULL, name[GIT_OID_HEXSZ + 1] = "";
-	uint64_t gbytes = 0;
 	size_t ntaken = 0;
 	bool all = false;
 	int err = list_loose(st->gitdir, &l);
@@ -499,7 +498,7 @@ static void pack_loose(struct store *st, unsigned long long min_kb)
 			 l.kb + store_gpack_bytes(st) / 1024 >= min_kb)) {
 		/* Before the tips are read: every pack taken is of a group
 		 * whose ref moved (or failed; its objects are garbage). */
-		ntaken = store_gpack_take(st, &taken, &gbytes);
+		ntaken = store_gpack_take(st, &taken);
 		if ((err = pack_new(st, name, &all)) >= 0)
 			drop_packed(st, &l);
 		drop_group_packs(st, taken, ntaken, name, err == 0 && all);

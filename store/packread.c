@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include <libdeflate.h>
-#include <openssl/evp.h>
 
 #include "packread.h"
 #include "banned.h"
@@ -582,14 +581,6 @@ bool store_pk_has(const struct store_pk *pk, const git_oid *id)
 	return pk_find(pk->p, id->id) != 0;
 }
 
-static bool sha1_of(const void *p, size_t n, unsigned char *out)
-{
-	unsigned int len = 0;
-
-	return EVP_Digest(p, n, out, &len, EVP_sha1(), NULL) &&
-	       len == GIT_OID_RAWSZ;
-}
-
 bool store_pk_verify(const struct store_pk *pk)
 {
 	const struct pack *p = pk->p;
@@ -599,13 +590,13 @@ bool store_pk_verify(const struct store_pk *pk)
 	bool ok;
 
 	if (p->size < 12 + GIT_OID_RAWSZ ||
-	    !sha1_of(p->idx, p->idx_len - GIT_OID_RAWSZ, sum) ||
+	    store_sha1(p->idx, p->idx_len - GIT_OID_RAWSZ, sum) < 0 ||
 	    memcmp(sum, trail + GIT_OID_RAWSZ, GIT_OID_RAWSZ))
 		return false;
 	map = mmap(NULL, p->size, PROT_READ, MAP_PRIVATE, p->fd, 0);
 	if (map == MAP_FAILED)
 		return false;
-	ok = sha1_of(map, p->size - GIT_OID_RAWSZ, sum) &&
+	ok = store_sha1(map, p->size - GIT_OID_RAWSZ, sum) == 0 &&
 	     !memcmp(sum, (char *)map + p->size - GIT_OID_RAWSZ,
 		     GIT_OID_RAWSZ) &&
 	     !memcmp(sum, trail, GIT_OID_RAWSZ);
@@ -623,6 +614,12 @@ void store_pk_close(struct store_pk *pk)
 	free(pk);
 }
 
+void store_packread_rescan(struct store *st)
+{
+	if (st->packread)
+		scan((struct packread *)st->packread);
+}
+
 bool store_packread_has_besides(struct store *st, const git_oid *id,
 				char (*skip)[GIT_OID_HEXSZ + 6], size_t n)
 {
@@ -631,7 +628,6 @@ bool store_packread_has_besides(struct store *st, const git_oid *id,
 
 	if (!pr)
 		return false;
-	scan(pr);
 	pthread_mutex_lock(&pr->lock);
 	for (size_t i = 0; i < pr->n && !found; i++) {
 		const char *name = pr->v[i]->name;

@@ -128,6 +128,9 @@ int store_pool_trash(struct store *st, const char *victim, bool move);
  * commit), with the CPU's SHA-1 instructions; 0 or -errno. */
 int store_object_hash(git_oid *out, const void *data, size_t len,
 		      git_object_t type);
+/* The SHA-1 of LEN bytes of DATA (a pack's or an index's checksum): 0 or
+ * -EIO. objhash.c */
+int store_sha1(const void *data, size_t len, unsigned char out[GIT_OID_RAWSZ]);
 /* recent.c: the last objects written, answered from memory (objwrite.c
  * reads through it). get: a copy (DATA allocated for libgit2 with BE's
  * allocator; DATA NULL for the header only), or -ENOENT. */
@@ -169,7 +172,9 @@ int store_packread_blob(struct store *st, const struct store_oid *id, int *fd,
 void store_packread_add_pack(struct store *st, const char *name,
 			     const void *idx, size_t len);
 void store_packread_forget(struct store *st, const char *name);
-/* Is ID in a pack other than SKIP[0..N) ("pack-<hex>")? */
+/* Is ID in a pack other than SKIP[0..N) ("pack-<hex>") of those the
+ * reader knows (rescan: look at the directory again first)? */
+void store_packread_rescan(struct store *st);
 bool store_packread_has_besides(struct store *st, const git_oid *id,
 				char (*skip)[GIT_OID_HEXSZ + 6], size_t n);
 /* One pack opened on its own by its base NAME in DIR, read through its
@@ -201,11 +206,12 @@ int store_gpack_write(struct store *st);
 void store_gpack_end(struct store *st, bool published);
 void store_gpack_free(struct store *st);
 /* For pack.c: the past groups' packs not taken yet, taken (*names the
- * caller's; *bytes their size); give_back: one of them, unlinked (GONE)
- * or to take again; bytes: what is there to take; count: the past
- * groups' packs there are; unlink: a pack's two files. */
-size_t store_gpack_take(struct store *st, char (**names)[GIT_OID_HEXSZ + 6],
-			uint64_t *bytes);
+ * caller's); give_back: one of them, unlinked (GONE) or to take again;
+ * bytes: what is there to take; count: the past groups' packs there are;
+ * gone: is pack NAME's index gone (an outside git gc repacked it);
+ * unlink: a pack's two files. */
+size_t store_gpack_take(struct store *st, char (**names)[GIT_OID_HEXSZ + 6]);
+bool store_gpack_gone(struct store *st, const char *name);
 void store_gpack_give_back(struct store *st, const char *name, bool gone);
 uint64_t store_gpack_bytes(struct store *st);
 size_t store_gpack_count(struct store *st);
