@@ -45,13 +45,20 @@ static void index_commit(chronofs *db, const char *branch,
 {
 	struct idx_db *idx;
 	char msg[1200];
-	int rc = lib_index_get(db, &idx);
+	int rc;
 
+	/* Saves of one group come back together: each commit is indexed
+	 * after its parent, or it would find the indexes behind and leave
+	 * them to a catch-up from Git (with four writers, a third of the
+	 * daemon's time). */
+	store_turn_wait(db->st, info);
+	rc = lib_index_get(db, &idx);
 	if (rc == 0 && idx) {
 		rc = idx_history_add(idx, db->st, branch, info, mtime);
 		if (rc > 0 && db->owner)
 			rc = idx_history_catchup_later(idx, db->st, branch);
 	}
+	store_turn_done(db->st, info);
 	if (rc >= 0 && idx) {
 		lib_index_put(db, idx);
 		store_error_clear();

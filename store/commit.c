@@ -513,6 +513,8 @@ int store_apply(struct store *st, const char *branch,
 	struct store_commit_info info;
 	int err = store_apply_info(st, branch, c, &info);
 
+	if (err == 0)
+		store_turn_done(st, &info); /* nothing follows it here */
 	if (err == 0 && out)
 		*out = info.commit;
 	return err;

@@ -30,6 +30,13 @@
 /* The groups whose largest size is waited for: one that came up short
  * (a writer late, a merge of packs) does not make the next ones short. */
 #define GROUP_SEEN 8
+/* Commits whose turn is done, remembered for their children's savers
+ * (store_turn_wait); a child comes a few commits later. */
+#define TURNS 64
+/* How long a saver waits for its parent's turn (ns): the parent's saver
+ * is released with it and takes microseconds, so only a saver that never
+ * comes (a caller without turns) makes it run out. */
+#define TURN_WAIT_NS 200000000L
 
 struct waiter {
 	const char *branch;
@@ -54,6 +61,13 @@ struct store_group {
 	size_t sizes[GROUP_SEEN]; /* saves of the last groups, a ring */
 	size_t seen;
 	bool leading;
+	pthread_cond_t turn; /* a commit's turn is done */
+	git_oid turned[TURNS]; /* a ring */
+	size_t nturned;
+	/* The last commit of the last groups, a ring (their leaders' only:
+	 * under st->write_lock). */
+	git_oid last[GROUP_SEEN];
+	size_t nlast;
 };
 
 int store_group_new(struct store *st)
@@ -68,6 +82,7 @@ int store_group_new(struct store *st)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&g->arrived, &ca);
+	pthread_cond_init(&g->turn, &ca);
 	pthread_condattr_destroy(&ca);
 	g->tail = &g->head;
 	st->group = g;
@@ -80,6 +95,7 @@ void store_group_free(struct store *st)
 		return;
 	pthread_cond_destroy(&st->group->cond);
 	pthread_cond_destroy(&st->group->arrived);
+	pthread_cond_destroy(&st->group->turn);
 	pthread_mutex_destroy(&st->group->lock);
 	free(st->group);
 	st->group = NULL;
@@ -107,6 +123,14 @@ static size_t take(struct store_group *g, struct waiter **batch)
 	while (*g->tail)
 		g->tail = &(*g->tail)->next;
 	return n;
+}
+
+static bool in_ring(const git_oid *v, size_t n, size_t cap, const git_oid *id)
+{
+	for (size_t i = 0; i < n && i < cap; i++)
+		if (git_oid_equal(&v[(n - 1 - i) % cap], id))
+			return true;
+	return false;
 }
 
 /* One attempt: every save of the batch built on the head in order (under
@@ -157,6 +181,10 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 					    unborn && !made ? NULL : &prev,
 					    &parent, &w->commit, w->info);
 		if (w->err == 0) {
+			w->info->chained = made > 0 ||
+					   in_ring(st->group->last,
+						   st->group->nlast, GROUP_SEEN,
+						   &first);
 			w->made = true;
 			prev = w->commit;
 			made++;
@@ -183,6 +211,7 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 static void run(struct store *st, struct waiter **v, size_t n, char *dir,
 		size_t dirsz)
 {
+	const git_oid *fin = NULL; /* the batch's last commit */
 	char ref[1024];
 	int err = 0, eio = 0;
 
@@ -233,7 +262,10 @@ static void run(struct store *st, struct waiter **v, size_t n, char *dir,
 		}
 		memcpy(w->info->commit.id, w->commit.id, STORE_OID_RAWSZ);
 		store_pack_note_commit(st);
+		fin = &w->commit;
 	}
+	if (fin)
+		st->group->last[st->group->nlast++ % GROUP_SEEN] = *fin;
 }
 
 static size_t queued(const struct store_group *g)
@@ -243,6 +275,17 @@ static size_t queued(const struct store_group *g)
 	for (const struct waiter *w = g->head; w; w = w->next)
 		n++;
 	return n;
+}
+
+/* *UNTIL: NS from now on the monotonic clock. */
+static void deadline(struct timespec *until, long ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_nsec += ns;
+	while (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
 }
 
 /* Wait (up to GROUP_WAIT_NS) until as many saves are queued as the
@@ -256,12 +299,7 @@ static void wait_for_group(struct store_group *g)
 		want = g->sizes[i] > want ? g->sizes[i] : want;
 	if (queued(g) >= want)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += GROUP_WAIT_NS;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline(&until, GROUP_WAIT_NS);
 	while (queued(g) < want)
 		if (pthread_cond_timedwait(&g->arrived, &g->lock, &until))
 			break; /* timed out */
@@ -323,4 +361,32 @@ int store_group_apply(struct store *st, const char *branch,
 	}
 	pthread_mutex_unlock(&g->lock);
 	return w.err;
+}
+
+void store_turn_wait(struct store *st, const struct store_commit_info *info)
+{
+	struct store_group *g = st->group;
+	struct timespec until;
+	git_oid parent;
+
+	if (!info->chained)
+		return;
+	memcpy(parent.id, info->parent.id, STORE_OID_RAWSZ);
+	deadline(&until, TURN_WAIT_NS);
+	pthread_mutex_lock(&g->lock);
+	while (!in_ring(g->turned, g->nturned, TURNS, &parent))
+		if (pthread_cond_timedwait(&g->turn, &g->lock, &until))
+			break; /* timed out */
+	pthread_mutex_unlock(&g->lock);
+}
+
+void store_turn_done(struct store *st, const struct store_commit_info *info)
+{
+	struct store_group *g = st->group;
+
+	pthread_mutex_lock(&g->lock);
+	memcpy(g->turned[g->nturned++ % TURNS].id, info->commit.id,
+	       STORE_OID_RAWSZ);
+	pthread_cond_broadcast(&g->turn);
+	pthread_mutex_unlock(&g->lock);
 }

@@ -196,12 +196,26 @@ struct store_commit_info {
 	/* Some path held something else before (an executable, a link):
 	 * what the commit changed is more than paths[] says. */
 	bool odd;
+	/* The parent was made by a group of this handle too: its saver
+	 * takes its turn first (store_turn_wait). */
+	bool chained;
 };
 /* store_apply, telling what it committed (*info is set when it returns
  * 0). */
 int store_apply_info(struct store *st, const char *branch,
 		     const struct store_change *c,
 		     struct store_commit_info *info);
+
+/* Group commit hands its commits back to their savers at once, in no
+ * order; what a saver does next that must follow the commits' order (the
+ * indexes take a commit only on its parent) waits for the parent's
+ * turn: store_turn_wait returns once store_turn_done named INFO's parent,
+ * at once if INFO is not chained, or after a limit (the parent's saver
+ * gone: the caller then finds its parent missing, as after an outside
+ * commit). Every saver of a commit made by store_apply_info calls
+ * store_turn_done once, whatever it did meanwhile. */
+void store_turn_wait(struct store *st, const struct store_commit_info *info);
+void store_turn_done(struct store *st, const struct store_commit_info *info);
 
 /* One line per commit on BRANCH's first-parent chain, newest first,
  * touching PATH if PATH is not NULL. */
