@@ -510,7 +510,7 @@ void store_prepare_writes(struct store *st)
 int store_apply(struct store *st, const char *branch,
 		const struct store_change *c, struct store_oid *out)
 {
-	struct store_commit_info info;
+	struct store_commit_info info = { 0 };
 	int err = store_apply_info(st, branch, c, &info);
 
 	if (err == 0)

@@ -48,6 +48,7 @@ struct waiter {
 	bool tried; /* its own outcome is in err (else the batch's is) */
 	int err;
 	bool taken; /* in a leader's batch: it waits for done */
+	struct calls *calls; /* its batch moved the ref: see make_calls */
 	bool done;
 	struct waiter *next;
 };
@@ -305,15 +306,42 @@ static void wait_for_group(struct store_group *g)
 			break; /* timed out */
 }
 
+/* A batch's info->moved calls, made in commit order by one thread: one
+ * of its savers while the leader flushes the ref's directory, or, if none
+ * came first (one writer), the leader after it. */
+struct calls {
+	struct waiter **v;
+	size_t n;
+	bool claimed, finished;
+};
+
+/* Caller holds g->lock, which this lets go meanwhile. */
+static void make_calls(struct store_group *g, struct calls *c)
+{
+	c->claimed = true;
+	pthread_mutex_unlock(&g->lock);
+	for (size_t k = 0; k < c->n; k++) {
+		struct waiter *w = c->v[k];
+
+		if (w->made && w->err == 0 && w->info->moved)
+			w->info->moved(w->info->moved_ctx, w->info);
+	}
+	pthread_mutex_lock(&g->lock);
+	c->finished = true;
+	pthread_cond_broadcast(&g->cond);
+}
+
 /* Take the write lock and make the next batch. The next leader may
  * start once our ref has moved: the rename is made durable (the fsync of
  * its directory, the second device flush of a save) while it builds its
- * batch on our commits, and our saves return after that. */
+ * batch on our commits, and what our saves do after their commits
+ * (info->moved) is done meanwhile. They return once both are. */
 static void lead(struct store *st)
 {
 	struct store_group *g = st->group;
 	struct waiter *v[GROUP_MAX];
 	char dir[4200] = "";
+	struct calls c = { .v = v };
 	size_t n;
 
 	pthread_mutex_lock(&st->write_lock);
@@ -327,11 +355,18 @@ static void lead(struct store *st)
 	pthread_mutex_unlock(&st->write_lock);
 	pthread_mutex_lock(&g->lock);
 	g->leading = false;
+	c.n = n;
+	for (size_t k = 0; k < n; k++)
+		v[k]->calls = &c;
 	pthread_cond_broadcast(&g->cond);
 	pthread_mutex_unlock(&g->lock);
 	if (dir[0])
 		store_fsync_dir(dir);
 	pthread_mutex_lock(&g->lock);
+	if (!c.claimed)
+		make_calls(g, &c);
+	while (!c.finished)
+		pthread_cond_wait(&g->cond, &g->lock);
 	for (size_t k = 0; k < n; k++)
 		v[k]->done = true;
 	pthread_cond_broadcast(&g->cond);
@@ -350,6 +385,10 @@ int store_group_apply(struct store *st, const char *branch,
 	g->tail = &w.next;
 	pthread_cond_signal(&g->arrived);
 	while (!w.done) {
+		if (w.calls && !w.calls->claimed) {
+			make_calls(g, w.calls);
+			continue;
+		}
 		if (g->leading || w.taken) {
 			pthread_cond_wait(&g->cond, &g->lock);
 			continue;

@@ -199,6 +199,12 @@ struct store_commit_info {
 	/* The parent was made by a group of this handle too: its saver
 	 * takes its turn first (store_turn_wait). */
 	bool chained;
+	/* Set by the caller, or NULL: called in the caller's thread once
+	 * the commit is on the branch, before it is durable (what follows
+	 * a commit overlaps its last flush); store_apply_info then returns
+	 * its outcome, durable or not, as without it. */
+	void (*moved)(void *ctx, const struct store_commit_info *info);
+	void *moved_ctx;
 };
 /* store_apply, telling what it committed (*info is set when it returns
  * 0). */
