@@ -50,13 +50,15 @@ struct waiter {
 	bool taken; /* in a leader's batch: it waits for done */
 	struct calls *calls; /* its batch moved the ref: see make_calls */
 	bool done;
+	/* Its own: a wake-up goes to the one saver it is for (a broadcast
+	 * woke every saver three times a group, on two cores). */
+	pthread_cond_t cv;
 	struct waiter *next;
 };
 
 struct store_group {
 	pthread_mutex_t lock; /* guards everything below; taken alone or
 			       * under write_lock, never under st->lock */
-	pthread_cond_t cond; /* a batch finished, or no leader */
 	pthread_cond_t arrived; /* a save joined the queue */
 	struct waiter *head, **tail;
 	size_t sizes[GROUP_SEEN]; /* saves of the last groups, a ring */
@@ -79,7 +81,6 @@ int store_group_new(struct store *st)
 	if (!g)
 		return -ENOMEM;
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cond, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&g->arrived, &ca);
@@ -94,7 +95,6 @@ void store_group_free(struct store *st)
 {
 	if (!st->group)
 		return;
-	pthread_cond_destroy(&st->group->cond);
 	pthread_cond_destroy(&st->group->arrived);
 	pthread_cond_destroy(&st->group->turn);
 	pthread_mutex_destroy(&st->group->lock);
@@ -313,6 +313,7 @@ struct calls {
 	struct waiter **v;
 	size_t n;
 	bool claimed, finished;
+	pthread_cond_t cv; /* the leader's: finished */
 };
 
 /* Caller holds g->lock, which this lets go meanwhile. */
@@ -328,15 +329,16 @@ static void make_calls(struct store_group *g, struct calls *c)
 	}
 	pthread_mutex_lock(&g->lock);
 	c->finished = true;
-	pthread_cond_broadcast(&g->cond);
+	pthread_cond_signal(&c->cv);
 }
 
-/* Take the write lock and make the next batch. The next leader may
- * start once our ref has moved: the rename is made durable (the fsync of
- * its directory, the second device flush of a save) while it builds its
- * batch on our commits, and what our saves do after their commits
- * (info->moved) is done meanwhile. They return once both are. */
-static void lead(struct store *st)
+/* Take the write lock and make the next batch; SELF is the leader's own
+ * save. The next leader may start once our ref has moved: the rename is
+ * made durable (the fsync of its directory, the second device flush of a
+ * save) while it builds its batch on our commits, and what our saves do
+ * after their commits (info->moved) is done meanwhile. They return once
+ * both are. */
+static void lead(struct store *st, struct waiter *self)
 {
 	struct store_group *g = st->group;
 	struct waiter *v[GROUP_MAX];
@@ -353,12 +355,20 @@ static void lead(struct store *st)
 	if (n)
 		run(st, v, n, dir, sizeof(dir));
 	pthread_mutex_unlock(&st->write_lock);
+	pthread_cond_init(&c.cv, NULL);
 	pthread_mutex_lock(&g->lock);
 	g->leading = false;
+	if (g->head) /* the next leader */
+		pthread_cond_signal(&g->head->cv);
 	c.n = n;
 	for (size_t k = 0; k < n; k++)
 		v[k]->calls = &c;
-	pthread_cond_broadcast(&g->cond);
+	for (size_t k = 0; k < n; k++) {
+		if (v[k] != self) { /* to make the calls */
+			pthread_cond_signal(&v[k]->cv);
+			break;
+		}
+	}
 	pthread_mutex_unlock(&g->lock);
 	if (dir[0])
 		store_fsync_dir(dir);
@@ -366,11 +376,13 @@ static void lead(struct store *st)
 	if (!c.claimed)
 		make_calls(g, &c);
 	while (!c.finished)
-		pthread_cond_wait(&g->cond, &g->lock);
-	for (size_t k = 0; k < n; k++)
+		pthread_cond_wait(&c.cv, &g->lock);
+	for (size_t k = 0; k < n; k++) {
 		v[k]->done = true;
-	pthread_cond_broadcast(&g->cond);
+		pthread_cond_signal(&v[k]->cv);
+	}
 	pthread_mutex_unlock(&g->lock);
+	pthread_cond_destroy(&c.cv);
 }
 
 int store_group_apply(struct store *st, const char *branch,
@@ -380,6 +392,7 @@ int store_group_apply(struct store *st, const char *branch,
 	struct store_group *g = st->group;
 	struct waiter w = { .branch = branch, .c = c, .info = info };
 
+	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&g->lock);
 	*g->tail = &w;
 	g->tail = &w.next;
@@ -390,15 +403,16 @@ int store_group_apply(struct store *st, const char *branch,
 			continue;
 		}
 		if (g->leading || w.taken) {
-			pthread_cond_wait(&g->cond, &g->lock);
+			pthread_cond_wait(&w.cv, &g->lock);
 			continue;
 		}
 		g->leading = true;
 		pthread_mutex_unlock(&g->lock);
-		lead(st); /* lets the lead go, and marks its batch done */
+		lead(st, &w); /* lets the lead go, and marks its batch done */
 		pthread_mutex_lock(&g->lock);
 	}
 	pthread_mutex_unlock(&g->lock);
+	pthread_cond_destroy(&w.cv);
 	return w.err;
 }
 
