@@ -4,11 +4,12 @@ import errno
 import json
 import os
 import threading
+import time
 
 from harness import ChronofsTestCase, read_file, write_file
 
 
-class RaceTests(ChronofsTestCase):
+class ThreadsCase(ChronofsTestCase):
     def run_threads(self, target, n):
         errors = []
 
@@ -25,6 +26,8 @@ class RaceTests(ChronofsTestCase):
             t.join(90)
         return errors
 
+
+class RaceTests(ThreadsCase):
     def test_many_writers_of_one_document_leave_it_consistent(self):
         path = self.doc("shared.json")
         written = set()
@@ -84,6 +87,38 @@ class RaceTests(ChronofsTestCase):
         self.assertEqual(len(self.tree("feature")), 20)
         self.assertEqual(self.commit_count("main"), 21)
         self.assertEqual(self.commit_count("feature"), 21)
+
+
+class GroupCommitTests(ThreadsCase):
+    """With fsync=on, saves of several writers at once are made by one
+    flush (group commit); each is still its own commit, indexed before its
+    close returns."""
+
+    fsync = "on"
+
+    def test_each_save_of_a_group_is_its_own_commit_with_its_own_mtime(self):
+        os.mkdir(self.doc("g"))
+        late = []
+
+        def writer(t):
+            for i in range(20):
+                path = self.doc("g/w%d.json" % t)
+                before = time.time_ns()
+                write_file(path, b'{"writer": %d, "round": %d}' % (t, i))
+                after = time.time_ns()
+                # The save's own time, from the index: a commit the
+                # indexes had not taken shows its commit's whole second.
+                m = os.stat(path).st_mtime_ns
+                if not before <= m <= after:
+                    late.append((t, i, before, m, after))
+
+        self.assertEqual(self.run_threads(writer, 4), [])
+        self.assertEqual(late, [])
+        self.assertEqual(self.commit_count(), 1 + 4 * 20)
+        for t in range(4):
+            versions = os.listdir(os.path.join(self.mnt, "main@history", "g", "w%d.json" % t))
+            self.assertEqual(len(versions), 20)
+            self.assertEqual(read_file(self.doc("g/w%d.json" % t)), b'{"writer": %d, "round": 19}' % t)
 
 
 class AppendAndSizeTests(ChronofsTestCase):
