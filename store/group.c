@@ -20,12 +20,12 @@
  * for the next). */
 #define GROUP_MAX 64
 /* How long a leader waits for as many saves as its last groups made
- * (ns; wait_for_group). With several writers a group is otherwise only
- * those that came back while the last one flushed, about half of them:
- * each group costs
- * two flushes and a pack, whatever its size, and on two cores more,
- * smaller groups made four writers no faster than one and a half. One
- * writer never waits (its last group was itself). */
+ * (ns; more), building those it has meanwhile. With several writers a
+ * group is otherwise only those that came back while the last one
+ * flushed, about half of them: each group costs two flushes and a pack,
+ * whatever its size, and on two cores more, smaller groups made four
+ * writers no faster than one and a half. One writer never waits (its
+ * last group was itself). */
 #define GROUP_WAIT_NS 2000000L
 /* The groups whose largest size is waited for: one that came up short
  * (a writer late, a merge of packs) does not make the next ones short. */
@@ -102,28 +102,54 @@ void store_group_free(struct store *st)
 	st->group = NULL;
 }
 
-/* The first waiter's branch and every later one of the same branch, up
- * to GROUP_MAX, out of the queue (caller holds g->lock). */
-static size_t take(struct store_group *g, struct waiter **batch)
+/* A leader's batch: its saves in commit order, and while the first
+ * attempt builds them, how many more it waits for, until when. */
+struct batch {
+	struct waiter *v[GROUP_MAX];
+	size_t n;
+	size_t want;
+	struct timespec until;
+	bool waiting;
+};
+
+/* Queued saves of the batch's branch (the first queued one's if it has
+ * none yet) moved into it, up to GROUP_MAX (caller holds g->lock). */
+static void take(struct store_group *g, struct batch *b)
 {
 	struct waiter **pp = &g->head;
-	size_t n = 0;
 
-	while (*pp && n < GROUP_MAX) {
+	while (*pp && b->n < GROUP_MAX) {
 		struct waiter *w = *pp;
 
-		if (n && strcmp(w->branch, batch[0]->branch)) {
+		if (b->n && strcmp(w->branch, b->v[0]->branch)) {
 			pp = &w->next;
 			continue;
 		}
-		batch[n++] = w;
+		b->v[b->n++] = w;
 		w->taken = true;
 		*pp = w->next;
 	}
 	g->tail = &g->head;
 	while (*g->tail)
 		g->tail = &(*g->tail)->next;
-	return n;
+}
+
+/* Wait for the batch's next saves, its saves so far built: until one
+ * more came, or B->until. False if none came. */
+static bool more(struct store_group *g, struct batch *b)
+{
+	size_t had = b->n;
+
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		take(g, b);
+		if (b->n > had ||
+		    pthread_cond_timedwait(&g->arrived, &g->lock, &b->until))
+			break;
+	}
+	take(g, b);
+	pthread_mutex_unlock(&g->lock);
+	return b->n > had;
 }
 
 static bool in_ring(const git_oid *v, size_t n, size_t cap, const git_oid *id)
@@ -135,12 +161,14 @@ static bool in_ring(const git_oid *v, size_t n, size_t cap, const git_oid *id)
 }
 
 /* One attempt: every save of the batch built on the head in order (under
- * st->lock), then synced and the ref moved once (without it); DIR: the
- * ref's directory, still to sync. 0, -EAGAIN (the head moved: again), or
- * an error of the whole batch. */
-static int attempt(struct store *st, const char *ref, struct waiter **v,
-		   size_t n, char *dir, size_t dirsz)
+ * st->lock; the first attempt waits for the batch's next saves meanwhile),
+ * then synced and the ref moved once (without it); DIR: the ref's
+ * directory, still to sync. 0, -EAGAIN (the head moved: again), or an
+ * error of the whole batch. */
+static int attempt(struct store *st, const char *ref, struct batch *b,
+		   char *dir, size_t dirsz)
 {
+	struct waiter **v = b->v;
 	git_oid first, prev, parent;
 	char msg[2048];
 	size_t made = 0;
@@ -148,7 +176,7 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 
 	bool unborn = false;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < b->n; i++)
 		v[i]->made = v[i]->tried = false;
 	pthread_mutex_lock(&st->lock);
 	err = store_ref_read(st, ref, &first);
@@ -160,9 +188,21 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 		err = 0;
 	}
 	prev = first;
-	for (size_t i = 0; i < n && err == 0; i++) {
-		struct waiter *w = v[i];
+	for (size_t i = 0; err == 0; i++) {
+		struct waiter *w;
 
+		if (i == b->n) {
+			bool got;
+
+			if (!b->waiting || b->n >= b->want)
+				break;
+			pthread_mutex_unlock(&st->lock);
+			got = more(st->group, b);
+			pthread_mutex_lock(&st->lock);
+			if (!got)
+				break;
+		}
+		w = v[i];
 		w->tried = true;
 		if (w->c->op == STORE_PUT && !w->have_blob) {
 			w->err = git_odb_hash(&w->blob, w->c->data, w->c->len,
@@ -191,6 +231,7 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 			made++;
 		}
 	}
+	b->waiting = false; /* an attempt again builds what it has */
 	pthread_mutex_unlock(&st->lock);
 	if (err < 0 || made == 0)
 		return err;
@@ -201,22 +242,22 @@ static int attempt(struct store *st, const char *ref, struct waiter **v,
 		return err;
 	snprintf(msg, sizeof(msg), "%zu saves", made);
 	if (made == 1)
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < b->n; i++)
 			if (v[i]->made)
 				store_change_message(msg, sizeof(msg), v[i]->c);
 	return store_ref_cas_but_dir(st, ref, &first, &prev, msg, dir, dirsz);
 }
 
-/* Make batch V[0..N) of one branch; each waiter's err is its outcome
- * once DIR (the ref's directory, "" if none) is synced. */
-static void run(struct store *st, struct waiter **v, size_t n, char *dir,
-		size_t dirsz)
+/* Make batch B of one branch; each waiter's err is its outcome once DIR
+ * (the ref's directory, "" if none) is synced. */
+static void run(struct store *st, struct batch *b, char *dir, size_t dirsz)
 {
+	struct waiter **v = b->v;
 	const git_oid *fin = NULL; /* the batch's last commit */
 	char ref[1024];
 	int err = 0, eio = 0;
 
-	if (snprintf(ref, sizeof(ref), "refs/heads/%s", v[0]->branch) >=
+	if (snprintf(ref, sizeof(ref), "refs/heads/%s", b->v[0]->branch) >=
 	    (int)sizeof(ref))
 		err = store_fail(-ENAMETOOLONG, "branch name too long");
 	pthread_mutex_lock(&st->lock);
@@ -227,11 +268,11 @@ static void run(struct store *st, struct waiter **v, size_t n, char *dir,
 	for (int i = 0; err == 0 && i < STORE_CAS_RETRIES; i++) {
 		struct timespec pause = { 0, 100000L * (i < 100 ? i : 100) };
 
-		err = attempt(st, ref, v, n, dir, dirsz);
+		err = attempt(st, ref, b, dir, dirsz);
 		/* A gc beside us may have removed an objects/xx/ directory
 		 * under a new object: nothing was published, write again. */
 		if (err == -EIO && eio++ < STORE_IO_RETRIES) {
-			for (size_t k = 0; k < n; k++)
+			for (size_t k = 0; k < b->n; k++)
 				v[k]->have_blob = false;
 			err = 0;
 			continue;
@@ -249,7 +290,7 @@ static void run(struct store *st, struct waiter **v, size_t n, char *dir,
 	pthread_mutex_lock(&st->lock);
 	store_syncset_end(st);
 	pthread_mutex_unlock(&st->lock);
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; k < b->n; k++) {
 		struct waiter *w = v[k];
 
 		if (!w->made) {
@@ -269,15 +310,6 @@ static void run(struct store *st, struct waiter **v, size_t n, char *dir,
 		st->group->last[st->group->nlast++ % GROUP_SEEN] = *fin;
 }
 
-static size_t queued(const struct store_group *g)
-{
-	size_t n = 0;
-
-	for (const struct waiter *w = g->head; w; w = w->next)
-		n++;
-	return n;
-}
-
 /* *UNTIL: NS from now on the monotonic clock. */
 static void deadline(struct timespec *until, long ns)
 {
@@ -289,21 +321,15 @@ static void deadline(struct timespec *until, long ns)
 	}
 }
 
-/* Wait (up to GROUP_WAIT_NS) until as many saves are queued as the
- * largest of the last GROUP_SEEN groups made (caller holds g->lock). */
-static void wait_for_group(struct store_group *g)
+/* As many saves as the largest of the last GROUP_SEEN groups made
+ * (caller holds g->lock). */
+static size_t wanted(const struct store_group *g)
 {
-	struct timespec until;
 	size_t want = 0;
 
 	for (size_t i = 0; i < GROUP_SEEN; i++)
 		want = g->sizes[i] > want ? g->sizes[i] : want;
-	if (queued(g) >= want)
-		return;
-	deadline(&until, GROUP_WAIT_NS);
-	while (queued(g) < want)
-		if (pthread_cond_timedwait(&g->arrived, &g->lock, &until))
-			break; /* timed out */
+	return want;
 }
 
 /* A batch's info->moved calls, made in commit order by one thread: one
@@ -341,22 +367,27 @@ static void make_calls(struct store_group *g, struct calls *c)
 static void lead(struct store *st, struct waiter *self)
 {
 	struct store_group *g = st->group;
-	struct waiter *v[GROUP_MAX];
+	struct batch b = { .n = 0 };
+	struct waiter **v = b.v;
 	char dir[4200] = "";
 	struct calls c = { .v = v };
 	size_t n;
+	int err = 0;
 
 	pthread_mutex_lock(&st->write_lock);
 	pthread_mutex_lock(&g->lock);
-	wait_for_group(g);
-	n = take(g, v);
-	g->sizes[g->seen++ % GROUP_SEEN] = n;
+	b.want = wanted(g);
+	take(g, &b);
+	b.waiting = b.n < b.want;
+	deadline(&b.until, GROUP_WAIT_NS);
 	pthread_mutex_unlock(&g->lock);
-	if (n)
-		run(st, v, n, dir, sizeof(dir));
+	if (b.n)
+		run(st, &b, dir, sizeof(dir));
 	pthread_mutex_unlock(&st->write_lock);
+	n = b.n;
 	pthread_cond_init(&c.cv, NULL);
 	pthread_mutex_lock(&g->lock);
+	g->sizes[g->seen++ % GROUP_SEEN] = n;
 	g->leading = false;
 	if (g->head) /* the next leader */
 		pthread_cond_signal(&g->head->cv);
@@ -371,13 +402,16 @@ static void lead(struct store *st, struct waiter *self)
 	}
 	pthread_mutex_unlock(&g->lock);
 	if (dir[0])
-		store_fsync_dir(dir);
+		err = store_fsync_dir(dir);
 	pthread_mutex_lock(&g->lock);
 	if (!c.claimed)
 		make_calls(g, &c);
 	while (!c.finished)
 		pthread_cond_wait(&c.cv, &g->lock);
 	for (size_t k = 0; k < n; k++) {
+		/* The branch names it, but the name may not be durable. */
+		if (err < 0 && v[k]->made && v[k]->err == 0)
+			v[k]->err = err;
 		v[k]->done = true;
 		pthread_cond_signal(&v[k]->cv);
 	}
