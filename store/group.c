@@ -53,6 +53,9 @@ struct waiter {
 	/* Its own: a wake-up goes to the one saver it is for (a broadcast
 	 * woke every saver three times a group, on two cores). */
 	pthread_cond_t cv;
+	/* Why it failed: messages are per thread, and the leader's thread
+	 * made it (given to the saver's thread at the end). */
+	char msg[1024];
 	struct waiter *next;
 };
 
@@ -160,6 +163,12 @@ static bool in_ring(const git_oid *v, size_t n, size_t cap, const git_oid *id)
 	return false;
 }
 
+/* W's failure as the leader's thread was told it. */
+static void said(struct waiter *w)
+{
+	snprintf(w->msg, sizeof(w->msg), "%s", store_errmsg());
+}
+
 /* One attempt: every save of the batch built on the head in order (under
  * st->lock; the first attempt waits for the batch's next saves meanwhile),
  * then synced and the ref moved once (without it); DIR: the ref's
@@ -204,6 +213,7 @@ static int attempt(struct store *st, const char *ref, struct batch *b,
 		}
 		w = v[i];
 		w->tried = true;
+		store_error_clear(); /* what it says is its own */
 		if (w->c->op == STORE_PUT && !w->have_blob) {
 			w->err = git_odb_hash(&w->blob, w->c->data, w->c->len,
 					      GIT_OBJECT_BLOB);
@@ -214,13 +224,17 @@ static int attempt(struct store *st, const char *ref, struct batch *b,
 							    w->c->len,
 							    GIT_OBJECT_BLOB);
 			w->have_blob = w->err == 0;
-			if (w->err < 0)
+			if (w->err < 0) {
+				said(w);
 				continue;
+			}
 		}
 		store_change_message(msg, sizeof(msg), w->c);
 		w->err = store_build_commit(st, ref, w->c, &w->blob, msg,
 					    unborn && !made ? NULL : &prev,
 					    &parent, &w->commit, w->info);
+		if (w->err < 0)
+			said(w);
 		if (w->err == 0) {
 			w->info->chained = made > 0 ||
 					   in_ring(st->group->last,
@@ -294,12 +308,15 @@ static void run(struct store *st, struct batch *b, char *dir, size_t dirsz)
 		struct waiter *w = v[k];
 
 		if (!w->made) {
-			if (!w->tried) /* the batch failed before it */
+			if (!w->tried) { /* the batch failed before it */
 				w->err = err < 0 ? err : -EIO;
+				said(w);
+			}
 			continue; /* its own error, or no change (1) */
 		}
 		if (err < 0) {
 			w->err = err;
+			said(w);
 			continue;
 		}
 		memcpy(w->info->commit.id, w->commit.id, STORE_OID_RAWSZ);
@@ -401,8 +418,8 @@ static void lead(struct store *st, struct waiter *self)
 		}
 	}
 	pthread_mutex_unlock(&g->lock);
-	if (dir[0])
-		err = store_fsync_dir(dir);
+	if (dir[0] && (err = store_fsync_dir(dir)) < 0)
+		store_fail(err, "fsync of %s: %s", dir, strerror(-err));
 	pthread_mutex_lock(&g->lock);
 	if (!c.claimed)
 		make_calls(g, &c);
@@ -410,8 +427,10 @@ static void lead(struct store *st, struct waiter *self)
 		pthread_cond_wait(&c.cv, &g->lock);
 	for (size_t k = 0; k < n; k++) {
 		/* The branch names it, but the name may not be durable. */
-		if (err < 0 && v[k]->made && v[k]->err == 0)
+		if (err < 0 && v[k]->made && v[k]->err == 0) {
 			v[k]->err = err;
+			said(v[k]);
+		}
 		v[k]->done = true;
 		pthread_cond_signal(&v[k]->cv);
 	}
@@ -447,6 +466,8 @@ int store_group_apply(struct store *st, const char *branch,
 	}
 	pthread_mutex_unlock(&g->lock);
 	pthread_cond_destroy(&w.cv);
+	if (w.err < 0 && w.msg[0])
+		store_fail(w.err, "%s", w.msg);
 	return w.err;
 }
 

@@ -47,6 +47,33 @@ class PythonApiTests(ChronofsTestCase):
         self.assertEqual(r.returncode, 0, "binding script failed:\n" + r.stdout + r.stderr)
         return r.stdout.splitlines()
 
+    def test_a_refused_save_among_others_says_why(self):
+        # Saves from several threads at once are made in groups, by
+        # whichever thread leads; a refused one still says its own why.
+        out = self.py("""
+            import threading
+            db = ChronoFS(REPO)
+            db.put("main", "c/a.json", {})
+            said, stop = [], threading.Event()
+            def good(t):
+                i = 0
+                while not stop.is_set():
+                    db.put("main", "c/t%d.json" % t, {"i": i})
+                    i += 1
+            def bad():
+                for i in range(60):
+                    said.append(err(db.put, "main", "c/a.json/x%d.json" % i, {}).replace("x%d" % i, "xN"))
+                stop.set()
+            ts = [threading.Thread(target=good, args=(t,)) for t in range(3)]
+            ts.append(threading.Thread(target=bad))
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            print(len(said))
+            for m in sorted(set(said)):
+                print(m)
+        """)
+        self.assertEqual(out, ["60", "ENOTDIR: c/a.json/xN.json: not a directory"])
+
     def test_log_resolve_commit(self):
         out = self.py("""
             with ChronoFS(REPO) as db:
