@@ -97,7 +97,6 @@ struct moved_ctx {
 	chronofs *db;
 	const char *branch;
 	const struct idx_mtime *mtime;
-	bool indexed;
 };
 
 static void moved(void *ctx, const struct store_commit_info *info)
@@ -105,15 +104,15 @@ static void moved(void *ctx, const struct store_commit_info *info)
 	struct moved_ctx *m = ctx;
 
 	index_commit(m->db, m->branch, info, m->mtime);
-	m->indexed = true;
 }
 
 int lib_apply(chronofs *db, const char *branch, const struct store_change *c,
 	      const struct idx_mtime *mtime, struct store_oid *out)
 {
-	struct moved_ctx m = { db, branch, mtime, false };
+	struct moved_ctx m = { db, branch, mtime };
 	/* The commit is indexed as soon as it is on the branch, while its
-	 * ref's directory is flushed. */
+	 * ref's directory is flushed (moved is called for every commit
+	 * made, before store_apply_info returns). */
 	struct store_commit_info info = { .moved = moved, .moved_ctx = &m };
 	int rc = store_apply_info(db->st, branch, c, &info);
 
@@ -124,8 +123,6 @@ int lib_apply(chronofs *db, const char *branch, const struct store_change *c,
 	store_error_clear();
 	if (rc > 0)
 		return 1;
-	if (!m.indexed)
-		index_commit(db, branch, &info, mtime);
 	if (out)
 		*out = info.commit;
 	return 0;

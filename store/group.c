@@ -388,7 +388,6 @@ static void lead(struct store *st, struct waiter *self)
 	struct waiter **v = b.v;
 	char dir[4200] = "";
 	struct calls c = { .v = v };
-	size_t n;
 	int err = 0;
 
 	pthread_mutex_lock(&st->write_lock);
@@ -401,17 +400,16 @@ static void lead(struct store *st, struct waiter *self)
 	if (b.n)
 		run(st, &b, dir, sizeof(dir));
 	pthread_mutex_unlock(&st->write_lock);
-	n = b.n;
 	pthread_cond_init(&c.cv, NULL);
 	pthread_mutex_lock(&g->lock);
-	g->sizes[g->seen++ % GROUP_SEEN] = n;
+	g->sizes[g->seen++ % GROUP_SEEN] = b.n;
 	g->leading = false;
 	if (g->head) /* the next leader */
 		pthread_cond_signal(&g->head->cv);
-	c.n = n;
-	for (size_t k = 0; k < n; k++)
+	c.n = b.n;
+	for (size_t k = 0; k < b.n; k++)
 		v[k]->calls = &c;
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; k < b.n; k++) {
 		if (v[k] != self) { /* to make the calls */
 			pthread_cond_signal(&v[k]->cv);
 			break;
@@ -425,7 +423,7 @@ static void lead(struct store *st, struct waiter *self)
 		make_calls(g, &c);
 	while (!c.finished)
 		pthread_cond_wait(&c.cv, &g->lock);
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; k < b.n; k++) {
 		/* The branch names it, but the name may not be durable. */
 		if (err < 0 && v[k]->made && v[k]->err == 0) {
 			v[k]->err = err;

@@ -212,10 +212,10 @@ int store_apply_info(struct store *st, const char *branch,
 		     const struct store_change *c,
 		     struct store_commit_info *info);
 
-/* Group commit hands its commits back to their savers at once, in no
- * order; what a saver does next that must follow the commits' order (the
- * indexes take a commit only on its parent) waits for the parent's
- * turn: store_turn_wait returns once store_turn_done named INFO's parent,
+/* Group commit makes a group's moved calls in commit order, but the next
+ * group's may start before the last group's are done; what must follow
+ * the commits' order (the indexes take a commit only on its parent)
+ * waits for the parent's turn: store_turn_wait returns once store_turn_done named INFO's parent,
  * at once if INFO is not chained, or after a limit (the parent's saver
  * gone: the caller then finds its parent missing, as after an outside
  * commit). Every saver of a commit made by store_apply_info calls
