@@ -274,10 +274,12 @@ static void run(struct store *st, struct batch *b, char *dir, size_t dirsz)
 	if (snprintf(ref, sizeof(ref), "refs/heads/%s", b->v[0]->branch) >=
 	    (int)sizeof(ref))
 		err = store_fail(-ENAMETOOLONG, "branch name too long");
+	bool gc = store_gc_running(st); /* then its objects go loose */
+
 	pthread_mutex_lock(&st->lock);
 	store_pool_once(st);
 	store_syncset_begin(st);
-	store_gpack_begin(st);
+	store_gpack_begin(st, gc);
 	pthread_mutex_unlock(&st->lock);
 	for (int i = 0; err == 0 && i < STORE_CAS_RETRIES; i++) {
 		struct timespec pause = { 0, 100000L * (i < 100 ? i : 100) };

@@ -88,7 +88,7 @@ int store_gpack_new(struct store *st)
 	return st->gpack ? 0 : -ENOMEM;
 }
 
-void store_gpack_begin(struct store *st)
+void store_gpack_begin(struct store *st, bool gc)
 {
 	struct store_gpack *g = st->gpack;
 
@@ -98,7 +98,12 @@ void store_gpack_begin(struct store *st)
 		store_pack_seed_tips(st);
 	g->seeded = true;
 	g->owner = pthread_self();
-	g->active = true;
+	/* A gc's last look at objects/pack/ takes a set it sees an .idx of
+	 * and no .pack of for garbage, and unlinks its .idx and .keep: a
+	 * readdir may miss a .pack linked while it runs and see the .idx
+	 * linked after it. Loose objects it leaves alone, and it is at its
+	 * end, well past the ~ms from here to our .idx. */
+	g->active = !gc;
 	g->cur.b.len = 0;
 	g->cur.n = 0;
 }
@@ -515,6 +520,9 @@ static int merge(struct store *st, struct store_gpack *g)
 	uint64_t bytes = 0;
 	int err = 0;
 
+	/* Its small packs would go while a gc lists them (gcrunning.c). */
+	if (store_gc_running(st))
+		return 0;
 	pthread_mutex_lock(&st->pack_lock);
 	for (size_t i = 0; i < g->ndone; i++) {
 		if (g->done[i].taken || g->done[i].merged)
@@ -644,10 +652,15 @@ void store_gpack_end(struct store *st, bool published)
 	struct store_gpack *g = mine(st);
 	char path[4400];
 	struct stat sb;
+	bool keep = false;
 
 	if (!g)
 		return;
 	g->active = false;
+	/* A gc begun since the merge: the merged-away packs stay until a
+	 * packing round finds them covered, and are not merged again. */
+	if (published && g->nmerged && store_gc_running(st))
+		keep = true;
 	pthread_mutex_lock(&st->pack_lock);
 	for (size_t i = 0; i < g->nmine; i++) {
 		pack_path(path, sizeof(path), st, g->mine[i].name, "pack");
@@ -655,16 +668,20 @@ void store_gpack_end(struct store *st, bool published)
 			add_done(g, &g->mine[i], (uint64_t)sb.st_size);
 	}
 	for (size_t i = 0; i < g->nmerged; i++) {
-		if (published)
+		if (published && !keep) {
 			forget(g, g->merged[i].name);
-		else
-			for (size_t k = 0; k < g->ndone; k++)
-				if (!strcmp(g->done[k].name, g->merged[i].name))
-					g->done[k].taken = false;
+			continue;
+		}
+		for (size_t k = 0; k < g->ndone; k++) {
+			if (strcmp(g->done[k].name, g->merged[i].name))
+				continue;
+			g->done[k].taken = false;
+			g->done[k].merged = published;
+		}
 	}
 	pthread_mutex_unlock(&st->pack_lock);
 	/* Synced with the ref: the merged-away packs are covered. */
-	for (size_t i = 0; published && i < g->nmerged; i++)
+	for (size_t i = 0; published && !keep && i < g->nmerged; i++)
 		store_gpack_unlink(st, g->merged[i].name);
 	for (size_t i = 0; i < g->nmine; i++) {
 		pack_path(path, sizeof(path), st, g->mine[i].name, "keep");

@@ -467,7 +467,9 @@ static void drop_group_packs(struct store *st, char (*taken)[GIT_OID_HEXSZ + 6],
 
 	snprintf(dir, sizeof(dir), "%s/objects/pack", st->gitdir);
 	snprintf(base, sizeof(base), "pack-%s", name);
-	if (all && name[0])
+	/* A gc lists packs before it reads them (gcrunning.c): the next
+	 * round drops these. */
+	if (all && name[0] && !store_gc_running(st))
 		newp = store_pk_open(dir, base);
 	/* Once: covered() asks the reader of every pack but the taken. */
 	if (newp)
@@ -492,14 +494,20 @@ static void pack_loose(struct store *st, unsigned long long min_kb)
 	char(*taken)[GIT_OID_HEXSZ + 6] = NULL, name[GIT_OID_HEXSZ + 1] = "";
 	size_t ntaken = 0;
 	bool all = false;
-	int err = list_loose(st->gitdir, &l);
+	int err;
 
+	/* The new pack could lose its .idx to the gc (grouppack.c), and
+	 * the objects it holds their loose files to us. */
+	if (store_gc_running(st))
+		return;
+	err = list_loose(st->gitdir, &l);
 	if (err == 0 && (l.n >= LOOSE_MIN ||
 			 l.kb + store_gpack_bytes(st) / 1024 >= min_kb)) {
 		/* Before the tips are read: every pack taken is of a group
 		 * whose ref moved (or failed; its objects are garbage). */
 		ntaken = store_gpack_take(st, &taken);
-		if ((err = pack_new(st, name, &all)) >= 0)
+		if ((err = pack_new(st, name, &all)) >= 0 &&
+		    !store_gc_running(st))
 			drop_packed(st, &l);
 		drop_group_packs(st, taken, ntaken, name, err == 0 && all);
 	}

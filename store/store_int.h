@@ -196,7 +196,7 @@ void store_pk_close(struct store_pk *pk);
  * read back (-ENOENT: not there); write: what it holds to objects/pack/,
  * with the group's set, right before the ref moves. */
 int store_gpack_new(struct store *st); /* at open; _free at close */
-void store_gpack_begin(struct store *st);
+void store_gpack_begin(struct store *st, bool gc);
 bool store_gpack_mine(struct store *st);
 int store_gpack_add(struct store *st, const git_oid *id, git_object_t type,
 		    const void *data, size_t len);
@@ -204,6 +204,8 @@ int store_gpack_get(struct store *st, const git_oid *id, git_odb_backend *be,
 		    void **data, size_t *len, git_object_t *type);
 int store_gpack_write(struct store *st);
 void store_gpack_end(struct store *st, bool published);
+/* A git gc holds GITDIR/gc.pid: no pack of ours is removed meanwhile. */
+bool store_gc_running(const struct store *st);
 void store_gpack_free(struct store *st);
 /* For pack.c: the past groups' packs not taken yet, taken (*names the
  * caller's); give_back: one of them, unlinked (GONE) or to take again;

@@ -64,15 +64,22 @@ class RaceTests(ThreadsCase):
         t = threading.Thread(target=gc)
         t.start()
         try:
-            for i in range(40):
-                write_file(self.doc("c/d%02d.json" % i), b'{"i": %d}' % i)
+            # Enough saves for the store to merge its packs, and pack
+            # them again, while a gc lists them (it failed one run in 5).
+            for i in range(400):
+                write_file(self.doc("c/d%02d.json" % (i % 40)), b'{"i": %d}' % i)
         finally:
             stop.set()
             t.join(60)
         self.assertEqual(gc_errors, [])
+        # A gc's garbage sweep takes a pack it saw the .idx of and not the
+        # .pack for garbage, and unlinks the .idx: no pack may lose it.
+        packs = os.listdir(os.path.join(self.repo, "objects", "pack"))
+        self.assertEqual([n for n in packs if n.endswith(".pack") and n[:-5] + ".idx" not in packs], [])
+        self.git("fsck", "--strict")
         self.assertEqual(len(self.tree()), 40)
-        self.assertEqual(self.commit_count(), 41)
-        self.assertEqual(read_file(self.doc("c/d39.json")), b'{"i": 39}')
+        self.assertEqual(self.commit_count(), 401)
+        self.assertEqual(read_file(self.doc("c/d39.json")), b'{"i": 399}')
 
     def test_saves_on_two_branches_in_parallel(self):
         os.mkdir(os.path.join(self.mnt, "feature"))
