@@ -37,8 +37,8 @@ bool store_gc_running(const struct store *st)
 	if (running && fscanf(f, "%" SCNuMAX " %127[^\n]", &pid, host) == 2) {
 		if (gethostname(mine, sizeof(mine) - 1) != 0)
 			mine[0] = '\0';
-		running = strcmp(host, mine) != 0 ||
-			  kill((pid_t)pid, 0) == 0 || errno == EPERM;
+		running = strcmp(host, mine) != 0 || kill((pid_t)pid, 0) == 0 ||
+			  errno == EPERM;
 	}
 	fclose(f);
 	return running;
