@@ -61,6 +61,39 @@ class ObjectTests(ChronofsTestCase):
         # Every object reads back through git (teardown runs git fsck --strict too).
         self.git("rev-list", "--objects", "--all")
 
+    def test_while_a_gc_holds_gc_pid_saves_go_loose_and_no_pack_comes(self):
+        # git gc holds gc.pid ("PID HOST"); its last sweep takes a pack it
+        # sees the .idx of and not the .pack for garbage, so no pack of
+        # ours may come meanwhile. A stale gc.pid (its process gone, or
+        # older than 12 hours) is no gc.
+        gc_pid = os.path.join(self.repo, "gc.pid")
+        sleeper = subprocess.Popen(["sleep", "60"])
+        try:
+            with open(gc_pid, "w") as f:
+                f.write("%d %s" % (sleeper.pid, os.uname().nodename))
+            loose, packs = set(self.loose_objects()), self.packs()
+            for i in range(5):
+                self.save("c/g%d.json" % i, '{"i": %d}' % i)
+            self.assertEqual(self.packs() - packs, set(), "a pack came while a gc ran")
+            self.assertGreaterEqual(len(set(self.loose_objects()) - loose), 5 * 3)
+            self.assertEqual(self.git("cat-file", "-p", "main:c/g4.json"), '{"i": 4}')
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        # The same gc.pid, its process gone: stale, packs again.
+        packs = self.packs()
+        self.save("c/g5.json", '{"i": 5}')
+        self.assertEqual(len([f for f in self.packs() - packs if f.endswith(".idx")]), 1)
+        # A live process's gc.pid last touched 13 hours ago: stale too.
+        with open(gc_pid, "w") as f:
+            f.write("%d %s" % (os.getpid(), os.uname().nodename))
+        old = time.time() - 13 * 3600
+        os.utime(gc_pid, (old, old))
+        packs = self.packs()
+        self.save("c/g6.json", '{"i": 6}')
+        self.assertEqual(len([f for f in self.packs() - packs if f.endswith(".idx")]), 1)
+        os.unlink(gc_pid)
+
     def test_group_packs_are_merged_and_read_after_a_remount(self):
         # Every 32 packs of past groups are copied into one: the directory
         # does not fill with a pack a save. The small ones leave once the
