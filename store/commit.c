@@ -391,10 +391,10 @@ int store_build_commit(struct store *st, const char *ref,
 	struct store_entry from, to = { 0 };
 	git_oid tree_id;
 	git_commit *parent = NULL;
-	git_tree *tree = NULL, *newtree = NULL;
+	git_tree *tree = NULL;
 	git_signature *sig = NULL;
 	struct plan p = { 0 };
-	git_buf cbuf = GIT_BUF_INIT;
+	struct store_tb_buf cbuf = { 0 };
 	int err;
 
 	/* Through the ref memo (one stat): the compare-and-swap below
@@ -441,19 +441,18 @@ int store_build_commit(struct store *st, const char *ref,
 		err = 1;
 		goto out;
 	}
-	err = git_tree_lookup(&newtree, st->repo, &tree_id);
-	if (err < 0 ||
-	    (err = git_signature_now(&sig, st->author_name, st->author_email)) <
-		    0 ||
-	    (err = git_commit_create_buffer(
-		     &cbuf, st->repo, sig, sig, NULL, msg, newtree,
-		     parent ? 1 : 0, (const git_commit **)&parent)) < 0) {
+	/* The tree and the parent are ours, just written or read: their
+	 * ids are all the commit needs (commitbuf.c). */
+	if ((err = store_signature_now(st, &sig)) < 0) {
 		err = store_git_fail(err, "commit");
 		goto out;
 	}
-	err = store_object_hash(out, cbuf.ptr, cbuf.size, GIT_OBJECT_COMMIT);
+	if ((err = store_commit_buffer(&cbuf, &tree_id, head, parent ? 1 : 0,
+				       sig, msg)) < 0)
+		goto out;
+	err = store_object_hash(out, cbuf.p, cbuf.len, GIT_OBJECT_COMMIT);
 	if (err == 0)
-		err = store_object_write(st, out, cbuf.ptr, cbuf.size,
+		err = store_object_write(st, out, cbuf.p, cbuf.len,
 					 GIT_OBJECT_COMMIT);
 	if (err == 0) {
 		memcpy(info->parent.id, head->id, STORE_OID_RAWSZ);
@@ -461,10 +460,9 @@ int store_build_commit(struct store *st, const char *ref,
 		describe(c, blob, &from, &to, info);
 	}
 out:
-	git_buf_dispose(&cbuf);
+	free(cbuf.p);
 	plan_release(&p);
 	git_signature_free(sig);
-	git_tree_free(newtree);
 	git_tree_free(tree);
 	git_commit_free(parent);
 	return err;

@@ -67,8 +67,7 @@ static int write_commit(struct store *st, const struct store_oid *tree,
 	if (err == 0)
 		err = git_tree_lookup(&t, st->repo, store_goid(tree));
 	if (err == 0)
-		err = git_signature_now(&sig, st->author_name,
-					st->author_email);
+		err = store_signature_now(st, &sig);
 	if (err == 0)
 		err = git_commit_create_buffer(&buf, st->repo, sig, sig, NULL,
 					       msg, t, nparents, pv);

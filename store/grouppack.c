@@ -510,6 +510,16 @@ static int copy_pack(struct store *st, const char *name, struct gp_build *pb)
 	return err;
 }
 
+/* The packs a merge took, left as they were, to merge another time. */
+static void unmerge(struct store *st, struct store_gpack *g)
+{
+	for (size_t i = 0; i < g->nmerged; i++)
+		store_gpack_give_back(st, g->merged[i].name, false);
+	g->nmerged = 0;
+	free(g->merged);
+	g->merged = NULL;
+}
+
 /* Past MERGE_AT packs of past groups: them copied into one, in flight
  * with this group (the small ones are unlinked once its ref moved). */
 static int merge(struct store *st, struct store_gpack *g)
@@ -520,9 +530,6 @@ static int merge(struct store *st, struct store_gpack *g)
 	uint64_t bytes = 0;
 	int err = 0;
 
-	/* Its small packs would go while a gc lists them (gcrunning.c). */
-	if (store_gc_running(st))
-		return 0;
 	pthread_mutex_lock(&st->pack_lock);
 	for (size_t i = 0; i < g->ndone; i++) {
 		if (g->done[i].taken || g->done[i].merged)
@@ -542,6 +549,11 @@ static int merge(struct store *st, struct store_gpack *g)
 	pthread_mutex_unlock(&st->pack_lock);
 	if (!g->nmerged)
 		return 0;
+	/* Its small packs would go while a gc lists them (gcrunning.c). */
+	if (store_gc_running(st)) {
+		unmerge(st, g);
+		return 0;
+	}
 	if ((err = store_tb_reserve(&pb.b, HEADER)) == 0) {
 		memcpy(pb.b.p, "PACK\0\0\0\2\0\0\0\0", HEADER);
 		pb.b.len = HEADER;
@@ -564,14 +576,8 @@ static int merge(struct store *st, struct store_gpack *g)
 	g->nmerged = k;
 	if (err == 0 && pb.n)
 		err = publish(st, g, &pb, name, true);
-	if (err < 0 || !pb.n) {
-		/* Left as they were, to merge another time. */
-		for (size_t i = 0; i < g->nmerged; i++)
-			store_gpack_give_back(st, g->merged[i].name, false);
-		g->nmerged = 0;
-		free(g->merged);
-		g->merged = NULL;
-	}
+	if (err < 0 || !pb.n)
+		unmerge(st, g);
 	free(pb.b.p);
 	free(pb.v);
 	return err;
