@@ -82,7 +82,7 @@ def writers(b, med):
     per = {"c1": [], "c4": [], "p1": [], "o4": []}
     cpu = {k: [] for k in per}
     split = {k: [] for k in per}
-    total = 0
+    total, settled = 0, 0.0
     with b.chronofs(repo, cm, fsync="on") as con, \
             b.chronofs(repo_off, cm2, fsync="off") as coff, \
             b.passthrough(plain, pm):
@@ -103,6 +103,13 @@ def writers(b, med):
                 # writers leave hundreds of MB for the kernel to write
                 # back, which the next run's syncfs(2) would write.
                 os.sync()
+                # Nor with the other runs' background work: the packing
+                # round (a git pack-objects of seconds) that the saves
+                # of one run started took the cores from the next one
+                # (four fsync=on writers ran right after four fsync=off
+                # ones in 2 reps of 5, one writer never did).
+                settled += con.settle(60, period=0.5)
+                settled += coff.settle(60, period=0.5)
                 saves, rate, each, parts = f()
                 if k in ("c1", "c4"):
                     total += saves
@@ -148,11 +155,13 @@ def writers(b, med):
     b.info.append("writers (%g s each): fsync=on 1 writer %s saves/s; "
                   "4 writers %s saves/s; fsync=off 4 writers %s saves/s "
                   "(the cores' ceiling); passthrough_ll write+fsync %s/s; "
-                  "%d fsync=on saves made %d commits" %
+                  "%d fsync=on saves made %d commits; %.0f s waited "
+                  "for the daemons' background work between runs" %
                   (secs, " ".join("%.0f" % x for x in per["c1"]),
                    " ".join("%.0f" % x for x in per["c4"]),
                    " ".join("%.0f" % x for x in per["o4"]),
-                   " ".join("%.0f" % x for x in per["p1"]), total, made))
+                   " ".join("%.0f" % x for x in per["p1"]), total, made,
+                   settled))
 
 
 def _files(d):
