@@ -8,7 +8,6 @@
  * (the zone read once) and the bytes are those libgit2 writes
  * (git_commit__create_buffer_internal, git_signature__writebuf); a unit
  * test holds the two side by side. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

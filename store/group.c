@@ -268,14 +268,13 @@ static void run(struct store *st, struct batch *b, char *dir, size_t dirsz)
 {
 	struct waiter **v = b->v;
 	const git_oid *fin = NULL; /* the batch's last commit */
+	bool gc = store_gc_running(st); /* then its objects go loose */
 	char ref[1024];
 	int err = 0, eio = 0;
 
-	if (snprintf(ref, sizeof(ref), "refs/heads/%s", b->v[0]->branch) >=
+	if (snprintf(ref, sizeof(ref), "refs/heads/%s", v[0]->branch) >=
 	    (int)sizeof(ref))
 		err = store_fail(-ENAMETOOLONG, "branch name too long");
-	bool gc = store_gc_running(st); /* then its objects go loose */
-
 	pthread_mutex_lock(&st->lock);
 	store_pool_once(st);
 	store_syncset_begin(st);

@@ -658,15 +658,14 @@ void store_gpack_end(struct store *st, bool published)
 	struct store_gpack *g = mine(st);
 	char path[4400];
 	struct stat sb;
-	bool keep = false;
+	bool keep;
 
 	if (!g)
 		return;
 	g->active = false;
 	/* A gc begun since the merge: the merged-away packs stay until a
 	 * packing round finds them covered, and are not merged again. */
-	if (published && g->nmerged && store_gc_running(st))
-		keep = true;
+	keep = published && g->nmerged && store_gc_running(st);
 	pthread_mutex_lock(&st->pack_lock);
 	for (size_t i = 0; i < g->nmine; i++) {
 		pack_path(path, sizeof(path), st, g->mine[i].name, "pack");

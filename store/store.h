@@ -215,8 +215,8 @@ int store_apply_info(struct store *st, const char *branch,
 /* Group commit makes a group's moved calls in commit order, but the next
  * group's may start before the last group's are done; what must follow
  * the commits' order (the indexes take a commit only on its parent)
- * waits for the parent's turn: store_turn_wait returns once store_turn_done named INFO's parent,
- * at once if INFO is not chained, or after a limit (the parent's saver
+ * waits for the parent's turn: store_turn_wait returns once
+ * store_turn_done named INFO's parent, at once if INFO is not chained, or after a limit (the parent's saver
  * gone: the caller then finds its parent missing, as after an outside
  * commit). Every saver of a commit made by store_apply_info calls
  * store_turn_done once, whatever it did meanwhile. */

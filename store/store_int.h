@@ -197,14 +197,6 @@ void store_pk_close(struct store_pk *pk);
  * with the group's set, right before the ref moves. */
 int store_gpack_new(struct store *st); /* at open; _free at close */
 void store_gpack_begin(struct store *st, bool gc);
-/* The store's author, now, in the local zone (commitbuf.c). */
-int store_signature_now(const struct store *st, git_signature **out);
-/* B (emptied first): the commit object of TREE, PARENTS[0..N), SIG as
- * author and committer, and MSG, byte for byte as libgit2 makes it. */
-struct store_tb_buf;
-int store_commit_buffer(struct store_tb_buf *b, const git_oid *tree,
-			const git_oid *parents, size_t nparents,
-			const git_signature *sig, const char *msg);
 bool store_gpack_mine(struct store *st);
 int store_gpack_add(struct store *st, const git_oid *id, git_object_t type,
 		    const void *data, size_t len);
@@ -273,6 +265,13 @@ int store_tb_put_entry(struct store_tb_buf *b, git_filemode_t mode,
  * then belongs to the memo) or free. */
 int store_tb_get(struct store *st, const git_oid *id, struct tree_bytes *out,
 		 bool *borrowed);
+/* The store's author, now, in the local zone (commitbuf.c). */
+int store_signature_now(const struct store *st, git_signature **out);
+/* B (emptied first): the commit object of TREE, PARENTS[0..N), SIG as
+ * author and committer, and MSG, byte for byte as libgit2 makes it. */
+int store_commit_buffer(struct store_tb_buf *b, const git_oid *tree,
+			const git_oid *parents, size_t nparents,
+			const git_signature *sig, const char *msg);
 const struct tree_bytes *store_tb_find_memo(struct store *st,
 					    const git_oid *id);
 void store_tb_keep(struct store *st, struct tree_bytes *t);
