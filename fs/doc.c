@@ -121,6 +121,8 @@ int fs_doc_open(struct fs *fs, struct fs_node *n, const struct fs_loc *loc,
 	d = fs_node_doc_acquire(&fs->nodes, n, fresh, &used);
 	if (!used)
 		doc_free(fresh);
+	if (!d)
+		return -ENOMEM;
 	pthread_mutex_lock(&d->lock);
 	if (!d->loaded)
 		err = load(fs, d, loc, trunc, known);
@@ -174,18 +176,20 @@ bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing)
 {
 	bool keep = false;
 
+	struct fs_node_rare *r;
+
 	pthread_mutex_lock(&fs->nodes.lock);
-	if (n->doc) {
-		pthread_mutex_lock(&n->doc->lock);
-		if (!writing && n->doc->has_blob && !n->doc->dirty) {
-			keep = n->paged && !memcmp(n->pages, n->doc->blob.id,
-						   sizeof(n->pages));
-			memcpy(n->pages, n->doc->blob.id, sizeof(n->pages));
-			n->paged = true;
+	if ((r = n->rare) && r->doc) {
+		pthread_mutex_lock(&r->doc->lock);
+		if (!writing && r->doc->has_blob && !r->doc->dirty) {
+			keep = r->paged && !memcmp(r->pages, r->doc->blob.id,
+						   sizeof(r->pages));
+			memcpy(r->pages, r->doc->blob.id, sizeof(r->pages));
+			r->paged = true;
 		} else {
-			n->paged = false; /* written through: start afresh */
+			r->paged = false; /* written through: start afresh */
 		}
-		pthread_mutex_unlock(&n->doc->lock);
+		pthread_mutex_unlock(&r->doc->lock);
 	}
 	pthread_mutex_unlock(&fs->nodes.lock);
 	return keep;
@@ -194,12 +198,17 @@ bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing)
 bool fs_node_keep_pages(struct fs *fs, struct fs_node *n,
 			const struct cfs_oid *blob)
 {
-	bool keep;
+	struct fs_node_rare *r;
+	bool keep = false;
 
 	pthread_mutex_lock(&fs->nodes.lock);
-	keep = n->paged && !memcmp(n->pages, blob->id, sizeof(n->pages));
-	memcpy(n->pages, blob->id, sizeof(n->pages));
-	n->paged = true;
+	/* Without memory for the record the kernel drops its pages. */
+	if ((r = fs_node_rare_of(n))) {
+		keep = r->paged &&
+		       !memcmp(r->pages, blob->id, sizeof(r->pages));
+		memcpy(r->pages, blob->id, sizeof(r->pages));
+		r->paged = true;
+	}
 	pthread_mutex_unlock(&fs->nodes.lock);
 	return keep;
 }
@@ -208,40 +217,40 @@ void fs_doc_set_mtime(struct fs *fs, struct fs_node *n,
 		      const struct timespec *t)
 {
 	struct timespec now;
+	struct fs_doc *d;
 
 	pthread_mutex_lock(&fs->nodes.lock);
-	if (n->doc) {
-		pthread_mutex_lock(&n->doc->lock);
+	if ((d = fs_node_doc(n))) {
+		pthread_mutex_lock(&d->lock);
 		if (t->tv_nsec == UTIME_NOW) {
 			clock_gettime(CLOCK_REALTIME, &now);
 			t = &now;
 		}
-		n->doc->mtime = *t;
-		n->doc->has_mtime = true;
-		pthread_mutex_unlock(&n->doc->lock);
+		d->mtime = *t;
+		d->has_mtime = true;
+		pthread_mutex_unlock(&d->lock);
 	}
 	pthread_mutex_unlock(&fs->nodes.lock);
 }
 
 bool fs_doc_size(struct fs *fs, struct fs_node *n, off_t *out)
 {
-	bool have;
+	struct fs_doc *d;
 
 	pthread_mutex_lock(&fs->nodes.lock);
-	have = n->doc != NULL;
-	if (have) {
-		pthread_mutex_lock(&n->doc->lock);
-		*out = (off_t)n->doc->len;
-		pthread_mutex_unlock(&n->doc->lock);
+	if ((d = fs_node_doc(n))) {
+		pthread_mutex_lock(&d->lock);
+		*out = (off_t)d->len;
+		pthread_mutex_unlock(&d->lock);
 	}
 	pthread_mutex_unlock(&fs->nodes.lock);
-	return have;
+	return d != NULL;
 }
 
 int fs_doc_read(struct fs_node *n, char *buf, size_t size, off_t off,
 		size_t *got)
 {
-	struct fs_doc *d = n->doc; /* held open by the caller's file */
+	struct fs_doc *d = fs_node_doc(n); /* held open by the caller's file */
 
 	*got = 0;
 	if (!d)
@@ -283,7 +292,7 @@ static int resize(struct fs *fs, struct fs_doc *d, size_t len)
 int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf, size_t size,
 		 off_t off)
 {
-	struct fs_doc *d = n->doc;
+	struct fs_doc *d = fs_node_doc(n);
 	size_t end;
 	int err = 0;
 
@@ -312,7 +321,7 @@ int fs_doc_write(struct fs *fs, struct fs_node *n, const char *buf, size_t size,
 
 int fs_doc_truncate(struct fs *fs, struct fs_node *n, off_t size)
 {
-	struct fs_doc *d = n->doc;
+	struct fs_doc *d = fs_node_doc(n);
 	int err;
 
 	if (!d)
@@ -389,7 +398,7 @@ int fs_save_bytes(struct fs *fs, const char *branch, const char *path,
 
 int fs_doc_save(struct fs *fs, struct fs_node *n, const struct fs_loc *loc)
 {
-	struct fs_doc *d = n->doc;
+	struct fs_doc *d = fs_node_doc(n);
 	struct timespec mtime;
 	bool timed, committed;
 	uint64_t gen;

@@ -49,22 +49,24 @@ static void node_free(struct fs_node *n)
 {
 	if (n->name != n->inl)
 		free(n->name);
-	free(n->snap);
+	free(n->rare);
 	free(n);
 }
 
+_Static_assert(sizeof(struct fs_node) <= 72, "a million nodes in 80 MB");
+
 static bool superseded(const struct fs_node *n)
 {
-	return n->snap && n->snap->superseded;
+	return n->rare && n->rare->superseded;
 }
 
-/* N's snapshot record, made if need be; NULL if there is no memory (the
- * node then matches no commit, so the kernel's copy is dropped). */
-static struct fs_node_snap *snap_of(struct fs_node *n)
+/* NULL if there is no memory: a snapshot node then matches no commit, so
+ * the kernel's copy is dropped. */
+struct fs_node_rare *fs_node_rare_of(struct fs_node *n)
 {
-	if (!n->snap)
-		n->snap = calloc(1, sizeof(*n->snap));
-	return n->snap;
+	if (!n->rare)
+		n->rare = calloc(1, sizeof(*n->rare));
+	return n->rare;
 }
 
 void fs_nodes_release(struct fs_nodes *t)
@@ -232,9 +234,9 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 	n = find(t, parent, name);
 	/* Still in the table (its path still resolves, for whoever is inside
 	 * it), but found no more. */
-	if (n && n->snap && n->snap->pinned && commit &&
-	    memcmp(n->snap->commit, commit, sizeof(n->snap->commit))) {
-		n->snap->superseded = true;
+	if (n && n->rare && n->rare->pinned && commit &&
+	    memcmp(n->rare->commit, commit, sizeof(n->rare->commit))) {
+		n->rare->superseded = true;
 		n = NULL;
 	}
 	if (n) {
@@ -263,10 +265,10 @@ int fs_node_ref(struct fs_nodes *t, struct fs_node *parent, const char *name,
 	rehash(t, n);
 	t->count++;
 out:
-	if (n && commit && snap_of(n)) {
-		memcpy(n->snap->commit, commit, sizeof(n->snap->commit));
-		n->snap->has_commit = true;
-		n->snap->pinned = n->snap->pinned || pin;
+	if (n && commit && fs_node_rare_of(n)) {
+		memcpy(n->rare->commit, commit, sizeof(n->rare->commit));
+		n->rare->has_commit = true;
+		n->rare->pinned = n->rare->pinned || pin;
 	}
 	pthread_mutex_unlock(&t->lock);
 	*out = n;
@@ -279,12 +281,12 @@ bool fs_node_same_commit(struct fs_nodes *t, struct fs_node *n,
 	bool same;
 
 	pthread_mutex_lock(&t->lock);
-	same = n->snap && n->snap->has_commit &&
-	       !memcmp(n->snap->commit, commit, sizeof(n->snap->commit));
+	same = n->rare && n->rare->has_commit &&
+	       !memcmp(n->rare->commit, commit, sizeof(n->rare->commit));
 	/* A pinned name changes commit only through a new node. */
-	if (!same && !(n->snap && n->snap->pinned) && snap_of(n)) {
-		memcpy(n->snap->commit, commit, sizeof(n->snap->commit));
-		n->snap->has_commit = true;
+	if (!same && !(n->rare && n->rare->pinned) && fs_node_rare_of(n)) {
+		memcpy(n->rare->commit, commit, sizeof(n->rare->commit));
+		n->rare->has_commit = true;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return same;
@@ -294,7 +296,8 @@ bool fs_node_same_commit(struct fs_nodes *t, struct fs_node *n,
  * holds the lock. */
 static void release_locked(struct fs_nodes *t, struct fs_node *n)
 {
-	while (n != &t->root && n->nlookup == 0 && n->nchild == 0 && !n->doc) {
+	while (n != &t->root && n->nlookup == 0 && n->nchild == 0 &&
+	       !fs_node_doc(n)) {
 		struct fs_node *parent = n->parent;
 
 		unhash(t, n);
@@ -364,14 +367,18 @@ void fs_node_detach(struct fs_nodes *t, struct fs_node *parent,
 struct fs_doc *fs_node_doc_acquire(struct fs_nodes *t, struct fs_node *n,
 				   struct fs_doc *fresh, bool *used)
 {
-	struct fs_doc *d;
+	struct fs_node_rare *r;
+	struct fs_doc *d = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	*used = !n->doc;
-	if (!n->doc)
-		n->doc = fresh;
-	n->doc_opens++;
-	d = n->doc;
+	*used = false;
+	if ((r = fs_node_rare_of(n))) {
+		*used = !r->doc;
+		if (!r->doc)
+			r->doc = fresh;
+		r->doc_opens++;
+		d = r->doc;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return d;
 }
@@ -381,9 +388,9 @@ struct fs_doc *fs_node_doc_put(struct fs_nodes *t, struct fs_node *n)
 	struct fs_doc *d = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	if (n->doc_opens > 0 && --n->doc_opens == 0) {
-		d = n->doc;
-		n->doc = NULL;
+	if (n->rare && n->rare->doc_opens > 0 && --n->rare->doc_opens == 0) {
+		d = n->rare->doc;
+		n->rare->doc = NULL;
 		release_locked(t, n);
 	}
 	pthread_mutex_unlock(&t->lock);

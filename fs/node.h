@@ -16,9 +16,11 @@
 
 struct fs_doc;
 
-/* Inside snapshots: the commit the kernel's entry, attributes and pages
- * for a node came from (made for the nodes there only). */
-struct fs_node_snap {
+/* What few nodes need, made for those only: most of a million nodes are
+ * names `ls -l` looked up, never opened, outside snapshots. */
+struct fs_node_rare {
+	/* Inside snapshots: the commit the kernel's entry, attributes and
+	 * pages for the node came from. */
 	unsigned char commit[20];
 	bool has_commit;
 	/* A frozen snapshot's own name, cached long by the kernel with all
@@ -27,25 +29,37 @@ struct fs_node_snap {
 	 * new node, so the kernel drops what it holds below the old one. */
 	bool pinned;
 	bool superseded;
+	bool paged; /* the kernel holds the pages of blob `pages` */
+	unsigned char pages[20];
+	unsigned doc_opens; /* open files sharing doc */
+	struct fs_doc *doc; /* open document buffer, see doc.c */
 };
 
 /* A million of these live while the kernel holds a million names (ls -l
- * of a big collection): kept to 112 bytes with a short name. */
+ * of a big collection): kept to 72 bytes (80 with malloc's header; 112
+ * before the rare fields moved out) with a name of up to 18 bytes. */
 struct fs_node {
 	struct fs_node *parent; /* holds a count in parent->nchild */
 	char *name; /* inl, or allocated (a long name, a rename) */
 	uint64_t nlookup;
 	uint64_t ino;
 	struct fs_node *next;
-	struct fs_doc *doc; /* open document buffer, see doc.c */
-	struct fs_node_snap *snap; /* NULL outside snapshots */
+	struct fs_node_rare *rare; /* NULL for most */
 	uint32_t nchild;
-	unsigned doc_opens; /* open files sharing doc */
 	bool detached; /* replaced by a rename: its path names another file */
-	bool paged; /* the kernel holds the pages of blob `pages` */
-	unsigned char pages[20];
-	char inl[16];
+	char inl[19];
 };
+
+/* N's open document buffer, or NULL. Caller holds the table lock, or an
+ * open file of N (which keeps the buffer). */
+static inline struct fs_doc *fs_node_doc(const struct fs_node *n)
+{
+	return n->rare ? n->rare->doc : NULL;
+}
+
+/* N's rare fields, made if need be (caller holds the table lock); NULL
+ * if there is no memory. */
+struct fs_node_rare *fs_node_rare_of(struct fs_node *n);
 
 struct fs_nodes {
 	pthread_mutex_t lock;
@@ -90,7 +104,8 @@ void fs_node_detach(struct fs_nodes *t, struct fs_node *parent,
 		    const char *name);
 
 /* Share N's document buffer: attach FRESH if N has none (then *used is
- * true) and count one more open. Returns the attached buffer. */
+ * true) and count one more open. Returns the attached buffer, or NULL
+ * if there is no memory (FRESH is then not used). */
 struct fs_doc *fs_node_doc_acquire(struct fs_nodes *t, struct fs_node *n,
 				   struct fs_doc *fresh, bool *used);
 /* Count one open less; at the last, detach and return the buffer for the

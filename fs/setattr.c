@@ -74,7 +74,7 @@ static int setattr_doc(struct fs *fs, struct fs_node *n,
 	int err = 0;
 
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (n->doc)
+		if (fs_node_doc(n))
 			err = fs_doc_truncate(fs, n, attr->st_size);
 		else
 			err = doc_truncate_closed(fs, n, loc, attr->st_size);
@@ -87,7 +87,7 @@ static int setattr_doc(struct fs *fs, struct fs_node *n,
 		return err;
 	/* cp -p and tar set the time on the open file: the save at close
 	 * keeps it rather than stamping its own. */
-	if (n->doc)
+	if (fs_node_doc(n))
 		fs_doc_set_mtime(fs, n, &ts[1]);
 	if (!created)
 		return doc_times(fs, loc, ts[1]);
