@@ -243,10 +243,14 @@ struct tree_bytes {
 /* All kept trees together: a collection of a million documents has 256
  * buckets of ~190 KB each (bytes and offsets); more are dropped in turn. */
 #define TREE_MEMO_BYTES (64u << 20)
+/* Trees the memo refused (too big, or not trees): their ids, a ring. */
+#define TREE_REFUSED 16
 struct store_treememo {
 	struct tree_bytes v[TREE_MEMO];
 	size_t bytes; /* held by v */
 	size_t hand; /* the next slot to drop when over TREE_MEMO_BYTES */
+	git_oid refused[TREE_REFUSED];
+	size_t nrefused;
 };
 struct store_tb_buf {
 	char *p;
