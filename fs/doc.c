@@ -174,9 +174,8 @@ void fs_doc_release(struct fs *fs, struct fs_node *n)
 
 bool fs_doc_keep_cache(struct fs *fs, struct fs_node *n, bool writing)
 {
-	bool keep = false;
-
 	struct fs_node_rare *r;
+	bool keep = false;
 
 	pthread_mutex_lock(&fs->nodes.lock);
 	if ((r = n->rare) && r->doc) {

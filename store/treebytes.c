@@ -101,13 +101,20 @@ static void memo_clear(struct store_treememo *m, size_t i)
 	store_tb_free(&m->v[i]);
 }
 
+/* The store's memo, made at its first use; NULL if there is no memory. */
+static struct store_treememo *memo_of(struct store *st)
+{
+	if (!st->treememo)
+		st->treememo = calloc(1, sizeof(*st->treememo));
+	return st->treememo;
+}
+
 void store_tb_keep(struct store *st, struct tree_bytes *t)
 {
-	struct store_treememo *m = st->treememo;
+	struct store_treememo *m;
 	size_t s = slot(&t->id);
 
-	if (t->len > TREE_MEMO_MAX ||
-	    (!m && !(m = st->treememo = calloc(1, sizeof(*m))))) {
+	if (t->len > TREE_MEMO_MAX || !(m = memo_of(st))) {
 		store_tb_free(t);
 		return;
 	}
@@ -352,9 +359,9 @@ static bool refused(struct store *st, const git_oid *id)
 
 static void refuse(struct store *st, const git_oid *id)
 {
-	struct store_treememo *m = st->treememo;
+	struct store_treememo *m = memo_of(st);
 
-	if (m || (m = st->treememo = calloc(1, sizeof(*m))))
+	if (m)
 		m->refused[m->nrefused++ % TREE_REFUSED] = *id;
 }
 
