@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <libdeflate.h>
 
 #include "store_int.h"
 #include "banned.h"
@@ -147,7 +148,7 @@ static void put_stored(struct store_tb_buf *b, const void *data, size_t len)
 	unsigned char *o = (unsigned char *)b->p + b->len;
 	const unsigned char *in = data;
 	size_t done = 0;
-	uLong adler = adler32_z(1L, in, len);
+	uint32_t adler = libdeflate_adler32(1, in, len); /* as objwrite.c */
 
 	*o++ = 0x78, *o++ = 0x01;
 	do {
@@ -226,8 +227,7 @@ int store_gpack_add(struct store *st, const git_oid *id, git_object_t type,
 		put_stored(&pb->b, data, len);
 	}
 	err = add_ent(pb, id->id, start,
-		      (uint32_t)crc32_z(0, (Bytef *)pb->b.p + start,
-					pb->b.len - start),
+		      libdeflate_crc32(0, pb->b.p + start, pb->b.len - start),
 		      type, len);
 	if (err < 0)
 		pb->b.len = start;
