@@ -26,6 +26,24 @@ int store_odb_read_raw(git_odb *odb, const git_oid *id, void **data,
 	return rc == GIT_PASSTHROUGH ? GIT_ENOTFOUND : rc;
 }
 
+int store_odb_read_header_raw(git_odb *odb, const git_oid *id, size_t *len,
+			      git_object_t *type)
+{
+	size_t n = git_odb_num_backends(odb);
+	git_odb_backend *be;
+
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		if (git_odb_get_backend(&be, odb, i) < 0 || !be->read_header)
+			continue;
+		rc = be->read_header(len, type, be, id);
+		if (rc != GIT_ENOTFOUND && rc != GIT_PASSTHROUGH)
+			return rc;
+	}
+	return GIT_ENOTFOUND;
+}
+
 void store_cache_drop_all(struct store *st, const git_oid *id)
 {
 	git_object *o = NULL;
