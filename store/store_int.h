@@ -438,14 +438,14 @@ int store_packw_add(struct store_packw *pw, git_object_t type, const void *data,
 		    size_t len);
 int store_packw_finish(struct store *st, struct store_packw *pw);
 void store_packw_free(struct store_packw *pw);
+/* odbread.c: type and size of ID from the backends that can say without
+ * reading it (GIT_ENOTFOUND if none can): git_odb_read_header reads the
+ * whole object when none can, into libgit2's cache. */
+int store_odb_read_header_raw(git_odb *odb, const git_oid *id, size_t *len,
+			      git_object_t *type);
 /* odbread.c: object ID's bytes from ODB's backends in their order,
  * past libgit2's object cache: 0 (*DATA is *BE's, for
  * git_odb_backend_data_free), GIT_ENOTFOUND, or a libgit2 error. */
-/* Type and size of ID from the backends that can say without reading it
- * (GIT_ENOTFOUND if none can): git_odb_read_header reads the whole
- * object when none can, into libgit2's cache. */
-int store_odb_read_header_raw(git_odb *odb, const git_oid *id, size_t *len,
-			      git_object_t *type);
 int store_odb_read_raw(git_odb *odb, const git_oid *id, void **data,
 		       size_t *len, git_object_t *type, git_odb_backend **be);
 /* odbread.c: empty libgit2's object caches (caller holds lock); ID: an
