@@ -122,7 +122,9 @@ int cfs_open(chronofs **out, const char *repo, const struct cfs_opts *o)
 {
 	struct store_opts so = { .author = o->author,
 				 .fsync = o->fsync,
-				 .log = o->log };
+				 .log = o->log,
+				 .warm = true,
+				 .info = o->info };
 	int err;
 
 	lib_enter();

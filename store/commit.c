@@ -502,6 +502,7 @@ void store_prepare_writes(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
 	store_pool_once(st);
+	store_warm_start(st);
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -523,13 +524,17 @@ int store_apply_info(struct store *st, const char *branch,
 		     struct store_commit_info *info)
 {
 	char ref[1024];
+	int err;
 
 	if (snprintf(ref, sizeof(ref), "refs/heads/%s", branch) >=
 	    (int)sizeof(ref))
 		return store_fail(-ENAMETOOLONG, "branch name too long");
 	/* Every save goes through group.c: alone it is made at once; with
 	 * saves waiting, they share one set of syncs and one ref update. */
-	return store_group_apply(st, branch, c, info);
+	err = store_group_apply(st, branch, c, info);
+	if (err == 0)
+		store_warm_note(st, branch, c);
+	return err;
 }
 
 /* Does PATH differ between commit C and its first parent? */

@@ -187,6 +187,10 @@ int store_open(struct store **out, const char *path,
 	err = store_objwrite_add(st);
 	if (err == 0)
 		err = store_packread_add(st);
+	if (err == 0 && opts->warm) {
+		st->info = opts->info;
+		err = store_warm_new(st);
+	}
 	if (err < 0)
 		goto fail;
 	*out = st;
@@ -207,6 +211,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_warm_stop(st);
 	store_pack_wait(st);
 	store_pool_stop(st);
 	store_syncset_stop(st);

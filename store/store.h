@@ -34,6 +34,11 @@ struct store_opts {
 	void (*log)(const char *msg);
 	/* The largest document store_doc_read reads (0: no limit). */
 	size_t max_doc_size;
+	/* The repository's owner (the daemon): remember the collections
+	 * saved into and warm the tree memo with them at the next open
+	 * (warm.c), reporting on INFO (may be NULL). */
+	bool warm;
+	void (*info)(const char *msg);
 };
 
 enum store_kind {
@@ -158,7 +163,7 @@ int store_commit_summary(struct store *st, const struct store_oid *commit,
 
 /* Start making the files saves use ahead of time (store/pool.c), in the
  * background; a read-write daemon calls this once mounted, else the first
- * save does. */
+ * save does. With opts.warm, start warming the tree memo too (warm.c). */
 void store_prepare_writes(struct store *st);
 
 /* On ext4, directories made in DIR from now on are spread over the

@@ -50,6 +50,8 @@ struct store {
 	git_odb_backend *packread; /* packread.c, owned by odb */
 	struct store_treememo *treememo; /* treepatch.c; under lock */
 	struct store_refmemo *refmemo; /* refs.c; under lock */
+	struct store_warm *warm; /* warm.c; NULL unless opts.warm */
+	void (*info)(const char *msg); /* what background work did */
 	struct store_syncset *syncset; /* syncset.c; under write_lock */
 	/* syncset.c: until then (CLOCK_MONOTONIC ns) a save's set is synced
 	 * file by file, because syncfs(2) last found others' dirty data to
@@ -230,15 +232,16 @@ int store_object_write(struct store *st, const git_oid *id, const void *data,
 int store_tree_patch(struct store *st, const git_oid *root, const char *path,
 		     const git_oid *id, git_filemode_t mode, git_oid *out);
 /* treebytes.c: trees as their bytes, entry i at p[off[i] .. off[i + 1]);
- * the memo keeps the ones written or serialized last, one per slot chosen
- * by the id (under st->lock). */
+ * the memo keeps the ones written or looked up last, in sets of
+ * TREE_MEMO_WAYS slots chosen by the id (under st->lock). */
 struct tree_bytes {
 	git_oid id;
 	char *p;
 	size_t len, n;
 	size_t *off;
 };
-#define TREE_MEMO 1024
+#define TREE_MEMO 4096
+#define TREE_MEMO_WAYS 4
 #define TREE_MEMO_MAX (4u << 20) /* bigger trees are not kept */
 /* All kept trees together: a collection of a million documents has 256
  * buckets of ~190 KB each (bytes and offsets); more are dropped in turn. */
@@ -247,6 +250,8 @@ struct tree_bytes {
 #define TREE_REFUSED 16
 struct store_treememo {
 	struct tree_bytes v[TREE_MEMO];
+	uint64_t used[TREE_MEMO]; /* when v[i] was last kept or found */
+	uint64_t now; /* counts keeps and finds */
 	size_t bytes; /* held by v */
 	size_t hand; /* the next slot to drop when over TREE_MEMO_BYTES */
 	git_oid refused[TREE_REFUSED];
@@ -257,6 +262,20 @@ struct store_tb_buf {
 	size_t len, cap;
 };
 void store_treememo_free(struct store *st);
+/* Tree ID into the memo (under st->lock) unless it holds LIMIT bytes
+ * already: the bytes it added (0: there already, or not a tree to keep),
+ * or (size_t)-1 if the memo is at LIMIT. */
+size_t store_tb_warm(struct store *st, const git_oid *id, size_t limit);
+/* warm.c: the memo warmed with the buckets of the collections saved into
+ * before the last close (see there). New: at open, no thread yet (the
+ * daemon forks after it); start: the thread, once (store_prepare_writes,
+ * under st->lock); stop: at close, the list written. */
+int store_warm_new(struct store *st);
+void store_warm_start(struct store *st);
+void store_warm_stop(struct store *st);
+/* A save of C on BRANCH: remember its collection. */
+void store_warm_note(struct store *st, const char *branch,
+		     const struct store_change *c);
 /* Drop tree ID from the memo, if it is there (replaced by a save). */
 void store_tb_drop(struct store *st, const git_oid *id);
 int store_tb_put(struct store_tb_buf *b, const void *data, size_t n);

@@ -82,11 +82,44 @@ void store_tb_free(struct tree_bytes *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* A tree's slot: ids are uniform, so their first bytes do. A collision
- * only drops the older tree. */
-static size_t slot(const git_oid *id)
+/* The first slot of a tree's set: ids are uniform, so their first bytes
+ * are. A set of several slots, its least recently used tree dropped: with
+ * one slot per id, each save's three new trees (root, collection, bucket)
+ * dropped whatever sat in theirs, and at a million documents half the
+ * saves read a 160 KB bucket back from its pack. */
+static size_t set_of(const git_oid *id)
 {
-	return ((size_t)id->id[0] << 8 | id->id[1]) % TREE_MEMO;
+	return ((size_t)id->id[0] << 8 | id->id[1]) %
+	       (TREE_MEMO / TREE_MEMO_WAYS) * TREE_MEMO_WAYS;
+}
+
+/* ID's slot in M, or TREE_MEMO. */
+static size_t find_slot(const struct store_treememo *m, const git_oid *id)
+{
+	size_t s = set_of(id);
+
+	for (size_t i = s; i < s + TREE_MEMO_WAYS; i++)
+		if (m->v[i].off && git_oid_equal(&m->v[i].id, id))
+			return i;
+	return TREE_MEMO;
+}
+
+/* The slot for ID in M: its own, an empty one, or the least recently
+ * used of its set. */
+static size_t victim(const struct store_treememo *m, const git_oid *id)
+{
+	size_t s = set_of(id), best = find_slot(m, id);
+
+	if (best < TREE_MEMO)
+		return best;
+	best = s;
+	for (size_t i = s; i < s + TREE_MEMO_WAYS; i++) {
+		if (!m->v[i].off)
+			return i;
+		if (m->used[i] < m->used[best])
+			best = i;
+	}
+	return best;
 }
 
 /* Bytes T holds. */
@@ -112,14 +145,16 @@ static struct store_treememo *memo_of(struct store *st)
 void store_tb_keep(struct store *st, struct tree_bytes *t)
 {
 	struct store_treememo *m;
-	size_t s = slot(&t->id);
+	size_t s;
 
 	if (t->len > TREE_MEMO_MAX || !(m = memo_of(st))) {
 		store_tb_free(t);
 		return;
 	}
+	s = victim(m, &t->id);
 	memo_clear(m, s);
 	m->v[s] = *t;
+	m->used[s] = ++m->now;
 	m->bytes += tb_size(t);
 	memset(t, 0, sizeof(*t));
 	/* Over budget: drop the others in turn, as a clock would. */
@@ -132,8 +167,10 @@ void store_tb_keep(struct store *st, struct tree_bytes *t)
 
 void store_tb_drop(struct store *st, const git_oid *id)
 {
-	if (store_tb_find_memo(st, id))
-		memo_clear(st->treememo, slot(id));
+	size_t s;
+
+	if (st->treememo && (s = find_slot(st->treememo, id)) < TREE_MEMO)
+		memo_clear(st->treememo, s);
 }
 
 void store_treememo_free(struct store *st)
@@ -149,9 +186,12 @@ void store_treememo_free(struct store *st)
 const struct tree_bytes *store_tb_find_memo(struct store *st, const git_oid *id)
 {
 	struct store_treememo *m = st->treememo;
-	const struct tree_bytes *t = m ? &m->v[slot(id)] : NULL;
+	size_t s = m ? find_slot(m, id) : TREE_MEMO;
 
-	return t && t->off && git_oid_equal(&t->id, id) ? t : NULL;
+	if (s == TREE_MEMO)
+		return NULL;
+	m->used[s] = ++m->now;
+	return &m->v[s];
 }
 
 /* Serialize libgit2's parsed tree T into OUT. */
@@ -397,6 +437,19 @@ static const struct tree_bytes *load(struct store *st, const git_oid *id)
 	}
 	store_tb_keep(st, &t);
 	return store_tb_find_memo(st, id);
+}
+
+size_t store_tb_warm(struct store *st, const git_oid *id, size_t limit)
+{
+	struct store_treememo *m = memo_of(st);
+	const struct tree_bytes *t;
+
+	if (!m || m->bytes >= limit)
+		return (size_t)-1;
+	if (find_slot(m, id) < TREE_MEMO)
+		return 0;
+	t = load(st, id);
+	return t ? tb_size(t) : 0;
 }
 
 /* Entry NAME of tree TREE, from the memo (where it is put if it can be):

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 
 from harness import CTL, ROOT, ChronofsTestCase, read_file, write_file
 
@@ -110,6 +111,52 @@ class LayoutTests(ChronofsTestCase):
         os.unlink(self.doc("c/b4.json"))
         self.assertNotIn("b4.json", os.listdir(self.doc("c")))
         self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 9)
+
+    def warm_lines(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return [l for l in f if "warmed the tree memo" in l]
+
+    def wait_warm(self):
+        for _ in range(500):
+            lines = self.warm_lines()
+            if lines:
+                return lines
+            time.sleep(0.02)
+        return []
+
+    def test_the_next_mount_warms_the_buckets_of_the_collections_saved_into(self):
+        """A mount remembers the collections its saves went to
+        (chronofs/warm) and the next mount loads their buckets into the
+        tree memo in the background, with a log line; a mount that only
+        reads leaves the list as it was."""
+        self.fast_import(FANOUT_AT + 500)
+        os.makedirs(os.path.join(self.repo, "chronofs"), exist_ok=True)
+        self.mount()
+        write_file(self.doc("c/b1.json"), b'{"id": 1, "v": 1}')  # reshards
+        os.mkdir(self.doc("small"))
+        write_file(self.doc("small/x.json"), b'{"x": 1}')
+        self.assertEqual(self.warm_lines(), [], "nothing to warm at the first mount")
+        self.unmount()
+        with open(os.path.join(self.repo, "chronofs", "warm")) as f:
+            self.assertEqual(f.read(), "main\tsmall\nmain\tc\n")
+        buckets = [l for l in self.git("ls-tree", "main:c").splitlines() if l.split()[1] == "tree"]
+        self.mount()
+        lines = self.wait_warm()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("with %d trees" % len(buckets), lines[0])
+        # Saves and reads meanwhile and after see the same documents.
+        write_file(self.doc("c/b2.json"), b'{"id": 2, "v": 2}')
+        self.assertEqual(read_file(self.doc("c/b2.json")), b'{"id": 2, "v": 2}')
+        self.assertEqual(read_file(self.doc("c/b3.json")), b'{"id": 3, "v": -1}')
+        self.assertEqual(self.show("c/%s/b2.json" % bucket("b2.json")), b'{"id": 2, "v": 2}')
+        # A mount that only reads: the list stays, and is used again.
+        self.remount()
+        self.assertEqual(len(self.wait_warm()), 1)
+        self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 500)
+        self.remount()
+        self.assertEqual(len(self.wait_warm()), 1)
+        with open(os.path.join(self.repo, "chronofs", "warm")) as f:
+            self.assertEqual(f.read(), "main\tc\nmain\tsmall\n")
 
     def test_a_file_git_puts_beside_the_buckets_is_the_document(self):
         """A commit made with Git that writes c/b5.json into a fanout
