@@ -262,10 +262,14 @@ struct store_tb_buf {
 	size_t len, cap;
 };
 void store_treememo_free(struct store *st);
-/* Tree ID into the memo (under st->lock) unless it holds LIMIT bytes
- * already: the bytes it added (0: there already, or not a tree to keep),
- * or (size_t)-1 if the memo is at LIMIT. */
-size_t store_tb_warm(struct store *st, const git_oid *id, size_t limit);
+/* Tree ID read from the packs into OUT without st->lock (packread.c's
+ * reads run on any thread): 0, or 1 if it is not there or no tree to
+ * keep. */
+int store_tb_read_unlocked(struct store *st, const git_oid *id,
+			   struct tree_bytes *out);
+/* T into the memo (under st->lock; T is emptied) unless it is there or
+ * the memo holds LIMIT bytes: the bytes added, or (size_t)-1 at LIMIT. */
+size_t store_tb_offer(struct store *st, struct tree_bytes *t, size_t limit);
 /* warm.c: the memo warmed with the buckets of the collections saved into
  * before the last close (see there). New: at open, no thread yet (the
  * daemon forks after it); start: the thread, once (store_prepare_writes,

@@ -439,17 +439,42 @@ static const struct tree_bytes *load(struct store *st, const git_oid *id)
 	return store_tb_find_memo(st, id);
 }
 
-size_t store_tb_warm(struct store *st, const git_oid *id, size_t limit)
+int store_tb_read_unlocked(struct store *st, const git_oid *id,
+			   struct tree_bytes *out)
+{
+	git_odb_backend *be = st->packread;
+	git_object_t type = GIT_OBJECT_INVALID;
+	void *data = NULL;
+	size_t len = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!be || be->read(&data, &len, &type, be, id) != 0)
+		return 1;
+	err = type != GIT_OBJECT_TREE || len > TREE_MEMO_MAX ?
+		      1 :
+		      index_raw(data, len, out);
+	git_odb_backend_data_free(be, data);
+	if (err == 0)
+		out->id = *id;
+	return err;
+}
+
+size_t store_tb_offer(struct store *st, struct tree_bytes *t, size_t limit)
 {
 	struct store_treememo *m = memo_of(st);
-	const struct tree_bytes *t;
+	size_t got = 0;
 
-	if (!m || m->bytes >= limit)
+	if (!m || m->bytes >= limit) {
+		store_tb_free(t);
 		return (size_t)-1;
-	if (find_slot(m, id) < TREE_MEMO)
-		return 0;
-	t = load(st, id);
-	return t ? tb_size(t) : 0;
+	}
+	if (find_slot(m, &t->id) == TREE_MEMO) {
+		got = tb_size(t);
+		store_tb_keep(st, t);
+	}
+	store_tb_free(t);
+	return got;
 }
 
 /* Entry NAME of tree TREE, from the memo (where it is put if it can be):
