@@ -272,6 +272,19 @@ static int index_raw(const char *p, size_t len, struct tree_bytes *out)
 	return 0;
 }
 
+/* Object ID's data P (LEN bytes of TYPE) indexed into OUT if it is a tree
+ * of at most MAX bytes: 0, an error, or 1 (not one). */
+static int index_tree(const void *p, size_t len, git_object_t type, size_t max,
+		      const git_oid *id, struct tree_bytes *out)
+{
+	int err = type != GIT_OBJECT_TREE || len > max ? 1 :
+							 index_raw(p, len, out);
+
+	if (err == 0)
+		out->id = *id;
+	return err;
+}
+
 /* Tree ID as bytes, from its object's own data (no parse, no
  * serializing again): 0, an error, or 1 to take libgit2's way. Read from
  * the backends themselves: through git_odb_read, libgit2's cache would
@@ -296,12 +309,10 @@ static int read_raw(struct store *st, const git_oid *id, struct tree_bytes *out)
 	} else {
 		return 1; /* libgit2's way says what is wrong */
 	}
-	err = type != GIT_OBJECT_TREE ? 1 : index_raw(p, len, out);
+	err = index_tree(p, len, type, SIZE_MAX, id, out);
 	if (data)
 		git_odb_backend_data_free(be, data);
 	git_odb_object_free(o);
-	if (err == 0)
-		out->id = *id;
 	return err;
 }
 
@@ -451,12 +462,8 @@ int store_tb_read_unlocked(struct store *st, const git_oid *id,
 	memset(out, 0, sizeof(*out));
 	if (!be || be->read(&data, &len, &type, be, id) != 0)
 		return 1;
-	err = type != GIT_OBJECT_TREE || len > TREE_MEMO_MAX ?
-		      1 :
-		      index_raw(data, len, out);
+	err = index_tree(data, len, type, TREE_MEMO_MAX, id, out);
 	git_odb_backend_data_free(be, data);
-	if (err == 0)
-		out->id = *id;
 	return err;
 }
 

@@ -43,15 +43,23 @@ static void warm_path(const struct store *st, char *out, size_t n,
 	snprintf(out, n, "%s/chronofs/warm%s", st->gitdir, suffix);
 }
 
-/* Put LINE first in W's list (W->lock held): 0, or -ENOMEM. */
-static int remember(struct store_warm *w, const char *line)
+/* LINE's place in W's list, or where the list ends (WARM_MAX if full). */
+static size_t seen_at(const struct store_warm *w, const char *line)
 {
 	size_t i;
-	char *keep;
 
 	for (i = 0; i < WARM_MAX && w->seen[i]; i++)
 		if (!strcmp(w->seen[i], line))
 			break;
+	return i;
+}
+
+/* Put LINE first in W's list (W->lock held): 0, or -ENOMEM. */
+static int remember(struct store_warm *w, const char *line)
+{
+	size_t i = seen_at(w, line);
+	char *keep;
+
 	if (i == 0 && w->seen[0])
 		return 0;
 	if (i < WARM_MAX && w->seen[i]) {
@@ -91,41 +99,26 @@ void store_warm_note(struct store *st, const char *branch,
 static size_t buckets_of(struct store *st, const char *branch, const char *dir,
 			 git_oid out[256])
 {
-	char ref[WARM_LINE + 16];
-	git_commit *c = NULL;
 	git_tree *root = NULL, *t = NULL;
-	git_tree_entry *e = NULL;
-	git_oid id;
+	git_oid head;
 	size_t n = 0;
 
-	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
 	pthread_mutex_lock(&st->lock);
-	if (git_reference_name_to_id(&id, st->repo, ref) < 0 ||
-	    git_commit_lookup(&c, st->repo, &id) < 0 ||
-	    git_commit_tree(&root, c) < 0)
-		goto out;
-	if (!*dir) {
-		t = root;
-		root = NULL;
-	} else if (git_tree_entry_bypath(&e, root, dir) < 0 ||
-		   git_tree_entry_type(e) != GIT_OBJECT_TREE ||
-		   git_tree_lookup(&t, st->repo, git_tree_entry_id(e)) < 0) {
-		goto out;
-	}
-	if (!store_layout_is_fanout(t))
-		goto out;
-	for (size_t i = 0, k = git_tree_entrycount(t); i < k && n < 256; i++) {
-		const git_tree_entry *b = git_tree_entry_byindex(t, i);
+	if (store_head_locked(st, branch, &head) == 0 &&
+	    store_tree_locked(st, &head, &root) == 0 &&
+	    store_layout_dir(st, root, dir, &t) == 0 &&
+	    store_layout_is_fanout(t)) {
+		for (size_t i = 0, k = git_tree_entrycount(t); i < k && n < 256;
+		     i++) {
+			const git_tree_entry *b = git_tree_entry_byindex(t, i);
 
-		if (git_tree_entry_type(b) == GIT_OBJECT_TREE &&
-		    store_layout_bucket_name(git_tree_entry_name(b)))
-			out[n++] = *git_tree_entry_id(b);
+			if (git_tree_entry_type(b) == GIT_OBJECT_TREE &&
+			    store_layout_bucket_name(git_tree_entry_name(b)))
+				out[n++] = *git_tree_entry_id(b);
+		}
 	}
-out:
 	git_tree_free(t);
-	git_tree_entry_free(e);
 	git_tree_free(root);
-	git_commit_free(c);
 	pthread_mutex_unlock(&st->lock);
 	return n;
 }
@@ -157,7 +150,7 @@ static void *warm_main(void *arg)
 		n = buckets_of(st, line, tab + 1, ids);
 		for (size_t i = 0; i < n && !atomic_load(&w->stop); i++) {
 			struct tree_bytes t;
-			size_t got = 0;
+			size_t got;
 
 			/* Read and indexed without the store's lock: this
 			 * thread runs last, and a save must not wait for it
@@ -233,10 +226,7 @@ static void warm_save(struct store *st, struct store_warm *w)
 			if (!nl || !strchr(line, '\t'))
 				continue;
 			*nl = '\0';
-			for (i = 0; i < WARM_MAX && w->seen[i]; i++)
-				if (!strcmp(w->seen[i], line))
-					break;
-			if (i < WARM_MAX && w->seen[i])
+			if ((i = seen_at(w, line)) < WARM_MAX && w->seen[i])
 				continue;
 			fprintf(out, "%s\n", line);
 			n++;
