@@ -301,6 +301,10 @@ int store_commit_buffer(struct store_tb_buf *b, const git_oid *tree,
 			const git_signature *sig, const char *msg);
 const struct tree_bytes *store_tb_find_memo(struct store *st,
 					    const git_oid *id);
+/* Tree ID from the memo, put there first if it is a tree small enough
+ * to keep (read past libgit2's cache); NULL otherwise. Valid until the
+ * next store_tb_keep. */
+const struct tree_bytes *store_tb_memo(struct store *st, const git_oid *id);
 void store_tb_keep(struct store *st, struct tree_bytes *t);
 void store_tb_free(struct tree_bytes *t);
 const char *store_tb_name(const struct tree_bytes *t, size_t i, bool *dir);

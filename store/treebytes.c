@@ -484,16 +484,21 @@ size_t store_tb_offer(struct store *st, struct tree_bytes *t, size_t limit)
 	return got;
 }
 
+const struct tree_bytes *store_tb_memo(struct store *st, const git_oid *id)
+{
+	const struct tree_bytes *t = store_tb_find_memo(st, id);
+
+	return t ? t : load(st, id);
+}
+
 /* Entry NAME of tree TREE, from the memo (where it is put if it can be):
  * 0 with *id and *mode, -ENOENT, or 1 if TREE is not in the memo. */
 static int lookup(struct store *st, const git_oid *tree, const char *name,
 		  git_oid *id, unsigned *mode)
 {
-	const struct tree_bytes *t = store_tb_find_memo(st, tree);
+	const struct tree_bytes *t = store_tb_memo(st, tree);
 	size_t i;
 
-	if (!t)
-		t = load(st, tree);
 	if (!t)
 		return 1;
 	i = store_tb_find(t, name);
