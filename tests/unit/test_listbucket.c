@@ -74,14 +74,14 @@ int main(void)
 	for (size_t i = 0; i < DOCS; i++) {
 		snprintf(names[i], sizeof(names[i]), "a%zu.json", i);
 		bucket_path(names[i], paths[n], sizeof(paths[n]));
-		puts[n] = (struct testrepo_put){ paths[n], "{\"in\": \"bucket\"}",
-						 0 };
+		puts[n] = (struct testrepo_put){ paths[n],
+						 "{\"in\": \"bucket\"}", 0 };
 		n++;
 	}
 	puts[n++] = (struct testrepo_put){ "c/" LAYOUT_MARKER, "marker\n", 0 };
 	/* a0.json beside the buckets: the document (store_layout_bucketed). */
-	puts[n++] = (struct testrepo_put){ "c/a0.json", "{\"in\": \"direct\"}",
-					   0 };
+	puts[n++] =
+		(struct testrepo_put){ "c/a0.json", "{\"in\": \"direct\"}", 0 };
 	puts[n++] = (struct testrepo_put){ "c/sub/x.json", "{}", 0 };
 	bucket_path("ln", paths[DOCS], sizeof(paths[DOCS]));
 	puts[n++] = (struct testrepo_put){ paths[DOCS], "a1.json",
@@ -130,7 +130,8 @@ int main(void)
 		if (!te)
 			continue;
 		pthread_mutex_lock(&st->lock);
-		buckets += store_tb_find_memo(st, git_tree_entry_id(te)) != NULL;
+		buckets += store_tb_find_memo(st, git_tree_entry_id(te)) !=
+			   NULL;
 		pthread_mutex_unlock(&st->lock);
 		git_tree_entry_free(te);
 	}
