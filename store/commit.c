@@ -138,14 +138,16 @@ static int plan_shadowed(git_tree *tree, struct plan *p,
 {
 	const char *slash = strrchr(path, '/');
 	const char *name = slash ? slash + 1 : path;
+	size_t dl = slash ? (size_t)(slash - path) : 0;
 	git_tree_entry *e = NULL;
 	char *bpath = NULL, *flat = strdup(path);
 	int err = flat ? plan_push(p, GIT_TREE_UPDATE_REMOVE, NULL, flat) :
 			 -ENOMEM;
 
 	if (err == 0 &&
-	    store_layout_bucket_path(path, slash ? (size_t)(slash - path) : 0,
-				     name, &bpath) < 0)
+	    store_layout_bucket_path(path, dl, name,
+				     store_layout_split(tree, path, dl, name),
+				     &bpath) < 0)
 		return -ENOMEM;
 	if (err < 0)
 		return err;
@@ -219,7 +221,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 		/* The collection's new tree, the PUT in it: one update. */
 		git_oid id;
 
-		err = store_layout_fanout_tree(st, t, name, blob, &id);
+		err = store_layout_fanout_tree(st, t, name, blob, 0, &id);
 		/* The flat tree is history now, and the biggest thing libgit2
 		 * keeps (parsed, ~60 MB at a million documents): not for
 		 * long. */
@@ -243,7 +245,7 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 			char *g;
 
 			if (store_layout_bucket_path(dir, strlen(dir), name,
-						     &g) < 0) {
+						     false, &g) < 0) {
 				err = -ENOMEM;
 			} else {
 				free(p->paths[p->npaths - 1]);
@@ -256,6 +258,67 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 	git_tree_free(t);
 	free(dir);
 	return err;
+}
+
+/* A PUT into a plain bucket of a fanout collection that holds
+ * LAYOUT_FANOUT_AT files splits that bucket in the same commit, as
+ * reshard() does a flat collection, a level down: at a million documents
+ * every save into a bucket of 3,900 files hashed and wrote its 160 KB
+ * again. Returns 1 if it did (the PUT is then planned too). */
+static int split_bucket(struct store *st, git_tree *tree, const char *path,
+			const git_oid *blob, struct plan *p)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char *gpath = NULL, *plain = NULL, *bdir = NULL;
+	git_tree *bt = NULL;
+	size_t files = 0;
+	bool fanout = false, split = false;
+	git_oid id;
+	int err;
+
+	err = store_tb_git_path(st, git_tree_id(tree), path, &gpath);
+	if (err == 1)
+		err = store_layout_git_path(st, tree, path, &gpath, &fanout,
+					    NULL);
+	if (err == 0 &&
+	    store_layout_bucket_path(path, slash ? (size_t)(slash - path) : 0,
+				     name, false, &plain) < 0)
+		err = -ENOMEM;
+	/* Only where the PUT goes into a plain bucket. */
+	if (err < 0 || strcmp(gpath, plain))
+		goto out;
+	if (!(bdir = strndup(gpath, strlen(gpath) - strlen(name) - 1))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = store_tb_dir_files(st, git_tree_id(tree), bdir, &files, &split);
+	if (err == 1 && (err = store_layout_dir(st, tree, bdir, &bt)) == 0) {
+		split = store_layout_is_fanout(bt);
+		for (size_t i = 0, n = git_tree_entrycount(bt); i < n; i++)
+			files += git_tree_entry_type(git_tree_entry_byindex(
+					 bt, i)) == GIT_OBJECT_BLOB;
+	}
+	if (err < 0 || split || !store_layout_too_big(files + 1))
+		goto out;
+	if (!bt && (err = store_layout_dir(st, tree, bdir, &bt)) < 0)
+		goto out;
+	err = store_layout_fanout_tree(st, bt, name, blob, 1, &id);
+	if (err == 0) {
+		err = plan_push(p, GIT_TREE_UPDATE_UPSERT, &id, bdir);
+		bdir = NULL; /* the plan's, or freed */
+	}
+	if (err == 0) {
+		p->up[p->n - 1].filemode = GIT_FILEMODE_TREE;
+		err = 1;
+	}
+out:
+	git_tree_free(bt);
+	free(bdir);
+	free(plain);
+	free(gpath);
+	/* No bucket yet, or no collection: nothing to split. */
+	return err == -ENOENT || err == -ENOTDIR ? 0 : err;
 }
 
 /* The tree updates for C against TREE; 1 if C changes nothing. *FROM:
@@ -280,6 +343,8 @@ static int plan(struct store *st, git_tree *tree, const struct store_change *c,
 		err = check_parents(st, tree, c->path);
 		if (err == 0)
 			err = reshard(st, tree, c->path, blob, p);
+		if (err == 0)
+			err = split_bucket(st, tree, c->path, blob, p);
 		if (err == 0)
 			err = plan_add(st, tree, p, GIT_TREE_UPDATE_UPSERT,
 				       blob, c->path);

@@ -3,9 +3,14 @@
  * stored with a 256-way hash fanout (users/5c/alice.json, the bucket being
  * the low byte of the FNV-1a hash of the name, as two hex digits) and a
  * marker blob users/.chronofs-fanout, so a save rewrites a tree of a few
- * hundred entries instead of one of the whole collection. Everything above
- * store/ sees the flat, logical paths. In a fanout collection the
- * two-hex-digit subtrees are buckets, never collections of their own. */
+ * hundred entries instead of one of the whole collection. A bucket that
+ * holds LAYOUT_FANOUT_AT files in its turn (past half a million documents)
+ * is split the same way, by the hash's second byte, with its own marker
+ * (users/5c/.chronofs-fanout, users/5c/e1/alice.json): each bucket is
+ * plain or split, as its tree says. Everything above store/ sees the
+ * flat, logical paths. In a fanout collection the two-hex-digit subtrees
+ * are buckets, never collections of their own; in a split bucket only
+ * the marker and the sub-buckets are part of the layout. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,27 +40,42 @@ bool store_layout_bucket_name(const char *name)
 	       strchr(hex, name[1]);
 }
 
-unsigned store_layout_bucket_no(const char *name)
+unsigned store_layout_bucket_no_at(const char *name, unsigned level)
 {
 	uint32_t h = 2166136261u;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	return h & 0xff;
+	return (h >> (8 * level)) & 0xff;
+}
+
+unsigned store_layout_bucket_no(const char *name)
+{
+	return store_layout_bucket_no_at(name, 0);
+}
+
+void store_layout_bucket_at(const char *name, unsigned level, char out[3])
+{
+	snprintf(out, 3, "%02x", store_layout_bucket_no_at(name, level));
 }
 
 void store_layout_bucket(const char *name, char out[3])
 {
-	snprintf(out, 3, "%02x", store_layout_bucket_no(name));
+	store_layout_bucket_at(name, 0, out);
 }
 
-int store_layout_marker(struct store *st, git_oid *out)
+int store_layout_marker(struct store *st, unsigned level, git_oid *out)
 {
 	static const char text[] =
 		"chronofs: documents of this collection are in 256 buckets, "
 		"named by the low byte of the FNV-1a hash of their name\n";
-	int err = git_blob_create_from_buffer(out, st->repo, text,
-					      sizeof(text) - 1);
+	static const char split[] =
+		"chronofs: documents of this bucket are in 256 buckets, "
+		"named by the second byte of the FNV-1a hash of their name\n";
+	int err = level ? git_blob_create_from_buffer(out, st->repo, split,
+						      sizeof(split) - 1) :
+			  git_blob_create_from_buffer(out, st->repo, text,
+						      sizeof(text) - 1);
 
 	return err < 0 ? store_git_fail(err, "fanout marker") : 0;
 }
@@ -66,13 +86,15 @@ bool store_layout_bucketed(bool fanout, bool name_is_direct)
 }
 
 int store_layout_bucket_path(const char *dir, size_t dirlen, const char *name,
-			     char **out)
+			     bool split, char **out)
 {
-	char bucket[3];
+	char bucket[3], sub[3];
 
 	store_layout_bucket(name, bucket);
-	if (asprintf(out, "%.*s%s%s/%s", (int)dirlen, dir, dirlen ? "/" : "",
-		     bucket, name) < 0) {
+	store_layout_bucket_at(name, 1, sub);
+	if (asprintf(out, "%.*s%s%s/%s%s%s", (int)dirlen, dir,
+		     dirlen ? "/" : "", bucket, split ? sub : "",
+		     split ? "/" : "", name) < 0) {
 		*out = NULL;
 		return -ENOMEM;
 	}
@@ -132,6 +154,23 @@ static int split(const char *path, char **dir, const char **name)
 	return *dir ? 0 : -ENOMEM;
 }
 
+bool store_layout_split(git_tree *root, const char *dir, size_t dirlen,
+			const char *name)
+{
+	char bucket[3], *p = NULL;
+	git_tree_entry *e = NULL;
+	bool yes;
+
+	store_layout_bucket(name, bucket);
+	if (asprintf(&p, "%.*s%s%s/%s", (int)dirlen, dir, dirlen ? "/" : "",
+		     bucket, LAYOUT_MARKER) < 0)
+		return false;
+	yes = git_tree_entry_bypath(&e, root, p) == 0;
+	git_tree_entry_free(e);
+	free(p);
+	return yes;
+}
+
 int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 			  char **out, bool *fanout, bool *shadow)
 {
@@ -151,9 +190,13 @@ int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 		const git_tree_entry *te = git_tree_entry_byname(dir, name);
 
 		if (store_layout_bucketed(true, te != NULL)) {
+			size_t dl = strlen(dirpath);
+
 			*fanout = true;
-			store_layout_bucket_path(dirpath, strlen(dirpath), name,
-						 out);
+			store_layout_bucket_path(
+				dirpath, dl, name,
+				store_layout_split(root, dirpath, dl, name),
+				out);
 		} else if (shadow) {
 			*shadow = git_tree_entry_type(te) != GIT_OBJECT_TREE;
 		}
@@ -163,39 +206,6 @@ int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 	git_tree_free(dir);
 	free(dirpath);
 	return *out ? 0 : -ENOMEM;
-}
-
-/* The logical path of git path GPATH in TREE (the commit's root): a
- * file in a bucket of a fanout collection loses its bucket. 1 for the
- * marker (not a document), 0 otherwise; *out is the caller's. */
-int store_layout_logical(struct store *st, git_tree *tree, const char *gpath,
-			 char **out)
-{
-	const char *name, *bname;
-	char *dir = NULL, *coll = NULL;
-	git_tree *ct = NULL;
-	int err;
-
-	*out = NULL;
-	if ((err = split(gpath, &dir, &name)) < 0)
-		return err;
-	if (!strcmp(name, LAYOUT_MARKER)) {
-		free(dir);
-		return 1;
-	}
-	if ((err = split(dir, &coll, &bname)) == 0 &&
-	    store_layout_bucket_name(bname) && *dir &&
-	    store_layout_dir(st, tree, coll, &ct) == 0 &&
-	    store_layout_is_fanout(ct)) {
-		if (asprintf(out, "%s%s%s", coll, *coll ? "/" : "", name) < 0)
-			*out = NULL;
-	} else if (err == 0) {
-		*out = strdup(gpath);
-	}
-	git_tree_free(ct);
-	free(coll);
-	free(dir);
-	return err < 0 ? err : *out ? 0 : -ENOMEM;
 }
 
 /* Updates that move every file of flat collection DIR (tree T) into
@@ -237,14 +247,15 @@ int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 		u[k++] = (git_tree_update){
 			GIT_TREE_UPDATE_REMOVE, { { 0 } }, 0, v[p++]
 		};
-		if (store_layout_bucket_path(dir, strlen(dir), name, &v[p]) < 0)
+		if (store_layout_bucket_path(dir, strlen(dir), name, false,
+					     &v[p]) < 0)
 			return -ENOMEM;
 		u[k++] = (git_tree_update){ GIT_TREE_UPDATE_UPSERT,
 					    *git_tree_entry_id(e),
 					    git_tree_entry_filemode(e),
 					    v[p++] };
 	}
-	if ((err = store_layout_marker(st, &marker)) < 0)
+	if ((err = store_layout_marker(st, 0, &marker)) < 0)
 		return err;
 	if (asprintf(&v[p], "%s%s%s", dir, *dir ? "/" : "", LAYOUT_MARKER) < 0)
 		return -ENOMEM;

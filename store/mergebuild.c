@@ -174,21 +174,16 @@ static int cmp_bucket(const void *a, const void *b)
 		      ((const struct bucketed *)b)->bucket);
 }
 
-/* Bucket BK of fanout collection DIR (tree OD, ours) with entries
- * B[0..N) put in: its bytes spliced (rawtree.c), the new bucket one
- * update of DIR/BK. */
-static int build_bucket(struct store *st, git_tree *od, const char *dir,
-			const struct bucketed *b, size_t n, struct updates *u)
+/* Bucket tree BID (NULL: none yet) at git path GP (the updates' once
+ * given) with entries B[0..N) put in: its bytes spliced (rawtree.c),
+ * the new bucket one update of GP, or its removal if it ends empty. */
+static int splice_bucket(struct store *st, const git_oid *bid, char *gp,
+			 const struct bucketed *b, size_t n, struct updates *u)
 {
-	const git_tree_entry *te = git_tree_entry_byname(od, b->bucket);
-	const git_oid *bid = te && git_tree_entry_type(te) == GIT_OBJECT_TREE ?
-				     git_tree_entry_id(te) :
-				     NULL;
 	struct rt_update *up = calloc(n, sizeof(*up));
 	git_oid *ids = calloc(n, sizeof(*ids)), id;
 	struct rtree t = { 0 };
 	bool empty;
-	char *gp = NULL;
 	int err = up && ids ? store_rt_read(st, bid, &t) : -ENOMEM;
 
 	for (size_t i = 0; i < n && err == 0; i++) {
@@ -203,9 +198,6 @@ static int build_bucket(struct store *st, git_tree *od, const char *dir,
 	}
 	if (err == 0)
 		err = store_rt_splice(st, &t, up, n, &id, &empty);
-	if (err == 0 &&
-	    asprintf(&gp, "%s%s%s", dir, *dir ? "/" : "", b->bucket) < 0)
-		err = -ENOMEM;
 	if (err == 0 && !empty)
 		err = add(u, GIT_TREE_UPDATE_UPSERT, &id, GIT_FILEMODE_TREE,
 			  gp);
@@ -216,6 +208,62 @@ static int build_bucket(struct store *st, git_tree *od, const char *dir,
 	store_rt_release(&t);
 	free(ids);
 	free(up);
+	return err;
+}
+
+/* Bucket BK of fanout collection DIR (tree OD, ours) with entries
+ * B[0..N) put in, each of its sub-buckets in turn if it is split. */
+static int build_bucket(struct store *st, git_tree *od, const char *dir,
+			const struct bucketed *b, size_t n, struct updates *u)
+{
+	const git_tree_entry *te = git_tree_entry_byname(od, b->bucket);
+	const git_oid *bid = te && git_tree_entry_type(te) == GIT_OBJECT_TREE ?
+				     git_tree_entry_id(te) :
+				     NULL;
+	struct bucketed *sub = NULL;
+	struct rtree t = { 0 };
+	char *gp = NULL;
+	int err = 0;
+
+	if (asprintf(&gp, "%s%s%s", dir, *dir ? "/" : "", b->bucket) < 0)
+		return -ENOMEM;
+	if ((err = store_rt_read(st, bid, &t)) < 0) {
+		free(gp);
+		return err;
+	}
+	if (!store_rt_is_fanout(&t)) {
+		store_rt_release(&t);
+		return splice_bucket(st, bid, gp, b, n, u);
+	}
+	if (!(sub = calloc(n, sizeof(*sub))))
+		err = -ENOMEM;
+	for (size_t i = 0; i < n && sub; i++) {
+		sub[i].e = b[i].e;
+		store_layout_bucket_at(store_merge_base_name(b[i].e->path), 1,
+				       sub[i].bucket);
+	}
+	if (sub)
+		qsort(sub, n, sizeof(*sub), cmp_bucket);
+	for (size_t i = 0, j; i < n && err == 0; i = j) {
+		const struct rt_entry *se =
+			store_rt_find(&t, sub[i].bucket, true);
+		git_oid sid;
+		char *sgp;
+
+		for (j = i + 1; j < n && !strcmp(sub[j].bucket, sub[i].bucket);
+		     j++)
+			;
+		if (se)
+			memcpy(sid.id, se->id, GIT_OID_RAWSZ);
+		if (asprintf(&sgp, "%s/%s", gp, sub[i].bucket) < 0)
+			err = -ENOMEM;
+		else
+			err = splice_bucket(st, se ? &sid : NULL, sgp, sub + i,
+					    j - i, u);
+	}
+	free(sub);
+	free(gp);
+	store_rt_release(&t);
 	return err;
 }
 

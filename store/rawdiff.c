@@ -217,6 +217,36 @@ static int cmp_name(const void *a, const void *b)
 	return c ? c : x->nlen < y->nlen ? -1 : x->nlen > y->nlen;
 }
 
+/* The files of bucket RAW (of LEVEL; a split bucket's are those of its
+ * sub-buckets, nothing else of it is part of the layout) into L, held
+ * there, but those L's first ND entries (sorted by name) shadow. */
+static int add_bucket(struct rd *d, struct rlist *l, const unsigned char *raw,
+		      unsigned level, size_t nd, size_t *cap)
+{
+	struct ctree **h, *bt;
+	int err;
+
+	if (!(h = realloc(l->held, (l->nheld + 1) * sizeof(*h))))
+		return -ENOMEM;
+	l->held = h;
+	if ((err = get_tree(d, raw, &bt)) < 0 || !bt)
+		return err;
+	l->held[l->nheld++] = bt;
+	for (size_t k = 0; err == 0 && k < bt->n; k++) {
+		const struct rent *e = &bt->v[k];
+
+		if (level == 0 && bt->fanout) {
+			if (is_bucket(e))
+				err = add_bucket(d, l, e->id, 1, nd, cap);
+		} else if (!rent_is_tree(e) &&
+			   !(nd &&
+			     bsearch(e, l->v, nd, sizeof(*l->v), cmp_name))) {
+			err = list_add(l, e, cap);
+		}
+	}
+	return err;
+}
+
 /* T's logical entries (T NULL: none): a plain tree's own; a fanout
  * collection's direct ones without buckets and marker, with the files of
  * its buckets too when BUCKETS, but for those a direct entry shadows
@@ -242,26 +272,9 @@ static int list_logical(struct rd *d, const struct ctree *t, bool buckets,
 	nd = l->n;
 	if (nd > 1)
 		qsort(l->v, nd, sizeof(*l->v), cmp_name);
-	for (size_t i = 0; buckets && err == 0 && i < t->n; i++) {
-		const struct rent *e = &t->v[i];
-		struct ctree **h, *bt;
-
-		if (!is_bucket(e))
-			continue;
-		if (!(h = realloc(l->held, (l->nheld + 1) * sizeof(*h))))
-			return -ENOMEM;
-		l->held = h;
-		if ((err = get_tree(d, e->id, &bt)) < 0)
-			return err;
-		if (!bt)
-			continue;
-		l->held[l->nheld++] = bt;
-		for (size_t k = 0; err == 0 && k < bt->n; k++)
-			if (!rent_is_tree(&bt->v[k]) &&
-			    !(nd && bsearch(&bt->v[k], l->v, nd, sizeof(*l->v),
-					    cmp_name)))
-				err = list_add(l, &bt->v[k], &cap);
-	}
+	for (size_t i = 0; buckets && err == 0 && i < t->n; i++)
+		if (is_bucket(&t->v[i]))
+			err = add_bucket(d, l, t->v[i].id, 0, nd, &cap);
 	if (err == 0 && l->n)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_rent);
 	return err;
@@ -313,22 +326,67 @@ static void buckets_of(const struct ctree *t, const struct rent *out[256])
 	}
 }
 
-/* Two fanout collections: direct entries, then bucket by bucket, equal
- * buckets skipped unread. */
-static int diff_fanouts(struct rd *d, const struct ctree *ta,
-			const struct ctree *tb)
+/* The files of bucket T (of LEVEL; NULL: none), sorted. */
+static int bucket_files(struct rd *d, const struct ctree *t, unsigned level,
+			struct rlist *l)
 {
-	const struct rent *ba[256] = { 0 }, *bb[256] = { 0 };
-	struct rlist la, lb;
+	size_t cap = 0;
+	int err = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->owned = true;
+	for (size_t i = 0; t && err == 0 && i < t->n; i++) {
+		const struct rent *e = &t->v[i];
+
+		if (level == 0 && t->fanout) {
+			if (is_bucket(e))
+				err = add_bucket(d, l, e->id, 1, 0, &cap);
+		} else if (!rent_is_tree(e)) {
+			err = list_add(l, e, &cap);
+		}
+	}
+	if (err == 0 && l->n)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_rent);
+	return err;
+}
+
+static int diff_bucket_sets(struct rd *d, const struct ctree *ta,
+			    const struct ctree *tb, unsigned level);
+
+/* Bucket X against bucket Y (of LEVEL; either NULL): two split ones
+ * sub-bucket by sub-bucket, a split one against a plain one by their
+ * files, two plain ones entry by entry. */
+static int diff_bucket_pair(struct rd *d, const struct ctree *x,
+			    const struct ctree *y, unsigned level)
+{
+	bool sx = level == 0 && x && x->fanout;
+	bool sy = level == 0 && y && y->fanout;
+	struct rlist lx, ly;
 	int err;
 
-	err = list_logical(d, ta, false, &la);
-	if (err == 0)
-		err = list_logical(d, tb, false, &lb);
-	if (err == 0)
-		err = diff_lists(d, &la, &lb);
-	list_release(d->ch, &la);
-	list_release(d->ch, &lb);
+	if (sx && sy)
+		return diff_bucket_sets(d, x, y, 1);
+	if (!sx && !sy)
+		return diff_buckets(d, x, y);
+	err = bucket_files(d, x, level, &lx);
+	if (err == 0) {
+		err = bucket_files(d, y, level, &ly);
+		if (err == 0)
+			err = diff_lists(d, &lx, &ly);
+		list_release(d->ch, &ly);
+	}
+	list_release(d->ch, &lx);
+	return err;
+}
+
+/* The buckets of fanout trees TA and TB (of LEVEL) side by side, equal
+ * ones skipped unread. */
+static int diff_bucket_sets(struct rd *d, const struct ctree *ta,
+			    const struct ctree *tb, unsigned level)
+{
+	const struct rent *ba[256] = { 0 }, *bb[256] = { 0 };
+	int err = 0;
+
 	buckets_of(ta, ba);
 	buckets_of(tb, bb);
 	for (unsigned k = 0; k < 256 && err == 0; k++) {
@@ -343,11 +401,29 @@ static int diff_fanouts(struct rd *d, const struct ctree *ta,
 		if (err == 0 && bb[k])
 			err = get_tree(d, bb[k]->id, &y);
 		if (err == 0)
-			err = diff_buckets(d, x, y);
+			err = diff_bucket_pair(d, x, y, level);
 		chain_tree_put(d->ch, x);
 		chain_tree_put(d->ch, y);
 	}
 	return err;
+}
+
+/* Two fanout collections: direct entries, then bucket by bucket, equal
+ * buckets skipped unread. */
+static int diff_fanouts(struct rd *d, const struct ctree *ta,
+			const struct ctree *tb)
+{
+	struct rlist la = { 0 }, lb = { 0 };
+	int err;
+
+	err = list_logical(d, ta, false, &la);
+	if (err == 0)
+		err = list_logical(d, tb, false, &lb);
+	if (err == 0)
+		err = diff_lists(d, &la, &lb);
+	list_release(d->ch, &la);
+	list_release(d->ch, &lb);
+	return err ? err : diff_bucket_sets(d, ta, tb, 0);
 }
 
 /* The directory (the path so far) from tree A to tree B (raw ids; NULL:

@@ -643,13 +643,31 @@ static int list_entries(git_tree *t, bool skip_buckets, git_tree *direct,
  * parsed buckets into libgit2's cache beside the memo's copy of the same
  * buckets, and the saves after a listing find their buckets there. */
 static int list_bucket(struct store *st, const git_oid *id, git_tree *direct,
-		       store_dir_cb cb, void *ctx)
+		       unsigned level, store_dir_cb cb, void *ctx)
 {
 	const struct tree_bytes *t = store_tb_memo(st, id);
 	git_tree *bucket = NULL;
 	struct store_entry e;
 	int err = 0;
 
+	if (t && level == 0 && store_tb_find(t, LAYOUT_MARKER) < t->n) {
+		/* Split: its sub-buckets (read in turn, each may push this
+		 * one out of the memo), nothing else. */
+		git_oid sub[256];
+		size_t n = 0;
+
+		for (size_t i = 0; i < t->n && n < 256; i++) {
+			bool dir;
+			const char *name = store_tb_name(t, i, &dir);
+			unsigned mode;
+
+			if (dir && store_layout_bucket_name(name))
+				store_tb_entry(t, i, &sub[n++], &mode);
+		}
+		for (size_t i = 0; i < n && !err; i++)
+			err = list_bucket(st, &sub[i], direct, 1, cb, ctx);
+		return err;
+	}
 	if (!t) { /* too big for the memo */
 		err = git_tree_lookup(&bucket, st->repo, id);
 		if (err < 0)
@@ -699,7 +717,7 @@ static int list_tree(struct store *st, git_tree *t, store_dir_cb cb, void *ctx)
 		if (git_tree_entry_type(te) == GIT_OBJECT_TREE &&
 		    store_layout_bucket_name(git_tree_entry_name(te)))
 			err = list_bucket(st, git_tree_entry_id(te),
-					  direct ? t : NULL, cb, ctx);
+					  direct ? t : NULL, 0, cb, ctx);
 	}
 	return err;
 }

@@ -243,8 +243,9 @@ struct tree_bytes {
 #define TREE_MEMO 4096
 #define TREE_MEMO_WAYS 4
 #define TREE_MEMO_MAX (4u << 20) /* bigger trees are not kept */
-/* All kept trees together: a collection of a million documents has 256
- * buckets of ~190 KB each (bytes and offsets); more are dropped in turn. */
+/* All kept trees together: a collection of half a million documents has
+ * 256 buckets of ~95 KB each (bytes and offsets) before they are split;
+ * more are dropped in turn. */
 #define TREE_MEMO_BYTES (64u << 20)
 /* Trees the memo refused (too big, or not trees): their ids, a ring. */
 #define TREE_REFUSED 16
@@ -434,20 +435,31 @@ bool store_layout_bucket_name(const char *name);
  * subcollection, or a file Git put there beside the buckets (it shadows
  * the bucket's copy: it is what that commit's writer meant). */
 bool store_layout_bucketed(bool fanout, bool name_is_direct);
-/* "DIR[0..DIRLEN)/BUCKET/NAME" (no leading '/' for the root); *out is the
- * caller's. */
+/* "DIR[0..DIRLEN)/BUCKET/NAME", or ".../BUCKET/SUB/NAME" in a SPLIT
+ * bucket (no leading '/' for the root); *out is the caller's. */
 int store_layout_bucket_path(const char *dir, size_t dirlen, const char *name,
-			     char **out);
+			     bool split, char **out);
+/* Is the bucket NAME goes to in fanout collection DIR[0..DIRLEN) of
+ * ROOT split? A bucket that cannot be read is not (its reader says
+ * why). */
+bool store_layout_split(git_tree *root, const char *dir, size_t dirlen,
+			const char *name);
 /* Count one entry of a flat collection into *FILES; false if the
  * collection must stay flat whatever its size (it holds a subdirectory
  * named like a bucket, which would be ambiguous). */
 bool store_layout_count(const char *name, bool is_file, size_t *files);
 /* Does a flat collection that will hold FILES files get resharded? */
 bool store_layout_too_big(size_t files);
+/* A bucket of a fanout collection is split in its turn once it holds
+ * LAYOUT_FANOUT_AT files: its marker and 256 sub-buckets by the hash's
+ * second byte (LEVEL 1; the collection's buckets are LEVEL 0). */
 void store_layout_bucket(const char *name, char out[3]);
+void store_layout_bucket_at(const char *name, unsigned level, char out[3]);
 unsigned store_layout_bucket_no(const char *name); /* 0..255 */
-/* The marker blob of a fanout collection, written; *out its id. */
-int store_layout_marker(struct store *st, git_oid *out);
+unsigned store_layout_bucket_no_at(const char *name, unsigned level);
+/* The marker blob of a fanout collection (LEVEL 0) or of a split bucket
+ * (LEVEL 1), written; *out its id. */
+int store_layout_marker(struct store *st, unsigned level, git_oid *out);
 /* packwrite.c: a pack of COUNT objects (begin), each added in turn and
  * handed on to libgit2's indexer a MiB at a time, then indexed into
  * objects/pack (finish; nothing if COUNT is 0). */
@@ -479,10 +491,11 @@ int store_odb_read_raw(git_odb *odb, const git_oid *id, void **data,
  * object to look up meanwhile, not parsed yet (the lookup is what clears
  * them). */
 void store_cache_drop_all(struct store *st, const git_oid *id);
-/* reshard.c: the tree of flat collection T made a fanout one, with file
- * NAME set to BLOB (NULL: NAME is not special), written; *out its id. */
+/* reshard.c: the tree of flat collection T made a fanout one (LEVEL 0),
+ * or of bucket T made a split one (LEVEL 1), with file NAME set to BLOB
+ * (NULL: NAME is not special), written; *out its id. */
 int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
-			     const git_oid *blob, git_oid *out);
+			     const git_oid *blob, unsigned level, git_oid *out);
 bool store_layout_is_fanout(const git_tree *t);
 int store_layout_dir(struct store *st, git_tree *root, const char *dir,
 		     git_tree **out);
@@ -491,8 +504,6 @@ int store_layout_dir(struct store *st, git_tree *root, const char *dir,
  * buckets (store_layout_bucketed). */
 int store_layout_git_path(struct store *st, git_tree *root, const char *path,
 			  char **out, bool *fanout, bool *shadow);
-int store_layout_logical(struct store *st, git_tree *tree, const char *gpath,
-			 char **out);
 int store_layout_reshard(struct store *st, const char *dir, git_tree *t,
 			 const char *skip, git_tree_update **up, size_t *nup,
 			 char ***paths, size_t *npaths);

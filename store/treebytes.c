@@ -508,6 +508,41 @@ static int lookup(struct store *st, const git_oid *tree, const char *name,
 	return 0;
 }
 
+/* The bucket NAME's file goes to in fanout collection tree DIR, or its
+ * sub-bucket in a split bucket (*split): 0 and *out, -ENOENT if there
+ * is none (*split still says where it would go), or 1 (not all in the
+ * memo). */
+static int bucket_of(struct store *st, const git_oid *dir, const char *name,
+		     git_oid *out, bool *split)
+{
+	char b[3];
+	git_oid bucket, dummy;
+	unsigned mode;
+	int err;
+
+	*split = false;
+	store_layout_bucket(name, b);
+	err = lookup(st, dir, b, &bucket, &mode);
+	if (err == 0 && mode != GIT_FILEMODE_TREE)
+		return -ENOENT;
+	if (err != 0)
+		return err;
+	err = lookup(st, &bucket, LAYOUT_MARKER, &dummy, &mode);
+	if (err != -ENOENT) {
+		if (err != 0)
+			return err;
+		*split = true;
+		store_layout_bucket_at(name, 1, b);
+		err = lookup(st, &bucket, b, &bucket, &mode);
+		if (err == 0 && mode != GIT_FILEMODE_TREE)
+			return -ENOENT;
+		if (err != 0)
+			return err;
+	}
+	*out = bucket;
+	return 0;
+}
+
 /* The tree of directory COMP[0..n-1] under ROOT (0, -ENOENT, -ENOTDIR,
  * or 1: not all in the memo). */
 static int dir_of(struct store *st, const git_oid *root, char **comp, size_t n,
@@ -550,7 +585,7 @@ static int split_path(const char *path, char *copy, size_t sz, char **comp,
 int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 		  struct store_entry *out, bool size)
 {
-	char copy[4096], *comp[MAX_DEPTH], bucket[3];
+	char copy[4096], *comp[MAX_DEPTH];
 	git_oid dir, id, dummy;
 	unsigned mode = 0, dmode;
 	size_t depth, len;
@@ -575,11 +610,9 @@ int store_tb_stat(struct store *st, const git_oid *root, const char *path,
 	if ((err == 0 || err == -ENOENT) &&
 	    store_layout_bucketed(fanout, err == 0)) {
 		git_oid b;
+		bool split;
 
-		store_layout_bucket(comp[depth - 1], bucket);
-		err = lookup(st, &dir, bucket, &b, &dmode);
-		if (err == 0 && dmode != GIT_FILEMODE_TREE)
-			err = -ENOENT;
+		err = bucket_of(st, &dir, comp[depth - 1], &b, &split);
 		if (err == 0)
 			err = lookup(st, &b, comp[depth - 1], &id, &mode);
 	}
@@ -625,7 +658,7 @@ int store_tb_dir_files(struct store *st, const git_oid *root, const char *dir,
 		return err;
 	if ((err = dir_of(st, root, comp, depth, &id)) != 0)
 		return err;
-	if (!(t = store_tb_find_memo(st, &id)))
+	if (!(t = store_tb_memo(st, &id)))
 		return 1;
 	*fanout = lookup(st, &id, LAYOUT_MARKER, &dummy, &mode) == 0;
 	*files = 0;
@@ -668,10 +701,16 @@ int store_tb_git_path(struct store *st, const git_oid *root, const char *path,
 		err = lookup(st, &dir, name, &id, &mode);
 		if (err == 1)
 			return 1;
-		if (store_layout_bucketed(true, err == 0))
+		if (store_layout_bucketed(true, err == 0)) {
+			bool split;
+
+			err = bucket_of(st, &dir, name, &id, &split);
+			if (err == 1)
+				return 1;
 			return store_layout_bucket_path(
 				path, slash ? (size_t)(slash - path) : 0, name,
-				out);
+				split, out);
+		}
 		if (err == 0 && mode != GIT_FILEMODE_TREE)
 			return 1; /* beside the buckets: libgit2's way */
 	}

@@ -156,11 +156,61 @@ static int add_entries(struct listing *l, const struct rtree *t, bool fanout,
 	return 0;
 }
 
+/* Tree ID read and held by L: 0 and *K its index there. */
+static int hold(struct walk *w, struct listing *l, const git_oid *id, size_t *k)
+{
+	struct rtree *h = realloc(l->held, (l->nheld + 1) * sizeof(*h));
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	l->held = h;
+	if ((err = tw_load(w, id, &h[l->nheld])) < 0)
+		return err;
+	*k = l->nheld++;
+	return 0;
+}
+
+/* The files of bucket tree T (of LEVEL) into L: a split bucket's are
+ * those of its sub-buckets, read and held by L; nothing else of it is
+ * part of the layout. */
+static int add_bucket(struct walk *w, struct listing *l, const struct rtree *t,
+		      unsigned level)
+{
+	const struct rt_entry *sub[256];
+	int err = 0;
+
+	if (level > 0 || !store_rt_is_fanout(t))
+		return add_entries(l, t, false, true);
+	tw_buckets(t, sub);
+	for (unsigned k = 0; k < 256 && err == 0; k++) {
+		size_t h;
+
+		if (sub[k] && (err = hold(w, l, tw_id(sub[k]), &h)) == 0)
+			err = add_entries(l, &l->held[h], false, true);
+	}
+	return err;
+}
+
+int tw_bucket_files(struct walk *w, const struct rtree *t, unsigned level,
+		    struct listing *l)
+{
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	if (!t)
+		return 0;
+	err = add_bucket(w, l, t, level);
+	if (err == 0 && l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_entry);
+	return err;
+}
+
 int tw_list(struct walk *w, const struct rtree *t, bool buckets,
 	    struct listing *l)
 {
 	bool fanout = store_rt_is_fanout(t);
-	size_t nb = 0, nd;
+	size_t nd;
 	int err;
 
 	memset(l, 0, sizeof(*l));
@@ -170,16 +220,14 @@ int tw_list(struct walk *w, const struct rtree *t, bool buckets,
 	nd = l->n;
 	if (nd > 1)
 		qsort(l->v, nd, sizeof(*l->v), cmp_entry);
-	for (size_t i = 0; fanout && buckets && i < t->n; i++)
-		nb += tw_is_bucket(&t->v[i]);
-	if (err == 0 && nb && !(l->held = calloc(nb, sizeof(*l->held))))
-		err = -ENOMEM;
-	for (size_t i = 0; nb && err == 0 && i < t->n; i++) {
+	for (size_t i = 0; fanout && buckets && err == 0 && i < t->n; i++) {
+		size_t h;
+
 		if (!tw_is_bucket(&t->v[i]))
 			continue;
-		err = tw_load(w, tw_id(&t->v[i]), &l->held[l->nheld]);
+		err = hold(w, l, tw_id(&t->v[i]), &h);
 		if (err == 0)
-			err = add_entries(l, &l->held[l->nheld++], false, true);
+			err = add_bucket(w, l, &l->held[h], 0);
 	}
 	/* A direct entry shadows its name's copy in a bucket. */
 	if (nd) {
@@ -273,12 +321,67 @@ static int diff_buckets(struct walk *w, const char *dir, const struct rtree *a,
 	return err;
 }
 
+static int diff_bucket_sets(struct walk *w, const char *dir,
+			    const struct rtree *ta, const struct rtree *tb,
+			    unsigned level);
+
+/* Bucket A against bucket B (of LEVEL) of collection DIR: two split ones
+ * sub-bucket by sub-bucket, a split one against a plain one by their
+ * files, two plain ones entry by entry. */
+static int diff_bucket_pair(struct walk *w, const char *dir,
+			    const struct rtree *a, const struct rtree *b,
+			    unsigned level)
+{
+	bool sa = level == 0 && store_rt_is_fanout(a);
+	bool sb = level == 0 && store_rt_is_fanout(b);
+	struct listing la = { 0 }, lb = { 0 };
+	int err;
+
+	if (sa && sb)
+		return diff_bucket_sets(w, dir, a, b, 1);
+	if (!sa && !sb)
+		return diff_buckets(w, dir, a, b);
+	err = tw_bucket_files(w, a, level, &la);
+	if (err == 0)
+		err = tw_bucket_files(w, b, level, &lb);
+	if (err == 0)
+		err = diff_lists(w, dir, &la, &lb);
+	tw_listing_release(&la);
+	tw_listing_release(&lb);
+	return err;
+}
+
+/* The buckets of fanout trees TA and TB (of LEVEL) side by side, equal
+ * ones skipped unread. */
+static int diff_bucket_sets(struct walk *w, const char *dir,
+			    const struct rtree *ta, const struct rtree *tb,
+			    unsigned level)
+{
+	const struct rt_entry *ba[256], *bb[256];
+	int err = 0;
+
+	tw_buckets(ta, ba);
+	tw_buckets(tb, bb);
+	for (unsigned k = 0; k < 256 && err == 0; k++) {
+		struct rtree ra, rb;
+
+		if (tw_same_id(tw_id(ba[k]), tw_id(bb[k])))
+			continue;
+		err = tw_load(w, tw_id(ba[k]), &ra);
+		if (err == 0 && (err = tw_load(w, tw_id(bb[k]), &rb)) == 0) {
+			err = diff_bucket_pair(w, dir, &ra, &rb, level);
+			store_rt_release(&rb);
+		}
+		store_rt_release(&ra);
+	}
+	return err;
+}
+
 /* Two fanout collections: direct entries, then bucket by bucket, equal
  * buckets skipped unread. */
 static int diff_fanouts(struct walk *w, const char *dir, const struct rtree *ta,
 			const struct rtree *tb)
 {
-	const struct rt_entry *ba[256], *bb[256];
 	struct listing la = { 0 }, lb = { 0 };
 	int err;
 
@@ -289,21 +392,7 @@ static int diff_fanouts(struct walk *w, const char *dir, const struct rtree *ta,
 		err = diff_lists(w, dir, &la, &lb);
 	tw_listing_release(&la);
 	tw_listing_release(&lb);
-	tw_buckets(ta, ba);
-	tw_buckets(tb, bb);
-	for (unsigned k = 0; k < 256 && err == 0; k++) {
-		struct rtree ra, rb;
-
-		if (tw_same_id(tw_id(ba[k]), tw_id(bb[k])))
-			continue;
-		err = tw_load(w, tw_id(ba[k]), &ra);
-		if (err == 0 && (err = tw_load(w, tw_id(bb[k]), &rb)) == 0) {
-			err = diff_buckets(w, dir, &ra, &rb);
-			store_rt_release(&rb);
-		}
-		store_rt_release(&ra);
-	}
-	return err;
+	return err ? err : diff_bucket_sets(w, dir, ta, tb, 0);
 }
 
 int tw_diff_dir(struct walk *w, const char *dir, const git_oid *a,

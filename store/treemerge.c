@@ -180,8 +180,10 @@ static int file3(struct mwalk *mw, const char *dir, const char *name,
 static int merge_dir(struct mwalk *mw, const char *dir, const git_oid *b,
 		     const git_oid *o, const git_oid *t);
 
-/* Entries E[3] (base, ours, theirs; NULL: absent) of one name in DIR. */
-static int pair3(struct mwalk *mw, const char *dir, const struct rt_entry *e[3])
+/* Entries E[3] (base, ours, theirs; NULL: absent) of one name in DIR;
+ * TAKEN: files in a bucket the result takes whole. */
+static int pair3(struct mwalk *mw, const char *dir, const struct rt_entry *e[3],
+		 bool taken)
 {
 	const char *name = (e[0] ? e[0] : e[1] ? e[1] : e[2])->name;
 	char *sub;
@@ -196,13 +198,13 @@ static int pair3(struct mwalk *mw, const char *dir, const struct rt_entry *e[3])
 	}
 	if (err == 0 && (file_of(e[0]) || file_of(e[1]) || file_of(e[2])))
 		err = file3(mw, dir, name, file_of(e[0]), file_of(e[1]),
-			    file_of(e[2]), false);
+			    file_of(e[2]), taken);
 	return err;
 }
 
 /* Three listings (strcmp order) side by side. */
 static int merge_lists(struct mwalk *mw, const char *dir,
-		       const struct listing *l[3])
+		       const struct listing *l[3], bool taken)
 {
 	size_t i[3] = { 0, 0, 0 };
 	int err = 0;
@@ -220,7 +222,7 @@ static int merge_lists(struct mwalk *mw, const char *dir,
 		for (int k = 0; k < 3; k++)
 			if (i[k] < l[k]->n && !strcmp(l[k]->v[i[k]]->name, min))
 				e[k] = l[k]->v[i[k]++];
-		err = pair3(mw, dir, e);
+		err = pair3(mw, dir, e, taken);
 	}
 	return err;
 }
@@ -262,6 +264,67 @@ static int merge_buckets(struct mwalk *mw, const char *dir,
 	return err;
 }
 
+/* The sub-buckets of three split buckets T[3] (an absent one empty) side
+ * by side, the ones theirs left as the base has them or changed as ours
+ * did skipped unread. */
+static int merge_subs(struct mwalk *mw, const char *dir,
+		      const struct rtree *t[3], bool taken)
+{
+	const struct rt_entry *bk[3][256];
+	int err = 0;
+
+	for (int k = 0; k < 3; k++)
+		tw_buckets(t[k], bk[k]);
+	for (unsigned k = 0; k < 256 && err == 0; k++) {
+		const git_oid *id[3] = { tw_id(bk[0][k]), tw_id(bk[1][k]),
+					 tw_id(bk[2][k]) };
+		struct rtree r[3] = { { 0 } };
+		const struct rtree *rp[3] = { &r[0], &r[1], &r[2] };
+
+		if (tw_same_id(id[2], id[0]) || tw_same_id(id[1], id[2]))
+			continue;
+		for (int s = 0; s < 3 && err == 0; s++)
+			err = tw_load(&mw->w, id[s], &r[s]);
+		if (err == 0)
+			err = merge_buckets(mw, dir, rp, taken);
+		for (int s = 0; s < 3; s++)
+			store_rt_release(&r[s]);
+	}
+	return err;
+}
+
+/* Three buckets T[3] (an absent one empty) of collection DIR: split ones
+ * sub-bucket by sub-bucket, split and plain ones by their files, plain
+ * ones entry by entry. TAKEN: the result takes theirs' bucket whole. */
+static int merge_bucket3(struct mwalk *mw, const char *dir,
+			 const struct rtree *t[3], bool taken)
+{
+	struct listing l[3] = { { 0 } };
+	const struct listing *lp[3] = { &l[0], &l[1], &l[2] };
+	bool split = false, plain = false;
+	int err = 0;
+
+	for (int k = 0; k < 3; k++) {
+		if (!t[k]->n)
+			continue;
+		if (store_rt_is_fanout(t[k]))
+			split = true;
+		else
+			plain = true;
+	}
+	if (!split)
+		return merge_buckets(mw, dir, t, taken);
+	if (!plain)
+		return merge_subs(mw, dir, t, taken);
+	for (int k = 0; k < 3 && err == 0; k++)
+		err = tw_bucket_files(&mw->w, t[k], 0, &l[k]);
+	if (err == 0)
+		err = merge_lists(mw, dir, lp, taken);
+	for (int k = 0; k < 3; k++)
+		tw_listing_release(&l[k]);
+	return err;
+}
+
 int store_merge_add_take(struct store_merge *m, const char *dir, unsigned k,
 			 const unsigned char *id)
 {
@@ -295,7 +358,7 @@ static int merge_fanouts(struct mwalk *mw, const char *dir,
 	for (int k = 0; k < 3 && err == 0; k++)
 		err = tw_list(&mw->w, t[k], false, &l[k]);
 	if (err == 0)
-		err = merge_lists(mw, dir, lp);
+		err = merge_lists(mw, dir, lp, false);
 	for (int k = 0; k < 3; k++) {
 		tw_listing_release(&l[k]);
 		tw_buckets(t[k], bk[k]);
@@ -322,7 +385,7 @@ static int merge_fanouts(struct mwalk *mw, const char *dir,
 		if (err == 0)
 			err = tw_load(&mw->w, it, &r[2]);
 		if (err == 0)
-			err = merge_buckets(mw, dir, rp, take);
+			err = merge_bucket3(mw, dir, rp, take);
 		for (int s = 0; s < 3; s++)
 			store_rt_release(&r[s]);
 	}
@@ -362,7 +425,7 @@ static int merge_dir(struct mwalk *mw, const char *dir, const git_oid *b,
 		if (err == 0)
 			err = tw_list(&mw->w, t ? &r[2] : NULL, true, &l[2]);
 		if (err == 0)
-			err = merge_lists(mw, dir, lp);
+			err = merge_lists(mw, dir, lp, false);
 	}
 	for (int k = 0; k < 3; k++) {
 		tw_listing_release(&l[k]);

@@ -62,6 +62,12 @@ struct listing {
 int tw_list(struct walk *w, const struct rtree *t, bool buckets,
 	    struct listing *l);
 void tw_listing_release(struct listing *l);
+/* The files of bucket T (of LEVEL 0, a collection's, or 1, a split
+ * bucket's; NULL: none) as a listing sorted by name: a split bucket's
+ * are those of its sub-buckets, nothing else of it is part of the
+ * layout. */
+int tw_bucket_files(struct walk *w, const struct rtree *t, unsigned level,
+		    struct listing *l);
 
 /* Record file DIR/NAME going from A to B (ids, NULL: absent), unless
  * they are equal. */

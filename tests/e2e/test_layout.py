@@ -4,10 +4,11 @@ fanout that the mount presents flat (README, "Storage layout")."""
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import time
 
-from harness import CTL, ROOT, ChronofsTestCase, read_file, write_file
+from harness import CTL, ROOT, ChronofsTestCase, git, read_file, write_file
 
 GEN = os.path.join(ROOT, "tools", "gen-history.py")
 FANOUT_AT = 2048
@@ -18,6 +19,13 @@ def bucket(name):
     for ch in name.encode():
         h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
     return "%02x" % (h & 0xFF)
+
+
+def sub_bucket(name):
+    h = 2166136261
+    for ch in name.encode():
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return "%02x" % ((h >> 8) & 0xFF)
 
 
 def blob_id(data):
@@ -111,6 +119,92 @@ class LayoutTests(ChronofsTestCase):
         os.unlink(self.doc("c/b4.json"))
         self.assertNotIn("b4.json", os.listdir(self.doc("c")))
         self.assertEqual(len(os.listdir(self.doc("c"))), FANOUT_AT + 9)
+
+    def bucket_of_names(self, n, b="00"):
+        """N names of documents whose bucket is B."""
+        names, i = [], 0
+        while len(names) < n:
+            name = "s%d.json" % i
+            if bucket(name) == b:
+                names.append(name)
+            i += 1
+        return names
+
+    def test_a_bucket_of_2048_files_is_split_by_the_next_save(self):
+        """A save into a bucket that holds 2,047 files splits it into 256
+        sub-buckets by the hash's second byte, in the same commit; every
+        reader takes it: the listing, reads, history and snapshots from
+        before the split, both diffs, a merge from a branch made before
+        it, the next saves into it, and git fsck."""
+        names = self.bucket_of_names(FANOUT_AT + 2)
+        lines = ["commit refs/heads/main", "committer t <t@x> 1700000000 +0000", "data 4", "init",
+                 "from refs/heads/main^0", "M 100644 inline c/.chronofs-fanout", "data 7", "fanout"]
+        for name in names[:FANOUT_AT - 1] + ["x.json"]:
+            body = '{"n": "%s"}' % name
+            lines += ["M 100644 inline c/%s/%s" % (bucket(name), name), "data %d" % len(body), body]
+        self.run_cmd("git", "--git-dir=" + self.repo, "fast-import", "--quiet",
+                     input=("\n".join(lines) + "\n").encode(), stdin=None)
+        self.git("branch", "before", "main")
+        before = self.head()
+        self.mount()
+        write_file(self.doc("c/b-side.json", branch="before"), b'{"side": 1}')
+        n0 = self.commit_count()
+        new = names[FANOUT_AT - 1]
+        write_file(self.doc("c/" + new), b'{"new": 1}')
+        self.assertEqual(self.commit_count(), n0 + 1, "the split is part of the one save")
+        top = self.git("ls-tree", "main:c/00").splitlines()
+        self.assertEqual(top[0].split("\t")[1], ".chronofs-fanout")
+        self.assertTrue(all(l.split()[1] == "tree" and len(l.split("\t")[1]) == 2 for l in top[1:]), top[:3])
+        for name in (new, names[0], names[100]):
+            self.assertEqual(self.git("cat-file", "-t", "main:c/00/%s/%s" % (sub_bucket(name), name)).strip(), "blob")
+        listed = os.listdir(self.doc("c"))
+        self.assertEqual(len(listed), FANOUT_AT + 1)
+        self.assertEqual(set(listed), set(names[:FANOUT_AT]) | {"x.json"})
+        self.assertEqual(read_file(self.doc("c/" + names[7])), b'{"n": "%s"}' % names[7].encode())
+        self.assertEqual(read_file(self.doc("c/" + new)), b'{"new": 1}')
+        # The state before the split, and a document's history across it.
+        self.assertEqual(len(os.listdir(self.doc("c", branch="main@" + before[:7]))), FANOUT_AT)
+        write_file(self.doc("c/" + names[7]), b'{"n": 7}')
+        self.assertEqual(len(os.listdir(self.doc("c/" + names[7], branch="main@history"))), 2)
+        self.assertEqual(read_file(self.doc("c/" + names[7], branch="main@" + before[:7])),
+                         b'{"n": "%s"}' % names[7].encode())
+        for way in ("trees", "records"):
+            out = self.run_cmd(CTL, "diff", self.repo, before, "main", env=dict(self.env, CHRONOFS_DIFF=way),
+                               text=True).stdout
+            got = sorted((json.loads(l)["path"], json.loads(l)["op"]) for l in out.splitlines())
+            self.assertEqual(got, sorted([("c/" + new, "add"), ("c/" + names[7], "modify")]), way)
+        # The next save goes into its sub-bucket; a deletion leaves it split.
+        last = names[FANOUT_AT]
+        write_file(self.doc("c/" + last), b'{"last": 1}')
+        self.assertEqual(self.show("c/00/%s/%s" % (sub_bucket(last), last)), b'{"last": 1}')
+        os.unlink(self.doc("c/" + names[3]))
+        self.assertNotIn(names[3], os.listdir(self.doc("c")))
+        self.assertIn(".chronofs-fanout", self.git("ls-tree", "--name-only", "main:c/00").split())
+        # A branch from before the split, merged both ways: from the
+        # trees and from the index's records alike (on copies first).
+        for src, dst in (("before", "main"), ("main", "before")):
+            trees = {}
+            for way in ("trees", "records"):
+                copy = os.path.join(self.work, "copy-%s.git" % way)
+                shutil.rmtree(copy, ignore_errors=True)
+                shutil.copytree(self.repo, copy, symlinks=True)
+                r = self.run_cmd(CTL, "merge", copy, src, dst, env=dict(self.env, CHRONOFS_MERGE=way),
+                                 check=False, text=True)
+                self.assertEqual(r.returncode, 0, (way, r.stderr))
+                trees[way] = git(copy, "rev-parse", dst + "^{tree}")
+                shutil.rmtree(copy)
+            self.assertEqual(trees["trees"], trees["records"], (src, dst))
+        self.ctl("merge", self.repo, "before", "main")
+        self.ctl("merge", self.repo, "main", "before")
+        for b in ("main", "before"):
+            docs = os.listdir(self.doc("c", branch=b))
+            self.assertEqual(len(docs), FANOUT_AT + 2, b)
+            self.assertEqual(read_file(self.doc("c/b-side.json", branch=b)), b'{"side": 1}', b)
+            self.assertEqual(read_file(self.doc("c/" + last, branch=b)), b'{"last": 1}', b)
+            self.assertEqual(read_file(self.doc("c/" + names[7], branch=b)), b'{"n": 7}', b)
+        self.remount()
+        self.assertEqual(read_file(self.doc("c/" + names[9])), b'{"n": "%s"}' % names[9].encode())
+        self.git("fsck", "--no-progress")
 
     def warm_lines(self):
         with open(self.log_path, encoding="utf-8", errors="replace") as f:

@@ -243,14 +243,7 @@ static void unsorted_tree(void)
 
 static void set_branch(const char *name, const struct store_oid *c)
 {
-	git_reference *ref = NULL;
-	char full[256];
-
-	snprintf(full, sizeof(full), "refs/heads/%s", name);
-	CHECK(git_reference_create(&ref, st->repo, full, store_goid(c), 1,
-				   NULL) == 0,
-	      "branch %s", name);
-	git_reference_free(ref);
+	CHECK(testrepo_branch(st, name, c) == 0, "branch %s", name);
 }
 
 /* A flat collection past the fanout threshold, resharded by a real save,

@@ -40,14 +40,7 @@ static struct store_oid commit_at(const struct store_oid *parent, int64_t time,
 
 static void set_branch(const char *name, const struct store_oid *c)
 {
-	git_reference *ref = NULL;
-	char full[256];
-
-	snprintf(full, sizeof(full), "refs/heads/%s", name);
-	CHECK(git_reference_create(&ref, st->repo, full, store_goid(c), 1,
-				   NULL) == 0,
-	      "branch %s", name);
-	git_reference_free(ref);
+	CHECK(testrepo_branch(st, name, c) == 0, "branch %s", name);
 }
 
 /* A commit with merged tree TREE and parents OURS and THEIRS. */

@@ -107,3 +107,17 @@ int testrepo_commit(struct store *st, struct store_oid *out,
 	free(up);
 	return err;
 }
+
+int testrepo_branch(struct store *st, const char *name,
+		    const struct store_oid *c)
+{
+	git_reference *ref = NULL;
+	char full[256];
+	int err;
+
+	snprintf(full, sizeof(full), "refs/heads/%s", name);
+	err = git_reference_create(&ref, st->repo, full, store_goid(c), 1,
+				   NULL);
+	git_reference_free(ref);
+	return err;
+}

@@ -30,4 +30,8 @@ int testrepo_commit(struct store *st, struct store_oid *out,
 		    const struct store_oid *parent, int64_t time, int tz,
 		    const struct testrepo_put *puts, size_t n);
 
+/* Branch NAME set to commit C (made or moved): 0, or libgit2's error. */
+int testrepo_branch(struct store *st, const char *name,
+		    const struct store_oid *c);
+
 #endif
