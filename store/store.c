@@ -638,44 +638,14 @@ static int list_entries(git_tree *t, bool skip_buckets, git_tree *direct,
 	return 0;
 }
 
-/* The files of bucket ID, but those DIRECT has an entry of the same name
- * for. From the tree memo: listing a million documents put 40 MB of
- * parsed buckets into libgit2's cache beside the memo's copy of the same
- * buckets, and the saves after a listing find their buckets there. */
-static int list_bucket(struct store *st, const git_oid *id, git_tree *direct,
-		       unsigned level, store_dir_cb cb, void *ctx)
+/* The entries of bucket T but those DIRECT has an entry of the same name
+ * for, to CB. */
+static int list_bytes(const struct tree_bytes *t, git_tree *direct,
+		      store_dir_cb cb, void *ctx)
 {
-	const struct tree_bytes *t = store_tb_memo(st, id);
-	git_tree *bucket = NULL;
 	struct store_entry e;
 	int err = 0;
 
-	if (t && level == 0 && store_tb_find(t, LAYOUT_MARKER) < t->n) {
-		/* Split: its sub-buckets (read in turn, each may push this
-		 * one out of the memo), nothing else. */
-		git_oid sub[256];
-		size_t n = 0;
-
-		for (size_t i = 0; i < t->n && n < 256; i++) {
-			bool dir;
-			const char *name = store_tb_name(t, i, &dir);
-			unsigned mode;
-
-			if (dir && store_layout_bucket_name(name))
-				store_tb_entry(t, i, &sub[n++], &mode);
-		}
-		for (size_t i = 0; i < n && !err; i++)
-			err = list_bucket(st, &sub[i], direct, 1, cb, ctx);
-		return err;
-	}
-	if (!t) { /* too big for the memo */
-		err = git_tree_lookup(&bucket, st->repo, id);
-		if (err < 0)
-			return store_git_fail(err, "bucket");
-		err = list_entries(bucket, false, direct, cb, ctx);
-		git_tree_free(bucket);
-		return err;
-	}
 	for (size_t i = 0; i < t->n && !err; i++) {
 		bool dir;
 		const char *name = store_tb_name(t, i, &dir);
@@ -691,6 +661,59 @@ static int list_bucket(struct store *st, const git_oid *id, git_tree *direct,
 		memcpy(e.oid.id, oid.id, STORE_OID_RAWSZ);
 		err = cb(ctx, name, &e);
 	}
+	return err;
+}
+
+/* The files of bucket ID (of LEVEL; a split one's sub-buckets opened),
+ * but those DIRECT has an entry of the same name for. From the tree
+ * memo: listing a million documents put 40 MB of parsed buckets into
+ * libgit2's cache beside the memo's copy of the same buckets, and the
+ * saves after a listing find their buckets there. */
+static int list_bucket(struct store *st, const git_oid *id, git_tree *direct,
+		       unsigned level, store_dir_cb cb, void *ctx)
+{
+	const struct tree_bytes *t;
+	struct tree_bytes own;
+	git_tree *bucket = NULL;
+	bool borrowed;
+	int err = 0;
+
+	if (level > 0) {
+		/* A sub-bucket is read, not kept: the 65,536 of a million
+		 * documents would push every bucket out of the memo. */
+		if ((err = store_tb_get(st, id, &own, &borrowed)) < 0)
+			return err;
+		err = list_bytes(&own, direct, cb, ctx);
+		if (!borrowed)
+			store_tb_free(&own);
+		return err;
+	}
+	t = store_tb_memo(st, id);
+	if (t && store_tb_find(t, LAYOUT_MARKER) < t->n) {
+		/* Split: its sub-buckets, nothing else. */
+		git_oid sub[256];
+		size_t n = 0;
+
+		for (size_t i = 0; i < t->n && n < 256; i++) {
+			bool dir;
+			const char *name = store_tb_name(t, i, &dir);
+			unsigned mode;
+
+			if (dir && store_layout_bucket_name(name))
+				store_tb_entry(t, i, &sub[n++], &mode);
+		}
+		for (size_t i = 0; i < n && !err; i++)
+			err = list_bucket(st, &sub[i], direct, 1, cb, ctx);
+		return err;
+	}
+	if (t)
+		return list_bytes(t, direct, cb, ctx);
+	/* Too big for the memo. */
+	err = git_tree_lookup(&bucket, st->repo, id);
+	if (err < 0)
+		return store_git_fail(err, "bucket");
+	err = list_entries(bucket, false, direct, cb, ctx);
+	git_tree_free(bucket);
 	return err;
 }
 
