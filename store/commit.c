@@ -185,6 +185,23 @@ static int plan_add(struct store *st, git_tree *tree, struct plan *p,
 	return plan_push(p, action, id, gpath);
 }
 
+/* The files of tree T as a flat collection counts them: 0 if it must
+ * stay flat (store_layout_count). */
+static size_t flat_files(git_tree *t)
+{
+	size_t files = 0;
+
+	for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+
+		if (!store_layout_count(
+			    git_tree_entry_name(e),
+			    git_tree_entry_type(e) == GIT_OBJECT_BLOB, &files))
+			return 0;
+	}
+	return files;
+}
+
 /* A PUT into a flat collection that has grown past the threshold (made so
  * by someone else, or by us) reshards it in the same commit. Returns 1 if
  * it did (the PUT is then planned too). */
@@ -205,18 +222,8 @@ static int reshard(struct store *st, git_tree *tree, const char *path,
 	if (fast == 0 && (fanout || !store_layout_too_big(files + 1)))
 		files = 0; /* decided from the memo: no reshard */
 	else if (err == 0 && store_layout_dir(st, tree, dir, &t) == 0 &&
-		 !store_layout_is_fanout(t)) {
-		files = 0;
-		for (size_t i = 0, n = git_tree_entrycount(t); i < n; i++) {
-			const git_tree_entry *e = git_tree_entry_byindex(t, i);
-
-			if (!store_layout_count(git_tree_entry_name(e),
-						git_tree_entry_type(e) ==
-							GIT_OBJECT_BLOB,
-						&files))
-				files = 0, i = n;
-		}
-	}
+		 !store_layout_is_fanout(t))
+		files = flat_files(t);
 	if (store_layout_too_big(files + 1) && t && *dir) {
 		/* The collection's new tree, the PUT in it: one update. */
 		git_oid id;
@@ -295,9 +302,7 @@ static int split_bucket(struct store *st, git_tree *tree, const char *path,
 	err = store_tb_dir_files(st, git_tree_id(tree), bdir, &files, &split);
 	if (err == 1 && (err = store_layout_dir(st, tree, bdir, &bt)) == 0) {
 		split = store_layout_is_fanout(bt);
-		for (size_t i = 0, n = git_tree_entrycount(bt); i < n; i++)
-			files += git_tree_entry_type(git_tree_entry_byindex(
-					 bt, i)) == GIT_OBJECT_BLOB;
+		files = flat_files(bt); /* as the memo's count */
 	}
 	if (err < 0 || split || !store_layout_too_big(files + 1))
 		goto out;

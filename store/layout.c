@@ -72,10 +72,8 @@ int store_layout_marker(struct store *st, unsigned level, git_oid *out)
 	static const char split[] =
 		"chronofs: documents of this bucket are in 256 buckets, "
 		"named by the second byte of the FNV-1a hash of their name\n";
-	int err = level ? git_blob_create_from_buffer(out, st->repo, split,
-						      sizeof(split) - 1) :
-			  git_blob_create_from_buffer(out, st->repo, text,
-						      sizeof(text) - 1);
+	const char *m = level ? split : text;
+	int err = git_blob_create_from_buffer(out, st->repo, m, strlen(m));
 
 	return err < 0 ? store_git_fail(err, "fanout marker") : 0;
 }

@@ -174,6 +174,26 @@ static int cmp_bucket(const void *a, const void *b)
 		      ((const struct bucketed *)b)->bucket);
 }
 
+/* B[0..N) (their entries set) given their bucket at LEVEL and sorted by
+ * it. */
+static void sort_by_bucket(struct bucketed *b, size_t n, unsigned level)
+{
+	for (size_t i = 0; i < n; i++)
+		store_layout_bucket_at(store_merge_base_name(b[i].e->path),
+				       level, b[i].bucket);
+	qsort(b, n, sizeof(*b), cmp_bucket);
+}
+
+/* The end of B[I]'s run of one bucket in B[0..N) (sorted). */
+static size_t bucket_end(const struct bucketed *b, size_t i, size_t n)
+{
+	size_t j = i + 1;
+
+	while (j < n && !strcmp(b[j].bucket, b[i].bucket))
+		j++;
+	return j;
+}
+
 /* Bucket tree BID (NULL: none yet) at git path GP (the updates' once
  * given) with entries B[0..N) put in: its bytes spliced (rawtree.c),
  * the new bucket one update of GP, or its removal if it ends empty. */
@@ -237,22 +257,17 @@ static int build_bucket(struct store *st, git_tree *od, const char *dir,
 	}
 	if (!(sub = calloc(n, sizeof(*sub))))
 		err = -ENOMEM;
-	for (size_t i = 0; i < n && sub; i++) {
+	for (size_t i = 0; i < n && sub; i++)
 		sub[i].e = b[i].e;
-		store_layout_bucket_at(store_merge_base_name(b[i].e->path), 1,
-				       sub[i].bucket);
-	}
 	if (sub)
-		qsort(sub, n, sizeof(*sub), cmp_bucket);
+		sort_by_bucket(sub, n, 1);
 	for (size_t i = 0, j; i < n && err == 0; i = j) {
 		const struct rt_entry *se =
 			store_rt_find(&t, sub[i].bucket, true);
 		git_oid sid;
 		char *sgp;
 
-		for (j = i + 1; j < n && !strcmp(sub[j].bucket, sub[i].bucket);
-		     j++)
-			;
+		j = bucket_end(sub, i, n);
 		if (se)
 			memcpy(sid.id, se->id, GIT_OID_RAWSZ);
 		if (asprintf(&sgp, "%s/%s", gp, sub[i].bucket) < 0)
@@ -276,16 +291,12 @@ static int build_buckets(struct store *st, git_tree *od, const char *dir,
 	struct bucketed *b = calloc(n + 1, sizeof(*b));
 	int err = b ? 0 : -ENOMEM;
 
-	for (size_t i = 0; i < n && b; i++) {
+	for (size_t i = 0; i < n && b; i++)
 		b[i].e = e[i];
-		store_layout_bucket(store_merge_base_name(e[i]->path),
-				    b[i].bucket);
-	}
 	if (b)
-		qsort(b, n, sizeof(*b), cmp_bucket);
+		sort_by_bucket(b, n, 0);
 	for (size_t i = 0, j; i < n && err == 0; i = j) {
-		for (j = i + 1; j < n && !strcmp(b[j].bucket, b[i].bucket); j++)
-			;
+		j = bucket_end(b, i, n);
 		err = build_bucket(st, od, dir, b + i, j - i, u);
 	}
 	free(b);

@@ -217,21 +217,17 @@ static int cmp_name(const void *a, const void *b)
 	return c ? c : x->nlen < y->nlen ? -1 : x->nlen > y->nlen;
 }
 
-/* The files of bucket RAW (of LEVEL; a split bucket's are those of its
- * sub-buckets, nothing else of it is part of the layout) into L, held
- * there, but those L's first ND entries (sorted by name) shadow. */
 static int add_bucket(struct rd *d, struct rlist *l, const unsigned char *raw,
-		      unsigned level, size_t nd, size_t *cap)
-{
-	struct ctree **h, *bt;
-	int err;
+		      unsigned level, size_t nd, size_t *cap);
 
-	if (!(h = realloc(l->held, (l->nheld + 1) * sizeof(*h))))
-		return -ENOMEM;
-	l->held = h;
-	if ((err = get_tree(d, raw, &bt)) < 0 || !bt)
-		return err;
-	l->held[l->nheld++] = bt;
+/* The files of bucket tree BT (of LEVEL; a split bucket's are those of
+ * its sub-buckets, nothing else of it is part of the layout) into L, but
+ * those L's first ND entries (sorted by name) shadow. */
+static int add_files(struct rd *d, struct rlist *l, const struct ctree *bt,
+		     unsigned level, size_t nd, size_t *cap)
+{
+	int err = 0;
+
 	for (size_t k = 0; err == 0 && k < bt->n; k++) {
 		const struct rent *e = &bt->v[k];
 
@@ -245,6 +241,22 @@ static int add_bucket(struct rd *d, struct rlist *l, const unsigned char *raw,
 		}
 	}
 	return err;
+}
+
+/* Bucket RAW read and held by L, its files into L (add_files). */
+static int add_bucket(struct rd *d, struct rlist *l, const unsigned char *raw,
+		      unsigned level, size_t nd, size_t *cap)
+{
+	struct ctree **h, *bt;
+	int err;
+
+	if (!(h = realloc(l->held, (l->nheld + 1) * sizeof(*h))))
+		return -ENOMEM;
+	l->held = h;
+	if ((err = get_tree(d, raw, &bt)) < 0 || !bt)
+		return err;
+	l->held[l->nheld++] = bt;
+	return add_files(d, l, bt, level, nd, cap);
 }
 
 /* T's logical entries (T NULL: none): a plain tree's own; a fanout
@@ -335,16 +347,8 @@ static int bucket_files(struct rd *d, const struct ctree *t, unsigned level,
 
 	memset(l, 0, sizeof(*l));
 	l->owned = true;
-	for (size_t i = 0; t && err == 0 && i < t->n; i++) {
-		const struct rent *e = &t->v[i];
-
-		if (level == 0 && t->fanout) {
-			if (is_bucket(e))
-				err = add_bucket(d, l, e->id, 1, 0, &cap);
-		} else if (!rent_is_tree(e)) {
-			err = list_add(l, e, &cap);
-		}
-	}
+	if (t)
+		err = add_files(d, l, t, level, 0, &cap);
 	if (err == 0 && l->n)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_rent);
 	return err;

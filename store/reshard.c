@@ -153,7 +153,8 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 	uint16_t *bk = malloc((n ? n : 1) * sizeof(*bk));
 	uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
 	uint32_t *scratch = malloc((n ? n : 1) * sizeof(*scratch));
-	size_t sub[NBUCKETS + 1];
+	/* Per split bucket, its sub-buckets' ranges (sub_sort); NULL: none. */
+	size_t(*sub)[NBUCKETS + 1] = NULL;
 	bool split[NBUCKETS];
 	git_oid marker1;
 	struct top *top = malloc((n + NBUCKETS + 1) * sizeof(*top));
@@ -213,10 +214,14 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 				count += files > 0;
 				continue;
 			}
+			if (!sub && !(sub = malloc(NBUCKETS * sizeof(*sub)))) {
+				err = -ENOMEM;
+				goto out;
+			}
 			sub_sort(t, order + start[k], start[k + 1] - start[k],
-				 scratch, sub);
+				 scratch, sub[k]);
 			for (size_t j = 0; j < NBUCKETS; j++)
-				count += sub[j + 1] > sub[j] ||
+				count += sub[k][j + 1] > sub[k][j] ||
 					 (blob && k == mine && j == m1);
 			count++;
 		}
@@ -236,10 +241,7 @@ int store_layout_fanout_tree(struct store *st, git_tree *t, const char *name,
 		hex[k][2] = '\0';
 		here = blob && k == mine;
 		if (split[k]) {
-			/* Sorted already: the ranges again. */
-			sub_sort(t, order + start[k], start[k + 1] - start[k],
-				 scratch, sub);
-			err = split_tree(&pw, t, order + start[k], sub, name,
+			err = split_tree(&pw, t, order + start[k], sub[k], name,
 					 here ? blob : NULL, &marker1, &b, &id);
 		} else {
 			err = bucket_tree(&pw, t, order + start[k],
@@ -270,6 +272,7 @@ out:
 	store_packw_free(&pw);
 	free(b.p);
 	free(top);
+	free(sub);
 	free(scratch);
 	free(order);
 	free(bk);
