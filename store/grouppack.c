@@ -78,6 +78,12 @@ struct store_gpack {
 	size_t nmine, capmine;
 	struct gp_done *merged;
 	size_t nmerged;
+	/* The group's own pack, written unsynced for the journal (its
+	 * bytes stay in cur.b until the next group begins). */
+	bool unsynced;
+	unsigned char usum[GIT_OID_RAWSZ];
+	size_t upacklen, uidxlen;
+	char *uidx;
 	/* Past groups' packs, under st->pack_lock. */
 	struct gp_done *done;
 	size_t ndone, capdone;
@@ -349,9 +355,9 @@ static int finish(struct gp_build *pb, char **idx, size_t *idxlen,
 }
 
 /* LEN bytes of P as file DST: a pool file filled and linked there, synced
- * with the group's set (fsync=on). */
+ * with the group's set if SYNC. */
 static int put_file(struct store *st, const char *dst, const void *p,
-		    size_t len)
+		    size_t len, bool sync)
 {
 	char tmp[4400];
 	unsigned long ticket = 0;
@@ -376,9 +382,9 @@ static int put_file(struct store *st, const char *dst, const void *p,
 	err = store_write_all(fd, p, len);
 	if (err == 0 && !ready && fchmod(fd, 0444) < 0)
 		err = -errno;
-	if (err == 0 && st->fsync && store_syncset_take_fd(st, fd))
+	if (err == 0 && sync && store_syncset_take_fd(st, fd))
 		fd = -1;
-	if (err == 0 && fd >= 0 && st->fsync && fsync(fd) < 0)
+	if (err == 0 && fd >= 0 && sync && fsync(fd) < 0)
 		err = -errno;
 	if (fd >= 0 && close(fd) < 0 && err == 0)
 		err = -errno;
@@ -430,9 +436,11 @@ static int remember(struct store_gpack *g, const char *name, bool merged)
 	return 0;
 }
 
-/* PB as pack files in objects/pack/, in flight; told to the reader. */
+/* PB as pack files in objects/pack/, in flight; told to the reader.
+ * SYNC: with the group's set (fsync=on), else its .idx kept in G for the
+ * journal. */
 static int publish(struct store *st, struct store_gpack *g, struct gp_build *pb,
-		   char name[GIT_OID_HEXSZ + 6], bool merged)
+		   char name[GIT_OID_HEXSZ + 6], bool merged, bool sync)
 {
 	char hex[GIT_OID_HEXSZ + 1], path[4400], dir[4300], *idx = NULL;
 	size_t idxlen = 0;
@@ -447,20 +455,52 @@ static int publish(struct store *st, struct store_gpack *g, struct gp_build *pb,
 	}
 	keep(st, name);
 	pack_path(path, sizeof(path), st, name, "pack");
-	err = put_file(st, path, pb->b.p, pb->b.len);
+	err = put_file(st, path, pb->b.p, pb->b.len, sync);
 	pack_path(path, sizeof(path), st, name, "idx");
-	if (err == 0 && (err = put_file(st, path, idx, idxlen)) < 0) {
+	if (err == 0 && (err = put_file(st, path, idx, idxlen, sync)) < 0) {
 		/* No index names it: nothing reads the .pack, drop it. */
 		pack_path(path, sizeof(path), st, name, "pack");
 		unlink(path);
 	}
 	snprintf(dir, sizeof(dir), "%s/objects/pack", st->gitdir);
-	if (err == 0 && st->fsync && !store_syncset_take_dir(st, dir))
+	if (err == 0 && sync && !store_syncset_take_dir(st, dir))
 		err = store_fsync_dir(dir);
 	if (err == 0)
 		store_packread_add_pack(st, name, idx, idxlen);
+	if (err == 0 && !sync) {
+		free(g->uidx);
+		g->uidx = idx;
+		g->uidxlen = idxlen;
+		g->upacklen = pb->b.len;
+		memcpy(g->usum, pb->b.p + pb->b.len - GIT_OID_RAWSZ,
+		       GIT_OID_RAWSZ);
+		g->unsynced = true;
+		return 0;
+	}
 	free(idx);
 	return err;
+}
+
+bool store_gpack_unsynced(struct store *st, struct store_gpack_view *out)
+{
+	struct store_gpack *g = mine(st);
+
+	if (!g || !g->unsynced)
+		return false;
+	memcpy(out->sum, g->usum, GIT_OID_RAWSZ);
+	out->pack = g->cur.b.p;
+	out->packlen = g->upacklen;
+	out->idx = g->uidx;
+	out->idxlen = g->uidxlen;
+	return true;
+}
+
+/* The unsynced pack forgotten: its group ended, or built again. */
+static void drop_unsynced(struct store_gpack *g)
+{
+	free(g->uidx);
+	g->uidx = NULL;
+	g->unsynced = false;
 }
 
 bool store_gpack_gone(struct store *st, const char *name)
@@ -575,7 +615,7 @@ static int merge(struct store *st, struct store_gpack *g)
 	}
 	g->nmerged = k;
 	if (err == 0 && pb.n)
-		err = publish(st, g, &pb, name, true);
+		err = publish(st, g, &pb, name, true, st->fsync);
 	if (err < 0 || !pb.n)
 		unmerge(st, g);
 	free(pb.b.p);
@@ -591,10 +631,12 @@ int store_gpack_write(struct store *st)
 
 	if (!g || g->cur.n == 0)
 		return 0;
+	drop_unsynced(g);
 	/* A merge that fails leaves its packs as they were. */
 	if (merge(st, g) < 0 && st->log)
 		st->log("group pack: packs of past groups not merged");
-	err = publish(st, g, &g->cur, name, false);
+	err = publish(st, g, &g->cur, name, false,
+		      st->fsync && !st->journal_on);
 	if (err == 0) {
 		atomic_fetch_add(&st->loose_new_n, g->cur.n);
 		atomic_fetch_add(&st->loose_new_kb, g->cur.b.len / 1024 + 1);
@@ -663,6 +705,7 @@ void store_gpack_end(struct store *st, bool published)
 	if (!g)
 		return;
 	g->active = false;
+	drop_unsynced(g);
 	/* A gc begun since the merge: the merged-away packs stay until a
 	 * packing round finds them covered, and are not merged again. */
 	keep = published && g->nmerged && store_gc_running(st);
@@ -767,6 +810,7 @@ void store_gpack_free(struct store *st)
 		deflateEnd(&g->z);
 	free(g->cur.b.p);
 	free(g->cur.v);
+	free(g->uidx);
 	free(g->mine);
 	free(g->merged);
 	free(g->done);

@@ -326,6 +326,28 @@ static bool crash_left(const char *top, bool clear)
 	return found;
 }
 
+/* The journals of the processes that crashed, replayed (journal.c): each
+ * dead directory under TOP holding the RUNNING marker. */
+static void replay_journals(struct store *st, const char *top)
+{
+	DIR *d = opendir(top);
+	struct dirent *e;
+	char path[4400];
+
+	while (d && (e = readdir(d)) != NULL) {
+		int fd = lock_dead(top, e->d_name);
+
+		if (fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", top, e->d_name);
+		if (faccessat(fd, RUNNING, F_OK, 0) == 0)
+			store_journal_replay(st, path);
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Make P->dir under a private name, lock it, then give it its name, so no
  * one ever sees it unlocked; NOREPLACE: a process of another pid namespace
  * may have the same pid, second and sequence number. */
@@ -407,8 +429,11 @@ static int make_dir(struct store_pool *p, struct store *st)
 	store_spread_subdirs(top);
 	if ((err = make_own(p, top)) < 0)
 		return err;
-	/* Before any write of ours finds a torn object's name. */
+	/* Before any write of ours finds a torn object's name. The dead
+	 * processes' ref locks go first: a replay moves refs. */
 	if (crash_left(top, false)) {
+		clear_dead_locks(p);
+		replay_journals(st, top);
 		store_drop_torn_objects(st);
 		store_drop_torn_packs(st);
 		crash_left(top, true);
@@ -598,6 +623,11 @@ static void *pool_main(void *arg)
 	if (p->adopting)
 		adopt_files(p);
 	return pool_thread(p);
+}
+
+const char *store_pool_dir(struct store *st)
+{
+	return st->pool ? st->pool->dir : NULL;
 }
 
 int store_pool_start(struct store *st)

@@ -256,10 +256,10 @@ static int mkdirs_for(const char *path)
 }
 
 /* Append one reflog line to the log at PATH (a ref's, or HEAD's, that
- * wants_log said yes to). Runs without st->lock: reads only what never
- * changes. */
+ * wants_log said yes to), synced if SYNC. Runs without st->lock: reads
+ * only what never changes. */
 static int append_log(struct store *st, const char *path, const git_oid *old,
-		      const git_oid *new, const char *msg)
+		      const git_oid *new, const char *msg, bool sync)
 {
 	char line[8192], a[GIT_OID_HEXSZ + 1], b[GIT_OID_HEXSZ + 1];
 	time_t now = time(NULL);
@@ -288,7 +288,7 @@ static int append_log(struct store *st, const char *path, const git_oid *old,
 	if (fd < 0)
 		return -errno;
 	err = store_write_all(fd, line, (size_t)n);
-	if (err == 0 && st->fsync && fsync(fd) < 0)
+	if (err == 0 && sync && fsync(fd) < 0)
 		err = -errno;
 	close(fd);
 	return err;
@@ -407,7 +407,8 @@ static int synced_slow_path(struct store *st, const char *ref,
 	int err;
 
 	pthread_mutex_unlock(&st->lock);
-	err = store_syncset_flush(st);
+	err = store_journal_commit(st, ref, old, new);
+	err = err == 1 ? store_syncset_flush(st) : err;
 	pthread_mutex_lock(&st->lock);
 	return err < 0 ? store_fail(err, "sync objects: %s", strerror(-err)) :
 			 slow_path(st, ref, old, new, msg);
@@ -435,7 +436,7 @@ int store_ref_cas_but_dir(struct store *st, const char *ref, const git_oid *old,
 {
 	char path[4200], lockpath[4300], hex[GIT_OID_HEXSZ + 2];
 	char head_log[4200], ref_log[4400];
-	bool loose, log_ref = false, log_head = false;
+	bool loose, log_ref = false, log_head = false, journaled = false;
 	git_oid cur;
 	struct stat sb;
 	struct ref_lock l;
@@ -481,16 +482,23 @@ int store_ref_cas_but_dir(struct store *st, const char *ref, const git_oid *old,
 	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, new);
 	hex[GIT_OID_HEXSZ] = '\n';
 	err = store_write_all(l.fd, hex, GIT_OID_HEXSZ + 1);
-	/* fsync=on: the objects the ref will name (this thread's set) and
-	 * the lock file's new value are synced together, one flush. */
-	if (err == 0 && st->fsync)
+	/* fsync=on: a group's save by a journal record (one flush, the Git
+	 * files left to the kernel); else the objects the ref will name
+	 * (this thread's set) and the lock file's new value synced
+	 * together, one flush, and the rename another. */
+	if (err == 0 && st->fsync &&
+	    (err = store_journal_commit(st, ref, old, new)) == 0)
+		journaled = true;
+	else if (err == 1)
 		err = sync_with_objects(st, l.fd);
 	/* The reflog is written under the lock, before the ref moves, as
-	 * git does; a failed reflog line does not undo a save. */
+	 * git does; a failed reflog line does not undo a save. A journaled
+	 * save's is not synced: a replay writes a line of its own. */
 	if (err == 0 && log_ref)
-		append_log(st, ref_log, old, new, msg);
+		append_log(st, ref_log, old, new, msg, st->fsync && !journaled);
 	if (err == 0 && log_head)
-		append_log(st, head_log, old, new, msg);
+		append_log(st, head_log, old, new, msg,
+			   st->fsync && !journaled);
 	pthread_mutex_lock(&st->lock);
 	if (err == 0 && loose)
 		store_pool_trash(st, path, false);
@@ -511,7 +519,7 @@ int store_ref_cas_but_dir(struct store *st, const char *ref, const git_oid *old,
 		return store_fail(err, "%s: cannot update: %s", ref,
 				  strerror(-err));
 	}
-	if (st->fsync) {
+	if (st->fsync && !journaled) {
 		*strrchr(path, '/') = '\0';
 		snprintf(dir, dirsz, "%s", path);
 	}

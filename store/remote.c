@@ -133,7 +133,8 @@ int store_branch_delete_at(struct store *st, const char *branch,
 	char name[1100];
 	int err = branch_ref(name, sizeof(name), branch);
 
-	if (err < 0)
+	/* No replay of the journal may bring it back (journal.c). */
+	if (err < 0 || (err = store_journal_checkpoint(st)) < 0)
 		return err;
 	pthread_mutex_lock(&st->lock);
 	err = git_reference_lookup(&ref, st->repo, name);

@@ -213,6 +213,7 @@ void store_close(struct store *st)
 		return;
 	store_warm_stop(st);
 	store_pack_wait(st);
+	store_journal_free(st); /* before the pool's directory is left */
 	store_pool_stop(st);
 	store_syncset_stop(st);
 	store_treememo_free(st);
@@ -455,8 +456,11 @@ out:
 int store_branch_delete(struct store *st, const char *name)
 {
 	git_reference *ref = NULL;
-	int err;
+	/* No replay of the journal may bring it back (journal.c). */
+	int err = store_journal_checkpoint(st);
 
+	if (err < 0)
+		return err;
 	pthread_mutex_lock(&st->lock);
 	err = git_branch_lookup(&ref, st->repo, name, GIT_BRANCH_LOCAL);
 	if (err < 0) {

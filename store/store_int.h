@@ -64,6 +64,10 @@ struct store {
 	bool pool_tried;
 	struct store_group *group; /* group.c */
 	struct store_gpack *gpack; /* grouppack.c; made at the first group */
+	/* journal.c: with fsync=on and chronofs.fsyncMethod auto or
+	 * journal, a group's save is made durable by a journal record. */
+	bool journal_on;
+	struct store_journal *journal; /* made at the first record */
 };
 
 /* syncset.c: with fsync=on, the fsyncs of one save's objects and their
@@ -77,6 +81,11 @@ bool store_head_is(struct store *st, const char *ref);
 bool store_syncset_take_fd(struct store *st, int fd);
 bool store_syncset_take_dir(struct store *st, const char *dir);
 int store_syncset_flush(struct store *st);
+/* empty: this thread's set holds nothing; whole: its flush is to sync the
+ * whole file system (what was written unsynced for the journal too). */
+bool store_syncset_empty(struct store *st);
+bool store_syncset_whole(struct store *st); /* false: there is no set */
+int store_syncfs(struct store *st); /* the repository's file system */
 /* Read chronofs.fsyncMethod (auto, syncfs, files) from CFG. */
 void store_syncset_configure(struct store *st, git_config *cfg);
 void store_syncset_end(struct store *st);
@@ -205,6 +214,14 @@ int store_gpack_add(struct store *st, const git_oid *id, git_object_t type,
 int store_gpack_get(struct store *st, const git_oid *id, git_odb_backend *be,
 		    void **data, size_t *len, git_object_t *type);
 int store_gpack_write(struct store *st);
+/* With the journal, the group's own pack is written unsynced: its bytes,
+ * until the group ends (false if there is none). */
+struct store_gpack_view {
+	unsigned char sum[GIT_OID_RAWSZ]; /* its name's id */
+	const void *pack, *idx;
+	size_t packlen, idxlen;
+};
+bool store_gpack_unsynced(struct store *st, struct store_gpack_view *out);
 void store_gpack_end(struct store *st, bool published);
 /* A git gc holds GITDIR/gc.pid: no pack of ours is removed meanwhile. */
 bool store_gc_running(const struct store *st);
@@ -392,6 +409,21 @@ int store_build_commit(struct store *st, const char *ref,
 void store_change_message(char *buf, size_t sz, const struct store_change *c);
 bool store_clear_stale_lock(struct store *st, const char *ref);
 void store_pool_once(struct store *st); /* caller holds st->lock */
+/* The pool's directory of this process, NULL if it has none. */
+const char *store_pool_dir(struct store *st);
+/* journal.c (see there). commit: 0 if the group's save (its unsynced
+ * pack, REF's move from OLD to NEW) is durable by a journal record, 1 if
+ * the caller is to sync its set (made whole where an unsynced pack needs
+ * it; the journal emptied first), or an error. checkpoint: everything
+ * durable and the journal emptied, before a ref moves another way. stop:
+ * at a clean stop, the file removed. replay: the journal a dead process
+ * left in its pool directory DIR. Caller holds st->lock for replay. */
+int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
+			 const git_oid *new);
+int store_journal_checkpoint(struct store *st);
+void store_journal_stop(struct store *st);
+void store_journal_free(struct store *st);
+int store_journal_replay(struct store *st, const char *dir);
 
 /* group.c: with fsync=on, the saves waiting for a save in progress are
  * made together by the next one: each its own commit (a chain on the

@@ -23,7 +23,8 @@
  *   TLB shootdown each) and cost more CPU than the fsyncs themselves.
  *
  * `git config chronofs.fsyncMethod syncfs|files` fixes one way (auto,
- * the default, is the above). Either way the ref is moved only if the
+ * the default, is the above, and a group's save goes by the journal
+ * instead: journal.c; `journal` is the same as auto). Either way the ref is moved only if the
  * sync succeeded. Nothing is deferred outside a save
  * (store_syncset_begin..end), so other writers keep their order. */
 #include <dirent.h>
@@ -129,17 +130,24 @@ void store_syncset_configure(struct store *st, git_config *cfg)
 	char msg[300];
 
 	st->sync_method = METHOD_AUTO;
+	st->journal_on = st->fsync;
 	if (git_config_get_string_buf(&v, cfg, "chronofs.fsyncMethod") == 0) {
+		st->journal_on = st->fsync && (!strcmp(v.ptr, "auto") ||
+					       !strcmp(v.ptr, "journal"));
 		if (!strcmp(v.ptr, "syncfs"))
 			st->sync_method = METHOD_SYNCFS;
 		else if (!strcmp(v.ptr, "files"))
 			st->sync_method = METHOD_FILES;
-		else if (strcmp(v.ptr, "auto") && st->log) {
-			snprintf(msg, sizeof(msg),
-				 "chronofs.fsyncMethod=%.60s: want auto, "
-				 "syncfs or files; using auto",
-				 v.ptr);
-			st->log(msg);
+		else if (strcmp(v.ptr, "auto") && strcmp(v.ptr, "journal")) {
+			st->journal_on = st->fsync;
+			if (st->log) {
+				snprintf(msg, sizeof(msg),
+					 "chronofs.fsyncMethod=%.60s: want "
+					 "auto, journal, syncfs or files; "
+					 "using auto",
+					 v.ptr);
+				st->log(msg);
+			}
 		}
 		git_buf_dispose(&v);
 	}
@@ -166,7 +174,7 @@ static bool by_syncfs(struct store *st, size_t n)
 }
 
 /* One syncfs(2) of the repository's file system. */
-static int sync_whole(struct store *st)
+int store_syncfs(struct store *st)
 {
 	int fd = open(st->gitdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	long long t0 = mono_ns(), took;
@@ -379,6 +387,30 @@ static void clear(struct store_syncset *s)
 	s->n = 0;
 }
 
+bool store_syncset_empty(struct store *st)
+{
+	struct store_syncset *s;
+	bool empty;
+
+	pthread_mutex_lock(&st->lock);
+	s = mine(st);
+	empty = !s || (s->n == 0 && !s->whole);
+	pthread_mutex_unlock(&st->lock);
+	return empty;
+}
+
+bool store_syncset_whole(struct store *st)
+{
+	struct store_syncset *s;
+
+	pthread_mutex_lock(&st->lock);
+	s = mine(st);
+	if (s)
+		s->whole = true;
+	pthread_mutex_unlock(&st->lock);
+	return s != NULL;
+}
+
 int store_syncset_flush(struct store *st)
 {
 	/* Only the saving thread's own set: another thread's ref update
@@ -391,7 +423,7 @@ int store_syncset_flush(struct store *st)
 	s = mine(st);
 	pthread_mutex_unlock(&st->lock);
 	if (s && (s->whole || (s->n && by_syncfs(st, s->n)))) {
-		err = sync_whole(st);
+		err = store_syncfs(st);
 		clear(s);
 		s->whole = false;
 		return err;

@@ -1098,7 +1098,7 @@ def scenario_power_loss(e):
     if os.geteuid() != 0:
         raise Failure("power-loss needs root (loop devices)")
     problems = []
-    totals = dict(snaps=0, acked=0, found=0, after=0, torn=0)
+    totals = dict(snaps=0, acked=0, found=0, after=0, torn=0, records=0, packs=0, refs=0)
     stack = BlockStack()
     rng = random.Random()
     try:
@@ -1168,6 +1168,12 @@ def scenario_power_loss(e):
                 problems += e.unmount()
                 removed = [ln for ln in e.log_text().splitlines() if "loose object removed" in ln]
                 totals["torn"] += len(removed)
+                # what the mount took back from the journals of the daemon the cut stopped
+                for m in re.finditer(r"journal of a process that crashed: (\d+) saves, (\d+) packs written again, "
+                                     r"(\d+) refs moved", e.log_text()):
+                    totals["records"] += int(m.group(1))
+                    totals["packs"] += int(m.group(2))
+                    totals["refs"] += int(m.group(3))
                 rc, out = e.fsck()
                 if rc:
                     problems.append("%s: git fsck --strict after the power cut and a mount: %s (torn objects "
@@ -1190,9 +1196,10 @@ def scenario_power_loss(e):
         stack.close()
     problems += ["daemon log: " + ln for ln in e.sanitizer_lines()[:5]]
     summary = ("instant images %d (ext4 with and without a journal), saves acknowledged before them %d, found %d, "
-               "lost %d, torn loose objects removed at the mount %d, saves after recovery %d" % (
+               "lost %d, torn loose objects removed at the mount %d, journal records replayed %d (packs written "
+               "again %d, refs moved %d), saves after recovery %d" % (
                    totals["snaps"], totals["acked"], totals["found"], totals["acked"] - totals["found"],
-                   totals["torn"], totals["after"]))
+                   totals["torn"], totals["records"], totals["packs"], totals["refs"], totals["after"]))
     return summary, problems
 
 
@@ -1230,7 +1237,9 @@ def scenario_stale_lock(e):
 def scenario_fsync(e):
     """Under strace, for each chronofs.fsyncMethod: each save's objects and ref lock are made durable
     (their own fsyncs, or one syncfs of the file system after they were written) before the ref's
-    rename, inside the close."""
+    rename, inside the close; with the journal (the default), the fdatasync of the journal file that
+    holds the save's record (its pack and the ref's move) before the ref's rename, inside the
+    close (the process's first save, which makes no journal, by syncfs)."""
     strace = shutil.which("strace")
     if not strace:
         return "strace not available: skipped", []
@@ -1291,7 +1300,7 @@ def scenario_fsync(e):
         """The successful links of a file to WHAT."""
         return [x for x in inside if x[3] == 0 and what in (link_names(x) or ("", ""))[1]]
 
-    for method in ("files", "syncfs"):
+    for method in ("files", "syncfs", "journal"):
         e.git("config", "chronofs.fsyncMethod", method)
         ev, windows = traced_saves("fs" + method[0], "on", 5)
         # On ext4 without a journal (this project's machine) fsync does not write what an allocation
@@ -1307,6 +1316,15 @@ def scenario_fsync(e):
                 problems.append("%s: save %d: no rename of refs/heads/main.lock inside its close" % (method, i))
                 continue
             rt = ref_rename[-1][0]
+            # a process's first save makes no journal: it goes the other way (syncfs)
+            if method == "journal" and i > 0:
+                record = [x for x in inside if x[1] == "fdatasync" and x[3] == 0 and x[0] <= rt and
+                          re.search(r"/chronofs/pool/[^/>]+/journal>", x[2])]
+                if not record:
+                    problems.append("journal: save %d: no fdatasync of the journal before the ref moved" % i)
+                    continue
+                good += 1
+                continue
             if effective == "files":
                 obj_fsync = named(inside, "/objects/")
                 ref_fsync = named(inside, "refs/heads/main.lock")
