@@ -59,6 +59,7 @@ struct store_journal {
 	char path[4400];
 	uint64_t epoch, seq;
 	size_t at; /* where the next record goes; 0: empty */
+	size_t last; /* where the last record went (store_journal_undo) */
 	long long since; /* the last checkpoint, CLOCK_MONOTONIC ns */
 };
 
@@ -321,9 +322,17 @@ int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
 		err = checkpoint(st, j);
 	if (err == 0 &&
 	    (err = pwrite_all(j->fd, rec, len, (off_t)j->at)) == 0 &&
-	    fdatasync(j->fd) < 0)
+	    fdatasync(j->fd) < 0) {
+		/* The save fails: its record must not reach the disk later,
+		 * whole, and be replayed. */
+		unsigned char zero[HDR] = { 0 };
+
 		err = -errno;
+		if (pwrite_all(j->fd, zero, HDR, (off_t)j->at) == 0)
+			fdatasync(j->fd);
+	}
 	if (err == 0) {
+		j->last = j->at;
 		j->at += len;
 		j->seq++;
 	}
@@ -336,6 +345,23 @@ int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
 	if (err == -E2BIG || err == -ENOENT)
 		return sync_set_whole(st);
 	return store_fail(err, "%s: %s", j->path, strerror(-err));
+}
+
+void store_journal_undo(struct store *st)
+{
+	struct store_journal *j = st->journal;
+	unsigned char zero[HDR] = { 0 };
+
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->mu);
+	if (j->fd >= 0 && j->at > j->last && j->seq > 0 &&
+	    pwrite_all(j->fd, zero, HDR, (off_t)j->last) == 0 &&
+	    fdatasync(j->fd) == 0) {
+		j->at = j->last;
+		j->seq--;
+	}
+	pthread_mutex_unlock(&j->mu);
 }
 
 void store_journal_stop(struct store *st)

@@ -515,6 +515,8 @@ int store_ref_cas_but_dir(struct store *st, const char *ref, const git_oid *old,
 		err = -errno;
 	lock_names_drop(st, &l);
 	if (err < 0) {
+		if (journaled)
+			store_journal_undo(st);
 		unlink(lockpath);
 		return store_fail(err, "%s: cannot update: %s", ref,
 				  strerror(-err));

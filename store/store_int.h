@@ -421,6 +421,9 @@ const char *store_pool_dir(struct store *st);
 int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
 			 const git_oid *new);
 int store_journal_checkpoint(struct store *st);
+/* The last record taken back: its save failed after it was written (a
+ * replay must not make it). */
+void store_journal_undo(struct store *st);
 void store_journal_stop(struct store *st);
 void store_journal_free(struct store *st);
 int store_journal_replay(struct store *st, const char *dir);

@@ -10,7 +10,9 @@
  *    gone: every save back, every object readable, git fsck clean;
  * 2. the ref file empty, and the fourth record torn: the first three
  *    saves back, nothing past the torn record;
- * 3. the ref moved elsewhere since: left where it is. */
+ * 3. the ref moved elsewhere since: left where it is;
+ * 4. the last record taken back (its save failed after it was written):
+ *    not replayed. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 
 #include "check.h"
 #include "store.h"
+#include "store_int.h"
 #include "testrepo.h"
 
 #define SAVES 5
@@ -55,7 +58,7 @@ static int save(struct store *st, int k, int seq, struct store_oid *out)
  * (journal.c: a process's first save makes no journal), comes before
  * them: then BEFORE (if not NULL) is called, the child waiting. */
 static int saves_then_die(const char *dir, int k0, int n, struct store_oid *c,
-			  void (*before)(void))
+			  void (*before)(void), bool undo_last)
 {
 	int fds[2], go[2], status = 0;
 	struct store_oid first;
@@ -83,6 +86,8 @@ static int saves_then_die(const char *dir, int k0, int n, struct store_oid *c,
 			    write(fds[1], &id, sizeof(id)) != sizeof(id))
 				_exit(3);
 		}
+		if (undo_last)
+			store_journal_undo(st);
 		_exit(0); /* no store_close: as a crash */
 	}
 	close(fds[1]);
@@ -234,7 +239,7 @@ int main(void)
 	char dir[] = "/tmp/chronofs-journal-XXXXXX", jpath[4400], path[4400];
 	struct store_opts o = { .fsync = true };
 	char(*before)[128] = calloc(256, 128), (*after)[128] = calloc(256, 128);
-	struct store_oid base, c[SAVES], d[SAVES], e[3];
+	struct store_oid base, c[SAVES], d[SAVES], e[3], f[3];
 	struct store *st;
 	size_t nb, na, emptied = 0;
 	int fd;
@@ -247,7 +252,7 @@ int main(void)
 	/* 1. The ref three saves behind, their packs emptied or gone. */
 	snprintf(dirname_, sizeof(dirname_), "%s", dir);
 	before_ = before;
-	CHECK(saves_then_die(dir, 0, SAVES, c, note_packs) == 0,
+	CHECK(saves_then_die(dir, 0, SAVES, c, note_packs, false) == 0,
 	      "the child's saves");
 	nb = nbefore_;
 	CHECK(journal_of(dir, jpath, sizeof(jpath)), "a journal left");
@@ -273,7 +278,7 @@ int main(void)
 	fsck_clean(dir);
 
 	/* 2. The ref file empty; the fourth record torn. */
-	CHECK(saves_then_die(dir, 10, SAVES, d, NULL) == 0,
+	CHECK(saves_then_die(dir, 10, SAVES, d, NULL, false) == 0,
 	      "the child's saves");
 	CHECK(journal_of(dir, jpath, sizeof(jpath)), "a journal left");
 	set_ref(dir, "");
@@ -289,10 +294,20 @@ int main(void)
 	fsck_clean(dir);
 
 	/* 3. The ref moved elsewhere since the records. */
-	CHECK(saves_then_die(dir, 20, 3, e, NULL) == 0, "the child's saves");
+	CHECK(saves_then_die(dir, 20, 3, e, NULL, false) == 0,
+	      "the child's saves");
 	set_ref_to(dir, &c[0]);
 	st = reopen(dir, &c[0], c, 0, 1);
 	CHECK(strstr(logs, "3 saves, 0 packs written again, 0 refs moved"),
+	      "the replay said so: %s", logs);
+	store_close(st);
+
+	/* 4. The last record taken back: the ref one save behind stays. */
+	CHECK(saves_then_die(dir, 30, 3, f, NULL, true) == 0,
+	      "the child's saves");
+	set_ref_to(dir, &f[1]);
+	st = reopen(dir, &f[1], f, 30, 2);
+	CHECK(strstr(logs, "2 saves, 0 packs written again, 0 refs moved"),
 	      "the replay said so: %s", logs);
 	testrepo_close(st, dir);
 	free(before);
