@@ -78,12 +78,11 @@ struct store_gpack {
 	size_t nmine, capmine;
 	struct gp_done *merged;
 	size_t nmerged;
-	/* The group's own pack, written unsynced for the journal (its
-	 * bytes stay in cur.b until the next group begins). */
-	bool unsynced;
-	unsigned char usum[GIT_OID_RAWSZ];
-	size_t upacklen, uidxlen;
+	/* The group's own pack written unsynced for the journal: its
+	 * .idx (NULL: none), and its length in cur.b, whose bytes stay
+	 * until the next group begins. */
 	char *uidx;
+	size_t upacklen, uidxlen;
 	/* Past groups' packs, under st->pack_lock. */
 	struct gp_done *done;
 	size_t ndone, capdone;
@@ -472,9 +471,6 @@ static int publish(struct store *st, struct store_gpack *g, struct gp_build *pb,
 		g->uidx = idx;
 		g->uidxlen = idxlen;
 		g->upacklen = pb->b.len;
-		memcpy(g->usum, pb->b.p + pb->b.len - GIT_OID_RAWSZ,
-		       GIT_OID_RAWSZ);
-		g->unsynced = true;
 		return 0;
 	}
 	free(idx);
@@ -485,9 +481,11 @@ bool store_gpack_unsynced(struct store *st, struct store_gpack_view *out)
 {
 	struct store_gpack *g = mine(st);
 
-	if (!g || !g->unsynced)
+	if (!g || !g->uidx)
 		return false;
-	memcpy(out->sum, g->usum, GIT_OID_RAWSZ);
+	/* Its trailer, the checksum that names it. */
+	memcpy(out->sum, g->cur.b.p + g->upacklen - GIT_OID_RAWSZ,
+	       GIT_OID_RAWSZ);
 	out->pack = g->cur.b.p;
 	out->packlen = g->upacklen;
 	out->idx = g->uidx;
@@ -500,7 +498,6 @@ static void drop_unsynced(struct store_gpack *g)
 {
 	free(g->uidx);
 	g->uidx = NULL;
-	g->unsynced = false;
 }
 
 bool store_gpack_gone(struct store *st, const char *name)

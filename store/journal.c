@@ -166,36 +166,37 @@ static int make(struct store *st, struct store_journal *j)
 	return 0;
 }
 
-static struct store_journal *get(struct store *st)
+int store_journal_new(struct store *st)
 {
-	struct store_journal *j = st->journal;
+	struct store_journal *j = calloc(1, sizeof(*j));
 
-	if (j)
-		return j;
-	pthread_mutex_lock(&st->lock);
-	if (!st->journal && (j = calloc(1, sizeof(*j)))) {
-		pthread_mutex_init(&j->mu, NULL);
-		j->fd = -1;
-		st->journal = j;
-	}
-	j = st->journal;
-	pthread_mutex_unlock(&st->lock);
-	return j;
+	if (!j)
+		return -ENOMEM;
+	pthread_mutex_init(&j->mu, NULL);
+	j->fd = -1;
+	st->journal = j;
+	return 0;
+}
+
+/* Caller holds j->mu. The record at OFF invalid for good: its header
+ * zeroed and synced. */
+static int invalidate(struct store_journal *j, size_t off)
+{
+	unsigned char zero[HDR] = { 0 };
+	int err = pwrite_all(j->fd, zero, HDR, (off_t)off);
+
+	return err < 0 ? err : fdatasync(j->fd) < 0 ? -errno : 0;
 }
 
 /* Caller holds j->mu. Everything written so far durable, then the
  * records invalid. */
 static int checkpoint(struct store *st, struct store_journal *j)
 {
-	unsigned char zero[HDR] = { 0 };
 	int err;
 
 	if (j->fd < 0 || j->at == 0)
 		return 0;
-	if ((err = store_syncfs(st)) < 0)
-		return err;
-	if ((err = pwrite_all(j->fd, zero, HDR, 0)) < 0 ||
-	    (fdatasync(j->fd) < 0 && (err = -errno)))
+	if ((err = store_syncfs(st)) < 0 || (err = invalidate(j, 0)) < 0)
 		return err;
 	j->at = 0;
 	j->seq = 0;
@@ -209,8 +210,6 @@ int store_journal_checkpoint(struct store *st)
 	struct store_journal *j = st->journal;
 	int err;
 
-	if (!j)
-		return 0;
 	pthread_mutex_lock(&j->mu);
 	err = checkpoint(st, j);
 	pthread_mutex_unlock(&j->mu);
@@ -280,17 +279,17 @@ int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
 	 * of the file system, and the records with it. */
 	bool pending = st->journal_on && store_gpack_unsynced(st, &v);
 	bool alone = pending && store_syncset_empty(st);
-	struct store_journal *j = pending ? get(st) : st->journal;
+	struct store_journal *j = st->journal;
 	unsigned char *rec = NULL;
 	size_t len = 0;
 	bool first;
 	int err = 0;
 
-	if (!j || !alone) {
+	if (!alone) {
 		/* Before a ref moves another way: no replay may undo it. */
-		if (j && (err = store_journal_checkpoint(st)) < 0)
+		if ((err = store_journal_checkpoint(st)) < 0)
 			return err;
-		if (j && pending)
+		if (pending)
 			j->wanted = true;
 		return pending ? sync_set_whole(st) : 1;
 	}
@@ -325,11 +324,8 @@ int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
 	    fdatasync(j->fd) < 0) {
 		/* The save fails: its record must not reach the disk later,
 		 * whole, and be replayed. */
-		unsigned char zero[HDR] = { 0 };
-
 		err = -errno;
-		if (pwrite_all(j->fd, zero, HDR, (off_t)j->at) == 0)
-			fdatasync(j->fd);
+		invalidate(j, j->at);
 	}
 	if (err == 0) {
 		j->last = j->at;
@@ -350,21 +346,17 @@ int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
 void store_journal_undo(struct store *st)
 {
 	struct store_journal *j = st->journal;
-	unsigned char zero[HDR] = { 0 };
 
-	if (!j)
-		return;
 	pthread_mutex_lock(&j->mu);
 	if (j->fd >= 0 && j->at > j->last && j->seq > 0 &&
-	    pwrite_all(j->fd, zero, HDR, (off_t)j->last) == 0 &&
-	    fdatasync(j->fd) == 0) {
+	    invalidate(j, j->last) == 0) {
 		j->at = j->last;
 		j->seq--;
 	}
 	pthread_mutex_unlock(&j->mu);
 }
 
-void store_journal_stop(struct store *st)
+void store_journal_free(struct store *st)
 {
 	struct store_journal *j = st->journal;
 
@@ -380,15 +372,8 @@ void store_journal_stop(struct store *st)
 		j->fd = -1;
 	}
 	pthread_mutex_unlock(&j->mu);
-}
-
-void store_journal_free(struct store *st)
-{
-	if (!st->journal)
-		return;
-	store_journal_stop(st);
-	pthread_mutex_destroy(&st->journal->mu);
-	free(st->journal);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
 	st->journal = NULL;
 }
 

@@ -301,12 +301,20 @@ static int mark_running(int dirfd)
 	return 0;
 }
 
+/* What crash_left does to each crashed directory. */
+enum crash_act {
+	CRASH_FIND, /* nothing */
+	CRASH_REPLAY, /* its journal replayed (journal.c) */
+	CRASH_CLEAR, /* its RUNNING marker removed */
+};
+
 /* Whether a dead process's pool directory under TOP holds the RUNNING
- * marker (it crashed); with CLEAR, the markers go. */
-static bool crash_left(const char *top, bool clear)
+ * marker (it crashed); ACT done to each such directory. */
+static bool crash_left(struct store *st, const char *top, enum crash_act act)
 {
 	DIR *d = opendir(top);
 	struct dirent *e;
+	char path[4400];
 	bool found = false;
 
 	while (d && (e = readdir(d)) != NULL) {
@@ -316,36 +324,19 @@ static bool crash_left(const char *top, bool clear)
 			continue;
 		if (faccessat(fd, RUNNING, F_OK, 0) == 0) {
 			found = true;
-			if (clear)
+			if (act == CRASH_REPLAY) {
+				snprintf(path, sizeof(path), "%s/%s", top,
+					 e->d_name);
+				store_journal_replay(st, path);
+			} else if (act == CRASH_CLEAR) {
 				unlinkat(fd, RUNNING, 0);
+			}
 		}
 		close(fd);
 	}
 	if (d)
 		closedir(d);
 	return found;
-}
-
-/* The journals of the processes that crashed, replayed (journal.c): each
- * dead directory under TOP holding the RUNNING marker. */
-static void replay_journals(struct store *st, const char *top)
-{
-	DIR *d = opendir(top);
-	struct dirent *e;
-	char path[4400];
-
-	while (d && (e = readdir(d)) != NULL) {
-		int fd = lock_dead(top, e->d_name);
-
-		if (fd < 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", top, e->d_name);
-		if (faccessat(fd, RUNNING, F_OK, 0) == 0)
-			store_journal_replay(st, path);
-		close(fd);
-	}
-	if (d)
-		closedir(d);
 }
 
 /* Make P->dir under a private name, lock it, then give it its name, so no
@@ -431,12 +422,12 @@ static int make_dir(struct store_pool *p, struct store *st)
 		return err;
 	/* Before any write of ours finds a torn object's name. The dead
 	 * processes' ref locks go first: a replay moves refs. */
-	if (crash_left(top, false)) {
+	if (crash_left(st, top, CRASH_FIND)) {
 		clear_dead_locks(p);
-		replay_journals(st, top);
+		crash_left(st, top, CRASH_REPLAY);
 		store_drop_torn_objects(st);
 		store_drop_torn_packs(st);
-		crash_left(top, true);
+		crash_left(st, top, CRASH_CLEAR);
 	}
 	d = opendir(top);
 	while (d && !found && (e = readdir(d)) != NULL) {

@@ -149,8 +149,10 @@ int store_open(struct store **out, const char *path,
 	if (!st)
 		return -ENOMEM;
 	pthread_mutex_init(&st->write_lock, NULL);
-	if (store_group_new(st) < 0 || store_gpack_new(st) < 0) {
+	if (store_group_new(st) < 0 || store_gpack_new(st) < 0 ||
+	    store_journal_new(st) < 0) {
 		store_group_free(st);
+		store_gpack_free(st);
 		pthread_mutex_destroy(&st->write_lock);
 		free(st);
 		return store_fail(-ENOMEM, "%s: out of memory", path);

@@ -67,7 +67,7 @@ struct store {
 	/* journal.c: with fsync=on and chronofs.fsyncMethod auto or
 	 * journal, a group's save is made durable by a journal record. */
 	bool journal_on;
-	struct store_journal *journal; /* made at the first record */
+	struct store_journal *journal; /* journal.c; its file at the 2nd save */
 };
 
 /* syncset.c: with fsync=on, the fsyncs of one save's objects and their
@@ -411,21 +411,22 @@ bool store_clear_stale_lock(struct store *st, const char *ref);
 void store_pool_once(struct store *st); /* caller holds st->lock */
 /* The pool's directory of this process, NULL if it has none. */
 const char *store_pool_dir(struct store *st);
-/* journal.c (see there). commit: 0 if the group's save (its unsynced
- * pack, REF's move from OLD to NEW) is durable by a journal record, 1 if
- * the caller is to sync its set (made whole where an unsynced pack needs
- * it; the journal emptied first), or an error. checkpoint: everything
- * durable and the journal emptied, before a ref moves another way. stop:
- * at a clean stop, the file removed. replay: the journal a dead process
- * left in its pool directory DIR. Caller holds st->lock for replay. */
+/* journal.c (see there). new: at open, no file yet; free: at close (a
+ * clean stop: everything durable, the file removed). commit: 0 if the
+ * group's save (its unsynced pack, REF's move from OLD to NEW) is durable
+ * by a journal record, 1 if the caller is to sync its set (made whole
+ * where an unsynced pack needs it; the journal emptied first), or an
+ * error. checkpoint: everything durable and the journal emptied, before a
+ * ref moves another way. undo: the last record taken back (its save
+ * failed after it was written: a replay must not make it). replay: the
+ * journal a dead process left in its pool directory DIR (caller holds
+ * st->lock). */
+int store_journal_new(struct store *st);
+void store_journal_free(struct store *st);
 int store_journal_commit(struct store *st, const char *ref, const git_oid *old,
 			 const git_oid *new);
 int store_journal_checkpoint(struct store *st);
-/* The last record taken back: its save failed after it was written (a
- * replay must not make it). */
 void store_journal_undo(struct store *st);
-void store_journal_stop(struct store *st);
-void store_journal_free(struct store *st);
 int store_journal_replay(struct store *st, const char *dir);
 
 /* group.c: with fsync=on, the saves waiting for a save in progress are

@@ -24,8 +24,8 @@
  *
  * `git config chronofs.fsyncMethod syncfs|files` fixes one way (auto,
  * the default, is the above, and a group's save goes by the journal
- * instead: journal.c; `journal` is the same as auto). Either way the ref is moved only if the
- * sync succeeded. Nothing is deferred outside a save
+ * instead: journal.c; `journal` is the same as auto). Either way the ref
+ * is moved only if the sync succeeded. Nothing is deferred outside a save
  * (store_syncset_begin..end), so other writers keep their order. */
 #include <dirent.h>
 #include <errno.h>
@@ -130,27 +130,23 @@ void store_syncset_configure(struct store *st, git_config *cfg)
 	char msg[300];
 
 	st->sync_method = METHOD_AUTO;
-	st->journal_on = st->fsync;
 	if (git_config_get_string_buf(&v, cfg, "chronofs.fsyncMethod") == 0) {
-		st->journal_on = st->fsync && (!strcmp(v.ptr, "auto") ||
-					       !strcmp(v.ptr, "journal"));
 		if (!strcmp(v.ptr, "syncfs"))
 			st->sync_method = METHOD_SYNCFS;
 		else if (!strcmp(v.ptr, "files"))
 			st->sync_method = METHOD_FILES;
-		else if (strcmp(v.ptr, "auto") && strcmp(v.ptr, "journal")) {
-			st->journal_on = st->fsync;
-			if (st->log) {
-				snprintf(msg, sizeof(msg),
-					 "chronofs.fsyncMethod=%.60s: want "
-					 "auto, journal, syncfs or files; "
-					 "using auto",
-					 v.ptr);
-				st->log(msg);
-			}
+		else if (strcmp(v.ptr, "auto") && strcmp(v.ptr, "journal") &&
+			 st->log) {
+			snprintf(msg, sizeof(msg),
+				 "chronofs.fsyncMethod=%.60s: want auto, "
+				 "journal, syncfs or files; using auto",
+				 v.ptr);
+			st->log(msg);
 		}
 		git_buf_dispose(&v);
 	}
+	/* Decided before the no-journal check below overrides the set's. */
+	st->journal_on = st->fsync && st->sync_method == METHOD_AUTO;
 	if (st->sync_method != METHOD_SYNCFS &&
 	    ext_without_journal(st->gitdir)) {
 		if (st->sync_method == METHOD_FILES && st->log) {

@@ -223,6 +223,12 @@ static struct store *reopen(const char *dir, const struct store_oid *want,
 	return st;
 }
 
+/* The replay's line said LINE. */
+static void expect_log(const char *line)
+{
+	CHECK(strstr(logs, line), "the replay said so: %s", logs);
+}
+
 static void fsck_clean(const char *dir)
 {
 	char cmd[4400];
@@ -271,8 +277,7 @@ int main(void)
 	CHECK(emptied == SAVES, "%zu packs of the child's saves", emptied);
 	set_ref_to(dir, &c[1]);
 	st = reopen(dir, &c[SAVES - 1], c, 0, SAVES);
-	CHECK(strstr(logs, "5 saves, 5 packs written again, 3 refs moved"),
-	      "the replay said so: %s", logs);
+	expect_log("5 saves, 5 packs written again, 3 refs moved");
 	CHECK(access(jpath, F_OK) < 0, "the replayed journal removed");
 	store_close(st);
 	fsck_clean(dir);
@@ -288,8 +293,7 @@ int main(void)
 	if (fd >= 0)
 		close(fd);
 	st = reopen(dir, &d[2], d, 10, 3);
-	CHECK(strstr(logs, "3 saves, 0 packs written again, 3 refs moved"),
-	      "the replay said so: %s", logs);
+	expect_log("3 saves, 0 packs written again, 3 refs moved");
 	store_close(st);
 	fsck_clean(dir);
 
@@ -298,8 +302,7 @@ int main(void)
 	      "the child's saves");
 	set_ref_to(dir, &c[0]);
 	st = reopen(dir, &c[0], c, 0, 1);
-	CHECK(strstr(logs, "3 saves, 0 packs written again, 0 refs moved"),
-	      "the replay said so: %s", logs);
+	expect_log("3 saves, 0 packs written again, 0 refs moved");
 	store_close(st);
 
 	/* 4. The last record taken back: the ref one save behind stays. */
@@ -307,8 +310,7 @@ int main(void)
 	      "the child's saves");
 	set_ref_to(dir, &f[1]);
 	st = reopen(dir, &f[1], f, 30, 2);
-	CHECK(strstr(logs, "2 saves, 0 packs written again, 0 refs moved"),
-	      "the replay said so: %s", logs);
+	expect_log("2 saves, 0 packs written again, 0 refs moved");
 	testrepo_close(st, dir);
 	free(before);
 	free(after);
