@@ -235,31 +235,33 @@ static void linked_inodes(const char *dir, ino_t **inos, size_t *n)
 		closedir(d);
 }
 
-/* Remove the ref locks held by dead processes: those whose pool
- * directories are still there (every one, not only the one adopted). */
-static void clear_dead_locks(struct store_pool *p)
+/* Remove the ref locks under REFS held by dead processes: those whose
+ * pool directories are still under TOP (every one), and ADOPTED's (the
+ * one we claimed, if any: its lock is ours now). */
+static void clear_dead_locks(const char *top, const char *refs,
+			     const char *adopted)
 {
-	DIR *d = opendir(p->top);
+	DIR *d = opendir(top);
 	struct dirent *e;
 	char path[4600];
 	ino_t *inos = NULL;
 	size_t n = 0;
 
-	if (p->adopt_fd >= 0)
-		linked_inodes(p->adopt, &inos, &n);
+	if (adopted)
+		linked_inodes(adopted, &inos, &n);
 	while (d && (e = readdir(d)) != NULL) {
-		int fd = lock_dead(p->top, e->d_name);
+		int fd = lock_dead(top, e->d_name);
 
 		if (fd < 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", p->top, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", top, e->d_name);
 		linked_inodes(path, &inos, &n);
 		close(fd);
 	}
 	if (d)
 		closedir(d);
 	if (n)
-		clear_locks(p->refs, inos, n, 0);
+		clear_locks(refs, inos, n, 0);
 	free(inos);
 }
 
@@ -337,6 +339,36 @@ static bool crash_left(struct store *st, const char *top, enum crash_act act)
 	if (d)
 		closedir(d);
 	return found;
+}
+
+/* What a process that crashed left (its pool directory under TOP still
+ * holds RUNNING) put right: its ref locks under REFS removed first (a
+ * replay moves refs), its journal replayed, torn objects and packs
+ * removed, then the marker. */
+static void recover(struct store *st, const char *top, const char *refs)
+{
+	if (!crash_left(st, top, CRASH_FIND))
+		return;
+	clear_dead_locks(top, refs, NULL);
+	crash_left(st, top, CRASH_REPLAY);
+	store_drop_torn_objects(st);
+	store_drop_torn_packs(st);
+	crash_left(st, top, CRASH_CLEAR);
+}
+
+void store_crash_recover(struct store *st)
+{
+	char top[4200], refs[4200];
+
+	/* Someone else's repository, read-only to us: nothing is written
+	 * (nor could be). */
+	if (access(st->gitdir, W_OK) < 0)
+		return;
+	snprintf(top, sizeof(top), "%s/chronofs/pool", st->gitdir);
+	snprintf(refs, sizeof(refs), "%s/refs", st->gitdir);
+	pthread_mutex_lock(&st->lock);
+	recover(st, top, refs);
+	pthread_mutex_unlock(&st->lock);
 }
 
 /* Make P->dir under a private name, lock it, then give it its name, so no
@@ -420,15 +452,9 @@ static int make_dir(struct store_pool *p, struct store *st)
 	store_spread_subdirs(top);
 	if ((err = make_own(p, top)) < 0)
 		return err;
-	/* Before any write of ours finds a torn object's name. The dead
-	 * processes' ref locks go first: a replay moves refs. */
-	if (crash_left(st, top, CRASH_FIND)) {
-		clear_dead_locks(p);
-		crash_left(st, top, CRASH_REPLAY);
-		store_drop_torn_objects(st);
-		store_drop_torn_packs(st);
-		crash_left(st, top, CRASH_CLEAR);
-	}
+	/* Before any write of ours finds a torn object's name (the open did
+	 * it too, but a process may have died since). */
+	recover(st, top, p->refs);
 	d = opendir(top);
 	while (d && !found && (e = readdir(d)) != NULL) {
 		int fd = lock_dead(top, e->d_name);
@@ -642,7 +668,7 @@ int store_pool_start(struct store *st)
 	 * seconds for a busy machine, and the first save after a crash
 	 * would wait on the dead process's lock. Before adoption drops the
 	 * names it matches. */
-	clear_dead_locks(p);
+	clear_dead_locks(p->top, p->refs, p->adopt_fd >= 0 ? p->adopt : NULL);
 	p->target = POOL_START;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);

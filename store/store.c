@@ -189,10 +189,11 @@ int store_open(struct store **out, const char *path,
 	err = store_objwrite_add(st);
 	if (err == 0)
 		err = store_packread_add(st);
-	if (err == 0 && opts->warm) {
-		st->info = opts->info;
+	st->info = opts->warm ? opts->info : NULL;
+	if (err == 0)
+		store_crash_recover(st);
+	if (err == 0 && opts->warm)
 		err = store_warm_new(st);
-	}
 	if (err < 0)
 		goto fail;
 	*out = st;

@@ -409,6 +409,10 @@ int store_build_commit(struct store *st, const char *ref,
 void store_change_message(char *buf, size_t sz, const struct store_change *c);
 bool store_clear_stale_lock(struct store *st, const char *ref);
 void store_pool_once(struct store *st); /* caller holds st->lock */
+/* pool.c: at open, what a process that crashed left put right (its
+ * journal replayed: saves whose close returned are on their branches
+ * before anything reads them), if the repository is writable to us. */
+void store_crash_recover(struct store *st);
 /* The pool's directory of this process, NULL if it has none. */
 const char *store_pool_dir(struct store *st);
 /* journal.c (see there). new: at open, no file yet; free: at close (a

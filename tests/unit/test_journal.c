@@ -185,11 +185,12 @@ static bool in(char (*v)[128], size_t n, const char *name)
 	return false;
 }
 
-/* Open DIR again as the next process does (its pool started: the
- * replay), and check main's head is WANT and every commit of C[0..N)
- * has its document readable. */
+/* Open DIR again as the next process does (the open replays; WRITES:
+ * its pool started too, as for a save), and check main's head is WANT
+ * and every commit of C[0..N) has its document readable. */
 static struct store *reopen(const char *dir, const struct store_oid *want,
-			    const struct store_oid *c, int k0, int n)
+			    const struct store_oid *c, int k0, int n,
+			    bool writes)
 {
 	struct store_opts o = { .fsync = true, .log = logmsg };
 	char hw[2][STORE_OID_HEXSZ + 1];
@@ -200,7 +201,8 @@ static struct store *reopen(const char *dir, const struct store_oid *want,
 	CHECK(store_open(&st, dir, &o) == 0, "open: %s", store_errmsg());
 	if (!st)
 		return NULL;
-	store_prepare_writes(st);
+	if (writes)
+		store_prepare_writes(st);
 	memset(&head, 0, sizeof(head));
 	store_branch_head(st, "main", &head);
 	store_oid_fmt(hw[0], &head);
@@ -276,7 +278,7 @@ int main(void)
 	}
 	CHECK(emptied == SAVES, "%zu packs of the child's saves", emptied);
 	set_ref_to(dir, &c[1]);
-	st = reopen(dir, &c[SAVES - 1], c, 0, SAVES);
+	st = reopen(dir, &c[SAVES - 1], c, 0, SAVES, false);
 	expect_log("5 saves, 5 packs written again, 3 refs moved");
 	CHECK(access(jpath, F_OK) < 0, "the replayed journal removed");
 	store_close(st);
@@ -292,7 +294,7 @@ int main(void)
 	      "tear the fourth record");
 	if (fd >= 0)
 		close(fd);
-	st = reopen(dir, &d[2], d, 10, 3);
+	st = reopen(dir, &d[2], d, 10, 3, true);
 	expect_log("3 saves, 0 packs written again, 3 refs moved");
 	store_close(st);
 	fsck_clean(dir);
@@ -301,7 +303,7 @@ int main(void)
 	CHECK(saves_then_die(dir, 20, 3, e, NULL, false) == 0,
 	      "the child's saves");
 	set_ref_to(dir, &c[0]);
-	st = reopen(dir, &c[0], c, 0, 1);
+	st = reopen(dir, &c[0], c, 0, 1, false);
 	expect_log("3 saves, 0 packs written again, 0 refs moved");
 	store_close(st);
 
@@ -309,7 +311,7 @@ int main(void)
 	CHECK(saves_then_die(dir, 30, 3, f, NULL, true) == 0,
 	      "the child's saves");
 	set_ref_to(dir, &f[1]);
-	st = reopen(dir, &f[1], f, 30, 2);
+	st = reopen(dir, &f[1], f, 30, 2, true);
 	expect_log("2 saves, 0 packs written again, 0 refs moved");
 	testrepo_close(st, dir);
 	free(before);
