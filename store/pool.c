@@ -57,7 +57,7 @@
 #define TRASH_CAP 16384 /* trash entries waiting; past this, free inline */
 #define FREE_MAX 8192 /* free files kept; trash past this is freed */
 #define QUARANTINE_S 10 /* trash is reused after this many seconds */
-#define DONE_RING 1024 /* taken files awaiting their unlink */
+#define DONE_RING 1024 /* taken files awaiting their unlink, at first */
 #define FD_AHEAD 64 /* free files held open, the next to be taken */
 #define IDLE_UNLINK_S 1 /* released names left at most this long */
 #define KEEP_AT_STOP POOL_START /* free files left for the next process */
@@ -78,7 +78,12 @@ struct store_pool {
 	unsigned long ulo, lo, hi; /* see the top of the file */
 	unsigned long oh; /* f<lo>..f<oh-1> are open: fds[n % FD_AHEAD] */
 	int fds[FD_AHEAD];
-	bool done[DONE_RING]; /* f<n> released: done[n % DONE_RING] */
+	/* f<n> released: done[n % ndone]. It grows with the thread's lag:
+	 * a release past it once unlinked its name itself, and f<ulo> then
+	 * never came back released, so every later save unlinked its own
+	 * and the stop tried each name. */
+	bool *done;
+	size_t ndone;
 	unsigned long tlo, thi; /* trash t<tlo>..t<thi-1> */
 	unsigned long held; /* last h<n>: locks made without the pool */
 	time_t ttime[TRASH_CAP]; /* when each trash entry came */
@@ -567,10 +572,10 @@ static void *pool_thread(void *arg)
 			p->fds[n % FD_AHEAD] = -1;
 			continue;
 		}
-		if (p->ulo < p->lo && p->done[p->ulo % DONE_RING]) {
+		if (p->ulo < p->lo && p->done[p->ulo % p->ndone]) {
 			char path[4400];
 
-			p->done[p->ulo % DONE_RING] = false;
+			p->done[p->ulo % p->ndone] = false;
 			name_of(p, path, sizeof(path), 'f', p->ulo++);
 			pthread_mutex_unlock(&p->mu);
 			unlink(path);
@@ -655,11 +660,15 @@ int store_pool_start(struct store *st)
 	if (st->pool)
 		return 0;
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p || !(p->done = calloc(DONE_RING, sizeof(*p->done)))) {
+		free(p);
 		return -ENOMEM;
+	}
+	p->ndone = DONE_RING;
 	p->own_fd = p->adopt_fd = -1;
 	err = make_dir(p, st);
 	if (err < 0) {
+		free(p->done);
 		free(p);
 		return err;
 	}
@@ -678,6 +687,7 @@ int store_pool_start(struct store *st)
 		if (p->adopt_fd >= 0)
 			close(p->adopt_fd);
 		close(p->own_fd); /* the next process takes the files over */
+		free(p->done);
 		free(p);
 		return -EAGAIN;
 	}
@@ -729,6 +739,7 @@ void store_pool_stop(struct store *st)
 	if (syncfs(p->own_fd) == 0)
 		unlinkat(p->own_fd, RUNNING, 0);
 	close(p->own_fd); /* the next process takes the files over */
+	free(p->done);
 	free(p);
 	st->pool = NULL;
 }
@@ -764,20 +775,56 @@ int store_pool_take(struct store *st, char *path, size_t sz,
 	return 0;
 }
 
+/* Room in P->done for ticket T, released (caller holds P->mu): the ring
+ * doubled, its flags moved to their new places. */
+static int done_room(struct store_pool *p, unsigned long t)
+{
+	size_t cap = p->ndone;
+	bool *v;
+
+	while (t - p->ulo >= cap)
+		cap *= 2;
+	if (cap == p->ndone)
+		return 0;
+	if (!(v = calloc(cap, sizeof(*v))))
+		return -ENOMEM;
+	for (unsigned long n = p->ulo; n < p->ulo + p->ndone; n++)
+		v[n % cap] = p->done[n % p->ndone];
+	free(p->done);
+	p->done = v;
+	p->ndone = cap;
+	return 0;
+}
+
 void store_pool_release(struct store *st, unsigned long ticket)
 {
 	struct store_pool *p = st->pool;
 	char path[4400];
 
 	pthread_mutex_lock(&p->mu);
-	if (ticket - p->ulo < DONE_RING) {
-		p->done[ticket % DONE_RING] = true; /* unlinked in a batch */
+	if (done_room(p, ticket) == 0) {
+		p->done[ticket % p->ndone] = true; /* unlinked in a batch */
 		pthread_mutex_unlock(&p->mu);
 		return;
 	}
 	pthread_mutex_unlock(&p->mu);
-	name_of(p, path, sizeof(path), 'f', ticket); /* the thread lags */
+	/* No memory: unlinked now, and the thread can no longer unlink
+	 * in a batch (f<ulo> never comes back released); correct still. */
+	name_of(p, path, sizeof(path), 'f', ticket);
 	unlink(path);
+}
+
+unsigned long store_pool_backlog(struct store *st)
+{
+	struct store_pool *p = st->pool;
+	unsigned long n;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	n = p->lo - p->ulo;
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }
 
 int store_pool_trash(struct store *st, const char *victim, bool move)

@@ -125,6 +125,8 @@ void store_pool_stop(struct store *st);
 int store_pool_take(struct store *st, char *path, size_t sz,
 		    unsigned long *ticket, int *fd);
 void store_pool_release(struct store *st, unsigned long ticket);
+/* Files taken whose pool names the thread has not unlinked yet. */
+unsigned long store_pool_backlog(struct store *st);
 /* open(2) of pool file PATH for writing (it is read-only, and ours). */
 int store_pool_open(const char *path);
 /* fresh: a new empty file h<*n> in the pool directory (its path in PATH),
