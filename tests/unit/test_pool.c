@@ -9,10 +9,6 @@
  * release past it unlinked its own name, and the thread, stopped at that
  * ticket for good, left every later save to unlink its own (and the
  * stop to try each name). */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -23,7 +19,7 @@
 #define TAKEN 3000
 
 /* Take a pool file (waiting for the thread to make more when the pool
- * ran dry): its ticket, or 0 with the test failed. */
+ * ran dry): its ticket; the test fails if none comes within 10 s. */
 static unsigned long take(struct store *st, char *path, size_t sz)
 {
 	unsigned long ticket = 0;
